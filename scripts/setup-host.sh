@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs and starts what building and testing Quantix need on a Debian host:
+# libvirt with QEMU, PostgreSQL, protoc and rsyslog; the libvirt-qemu user in
+# group kvm; /dev/kvm usable by that group; virtlogd and libvirtd running.
+# Idempotent: when everything is in place it takes a few seconds.
+set -euo pipefail
+
+log() { printf 'setup-host: %s\n' "$*"; }
+die() { printf 'setup-host: error: %s\n' "$*" >&2; exit 1; }
+
+if [ "$(id -u)" -ne 0 ]; then
+	die "must run as root (it installs packages and starts libvirtd); try: sudo $0"
+fi
+
+PACKAGES=(
+	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
+	libvirt-clients qemu-system-x86 qemu-utils
+	postgresql protobuf-compiler rsyslog procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null 2>&1 || die "apt-get update failed"
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+		die "apt-get install ${missing[*]} failed"
+fi
+
+getent group kvm >/dev/null || { log "creating group kvm"; groupadd --system kvm; }
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+if ! id libvirt-qemu >/dev/null 2>&1; then
+	log "creating user libvirt-qemu"
+	useradd --system --gid libvirt-qemu --groups kvm --no-create-home \
+		--home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
+fi
+id -nG libvirt-qemu | grep -qw kvm || usermod -a -G kvm libvirt-qemu
+
+if [ -c /dev/kvm ]; then
+	if [ "$(stat -c %G /dev/kvm)" != kvm ] || [ "$(stat -c %a /dev/kvm)" != 660 ]; then
+		log "giving /dev/kvm to group kvm, mode 660"
+		chgrp kvm /dev/kvm && chmod 660 /dev/kvm
+	fi
+else
+	log "no /dev/kvm: VMs run under TCG (slower, still real QEMU)"
+fi
+
+mkdir -p /var/log/libvirt/qemu /run/libvirt /var/lib/libvirt/qemu
+
+start_daemon() { # name, pidfile
+	local name=$1 pidfile=$2
+	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+		return 0
+	fi
+	if pgrep -x "$name" >/dev/null; then
+		return 0
+	fi
+	log "starting $name"
+	"$name" -d || die "$name did not start; see journalctl or /var/log/libvirt"
+}
+start_daemon virtlogd /run/virtlogd.pid
+start_daemon libvirtd /run/libvirtd.pid
+
+for _ in $(seq 1 100); do
+	if virsh -c qemu:///system version >/dev/null 2>&1; then
+		break
+	fi
+	sleep 0.2
+done
+virsh -c qemu:///system version >/dev/null 2>&1 ||
+	die "libvirtd does not answer on qemu:///system; check /var/log/libvirt/libvirtd.log"
+
+log "ready: $(virsh -c qemu:///system version 2>/dev/null | grep -i 'running hypervisor' || true)"

@@ -1,0 +1,120 @@
+// Package backend is what a Quantix hypervisor backend plugin implements and
+// what the node agent calls: the Backend interface and its types, Serve for a
+// plugin's main, and the gRPC client and server that carry it over go-plugin.
+//
+// A plugin's main is one line:
+//
+//	func main() { backend.Serve(mybackend.New()) }
+//
+// Errors returned by a Backend should be built with the sdk/plugin helpers
+// (plugin.NotFound, plugin.InvalidArgument, plugin.Conflict,
+// plugin.Unavailable) so that their kind survives the wire.
+package backend
+
+import (
+	"context"
+
+	"github.com/quantixvm/quantix/sdk/plugin"
+)
+
+// APIVersion is the backend API version this SDK speaks.
+const APIVersion = 1
+
+// APIVersions lists every backend API version this SDK can serve.
+var APIVersions = []int{APIVersion}
+
+// Capabilities a backend may announce in its Info.
+const (
+	// CapEvents: WatchEvents delivers lifecycle events as they happen.
+	CapEvents = "events"
+	// CapLogs: TailLog and StreamLog read the VM's hypervisor log.
+	CapLogs = "logs"
+	// CapPause: PauseVM and ResumeVM are supported.
+	CapPause = "pause"
+	// CapDisks: CreateVM provisions disks.
+	CapDisks = "disks"
+)
+
+// Backend drives one hypervisor host. Every method is safe for concurrent use.
+type Backend interface {
+	Describer
+	Configurer
+	Inventory
+	Provisioner
+	PowerController
+	LogReader
+	EventWatcher
+}
+
+// Describer says what the plugin is.
+type Describer interface {
+	Info(ctx context.Context) (plugin.Info, error)
+}
+
+// Configurer receives the plugin's `config {}` block (a JSON object, decode it
+// with plugin.DecodeConfig) and the negotiated API version. It is called once
+// before any other operation but Info, and again after every relaunch.
+type Configurer interface {
+	Configure(ctx context.Context, config []byte, apiVersion int) error
+}
+
+// Inventory reads what the host runs.
+type Inventory interface {
+	HostInfo(ctx context.Context) (*HostInfo, error)
+	// ListVMs returns every VM on the host, Quantix's own and foreign ones.
+	ListVMs(ctx context.Context) ([]*VM, error)
+	// GetVM returns one VM by id; plugin.ErrNotFound when absent.
+	GetVM(ctx context.Context, id string) (*VM, error)
+}
+
+// Provisioner creates and removes VMs.
+type Provisioner interface {
+	// CreateVM defines a stopped VM. A name in use is a conflict. On any error
+	// nothing of the VM is left on the host.
+	CreateVM(ctx context.Context, spec VMSpec) (*VM, error)
+	// DeleteVM removes a stopped VM; a running one is a conflict unless
+	// opts.Force. Deleting a VM that does not exist succeeds.
+	DeleteVM(ctx context.Context, id string, opts DeleteOptions) error
+}
+
+// PowerController changes power states. Asking for the state a VM is already
+// in succeeds and changes nothing; a transition that cannot happen from the
+// current state is a conflict naming the state.
+type PowerController interface {
+	StartVM(ctx context.Context, id string) (*VM, error)
+	StopVM(ctx context.Context, id string, opts StopOptions) (*VM, error)
+	RebootVM(ctx context.Context, id string) (*VM, error)
+	PauseVM(ctx context.Context, id string) (*VM, error)
+	ResumeVM(ctx context.Context, id string) (*VM, error)
+}
+
+// LogReader reads a VM's hypervisor log (the QEMU log for libvirt).
+type LogReader interface {
+	// TailLog returns the last n lines. A log that does not exist yet is an
+	// empty tail with Exists false, not an error.
+	TailLog(ctx context.Context, id string, n int) (*LogTail, error)
+	// StreamLog follows the log from offset (negative: from the end), calling
+	// fn for each line until ctx ends or fn returns an error. It keeps
+	// following across truncation and rotation.
+	StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error
+}
+
+// EventWatcher streams lifecycle events.
+type EventWatcher interface {
+	// WatchEvents calls fn for each event until ctx ends (returning nil) or
+	// fn returns an error. A backend that loses events (its hypervisor
+	// connection dropped) sends an EventResync once it is back.
+	WatchEvents(ctx context.Context, fn func(Event) error) error
+}
+
+// Closer is an optional interface: Serve calls Close when the plugin shuts
+// down, and in-process hosts call it on shutdown.
+type Closer interface {
+	Close() error
+}
+
+// HealthChecker is an optional interface reporting whether the backend can
+// reach its hypervisor right now.
+type HealthChecker interface {
+	Health(ctx context.Context) error
+}

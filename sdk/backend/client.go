@@ -1,0 +1,159 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
+	"github.com/quantixvm/quantix/sdk/plugin"
+	"google.golang.org/grpc"
+)
+
+// GRPCClient is the host's view of a backend plugin: a Backend whose calls
+// travel over gRPC. Errors come back as *plugin.Error of the kind the plugin
+// returned; a plugin that is gone gives plugin.ErrUnavailable.
+type GRPCClient struct {
+	client backendv1.BackendClient
+}
+
+var _ Backend = (*GRPCClient)(nil)
+
+// NewGRPCClient wraps a connection to a backend plugin.
+func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
+	return &GRPCClient{client: backendv1.NewBackendClient(conn)}
+}
+
+func (c *GRPCClient) Info(ctx context.Context) (plugin.Info, error) {
+	resp, err := c.client.Info(ctx, &backendv1.InfoRequest{})
+	if err != nil {
+		return plugin.Info{}, plugin.FromStatus(err)
+	}
+	info := plugin.Info{Name: resp.GetName(), Type: plugin.Type(resp.GetType()), Version: resp.GetVersion(), Capabilities: resp.GetCapabilities()}
+	for _, v := range resp.GetApiVersions() {
+		info.APIVersions = append(info.APIVersions, int(v))
+	}
+	return info, nil
+}
+
+func (c *GRPCClient) Configure(ctx context.Context, config []byte, apiVersion int) error {
+	_, err := c.client.Configure(ctx, &backendv1.ConfigureRequest{ConfigJson: config, ApiVersion: int32(apiVersion)})
+	return plugin.FromStatus(err)
+}
+
+func (c *GRPCClient) HostInfo(ctx context.Context) (*HostInfo, error) {
+	resp, err := c.client.HostInfo(ctx, &backendv1.HostInfoRequest{})
+	if err != nil {
+		return nil, plugin.FromStatus(err)
+	}
+	return hostInfoFromProto(resp), nil
+}
+
+func (c *GRPCClient) ListVMs(ctx context.Context) ([]*VM, error) {
+	resp, err := c.client.ListVMs(ctx, &backendv1.ListVMsRequest{})
+	if err != nil {
+		return nil, plugin.FromStatus(err)
+	}
+	vms := make([]*VM, 0, len(resp.GetVms()))
+	for _, v := range resp.GetVms() {
+		vms = append(vms, vmFromProto(v))
+	}
+	return vms, nil
+}
+
+func (c *GRPCClient) GetVM(ctx context.Context, id string) (*VM, error) {
+	resp, err := c.client.GetVM(ctx, &backendv1.GetVMRequest{Id: id})
+	if err != nil {
+		return nil, plugin.FromStatus(err)
+	}
+	return vmFromProto(resp.GetVm()), nil
+}
+
+func (c *GRPCClient) CreateVM(ctx context.Context, spec VMSpec) (*VM, error) {
+	resp, err := c.client.CreateVM(ctx, &backendv1.CreateVMRequest{Spec: specToProto(spec)})
+	if err != nil {
+		return nil, plugin.FromStatus(err)
+	}
+	return vmFromProto(resp.GetVm()), nil
+}
+
+func actionResult(resp *backendv1.VMActionResponse, err error) (*VM, error) {
+	if err != nil {
+		return nil, plugin.FromStatus(err)
+	}
+	return vmFromProto(resp.GetVm()), nil
+}
+
+func (c *GRPCClient) StartVM(ctx context.Context, id string) (*VM, error) {
+	return actionResult(c.client.StartVM(ctx, &backendv1.VMActionRequest{Id: id}))
+}
+
+func (c *GRPCClient) StopVM(ctx context.Context, id string, opts StopOptions) (*VM, error) {
+	return actionResult(c.client.StopVM(ctx, &backendv1.StopVMRequest{Id: id, Force: opts.Force, TimeoutMs: opts.Timeout.Milliseconds()}))
+}
+
+func (c *GRPCClient) RebootVM(ctx context.Context, id string) (*VM, error) {
+	return actionResult(c.client.RebootVM(ctx, &backendv1.VMActionRequest{Id: id}))
+}
+
+func (c *GRPCClient) PauseVM(ctx context.Context, id string) (*VM, error) {
+	return actionResult(c.client.PauseVM(ctx, &backendv1.VMActionRequest{Id: id}))
+}
+
+func (c *GRPCClient) ResumeVM(ctx context.Context, id string) (*VM, error) {
+	return actionResult(c.client.ResumeVM(ctx, &backendv1.VMActionRequest{Id: id}))
+}
+
+func (c *GRPCClient) DeleteVM(ctx context.Context, id string, opts DeleteOptions) error {
+	_, err := c.client.DeleteVM(ctx, &backendv1.DeleteVMRequest{Id: id, DeleteDisks: opts.DeleteDisks, Force: opts.Force})
+	return plugin.FromStatus(err)
+}
+
+func (c *GRPCClient) TailLog(ctx context.Context, id string, n int) (*LogTail, error) {
+	resp, err := c.client.TailLog(ctx, &backendv1.TailLogRequest{Id: id, Lines: int32(n)})
+	if err != nil {
+		return nil, plugin.FromStatus(err)
+	}
+	return logTailFromProto(resp), nil
+}
+
+func (c *GRPCClient) StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error {
+	stream, err := c.client.StreamLog(ctx, &backendv1.StreamLogRequest{Id: id, Offset: offset})
+	if err != nil {
+		return plugin.FromStatus(err)
+	}
+	return recvLoop(ctx, stream.Recv, func(l *backendv1.LogLine) error {
+		return fn(LogLine{Text: l.GetText(), Offset: l.GetOffset(), Time: timeFromProto(l.GetTime()), Reopened: l.GetReopened()})
+	})
+}
+
+func (c *GRPCClient) WatchEvents(ctx context.Context, fn func(Event) error) error {
+	stream, err := c.client.WatchEvents(ctx, &backendv1.WatchEventsRequest{})
+	if err != nil {
+		return plugin.FromStatus(err)
+	}
+	return recvLoop(ctx, stream.Recv, func(e *backendv1.Event) error {
+		return fn(eventFromProtoMsg(e))
+	})
+}
+
+// recvLoop receives from a server stream until it ends. The end of ctx is a
+// normal end (nil); an error of fn is returned as is; a stream the plugin
+// closed without the caller asking is unavailable.
+func recvLoop[T any](ctx context.Context, recv func() (T, error), fn func(T) error) error {
+	for {
+		msg, err := recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return plugin.Unavailable(err, "plugin closed the stream")
+			}
+			return plugin.FromStatus(err)
+		}
+		if err := fn(msg); err != nil {
+			return err
+		}
+	}
+}

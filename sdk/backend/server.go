@@ -1,0 +1,135 @@
+package backend
+
+import (
+	"context"
+	"time"
+
+	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
+	"github.com/quantixvm/quantix/sdk/plugin"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// GRPCServer serves a Backend over gRPC. Plugins do not use it directly;
+// Serve wires it up.
+type GRPCServer struct {
+	backendv1.UnimplementedBackendServer
+	Impl Backend
+}
+
+var _ backendv1.BackendServer = (*GRPCServer)(nil)
+
+func (s *GRPCServer) Info(ctx context.Context, _ *backendv1.InfoRequest) (*backendv1.InfoResponse, error) {
+	info, err := s.Impl.Info(ctx)
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	resp := &backendv1.InfoResponse{Name: info.Name, Type: string(info.Type), Version: info.Version, Capabilities: info.Capabilities}
+	for _, v := range info.APIVersions {
+		resp.ApiVersions = append(resp.ApiVersions, int32(v))
+	}
+	return resp, nil
+}
+
+func (s *GRPCServer) Configure(ctx context.Context, req *backendv1.ConfigureRequest) (*backendv1.ConfigureResponse, error) {
+	if err := s.Impl.Configure(ctx, req.GetConfigJson(), int(req.GetApiVersion())); err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return &backendv1.ConfigureResponse{}, nil
+}
+
+func (s *GRPCServer) HostInfo(ctx context.Context, _ *backendv1.HostInfoRequest) (*backendv1.HostInfoResponse, error) {
+	h, err := s.Impl.HostInfo(ctx)
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return hostInfoToProto(h), nil
+}
+
+func (s *GRPCServer) ListVMs(ctx context.Context, _ *backendv1.ListVMsRequest) (*backendv1.ListVMsResponse, error) {
+	vms, err := s.Impl.ListVMs(ctx)
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	resp := &backendv1.ListVMsResponse{Vms: make([]*backendv1.VM, 0, len(vms))}
+	for _, v := range vms {
+		resp.Vms = append(resp.Vms, vmToProto(v))
+	}
+	return resp, nil
+}
+
+func (s *GRPCServer) GetVM(ctx context.Context, req *backendv1.GetVMRequest) (*backendv1.GetVMResponse, error) {
+	vm, err := s.Impl.GetVM(ctx, req.GetId())
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return &backendv1.GetVMResponse{Vm: vmToProto(vm)}, nil
+}
+
+func (s *GRPCServer) CreateVM(ctx context.Context, req *backendv1.CreateVMRequest) (*backendv1.CreateVMResponse, error) {
+	vm, err := s.Impl.CreateVM(ctx, specFromProto(req.GetSpec()))
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return &backendv1.CreateVMResponse{Vm: vmToProto(vm)}, nil
+}
+
+func actionReply(vm *VM, err error) (*backendv1.VMActionResponse, error) {
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return &backendv1.VMActionResponse{Vm: vmToProto(vm)}, nil
+}
+
+func (s *GRPCServer) StartVM(ctx context.Context, req *backendv1.VMActionRequest) (*backendv1.VMActionResponse, error) {
+	return actionReply(s.Impl.StartVM(ctx, req.GetId()))
+}
+
+func (s *GRPCServer) StopVM(ctx context.Context, req *backendv1.StopVMRequest) (*backendv1.VMActionResponse, error) {
+	opts := StopOptions{Force: req.GetForce(), Timeout: time.Duration(req.GetTimeoutMs()) * time.Millisecond}
+	return actionReply(s.Impl.StopVM(ctx, req.GetId(), opts))
+}
+
+func (s *GRPCServer) RebootVM(ctx context.Context, req *backendv1.VMActionRequest) (*backendv1.VMActionResponse, error) {
+	return actionReply(s.Impl.RebootVM(ctx, req.GetId()))
+}
+
+func (s *GRPCServer) PauseVM(ctx context.Context, req *backendv1.VMActionRequest) (*backendv1.VMActionResponse, error) {
+	return actionReply(s.Impl.PauseVM(ctx, req.GetId()))
+}
+
+func (s *GRPCServer) ResumeVM(ctx context.Context, req *backendv1.VMActionRequest) (*backendv1.VMActionResponse, error) {
+	return actionReply(s.Impl.ResumeVM(ctx, req.GetId()))
+}
+
+func (s *GRPCServer) DeleteVM(ctx context.Context, req *backendv1.DeleteVMRequest) (*backendv1.DeleteVMResponse, error) {
+	opts := DeleteOptions{DeleteDisks: req.GetDeleteDisks(), Force: req.GetForce()}
+	if err := s.Impl.DeleteVM(ctx, req.GetId(), opts); err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return &backendv1.DeleteVMResponse{}, nil
+}
+
+func (s *GRPCServer) TailLog(ctx context.Context, req *backendv1.TailLogRequest) (*backendv1.TailLogResponse, error) {
+	t, err := s.Impl.TailLog(ctx, req.GetId(), int(req.GetLines()))
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return logTailToProto(t), nil
+}
+
+func (s *GRPCServer) StreamLog(req *backendv1.StreamLogRequest, stream backendv1.Backend_StreamLogServer) error {
+	err := s.Impl.StreamLog(stream.Context(), req.GetId(), req.GetOffset(), func(l LogLine) error {
+		return stream.Send(&backendv1.LogLine{Text: l.Text, Offset: l.Offset, Time: timestamppb.New(l.Time), Reopened: l.Reopened})
+	})
+	return plugin.ToStatus(err)
+}
+
+func (s *GRPCServer) WatchEvents(_ *backendv1.WatchEventsRequest, stream backendv1.Backend_WatchEventsServer) error {
+	err := s.Impl.WatchEvents(stream.Context(), func(e Event) error {
+		return stream.Send(eventToProtoMsg(e))
+	})
+	if stream.Context().Err() != nil {
+		return nil
+	}
+	return plugin.ToStatus(err)
+}
