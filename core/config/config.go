@@ -1,0 +1,141 @@
+// Package config loads the Quantix HCL configuration: the schema of every
+// block, defaults, QUANTIX_* environment overrides, flags and validation.
+// Errors from a file name the file, line and column and say what was
+// expected.
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is the whole daemon configuration.
+type Config struct {
+	// DataDir holds the embedded database, the log spool and plugin state.
+	DataDir string
+	// LogLevel is the daemon's log level: trace, debug, info, warn or error.
+	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
+	// PluginDir is where quantix-<type>-<name> plugin binaries are found.
+	PluginDir string
+	// Server configures the control plane.
+	Server ServerConfig
+	// Agent configures the node agent.
+	Agent AgentConfig
+	// Plugins holds one entry per `plugin "<name>"` block, in file order.
+	Plugins []PluginConfig
+	// LogSinks holds one entry per `log_sink "<name>"` block, in file order.
+	LogSinks []LogSinkConfig
+
+	// File is the path the configuration was read from, "" for defaults only.
+	File string
+	// ranges records where each attribute path was set, for later errors.
+	ranges map[string]hcl.Range
+}
+
+// ServerConfig is the `server {}` block.
+type ServerConfig struct {
+	// HTTPAddr is where the REST API listens.
+	HTTPAddr string
+	// RPCAddr is where agents connect.
+	RPCAddr string
+	// JoinToken is the secret agents must present.
+	JoinToken string
+	// Database selects the inventory database.
+	Database DatabaseConfig
+	// Reconcile tunes the reconciler.
+	Reconcile ReconcileConfig
+}
+
+// DatabaseConfig is the `server { database {} }` block.
+type DatabaseConfig struct {
+	// Driver is sqlite (embedded, the default) or postgres.
+	Driver string
+	// DSN is the connection string; for sqlite a file path, by default
+	// <data_dir>/quantix.db.
+	DSN string
+}
+
+// ReconcileConfig is the `server { reconcile {} }` block.
+type ReconcileConfig struct {
+	// StuckTimeout is how long a VM may stay in a transitional state before
+	// it is re-checked against its host.
+	StuckTimeout time.Duration
+}
+
+// AgentConfig is the `agent {}` block.
+type AgentConfig struct {
+	// NodeName names this host; the hostname by default.
+	NodeName string
+	// Servers lists the control plane RPC addresses to dial.
+	Servers []string
+	// JoinToken is presented to the server.
+	JoinToken string
+	// Backend names the backend plugin driving this host.
+	Backend string
+	// HeartbeatInterval is how often the agent sends a heartbeat.
+	HeartbeatInterval time.Duration
+	// ResyncInterval is how often the agent lists all VMs as a safety net.
+	ResyncInterval time.Duration
+	// SyncJitter bounds the random delay before a full sync after connecting.
+	SyncJitter time.Duration
+}
+
+// PluginConfig is a `plugin "<name>" {}` block.
+type PluginConfig struct {
+	// Name is the block label, e.g. "libvirt".
+	Name string
+	// Path overrides where the binary is found; by default
+	// <plugin_dir>/quantix-<type>-<name>.
+	Path string
+	// Checksum is an optional "sha256:<hex>" the binary must match.
+	Checksum string
+	// Config is the plugin's own `config {}` block, passed through to the
+	// plugin, which validates it.
+	Config map[string]any
+	// ConfigRanges says where each attribute of Config was written.
+	ConfigRanges map[string]hcl.Range
+	// DeclRange is where the block starts.
+	DeclRange hcl.Range
+}
+
+// LogSinkConfig is a `log_sink "<name>" {}` block.
+type LogSinkConfig struct {
+	// Name is the block label and the sink plugin's name.
+	Name string
+	// Sources lists the log sources the sink receives: ui, audit, system, qemu.
+	Sources []string
+	// Config is the sink plugin's own `config {}` block.
+	Config map[string]any
+	// ConfigRanges says where each attribute of Config was written.
+	ConfigRanges map[string]hcl.Range
+	// DeclRange is where the block starts.
+	DeclRange hcl.Range
+}
+
+// Plugin returns the plugin block named name, or nil.
+func (c *Config) Plugin(name string) *PluginConfig {
+	for i := range c.Plugins {
+		if c.Plugins[i].Name == name {
+			return &c.Plugins[i]
+		}
+	}
+	return nil
+}
+
+// Where returns "file:line,col" for the attribute at path when it came from
+// the file, or "" when it did not.
+func (c *Config) Where(path string) string {
+	if r, ok := c.ranges[path]; ok {
+		return pos(r)
+	}
+	return ""
+}
+
+// pos formats where a range starts as "file:line,col".
+func pos(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}

@@ -1,0 +1,206 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsValidate(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	if c.Server.HTTPAddr != "127.0.0.1:8080" || c.Server.Database.Driver != "sqlite" || c.DataDir != "./quantix-data" {
+		t.Errorf("unexpected defaults: %+v", c.Server)
+	}
+	if got := c.DatabaseDSN(); got != filepath.Join("quantix-data", "quantix.db") {
+		t.Errorf("DatabaseDSN = %q", got)
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	src := `
+data_dir  = "/var/lib/quantix"
+log_level = "debug"
+server {
+  http_addr = "0.0.0.0:9000"
+  database {
+    driver = "postgres"
+    dsn    = "host=127.0.0.1 dbname=q"
+  }
+  reconcile {
+    stuck_timeout = "2m"
+  }
+}
+agent {
+  servers            = ["10.0.0.1:8081", "10.0.0.2:8081"]
+  heartbeat_interval = "1s"
+}
+plugin "libvirt" {
+  checksum = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+  config {
+    uri       = "test:///default"
+    verbose   = true
+    retries   = 3
+    tags      = ["a", "b"]
+  }
+}
+log_sink "file" {
+  sources = ["ui", "audit"]
+  config { path = "/tmp/x.log" }
+}
+`
+	c, err := Parse("q.hcl", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Reconcile.StuckTimeout != 2*time.Minute || c.Agent.HeartbeatInterval != time.Second {
+		t.Errorf("durations: %v %v", c.Server.Reconcile.StuckTimeout, c.Agent.HeartbeatInterval)
+	}
+	if len(c.Agent.Servers) != 2 || c.Server.Database.DSN != "host=127.0.0.1 dbname=q" {
+		t.Errorf("agent/db: %+v %+v", c.Agent.Servers, c.Server.Database)
+	}
+	p := c.Plugin("libvirt")
+	if p == nil {
+		t.Fatal("plugin libvirt missing")
+	}
+	if p.Config["uri"] != "test:///default" || p.Config["verbose"] != true || p.Config["retries"] != float64(3) {
+		t.Errorf("plugin config: %#v", p.Config)
+	}
+	if r := p.ConfigRanges["uri"]; r.Start.Line != 21 {
+		t.Errorf("uri range line %d, want 21", r.Start.Line)
+	}
+	if len(c.LogSinks) != 1 || c.LogSinks[0].Sources[1] != "audit" || c.LogSinks[0].Config["path"] != "/tmp/x.log" {
+		t.Errorf("log sinks: %+v", c.LogSinks)
+	}
+	if w := c.Where("server.http_addr"); w != "q.hcl:5,15" {
+		t.Errorf("Where(server.http_addr) = %q", w)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"unknown attribute", "bogus = 1\n", `q.hcl:1,1: Unsupported argument; An argument named "bogus" is not expected here`},
+		{"unknown block", "nope {}\n", `q.hcl:1,1: Unsupported block type`},
+		{"unknown nested", "server {\n  database {\n    flavor = \"x\"\n  }\n}\n", `q.hcl:3,5: Unsupported argument; An argument named "flavor"`},
+		{"bad duration", "agent {\n  heartbeat_interval = \"fast\"\n}\n", `q.hcl:2,24: Invalid value for agent.heartbeat_interval; agent.heartbeat_interval "fast" is not a duration such as "5s"`},
+		{"number for list", "agent {\n  servers = 5\n}\n", `q.hcl:2,13: Invalid value for agent.servers; agent.servers must be a list of strings`},
+		{"syntax", "server {\n", `q.hcl:1,8: Unclosed configuration block`},
+		{"duplicate block", "server {}\nserver {}\n", `q.hcl:2,1: Duplicate server block; server is already defined at q.hcl:1,1`},
+		{"duplicate plugin", "plugin \"a\" {}\nplugin \"a\" {}\n", `Duplicate plugin block; plugin "a" is already defined`},
+		{"plugin without label", "plugin {}\n", `Missing name for plugin`},
+		{"plugin unknown attr", "plugin \"a\" {\n  paht = \"/x\"\n}\n", `q.hcl:2,3: Unsupported argument; An argument named "paht"`},
+		{"block in config", "plugin \"a\" {\n  config {\n    inner {}\n  }\n}\n", `in plugin "a" config`},
+		{"variable", "data_dir = foo\n", `q.hcl:1,12: Variables not allowed`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("q.hcl", []byte(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"level", `log_level = "loud"`, `q.hcl:1,13: log_level is "loud"; must be one of trace, debug, info, warn, error`},
+		{"addr", "server {\n http_addr = \"8080\"\n}", `q.hcl:2,14: server.http_addr is "8080"; must be host:port`},
+		{"driver", "server {\n database {\n driver = \"mysql\"\n }\n}", `server.database.driver is "mysql"; must be one of sqlite, postgres`},
+		{"postgres dsn", "server {\n database {\n driver = \"postgres\"\n }\n}", `server.database.dsn is required with driver "postgres"`},
+		{"stuck", "server {\n reconcile {\n stuck_timeout = \"10ms\"\n }\n}", `server.reconcile.stuck_timeout is 10ms; must be at least 1s`},
+		{"checksum", "plugin \"x\" {\n checksum = \"md5:abc\"\n}", `q.hcl:1,1: plugin "x" checksum: "md5:abc" must look like "sha256:<64 hex digits>"`},
+		{"sources", "log_sink \"f\" {\n sources = [\"ui\", \"kernel\"]\n}", `log_sink "f" sources: "kernel" is not one of ui, audit, system, qemu`},
+		{"no sources", "log_sink \"f\" {}", `log_sink "f" sources: needs at least one`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("q.hcl", []byte(tc.src))
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			err = c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEnvAndSetOverride(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "q.hcl")
+	if err := os.WriteFile(path, []byte("server {\n  http_addr = \"127.0.0.1:1\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"QUANTIX_SERVER_HTTP_ADDR=127.0.0.1:2",
+		"QUANTIX_AGENT_SERVERS=a:1, b:2",
+		"QUANTIX_AGENT_SYNC_JITTER=0s",
+		"QUANTIX_ADDR=http://elsewhere", // the CLI's variable: not an attribute, ignored
+	}
+	c, err := Load(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.HTTPAddr != "127.0.0.1:2" {
+		t.Errorf("env did not override the file: %q", c.Server.HTTPAddr)
+	}
+	if c.Where("server.http_addr") != "" {
+		t.Error("an overridden attribute still points at the file")
+	}
+	if len(c.Agent.Servers) != 2 || c.Agent.Servers[1] != "b:2" || c.Agent.SyncJitter != 0 {
+		t.Errorf("env lists/durations: %+v", c.Agent)
+	}
+	if err := c.Set("server.http_addr", "127.0.0.1:3"); err != nil || c.Server.HTTPAddr != "127.0.0.1:3" {
+		t.Errorf("Set: %v %q", err, c.Server.HTTPAddr)
+	}
+	if err := c.Set("server.nope", "x"); err == nil {
+		t.Error("Set of an unknown path succeeded")
+	}
+	if err := c.Set("agent.resync_interval", "soon"); err == nil || !strings.Contains(err.Error(), "agent.resync_interval") {
+		t.Errorf("Set bad duration: %v", err)
+	}
+	_, err = Load(path, []string{"QUANTIX_AGENT_HEARTBEAT_INTERVAL=often"})
+	if err == nil || !strings.Contains(err.Error(), "environment variable QUANTIX_AGENT_HEARTBEAT_INTERVAL") {
+		t.Errorf("bad env value: %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.hcl"), nil); err == nil || !strings.Contains(err.Error(), "missing.hcl") {
+		t.Errorf("missing file: %v", err)
+	}
+	if names := EnvNames(); len(names) == 0 || names[0] != "QUANTIX_AGENT_BACKEND" {
+		t.Errorf("EnvNames = %v", names)
+	}
+}
+
+func TestExampleFileIsTrue(t *testing.T) {
+	path := filepath.Join("..", "..", "config.example.hcl")
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatalf("config.example.hcl does not load: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("config.example.hcl does not validate: %v", err)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every attribute the daemon knows is documented in the example.
+	for p := range c.bindings() {
+		name := p[strings.LastIndex(p, ".")+1:]
+		if !strings.Contains(string(src), name+" ") {
+			t.Errorf("config.example.hcl does not mention %s", p)
+		}
+	}
+}

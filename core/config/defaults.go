@@ -1,0 +1,66 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Defaults. `quantixd dev` runs on these with no file at all.
+const (
+	DefaultDataDir           = "./quantix-data"
+	DefaultHTTPAddr          = "127.0.0.1:8080"
+	DefaultRPCAddr           = "127.0.0.1:8081"
+	DefaultBackend           = "libvirt"
+	DefaultStuckTimeout      = 5 * time.Minute
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultResyncInterval    = 30 * time.Second
+	DefaultSyncJitter        = 5 * time.Second
+)
+
+// Default returns the configuration used when nothing is set.
+func Default() *Config {
+	host, _ := os.Hostname()
+	return &Config{
+		DataDir:   DefaultDataDir,
+		LogLevel:  "info",
+		LogFormat: "text",
+		PluginDir: DefaultPluginDir(),
+		Server: ServerConfig{
+			HTTPAddr:  DefaultHTTPAddr,
+			RPCAddr:   DefaultRPCAddr,
+			Database:  DatabaseConfig{Driver: "sqlite"},
+			Reconcile: ReconcileConfig{StuckTimeout: DefaultStuckTimeout},
+		},
+		Agent: AgentConfig{
+			NodeName:          host,
+			Servers:           []string{DefaultRPCAddr},
+			Backend:           DefaultBackend,
+			HeartbeatInterval: DefaultHeartbeatInterval,
+			ResyncInterval:    DefaultResyncInterval,
+			SyncJitter:        DefaultSyncJitter,
+		},
+	}
+}
+
+// DefaultPluginDir is the plugins directory next to the running binary
+// (bin/plugins for bin/quantixd), or ./plugins when that cannot be found.
+func DefaultPluginDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "plugins"
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return filepath.Join(filepath.Dir(exe), "plugins")
+}
+
+// DatabaseDSN is the DSN in use: the configured one, or for sqlite the file
+// quantix.db under data_dir.
+func (c *Config) DatabaseDSN() string {
+	if c.Server.Database.DSN != "" || c.Server.Database.Driver != "sqlite" {
+		return c.Server.Database.DSN
+	}
+	return filepath.Join(c.DataDir, "quantix.db")
+}

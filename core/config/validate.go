@@ -1,0 +1,107 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+)
+
+// LogSources are the values log_sink sources accepts.
+var LogSources = []string{"ui", "audit", "system", "qemu"}
+
+// Validate checks every setting and returns all problems at once, each
+// naming where the value came from.
+func (c *Config) Validate() error {
+	v := validator{cfg: c}
+	v.oneOf("log_level", c.LogLevel, "trace", "debug", "info", "warn", "error")
+	v.oneOf("log_format", c.LogFormat, "text", "json")
+	v.nonEmpty("data_dir", c.DataDir)
+	v.addr("server.http_addr", c.Server.HTTPAddr)
+	v.addr("server.rpc_addr", c.Server.RPCAddr)
+	v.oneOf("server.database.driver", c.Server.Database.Driver, "sqlite", "postgres")
+	if c.Server.Database.Driver == "postgres" && c.Server.Database.DSN == "" {
+		v.fail("server.database.dsn", "is required with driver \"postgres\", e.g. \"host=127.0.0.1 user=quantix dbname=quantix\"")
+	}
+	v.atLeast("server.reconcile.stuck_timeout", c.Server.Reconcile.StuckTimeout, time.Second)
+	v.nonEmpty("agent.node_name", c.Agent.NodeName)
+	v.nonEmpty("agent.backend", c.Agent.Backend)
+	if len(c.Agent.Servers) == 0 {
+		v.fail("agent.servers", "needs at least one server address")
+	}
+	for _, s := range c.Agent.Servers {
+		v.addr("agent.servers", s)
+	}
+	v.atLeast("agent.heartbeat_interval", c.Agent.HeartbeatInterval, 100*time.Millisecond)
+	v.atLeast("agent.resync_interval", c.Agent.ResyncInterval, time.Second)
+	for _, p := range c.Plugins {
+		if p.Checksum != "" {
+			if err := CheckChecksum(p.Checksum); err != nil {
+				v.errs = append(v.errs, fmt.Errorf("%s: plugin %q checksum: %w", pos(p.DeclRange), p.Name, err))
+			}
+		}
+	}
+	for _, s := range c.LogSinks {
+		if len(s.Sources) == 0 {
+			v.errs = append(v.errs, fmt.Errorf("%s: log_sink %q sources: needs at least one of %s", pos(s.DeclRange), s.Name, strings.Join(LogSources, ", ")))
+		}
+		for _, src := range s.Sources {
+			if !slices.Contains(LogSources, src) {
+				v.errs = append(v.errs, fmt.Errorf("%s: log_sink %q sources: %q is not one of %s", pos(s.DeclRange), s.Name, src, strings.Join(LogSources, ", ")))
+			}
+		}
+	}
+	return errors.Join(v.errs...)
+}
+
+// CheckChecksum checks the form "sha256:<64 hex digits>".
+func CheckChecksum(s string) error {
+	algo, digest, ok := strings.Cut(s, ":")
+	if !ok || algo != "sha256" {
+		return fmt.Errorf("%q must look like \"sha256:<64 hex digits>\"", s)
+	}
+	if b, err := hex.DecodeString(digest); err != nil || len(b) != 32 {
+		return fmt.Errorf("%q must look like \"sha256:<64 hex digits>\"", s)
+	}
+	return nil
+}
+
+type validator struct {
+	cfg  *Config
+	errs []error
+}
+
+func (v *validator) fail(path, format string, args ...any) {
+	msg := path + " " + fmt.Sprintf(format, args...)
+	if where := v.cfg.Where(path); where != "" {
+		msg = where + ": " + msg
+	}
+	v.errs = append(v.errs, errors.New(msg))
+}
+
+func (v *validator) oneOf(path, val string, allowed ...string) {
+	if !slices.Contains(allowed, val) {
+		v.fail(path, "is %q; must be one of %s", val, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) nonEmpty(path, val string) {
+	if strings.TrimSpace(val) == "" {
+		v.fail(path, "must not be empty")
+	}
+}
+
+func (v *validator) addr(path, val string) {
+	if _, port, err := net.SplitHostPort(val); err != nil || port == "" {
+		v.fail(path, "is %q; must be host:port, e.g. \"127.0.0.1:8080\"", val)
+	}
+}
+
+func (v *validator) atLeast(path string, d, min time.Duration) {
+	if d < min {
+		v.fail(path, "is %s; must be at least %s", d, min)
+	}
+}
