@@ -73,4 +73,26 @@ done
 virsh -c qemu:///system version >/dev/null 2>&1 ||
 	die "libvirtd does not answer on qemu:///system; check /var/log/libvirt/libvirtd.log"
 
+# PostgreSQL for the store tests: a login role that may create throw-away
+# databases, reached over loopback TCP with a password.
+pgver=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+[ -n "$pgver" ] || die "postgresql is not installed"
+if ! pg_lsclusters -h 2>/dev/null | awk '{print $4}' | grep -q online; then
+	if ! pg_lsclusters -h 2>/dev/null | grep -q .; then
+		log "creating PostgreSQL $pgver cluster"
+		pg_createcluster "$pgver" main >/dev/null
+	fi
+	log "starting PostgreSQL $pgver"
+	pg_ctlcluster "$pgver" main start || die "PostgreSQL did not start; see /var/log/postgresql"
+fi
+for _ in $(seq 1 50); do
+	su postgres -s /bin/sh -c "psql -qAtc 'select 1'" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+if [ "$(su postgres -s /bin/sh -c "psql -qAtc \"select 1 from pg_roles where rolname='quantix'\"")" != 1 ]; then
+	log "creating PostgreSQL role quantix"
+	su postgres -s /bin/sh -c "psql -qc \"create role quantix login createdb password 'quantix'\"" >/dev/null ||
+		die "could not create the PostgreSQL role quantix"
+fi
+
 log "ready: $(virsh -c qemu:///system version 2>/dev/null | grep -i 'running hypervisor' || true)"
