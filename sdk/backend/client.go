@@ -17,7 +17,10 @@ type GRPCClient struct {
 	client backendv1.BackendClient
 }
 
-var _ Backend = (*GRPCClient)(nil)
+var (
+	_ Backend       = (*GRPCClient)(nil)
+	_ HealthChecker = (*GRPCClient)(nil)
+)
 
 // NewGRPCClient wraps a connection to a backend plugin.
 func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
@@ -156,4 +159,17 @@ func recvLoop[T any](ctx context.Context, recv func() (T, error), fn func(T) err
 			return err
 		}
 	}
+}
+
+// Health asks the plugin whether it can reach its hypervisor. A plugin that
+// answers unhealthy gives a plugin.ErrUnavailable error carrying its reason.
+func (c *GRPCClient) Health(ctx context.Context) error {
+	resp, err := c.client.Health(ctx, &backendv1.HealthRequest{})
+	if err != nil {
+		return plugin.FromStatus(err)
+	}
+	if !resp.GetHealthy() {
+		return plugin.Unavailable(nil, "backend unhealthy: %s", resp.GetMessage())
+	}
+	return nil
 }

@@ -133,3 +133,16 @@ func (s *GRPCServer) WatchEvents(_ *backendv1.WatchEventsRequest, stream backend
 	}
 	return plugin.ToStatus(err)
 }
+
+// Health answers with the backend's HealthChecker when it has one; a backend
+// without one is healthy as long as it answers.
+func (s *GRPCServer) Health(ctx context.Context, _ *backendv1.HealthRequest) (*backendv1.HealthResponse, error) {
+	hc, ok := s.Impl.(HealthChecker)
+	if !ok {
+		return &backendv1.HealthResponse{Healthy: true}, nil
+	}
+	if err := hc.Health(ctx); err != nil {
+		return &backendv1.HealthResponse{Healthy: false, Message: err.Error()}, nil
+	}
+	return &backendv1.HealthResponse{Healthy: true}, nil
+}

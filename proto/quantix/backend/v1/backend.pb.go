@@ -355,6 +355,95 @@ func (*ConfigureResponse) Descriptor() ([]byte, []int) {
 	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{3}
 }
 
+type HealthRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HealthRequest) Reset() {
+	*x = HealthRequest{}
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HealthRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HealthRequest) ProtoMessage() {}
+
+func (x *HealthRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
+func (*HealthRequest) Descriptor() ([]byte, []int) {
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{4}
+}
+
+type HealthResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Healthy bool                   `protobuf:"varint,1,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	// Why the backend is unhealthy, when it is.
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HealthResponse) Reset() {
+	*x = HealthResponse{}
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HealthResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HealthResponse) ProtoMessage() {}
+
+func (x *HealthResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
+func (*HealthResponse) Descriptor() ([]byte, []int) {
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *HealthResponse) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *HealthResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type HostInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -363,7 +452,7 @@ type HostInfoRequest struct {
 
 func (x *HostInfoRequest) Reset() {
 	*x = HostInfoRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[4]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +464,7 @@ func (x *HostInfoRequest) String() string {
 func (*HostInfoRequest) ProtoMessage() {}
 
 func (x *HostInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[4]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +477,7 @@ func (x *HostInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostInfoRequest.ProtoReflect.Descriptor instead.
 func (*HostInfoRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{4}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{6}
 }
 
 type HostInfoResponse struct {
@@ -408,7 +497,7 @@ type HostInfoResponse struct {
 
 func (x *HostInfoResponse) Reset() {
 	*x = HostInfoResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[5]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +509,7 @@ func (x *HostInfoResponse) String() string {
 func (*HostInfoResponse) ProtoMessage() {}
 
 func (x *HostInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[5]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +522,7 @@ func (x *HostInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostInfoResponse.ProtoReflect.Descriptor instead.
 func (*HostInfoResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{5}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HostInfoResponse) GetHostname() string {
@@ -511,7 +600,7 @@ type DiskSpec struct {
 
 func (x *DiskSpec) Reset() {
 	*x = DiskSpec{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[6]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +612,7 @@ func (x *DiskSpec) String() string {
 func (*DiskSpec) ProtoMessage() {}
 
 func (x *DiskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[6]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +625,7 @@ func (x *DiskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSpec.ProtoReflect.Descriptor instead.
 func (*DiskSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{6}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DiskSpec) GetName() string {
@@ -579,7 +668,7 @@ type NICSpec struct {
 
 func (x *NICSpec) Reset() {
 	*x = NICSpec{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[7]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +680,7 @@ func (x *NICSpec) String() string {
 func (*NICSpec) ProtoMessage() {}
 
 func (x *NICSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[7]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +693,7 @@ func (x *NICSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NICSpec.ProtoReflect.Descriptor instead.
 func (*NICSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{7}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NICSpec) GetType() string {
@@ -650,7 +739,7 @@ type VMSpec struct {
 
 func (x *VMSpec) Reset() {
 	*x = VMSpec{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[8]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +751,7 @@ func (x *VMSpec) String() string {
 func (*VMSpec) ProtoMessage() {}
 
 func (x *VMSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[8]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +764,7 @@ func (x *VMSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMSpec.ProtoReflect.Descriptor instead.
 func (*VMSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{8}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *VMSpec) GetName() string {
@@ -741,7 +830,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[9]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +842,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[9]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +855,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{9}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Disk) GetName() string {
@@ -827,7 +916,7 @@ type VM struct {
 
 func (x *VM) Reset() {
 	*x = VM{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[10]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +928,7 @@ func (x *VM) String() string {
 func (*VM) ProtoMessage() {}
 
 func (x *VM) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[10]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +941,7 @@ func (x *VM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VM.ProtoReflect.Descriptor instead.
 func (*VM) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{10}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *VM) GetId() string {
@@ -919,7 +1008,7 @@ type ListVMsRequest struct {
 
 func (x *ListVMsRequest) Reset() {
 	*x = ListVMsRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[11]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1020,7 @@ func (x *ListVMsRequest) String() string {
 func (*ListVMsRequest) ProtoMessage() {}
 
 func (x *ListVMsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[11]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1033,7 @@ func (x *ListVMsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVMsRequest.ProtoReflect.Descriptor instead.
 func (*ListVMsRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{11}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{13}
 }
 
 type ListVMsResponse struct {
@@ -956,7 +1045,7 @@ type ListVMsResponse struct {
 
 func (x *ListVMsResponse) Reset() {
 	*x = ListVMsResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[12]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1057,7 @@ func (x *ListVMsResponse) String() string {
 func (*ListVMsResponse) ProtoMessage() {}
 
 func (x *ListVMsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[12]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1070,7 @@ func (x *ListVMsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVMsResponse.ProtoReflect.Descriptor instead.
 func (*ListVMsResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{12}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListVMsResponse) GetVms() []*VM {
@@ -1000,7 +1089,7 @@ type GetVMRequest struct {
 
 func (x *GetVMRequest) Reset() {
 	*x = GetVMRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[13]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1101,7 @@ func (x *GetVMRequest) String() string {
 func (*GetVMRequest) ProtoMessage() {}
 
 func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[13]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1114,7 @@ func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMRequest.ProtoReflect.Descriptor instead.
 func (*GetVMRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{13}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetVMRequest) GetId() string {
@@ -1044,7 +1133,7 @@ type GetVMResponse struct {
 
 func (x *GetVMResponse) Reset() {
 	*x = GetVMResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[14]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1145,7 @@ func (x *GetVMResponse) String() string {
 func (*GetVMResponse) ProtoMessage() {}
 
 func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[14]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1158,7 @@ func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMResponse.ProtoReflect.Descriptor instead.
 func (*GetVMResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{14}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetVMResponse) GetVm() *VM {
@@ -1088,7 +1177,7 @@ type CreateVMRequest struct {
 
 func (x *CreateVMRequest) Reset() {
 	*x = CreateVMRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[15]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1189,7 @@ func (x *CreateVMRequest) String() string {
 func (*CreateVMRequest) ProtoMessage() {}
 
 func (x *CreateVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[15]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1202,7 @@ func (x *CreateVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVMRequest.ProtoReflect.Descriptor instead.
 func (*CreateVMRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{15}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateVMRequest) GetSpec() *VMSpec {
@@ -1132,7 +1221,7 @@ type CreateVMResponse struct {
 
 func (x *CreateVMResponse) Reset() {
 	*x = CreateVMResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[16]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1233,7 @@ func (x *CreateVMResponse) String() string {
 func (*CreateVMResponse) ProtoMessage() {}
 
 func (x *CreateVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[16]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1246,7 @@ func (x *CreateVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVMResponse.ProtoReflect.Descriptor instead.
 func (*CreateVMResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{16}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateVMResponse) GetVm() *VM {
@@ -1176,7 +1265,7 @@ type VMActionRequest struct {
 
 func (x *VMActionRequest) Reset() {
 	*x = VMActionRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[17]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1277,7 @@ func (x *VMActionRequest) String() string {
 func (*VMActionRequest) ProtoMessage() {}
 
 func (x *VMActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[17]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1290,7 @@ func (x *VMActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMActionRequest.ProtoReflect.Descriptor instead.
 func (*VMActionRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{17}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *VMActionRequest) GetId() string {
@@ -1220,7 +1309,7 @@ type VMActionResponse struct {
 
 func (x *VMActionResponse) Reset() {
 	*x = VMActionResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[18]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1321,7 @@ func (x *VMActionResponse) String() string {
 func (*VMActionResponse) ProtoMessage() {}
 
 func (x *VMActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[18]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1334,7 @@ func (x *VMActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMActionResponse.ProtoReflect.Descriptor instead.
 func (*VMActionResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{18}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *VMActionResponse) GetVm() *VM {
@@ -1268,7 +1357,7 @@ type StopVMRequest struct {
 
 func (x *StopVMRequest) Reset() {
 	*x = StopVMRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[19]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1369,7 @@ func (x *StopVMRequest) String() string {
 func (*StopVMRequest) ProtoMessage() {}
 
 func (x *StopVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[19]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1382,7 @@ func (x *StopVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopVMRequest.ProtoReflect.Descriptor instead.
 func (*StopVMRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{19}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StopVMRequest) GetId() string {
@@ -1328,7 +1417,7 @@ type DeleteVMRequest struct {
 
 func (x *DeleteVMRequest) Reset() {
 	*x = DeleteVMRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[20]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1429,7 @@ func (x *DeleteVMRequest) String() string {
 func (*DeleteVMRequest) ProtoMessage() {}
 
 func (x *DeleteVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[20]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1442,7 @@ func (x *DeleteVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVMRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVMRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{20}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteVMRequest) GetId() string {
@@ -1385,7 +1474,7 @@ type DeleteVMResponse struct {
 
 func (x *DeleteVMResponse) Reset() {
 	*x = DeleteVMResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1486,7 @@ func (x *DeleteVMResponse) String() string {
 func (*DeleteVMResponse) ProtoMessage() {}
 
 func (x *DeleteVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1499,7 @@ func (x *DeleteVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVMResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVMResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{21}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{23}
 }
 
 type TailLogRequest struct {
@@ -1423,7 +1512,7 @@ type TailLogRequest struct {
 
 func (x *TailLogRequest) Reset() {
 	*x = TailLogRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[22]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1524,7 @@ func (x *TailLogRequest) String() string {
 func (*TailLogRequest) ProtoMessage() {}
 
 func (x *TailLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[22]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1537,7 @@ func (x *TailLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailLogRequest.ProtoReflect.Descriptor instead.
 func (*TailLogRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{22}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TailLogRequest) GetId() string {
@@ -1479,7 +1568,7 @@ type TailLogResponse struct {
 
 func (x *TailLogResponse) Reset() {
 	*x = TailLogResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[23]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1580,7 @@ func (x *TailLogResponse) String() string {
 func (*TailLogResponse) ProtoMessage() {}
 
 func (x *TailLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[23]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1593,7 @@ func (x *TailLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailLogResponse.ProtoReflect.Descriptor instead.
 func (*TailLogResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{23}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TailLogResponse) GetPath() string {
@@ -1560,7 +1649,7 @@ type StreamLogRequest struct {
 
 func (x *StreamLogRequest) Reset() {
 	*x = StreamLogRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[24]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1661,7 @@ func (x *StreamLogRequest) String() string {
 func (*StreamLogRequest) ProtoMessage() {}
 
 func (x *StreamLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[24]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1674,7 @@ func (x *StreamLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamLogRequest.ProtoReflect.Descriptor instead.
 func (*StreamLogRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{24}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StreamLogRequest) GetId() string {
@@ -1616,7 +1705,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[25]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +1717,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[25]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +1730,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{25}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LogLine) GetText() string {
@@ -1680,7 +1769,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[26]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +1781,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[26]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +1794,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{26}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{28}
 }
 
 type Event struct {
@@ -1722,7 +1811,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[27]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +1823,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[27]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +1836,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{27}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Event) GetType() EventType {
@@ -1809,7 +1898,11 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"configJson\x12\x1f\n" +
 	"\vapi_version\x18\x02 \x01(\x05R\n" +
 	"apiVersion\"\x13\n" +
-	"\x11ConfigureResponse\"\x11\n" +
+	"\x11ConfigureResponse\"\x0f\n" +
+	"\rHealthRequest\"D\n" +
+	"\x0eHealthResponse\x12\x18\n" +
+	"\ahealthy\x18\x01 \x01(\bR\ahealthy\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x11\n" +
 	"\x0fHostInfoRequest\"\xad\x02\n" +
 	"\x10HostInfoResponse\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
@@ -1933,10 +2026,12 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\x18EVENT_TYPE_STATE_CHANGED\x10\x01\x12\x16\n" +
 	"\x12EVENT_TYPE_CREATED\x10\x02\x12\x16\n" +
 	"\x12EVENT_TYPE_DELETED\x10\x03\x12\x15\n" +
-	"\x11EVENT_TYPE_RESYNC\x10\x042\xfc\t\n" +
+	"\x11EVENT_TYPE_RESYNC\x10\x042\xcd\n" +
+	"\n" +
 	"\aBackend\x12I\n" +
 	"\x04Info\x12\x1f.quantix.backend.v1.InfoRequest\x1a .quantix.backend.v1.InfoResponse\x12X\n" +
-	"\tConfigure\x12$.quantix.backend.v1.ConfigureRequest\x1a%.quantix.backend.v1.ConfigureResponse\x12U\n" +
+	"\tConfigure\x12$.quantix.backend.v1.ConfigureRequest\x1a%.quantix.backend.v1.ConfigureResponse\x12O\n" +
+	"\x06Health\x12!.quantix.backend.v1.HealthRequest\x1a\".quantix.backend.v1.HealthResponse\x12U\n" +
 	"\bHostInfo\x12#.quantix.backend.v1.HostInfoRequest\x1a$.quantix.backend.v1.HostInfoResponse\x12R\n" +
 	"\aListVMs\x12\".quantix.backend.v1.ListVMsRequest\x1a#.quantix.backend.v1.ListVMsResponse\x12L\n" +
 	"\x05GetVM\x12 .quantix.backend.v1.GetVMRequest\x1a!.quantix.backend.v1.GetVMResponse\x12U\n" +
@@ -1964,7 +2059,7 @@ func file_quantix_backend_v1_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_quantix_backend_v1_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_quantix_backend_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_quantix_backend_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_quantix_backend_v1_backend_proto_goTypes = []any{
 	(PowerState)(0),               // 0: quantix.backend.v1.PowerState
 	(EventType)(0),                // 1: quantix.backend.v1.EventType
@@ -1972,80 +2067,84 @@ var file_quantix_backend_v1_backend_proto_goTypes = []any{
 	(*InfoResponse)(nil),          // 3: quantix.backend.v1.InfoResponse
 	(*ConfigureRequest)(nil),      // 4: quantix.backend.v1.ConfigureRequest
 	(*ConfigureResponse)(nil),     // 5: quantix.backend.v1.ConfigureResponse
-	(*HostInfoRequest)(nil),       // 6: quantix.backend.v1.HostInfoRequest
-	(*HostInfoResponse)(nil),      // 7: quantix.backend.v1.HostInfoResponse
-	(*DiskSpec)(nil),              // 8: quantix.backend.v1.DiskSpec
-	(*NICSpec)(nil),               // 9: quantix.backend.v1.NICSpec
-	(*VMSpec)(nil),                // 10: quantix.backend.v1.VMSpec
-	(*Disk)(nil),                  // 11: quantix.backend.v1.Disk
-	(*VM)(nil),                    // 12: quantix.backend.v1.VM
-	(*ListVMsRequest)(nil),        // 13: quantix.backend.v1.ListVMsRequest
-	(*ListVMsResponse)(nil),       // 14: quantix.backend.v1.ListVMsResponse
-	(*GetVMRequest)(nil),          // 15: quantix.backend.v1.GetVMRequest
-	(*GetVMResponse)(nil),         // 16: quantix.backend.v1.GetVMResponse
-	(*CreateVMRequest)(nil),       // 17: quantix.backend.v1.CreateVMRequest
-	(*CreateVMResponse)(nil),      // 18: quantix.backend.v1.CreateVMResponse
-	(*VMActionRequest)(nil),       // 19: quantix.backend.v1.VMActionRequest
-	(*VMActionResponse)(nil),      // 20: quantix.backend.v1.VMActionResponse
-	(*StopVMRequest)(nil),         // 21: quantix.backend.v1.StopVMRequest
-	(*DeleteVMRequest)(nil),       // 22: quantix.backend.v1.DeleteVMRequest
-	(*DeleteVMResponse)(nil),      // 23: quantix.backend.v1.DeleteVMResponse
-	(*TailLogRequest)(nil),        // 24: quantix.backend.v1.TailLogRequest
-	(*TailLogResponse)(nil),       // 25: quantix.backend.v1.TailLogResponse
-	(*StreamLogRequest)(nil),      // 26: quantix.backend.v1.StreamLogRequest
-	(*LogLine)(nil),               // 27: quantix.backend.v1.LogLine
-	(*WatchEventsRequest)(nil),    // 28: quantix.backend.v1.WatchEventsRequest
-	(*Event)(nil),                 // 29: quantix.backend.v1.Event
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(*HealthRequest)(nil),         // 6: quantix.backend.v1.HealthRequest
+	(*HealthResponse)(nil),        // 7: quantix.backend.v1.HealthResponse
+	(*HostInfoRequest)(nil),       // 8: quantix.backend.v1.HostInfoRequest
+	(*HostInfoResponse)(nil),      // 9: quantix.backend.v1.HostInfoResponse
+	(*DiskSpec)(nil),              // 10: quantix.backend.v1.DiskSpec
+	(*NICSpec)(nil),               // 11: quantix.backend.v1.NICSpec
+	(*VMSpec)(nil),                // 12: quantix.backend.v1.VMSpec
+	(*Disk)(nil),                  // 13: quantix.backend.v1.Disk
+	(*VM)(nil),                    // 14: quantix.backend.v1.VM
+	(*ListVMsRequest)(nil),        // 15: quantix.backend.v1.ListVMsRequest
+	(*ListVMsResponse)(nil),       // 16: quantix.backend.v1.ListVMsResponse
+	(*GetVMRequest)(nil),          // 17: quantix.backend.v1.GetVMRequest
+	(*GetVMResponse)(nil),         // 18: quantix.backend.v1.GetVMResponse
+	(*CreateVMRequest)(nil),       // 19: quantix.backend.v1.CreateVMRequest
+	(*CreateVMResponse)(nil),      // 20: quantix.backend.v1.CreateVMResponse
+	(*VMActionRequest)(nil),       // 21: quantix.backend.v1.VMActionRequest
+	(*VMActionResponse)(nil),      // 22: quantix.backend.v1.VMActionResponse
+	(*StopVMRequest)(nil),         // 23: quantix.backend.v1.StopVMRequest
+	(*DeleteVMRequest)(nil),       // 24: quantix.backend.v1.DeleteVMRequest
+	(*DeleteVMResponse)(nil),      // 25: quantix.backend.v1.DeleteVMResponse
+	(*TailLogRequest)(nil),        // 26: quantix.backend.v1.TailLogRequest
+	(*TailLogResponse)(nil),       // 27: quantix.backend.v1.TailLogResponse
+	(*StreamLogRequest)(nil),      // 28: quantix.backend.v1.StreamLogRequest
+	(*LogLine)(nil),               // 29: quantix.backend.v1.LogLine
+	(*WatchEventsRequest)(nil),    // 30: quantix.backend.v1.WatchEventsRequest
+	(*Event)(nil),                 // 31: quantix.backend.v1.Event
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
 }
 var file_quantix_backend_v1_backend_proto_depIdxs = []int32{
-	8,  // 0: quantix.backend.v1.VMSpec.disks:type_name -> quantix.backend.v1.DiskSpec
-	9,  // 1: quantix.backend.v1.VMSpec.nics:type_name -> quantix.backend.v1.NICSpec
+	10, // 0: quantix.backend.v1.VMSpec.disks:type_name -> quantix.backend.v1.DiskSpec
+	11, // 1: quantix.backend.v1.VMSpec.nics:type_name -> quantix.backend.v1.NICSpec
 	0,  // 2: quantix.backend.v1.VM.state:type_name -> quantix.backend.v1.PowerState
-	10, // 3: quantix.backend.v1.VM.spec:type_name -> quantix.backend.v1.VMSpec
-	11, // 4: quantix.backend.v1.VM.disks:type_name -> quantix.backend.v1.Disk
-	12, // 5: quantix.backend.v1.ListVMsResponse.vms:type_name -> quantix.backend.v1.VM
-	12, // 6: quantix.backend.v1.GetVMResponse.vm:type_name -> quantix.backend.v1.VM
-	10, // 7: quantix.backend.v1.CreateVMRequest.spec:type_name -> quantix.backend.v1.VMSpec
-	12, // 8: quantix.backend.v1.CreateVMResponse.vm:type_name -> quantix.backend.v1.VM
-	12, // 9: quantix.backend.v1.VMActionResponse.vm:type_name -> quantix.backend.v1.VM
-	30, // 10: quantix.backend.v1.TailLogResponse.last_modified:type_name -> google.protobuf.Timestamp
-	30, // 11: quantix.backend.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	12, // 3: quantix.backend.v1.VM.spec:type_name -> quantix.backend.v1.VMSpec
+	13, // 4: quantix.backend.v1.VM.disks:type_name -> quantix.backend.v1.Disk
+	14, // 5: quantix.backend.v1.ListVMsResponse.vms:type_name -> quantix.backend.v1.VM
+	14, // 6: quantix.backend.v1.GetVMResponse.vm:type_name -> quantix.backend.v1.VM
+	12, // 7: quantix.backend.v1.CreateVMRequest.spec:type_name -> quantix.backend.v1.VMSpec
+	14, // 8: quantix.backend.v1.CreateVMResponse.vm:type_name -> quantix.backend.v1.VM
+	14, // 9: quantix.backend.v1.VMActionResponse.vm:type_name -> quantix.backend.v1.VM
+	32, // 10: quantix.backend.v1.TailLogResponse.last_modified:type_name -> google.protobuf.Timestamp
+	32, // 11: quantix.backend.v1.LogLine.time:type_name -> google.protobuf.Timestamp
 	1,  // 12: quantix.backend.v1.Event.type:type_name -> quantix.backend.v1.EventType
 	0,  // 13: quantix.backend.v1.Event.state:type_name -> quantix.backend.v1.PowerState
-	30, // 14: quantix.backend.v1.Event.time:type_name -> google.protobuf.Timestamp
+	32, // 14: quantix.backend.v1.Event.time:type_name -> google.protobuf.Timestamp
 	2,  // 15: quantix.backend.v1.Backend.Info:input_type -> quantix.backend.v1.InfoRequest
 	4,  // 16: quantix.backend.v1.Backend.Configure:input_type -> quantix.backend.v1.ConfigureRequest
-	6,  // 17: quantix.backend.v1.Backend.HostInfo:input_type -> quantix.backend.v1.HostInfoRequest
-	13, // 18: quantix.backend.v1.Backend.ListVMs:input_type -> quantix.backend.v1.ListVMsRequest
-	15, // 19: quantix.backend.v1.Backend.GetVM:input_type -> quantix.backend.v1.GetVMRequest
-	17, // 20: quantix.backend.v1.Backend.CreateVM:input_type -> quantix.backend.v1.CreateVMRequest
-	19, // 21: quantix.backend.v1.Backend.StartVM:input_type -> quantix.backend.v1.VMActionRequest
-	21, // 22: quantix.backend.v1.Backend.StopVM:input_type -> quantix.backend.v1.StopVMRequest
-	19, // 23: quantix.backend.v1.Backend.RebootVM:input_type -> quantix.backend.v1.VMActionRequest
-	19, // 24: quantix.backend.v1.Backend.PauseVM:input_type -> quantix.backend.v1.VMActionRequest
-	19, // 25: quantix.backend.v1.Backend.ResumeVM:input_type -> quantix.backend.v1.VMActionRequest
-	22, // 26: quantix.backend.v1.Backend.DeleteVM:input_type -> quantix.backend.v1.DeleteVMRequest
-	24, // 27: quantix.backend.v1.Backend.TailLog:input_type -> quantix.backend.v1.TailLogRequest
-	26, // 28: quantix.backend.v1.Backend.StreamLog:input_type -> quantix.backend.v1.StreamLogRequest
-	28, // 29: quantix.backend.v1.Backend.WatchEvents:input_type -> quantix.backend.v1.WatchEventsRequest
-	3,  // 30: quantix.backend.v1.Backend.Info:output_type -> quantix.backend.v1.InfoResponse
-	5,  // 31: quantix.backend.v1.Backend.Configure:output_type -> quantix.backend.v1.ConfigureResponse
-	7,  // 32: quantix.backend.v1.Backend.HostInfo:output_type -> quantix.backend.v1.HostInfoResponse
-	14, // 33: quantix.backend.v1.Backend.ListVMs:output_type -> quantix.backend.v1.ListVMsResponse
-	16, // 34: quantix.backend.v1.Backend.GetVM:output_type -> quantix.backend.v1.GetVMResponse
-	18, // 35: quantix.backend.v1.Backend.CreateVM:output_type -> quantix.backend.v1.CreateVMResponse
-	20, // 36: quantix.backend.v1.Backend.StartVM:output_type -> quantix.backend.v1.VMActionResponse
-	20, // 37: quantix.backend.v1.Backend.StopVM:output_type -> quantix.backend.v1.VMActionResponse
-	20, // 38: quantix.backend.v1.Backend.RebootVM:output_type -> quantix.backend.v1.VMActionResponse
-	20, // 39: quantix.backend.v1.Backend.PauseVM:output_type -> quantix.backend.v1.VMActionResponse
-	20, // 40: quantix.backend.v1.Backend.ResumeVM:output_type -> quantix.backend.v1.VMActionResponse
-	23, // 41: quantix.backend.v1.Backend.DeleteVM:output_type -> quantix.backend.v1.DeleteVMResponse
-	25, // 42: quantix.backend.v1.Backend.TailLog:output_type -> quantix.backend.v1.TailLogResponse
-	27, // 43: quantix.backend.v1.Backend.StreamLog:output_type -> quantix.backend.v1.LogLine
-	29, // 44: quantix.backend.v1.Backend.WatchEvents:output_type -> quantix.backend.v1.Event
-	30, // [30:45] is the sub-list for method output_type
-	15, // [15:30] is the sub-list for method input_type
+	6,  // 17: quantix.backend.v1.Backend.Health:input_type -> quantix.backend.v1.HealthRequest
+	8,  // 18: quantix.backend.v1.Backend.HostInfo:input_type -> quantix.backend.v1.HostInfoRequest
+	15, // 19: quantix.backend.v1.Backend.ListVMs:input_type -> quantix.backend.v1.ListVMsRequest
+	17, // 20: quantix.backend.v1.Backend.GetVM:input_type -> quantix.backend.v1.GetVMRequest
+	19, // 21: quantix.backend.v1.Backend.CreateVM:input_type -> quantix.backend.v1.CreateVMRequest
+	21, // 22: quantix.backend.v1.Backend.StartVM:input_type -> quantix.backend.v1.VMActionRequest
+	23, // 23: quantix.backend.v1.Backend.StopVM:input_type -> quantix.backend.v1.StopVMRequest
+	21, // 24: quantix.backend.v1.Backend.RebootVM:input_type -> quantix.backend.v1.VMActionRequest
+	21, // 25: quantix.backend.v1.Backend.PauseVM:input_type -> quantix.backend.v1.VMActionRequest
+	21, // 26: quantix.backend.v1.Backend.ResumeVM:input_type -> quantix.backend.v1.VMActionRequest
+	24, // 27: quantix.backend.v1.Backend.DeleteVM:input_type -> quantix.backend.v1.DeleteVMRequest
+	26, // 28: quantix.backend.v1.Backend.TailLog:input_type -> quantix.backend.v1.TailLogRequest
+	28, // 29: quantix.backend.v1.Backend.StreamLog:input_type -> quantix.backend.v1.StreamLogRequest
+	30, // 30: quantix.backend.v1.Backend.WatchEvents:input_type -> quantix.backend.v1.WatchEventsRequest
+	3,  // 31: quantix.backend.v1.Backend.Info:output_type -> quantix.backend.v1.InfoResponse
+	5,  // 32: quantix.backend.v1.Backend.Configure:output_type -> quantix.backend.v1.ConfigureResponse
+	7,  // 33: quantix.backend.v1.Backend.Health:output_type -> quantix.backend.v1.HealthResponse
+	9,  // 34: quantix.backend.v1.Backend.HostInfo:output_type -> quantix.backend.v1.HostInfoResponse
+	16, // 35: quantix.backend.v1.Backend.ListVMs:output_type -> quantix.backend.v1.ListVMsResponse
+	18, // 36: quantix.backend.v1.Backend.GetVM:output_type -> quantix.backend.v1.GetVMResponse
+	20, // 37: quantix.backend.v1.Backend.CreateVM:output_type -> quantix.backend.v1.CreateVMResponse
+	22, // 38: quantix.backend.v1.Backend.StartVM:output_type -> quantix.backend.v1.VMActionResponse
+	22, // 39: quantix.backend.v1.Backend.StopVM:output_type -> quantix.backend.v1.VMActionResponse
+	22, // 40: quantix.backend.v1.Backend.RebootVM:output_type -> quantix.backend.v1.VMActionResponse
+	22, // 41: quantix.backend.v1.Backend.PauseVM:output_type -> quantix.backend.v1.VMActionResponse
+	22, // 42: quantix.backend.v1.Backend.ResumeVM:output_type -> quantix.backend.v1.VMActionResponse
+	25, // 43: quantix.backend.v1.Backend.DeleteVM:output_type -> quantix.backend.v1.DeleteVMResponse
+	27, // 44: quantix.backend.v1.Backend.TailLog:output_type -> quantix.backend.v1.TailLogResponse
+	29, // 45: quantix.backend.v1.Backend.StreamLog:output_type -> quantix.backend.v1.LogLine
+	31, // 46: quantix.backend.v1.Backend.WatchEvents:output_type -> quantix.backend.v1.Event
+	31, // [31:47] is the sub-list for method output_type
+	15, // [15:31] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -2062,7 +2161,7 @@ func file_quantix_backend_v1_backend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quantix_backend_v1_backend_proto_rawDesc), len(file_quantix_backend_v1_backend_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,6 +25,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Backend_Info_FullMethodName        = "/quantix.backend.v1.Backend/Info"
 	Backend_Configure_FullMethodName   = "/quantix.backend.v1.Backend/Configure"
+	Backend_Health_FullMethodName      = "/quantix.backend.v1.Backend/Health"
 	Backend_HostInfo_FullMethodName    = "/quantix.backend.v1.Backend/HostInfo"
 	Backend_ListVMs_FullMethodName     = "/quantix.backend.v1.Backend/ListVMs"
 	Backend_GetVM_FullMethodName       = "/quantix.backend.v1.Backend/GetVM"
@@ -48,6 +49,8 @@ type BackendClient interface {
 	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
 	// Configure passes the plugin's `config {}` block, encoded as JSON.
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	// Health reports whether the backend can reach its hypervisor now.
+	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
 	HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfoResponse, error)
 	ListVMs(ctx context.Context, in *ListVMsRequest, opts ...grpc.CallOption) (*ListVMsResponse, error)
 	GetVM(ctx context.Context, in *GetVMRequest, opts ...grpc.CallOption) (*GetVMResponse, error)
@@ -88,6 +91,16 @@ func (c *backendClient) Configure(ctx context.Context, in *ConfigureRequest, opt
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ConfigureResponse)
 	err := c.cc.Invoke(ctx, Backend_Configure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *backendClient) Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HealthResponse)
+	err := c.cc.Invoke(ctx, Backend_Health_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +263,8 @@ type BackendServer interface {
 	Info(context.Context, *InfoRequest) (*InfoResponse, error)
 	// Configure passes the plugin's `config {}` block, encoded as JSON.
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	// Health reports whether the backend can reach its hypervisor now.
+	Health(context.Context, *HealthRequest) (*HealthResponse, error)
 	HostInfo(context.Context, *HostInfoRequest) (*HostInfoResponse, error)
 	ListVMs(context.Context, *ListVMsRequest) (*ListVMsResponse, error)
 	GetVM(context.Context, *GetVMRequest) (*GetVMResponse, error)
@@ -281,6 +296,9 @@ func (UnimplementedBackendServer) Info(context.Context, *InfoRequest) (*InfoResp
 }
 func (UnimplementedBackendServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Configure not implemented")
+}
+func (UnimplementedBackendServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
 }
 func (UnimplementedBackendServer) HostInfo(context.Context, *HostInfoRequest) (*HostInfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HostInfo not implemented")
@@ -374,6 +392,24 @@ func _Backend_Configure_Handler(srv interface{}, ctx context.Context, dec func(i
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(BackendServer).Configure(ctx, req.(*ConfigureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Backend_Health_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HealthRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackendServer).Health(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backend_Health_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackendServer).Health(ctx, req.(*HealthRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -612,6 +648,10 @@ var Backend_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Configure",
 			Handler:    _Backend_Configure_Handler,
+		},
+		{
+			MethodName: "Health",
+			Handler:    _Backend_Health_Handler,
 		},
 		{
 			MethodName: "HostInfo",
