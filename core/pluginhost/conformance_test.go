@@ -1,0 +1,30 @@
+package pluginhost
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/backendtest"
+)
+
+// TestConformanceThroughHost runs the backend conformance suite on the real
+// plugin as the agent sees it: through SupervisedBackend, so every operation
+// (power, logs, events) is checked after the host's delegation.
+func TestConformanceThroughHost(t *testing.T) {
+	logDir := t.TempDir()
+	imageDir := t.TempDir()
+	backendtest.Run(t, backendtest.Harness{
+		Backend: func(t *testing.T) backend.Backend {
+			cfg := testConfig(t)
+			cfg.Settings = map[string]any{
+				"uri":          "test:///default",
+				"image_dir":    imageDir,
+				"qemu_log_dir": logDir,
+			}
+			return launch(t, cfg)
+		},
+		Spec:    func(name string) backend.VMSpec { return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64} },
+		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+	})
+}

@@ -1,0 +1,51 @@
+package pluginhost
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/quantixvm/quantix/sdk/plugin"
+)
+
+// ErrClosed is the cause of the unavailable error every call returns once
+// the plugin (or the host) was closed.
+var ErrClosed = errors.New("plugin host closed")
+
+// ErrPluginExited is the cause of the unavailable error calls return while a
+// plugin process that exited is being relaunched.
+var ErrPluginExited = errors.New("plugin process exited")
+
+// unavailable builds the error calls get while the plugin cannot answer. It
+// matches plugin.ErrUnavailable and wraps cause.
+func unavailable(name string, cause error) error {
+	switch {
+	case errors.Is(cause, ErrClosed):
+		return plugin.Unavailable(cause, "backend plugin %q is shut down", name)
+	case cause == nil:
+		return plugin.Unavailable(ErrPluginExited, "backend plugin %q is not running; it is being relaunched, retry shortly", name)
+	default:
+		return plugin.Unavailable(cause, "backend plugin %q is not running (%v); it is being relaunched, retry shortly", name, cause)
+	}
+}
+
+// configError wraps an error a plugin's Configure returned with the plugin's
+// name and the config block it came from. The kind and field of a
+// *plugin.Error are kept, so errors.As and errors.Is still see them.
+func configError(name string, err error) error {
+	var perr *plugin.Error
+	if !errors.As(err, &perr) {
+		return fmt.Errorf("plugin %q config: %w; fix the config block of plugin %q", name, err, name)
+	}
+	msg := strings.TrimPrefix(perr.Message, "config: ")
+	hint := fmt.Sprintf("fix the config block of plugin %q", name)
+	if perr.Kind == plugin.KindUnavailable {
+		hint = "check that what the plugin drives is reachable"
+	}
+	return &plugin.Error{
+		Kind:    perr.Kind,
+		Field:   perr.Field,
+		Message: fmt.Sprintf("plugin %q config: %s; %s", name, msg, hint),
+		Err:     err,
+	}
+}
