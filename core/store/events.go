@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/quantixvm/quantix/core/vm"
+)
+
+// eventRepo is the EventRepo of a sqlStore.
+type eventRepo struct{ s *sqlStore }
+
+// Append stores e and sets e.ID; a zero e.Time is now, and the time is
+// normalised to UTC with microsecond precision. An event of a VM that does
+// not exist is ErrNotFound.
+func (r eventRepo) Append(ctx context.Context, e *vm.Event) error {
+	if e == nil || e.VMID == "" {
+		return fmt.Errorf("appending vm event: %w: empty vm id", ErrInvalid)
+	}
+	ne := *e
+	ne.ID = 0
+	if ne.Time.IsZero() {
+		ne.Time = time.Now()
+	}
+	ne.Time = normTime(ne.Time)
+	row := toEventRow(&ne)
+	err := r.s.write(ctx, false, func(tx *gorm.DB) error {
+		return tx.Create(&row).Error
+	})
+	if err != nil {
+		return fmt.Errorf("appending event of vm %s: %w", e.VMID, dbError(err))
+	}
+	ne.ID = row.ID
+	*e = ne
+	return nil
+}
+
+// List returns the events of vmID with ID > afterID, oldest first, at most
+// limit (0 means 100; over 1000 is ErrInvalid).
+func (r eventRepo) List(ctx context.Context, vmID string, afterID int64, limit int) ([]*vm.Event, error) {
+	switch {
+	case limit == 0:
+		limit = defaultPageSize
+	case limit < 0 || limit > maxPageSize:
+		return nil, fmt.Errorf("listing events of vm %s: %w: limit %d is outside 1..%d", vmID, ErrInvalid, limit, maxPageSize)
+	}
+	var rows []eventRow
+	err := r.s.read(ctx).Where("vm_id = ? AND id > ?", vmID, afterID).Order("id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing events of vm %s: %w", vmID, err)
+	}
+	out := make([]*vm.Event, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toEvent()
+	}
+	return out, nil
+}

@@ -1,0 +1,284 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"gorm.io/gorm"
+)
+
+// migration is one step of the schema, with its SQL written out for each
+// dialect. Once released a migration never changes: a change to the schema
+// is a new migration at the end of the list.
+type migration struct {
+	Version  int
+	Name     string
+	SQLite   []string
+	Postgres []string
+}
+
+// statements returns the migration's SQL for dialect.
+func (m migration) statements(dialect string) []string {
+	if dialect == dialectPostgres {
+		return m.Postgres
+	}
+	return m.SQLite
+}
+
+// migrations is the schema, oldest first. Versions count up from 1.
+var migrations = []migration{
+	{
+		Version: 1,
+		Name:    "nodes",
+		SQLite: []string{
+			`CREATE TABLE nodes (
+				id             TEXT NOT NULL PRIMARY KEY,
+				name           TEXT NOT NULL,
+				state          TEXT NOT NULL,
+				address        TEXT NOT NULL DEFAULT '',
+				host           TEXT NOT NULL DEFAULT '{}',
+				backend        TEXT NOT NULL DEFAULT '{}',
+				last_heartbeat TEXT,
+				created_at     TEXT NOT NULL,
+				updated_at     TEXT NOT NULL
+			)`,
+			`CREATE UNIQUE INDEX nodes_name_key ON nodes (name)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE nodes (
+				id             TEXT COLLATE "C" NOT NULL,
+				name           TEXT COLLATE "C" NOT NULL,
+				state          TEXT NOT NULL,
+				address        TEXT NOT NULL DEFAULT '',
+				host           JSONB NOT NULL DEFAULT '{}',
+				backend        JSONB NOT NULL DEFAULT '{}',
+				last_heartbeat TIMESTAMPTZ,
+				created_at     TIMESTAMPTZ NOT NULL,
+				updated_at     TIMESTAMPTZ NOT NULL,
+				CONSTRAINT nodes_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE UNIQUE INDEX nodes_name_key ON nodes (name)`,
+		},
+	},
+	{
+		Version: 2,
+		Name:    "vms and labels",
+		SQLite: []string{
+			`CREATE TABLE vms (
+				id               TEXT NOT NULL PRIMARY KEY,
+				name             TEXT NOT NULL,
+				description      TEXT NOT NULL DEFAULT '',
+				origin           TEXT NOT NULL,
+				is_managed       BOOLEAN NOT NULL,
+				node_id          TEXT NOT NULL DEFAULT '',
+				state            TEXT NOT NULL,
+				last_known_state TEXT NOT NULL DEFAULT '',
+				state_changed_at TEXT NOT NULL,
+				desired_state    TEXT NOT NULL DEFAULT '',
+				restart_policy   TEXT NOT NULL DEFAULT '',
+				spec             TEXT NOT NULL,
+				last_seen        TEXT,
+				lost_reason      TEXT NOT NULL DEFAULT '',
+				lost_at          TEXT,
+				message          TEXT NOT NULL DEFAULT '',
+				created_at       TEXT NOT NULL,
+				updated_at       TEXT NOT NULL,
+				version          INTEGER NOT NULL
+			)`,
+			// Managed VMs that are not TERMINATED have unique names;
+			// host-discovered ones may share a name (different hosts).
+			`CREATE UNIQUE INDEX vms_managed_name_key ON vms (name) WHERE is_managed AND state <> 'TERMINATED'`,
+			`CREATE INDEX vms_created_at_id_idx ON vms (created_at, id)`,
+			`CREATE INDEX vms_node_id_idx ON vms (node_id)`,
+			`CREATE INDEX vms_state_idx ON vms (state)`,
+			`CREATE TABLE vm_labels (
+				vm_id TEXT NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+				key   TEXT NOT NULL,
+				value TEXT NOT NULL,
+				PRIMARY KEY (vm_id, key)
+			)`,
+			`CREATE INDEX vm_labels_key_value_idx ON vm_labels (key, value)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE vms (
+				id               TEXT COLLATE "C" NOT NULL,
+				name             TEXT NOT NULL,
+				description      TEXT NOT NULL DEFAULT '',
+				origin           TEXT NOT NULL,
+				is_managed       BOOLEAN NOT NULL,
+				node_id          TEXT COLLATE "C" NOT NULL DEFAULT '',
+				state            TEXT NOT NULL,
+				last_known_state TEXT NOT NULL DEFAULT '',
+				state_changed_at TIMESTAMPTZ NOT NULL,
+				desired_state    TEXT NOT NULL DEFAULT '',
+				restart_policy   TEXT NOT NULL DEFAULT '',
+				spec             JSONB NOT NULL,
+				last_seen        TIMESTAMPTZ,
+				lost_reason      TEXT NOT NULL DEFAULT '',
+				lost_at          TIMESTAMPTZ,
+				message          TEXT NOT NULL DEFAULT '',
+				created_at       TIMESTAMPTZ NOT NULL,
+				updated_at       TIMESTAMPTZ NOT NULL,
+				version          BIGINT NOT NULL,
+				CONSTRAINT vms_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE UNIQUE INDEX vms_managed_name_key ON vms (name) WHERE is_managed AND state <> 'TERMINATED'`,
+			`CREATE INDEX vms_created_at_id_idx ON vms (created_at, id)`,
+			`CREATE INDEX vms_node_id_idx ON vms (node_id)`,
+			`CREATE INDEX vms_state_idx ON vms (state)`,
+			`CREATE TABLE vm_labels (
+				vm_id TEXT COLLATE "C" NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+				key   TEXT NOT NULL,
+				value TEXT NOT NULL,
+				CONSTRAINT vm_labels_pkey PRIMARY KEY (vm_id, key)
+			)`,
+			`CREATE INDEX vm_labels_key_value_idx ON vm_labels (key, value)`,
+		},
+	},
+	{
+		Version: 3,
+		Name:    "vm events",
+		SQLite: []string{
+			`CREATE TABLE vm_events (
+				id        INTEGER PRIMARY KEY AUTOINCREMENT,
+				vm_id     TEXT NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+				time      TEXT NOT NULL,
+				action    TEXT NOT NULL DEFAULT '',
+				old_state TEXT NOT NULL DEFAULT '',
+				new_state TEXT NOT NULL DEFAULT '',
+				cause     TEXT NOT NULL DEFAULT '',
+				message   TEXT NOT NULL DEFAULT ''
+			)`,
+			`CREATE INDEX vm_events_vm_id_id_idx ON vm_events (vm_id, id)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE vm_events (
+				id        BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+				vm_id     TEXT COLLATE "C" NOT NULL REFERENCES vms (id) ON DELETE CASCADE,
+				time      TIMESTAMPTZ NOT NULL,
+				action    TEXT NOT NULL DEFAULT '',
+				old_state TEXT NOT NULL DEFAULT '',
+				new_state TEXT NOT NULL DEFAULT '',
+				cause     TEXT NOT NULL DEFAULT '',
+				message   TEXT NOT NULL DEFAULT ''
+			)`,
+			`CREATE INDEX vm_events_vm_id_id_idx ON vm_events (vm_id, id)`,
+		},
+	},
+}
+
+// schemaMigrationsDDL creates the table that records applied migrations.
+var schemaMigrationsDDL = map[string]string{
+	dialectSQLite: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	)`,
+	dialectPostgres: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TIMESTAMPTZ NOT NULL
+	)`,
+}
+
+// migrationLockKey is the PostgreSQL advisory lock that serialises
+// migrations of one database between processes ("quantix" in ASCII).
+const migrationLockKey int64 = 0x7175616e746978
+
+// schemaMigration is a row of schema_migrations.
+type schemaMigration struct {
+	Version   int    `gorm:"column:version;primaryKey"`
+	Name      string `gorm:"column:name"`
+	AppliedAt dbTime `gorm:"column:applied_at"`
+}
+
+// TableName is the table of schemaMigration.
+func (schemaMigration) TableName() string { return "schema_migrations" }
+
+// checkMigrations verifies that list counts up from version 1 and that every
+// migration has SQL for both dialects.
+func checkMigrations(list []migration) error {
+	for i, m := range list {
+		if m.Version != i+1 {
+			return fmt.Errorf("migration %q has version %d, want %d", m.Name, m.Version, i+1)
+		}
+		if len(m.SQLite) == 0 || len(m.Postgres) == 0 {
+			return fmt.Errorf("migration %d (%s) lacks SQL for a dialect", m.Version, m.Name)
+		}
+	}
+	return nil
+}
+
+// migrate brings the schema of db up to the last of list, applying each
+// pending migration in its own transaction together with its
+// schema_migrations row. On PostgreSQL each transaction first takes an
+// advisory lock, on SQLite the writer's transactions begin IMMEDIATE, so
+// processes opening the same database at once apply each migration once.
+// A database that recorded a version past the end of list is refused with a
+// *SchemaTooNewError.
+func migrate(ctx context.Context, db *gorm.DB, dialect string, list []migration, log hclog.Logger) error {
+	if err := checkMigrations(list); err != nil {
+		return err
+	}
+	supported := 0
+	if len(list) > 0 {
+		supported = list[len(list)-1].Version
+	}
+	for {
+		var applied *migration
+		err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if dialect == dialectPostgres {
+				if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrationLockKey).Error; err != nil {
+					return fmt.Errorf("taking the migration lock: %w", err)
+				}
+			}
+			if err := tx.Exec(schemaMigrationsDDL[dialect]).Error; err != nil {
+				return fmt.Errorf("creating schema_migrations: %w", err)
+			}
+			var versions []int
+			if err := tx.Model(&schemaMigration{}).Order("version").Pluck("version", &versions).Error; err != nil {
+				return fmt.Errorf("reading schema_migrations: %w", err)
+			}
+			if n := len(versions); n > 0 && versions[n-1] > supported {
+				return &SchemaTooNewError{Database: versions[n-1], Supported: supported}
+			}
+			done := make(map[int]bool, len(versions))
+			for _, v := range versions {
+				done[v] = true
+			}
+			for i := range list {
+				if !done[list[i].Version] {
+					applied = &list[i]
+					break
+				}
+			}
+			if applied == nil {
+				return nil
+			}
+			for j, stmt := range applied.statements(dialect) {
+				if err := tx.Exec(stmt).Error; err != nil {
+					return fmt.Errorf("applying migration %d (%s), statement %d: %w", applied.Version, applied.Name, j+1, err)
+				}
+			}
+			rec := schemaMigration{Version: applied.Version, Name: applied.Name, AppliedAt: dbTime(time.Now())}
+			if err := tx.Create(&rec).Error; err != nil {
+				return fmt.Errorf("recording migration %d (%s): %w", applied.Version, applied.Name, err)
+			}
+			return nil
+		})
+		if err != nil {
+			var tooNew *SchemaTooNewError
+			if errors.As(err, &tooNew) {
+				return err
+			}
+			return fmt.Errorf("migrating the schema: %w", err)
+		}
+		if applied == nil {
+			return nil
+		}
+		log.Info("applied database migration", "version", applied.Version, "name", applied.Name)
+	}
+}

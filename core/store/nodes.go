@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/quantixvm/quantix/core/node"
+)
+
+// nodeRepo is the NodeRepo of a sqlStore.
+type nodeRepo struct{ s *sqlStore }
+
+// upsertNodeSQL inserts a node or replaces every field of the one with the
+// same id but created_at, and returns the stored created_at.
+const upsertNodeSQL = `INSERT INTO nodes (id, name, state, address, host, backend, last_heartbeat, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+	name = excluded.name,
+	state = excluded.state,
+	address = excluded.address,
+	host = excluded.host,
+	backend = excluded.backend,
+	last_heartbeat = excluded.last_heartbeat,
+	updated_at = excluded.updated_at
+RETURNING created_at`
+
+// Upsert inserts n, or replaces the node with n.ID keeping its first
+// CreatedAt. n.UpdatedAt becomes now and n.CreatedAt the stored one; times
+// are normalised to UTC with microsecond precision. A name used by another
+// node is ErrConflict.
+func (r nodeRepo) Upsert(ctx context.Context, n *node.Node) error {
+	if n == nil || n.ID == "" {
+		return fmt.Errorf("upserting node: %w: empty id", ErrInvalid)
+	}
+	nn := *n
+	now := normTime(time.Now())
+	if nn.CreatedAt.IsZero() {
+		nn.CreatedAt = now
+	}
+	nn.CreatedAt = normTime(nn.CreatedAt)
+	nn.UpdatedAt = now
+	nn.LastHeartbeat = normTimePtr(nn.LastHeartbeat)
+	row := toNodeRow(&nn)
+	var stored struct {
+		CreatedAt dbTime `gorm:"column:created_at"`
+	}
+	err := r.s.write(ctx, false, func(tx *gorm.DB) error {
+		return tx.Raw(upsertNodeSQL, row.ID, row.Name, row.State, row.Address, row.Host, row.Backend,
+			row.LastHeartbeat, row.CreatedAt, row.UpdatedAt).Scan(&stored).Error
+	})
+	if err != nil {
+		return fmt.Errorf("upserting node %s: %w", n.ID, dbError(err))
+	}
+	nn.CreatedAt = time.Time(stored.CreatedAt)
+	*n = nn
+	return nil
+}
+
+// Get returns the node with id, or ErrNotFound.
+func (r nodeRepo) Get(ctx context.Context, id string) (*node.Node, error) {
+	var rows []nodeRow
+	if err := r.s.read(ctx).Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("getting node %s: %w", id, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("getting node %s: %w", id, ErrNotFound)
+	}
+	return rows[0].toNode(), nil
+}
+
+// GetByName returns the node called name, or ErrNotFound.
+func (r nodeRepo) GetByName(ctx context.Context, name string) (*node.Node, error) {
+	var rows []nodeRow
+	if err := r.s.read(ctx).Where("name = ?", name).Limit(1).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("getting node named %q: %w", name, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("getting node named %q: %w", name, ErrNotFound)
+	}
+	return rows[0].toNode(), nil
+}
+
+// List returns every node in name order.
+func (r nodeRepo) List(ctx context.Context) ([]*node.Node, error) {
+	var rows []nodeRow
+	if err := r.s.read(ctx).Order("name").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	out := make([]*node.Node, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toNode()
+	}
+	return out, nil
+}

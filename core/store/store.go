@@ -1,0 +1,103 @@
+// Package store keeps the inventory: VMs, nodes and VM events, in SQLite
+// (embedded, pure Go) or PostgreSQL through gorm, with versioned migrations
+// and optimistic concurrency on VM rows.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/vm"
+)
+
+// Errors the repositories return; test with errors.Is.
+var (
+	// ErrNotFound: no such record.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique constraint (VM name, id) would be violated.
+	ErrConflict = errors.New("conflict")
+	// ErrStale: the record changed since it was read (optimistic
+	// concurrency); read it again and retry, or give up with 409.
+	ErrStale = errors.New("record changed since it was read")
+)
+
+// Store is the inventory.
+type Store interface {
+	VMs() VMRepo
+	Nodes() NodeRepo
+	Events() EventRepo
+	// Tx runs fn in one transaction: every repository of the Store passed to
+	// fn writes inside it; an error from fn rolls everything back. fn must
+	// use the Store it is passed: SQLite has a single writer, so a write
+	// through another Store waits until the transaction ends. Tx on a
+	// transaction's Store runs fn within that same transaction.
+	Tx(ctx context.Context, fn func(Store) error) error
+	// Close closes the database.
+	Close() error
+}
+
+// VMRepo stores VM records.
+type VMRepo interface {
+	// Create inserts v (ID set by the caller) with Version 1. A managed VM
+	// whose name is taken by another managed VM that is not TERMINATED, or an
+	// ID in use, is ErrConflict. On success v holds what a read returns:
+	// times in UTC with microsecond precision, nil labels and spec slices
+	// empty, a zero CreatedAt set to now.
+	Create(ctx context.Context, v *vm.VM) error
+	// Get returns the VM with id, or ErrNotFound.
+	Get(ctx context.Context, id string) (*vm.VM, error)
+	// GetByName returns the non-TERMINATED VM called name (managed ones
+	// first), or ErrNotFound.
+	GetByName(ctx context.Context, name string) (*vm.VM, error)
+	// List returns one page in (created_at, id) order and the cursor of the
+	// next page ("" at the end). A limit outside 0..1000, more than 32
+	// label filters or a cursor List did not return is ErrInvalid.
+	List(ctx context.Context, opts ListOptions) ([]*vm.VM, string, error)
+	// ListByNode returns every VM placed on node, in id order.
+	ListByNode(ctx context.Context, nodeID string) ([]*vm.VM, error)
+	// Update writes v if its Version is still the stored one, then increments
+	// v.Version; otherwise ErrStale and nothing is written. ErrNotFound if
+	// the VM is gone. CreatedAt is never rewritten; UpdatedAt becomes now.
+	Update(ctx context.Context, v *vm.VM) error
+	// Delete removes the record (and its labels and events); ErrNotFound if
+	// absent.
+	Delete(ctx context.Context, id string) error
+}
+
+// ListOptions filter and page VM lists. Zero values do not filter.
+type ListOptions struct {
+	State  vm.State
+	NodeID string
+	Origin vm.Origin
+	// Labels: every key=value must match.
+	Labels map[string]string
+	// Limit is the page size, 1..1000 (0 means 100).
+	Limit int
+	// Cursor continues after the page that returned it.
+	Cursor string
+}
+
+// NodeRepo stores nodes.
+type NodeRepo interface {
+	// Upsert inserts or replaces the node with n.ID.
+	// The first CreatedAt is kept; a name used by another node is
+	// ErrConflict.
+	Upsert(ctx context.Context, n *node.Node) error
+	// Get returns the node with id, or ErrNotFound.
+	Get(ctx context.Context, id string) (*node.Node, error)
+	// GetByName returns the node called name, or ErrNotFound.
+	GetByName(ctx context.Context, name string) (*node.Node, error)
+	// List returns every node, in name order.
+	List(ctx context.Context) ([]*node.Node, error)
+}
+
+// EventRepo stores VM events.
+type EventRepo interface {
+	// Append stores e and sets its ID; an event of a VM that does not exist
+	// is ErrNotFound.
+	Append(ctx context.Context, e *vm.Event) error
+	// List returns the events of a VM, oldest first, with ID > afterID, at
+	// most limit (0 means 100; over 1000 is ErrInvalid).
+	List(ctx context.Context, vmID string, afterID int64, limit int) ([]*vm.Event, error)
+}
