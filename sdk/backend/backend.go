@@ -23,6 +23,9 @@ const APIVersion = 1
 // APIVersions lists every backend API version this SDK can serve.
 var APIVersions = []int{APIVersion}
 
+// MaxTailLines bounds TailLog's n.
+const MaxTailLines = 100000
+
 // Capabilities a backend may announce in its Info.
 const (
 	// CapEvents: WatchEvents delivers lifecycle events as they happen.
@@ -90,12 +93,15 @@ type PowerController interface {
 
 // LogReader reads a VM's hypervisor log (the QEMU log for libvirt).
 type LogReader interface {
-	// TailLog returns the last n lines. A log that does not exist yet is an
-	// empty tail with Exists false, not an error.
+	// TailLog returns the last n lines, 1 <= n <= MaxTailLines; other values
+	// are invalid-argument errors naming "lines". A log that does not exist
+	// yet is an empty tail with Exists false, not an error.
 	TailLog(ctx context.Context, id string, n int) (*LogTail, error)
 	// StreamLog follows the log from offset (negative: from the end), calling
-	// fn for each line until ctx ends or fn returns an error. It keeps
-	// following across truncation and rotation.
+	// fn for each line until ctx ends (returning nil) or fn returns an error
+	// (returned as is). A log that does not exist yet is waited for. It keeps
+	// following across truncation and rotation, marking the first line read
+	// after either with Reopened.
 	StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error
 }
 

@@ -121,6 +121,9 @@ func (c *GRPCClient) TailLog(ctx context.Context, id string, n int) (*LogTail, e
 }
 
 func (c *GRPCClient) StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error {
+	// Cancelling on return ends the plugin's side too when fn fails.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stream, err := c.client.StreamLog(ctx, &backendv1.StreamLogRequest{Id: id, Offset: offset})
 	if err != nil {
 		return plugin.FromStatus(err)
@@ -131,6 +134,8 @@ func (c *GRPCClient) StreamLog(ctx context.Context, id string, offset int64, fn 
 }
 
 func (c *GRPCClient) WatchEvents(ctx context.Context, fn func(Event) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stream, err := c.client.WatchEvents(ctx, &backendv1.WatchEventsRequest{})
 	if err != nil {
 		return plugin.FromStatus(err)

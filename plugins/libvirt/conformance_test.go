@@ -1,0 +1,181 @@
+package libvirt_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	golibvirt "libvirt.org/go/libvirt"
+	"libvirt.org/go/libvirtxml"
+
+	qxlibvirt "github.com/quantixvm/quantix/plugins/libvirt"
+	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/backendtest"
+)
+
+// systemQEMULogDir is where libvirtd's QEMU driver writes the per-VM logs on
+// this host.
+const systemQEMULogDir = "/var/log/libvirt/qemu"
+
+// configured returns a libvirt backend configured with cfg, closed when t
+// ends. hint is added to a Configure failure.
+func configured(t *testing.T, cfg map[string]string, hint string) backend.Backend {
+	t.Helper()
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("encoding the plugin config: %v", err)
+	}
+	b := qxlibvirt.New()
+	if err := b.Configure(t.Context(), raw, backend.APIVersion); err != nil {
+		t.Fatalf("Configure(%s) = %v%s", raw, err, hint)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("closing the libvirt backend: %v", err)
+		}
+	})
+	return b
+}
+
+// minimalSpec is a VM that QEMU can run without any disk: SeaBIOS finds
+// nothing to boot and the VM stays RUNNING, which is all the suite needs.
+func minimalSpec(name string) backend.VMSpec {
+	return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64}
+}
+
+// TestConformanceTestDriver runs the backend conformance suite against
+// libvirt's in-process test driver (test:///default): fast, no QEMU.
+func TestConformanceTestDriver(t *testing.T) {
+	t.Parallel()
+	logDir := t.TempDir()
+	imageDir := t.TempDir()
+	backendtest.Run(t, backendtest.Harness{
+		Backend: func(t *testing.T) backend.Backend {
+			return configured(t, map[string]string{
+				"uri":          "test:///default",
+				"image_dir":    imageDir,
+				"qemu_log_dir": logDir,
+				"domain_type":  "auto",
+			}, "")
+		},
+		Spec:    minimalSpec,
+		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+	})
+}
+
+// TestConformanceQEMU runs the backend conformance suite against the host's
+// libvirtd with real QEMU guests (qemu:///system). The log subtests write
+// <name>.log files in the system's QEMU log directory only for VMs they
+// never start, and remove them afterwards.
+func TestConformanceQEMU(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat(systemQEMULogDir); err != nil {
+		t.Fatalf("the QEMU log directory %s is missing (%v): libvirt with QEMU is not installed; run make deps", systemQEMULogDir, err)
+	}
+	conn, err := connect("qemu:///system", 5*time.Second)
+	if err != nil {
+		t.Fatalf("qemu:///system is unreachable (%v): libvirtd is not running; run make deps", err)
+	}
+	_, _ = conn.Close()
+	removePools(t, "qemu:///system", staleImageDir)
+	imageDir, err := os.MkdirTemp("", imageDirPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(imageDir); err != nil {
+			t.Errorf("removing %s: %v", imageDir, err)
+		}
+	})
+	if err := os.Chmod(imageDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Configure defines a persistent, autostarted storage pool for
+	// image_dir; this run's directory goes away, so its pool must too.
+	t.Cleanup(func() {
+		removePools(t, "qemu:///system", func(dir string) bool { return dir == imageDir })
+	})
+	backendtest.Run(t, backendtest.Harness{
+		Backend: func(t *testing.T) backend.Backend {
+			return configured(t, map[string]string{
+				"uri":          "qemu:///system",
+				"image_dir":    imageDir,
+				"qemu_log_dir": systemQEMULogDir,
+				// A firmware-only guest never acts on an ACPI reboot; do not
+				// wait the default 30 s before resetting it.
+				"reboot_timeout": "2s",
+				"domain_type":    "auto",
+			}, "; qemu:///system is unreachable or refused the configuration: is libvirtd running? run make deps")
+		},
+		Spec:    minimalSpec,
+		LogPath: func(vm *backend.VM) string { return filepath.Join(systemQEMULogDir, vm.Name+".log") },
+	})
+}
+
+// imageDirPrefix starts the name of the temporary image directories the
+// QEMU run creates.
+const imageDirPrefix = "qx-conf-images-"
+
+// connect opens uri, retrying for up to patience: libvirtd may be
+// restarting.
+func connect(uri string, patience time.Duration) (*golibvirt.Connect, error) {
+	var err error
+	for deadline := time.Now().Add(patience); ; {
+		var conn *golibvirt.Connect
+		if conn, err = golibvirt.NewConnect(uri); err == nil {
+			return conn, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// removePools destroys and undefines the storage pools of uri that match:
+// match gets the pool's target directory.
+func removePools(t *testing.T, uri string, match func(dir string) bool) {
+	conn, err := connect(uri, 15*time.Second)
+	if err != nil {
+		t.Errorf("connecting to %s to remove the storage pools of this test's image directories: %v", uri, err)
+		return
+	}
+	defer func() { _, _ = conn.Close() }()
+	pools, err := conn.ListAllStoragePools(0)
+	if err != nil {
+		t.Errorf("listing the storage pools of %s: %v", uri, err)
+		return
+	}
+	for i := range pools {
+		p := &pools[i]
+		doc, err := p.GetXMLDesc(0)
+		var def libvirtxml.StoragePool
+		if err == nil && def.Unmarshal(doc) == nil && def.Target != nil && match(filepath.Clean(def.Target.Path)) {
+			if active, _ := p.IsActive(); active {
+				if err := p.Destroy(); err != nil {
+					t.Errorf("stopping storage pool %s (%s): %v", def.Name, def.Target.Path, err)
+				}
+			}
+			if err := p.Undefine(); err != nil {
+				t.Errorf("undefining storage pool %s (%s): %v", def.Name, def.Target.Path, err)
+			} else {
+				t.Logf("removed storage pool %s of %s", def.Name, def.Target.Path)
+			}
+		}
+		_ = p.Free()
+	}
+}
+
+// staleImageDir reports whether dir is the image directory of an earlier
+// QEMU run that is gone (an aborted run, or libvirtd down at its cleanup).
+func staleImageDir(dir string) bool {
+	if filepath.Dir(dir) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(dir), imageDirPrefix) {
+		return false
+	}
+	_, err := os.Stat(dir)
+	return errors.Is(err, os.ErrNotExist)
+}

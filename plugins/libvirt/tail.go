@@ -1,0 +1,95 @@
+package libvirt
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+)
+
+// tailChunk is how much the backward reader reads at a time.
+const tailChunk = 64 << 10
+
+// tailResult is the end of a file.
+type tailResult struct {
+	// Lines are the last lines, oldest first, without "\n" or "\r\n".
+	Lines []string
+	// Truncated is true when the file holds more lines than Lines.
+	Truncated bool
+}
+
+// tailLines returns the last n lines of the first size bytes of r. It reads
+// backwards from the end in chunks of chunk bytes until it has seen n line
+// breaks, so its cost depends on n and the line length, not on size. A last
+// line without a line break counts as a line.
+func tailLines(r io.ReaderAt, size int64, n, chunk int) (tailResult, error) {
+	if n <= 0 || size <= 0 {
+		return tailResult{Lines: []string{}, Truncated: size > 0}, nil
+	}
+	if chunk <= 0 {
+		chunk = tailChunk
+	}
+	end := size
+	if last, err := byteAt(r, size-1); err != nil {
+		return tailResult{}, err
+	} else if last == '\n' {
+		end = size - 1
+	}
+	start, found, err := findLineStart(r, end, n, chunk)
+	if err != nil {
+		return tailResult{}, err
+	}
+	buf := make([]byte, size-start)
+	if _, err := r.ReadAt(buf, start); err != nil && err != io.EOF {
+		return tailResult{}, fmt.Errorf("reading log tail: %w", err)
+	}
+	return tailResult{Lines: splitLines(buf), Truncated: found}, nil
+}
+
+func byteAt(r io.ReaderAt, off int64) (byte, error) {
+	var b [1]byte
+	if _, err := r.ReadAt(b[:], off); err != nil && err != io.EOF {
+		return 0, fmt.Errorf("reading log: %w", err)
+	}
+	return b[0], nil
+}
+
+// findLineStart scans [0, end) backwards for the n-th line break from the
+// end and returns the offset just past it. found is false when the start of
+// the file came first: then every line is part of the tail.
+func findLineStart(r io.ReaderAt, end int64, n, chunk int) (int64, bool, error) {
+	buf := make([]byte, chunk)
+	seen := 0
+	for pos := end; pos > 0; {
+		size := int64(chunk)
+		if pos < size {
+			size = pos
+		}
+		pos -= size
+		b := buf[:size]
+		if _, err := r.ReadAt(b, pos); err != nil && err != io.EOF {
+			return 0, false, fmt.Errorf("reading log backwards: %w", err)
+		}
+		for i := len(b); ; {
+			i = bytes.LastIndexByte(b[:i], '\n')
+			if i < 0 {
+				break
+			}
+			if seen++; seen == n {
+				return pos + int64(i) + 1, true, nil
+			}
+		}
+	}
+	return 0, false, nil
+}
+
+// splitLines splits data, which is not empty, into lines, dropping the line
+// break of the last one and the "\r" of "\r\n".
+func splitLines(data []byte) []string {
+	data = bytes.TrimSuffix(data, []byte{'\n'})
+	parts := bytes.Split(data, []byte{'\n'})
+	lines := make([]string, len(parts))
+	for i, p := range parts {
+		lines[i] = string(bytes.TrimSuffix(p, []byte{'\r'}))
+	}
+	return lines
+}

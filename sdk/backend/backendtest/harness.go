@@ -1,0 +1,111 @@
+package backendtest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/sdk/backend"
+)
+
+// Default timeouts, used when the matching Harness field is zero.
+const (
+	// DefaultOpTimeout bounds one Backend call.
+	DefaultOpTimeout = 60 * time.Second
+	// DefaultEventTimeout is how long the suite waits for an event or a
+	// followed log line to arrive.
+	DefaultEventTimeout = 10 * time.Second
+	// DefaultGracefulStopTimeout is the timeout the suite passes to a
+	// graceful StopVM.
+	DefaultGracefulStopTimeout = 2 * time.Second
+	// DefaultGracefulStopSlack is how much longer than its timeout a
+	// graceful StopVM may take before the suite calls it a failure.
+	DefaultGracefulStopSlack = 15 * time.Second
+	// DefaultNamePrefix starts the name of every VM the suite creates.
+	DefaultNamePrefix = "qx-conf-"
+)
+
+// Harness tells the suite how to reach and drive the backend under test.
+// Backend and Spec are required; LogPath is required when the backend
+// announces the "logs" capability. Zero durations take the defaults above.
+type Harness struct {
+	// Backend returns the Backend under test, already configured (Configure
+	// called with a working config). Run calls it once and serves the result
+	// over go-plugin's gRPC transport (see Serve), so every call of the suite
+	// crosses the wire. A Backend that is already a *backend.GRPCClient (a
+	// plugin the caller launched out of process) is used as is; the checks
+	// that the plugin side of a cancelled stream returns are then skipped.
+	// Close the Backend, if it needs closing, in a t.Cleanup registered here:
+	// the suite does not.
+	Backend func(t *testing.T) backend.Backend
+
+	// Spec returns a minimal spec the backend accepts, named name; the suite
+	// chooses unique names that start with NamePrefix. The spec should boot
+	// on the backend's hypervisor (a guest that cannot boot is fine as long as
+	// the hypervisor reports it RUNNING after StartVM). The suite changes
+	// single fields of it (vcpus, memory, name, NICs, boot list, disks) to
+	// build invalid specs and specs with disks.
+	Spec func(name string) backend.VMSpec
+
+	// LogPath returns the path of the hypervisor log file that TailLog and
+	// StreamLog read for vm (for libvirt: <qemu log dir>/<name>.log). The
+	// suite creates, appends to, truncates, rotates (renames to LogPath+".1")
+	// and removes that file for VMs it never starts, and puts back or removes
+	// every file it touched when the subtest ends. Required when the backend
+	// announces backend.CapLogs: nil then fails the log subtests.
+	LogPath func(vm *backend.VM) string
+
+	// NamePrefix starts every VM name the suite creates; DefaultNamePrefix
+	// when empty. At most 20 characters of [A-Za-z0-9._-].
+	NamePrefix string
+
+	// OpTimeout bounds every single Backend call; DefaultOpTimeout when zero.
+	OpTimeout time.Duration
+
+	// EventTimeout is how long the suite waits for an expected event or
+	// followed log line; DefaultEventTimeout when zero.
+	EventTimeout time.Duration
+
+	// GracefulStopTimeout is the timeout of the graceful StopVM the suite
+	// asks for (the backend destroys the VM when it passes);
+	// DefaultGracefulStopTimeout when zero.
+	GracefulStopTimeout time.Duration
+
+	// GracefulStopSlack is how much longer than GracefulStopTimeout a
+	// graceful StopVM may take; DefaultGracefulStopSlack when zero.
+	GracefulStopSlack time.Duration
+
+	// Sequential runs the subtests one after the other instead of in
+	// parallel. Leave it false unless the backend under test cannot run
+	// several VMs at once.
+	Sequential bool
+}
+
+func (h Harness) opTimeout() time.Duration {
+	return orDefault(h.OpTimeout, DefaultOpTimeout)
+}
+
+func (h Harness) eventTimeout() time.Duration {
+	return orDefault(h.EventTimeout, DefaultEventTimeout)
+}
+
+func (h Harness) gracefulStopTimeout() time.Duration {
+	return orDefault(h.GracefulStopTimeout, DefaultGracefulStopTimeout)
+}
+
+func (h Harness) gracefulStopSlack() time.Duration {
+	return orDefault(h.GracefulStopSlack, DefaultGracefulStopSlack)
+}
+
+func (h Harness) namePrefix() string {
+	if h.NamePrefix == "" {
+		return DefaultNamePrefix
+	}
+	return h.NamePrefix
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,85 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestErrorsSurviveStatus(t *testing.T) {
+	cases := []struct {
+		in    error
+		kind  Kind
+		field string
+		is    error
+	}{
+		{NotFound("vm %q not found", "x"), KindNotFound, "", ErrNotFound},
+		{InvalidArgument("spec.vcpus", "vcpus: must be at least 1"), KindInvalidArgument, "spec.vcpus", ErrInvalidArgument},
+		{Conflict("vm is paused"), KindConflict, "", ErrConflict},
+		{Unavailable(errors.New("socket closed"), "libvirtd down"), KindUnavailable, "", ErrUnavailable},
+		{Unsupported("no pause"), KindUnsupported, "", ErrUnsupported},
+		{errors.New("boom"), KindInternal, "", nil},
+	}
+	for _, c := range cases {
+		got := FromStatus(ToStatus(c.in))
+		if KindOf(got) != c.kind {
+			t.Errorf("%v: kind %v after the wire, want %v", c.in, KindOf(got), c.kind)
+		}
+		if FieldOf(got) != c.field {
+			t.Errorf("%v: field %q after the wire, want %q", c.in, FieldOf(got), c.field)
+		}
+		if c.is != nil && !errors.Is(got, c.is) {
+			t.Errorf("%v: errors.Is(%v) false after the wire", c.in, c.is)
+		}
+		if !strings.Contains(got.Error(), c.in.Error()) {
+			t.Errorf("message %q lost on the wire, got %q", c.in, got)
+		}
+	}
+	if errors.Is(NotFound("x"), ErrConflict) {
+		t.Error("a not-found error matched ErrConflict")
+	}
+	if got := FromStatus(ToStatus(context.Canceled)); !errors.Is(got, context.Canceled) {
+		t.Errorf("context.Canceled became %v", got)
+	}
+	if ToStatus(nil) != nil || FromStatus(nil) != nil {
+		t.Error("nil must stay nil")
+	}
+}
+
+func TestDecodeConfig(t *testing.T) {
+	type cfg struct {
+		URI   string `json:"uri"`
+		Count int    `json:"count"`
+	}
+	c := cfg{URI: "default"}
+	if err := DecodeConfig(nil, &c); err != nil || c.URI != "default" {
+		t.Fatalf("empty config: %v, %+v", err, c)
+	}
+	if err := DecodeConfig([]byte(`{"uri":"test:///default","count":2}`), &c); err != nil || c.URI != "test:///default" || c.Count != 2 {
+		t.Fatalf("decode: %v, %+v", err, c)
+	}
+	err := DecodeConfig([]byte(`{"uri":"x","bogus":1}`), &c)
+	if KindOf(err) != KindInvalidArgument || FieldOf(err) != "bogus" || !strings.Contains(err.Error(), `unknown attribute "bogus"`) {
+		t.Errorf("unknown attribute: %v (field %q)", err, FieldOf(err))
+	}
+	err = DecodeConfig([]byte(`{"count":"many"}`), &c)
+	if FieldOf(err) != "count" || !strings.Contains(err.Error(), `attribute "count" must be int`) {
+		t.Errorf("wrong type: %v (field %q)", err, FieldOf(err))
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	if v, err := Negotiate([]int{1, 2, 3}, []int{2, 3, 4}); err != nil || v != 3 {
+		t.Errorf("Negotiate = %d, %v; want 3", v, err)
+	}
+	if _, err := Negotiate([]int{1}, []int{2}); err == nil || !strings.Contains(err.Error(), "host speaks [1], plugin speaks [2]") {
+		t.Errorf("no common version: %v", err)
+	}
+	if err := (Info{Name: "x"}).Validate(); err == nil || !strings.Contains(err.Error(), "type, version, api_versions") {
+		t.Errorf("incomplete info: %v", err)
+	}
+	if BinaryName(TypeBackend, "libvirt") != "quantix-backend-libvirt" {
+		t.Error("BinaryName")
+	}
+}
