@@ -29,6 +29,9 @@ func GRPCServerOptions() []grpc.ServerOption {
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
 		grpc.MaxConcurrentStreams(math.MaxUint32),
+		// Reusing stream workers saves a goroutine start per call, which
+		// is measurable on the latency of small calls.
+		grpc.NumStreamWorkers(4),
 	}
 }
 
