@@ -1,0 +1,184 @@
+package cptest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for the admin connection
+
+	"github.com/quantixvm/quantix/core/store"
+)
+
+// EnvPostgresDSN overrides DefaultPostgresDSN.
+const EnvPostgresDSN = "QUANTIX_TEST_POSTGRES_DSN"
+
+// DefaultPostgresDSN is the server scripts/setup-host.sh starts.
+const DefaultPostgresDSN = "host=127.0.0.1 port=5432 user=quantix password=quantix dbname=postgres sslmode=disable"
+
+// Drivers are the databases the tests run on.
+var Drivers = []string{"sqlite", "postgres"}
+
+// RandomHex returns n random bytes in hex.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// PostgresAdminDSN is the DSN of the server's maintenance database.
+func PostgresAdminDSN() string {
+	if dsn := os.Getenv(EnvPostgresDSN); dsn != "" {
+		return dsn
+	}
+	return DefaultPostgresDSN
+}
+
+// WithDSNParam sets key=value in a libpq key=value DSN or a postgres:// URL.
+func WithDSNParam(dsn, key, value string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return dsn
+		}
+		if key == "dbname" {
+			u.Path = "/" + value
+			return u.String()
+		}
+		q := u.Query()
+		q.Set(key, value)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " " + key + "=" + value
+}
+
+var passwordRE = regexp.MustCompile(`(password=)\S+|(://[^:/@]+:)[^@]+@`)
+
+// Redact hides the password of a DSN.
+func Redact(dsn string) string {
+	return passwordRE.ReplaceAllStringFunc(dsn, func(m string) string {
+		if strings.HasPrefix(m, "password=") {
+			return "password=xxx"
+		}
+		return m[:strings.LastIndex(m, ":")+1] + "xxx@"
+	})
+}
+
+// pg is the run's throw-away database, created on first use.
+var pg struct {
+	once    sync.Once
+	err     error
+	admin   *sql.DB
+	db      *sql.DB
+	name    string
+	dsn     string
+	schemas atomic.Int64
+}
+
+func setupPostgres() error {
+	admin, err := sql.Open("pgx", PostgresAdminDSN())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		_ = admin.Close()
+		return err
+	}
+	name := "qx_cptest_" + RandomHex(6)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		_ = admin.Close()
+		return fmt.Errorf("creating database %s: %w", name, err)
+	}
+	pg.admin, pg.name = admin, name
+	pg.dsn = WithDSNParam(PostgresAdminDSN(), "dbname", name)
+	db, err := sql.Open("pgx", pg.dsn)
+	if err != nil {
+		return err
+	}
+	pg.db = db
+	return nil
+}
+
+func dropPostgres() {
+	if pg.admin == nil {
+		return
+	}
+	if pg.db != nil {
+		_ = pg.db.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := pg.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pg.name+" WITH (FORCE)"); err != nil {
+		fmt.Fprintf(os.Stderr, "dropping test database %s: %v\n", pg.name, err)
+	}
+	_ = pg.admin.Close()
+	pg.admin = nil
+}
+
+// PostgresDSN returns the DSN of a new, empty schema in the run's
+// throw-away database (created on first use, dropped by Cleanup).
+func PostgresDSN(t testing.TB) string {
+	t.Helper()
+	pg.once.Do(func() { pg.err = setupPostgres() })
+	if pg.err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %q (%v); run `make deps` (scripts/setup-host.sh) to install and start it, or set %s",
+			Redact(PostgresAdminDSN()), pg.err, EnvPostgresDSN)
+	}
+	schema := fmt.Sprintf("s%d", pg.schemas.Add(1))
+	if _, err := pg.db.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("creating schema %s: %v", schema, err)
+	}
+	return WithDSNParam(pg.dsn, "search_path", schema)
+}
+
+// DSN returns a fresh database of driver: a file in a temp dir for sqlite,
+// a new schema for postgres.
+func DSN(t testing.TB, driver string) string {
+	t.Helper()
+	if driver == "postgres" {
+		return PostgresDSN(t)
+	}
+	return filepath.Join(t.TempDir(), "quantix.db")
+}
+
+// OpenStore opens a fresh store on driver, closed when the test ends.
+func OpenStore(t testing.TB, driver string) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), driver, DSN(t, driver), Logger(t, hclog.Warn))
+	if err != nil {
+		t.Fatalf("opening %s store: %v", driver, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("closing store: %v", err)
+		}
+	})
+	return s
+}
+
+// Logger logs to the test's log at level and above.
+func Logger(t testing.TB, level hclog.Level) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: level, Output: testWriter{t}})
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

@@ -1,0 +1,62 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/sdk/plugin"
+)
+
+// forceHint tells how to get a VM out of a state when its node cannot be
+// asked.
+const forceHint = "use force=true to reset the state to STOPPED without asking the host"
+
+// ResetState corrects the state of a VM, from any state. Without force it
+// asks the VM's node for the real state and applies it (a VM its node does
+// not have is STOPPED); an unreachable node is unavailable, with a hint to
+// use force. With force the VM is STOPPED without asking anyone.
+func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*ActionResult, error) {
+	v, err := s.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := vm.Check(vm.ActionResetState, v.State, force); err != nil {
+		return nil, transitionError(v, err)
+	}
+	if err := s.refuseCreating(v, "reset the state of"); err != nil {
+		return nil, err
+	}
+	note := Note{Cause: vm.CauseAPI, Action: string(vm.ActionResetState)}
+	if force {
+		note.Message = fmt.Sprintf("state reset from %s to STOPPED without asking the host", v.State)
+		if v, err = s.rec.SetState(ctx, v.ID, vm.StateStopped, note); err != nil {
+			return nil, err
+		}
+		s.log.Info("vm state reset", "vm", v.Name, "id", v.ID, "state", v.State, "forced", true)
+		return &ActionResult{VM: v, Message: "VM state reset to STOPPED"}, nil
+	}
+	if !s.connected(v.NodeID) {
+		return nil, &Error{Kind: KindUnavailable, VM: v, Err: ErrNodeUnavailable,
+			Message: fmt.Sprintf("vm %q: node %s is unreachable, cannot ask it for the vm's state; %s", v.Name, nodeName(v), forceHint)}
+	}
+	res, err := s.execute(ctx, v.NodeID, Command{Op: OpGet, VMID: v.ID})
+	wctx, cancel := detached(ctx)
+	defer cancel()
+	switch {
+	case plugin.KindOf(err) == plugin.KindNotFound:
+		note.Message = fmt.Sprintf("node %s does not have the vm: state reset from %s to STOPPED", v.NodeID, v.State)
+		v, err = s.rec.SetState(wctx, v.ID, vm.StateStopped, note)
+	case err != nil:
+		return nil, hostError(v, v.NodeID, OpGet, err, forceHint)
+	case res.VM == nil:
+		return nil, &Error{Kind: KindBackend, VM: v, Message: fmt.Sprintf("vm %q: node %s reported no vm", v.Name, v.NodeID)}
+	default:
+		v, err = s.rec.Apply(wctx, v.NodeID, res.VM, note)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("vm state reset", "vm", v.Name, "id", v.ID, "state", v.State, "forced", false)
+	return &ActionResult{VM: v, Message: fmt.Sprintf("VM state reset to %s", v.State)}, nil
+}

@@ -1,0 +1,129 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/core/vm"
+)
+
+// statusWriteTimeout bounds the status writes that follow a command: they
+// run even when the client that asked has gone, so that no VM stays in a
+// transitional state because a connection dropped.
+const statusWriteTimeout = 30 * time.Second
+
+// Options configure a Service.
+type Options struct {
+	// Store is the inventory.
+	Store store.Store
+	// Executor delivers commands to nodes.
+	Executor Executor
+	// Reconciler writes VM status; nil makes one on Store.
+	Reconciler *Reconciler
+	// Logger receives the service's log; nil discards.
+	Logger hclog.Logger
+}
+
+// Service is the VM and node service the REST API calls. It writes what
+// users ask for (spec, desired_state, name, labels, ...) and leaves every
+// status write to its Reconciler.
+type Service struct {
+	store store.Store
+	exec  Executor
+	rec   *Reconciler
+	log   hclog.Logger
+	// creating holds the placeholder ids of the creates this process runs;
+	// reset_state and delete leave those VMs alone until they are done.
+	creating sync.Map
+}
+
+// New returns the service described by opts.
+func New(opts Options) (*Service, error) {
+	if opts.Store == nil || opts.Executor == nil {
+		return nil, errors.New("controlplane: a store and an executor are required")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	rec := opts.Reconciler
+	if rec == nil {
+		rec = NewReconciler(opts.Store, logger)
+	}
+	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane")}, nil
+}
+
+// Reconciler returns the service's status writer.
+func (s *Service) Reconciler() *Reconciler { return s.rec }
+
+// Get returns the VM with id ref, or else the VM named ref (a TERMINATED VM
+// is found by id only).
+func (s *Service) Get(ctx context.Context, ref string) (*vm.VM, error) {
+	if ref == "" {
+		return nil, notFound(ref)
+	}
+	v, err := s.store.VMs().Get(ctx, ref)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, storeError(fmt.Sprintf("getting vm %q", ref), err)
+	}
+	v, err = s.store.VMs().GetByName(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound(ref)
+	}
+	if err != nil {
+		return nil, storeError(fmt.Sprintf("getting vm %q", ref), err)
+	}
+	return v, nil
+}
+
+// connected reports whether an agent serves node id.
+func (s *Service) connected(id string) bool {
+	return id != "" && slices.Contains(s.exec.Connected(), id)
+}
+
+// execute runs cmd on node nodeID with the command's own time bound.
+func (s *Service) execute(ctx context.Context, nodeID string, cmd Command) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmd.timeout())
+	defer cancel()
+	res, err := s.exec.Execute(ctx, nodeID, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		res = &Result{}
+	}
+	return res, nil
+}
+
+// detached returns a context that outlives the request's, for the writes
+// that must follow a command whatever the client does.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), statusWriteTimeout)
+}
+
+// refuseCreating refuses to touch a VM this process is creating right now.
+func (s *Service) refuseCreating(v *vm.VM, what string) error {
+	if _, ok := s.creating.Load(v.ID); !ok {
+		return nil
+	}
+	return &Error{Kind: KindConflict, VM: v, Message: fmt.Sprintf("vm %q is being created: cannot %s it before the create ends", v.Name, what)}
+}
+
+// requireManaged refuses changes to VMs Quantix does not manage.
+func requireManaged(v *vm.VM, what string) error {
+	if v.IsManaged {
+		return nil
+	}
+	return &Error{Kind: KindConflict, VM: v,
+		Message: fmt.Sprintf("vm %q is %s and read-only: Quantix does not manage it, so it cannot %s it", v.Name, v.Origin, what)}
+}

@@ -1,0 +1,264 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
+)
+
+// TestLifecycle drives one VM through every action on the real libvirt
+// plugin (test driver), checking the record, the history and the host.
+func TestLifecycle(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver, true)
+		ctx := context.Background()
+
+		v, err := e.svc.Create(ctx, CreateRequest{Name: "life", VCPUs: 1, MemoryMiB: 64, Labels: map[string]string{"env": "test"},
+			Disks: []vm.Disk{{SizeGiB: 1}}, NICs: []vm.NIC{{Type: "user"}}, Boot: []string{"hd"}})
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		host, err := e.b.GetVM(ctx, v.ID)
+		if err != nil || host.Name != "life" {
+			t.Fatalf("the host does not have the created vm under its id: %+v, %v", host, err)
+		}
+		if v.State != vm.StateStopped || v.NodeID != e.node || v.DesiredState != vm.DesiredStopped || v.Spec.Disks[0].Path == "" {
+			t.Errorf("created vm = %+v", v)
+		}
+		evs := e.events(t, v.ID)
+		if len(evs) != 2 || evs[0].NewState != vm.StateCreating || evs[1].NewState != vm.StateStopped {
+			t.Errorf("create history = %+v", evs)
+		}
+		_, err = e.svc.Create(ctx, CreateRequest{Name: "life", VCPUs: 1, MemoryMiB: 64})
+		wantKind(t, err, KindConflict, "taken")
+
+		step := func(name string, want vm.State, res *ActionResult, err error) *vm.VM {
+			t.Helper()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if res.VM.State != want {
+				t.Fatalf("%s: state %s, want %s", name, res.VM.State, want)
+			}
+			h, err := e.b.GetVM(ctx, v.ID)
+			if err != nil || stateOf(h.State) != want {
+				t.Fatalf("%s: host says %+v, %v; want %s", name, h, err, want)
+			}
+			return res.VM
+		}
+		res, err := e.svc.Start(ctx, "life")
+		v = step("start", vm.StateRunning, res, err)
+		if v.DesiredState != vm.DesiredRunning {
+			t.Errorf("desired_state after start = %s", v.DesiredState)
+		}
+		_, err = e.svc.Start(ctx, v.ID)
+		wantKind(t, err, KindConflict, "RUNNING")
+		res, err = e.svc.Pause(ctx, v.ID)
+		step("pause", vm.StatePaused, res, err)
+		res, err = e.svc.Start(ctx, v.ID) // a paused VM starts by resuming
+		step("start from paused", vm.StateRunning, res, err)
+		res, err = e.svc.Reboot(ctx, v.ID)
+		step("reboot", vm.StateRunning, res, err)
+		res, err = e.svc.Stop(ctx, v.ID, StopOptions{Force: true})
+		v = step("stop", vm.StateStopped, res, err)
+		if v.DesiredState != vm.DesiredStopped || res.Message != "VM stopped (forced)" {
+			t.Errorf("after stop: desired %s, message %q", v.DesiredState, res.Message)
+		}
+
+		// reset_state asks the host.
+		res, err = e.svc.Start(ctx, v.ID)
+		step("start", vm.StateRunning, res, err)
+		if _, err := e.svc.ResetState(ctx, v.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		res, err = e.svc.ResetState(ctx, v.ID, false)
+		if err != nil || res.VM.State != vm.StateRunning || res.Message != "VM state reset to RUNNING" {
+			t.Fatalf("reset_state after a forced reset = %+v, %v; want RUNNING from the host", res, err)
+		}
+
+		_, err = e.svc.Delete(ctx, v.ID, false)
+		wantKind(t, err, KindConflict, "RUNNING", "force=true")
+		res, err = e.svc.Delete(ctx, v.ID, true)
+		if err != nil || res.VM.State != vm.StateTerminated {
+			t.Fatalf("forced delete = %+v, %v", res, err)
+		}
+		if _, err := e.b.GetVM(ctx, v.ID); plugin.KindOf(err) != plugin.KindNotFound {
+			t.Errorf("the host still has the deleted vm: %v", err)
+		}
+		if _, err := e.svc.Get(ctx, "life"); KindOf(err) != KindNotFound {
+			t.Errorf("a TERMINATED vm is found by name: %v", err)
+		}
+		if got, err := e.svc.Get(ctx, v.ID); err != nil || got.State != vm.StateTerminated {
+			t.Errorf("by id: %+v, %v", got, err)
+		}
+		// The name is free again.
+		if _, err := e.svc.Create(ctx, CreateRequest{Name: "life", VCPUs: 1, MemoryMiB: 64}); err != nil {
+			t.Errorf("re-creating a deleted vm's name: %v", err)
+		}
+	})
+}
+
+// TestCreateFailureLeavesNothing: the backend refuses (the host already
+// has a VM of that name); neither the host nor the inventory keeps anything.
+func TestCreateFailureLeavesNothing(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	ctx := context.Background()
+	foreign, err := e.b.CreateVM(ctx, backend.VMSpec{Name: "taken-on-host", VCPUs: 1, MemoryMiB: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Create(ctx, CreateRequest{Name: "taken-on-host", VCPUs: 1, MemoryMiB: 64})
+	wantKind(t, err, KindConflict, "taken-on-host")
+	if _, err := e.svc.Get(ctx, "taken-on-host"); KindOf(err) != KindNotFound {
+		t.Errorf("a failed create left a record: %v", err)
+	}
+	if h, err := e.b.GetVM(ctx, foreign.ID); err != nil || h.Name != "taken-on-host" {
+		t.Errorf("the host's own vm was touched: %v", err)
+	}
+	_, err = e.svc.Create(ctx, CreateRequest{Name: "bad-net", VCPUs: 1, MemoryMiB: 64, NICs: []vm.NIC{{Type: "network", Source: "no-such-network"}}})
+	if err == nil {
+		t.Fatal("create on a missing network succeeded")
+	}
+	if _, err := e.svc.Get(ctx, "bad-net"); KindOf(err) != KindNotFound {
+		t.Errorf("a failed create left a record: %v", err)
+	}
+	_, err = e.svc.Create(ctx, CreateRequest{Name: "x", VCPUs: 1, MemoryMiB: 64, NodeID: "nowhere"})
+	wantKind(t, err, KindInvalid, "node_id", "nowhere")
+}
+
+// TestHostLostVM: the VM vanished from the host behind the control plane's
+// back; an action fails, the state goes back with the error kept, and
+// reset_state sets STOPPED.
+func TestHostLostVM(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	ctx := context.Background()
+	v, err := e.svc.Create(ctx, CreateRequest{Name: "vanishing", VCPUs: 1, MemoryMiB: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.DeleteVM(ctx, v.ID, backend.DeleteOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Start(ctx, v.ID)
+	wantKind(t, err, KindConflict, "reset_state")
+	got, _ := e.svc.Get(ctx, v.ID)
+	if got.State != vm.StateStopped || got.Message == "" {
+		t.Errorf("after a failed start: state %s, message %q; want STOPPED with the error", got.State, got.Message)
+	}
+	evs := e.events(t, v.ID)
+	last := evs[len(evs)-1]
+	if last.OldState != vm.StateStarting || last.NewState != vm.StateStopped || last.Message == "" {
+		t.Errorf("last event %+v, want STARTING→STOPPED with the error", last)
+	}
+	if err := e.store.VMs().Update(ctx, withState(got, vm.StateStopping)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.svc.ResetState(ctx, v.ID, false)
+	if err != nil || res.VM.State != vm.StateStopped {
+		t.Fatalf("reset_state of a vm the host lacks = %+v, %v", res, err)
+	}
+}
+
+func withState(v *vm.VM, s vm.State) *vm.VM {
+	v.State = s
+	return v
+}
+
+// TestLogs: the tail comes from the host with a severity per line; a VM
+// without a log has an empty tail.
+func TestLogs(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	ctx := context.Background()
+	v, err := e.svc.Create(ctx, CreateRequest{Name: "logger", VCPUs: 1, MemoryMiB: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, err := e.svc.Logs(ctx, v.ID, 100)
+	if err != nil || tail.Exists || len(tail.Lines) != 0 || tail.LastModified != nil {
+		t.Fatalf("tail without a log = %+v, %v; want empty", tail, err)
+	}
+	content := "starting up\nqemu: warning: slow disk\nIO error on drive\nshutting down\n"
+	if err := os.WriteFile(filepath.Join(e.b.LogDir, "logger.log"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tail, err = e.svc.Logs(ctx, "logger", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LogLine{{1, "qemu: warning: slow disk", SeverityWarning}, {2, "IO error on drive", SeverityError}, {3, "shutting down", SeverityInfo}}
+	if len(tail.Lines) != len(want) || !tail.Truncated || tail.SizeBytes != int64(len(content)) || tail.LastModified == nil {
+		t.Fatalf("tail = %+v", tail)
+	}
+	for i := range want {
+		if tail.Lines[i] != want[i] {
+			t.Errorf("line %d = %+v, want %+v", i, tail.Lines[i], want[i])
+		}
+	}
+	_, err = e.svc.Logs(ctx, v.ID, 0)
+	wantKind(t, err, KindBadRequest, "lines")
+}
+
+// TestNodes: the local agent registers its node with host info and backend
+// health; once it closes, the node is UNREACHABLE and actions answer
+// unavailable.
+func TestNodes(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	ctx := context.Background()
+	v, err := e.svc.Create(ctx, CreateRequest{Name: "on-node", VCPUs: 1, MemoryMiB: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := e.svc.Nodes(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("nodes = %v, %v", list, err)
+	}
+	n := list[0]
+	if n.ID != e.node || n.State != node.StateReady || !n.Backend.Healthy || n.Backend.Name != "libvirt" || n.Host.CPUs == 0 || n.LastHeartbeat == nil {
+		t.Errorf("node = %+v", n)
+	}
+	if byName, err := e.svc.Node(ctx, n.Name); err != nil || byName.ID != n.ID {
+		t.Errorf("node by name = %+v, %v", byName, err)
+	}
+	if _, err := e.svc.Node(ctx, "nope"); KindOf(err) != KindNotFound {
+		t.Errorf("unknown node: %v", err)
+	}
+	if err := e.agent.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.svc.Node(ctx, e.node); n.State != node.StateUnreachable {
+		t.Errorf("node after the agent closed: %s", n.State)
+	}
+	_, err = e.svc.Start(ctx, v.ID)
+	wantKind(t, err, KindUnavailable, e.node)
+	_, err = e.svc.Create(ctx, CreateRequest{Name: "nowhere", VCPUs: 1, MemoryMiB: 64})
+	wantKind(t, err, KindUnavailable)
+}
+
+// TestDispatcher routes by node and forgets a node once unregistered or
+// once its executor stops serving it.
+func TestDispatcher(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	ctx := context.Background()
+	if got := e.disp.Connected(); len(got) != 1 || got[0] != e.node {
+		t.Fatalf("connected = %v", got)
+	}
+	if _, err := e.disp.Execute(ctx, "other-node", Command{Op: OpGet, VMID: "x"}); !errors.Is(err, ErrNodeUnavailable) {
+		t.Errorf("command to an unknown node: %v", err)
+	}
+	unregister := e.disp.Register("second", e.agent)
+	if got := e.disp.Connected(); len(got) != 1 {
+		t.Errorf("an executor that does not serve node second counts as connected: %v", got)
+	}
+	unregister()
+	_ = e.agent.Close(ctx)
+	if got := e.disp.Connected(); len(got) != 0 {
+		t.Errorf("connected after the agent closed = %v", got)
+	}
+}
