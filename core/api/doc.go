@@ -1,0 +1,23 @@
+// Package api is the Quantix REST API (design §5) on echo: the VM, node and
+// health routes, JSON in snake_case, errors as {"code", "message"}.
+//
+// Status codes: 400 a malformed body (bad JSON, an unknown field, a body
+// that is not an object) or query parameter, naming it; 404 an unknown VM,
+// node or route; 405 a method a route does not take; 409 a duplicate name,
+// a refused transition (the message names the state) or a concurrent
+// change; 413 a body over 1 MiB; 422 a field with a value the model does
+// not accept, the message starting with the field ("vcpus: must be at least
+// 1"); 501 an operation the node's backend does not implement; 502 the
+// node's backend failed; 503 the VM's node cannot be reached; 500 a fault
+// of the daemon (the message gives the request id to look for in its log).
+//
+// Power actions, reset_state and delete reply {"success": true, "message",
+// "vm"} with the VM afterwards; when they fail, the reply has the status
+// code of the failure and {"success": false, "code", "message", "vm"}, where
+// "vm" is the VM as the failure left it (omitted when there is no VM, as for
+// 404).
+//
+// Every reply carries X-Request-Id: the request's own when it sent a usable
+// one, else a new one. Panics become a JSON 500; every request is logged
+// through hclog.
+package api

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/quantixvm/quantix/core/controlplane"
+)
+
+// Error codes of replies.
+const (
+	codeBadRequest       = "bad_request"
+	codeInvalid          = "invalid_argument"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeConflict         = "conflict"
+	codeTooLarge         = "payload_too_large"
+	codeUnavailable      = "unavailable"
+	codeUnsupported      = "unsupported"
+	codeBackend          = "backend_error"
+	codeInternal         = "internal"
+)
+
+// errorReply is the body of every error.
+type errorReply struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// apiError is an error with its status and code decided.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	cause   error
+}
+
+func (e *apiError) Error() string { return e.message }
+func (e *apiError) Unwrap() error { return e.cause }
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: codeBadRequest, message: fmt.Sprintf(format, args...)}
+}
+
+func unprocessable(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusUnprocessableEntity, code: codeInvalid, message: fmt.Sprintf(format, args...)}
+}
+
+// kindStatus maps service error kinds to replies.
+var kindStatus = map[controlplane.Kind]struct {
+	status int
+	code   string
+}{
+	controlplane.KindBadRequest:  {http.StatusBadRequest, codeBadRequest},
+	controlplane.KindInvalid:     {http.StatusUnprocessableEntity, codeInvalid},
+	controlplane.KindNotFound:    {http.StatusNotFound, codeNotFound},
+	controlplane.KindConflict:    {http.StatusConflict, codeConflict},
+	controlplane.KindUnavailable: {http.StatusServiceUnavailable, codeUnavailable},
+	controlplane.KindUnsupported: {http.StatusNotImplemented, codeUnsupported},
+	controlplane.KindBackend:     {http.StatusBadGateway, codeBackend},
+	controlplane.KindInternal:    {http.StatusInternalServerError, codeInternal},
+}
+
+// classify decides the status, code and message of err. Internal faults
+// are not shown to clients: the message points to the daemon's log.
+func classify(c echo.Context, err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		return echoError(c, he)
+	}
+	var ce *controlplane.Error
+	if errors.As(err, &ce) && ce.Kind != controlplane.KindInternal {
+		m := kindStatus[ce.Kind]
+		return &apiError{status: m.status, code: m.code, message: ce.Message, cause: err}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: codeInternal, cause: err,
+		message: fmt.Sprintf("internal error (request id %s); see the daemon's log", requestID(c))}
+}
+
+func echoError(c echo.Context, he *echo.HTTPError) *apiError {
+	msg := fmt.Sprint(he.Message)
+	switch he.Code {
+	case http.StatusNotFound:
+		return &apiError{status: he.Code, code: codeNotFound, message: fmt.Sprintf("no route %s %s", c.Request().Method, c.Request().URL.Path)}
+	case http.StatusMethodNotAllowed:
+		return &apiError{status: he.Code, code: codeMethodNotAllowed, message: fmt.Sprintf("method %s is not allowed on %s", c.Request().Method, c.Request().URL.Path)}
+	case http.StatusRequestEntityTooLarge:
+		return &apiError{status: he.Code, code: codeTooLarge, message: tooLargeMessage}
+	case http.StatusBadRequest:
+		return &apiError{status: he.Code, code: codeBadRequest, message: msg}
+	}
+	if he.Code >= 500 {
+		return &apiError{status: he.Code, code: codeInternal, message: fmt.Sprintf("internal error (request id %s); see the daemon's log", requestID(c)), cause: he}
+	}
+	return &apiError{status: he.Code, code: strings.ToLower(strings.ReplaceAll(http.StatusText(he.Code), " ", "_")), message: msg}
+}
+
+// errorHandler renders every error that reaches echo as {"code", "message"}.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ae := classify(c, err)
+	if ae.status >= 500 {
+		s.log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
+	}
+	if werr := c.JSON(ae.status, errorReply{Code: ae.code, Message: ae.message}); werr != nil {
+		s.log.Debug("writing an error reply", "request_id", requestID(c), "error", werr)
+	}
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/store"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cptest.Cleanup()
+	os.Exit(code)
+}
+
+// env is the API on a real store, with the real libvirt plugin on the test
+// driver behind a local agent when withBackend.
+type env struct {
+	srv   *Server
+	svc   *controlplane.Service
+	store store.Store
+	disp  *controlplane.Dispatcher
+	agent *controlplane.LocalAgent
+	b     *cptest.TestDriverBackend
+	node  string
+}
+
+func newEnv(t testing.TB, driver string, withBackend bool) *env {
+	t.Helper()
+	e := &env{store: cptest.OpenStore(t, driver), disp: controlplane.NewDispatcher()}
+	logger := cptest.Logger(t, hclog.Warn)
+	if withBackend {
+		e.b = cptest.LaunchTestDriver(t)
+		a, err := controlplane.StartLocalAgent(context.Background(), controlplane.LocalAgentConfig{
+			Store: e.store, Backend: e.b, NodeName: "api-test", HeartbeatInterval: time.Hour, Logger: logger,
+		})
+		if err != nil {
+			t.Fatalf("starting the local agent: %v", err)
+		}
+		t.Cleanup(func() { _ = a.Close(context.Background()) })
+		e.agent, e.node = a, a.NodeID()
+		e.disp.Register(e.node, a)
+	}
+	svc, err := controlplane.New(controlplane.Options{Store: e.store, Executor: e.disp, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	e.srv = New(Options{Service: svc, Logger: logger, Version: "quantixd test"})
+	return e
+}
+
+// reply is a decoded reply.
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+// str returns the string at a dotted path of the body ("vm.state").
+func (r reply) str(path string) string {
+	var cur any = r.body
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = m[k]
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+// do sends a request with a JSON body ("" for none) through the handler.
+func (e *env) do(t testing.TB, method, path, body string, header ...string) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	return e.doReader(t, method, path, rd, header...)
+}
+
+func (e *env) doReader(t testing.TB, method, path string, body io.Reader, header ...string) reply {
+	t.Helper()
+	req := httptest.NewRequest(method, path, body)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	r := reply{status: rec.Code, header: rec.Header(), raw: rec.Body.String()}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("%s %s: Content-Type %q, body %s", method, path, ct, r.raw)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &r.body); err != nil {
+		t.Fatalf("%s %s: reply is not a JSON object: %v: %s", method, path, err, r.raw)
+	}
+	return r
+}
+
+// want checks the status and, for errors, the code and that the message
+// holds every part.
+func (r reply) want(t testing.TB, status int, code string, parts ...string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	if code != "" && r.str("code") != code {
+		t.Errorf("code %q, want %q: %s", r.str("code"), code, r.raw)
+	}
+	for _, p := range parts {
+		if !strings.Contains(r.str("message"), p) {
+			t.Errorf("message %q does not mention %q", r.str("message"), p)
+		}
+	}
+}
+
+// create makes a VM through the API and returns its id.
+func (e *env) create(t testing.TB, name string) string {
+	t.Helper()
+	r := e.do(t, "POST", "/api/vms", `{"name":"`+name+`","vcpus":1,"memory_mib":64}`)
+	r.want(t, http.StatusCreated, "")
+	return r.str("id")
+}
