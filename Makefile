@@ -47,8 +47,17 @@ test: deps build
 bench: deps build
 	QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m ./...
 
+# `make run HTTP_ADDR=127.0.0.1:9090` serves the API elsewhere.
+run: HTTP_ADDR ?= 127.0.0.1:8080
 run: deps build
-	@echo "quantixd dev is not part of this build yet; bin/ holds quantixd, quantix and the plugins"
+	@echo ""
+	@echo "quantixd dev: REST API on http://$(HTTP_ADDR)/api, inventory in ./quantix-data, Ctrl-C stops it."
+	@echo "Create and start a first VM (64 MiB and no disk: it boots into the firmware):"
+	@echo "  curl -s -X POST http://$(HTTP_ADDR)/api/vms -d '{\"name\":\"first-vm\",\"vcpus\":1,\"memory_mib\":64}'"
+	@echo "  curl -s -X POST http://$(HTTP_ADDR)/api/vms/first-vm/start"
+	@echo "  curl -s 'http://$(HTTP_ADDR)/api/vms/first-vm/logs?lines=20'"
+	@echo ""
+	$(BIN)/quantixd dev -http-addr $(HTTP_ADDR)
 
 clean:
 	rm -rf $(BIN) $(TOOLS)

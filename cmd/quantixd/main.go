@@ -12,7 +12,15 @@ import (
 const usage = `usage: quantixd <command> [flags]
 
 commands:
+  dev       run the control plane, its database (embedded SQLite unless
+            configured otherwise) and a local agent driving this host's
+            hypervisor through the backend plugin, all in one process;
+            needs no config file
+  server    run the control plane (REST API and database) without a local
+            agent: actions on VMs answer 503 until an agent serves their node
   version   print the version and exit
+
+Run "quantixd <command> -h" for the flags of a command.
 `
 
 func main() {
@@ -25,6 +33,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch args[0] {
+	case "dev":
+		return runDaemon(modeDev, args[1:], stdout, stderr)
+	case "server":
+		return runDaemon(modeServer, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, version.String("quantixd"))
 		return 0

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/core/controlplane/cptest"
+)
+
+// proc is a quantixd process under test.
+type proc struct {
+	cmd  *exec.Cmd
+	url  string
+	log  string
+	done chan struct{}
+	err  error // set when done closes
+}
+
+// requireE2E fails the test when what the end-to-end tests need is
+// missing.
+func requireE2E(t *testing.T) {
+	t.Helper()
+	if e2e.daemonErr != nil {
+		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
+	}
+	cptest.RequireLibvirt(t)
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// writeConfig writes the config file of a test daemon: the libvirt plugin
+// on qemu:///system with the run's image dir, and the database.
+func writeConfig(t *testing.T, dir, driver, dsn string) string {
+	t.Helper()
+	db := ""
+	if driver == "postgres" {
+		db = fmt.Sprintf("server {\n  database {\n    driver = \"postgres\"\n    dsn = %q\n  }\n}\n", dsn)
+	}
+	cfg := fmt.Sprintf(`log_level = "debug"
+%s
+plugin "libvirt" {
+  config {
+    uri       = %q
+    image_dir = %q
+  }
+}
+`, db, cptest.QEMUURI, e2e.imageDir)
+	path := filepath.Join(dir, "quantix.hcl")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startDaemon runs `quantixd <args>` with -http-addr on a free port and
+// waits until /api/health answers. The process is killed when the test
+// ends if it is still running, and its log is shown when the test failed.
+func startDaemon(t *testing.T, args ...string) *proc {
+	t.Helper()
+	addr := freeAddr(t)
+	logFile, err := os.CreateTemp(t.TempDir(), "quantixd-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e2e.daemon, append(args, "-http-addr", addr)...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, url: "http://" + addr, log: logFile.Name(), done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		_ = logFile.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log)
+			t.Logf("quantixd %s log:\n%s", strings.Join(args, " "), b)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			b, _ := os.ReadFile(p.log)
+			t.Fatalf("quantixd %s exited at start (%v):\n%s", strings.Join(args, " "), p.err, b)
+		default:
+		}
+		if resp, err := http.Get(p.url + "/api/health"); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("quantixd %s did not answer on %s within 30s", strings.Join(args, " "), p.url)
+	return nil
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("quantixd did not exit within 60s of SIGTERM")
+	}
+	if p.err != nil {
+		t.Fatalf("quantixd exited with %v", p.err)
+	}
+	b, _ := os.ReadFile(p.log)
+	if !bytes.Contains(b, []byte("quantixd: stopped")) {
+		t.Errorf("quantixd's log does not end with a clean stop:\n%s", b)
+	}
+}
+
+// client talks JSON to a daemon.
+var client = &http.Client{Timeout: 2 * time.Minute}
+
+// resp is a decoded reply.
+type resp struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func (r resp) str(path string) string {
+	var cur any = r.body
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return ""
+		}
+		cur = m[k]
+	}
+	s, _ := cur.(string)
+	return s
+}
+
+// call sends a request and decodes the JSON reply.
+func (p *proc) call(t *testing.T, method, path, body string) resp {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, p.url+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resp{status: res.StatusCode, raw: string(b)}
+	if err := json.Unmarshal(b, &r.body); err != nil {
+		t.Fatalf("%s %s: reply is not JSON: %v: %s", method, path, err, b)
+	}
+	return r
+}
+
+// must sends a request and fails unless the status is want.
+func (p *proc) must(t *testing.T, want int, method, path, body string) resp {
+	t.Helper()
+	r := p.call(t, method, path, body)
+	if r.status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
+	}
+	return r
+}
+
+// vmName returns a unique VM name whose domain is removed when the test
+// ends, whatever happened.
+func vmName(t *testing.T) string {
+	name := vmPrefix + cptest.RandomHex(4)
+	t.Cleanup(func() {
+		if err := cptest.RemoveDomain(name); err != nil {
+			t.Errorf("removing domain %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// domState is what virsh says of the domain called name, "" when absent.
+func domState(t *testing.T, name string) string {
+	t.Helper()
+	s, ok, err := cptest.DomState(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return ""
+	}
+	return s
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/quantixvm/quantix/core/config"
+)
+
+// mode is what a daemon command runs.
+type mode string
+
+const (
+	modeDev    mode = "dev"
+	modeServer mode = "server"
+)
+
+// setting binds a flag to the config attribute it sets.
+type setting struct {
+	flag, path, help string
+	modes            []mode
+}
+
+// settings lists the flags that override single attributes of the
+// configuration; a flag that is given wins over QUANTIX_* variables, which
+// win over the file.
+var settings = []setting{
+	{"data-dir", "data_dir", "directory of the embedded database and other state (default ./quantix-data)", []mode{modeDev, modeServer}},
+	{"http-addr", "server.http_addr", "host:port the REST API listens on (default 127.0.0.1:8080)", []mode{modeDev, modeServer}},
+	{"db-driver", "server.database.driver", "inventory database: sqlite or postgres (default sqlite)", []mode{modeDev, modeServer}},
+	{"db-dsn", "server.database.dsn", "database connection string; sqlite: a file path (default <data-dir>/quantix.db)", []mode{modeDev, modeServer}},
+	{"log-level", "log_level", "trace, debug, info, warn or error (default info)", []mode{modeDev, modeServer}},
+	{"log-format", "log_format", "text or json (default text)", []mode{modeDev, modeServer}},
+	{"plugin-dir", "plugin_dir", "directory of plugin binaries (default: plugins next to the quantixd binary)", []mode{modeDev}},
+	{"node-name", "agent.node_name", "this host's name in the inventory (default: the hostname)", []mode{modeDev}},
+	{"backend", "agent.backend", "backend plugin driving this host (default libvirt)", []mode{modeDev}},
+}
+
+// errHelp: the user asked for the flags; they were printed.
+var errHelp = errors.New("help requested")
+
+// loadConfig parses a daemon command's flags and returns the configuration:
+// defaults, then the file of -config, then QUANTIX_* variables, then flags.
+func loadConfig(m mode, args []string, stderr io.Writer) (*config.Config, error) {
+	fs := flag.NewFlagSet("quantixd "+string(m), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "HCL configuration file (optional; see config.example.hcl)")
+	values := map[string]*string{}
+	for _, s := range settings {
+		for _, sm := range s.modes {
+			if sm == m {
+				values[s.flag] = fs.String(s.flag, "", s.help)
+			}
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: quantixd %s [flags]\n\n%s\nflags:\n", m, modeHelp[m])
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nEvery attribute can also be set with an environment variable QUANTIX_<UPPER_PATH>,\ne.g. QUANTIX_SERVER_HTTP_ADDR; flags win over the environment, which wins over the file.\n")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := config.Load(*file, os.Environ())
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.flag == f.Name {
+				if err := cfg.Set(s.path, *values[s.flag]); err != nil {
+					errs = append(errs, fmt.Errorf("-%s: %w", f.Name, err))
+				}
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+var modeHelp = map[mode]string{
+	modeDev: `Runs the control plane, its database and a local agent in one process. With no
+config file it keeps a SQLite database under ./quantix-data, serves the REST API on
+127.0.0.1:8080 and drives the hypervisor through the libvirt backend plugin
+(quantix-backend-libvirt in the plugins directory next to the binary) on
+qemu:///system.
+`,
+	modeServer: `Runs the control plane alone: the REST API and the inventory database. No agent
+runs in this process, so actions on VMs whose node has no connected agent answer 503.
+`,
+}

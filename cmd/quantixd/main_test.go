@@ -1,0 +1,54 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/quantixvm/quantix/core/controlplane/cptest"
+)
+
+// vmPrefix starts the name of every VM the end-to-end tests create, so
+// that a run sweeps what an earlier, failed one left on qemu:///system.
+const vmPrefix = "qx-e2e-"
+
+// e2e is what the end-to-end tests share.
+var e2e struct {
+	daemon     string // the quantixd binary
+	daemonErr  error
+	imageDir   string // image_dir of the libvirt plugin, mode 0755
+	libvirtErr error
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	defer cptest.Cleanup()
+	e2e.libvirtErr = cptest.CheckLibvirt()
+	if e2e.libvirtErr == nil {
+		if err := cptest.Sweep(vmPrefix); err != nil {
+			fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
+		}
+	}
+	e2e.daemon, e2e.daemonErr = cptest.DaemonBinary()
+	dir, err := os.MkdirTemp("", vmPrefix+"images-")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "making the image dir:", err)
+		return 1
+	}
+	e2e.imageDir = dir
+	code := m.Run()
+	if e2e.libvirtErr == nil {
+		if err := cptest.Sweep(vmPrefix); err != nil {
+			fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
+			code = 1
+		}
+	}
+	_ = os.RemoveAll(dir)
+	return code
+}
