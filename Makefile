@@ -23,6 +23,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/quantix ./cmd/quantix
 	@mkdir -p $(PLUGINDIR)
 	CGO_ENABLED=1 $(GO) build -o $(PLUGINDIR)/quantix-backend-libvirt ./plugins/libvirt/cmd/quantix-backend-libvirt
+	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-backend-sim ./plugins/sim/cmd/quantix-backend-sim
 
 $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc: go.mod go.sum
 	@mkdir -p $(TOOLS)

@@ -1,0 +1,63 @@
+package sim
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestTailFile(t *testing.T) {
+	dir := t.TempDir()
+	// Lines around the read chunk size, so that line breaks fall on both
+	// sides of chunk boundaries.
+	var long []string
+	for i := range 40 {
+		long = append(long, fmt.Sprintf("%03d %s", i, strings.Repeat("x", tailChunk/7+i*13)))
+	}
+	cases := []struct {
+		name      string
+		data      string
+		n         int
+		want      []string
+		truncated bool
+	}{
+		{"Empty", "", 5, []string{}, false},
+		{"OneLineNoBreak", "only", 5, []string{"only"}, false},
+		{"OneLine", "only\n", 1, []string{"only"}, false},
+		{"JustABreak", "\n", 3, []string{""}, false},
+		{"LastOfThree", "a\nb\nc\n", 1, []string{"c"}, true},
+		{"TwoOfThree", "a\nb\nc\n", 2, []string{"b", "c"}, true},
+		{"AllOfThree", "a\nb\nc\n", 3, []string{"a", "b", "c"}, false},
+		{"MoreThanThere", "a\nb\nc", 10, []string{"a", "b", "c"}, false},
+		{"CRLF", "a\r\nb\r\n", 5, []string{"a", "b"}, false},
+		{"EmptyLines", "a\n\n\nb\n", 3, []string{"", "", "b"}, true},
+		{"LongLines", strings.Join(long, "\n") + "\n", 25, long[15:], true},
+		{"LongLinesAll", strings.Join(long, "\n"), 40, long, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".log")
+			if err := os.WriteFile(path, []byte(tc.data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := tailFile(path, tc.n)
+			if err != nil {
+				t.Fatalf("tailFile: %v", err)
+			}
+			if !got.Exists || got.SizeBytes != int64(len(tc.data)) || got.Path != path || got.LastModified.IsZero() {
+				t.Errorf("tail = exists %v, size %d, path %s, modified %s", got.Exists, got.SizeBytes, got.Path, got.LastModified)
+			}
+			if !slices.Equal(got.Lines, tc.want) || got.Truncated != tc.truncated {
+				t.Errorf("tail(%d) = %d lines %.80q truncated %v, want %d lines %.80q truncated %v",
+					tc.n, len(got.Lines), got.Lines, got.Truncated, len(tc.want), tc.want, tc.truncated)
+			}
+		})
+	}
+	got, err := tailFile(filepath.Join(dir, "missing.log"), 3)
+	if err != nil || got.Exists || got.Lines == nil || len(got.Lines) != 0 {
+		t.Errorf("tail of a missing file = %+v, %v; want an empty tail that does not exist", got, err)
+	}
+}
