@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what building and testing Quantix need on a Debian host:
-# libvirt with QEMU, PostgreSQL, protoc and rsyslog; the libvirt-qemu user in
+# libvirt with QEMU, PostgreSQL, protoc and rsyslog (checked, not started: the
+# syslog sink tests run their own rsyslogd); the libvirt-qemu user in
 # group kvm; /dev/kvm usable by that group; virtlogd and libvirtd running.
 # Idempotent: when everything is in place it takes a few seconds.
 set -euo pipefail
@@ -29,6 +30,31 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
 		die "apt-get install ${missing[*]} failed"
 fi
+
+# rsyslog for the syslog sink tests: each test starts an rsyslogd of its own
+# (its config, loopback ports, unix socket, pid file and output in a temporary
+# directory), so the system's syslog daemon is neither needed nor touched.
+# Check that rsyslogd accepts such a config with the modules the tests load.
+rsyslogd_bin=$(command -v rsyslogd || echo /usr/sbin/rsyslogd)
+[ -x "$rsyslogd_bin" ] || die "rsyslogd not found after installing rsyslog"
+rsyslog_check=$(mktemp -d)
+cat >"$rsyslog_check/check.conf" <<EOF
+module(load="imudp")
+module(load="imtcp")
+module(load="imuxsock" SysSock.Use="off")
+module(load="mmpstrucdata")
+input(type="imudp" address="127.0.0.1" port="0")
+input(type="imtcp" address="127.0.0.1" port="0")
+input(type="imuxsock" socket="$rsyslog_check/log.sock")
+action(type="mmpstrucdata")
+action(type="omfile" file="$rsyslog_check/out")
+EOF
+if ! "$rsyslogd_bin" -N1 -f "$rsyslog_check/check.conf" >"$rsyslog_check/check.log" 2>&1; then
+	cat "$rsyslog_check/check.log" >&2
+	rm -rf "$rsyslog_check"
+	die "rsyslogd cannot load imudp, imtcp, imuxsock and mmpstrucdata, which the syslog sink tests need; reinstall rsyslog"
+fi
+rm -rf "$rsyslog_check"
 
 getent group kvm >/dev/null || { log "creating group kvm"; groupadd --system kvm; }
 getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
