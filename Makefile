@@ -23,6 +23,9 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/quantix ./cmd/quantix
 	@mkdir -p $(PLUGINDIR)
 	CGO_ENABLED=1 $(GO) build -o $(PLUGINDIR)/quantix-backend-libvirt ./plugins/libvirt/cmd/quantix-backend-libvirt
+	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-logsink-file ./plugins/logsinks/file/cmd/quantix-logsink-file
+	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-logsink-syslog ./plugins/logsinks/syslog/cmd/quantix-logsink-syslog
+	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-logsink-webhook ./plugins/logsinks/webhook/cmd/quantix-logsink-webhook
 	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-backend-sim ./plugins/sim/cmd/quantix-backend-sim
 
 $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc: go.mod go.sum

@@ -2,12 +2,7 @@ package pluginhost
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
-	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -18,30 +13,7 @@ import (
 // plugin.ErrUnavailable, and streams open when it dies end with one, so
 // callers retry or re-subscribe.
 type SupervisedBackend struct {
-	name     string
-	dir      string
-	path     string
-	checksum []byte
-	sup      Supervision
-	logger   hclog.Logger
-
-	// ctx ends on Close; launches run under it.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	mu           sync.RWMutex
-	settings     []byte    // the config block as JSON, sent at every launch
-	cur          *instance // nil while down or closed
-	closed       bool
-	status       Status
-	listeners    map[int]RelaunchFunc
-	nextListener int
-
-	kick      chan struct{}
-	closing   chan struct{}
-	stopped   chan struct{}
-	closeOnce sync.Once
-	closeErr  error // set by the supervisor before stopped is closed
+	*supervised
 }
 
 var (
@@ -58,119 +30,16 @@ func LaunchBackend(ctx context.Context, cfg Config) (*SupervisedBackend, error) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	sum, _ := ParseChecksum(cfg.Checksum) // checked by validate
-	settings, err := plugin.EncodeConfig(cfg.Settings)
-	if err != nil {
-		return nil, fmt.Errorf("plugin %q config: %w; the config block may only hold strings, numbers, bools, lists and objects", cfg.Name, err)
-	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	s := &SupervisedBackend{
-		name:      cfg.Name,
-		dir:       cfg.Dir,
-		path:      cfg.Path,
-		checksum:  sum,
-		settings:  settings,
-		sup:       cfg.Supervision.withDefaults(),
-		logger:    pluginLogger(cfg.Logger, cfg.Name),
-		ctx:       runCtx,
-		cancel:    cancel,
-		listeners: make(map[int]RelaunchFunc),
-		kick:      make(chan struct{}, 1),
-		closing:   make(chan struct{}),
-		stopped:   make(chan struct{}),
-	}
-	inst, err := s.launch(ctx)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	s.cur = inst
-	s.status = Status{
-		Name:       cfg.Name,
-		Healthy:    true,
-		PID:        inst.proc.pid,
-		Since:      time.Now(),
-		Info:       inst.info,
-		APIVersion: inst.apiVersion,
-	}
-	s.logger.Info("plugin launched", "pid", inst.proc.pid, "version", inst.info.Version, "api_version", inst.apiVersion)
-	go s.supervise(inst)
-	return s, nil
-}
-
-// launch starts and configures one process.
-func (s *SupervisedBackend) launch(ctx context.Context) (*instance, error) {
-	path, err := Locate(plugin.TypeBackend, s.name, s.dir, s.path)
+	s, err := startSupervised(ctx, cfg, backendKind)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	settings := s.settings
-	s.mu.RUnlock()
-	return launchBackend(ctx, processSpec{
-		name:     s.name,
-		typ:      plugin.TypeBackend,
-		path:     path,
-		checksum: s.checksum,
-		sets:     backend.PluginSets(nil),
-		logger:   s.logger,
-		timeout:  s.sup.StartTimeout,
-	}, settings)
+	return &SupervisedBackend{supervised: s}, nil
 }
-
-// Name is the plugin's configured name.
-func (s *SupervisedBackend) Name() string { return s.name }
 
 // Close stops supervising and kills the plugin process (asking it to shut
 // down first). Calls made afterwards fail as unavailable.
-func (s *SupervisedBackend) Close() error {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.cur = nil
-		s.status.Healthy = false
-		s.status.PID = 0
-		s.status.LastError = ErrClosed
-		s.status.Since = time.Now()
-		s.mu.Unlock()
-		s.cancel()
-		close(s.closing)
-		<-s.stopped
-	})
-	return s.closeErr
-}
-
-// acquire returns the running instance, or the unavailable error a call
-// gets while there is none.
-func (s *SupervisedBackend) acquire() (*instance, error) {
-	s.mu.RLock()
-	inst, closed, last := s.cur, s.closed, s.status.LastError
-	s.mu.RUnlock()
-	switch {
-	case closed:
-		return nil, unavailable(s.name, ErrClosed)
-	case inst == nil:
-		return nil, unavailable(s.name, last)
-	}
-	return inst, nil
-}
-
-// finish turns what a call on inst returned into what the caller gets: a
-// call cut short because the plugin died or was closed is unavailable; an
-// unavailable error has the supervisor look at the process at once.
-func (s *SupervisedBackend) finish(ctx context.Context, inst *instance, err error) error {
-	if ctx.Err() != nil {
-		return err
-	}
-	if inst.dead.Err() != nil {
-		return unavailable(s.name, context.Cause(inst.dead))
-	}
-	if errors.Is(err, plugin.ErrUnavailable) {
-		s.poke()
-		return &plugin.Error{Kind: plugin.KindUnavailable, Message: fmt.Sprintf("backend plugin %q: %v", s.name, err), Err: err}
-	}
-	return err
-}
+func (s *SupervisedBackend) Close() error { return s.stop() }
 
 // call runs one unary call on the running instance.
 func call[T any](s *SupervisedBackend, ctx context.Context, fn func(context.Context, *backend.GRPCClient) (T, error)) (T, error) {
@@ -218,9 +87,7 @@ func (s *SupervisedBackend) Configure(ctx context.Context, config []byte, apiVer
 		return struct{}{}, nil
 	})
 	if err == nil {
-		s.mu.Lock()
-		s.settings = config
-		s.mu.Unlock()
+		s.setSettings(config)
 	}
 	return err
 }

@@ -7,11 +7,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Config describes one backend plugin to load, from a `plugin "<name>" {}`
-// block of the daemon's configuration.
+// Config describes one plugin to load: a backend from a `plugin "<name>" {}`
+// block of the daemon's configuration, or a log sink from a
+// `log_sink "<name>" {}` block (LaunchLogSink).
 type Config struct {
 	// Name is the plugin's name, the label of its plugin block, e.g.
-	// "libvirt". The binary looked up is quantix-backend-<Name>.
+	// "libvirt". The binary looked up is quantix-backend-<Name>, or
+	// quantix-logsink-<Name> for a log sink.
 	Name string
 	// Dir is plugin_dir, the directory binaries are looked up in when Path
 	// is empty.

@@ -13,4 +13,10 @@
 //
 // The same backend.Backend can also be linked in-process (InProcess), with
 // no process and no supervision, for built-ins and scale tests.
+//
+// A log sink plugin (quantix-logsink-<name>, from a `log_sink "<name>" {}`
+// block) is launched with LaunchLogSink and supervised the same way: while
+// its process is down a Write fails as unavailable, so the log pipeline
+// keeps the entries and sends them again once the host has relaunched and
+// reconfigured it.
 package pluginhost

@@ -16,16 +16,21 @@ var ErrClosed = errors.New("plugin host closed")
 // plugin process that exited is being relaunched.
 var ErrPluginExited = errors.New("plugin process exited")
 
-// unavailable builds the error calls get while the plugin cannot answer. It
-// matches plugin.ErrUnavailable and wraps cause.
+// unavailable builds the error calls on backend plugin name get while it
+// cannot answer. It matches plugin.ErrUnavailable and wraps cause.
 func unavailable(name string, cause error) error {
+	return unavailableOf(plugin.TypeBackend, name, cause)
+}
+
+// unavailableOf is unavailable for a plugin of type t.
+func unavailableOf(t plugin.Type, name string, cause error) error {
 	switch {
 	case errors.Is(cause, ErrClosed):
-		return plugin.Unavailable(cause, "backend plugin %q is shut down", name)
+		return plugin.Unavailable(cause, "%s plugin %q is shut down", t, name)
 	case cause == nil:
-		return plugin.Unavailable(ErrPluginExited, "backend plugin %q is not running; it is being relaunched, retry shortly", name)
+		return plugin.Unavailable(ErrPluginExited, "%s plugin %q is not running; it is being relaunched, retry shortly", t, name)
 	default:
-		return plugin.Unavailable(cause, "backend plugin %q is not running (%v); it is being relaunched, retry shortly", name, cause)
+		return plugin.Unavailable(cause, "%s plugin %q is not running (%v); it is being relaunched, retry shortly", t, name, cause)
 	}
 }
 
@@ -33,19 +38,25 @@ func unavailable(name string, cause error) error {
 // name and the config block it came from. The kind and field of a
 // *plugin.Error are kept, so errors.As and errors.Is still see them.
 func configError(name string, err error) error {
+	return configErrorOf("plugin", name, err)
+}
+
+// configErrorOf is configError for a plugin configured by a block of type
+// block ("plugin", "log_sink").
+func configErrorOf(block, name string, err error) error {
 	var perr *plugin.Error
 	if !errors.As(err, &perr) {
-		return fmt.Errorf("plugin %q config: %w; fix the config block of plugin %q", name, err, name)
+		return fmt.Errorf("%s %q config: %w; fix the config block of %s %q", block, name, err, block, name)
 	}
 	msg := strings.TrimPrefix(perr.Message, "config: ")
-	hint := fmt.Sprintf("fix the config block of plugin %q", name)
+	hint := fmt.Sprintf("fix the config block of %s %q", block, name)
 	if perr.Kind == plugin.KindUnavailable {
 		hint = "check that what the plugin drives is reachable"
 	}
 	return &plugin.Error{
 		Kind:    perr.Kind,
 		Field:   perr.Field,
-		Message: fmt.Sprintf("plugin %q config: %s; %s", name, msg, hint),
+		Message: fmt.Sprintf("%s %q config: %s; %s", block, name, msg, hint),
 		Err:     err,
 	}
 }

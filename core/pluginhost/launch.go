@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/logsink"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -29,10 +30,9 @@ type process struct {
 // processSpec is what starting one plugin process needs.
 type processSpec struct {
 	name     string
-	typ      plugin.Type
+	kind     pluginKind
 	path     string
 	checksum []byte
-	sets     map[int]goplugin.PluginSet
 	logger   hclog.Logger
 	timeout  time.Duration
 }
@@ -44,7 +44,7 @@ func startProcess(spec processSpec) (*process, error) {
 	cmd.SysProcAttr = sysProcAttr()
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  plugin.Handshake,
-		VersionedPlugins: spec.sets,
+		VersionedPlugins: spec.kind.sets,
 		Cmd:              cmd,
 		SecureConfig:     secureConfig(spec.checksum),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
@@ -61,12 +61,12 @@ func startProcess(spec processSpec) (*process, error) {
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			return nil, checksumMismatch(spec.name, spec.path, spec.checksum)
 		}
-		return nil, fmt.Errorf("launching plugin %q (%s): %w; check that it is a %s built for this Quantix (make build) and see its log lines above", spec.name, spec.path, err, plugin.BinaryName(spec.typ, spec.name))
+		return nil, fmt.Errorf("launching plugin %q (%s): %w; check that it is a %s built for this Quantix (make build) and see its log lines above", spec.name, spec.path, err, plugin.BinaryName(spec.kind.typ, spec.name))
 	}
-	raw, err := rpc.Dispense(string(spec.typ))
+	raw, err := rpc.Dispense(string(spec.kind.typ))
 	if err != nil {
 		client.Kill()
-		return nil, fmt.Errorf("launching plugin %q (%s): %w; the binary does not serve a %s plugin, check path", spec.name, spec.path, err, spec.typ)
+		return nil, fmt.Errorf("launching plugin %q (%s): %w; the binary does not serve a %s plugin, check path", spec.name, spec.path, err, spec.kind.typ)
 	}
 	p := &process{client: client, raw: raw, version: client.NegotiatedVersion()}
 	if rc := client.ReattachConfig(); rc != nil {
@@ -85,10 +85,13 @@ func (p *process) kill() error {
 	return nil
 }
 
-// instance is one configured backend plugin process.
+// instance is one configured plugin process.
 type instance struct {
-	proc       *process
-	backend    *backend.GRPCClient
+	proc *process
+	// backend is the client of a backend plugin, nil for other types.
+	backend *backend.GRPCClient
+	// sink is the client of a log sink plugin, nil for other types.
+	sink       *logsink.GRPCClient
 	info       plugin.Info
 	apiVersion int
 	started    time.Time
@@ -99,14 +102,20 @@ type instance struct {
 	markDead context.CancelCauseFunc
 }
 
-// launchBackend starts a backend plugin, checks what it says it is,
-// negotiates the API version and configures it.
-func launchBackend(ctx context.Context, spec processSpec, settings []byte) (*instance, error) {
+// pluginClient is what the dispensed client of every plugin type answers.
+type pluginClient interface {
+	Info(ctx context.Context) (plugin.Info, error)
+	Configure(ctx context.Context, config []byte, apiVersion int) error
+}
+
+// launchInstance starts a plugin, checks what it says it is, negotiates the
+// API version and configures it.
+func launchInstance(ctx context.Context, spec processSpec, settings []byte) (*instance, error) {
 	proc, err := startProcess(spec)
 	if err != nil {
 		return nil, err
 	}
-	inst, err := setUpBackend(ctx, spec, proc, settings)
+	inst, err := setUp(ctx, spec, proc, settings)
 	if err != nil {
 		_ = proc.kill()
 		return nil, err
@@ -114,18 +123,32 @@ func launchBackend(ctx context.Context, spec processSpec, settings []byte) (*ins
 	return inst, nil
 }
 
-func setUpBackend(ctx context.Context, spec processSpec, proc *process, settings []byte) (*instance, error) {
-	client, ok := proc.raw.(*backend.GRPCClient)
-	if !ok {
-		return nil, fmt.Errorf("plugin %q (%s): dispensed %T, not a backend client; rebuild the plugin against this sdk", spec.name, spec.path, proc.raw)
+func setUp(ctx context.Context, spec processSpec, proc *process, settings []byte) (*instance, error) {
+	inst := &instance{proc: proc}
+	var client pluginClient
+	switch c := proc.raw.(type) {
+	case *backend.GRPCClient:
+		if spec.kind.typ == plugin.TypeBackend {
+			inst.backend, client = c, c
+		}
+	case *logsink.GRPCClient:
+		if spec.kind.typ == plugin.TypeLogSink {
+			inst.sink, client = c, c
+		}
+	}
+	if client == nil {
+		return nil, fmt.Errorf("plugin %q (%s): dispensed %T, not a %s client; rebuild the plugin against this sdk", spec.name, spec.path, proc.raw, spec.kind.typ)
 	}
 	ctx, cancel := context.WithTimeout(ctx, spec.timeout)
 	defer cancel()
 	info, err := client.Info(ctx)
 	if err != nil {
+		if plugin.KindOf(err) == plugin.KindUnsupported {
+			return nil, fmt.Errorf("plugin %q (%s): asking for its info: %w; the binary does not serve a %s plugin, point path at a %s binary", spec.name, spec.path, err, spec.kind.typ, plugin.BinaryName(spec.kind.typ, "<name>"))
+		}
 		return nil, fmt.Errorf("plugin %q (%s): asking for its info: %w", spec.name, spec.path, err)
 	}
-	version, err := checkInfo(info)
+	version, err := spec.kind.checkInfo(info)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q (%s): %w", spec.name, spec.path, err)
 	}
@@ -133,18 +156,11 @@ func setUpBackend(ctx context.Context, spec processSpec, proc *process, settings
 		return nil, fmt.Errorf("plugin %q (%s) announces API versions %v, so version %d, but serves version %d; rebuild the plugin against the current sdk", spec.name, spec.path, info.APIVersions, version, proc.version)
 	}
 	if err := client.Configure(ctx, settings, version); err != nil {
-		return nil, configError(spec.name, err)
+		return nil, configErrorOf(spec.kind.block, spec.name, err)
 	}
-	dead, markDead := context.WithCancelCause(context.Background())
-	return &instance{
-		proc:       proc,
-		backend:    client,
-		info:       info,
-		apiVersion: version,
-		started:    time.Now(),
-		dead:       dead,
-		markDead:   markDead,
-	}, nil
+	inst.dead, inst.markDead = context.WithCancelCause(context.Background())
+	inst.info, inst.apiVersion, inst.started = info, version, time.Now()
+	return inst, nil
 }
 
 // bind returns ctx cut short when the instance dies.
@@ -166,11 +182,5 @@ func (i *instance) kill(cause error) error {
 // checkInfo checks what a backend says about itself and returns the API
 // version to speak: the highest one both sides know.
 func checkInfo(info plugin.Info) (int, error) {
-	if err := info.Validate(); err != nil {
-		return 0, fmt.Errorf("%w; rebuild the plugin against the current sdk", err)
-	}
-	if info.Type != plugin.TypeBackend {
-		return 0, fmt.Errorf("it is a %q plugin, not a %q one; point path at a %s binary", info.Type, plugin.TypeBackend, plugin.BinaryName(plugin.TypeBackend, "<name>"))
-	}
-	return plugin.Negotiate(backend.APIVersions, info.APIVersions)
+	return backendKind.checkInfo(info)
 }

@@ -40,7 +40,7 @@ type RelaunchFunc func(generation int)
 
 // supervise watches the running instance and relaunches it when its process
 // exits, until Close.
-func (s *SupervisedBackend) supervise(inst *instance) {
+func (s *supervised) supervise(inst *instance) {
 	defer close(s.stopped)
 	backoff := s.sup.InitialBackoff
 	for {
@@ -78,7 +78,7 @@ func (s *SupervisedBackend) supervise(inst *instance) {
 
 // waitExit returns true when the instance's process has exited, false when
 // the plugin is being closed.
-func (s *SupervisedBackend) waitExit(inst *instance) bool {
+func (s *supervised) waitExit(inst *instance) bool {
 	t := time.NewTicker(s.sup.PollInterval)
 	defer t.Stop()
 	for {
@@ -96,7 +96,7 @@ func (s *SupervisedBackend) waitExit(inst *instance) bool {
 
 // poke asks the supervisor to look at the process now: a call just failed
 // as unavailable.
-func (s *SupervisedBackend) poke() {
+func (s *supervised) poke() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -104,7 +104,7 @@ func (s *SupervisedBackend) poke() {
 }
 
 // sleep waits d; false when the plugin is being closed.
-func (s *SupervisedBackend) sleep(d time.Duration) bool {
+func (s *supervised) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -115,7 +115,7 @@ func (s *SupervisedBackend) sleep(d time.Duration) bool {
 	}
 }
 
-func (s *SupervisedBackend) markDown(inst *instance, uptime, backoff time.Duration) {
+func (s *supervised) markDown(inst *instance, uptime, backoff time.Duration) {
 	err := fmt.Errorf("process %d exited after %s: %w", inst.proc.pid, uptime.Round(time.Millisecond), ErrPluginExited)
 	s.mu.Lock()
 	if s.cur == inst {
@@ -129,7 +129,7 @@ func (s *SupervisedBackend) markDown(inst *instance, uptime, backoff time.Durati
 	s.logger.Error("plugin process exited; relaunching", "pid", inst.proc.pid, "uptime", uptime.Round(time.Millisecond), "relaunch_in", backoff)
 }
 
-func (s *SupervisedBackend) launchFailed(err error, waited, next time.Duration) {
+func (s *supervised) launchFailed(err error, waited, next time.Duration) {
 	s.mu.Lock()
 	s.status.LastError = err
 	s.mu.Unlock()
@@ -138,7 +138,7 @@ func (s *SupervisedBackend) launchFailed(err error, waited, next time.Duration) 
 
 // install makes next the running instance and tells the listeners; false
 // when the plugin was closed meanwhile.
-func (s *SupervisedBackend) install(next *instance) bool {
+func (s *supervised) install(next *instance) bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -166,7 +166,7 @@ func (s *SupervisedBackend) install(next *instance) bool {
 
 // OnRelaunch registers fn to be called after each relaunch, once the new
 // process is configured and serving; remove unregisters it.
-func (s *SupervisedBackend) OnRelaunch(fn RelaunchFunc) (remove func()) {
+func (s *supervised) OnRelaunch(fn RelaunchFunc) (remove func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.nextListener
@@ -180,7 +180,7 @@ func (s *SupervisedBackend) OnRelaunch(fn RelaunchFunc) (remove func()) {
 }
 
 // Status returns the plugin's current health.
-func (s *SupervisedBackend) Status() Status {
+func (s *supervised) Status() Status {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.status
