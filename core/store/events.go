@@ -58,3 +58,66 @@ func (r eventRepo) List(ctx context.Context, vmID string, afterID int64, limit i
 	}
 	return out, nil
 }
+
+// Since returns the events of every VM with ID > afterID, oldest first, at
+// most limit (0 means 100; over 1000 is ErrInvalid).
+func (r eventRepo) Since(ctx context.Context, afterID int64, limit int) ([]*vm.Event, error) {
+	switch {
+	case limit == 0:
+		limit = defaultPageSize
+	case limit < 0 || limit > maxPageSize:
+		return nil, fmt.Errorf("listing events: %w: limit %d is outside 1..%d", ErrInvalid, limit, maxPageSize)
+	}
+	var rows []eventRow
+	if err := r.s.read(ctx).Where("id > ?", afterID).Order("id").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("listing events after %d: %w", afterID, err)
+	}
+	out := make([]*vm.Event, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toEvent()
+	}
+	return out, nil
+}
+
+// LastID returns the highest event id, 0 when there is none.
+func (r eventRepo) LastID(ctx context.Context) (int64, error) {
+	var id *int64
+	if err := r.s.read(ctx).Model(&eventRow{}).Select("MAX(id)").Scan(&id).Error; err != nil {
+		return 0, fmt.Errorf("reading the last event id: %w", err)
+	}
+	if id == nil {
+		return 0, nil
+	}
+	return *id, nil
+}
+
+// AppendMany stores evs and sets their IDs, in order; a zero Time is now.
+func (r eventRepo) AppendMany(ctx context.Context, evs []*vm.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	now := normTime(time.Now())
+	rows := make([]eventRow, len(evs))
+	for i, e := range evs {
+		if e == nil || e.VMID == "" {
+			return fmt.Errorf("appending %d vm events: %w: empty vm id", len(evs), ErrInvalid)
+		}
+		ne := *e
+		ne.ID = 0
+		if ne.Time.IsZero() {
+			ne.Time = now
+		}
+		ne.Time = normTime(ne.Time)
+		rows[i] = toEventRow(&ne)
+	}
+	err := r.s.write(ctx, true, func(tx *gorm.DB) error {
+		return tx.CreateInBatches(&rows, batchRows).Error
+	})
+	if err != nil {
+		return fmt.Errorf("appending %d vm events: %w", len(evs), dbError(err))
+	}
+	for i, e := range evs {
+		*e = *rows[i].toEvent()
+	}
+	return nil
+}

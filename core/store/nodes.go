@@ -95,3 +95,27 @@ func (r nodeRepo) List(ctx context.Context) ([]*node.Node, error) {
 	}
 	return out, nil
 }
+
+// UpdateStatus writes state, backend and last_heartbeat of node id, and
+// updated_at; ErrNotFound if there is no such node.
+func (r nodeRepo) UpdateStatus(ctx context.Context, id string, st NodeStatus) error {
+	err := r.s.write(ctx, false, func(tx *gorm.DB) error {
+		res := tx.Model(&nodeRow{}).Where("id = ?", id).Updates(map[string]any{
+			"state":          string(st.State),
+			"backend":        jsonColumn[node.Backend]{V: st.Backend},
+			"last_heartbeat": toDBTimePtr(st.LastHeartbeat),
+			"updated_at":     dbTime(normTime(time.Now())),
+		})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("updating status of node %s: %w", id, dbError(err))
+	}
+	return nil
+}

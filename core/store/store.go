@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
@@ -63,6 +64,36 @@ type VMRepo interface {
 	// Delete removes the record (and its labels and events); ErrNotFound if
 	// absent.
 	Delete(ctx context.Context, id string) error
+
+	// CreateMany inserts vms as Create does each, in one statement per
+	// few hundred rows: all or, on any error (ErrConflict when an id or a
+	// managed name is taken), none.
+	CreateMany(ctx context.Context, vms []*vm.VM) error
+	// UpdateStatus writes only the status fields of v (node, state,
+	// last_known_state, state_changed_at, last_seen, lost_reason, lost_at,
+	// message) and desired_state, which the restart policy moves as a
+	// consequence of what a host reports; never the spec, name, labels,
+	// origin or is_managed. Versions work as in Update.
+	UpdateStatus(ctx context.Context, v *vm.VM) error
+	// GetMany returns the VMs with the given ids that exist, in id order.
+	GetMany(ctx context.Context, ids []string) ([]*vm.VM, error)
+	// StatesByNode returns the id, state and last known state of every VM
+	// placed on node, in id order: the little a heartbeat compares.
+	StatesByNode(ctx context.Context, nodeID string) ([]VMState, error)
+	// CountByNode returns, per node id, how many VMs that are not
+	// TERMINATED are placed on it.
+	CountByNode(ctx context.Context) (map[string]int, error)
+	// ListTransitional returns up to limit VMs (1..1000) in a transitional
+	// state (vm.State.Transitional) that entered it before before, the
+	// longest waiting first.
+	ListTransitional(ctx context.Context, before time.Time, limit int) ([]*vm.VM, error)
+}
+
+// VMState is a VM's id and power states, without the rest of the record.
+type VMState struct {
+	ID             string
+	State          vm.State
+	LastKnownState vm.State
 }
 
 // ListOptions filter and page VM lists. Zero values do not filter.
@@ -90,6 +121,16 @@ type NodeRepo interface {
 	GetByName(ctx context.Context, name string) (*node.Node, error)
 	// List returns every node, in name order.
 	List(ctx context.Context) ([]*node.Node, error)
+	// UpdateStatus writes the liveness fields of node id (state, backend
+	// health, last heartbeat) and leaves the rest; ErrNotFound if absent.
+	UpdateStatus(ctx context.Context, id string, st NodeStatus) error
+}
+
+// NodeStatus is what node liveness changes of a node record.
+type NodeStatus struct {
+	State         node.State
+	Backend       node.Backend
+	LastHeartbeat *time.Time
 }
 
 // EventRepo stores VM events.
@@ -100,4 +141,12 @@ type EventRepo interface {
 	// List returns the events of a VM, oldest first, with ID > afterID, at
 	// most limit (0 means 100; over 1000 is ErrInvalid).
 	List(ctx context.Context, vmID string, afterID int64, limit int) ([]*vm.Event, error)
+	// AppendMany stores evs as Append does each, in one statement per few
+	// hundred rows, and sets their IDs in order.
+	AppendMany(ctx context.Context, evs []*vm.Event) error
+	// Since returns the events of every VM with ID > afterID, oldest first,
+	// at most limit (0 means 100; over 1000 is ErrInvalid).
+	Since(ctx context.Context, afterID int64, limit int) ([]*vm.Event, error)
+	// LastID returns the highest event id stored, 0 when there is none.
+	LastID(ctx context.Context) (int64, error)
 }
