@@ -17,6 +17,13 @@
 // "vm" is the VM as the failure left it (omitted when there is no VM, as for
 // 404).
 //
+// POST /api/vms/{id}/adopt makes a host-discovered VM managed (origin
+// imported); every other action and every edit of an unmanaged VM is 409,
+// "vm x is not managed by quantix (origin host-discovered); adopt it
+// first". GET /api/vms/{id}/events pages a VM's history (cursor, limit).
+// GET /api/events is a stream of server-sent events ("vm", "node" and
+// "gap"), resumable with since or Last-Event-ID, with keep-alive comments.
+//
 // Every reply carries X-Request-Id: the request's own when it sent a usable
 // one, else a new one. Panics become a JSON 500; every request is logged
 // through hclog.

@@ -38,6 +38,13 @@ type env struct {
 
 func newEnv(t testing.TB, driver string, withBackend bool) *env {
 	t.Helper()
+	return newEnvWith(t, driver, withBackend, controlplane.ReconcilerOptions{}, 0)
+}
+
+// newEnvWith is newEnv with the reconciler's options and the event
+// stream's keep-alive interval given.
+func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.ReconcilerOptions, keepAlive time.Duration) *env {
+	t.Helper()
 	e := &env{store: cptest.OpenStore(t, driver), disp: controlplane.NewDispatcher()}
 	logger := cptest.Logger(t, hclog.Warn)
 	if withBackend {
@@ -52,12 +59,13 @@ func newEnv(t testing.TB, driver string, withBackend bool) *env {
 		e.agent, e.node = a, a.NodeID()
 		e.disp.Register(e.node, a)
 	}
-	svc, err := controlplane.New(controlplane.Options{Store: e.store, Executor: e.disp, Logger: logger})
+	svc, err := controlplane.New(controlplane.Options{Store: e.store, Executor: e.disp, Logger: logger, Reconcile: ro})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(svc.Reconciler().Close)
 	e.svc = svc
-	e.srv = New(Options{Service: svc, Logger: logger, Version: "quantixd test"})
+	e.srv = New(Options{Service: svc, Logger: logger, Version: "quantixd test", KeepAlive: keepAlive})
 	return e
 }
 

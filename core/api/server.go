@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/labstack/echo/v4"
@@ -17,14 +18,19 @@ type Options struct {
 	Logger hclog.Logger
 	// Version is what GET /api/health reports.
 	Version string
+	// KeepAlive is how often an idle GET /api/events stream gets a comment
+	// line; zero is DefaultKeepAlive. The daemon ends open streams at
+	// shutdown with Service.Broker().Close (http.Server.RegisterOnShutdown).
+	KeepAlive time.Duration
 }
 
 // Server is the REST API as an http.Handler.
 type Server struct {
-	echo    *echo.Echo
-	svc     *controlplane.Service
-	log     hclog.Logger
-	version string
+	echo      *echo.Echo
+	svc       *controlplane.Service
+	log       hclog.Logger
+	version   string
+	keepAlive time.Duration
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -35,7 +41,10 @@ func New(opts Options) *Server {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version}
+	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive}
+	if s.keepAlive <= 0 {
+		s.keepAlive = DefaultKeepAlive
+	}
 	e := s.echo
 	e.HideBanner = true
 	e.HidePort = true
@@ -59,7 +68,10 @@ func (s *Server) routes() {
 	g.POST("/vms/:id/pause", s.pauseVM)
 	g.POST("/vms/:id/resume", s.resumeVM)
 	g.POST("/vms/:id/reset_state", s.resetState)
+	g.POST("/vms/:id/adopt", s.adoptVM)
 	g.GET("/vms/:id/logs", s.vmLogs)
+	g.GET("/vms/:id/events", s.vmEvents)
+	g.GET("/events", s.streamEvents)
 	g.GET("/nodes", s.listNodes)
 	g.GET("/nodes/:id", s.getNode)
 }

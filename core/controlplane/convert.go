@@ -5,26 +5,9 @@ import (
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
-// stateOf maps what a backend reports onto the control plane's states.
-func stateOf(p backend.PowerState) vm.State {
-	switch p {
-	case backend.StateRunning:
-		return vm.StateRunning
-	case backend.StateStopped:
-		return vm.StateStopped
-	case backend.StatePaused:
-		return vm.StatePaused
-	case backend.StateSuspended:
-		return vm.StateSuspended
-	case backend.StateCrashed:
-		return vm.StateCrashed
-	case backend.StateStarting:
-		return vm.StateStarting
-	case backend.StateStopping:
-		return vm.StateStopping
-	}
-	return vm.StateUnknown
-}
+// stateOf maps what a backend reports onto the control plane's states
+// (vm.HostState, which agents hash with too).
+func stateOf(p backend.PowerState) vm.State { return vm.HostState(string(p)) }
 
 const gib = 1 << 30
 

@@ -100,6 +100,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*vm.VM, error)
 	}
 	s.creating.Store(placeholder.ID, struct{}{})
 	defer s.creating.Delete(placeholder.ID)
+	defer s.rec.hold(placeholder.ID)()
 	if err := s.rec.Reserve(ctx, placeholder, Note{Cause: vm.CauseAPI, Action: "create", Message: "creation requested"}); err != nil {
 		return nil, err
 	}

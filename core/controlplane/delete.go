@@ -33,6 +33,7 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*ActionRe
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot delete the vm from it now", v.Name, nodeName(v))}
 	}
+	defer s.acting(v.ID)()
 	v, prev, err := s.rec.Begin(ctx, v.ID, vm.ActionDelete, force)
 	if err != nil {
 		return nil, err

@@ -26,4 +26,44 @@
 // refuse the placeholder; one left behind by a crash is cleared with
 // reset_state (the host does not know its id, so it becomes STOPPED) and
 // then deleted.
+//
+// # Reconciliation
+//
+// The Reconciler is also the ReportHandler agents report to (design §4).
+// Each report is applied in one transaction, by rules that are pure
+// functions of the record and the report (discovery.go: judgeReport,
+// judgeGone), so that a record written concurrently is read again and
+// judged anew inside the transaction. The decisions are made on a read
+// outside it: a full sync that changes nothing opens no transaction and
+// writes nothing. Unknown UUIDs are inserted as host-discovered in one
+// batch; known ones get status only (store.VMRepo.UpdateStatus cannot write
+// a spec); full syncs make the node's missing VMs LOST, removed or
+// TERMINATED.
+//
+// Node liveness lives in memory (liveness.go): a heartbeat updates a clock
+// and, unless the node comes back or its backend's health changes, writes
+// the node row at most every NodeWriteInterval. Run checks the clocks and
+// makes a node that missed its heartbeats UNREACHABLE, its VMs UNKNOWN,
+// and scans for VMs stuck in a transitional state (stuck.go). Restart
+// policies are applied after the commit of the report that showed the VM
+// down (restart.go).
+//
+// Every VM event is published on the Broker after its commit, with the
+// node changes and the removals of unmanaged records, which the store does
+// not keep. Subscribers (GET /api/events) resume from a position: exactly
+// from the broker's ring while it holds it, otherwise VM events are read
+// back from the store and node events in between are reported missing by
+// a gap marker. A subscriber that falls behind loses events, gets a gap
+// marker, and never slows the writers. Each server streams the changes it
+// makes; events another server writes reach its subscribers only through a
+// resume from the store.
+//
+// Wiring, for the daemon:
+//
+//	svc, _ := controlplane.New(controlplane.Options{Store: st, Executor: dispatcher, Logger: log,
+//		Reconcile: controlplane.ReconcilerOptions{StuckTimeout: cfg.Server.Reconcile.StuckTimeout}})
+//	rec := svc.Reconciler()  // the ReportHandler of the agent server
+//	go rec.Run(ctx)          // liveness and stuck states, until ctx ends
+//	httpServer.RegisterOnShutdown(svc.Broker().Close) // ends open event streams
+//	defer rec.Close()        // stops pending restarts
 package controlplane

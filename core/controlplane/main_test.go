@@ -4,12 +4,15 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -28,20 +31,30 @@ func forEachDriver(t *testing.T, fn func(t *testing.T, driver string)) {
 }
 
 // env is a service on a real store. With a backend it has a local agent
-// serving node env.node; without, no node is connected.
+// serving node env.node; without, no node is connected. Every write to the
+// store is counted in writes.
 type env struct {
-	store store.Store
-	disp  *Dispatcher
-	svc   *Service
-	agent *LocalAgent
-	node  string
-	b     *cptest.TestDriverBackend
+	store  store.Store
+	disp   *Dispatcher
+	svc    *Service
+	rec    *Reconciler
+	agent  *LocalAgent
+	node   string
+	b      *cptest.TestDriverBackend
+	writes *atomic.Int64
 }
 
 func newEnv(t *testing.T, driver string, withBackend bool) *env {
 	t.Helper()
+	return newEnvWith(t, driver, withBackend, nil)
+}
+
+// newEnvWith is newEnv with the reconciler's options tuned by tune.
+func newEnvWith(t *testing.T, driver string, withBackend bool, tune func(*ReconcilerOptions)) *env {
+	t.Helper()
 	ctx := context.Background()
-	e := &env{store: cptest.OpenStore(t, driver), disp: NewDispatcher()}
+	writes := new(atomic.Int64)
+	e := &env{store: countingStore{Store: cptest.OpenStore(t, driver), writes: writes}, disp: NewDispatcher(), writes: writes}
 	logger := cptest.Logger(t, hclog.Warn)
 	if withBackend {
 		e.b = cptest.LaunchTestDriver(t)
@@ -53,11 +66,16 @@ func newEnv(t *testing.T, driver string, withBackend bool) *env {
 		e.agent, e.node = a, a.NodeID()
 		e.disp.Register(e.node, a)
 	}
-	svc, err := New(Options{Store: e.store, Executor: e.disp, Logger: logger})
+	var ro ReconcilerOptions
+	if tune != nil {
+		tune(&ro)
+	}
+	svc, err := New(Options{Store: e.store, Executor: e.disp, Logger: logger, Reconcile: ro})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = svc
+	e.svc, e.rec = svc, svc.Reconciler()
+	t.Cleanup(e.rec.Close)
 	return e
 }
 
@@ -103,3 +121,141 @@ func wantKind(t *testing.T, err error, k Kind, parts ...string) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// countingStore counts every write (attempted) through it and through the
+// stores of its transactions.
+type countingStore struct {
+	store.Store
+	writes *atomic.Int64
+}
+
+func (c countingStore) VMs() store.VMRepo       { return countingVMs{c.Store.VMs(), c.writes} }
+func (c countingStore) Nodes() store.NodeRepo   { return countingNodes{c.Store.Nodes(), c.writes} }
+func (c countingStore) Events() store.EventRepo { return countingEvents{c.Store.Events(), c.writes} }
+
+func (c countingStore) Tx(ctx context.Context, fn func(store.Store) error) error {
+	return c.Store.Tx(ctx, func(tx store.Store) error { return fn(countingStore{tx, c.writes}) })
+}
+
+type countingVMs struct {
+	store.VMRepo
+	writes *atomic.Int64
+}
+
+func (c countingVMs) Create(ctx context.Context, v *vm.VM) error {
+	c.writes.Add(1)
+	return c.VMRepo.Create(ctx, v)
+}
+
+func (c countingVMs) CreateMany(ctx context.Context, vms []*vm.VM) error {
+	c.writes.Add(int64(len(vms)))
+	return c.VMRepo.CreateMany(ctx, vms)
+}
+
+func (c countingVMs) Update(ctx context.Context, v *vm.VM) error {
+	c.writes.Add(1)
+	return c.VMRepo.Update(ctx, v)
+}
+
+func (c countingVMs) UpdateStatus(ctx context.Context, v *vm.VM) error {
+	c.writes.Add(1)
+	return c.VMRepo.UpdateStatus(ctx, v)
+}
+
+func (c countingVMs) Delete(ctx context.Context, id string) error {
+	c.writes.Add(1)
+	return c.VMRepo.Delete(ctx, id)
+}
+
+type countingNodes struct {
+	store.NodeRepo
+	writes *atomic.Int64
+}
+
+func (c countingNodes) Upsert(ctx context.Context, n *node.Node) error {
+	c.writes.Add(1)
+	return c.NodeRepo.Upsert(ctx, n)
+}
+
+func (c countingNodes) UpdateStatus(ctx context.Context, id string, st store.NodeStatus) error {
+	c.writes.Add(1)
+	return c.NodeRepo.UpdateStatus(ctx, id, st)
+}
+
+type countingEvents struct {
+	store.EventRepo
+	writes *atomic.Int64
+}
+
+func (c countingEvents) AppendMany(ctx context.Context, evs []*vm.Event) error {
+	c.writes.Add(int64(len(evs)))
+	return c.EventRepo.AppendMany(ctx, evs)
+}
+
+func (c countingEvents) Append(ctx context.Context, e *vm.Event) error {
+	c.writes.Add(1)
+	return c.EventRepo.Append(ctx, e)
+}
+
+// clock is a clock tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// register registers a node through the ReportHandler and returns its id.
+func (e *env) register(t *testing.T, name string, interval time.Duration) string {
+	t.Helper()
+	id, err := e.rec.Register(context.Background(), Registration{NodeName: name, Address: "10.0.0.1",
+		Backend: node.Backend{Name: "libvirt", Version: "test", Healthy: true}, HeartbeatInterval: interval})
+	if err != nil {
+		t.Fatalf("registering node %s: %v", name, err)
+	}
+	return id
+}
+
+// get reads a VM, failing the test when it is absent.
+func (e *env) get(t *testing.T, id string) *vm.VM {
+	t.Helper()
+	v, err := e.store.VMs().Get(context.Background(), id)
+	if err != nil {
+		t.Fatalf("reading vm %s: %v", id, err)
+	}
+	return v
+}
+
+// count is how many VM records the store holds.
+func (e *env) count(t *testing.T) int {
+	t.Helper()
+	vms, _, err := e.store.VMs().List(context.Background(), store.ListOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(vms)
+}
+
+// eventually polls cond every 5ms until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -92,6 +92,7 @@ func (s *Service) power(ctx context.Context, ref string, a powerAction) (*Action
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot %s it now", v.Name, nodeName(v), a.action)}
 	}
+	defer s.acting(v.ID)()
 	v, prev, err := s.rec.Begin(ctx, v.ID, a.action, false)
 	if err != nil {
 		return nil, err

@@ -29,37 +29,186 @@ type Note struct {
 }
 
 // Reconciler is the only writer of VM status: state, last_known_state,
-// node, last_seen and message. Every write is one transaction that reads the
-// VM, changes it, stores it if nobody else wrote it meanwhile (retrying on
-// store.ErrStale) and appends a vm.Event when the state or the message
-// changed.
+// node, last_seen, lost_reason, lost_at and message. Every write is one
+// transaction that reads the VM, changes it, stores it if nobody else wrote
+// it meanwhile (retrying on store.ErrStale) and appends a vm.Event when the
+// state or the message changed; once committed, the event is published on
+// the Broker.
+//
+// It is also the ReportHandler agents report to (reports.go: discovery,
+// full syncs, heartbeats and node liveness), corrects VMs stuck in a
+// transitional state and restarts VMs by their restart policy. Run runs the
+// periodic part of that work; Close stops what is left of it.
 type Reconciler struct {
-	store store.Store
-	log   hclog.Logger
-	now   func() time.Time
+	store  store.Store
+	exec   Executor
+	log    hclog.Logger
+	now    func() time.Time
+	opts   ReconcilerOptions
+	broker *Broker
 	// insertMu serialises the decisions that insert or replace VM records
 	// (finishing a create, inserting a VM a host reports), so that one VM
 	// never gets two records.
 	insertMu sync.Mutex
+	// busy counts, per VM id, the actions this process runs on it now; the
+	// stuck-state scan leaves those VMs alone.
+	busyMu sync.Mutex
+	busy   map[string]int
+
+	nodes    *liveness
+	restarts *restarter
+
+	// bg bounds the work the reconciler starts on its own (restarts);
+	// Close cancels it and waits for wg.
+	bg     context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-// NewReconciler returns the status writer of s.
-func NewReconciler(s store.Store, logger hclog.Logger) *Reconciler {
-	if logger == nil {
-		logger = hclog.NewNullLogger()
+// ReconcilerOptions configure a Reconciler. Zero values take the defaults
+// named on each field.
+type ReconcilerOptions struct {
+	// Store is the inventory (required).
+	Store store.Store
+	// Executor carries the commands the reconciler sends on its own: the
+	// host check of a stuck VM and restarts. Without one neither happens.
+	Executor Executor
+	// Logger receives the reconciler's log; nil discards.
+	Logger hclog.Logger
+	// Broker publishes every change; nil makes one with default sizes.
+	Broker *Broker
+	// HeartbeatInterval is the heartbeat interval of nodes that register
+	// without giving theirs (5s, the agent's default).
+	HeartbeatInterval time.Duration
+	// MissedHeartbeats is how many intervals a node may stay silent before
+	// it is UNREACHABLE (3).
+	MissedHeartbeats int
+	// LivenessScan is how often node deadlines are checked (1s).
+	LivenessScan time.Duration
+	// NodeWriteInterval is how often, at most, a heartbeat that changes
+	// nothing else refreshes the node's stored last_heartbeat (1m).
+	NodeWriteInterval time.Duration
+	// LastSeenRefresh is how often, at most, a report that changes nothing
+	// else refreshes a VM's stored last_seen (1m).
+	LastSeenRefresh time.Duration
+	// StuckTimeout is how long a VM may stay in a transitional state before
+	// it is checked against its host (config.DefaultStuckTimeout, 5m).
+	StuckTimeout time.Duration
+	// StuckScan is how often VMs are looked at for that (5s).
+	StuckScan time.Duration
+	// Restart tunes restarts by restart policy.
+	Restart RestartOptions
+	// Now is the clock of timestamps and deadlines; nil is time.Now.
+	Now func() time.Time
+}
+
+// Defaults of ReconcilerOptions.
+const (
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultMissedHeartbeats  = 3
+	DefaultLivenessScan      = time.Second
+	DefaultNodeWriteInterval = time.Minute
+	DefaultLastSeenRefresh   = time.Minute
+	DefaultStuckTimeout      = 5 * time.Minute
+	DefaultStuckScan         = 5 * time.Second
+)
+
+func (o *ReconcilerOptions) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
 	}
-	return &Reconciler{store: s, log: logger.Named("reconciler"), now: time.Now}
+	def(&o.HeartbeatInterval, DefaultHeartbeatInterval)
+	def(&o.LivenessScan, DefaultLivenessScan)
+	def(&o.NodeWriteInterval, DefaultNodeWriteInterval)
+	def(&o.LastSeenRefresh, DefaultLastSeenRefresh)
+	def(&o.StuckTimeout, DefaultStuckTimeout)
+	def(&o.StuckScan, DefaultStuckScan)
+	if o.MissedHeartbeats <= 0 {
+		o.MissedHeartbeats = DefaultMissedHeartbeats
+	}
+	o.Restart.setDefaults()
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Broker == nil {
+		o.Broker = NewBroker(BrokerOptions{})
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// NewReconciler returns the status writer of opts.Store. It starts nothing:
+// Run runs the liveness and stuck-state loops, and Close ends restarts in
+// progress.
+func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
+	if opts.Store == nil {
+		return nil, errors.New("reconciler: a store is required")
+	}
+	opts.setDefaults()
+	r := &Reconciler{
+		store:  opts.Store,
+		exec:   opts.Executor,
+		log:    opts.Logger.Named("reconciler"),
+		now:    opts.Now,
+		opts:   opts,
+		broker: opts.Broker,
+		busy:   make(map[string]int),
+	}
+	r.bg, r.cancel = context.WithCancel(context.Background())
+	r.nodes = newLiveness(r)
+	r.restarts = newRestarter(r, opts.Restart)
+	return r, nil
+}
+
+// Broker returns the broker the reconciler publishes on.
+func (r *Reconciler) Broker() *Broker { return r.broker }
+
+// Close stops pending restarts and waits for those under way. Reports
+// after Close are still applied; restarts they call for are not made.
+func (r *Reconciler) Close() {
+	r.cancel()
+	r.restarts.stop()
+	r.wg.Wait()
+}
+
+// hold marks an action on VM id as running in this process until the
+// returned func is called.
+func (r *Reconciler) hold(id string) (release func()) {
+	r.busyMu.Lock()
+	r.busy[id]++
+	r.busyMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.busyMu.Lock()
+			if r.busy[id]--; r.busy[id] <= 0 {
+				delete(r.busy, id)
+			}
+			r.busyMu.Unlock()
+		})
+	}
+}
+
+// isBusy reports whether an action of this process runs on VM id.
+func (r *Reconciler) isBusy(id string) bool {
+	r.busyMu.Lock()
+	defer r.busyMu.Unlock()
+	return r.busy[id] > 0
 }
 
 // errUnchanged, returned by a mutation, means there is nothing to write.
 var errUnchanged = errors.New("unchanged")
 
-// update is the write path of every status change of an existing VM.
+// update is the write path of every status change of one existing VM.
 func (r *Reconciler) update(ctx context.Context, id string, note Note, mutate func(v *vm.VM) error) (*vm.VM, error) {
 	var out *vm.VM
-	var err error
-	for range staleRetries {
-		err = r.store.Tx(ctx, func(tx store.Store) error {
+	var ev *vm.Event
+	err := retryStale(func() error {
+		ev = nil
+		return r.store.Tx(ctx, func(tx store.Store) error {
 			v, err := tx.VMs().Get(ctx, id)
 			if err != nil {
 				return err
@@ -76,26 +225,39 @@ func (r *Reconciler) update(ctx context.Context, id string, note Note, mutate fu
 			if v.State != old.State {
 				v.StateChangedAt = now
 			}
-			if err := tx.VMs().Update(ctx, v); err != nil {
+			if err := tx.VMs().UpdateStatus(ctx, v); err != nil {
 				return err
 			}
 			out = v
 			if v.State == old.State && v.Message == old.Message {
 				return nil
 			}
-			return tx.Events().Append(ctx, &vm.Event{
+			ev = &vm.Event{
 				VMID: v.ID, Time: now, Action: note.Action, OldState: old.State, NewState: v.State,
 				Cause: note.Cause, Message: note.Message,
-			})
+			}
+			return tx.Events().Append(ctx, ev)
 		})
-		if !errors.Is(err, store.ErrStale) {
-			break
-		}
-	}
+	})
 	if err != nil {
 		return nil, storeError(fmt.Sprintf("updating vm %s", id), err)
 	}
+	if ev != nil {
+		r.broker.publishVM(ev)
+	}
 	return out, nil
+}
+
+// retryStale runs fn again, up to staleRetries times, while it fails with
+// store.ErrStale.
+func retryStale(fn func() error) error {
+	var err error
+	for range staleRetries {
+		if err = fn(); !errors.Is(err, store.ErrStale) {
+			return err
+		}
+	}
+	return err
 }
 
 // Begin checks that action may run on the VM now and moves it to the
@@ -146,11 +308,13 @@ func (r *Reconciler) SetState(ctx context.Context, id string, state vm.State, no
 	})
 }
 
-// Apply records what node nodeID reports about one of its VMs: state,
-// node and last_seen, never the spec. A VM the inventory does not know is
+// Apply records what node nodeID reports about one of its VMs after a
+// command of the control plane: state, node and last_seen, never the spec;
+// note.Message becomes the VM's message. A VM the inventory does not know is
 // inserted as host-discovered, unless it is the VM being created under a
 // placeholder of the same name on that node: then the report is left to
-// Complete, and the placeholder is returned.
+// Complete, and the placeholder is returned. Reports agents push go through
+// the ReportHandler methods instead, which follow the rules of design §4.
 func (r *Reconciler) Apply(ctx context.Context, nodeID string, observed *backend.VM, note Note) (*vm.VM, error) {
 	if observed == nil || observed.ID == "" {
 		return nil, errorf(KindInternal, "applying a report of node %s: no vm", nodeID)
@@ -169,7 +333,16 @@ func (r *Reconciler) Apply(ctx context.Context, nodeID string, observed *backend
 	if p, err := r.store.VMs().GetByName(ctx, observed.Name); err == nil && isPlaceholderFor(p, nodeID) {
 		return p, nil
 	}
-	return r.insertDiscovered(ctx, nodeID, observed, note)
+	var ev *vm.Event
+	err = r.store.Tx(ctx, func(tx store.Store) error {
+		v, ev, err = r.createDiscovered(ctx, tx, nodeID, observed, note.Cause, r.now())
+		return err
+	})
+	if err != nil {
+		return nil, storeError(fmt.Sprintf("inserting vm %s reported by node %s", observed.ID, nodeID), err)
+	}
+	r.broker.publishVM(ev)
+	return v, nil
 }
 
 func (r *Reconciler) applyKnown(ctx context.Context, nodeID string, observed *backend.VM, note Note) (*vm.VM, error) {
@@ -180,7 +353,8 @@ func (r *Reconciler) applyKnown(ctx context.Context, nodeID string, observed *ba
 	})
 }
 
-// observe copies a host report into v's status fields.
+// observe copies a host report into v's status fields. A VM the host has
+// is not LOST any more.
 func observe(v *vm.VM, nodeID string, observed *backend.VM, now time.Time) {
 	v.State = stateOf(observed.State)
 	if v.State != vm.StateUnknown {
@@ -188,6 +362,7 @@ func observe(v *vm.VM, nodeID string, observed *backend.VM, now time.Time) {
 	}
 	v.NodeID = nodeID
 	v.LastSeen = &now
+	v.LostReason, v.LostAt = "", nil
 }
 
 // isPlaceholderFor reports whether v is the record of a VM being created on
@@ -196,34 +371,38 @@ func isPlaceholderFor(v *vm.VM, nodeID string) bool {
 	return v.State == vm.StateCreating && v.IsManaged && v.NodeID == nodeID
 }
 
-func (r *Reconciler) insertDiscovered(ctx context.Context, nodeID string, observed *backend.VM, note Note) (*vm.VM, error) {
-	now := r.now()
+// discovered is the record, and its first event, of a VM a host has and
+// the inventory does not: host-discovered, not managed, with the spec and
+// name the host reports.
+func (r *Reconciler) discovered(nodeID string, observed *backend.VM, cause vm.Cause, now time.Time) (*vm.VM, *vm.Event) {
 	v := &vm.VM{
 		ID:            observed.ID,
 		Name:          observed.Name,
 		Description:   observed.Spec.Description,
 		Origin:        vm.OriginHostDiscovered,
 		IsManaged:     false,
-		DesiredState:  "",
 		RestartPolicy: vm.RestartNever,
 		Spec:          specOf(observed),
-		Message:       note.Message,
+		CreatedAt:     now,
 	}
 	observe(v, nodeID, observed, now)
-	err := r.store.Tx(ctx, func(tx store.Store) error {
-		if err := tx.VMs().Create(ctx, v); err != nil {
-			return err
-		}
-		return tx.Events().Append(ctx, &vm.Event{
-			VMID: v.ID, Time: now, Action: "discover", NewState: v.State, Cause: note.Cause,
-			Message: fmt.Sprintf("found on node %s", nodeID),
-		})
-	})
-	if err != nil {
-		return nil, storeError(fmt.Sprintf("inserting vm %s reported by node %s", observed.ID, nodeID), err)
+	v.StateChangedAt = now
+	v.Message = fmt.Sprintf("found on node %s; not managed by quantix until adopted", r.nodeName(nodeID))
+	return v, &vm.Event{VMID: v.ID, Time: now, Action: "discover", NewState: v.State, Cause: cause, Message: v.Message}
+}
+
+// createDiscovered inserts, in tx, the record of a VM a host has and the
+// inventory did not. The caller holds insertMu.
+func (r *Reconciler) createDiscovered(ctx context.Context, tx store.Store, nodeID string, observed *backend.VM, cause vm.Cause, now time.Time) (*vm.VM, *vm.Event, error) {
+	v, ev := r.discovered(nodeID, observed, cause, now)
+	if err := tx.VMs().Create(ctx, v); err != nil {
+		return nil, nil, err
 	}
-	r.log.Info("vm discovered", "vm", v.Name, "id", v.ID, "node", nodeID)
-	return v, nil
+	if err := tx.Events().Append(ctx, ev); err != nil {
+		return nil, nil, err
+	}
+	r.log.Info("vm discovered", "vm", v.Name, "id", v.ID, "node", nodeID, "state", v.State)
+	return v, ev, nil
 }
 
 // Reserve inserts the placeholder of a VM being created: state CREATING,
@@ -232,13 +411,15 @@ func (r *Reconciler) insertDiscovered(ctx context.Context, nodeID string, observ
 func (r *Reconciler) Reserve(ctx context.Context, v *vm.VM, note Note) error {
 	v.State = vm.StateCreating
 	v.Message = ""
+	var ev *vm.Event
 	err := r.store.Tx(ctx, func(tx store.Store) error {
 		if err := tx.VMs().Create(ctx, v); err != nil {
 			return err
 		}
-		return tx.Events().Append(ctx, &vm.Event{
+		ev = &vm.Event{
 			VMID: v.ID, Time: v.CreatedAt, Action: note.Action, NewState: vm.StateCreating, Cause: note.Cause, Message: note.Message,
-		})
+		}
+		return tx.Events().Append(ctx, ev)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -246,6 +427,7 @@ func (r *Reconciler) Reserve(ctx context.Context, v *vm.VM, note Note) error {
 		}
 		return storeError(fmt.Sprintf("creating vm %q", v.Name), err)
 	}
+	r.broker.publishVM(ev)
 	return nil
 }
 
@@ -257,6 +439,7 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 	r.insertMu.Lock()
 	defer r.insertMu.Unlock()
 	var out *vm.VM
+	var done *vm.Event
 	err := r.store.Tx(ctx, func(tx store.Store) error {
 		p, err := tx.VMs().Get(ctx, placeholderID)
 		if err != nil {
@@ -296,13 +479,15 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 			}
 		}
 		out = &v
-		return tx.Events().Append(ctx, &vm.Event{
+		done = &vm.Event{
 			VMID: v.ID, Time: now, Action: note.Action, OldState: p.State, NewState: v.State, Cause: note.Cause, Message: note.Message,
-		})
+		}
+		return tx.Events().Append(ctx, done)
 	})
 	if err != nil {
 		return nil, storeError(fmt.Sprintf("recording created vm %s", observed.ID), err)
 	}
+	r.broker.publishVM(done)
 	return out, nil
 }
 
@@ -311,5 +496,7 @@ func (r *Reconciler) Discard(ctx context.Context, placeholderID string) error {
 	if err := r.store.VMs().Delete(ctx, placeholderID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("discarding placeholder %s: %w", placeholderID, err)
 	}
+	r.publishRemoved(ctx, &vm.Event{VMID: placeholderID, Time: r.now(), Action: "discard", OldState: vm.StateCreating,
+		Cause: vm.CauseAPI, Message: "the create failed: the record is removed"})
 	return nil
 }

@@ -85,8 +85,8 @@ func TestCompleteReplacesDiscovered(t *testing.T) {
 	r := e.svc.rec
 	ctx := context.Background()
 	observed := &backend.VM{ID: "uuid-x", Name: "x", State: backend.StateStopped}
-	if _, err := r.insertDiscovered(ctx, "n1", observed, Note{Cause: vm.CauseHost}); err != nil {
-		t.Fatal(err)
+	if v, err := r.Apply(ctx, "n1", observed, Note{Cause: vm.CauseHost}); err != nil || v.Origin != vm.OriginHostDiscovered {
+		t.Fatalf("report of an unknown vm = %+v, %v; want it discovered", v, err)
 	}
 	p := &vm.VM{ID: "ph", Name: "x", Origin: vm.OriginControlPlane, IsManaged: true, NodeID: "n1"}
 	if err := r.Reserve(ctx, p, Note{Cause: vm.CauseAPI, Action: "create"}); err != nil {

@@ -8,6 +8,9 @@ import (
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
+// The Reconciler applies what agents report.
+var _ ReportHandler = (*Reconciler)(nil)
+
 // ReportHandler applies what agents push: registration, full syncs, single
 // changes and heartbeats. The agent RPC service calls it after it has
 // authenticated the agent and dropped stale reports (older session or
@@ -26,7 +29,9 @@ type ReportHandler interface {
 	// state hash with the database's view of the node; true asks the agent
 	// for a full sync. It writes nothing when nothing changed.
 	Heartbeat(ctx context.Context, nodeID string, hb HeartbeatReport) (fullSync bool, err error)
-	// Disconnected tells that the node's agent stream ended.
+	// Disconnected tells that the node's agent stream ended. It does not
+	// make the node UNREACHABLE at once: that happens when it has missed
+	// its heartbeats, as for a silent agent.
 	Disconnected(ctx context.Context, nodeID string)
 }
 
@@ -36,6 +41,10 @@ type Registration struct {
 	Address  string
 	Host     node.HostInfo
 	Backend  node.Backend
+	// HeartbeatInterval is how often the agent sends heartbeats; the node
+	// is UNREACHABLE once it misses three. Zero takes the reconciler's
+	// ReconcilerOptions.HeartbeatInterval.
+	HeartbeatInterval time.Duration
 }
 
 // Change is one VM change pushed by an agent.
@@ -58,6 +67,7 @@ type HeartbeatReport struct {
 	StateHash string
 	// VMCount is how many VMs the agent sees.
 	VMCount int
-	// Backend is the backend plugin's current health.
+	// Backend is the backend plugin's current health; an empty Name means
+	// the agent did not say, and the stored health stays.
 	Backend node.Backend
 }

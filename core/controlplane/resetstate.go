@@ -21,12 +21,16 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 	if err != nil {
 		return nil, err
 	}
+	if err := requireManaged(v, "reset the state of"); err != nil {
+		return nil, err
+	}
 	if err := vm.Check(vm.ActionResetState, v.State, force); err != nil {
 		return nil, transitionError(v, err)
 	}
 	if err := s.refuseCreating(v, "reset the state of"); err != nil {
 		return nil, err
 	}
+	defer s.acting(v.ID)()
 	note := Note{Cause: vm.CauseAPI, Action: string(vm.ActionResetState)}
 	if force {
 		note.Message = fmt.Sprintf("state reset from %s to STOPPED without asking the host", v.State)

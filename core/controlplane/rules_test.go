@@ -143,23 +143,6 @@ func TestForcedDeleteRules(t *testing.T) {
 	}
 }
 
-func TestUnmanagedIsReadOnly(t *testing.T) {
-	e := newEnv(t, "sqlite", false)
-	ctx := context.Background()
-	v := e.seed(t, "foreign", vm.StateRunning, "n1")
-	v.Origin, v.IsManaged = vm.OriginHostDiscovered, false
-	if err := e.store.VMs().Update(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-	desc := "x"
-	_, err := e.svc.Patch(ctx, v.ID, PatchRequest{Description: &desc})
-	wantKind(t, err, KindConflict, "host-discovered", "read-only")
-	_, err = e.svc.Stop(ctx, v.ID, StopOptions{})
-	wantKind(t, err, KindConflict, "read-only")
-	_, err = e.svc.Delete(ctx, v.ID, true)
-	wantKind(t, err, KindConflict, "read-only")
-}
-
 // TestResetStateForce: from every state, force sets STOPPED without asking
 // any host, and records the change.
 func TestResetStateForce(t *testing.T) {

@@ -25,8 +25,12 @@ type Options struct {
 	Store store.Store
 	// Executor delivers commands to nodes.
 	Executor Executor
-	// Reconciler writes VM status; nil makes one on Store.
+	// Reconciler writes VM status and applies agents' reports; nil makes
+	// one from Reconcile, whose Store, Executor and Logger default to the
+	// ones above.
 	Reconciler *Reconciler
+	// Reconcile configures the Reconciler New makes.
+	Reconcile ReconcilerOptions
 	// Logger receives the service's log; nil discards.
 	Logger hclog.Logger
 }
@@ -55,13 +59,30 @@ func New(opts Options) (*Service, error) {
 	}
 	rec := opts.Reconciler
 	if rec == nil {
-		rec = NewReconciler(opts.Store, logger)
+		ro := opts.Reconcile
+		if ro.Store == nil {
+			ro.Store = opts.Store
+		}
+		if ro.Executor == nil {
+			ro.Executor = opts.Executor
+		}
+		if ro.Logger == nil {
+			ro.Logger = logger
+		}
+		var err error
+		if rec, err = NewReconciler(ro); err != nil {
+			return nil, err
+		}
 	}
 	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane")}, nil
 }
 
-// Reconciler returns the service's status writer.
+// Reconciler returns the service's status writer: the ReportHandler of
+// agents, whose Run and Close the daemon calls.
 func (s *Service) Reconciler() *Reconciler { return s.rec }
+
+// Broker returns the broker VM and node changes are published on.
+func (s *Service) Broker() *Broker { return s.rec.broker }
 
 // Get returns the VM with id ref, or else the VM named ref (a TERMINATED VM
 // is found by id only).
@@ -119,11 +140,20 @@ func (s *Service) refuseCreating(v *vm.VM, what string) error {
 	return &Error{Kind: KindConflict, VM: v, Message: fmt.Sprintf("vm %q is being created: cannot %s it before the create ends", v.Name, what)}
 }
 
-// requireManaged refuses changes to VMs Quantix does not manage.
+// requireManaged refuses every action but adopt, and every edit, on VMs
+// Quantix does not manage.
 func requireManaged(v *vm.VM, what string) error {
 	if v.IsManaged {
 		return nil
 	}
 	return &Error{Kind: KindConflict, VM: v,
-		Message: fmt.Sprintf("vm %q is %s and read-only: Quantix does not manage it, so it cannot %s it", v.Name, v.Origin, what)}
+		Message: fmt.Sprintf("vm %q is not managed by quantix (origin %s); adopt it first: cannot %s it", v.Name, v.Origin, what)}
+}
+
+// acting marks an action of the API on VM id: a restart the restart policy
+// had planned is dropped (the user decides now), and the stuck-state check
+// leaves the VM alone until the returned func is called.
+func (s *Service) acting(id string) (done func()) {
+	s.rec.restarts.forget(id)
+	return s.rec.hold(id)
 }

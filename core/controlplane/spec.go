@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/quantixvm/quantix/core/store"
@@ -24,9 +23,10 @@ func (s *Service) setDesired(ctx context.Context, id string, d vm.DesiredState) 
 // are spent.
 func (s *Service) writeSpec(ctx context.Context, id string, note *Note, mutate func(v *vm.VM) error) (*vm.VM, error) {
 	var out *vm.VM
-	var err error
-	for range staleRetries {
-		err = s.store.Tx(ctx, func(tx store.Store) error {
+	var ev *vm.Event
+	err := retryStale(func() error {
+		ev = nil
+		return s.store.Tx(ctx, func(tx store.Store) error {
 			v, err := tx.VMs().Get(ctx, id)
 			if err != nil {
 				return err
@@ -41,16 +41,17 @@ func (s *Service) writeSpec(ctx context.Context, id string, note *Note, mutate f
 			if note == nil {
 				return nil
 			}
-			return tx.Events().Append(ctx, &vm.Event{
+			ev = &vm.Event{
 				VMID: v.ID, Action: note.Action, OldState: v.State, NewState: v.State, Cause: note.Cause, Message: note.Message,
-			})
+			}
+			return tx.Events().Append(ctx, ev)
 		})
-		if !errors.Is(err, store.ErrStale) {
-			break
-		}
-	}
+	})
 	if err != nil {
 		return nil, storeError(fmt.Sprintf("updating vm %s", id), err)
+	}
+	if ev != nil {
+		s.rec.broker.publishVM(ev)
 	}
 	return out, nil
 }

@@ -1,0 +1,114 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
+)
+
+// stuckBatch bounds how many VMs one scan looks at; the rest wait for the
+// next scan.
+const stuckBatch = 100
+
+// scanStuck checks every VM that has been in a transitional state for
+// longer than StuckTimeout against its host and corrects it (an automatic
+// reset_state): the host's state when it has the VM, STOPPED when it does
+// not (TERMINATED for a VM being deleted). VMs with an action of this
+// process under way are left alone, and so are those whose node is not
+// connected: they are tried again at a later scan.
+func (r *Reconciler) scanStuck(ctx context.Context) {
+	if r.exec == nil {
+		return
+	}
+	now := r.now()
+	list, err := r.store.VMs().ListTransitional(ctx, now.Add(-r.opts.StuckTimeout), stuckBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("listing vms in transitional states", "error", err)
+		}
+		return
+	}
+	if len(list) == 0 {
+		return
+	}
+	connected := r.exec.Connected()
+	for _, v := range list {
+		if ctx.Err() != nil {
+			return
+		}
+		if r.isBusy(v.ID) {
+			continue
+		}
+		if !slices.Contains(connected, v.NodeID) {
+			r.log.Debug("vm stuck on a node that is not connected; trying later", "vm", v.Name, "id", v.ID, "state", v.State, "node", v.NodeID)
+			continue
+		}
+		r.correctStuck(ctx, v, now)
+	}
+}
+
+// correctStuck asks v's host about v and writes what it says.
+func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) {
+	release := r.hold(v.ID)
+	defer release()
+	cmd := Command{Op: OpGet, VMID: v.ID}
+	gctx, cancel := context.WithTimeout(ctx, cmd.timeout())
+	res, err := r.exec.Execute(gctx, v.NodeID, cmd)
+	cancel()
+	var observed *backend.VM
+	switch {
+	case plugin.KindOf(err) == plugin.KindNotFound:
+	case err != nil:
+		r.log.Warn("checking a stuck vm against its host; trying later", "vm", v.Name, "id", v.ID, "state", v.State, "node", v.NodeID, "error", err)
+		return
+	case res == nil || res.VM == nil:
+		r.log.Warn("checking a stuck vm: the node reported no vm", "vm", v.Name, "id", v.ID, "node", v.NodeID)
+		return
+	default:
+		observed = res.VM
+	}
+	rl := func(cur *vm.VM) verdict { return r.judgeStuck(cur, v, observed, now) }
+	if err := r.commit(ctx, []item{newItem(v, rl)}, nil, v.NodeID, now); err != nil {
+		r.log.Error("correcting a stuck vm", "vm", v.Name, "id", v.ID, "error", err)
+	}
+}
+
+// judgeStuck corrects a VM the scan saw as seen by what its host says
+// (observed nil: the host does not have it). A VM that moved on since the
+// scan read it is left as it is, and so is one its host still shows in the
+// same transitional state.
+func (r *Reconciler) judgeStuck(cur, seen *vm.VM, observed *backend.VM, now time.Time) verdict {
+	if cur.State != seen.State || !cur.StateChangedAt.Equal(seen.StateChangedAt) || cur.NodeID != seen.NodeID {
+		return verdict{}
+	}
+	v := *cur
+	stuckFor := now.Sub(cur.StateChangedAt).Round(time.Second)
+	if observed == nil {
+		v.State = vm.StateStopped
+		if cur.State == vm.StateDeleting {
+			v.State = vm.StateTerminated
+		}
+		v.Message = fmt.Sprintf("stuck in %s for %s: node %s does not have the vm, so it is %s now",
+			cur.State, stuckFor, r.nodeName(cur.NodeID), v.State)
+	} else {
+		reported := stateOf(observed.State)
+		if reported == cur.State {
+			return verdict{}
+		}
+		v.State = reported
+		if reported != vm.StateUnknown {
+			v.LastKnownState = reported
+		}
+		v.LastSeen = &now
+		v.LostReason, v.LostAt = "", nil
+		v.Message = fmt.Sprintf("stuck in %s for %s: the host reports %s", cur.State, stuckFor, reported)
+	}
+	v.StateChangedAt = now
+	ev := &vm.Event{VMID: v.ID, Time: now, Action: "stuck", OldState: cur.State, NewState: v.State, Cause: vm.CauseReconciler, Message: v.Message}
+	return verdict{next: &v, event: ev}
+}

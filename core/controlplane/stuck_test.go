@@ -1,0 +1,114 @@
+package controlplane
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/core/vm"
+)
+
+// setState writes a state straight into the store, entered at since.
+func (e *env) setState(t *testing.T, id string, st, lastKnown vm.State, since time.Time) {
+	t.Helper()
+	v := e.get(t, id)
+	v.State, v.LastKnownState, v.StateChangedAt = st, lastKnown, since
+	if err := e.store.VMs().UpdateStatus(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// makeVM creates a VM through the service on the test driver and, with
+// start, starts it.
+func (e *env) makeVM(t *testing.T, name string, start bool, policy vm.RestartPolicy) *vm.VM {
+	t.Helper()
+	ctx := context.Background()
+	v, err := e.svc.Create(ctx, CreateRequest{Name: name, VCPUs: 1, MemoryMiB: 64, RestartPolicy: string(policy)})
+	if err != nil {
+		t.Fatalf("creating %s: %v", name, err)
+	}
+	if start {
+		res, err := e.svc.Start(ctx, v.ID)
+		if err != nil {
+			t.Fatalf("starting %s: %v", name, err)
+		}
+		v = res.VM
+	}
+	return v
+}
+
+// TestStuckStates: VMs in a transitional state for longer than the stuck
+// timeout are checked against their host and corrected, with an event.
+func TestStuckStates(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnvWith(t, driver, true, func(o *ReconcilerOptions) { o.StuckTimeout = time.Minute })
+		ctx := context.Background()
+		long := time.Now().Add(-2 * time.Minute)
+		stopped := e.makeVM(t, "was-stopping", false, vm.RestartNever)
+		running := e.makeVM(t, "was-starting", true, vm.RestartNever)
+		recent := e.makeVM(t, "recent", false, vm.RestartNever)
+		busy := e.makeVM(t, "busy", false, vm.RestartNever)
+		e.seedAll(t,
+			rec(u1, "ghost", vm.StateStarting, e.node, true),
+			rec(u2, "ghost-deleting", vm.StateDeleting, e.node, true),
+			rec(u3, "far", vm.StateStopping, "node-gone", true),
+		)
+		e.setState(t, stopped.ID, vm.StateStopping, vm.StateRunning, long)
+		e.setState(t, running.ID, vm.StateStarting, vm.StateStopped, long)
+		e.setState(t, recent.ID, vm.StateStopping, vm.StateRunning, time.Now().Add(-10*time.Second))
+		e.setState(t, busy.ID, vm.StateStopping, vm.StateRunning, long)
+		e.setState(t, u1, vm.StateStarting, vm.StateStopped, long)
+		e.setState(t, u2, vm.StateDeleting, vm.StateStopped, long)
+		e.setState(t, u3, vm.StateStopping, vm.StateRunning, long)
+		release := e.rec.hold(busy.ID)
+
+		e.rec.scanStuck(ctx)
+		cases := []struct {
+			id    string
+			want  vm.State
+			event string // the stuck event's message, "" for none
+		}{
+			{stopped.ID, vm.StateStopped, "stuck in STOPPING for 2m0s: the host reports STOPPED"},
+			{running.ID, vm.StateRunning, "stuck in STARTING for 2m0s: the host reports RUNNING"},
+			{u1, vm.StateStopped, "does not have the vm, so it is STOPPED now"},
+			{u2, vm.StateTerminated, "does not have the vm, so it is TERMINATED now"},
+			{recent.ID, vm.StateStopping, ""},
+			{busy.ID, vm.StateStopping, ""},
+			{u3, vm.StateStopping, ""},
+		}
+		for _, c := range cases {
+			v := e.get(t, c.id)
+			if v.State != c.want {
+				t.Errorf("%s: %s, want %s", v.Name, v.State, c.want)
+			}
+			evs := e.events(t, c.id)
+			if c.event == "" {
+				for _, ev := range evs {
+					if ev.Action == "stuck" {
+						t.Errorf("%s: corrected although it should be left: %+v", v.Name, ev)
+					}
+				}
+				continue
+			}
+			if len(evs) == 0 {
+				t.Fatalf("%s: no event", v.Name)
+			}
+			last := evs[len(evs)-1]
+			if last.Action != "stuck" || last.Cause != vm.CauseReconciler || last.NewState != c.want || !strings.Contains(last.Message, c.event) {
+				t.Errorf("%s: last event %+v, want a stuck correction saying %q", v.Name, last, c.event)
+			}
+			if v.Message != last.Message {
+				t.Errorf("%s: message %q, want %q", v.Name, v.Message, last.Message)
+			}
+		}
+
+		// Run's loop does the same once the action holding busy is over.
+		release()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		e.rec.opts.StuckScan = 10 * time.Millisecond
+		go func() { _ = e.rec.Run(ctx) }()
+		eventually(t, 5*time.Second, "the busy vm corrected by the loop", func() bool { return e.get(t, busy.ID).State == vm.StateStopped })
+	})
+}
