@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
@@ -23,14 +24,18 @@ import (
 )
 
 // Shutdown bounds: requests in flight get drainTimeout to finish (a
-// graceful VM stop may be among them); closing the agent, plugins and
-// database gets closeTimeout.
+// graceful VM stop may be among them); closing the agent, the agent
+// server, plugins and database gets closeTimeout.
 const (
 	drainTimeout = 90 * time.Second
 	closeTimeout = 30 * time.Second
 )
 
-// runDaemon runs quantixd dev or server until SIGINT or SIGTERM.
+// attachTimeout bounds how long `quantixd dev` waits for its agent's first
+// session before it gives up starting.
+const attachTimeout = 30 * time.Second
+
+// runDaemon runs quantixd dev, server or agent until SIGINT or SIGTERM.
 func runDaemon(m mode, args []string, stdout, stderr io.Writer) int {
 	cfg, err := loadConfig(m, args, stderr)
 	if errors.Is(err, errHelp) {
@@ -43,7 +48,11 @@ func runDaemon(m mode, args []string, stdout, stderr io.Writer) int {
 	logger := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, stop, m, cfg, logger); err != nil {
+	run := serve
+	if m == modeAgent {
+		run = serveAgent
+	}
+	if err := run(ctx, stop, m, cfg, logger); err != nil {
 		logger.Error("quantixd stopped with an error", "error", err)
 		return 1
 	}
@@ -64,13 +73,24 @@ type daemon struct {
 	log     hclog.Logger
 	store   store.Store
 	plugins *pluginhost.Host
-	agent   *controlplane.LocalAgent
+	// rec is the reconciler; recStop ends its Run, recDone closes after.
+	rec     *controlplane.Reconciler
+	recStop context.CancelFunc
+	recDone chan struct{}
+	// agents serves the agent protocol; agentsDone has Serve's error.
+	agents     *controlplane.AgentServer
+	agentsDone chan error
+	// agentStop ends the local agent of `quantixd dev`; agentDone closes
+	// when it has.
+	agentStop context.CancelFunc
+	agentDone chan struct{}
 }
 
-// serve starts the daemon and blocks until ctx ends (a signal) or the API
-// server fails; then it drains requests and closes the agent, the plugins
-// and the database. stop ends signal capture, so a second signal kills the
-// process.
+// serve runs the control plane (and, for dev, an agent dialling it over
+// loopback) and blocks until ctx ends (a signal) or a listener fails; then
+// it drains requests and closes the agent, the agent server, the
+// reconciler, the plugins and the database. stop ends signal capture, so a
+// second signal kills the process.
 func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Config, logger hclog.Logger) (err error) {
 	d := &daemon{log: logger}
 	defer func() { err = errors.Join(err, d.close()) }()
@@ -83,17 +103,31 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		return err
 	}
 	dispatcher := controlplane.NewDispatcher()
-	if m == modeDev {
-		if err := d.startAgent(ctx, cfg, dispatcher); err != nil {
-			return err
-		}
-	}
-	svc, err := controlplane.New(controlplane.Options{Store: d.store, Executor: dispatcher, Logger: logger})
+	svc, err := controlplane.New(controlplane.Options{
+		Store:     d.store,
+		Executor:  dispatcher,
+		Reconcile: controlplane.ReconcilerOptions{StuckTimeout: cfg.Server.Reconcile.StuckTimeout},
+		Logger:    logger,
+	})
 	if err != nil {
 		return err
 	}
-	handler := api.New(api.Options{Service: svc, Logger: logger, Version: version.String("quantixd")})
+	d.startReconciler(svc.Reconciler())
 
+	rpcLn, err := net.Listen("tcp", cfg.Server.RPCAddr)
+	if err != nil {
+		return fmt.Errorf("listening for agents on %s: %w; set server.rpc_addr (-rpc-addr) to a free address", cfg.Server.RPCAddr, err)
+	}
+	if err := d.startAgentServer(rpcLn, cfg, svc.Reconciler(), dispatcher); err != nil {
+		return err
+	}
+	if m == modeDev {
+		if err := d.startLocalAgent(ctx, cfg, rpcLn.Addr(), dispatcher); err != nil {
+			return err
+		}
+	}
+
+	handler := api.New(api.Options{Service: svc, Logger: logger, Version: version.String("quantixd")})
 	ln, err := net.Listen("tcp", cfg.Server.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening for the API on %s: %w", cfg.Server.HTTPAddr, err)
@@ -105,6 +139,8 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          logger.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
+	// Event streams never end on their own: shutting down ends them.
+	srv.RegisterOnShutdown(svc.Broker().Close)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("API listening", "url", "http://"+ln.Addr().String()+"/api")
@@ -112,6 +148,8 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving the API: %w", err)
+	case err := <-d.agentsDone:
+		return fmt.Errorf("serving agents stopped: %w", err)
 	case <-ctx.Done():
 	}
 	stop()
@@ -124,40 +162,116 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	return nil
 }
 
-// startAgent launches the backend plugin and the local agent serving this
-// host, and routes the node's commands to it.
-func (d *daemon) startAgent(ctx context.Context, cfg *config.Config, dispatcher *controlplane.Dispatcher) error {
-	d.plugins = pluginhost.NewHost(cfg.PluginDir, d.log)
-	pc := pluginhost.Config{Name: cfg.Agent.Backend}
-	if p := cfg.Plugin(cfg.Agent.Backend); p != nil {
-		pc.Path, pc.Checksum, pc.Settings = p.Path, p.Checksum, p.Config
-	}
-	b, err := d.plugins.LaunchBackend(ctx, pc)
-	if err != nil {
-		return fmt.Errorf("starting the %s backend: %w", cfg.Agent.Backend, err)
-	}
-	d.agent, err = controlplane.StartLocalAgent(ctx, controlplane.LocalAgentConfig{
-		Store:             d.store,
-		Backend:           b,
-		NodeName:          cfg.Agent.NodeName,
-		HeartbeatInterval: cfg.Agent.HeartbeatInterval,
-		Logger:            d.log,
+// startReconciler runs the reconciler's periodic work (node liveness,
+// stuck states) until close.
+func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.rec, d.recStop, d.recDone = rec, cancel, make(chan struct{})
+	go func() {
+		defer close(d.recDone)
+		if err := rec.Run(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("the reconciler stopped", "error", err)
+		}
+	}()
+}
+
+// startAgentServer serves the agent protocol on ln: agents' reports go to
+// the reconciler and the nodes they serve are routed commands.
+func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *controlplane.Reconciler, dispatcher *controlplane.Dispatcher) error {
+	srv, err := controlplane.NewAgentServer(controlplane.AgentServerOptions{
+		Handler:    rec,
+		Dispatcher: dispatcher,
+		JoinToken:  cfg.Server.JoinToken,
+		Logger:     d.log,
 	})
 	if err != nil {
-		return fmt.Errorf("%w (is the hypervisor running? `make deps` installs and starts libvirtd)", err)
+		_ = ln.Close()
+		return err
 	}
-	dispatcher.Register(d.agent.NodeID(), d.agent)
+	d.agents, d.agentsDone = srv, make(chan error, 1)
+	go func() { d.agentsDone <- srv.Serve(ln) }()
+	d.log.Info("agent RPC listening", "addr", ln.Addr().String(), "join_token", cfg.Server.JoinToken != "")
 	return nil
 }
 
-// close stops the agent (its node becomes UNREACHABLE), the plugins and the
-// database, in that order.
+// startLocalAgent runs the agent of `quantixd dev`: the backend plugin on
+// this host and an agent dialling this process's agent server over
+// loopback, like any other agent. It returns once the agent's session is
+// attached, so that the API starts with its node connected.
+func (d *daemon) startLocalAgent(ctx context.Context, cfg *config.Config, rpc net.Addr, dispatcher *controlplane.Dispatcher) error {
+	b, err := d.launchBackend(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	acfg := agentConfig(cfg, b, d.log)
+	acfg.Servers = []string{dialAddr(rpc)}
+	if acfg.JoinToken == "" {
+		acfg.JoinToken = cfg.Server.JoinToken
+	}
+	a, err := agent.New(acfg)
+	if err != nil {
+		return err
+	}
+	actx, cancel := context.WithCancel(context.Background())
+	d.agentStop, d.agentDone = cancel, make(chan struct{})
+	go func() {
+		defer close(d.agentDone)
+		_ = a.Run(actx)
+	}()
+	deadline := time.NewTimer(attachTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !a.Status().Connected {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("the local agent did not connect to the agent server within %s: %v", attachTimeout, a.Status().LastError)
+		case <-tick.C:
+		}
+	}
+	d.log.Info("local agent connected", "node", cfg.Agent.NodeName, "node_id", a.Status().NodeID)
+	return nil
+}
+
+// dialAddr is the address to dial for a listener's address: a listener on
+// every interface is reached over loopback.
+func dialAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if tcp.IP.IsUnspecified() {
+		if tcp.IP.To4() != nil {
+			return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+		}
+		return net.JoinHostPort("::1", fmt.Sprint(tcp.Port))
+	}
+	return tcp.String()
+}
+
+// close stops the local agent, the agent server (its sessions end), the
+// reconciler, the plugins and the database, in that order.
 func (d *daemon) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	var errs []error
-	if d.agent != nil {
-		errs = append(errs, d.agent.Close(ctx))
+	if d.agentStop != nil {
+		d.agentStop()
+		select {
+		case <-d.agentDone:
+		case <-ctx.Done():
+			errs = append(errs, errors.New("the local agent did not stop in time"))
+		}
+	}
+	if d.agents != nil {
+		errs = append(errs, d.agents.Close(ctx))
+	}
+	if d.rec != nil {
+		d.recStop()
+		<-d.recDone
+		d.rec.Close()
 	}
 	if d.plugins != nil {
 		errs = append(errs, d.plugins.Close())

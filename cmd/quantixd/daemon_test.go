@@ -22,23 +22,29 @@ import (
 type proc struct {
 	cmd  *exec.Cmd
 	url  string
+	rpc  string // the agent port of dev and server
 	log  string
 	done chan struct{}
 	err  error // set when done closes
 }
 
 // requireE2E fails the test when what the end-to-end tests need is
-// missing.
-func requireE2E(t *testing.T) {
+// missing. libvirtd may be restarting (another package's tests do that):
+// it gets 30s to answer.
+func requireE2E(t testing.TB) {
 	t.Helper()
 	if e2e.daemonErr != nil {
 		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for cptest.CheckLibvirt() != nil && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
 	}
 	cptest.RequireLibvirt(t)
 }
 
 // freeAddr returns a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,7 +57,7 @@ func freeAddr(t *testing.T) string {
 
 // writeConfig writes the config file of a test daemon: the libvirt plugin
 // on qemu:///system with the run's image dir, and the database.
-func writeConfig(t *testing.T, dir, driver, dsn string) string {
+func writeConfig(t testing.TB, dir, driver, dsn string) string {
 	t.Helper()
 	db := ""
 	if driver == "postgres" {
@@ -73,40 +79,23 @@ plugin "libvirt" {
 	return path
 }
 
-// startDaemon runs `quantixd <args>` with -http-addr on a free port and
-// waits until /api/health answers. The process is killed when the test
-// ends if it is still running, and its log is shown when the test failed.
-func startDaemon(t *testing.T, args ...string) *proc {
+// startDaemon runs `quantixd <args>` with -http-addr and -rpc-addr on free
+// ports (unless args set them) and waits until /api/health answers. The
+// process is killed when the test ends if it is still running, and its log
+// is shown when the test failed.
+func startDaemon(t testing.TB, args ...string) *proc {
 	t.Helper()
-	addr := freeAddr(t)
-	logFile, err := os.CreateTemp(t.TempDir(), "quantixd-*.log")
-	if err != nil {
-		t.Fatal(err)
+	addr, rpc := flagValue(args, "-http-addr"), flagValue(args, "-rpc-addr")
+	if addr == "" {
+		addr = freeAddr(t)
+		args = append(args, "-http-addr", addr)
 	}
-	cmd := exec.Command(e2e.daemon, append(args, "-http-addr", addr)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	if rpc == "" {
+		rpc = freeAddr(t)
+		args = append(args, "-rpc-addr", rpc)
 	}
-	p := &proc{cmd: cmd, url: "http://" + addr, log: logFile.Name(), done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		_ = logFile.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(p.log)
-			t.Logf("quantixd %s log:\n%s", strings.Join(args, " "), b)
-		}
-	})
+	p := spawn(t, args...)
+	p.url, p.rpc = "http://"+addr, rpc
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -127,8 +116,54 @@ func startDaemon(t *testing.T, args ...string) *proc {
 	return nil
 }
 
+// flagValue returns the value following flag in args, or "".
+func flagValue(args []string, flag string) string {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// spawn starts `quantixd <args>` in its own process group, logging to a
+// file. The process is killed when the test ends if it is still running,
+// and its log is shown when the test failed.
+func spawn(t testing.TB, args ...string) *proc {
+	t.Helper()
+	logFile, err := os.CreateTemp(t.TempDir(), "quantixd-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e2e.daemon, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, log: logFile.Name(), done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		_ = logFile.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log)
+			t.Logf("quantixd %s log:\n%s", strings.Join(args, " "), b)
+		}
+	})
+	return p
+}
+
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -171,7 +206,7 @@ func (r resp) str(path string) string {
 }
 
 // call sends a request and decodes the JSON reply.
-func (p *proc) call(t *testing.T, method, path, body string) resp {
+func (p *proc) call(t testing.TB, method, path, body string) resp {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -199,7 +234,7 @@ func (p *proc) call(t *testing.T, method, path, body string) resp {
 }
 
 // must sends a request and fails unless the status is want.
-func (p *proc) must(t *testing.T, want int, method, path, body string) resp {
+func (p *proc) must(t testing.TB, want int, method, path, body string) resp {
 	t.Helper()
 	r := p.call(t, method, path, body)
 	if r.status != want {
@@ -221,7 +256,7 @@ func vmName(t *testing.T) string {
 }
 
 // domState is what virsh says of the domain called name, "" when absent.
-func domState(t *testing.T, name string) string {
+func domState(t testing.TB, name string) string {
 	t.Helper()
 	s, ok, err := cptest.DomState(name)
 	if err != nil {

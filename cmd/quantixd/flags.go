@@ -16,6 +16,7 @@ type mode string
 const (
 	modeDev    mode = "dev"
 	modeServer mode = "server"
+	modeAgent  mode = "agent"
 )
 
 // setting binds a flag to the config attribute it sets.
@@ -30,13 +31,15 @@ type setting struct {
 var settings = []setting{
 	{"data-dir", "data_dir", "directory of the embedded database and other state (default ./quantix-data)", []mode{modeDev, modeServer}},
 	{"http-addr", "server.http_addr", "host:port the REST API listens on (default 127.0.0.1:8080)", []mode{modeDev, modeServer}},
+	{"rpc-addr", "server.rpc_addr", "host:port agents connect to (default 127.0.0.1:8081)", []mode{modeDev, modeServer}},
 	{"db-driver", "server.database.driver", "inventory database: sqlite or postgres (default sqlite)", []mode{modeDev, modeServer}},
 	{"db-dsn", "server.database.dsn", "database connection string; sqlite: a file path (default <data-dir>/quantix.db)", []mode{modeDev, modeServer}},
-	{"log-level", "log_level", "trace, debug, info, warn or error (default info)", []mode{modeDev, modeServer}},
-	{"log-format", "log_format", "text or json (default text)", []mode{modeDev, modeServer}},
-	{"plugin-dir", "plugin_dir", "directory of plugin binaries (default: plugins next to the quantixd binary)", []mode{modeDev}},
-	{"node-name", "agent.node_name", "this host's name in the inventory (default: the hostname)", []mode{modeDev}},
-	{"backend", "agent.backend", "backend plugin driving this host (default libvirt)", []mode{modeDev}},
+	{"log-level", "log_level", "trace, debug, info, warn or error (default info)", []mode{modeDev, modeServer, modeAgent}},
+	{"log-format", "log_format", "text or json (default text)", []mode{modeDev, modeServer, modeAgent}},
+	{"plugin-dir", "plugin_dir", "directory of plugin binaries (default: plugins next to the quantixd binary)", []mode{modeDev, modeAgent}},
+	{"node-name", "agent.node_name", "this host's name in the inventory (default: the hostname)", []mode{modeDev, modeAgent}},
+	{"backend", "agent.backend", "backend plugin driving this host (default libvirt)", []mode{modeDev, modeAgent}},
+	{"servers", "agent.servers", "comma-separated host:port addresses of control plane servers, tried in turn (default 127.0.0.1:8081)", []mode{modeAgent}},
 }
 
 // errHelp: the user asked for the flags; they were printed.
@@ -95,13 +98,23 @@ func loadConfig(m mode, args []string, stderr io.Writer) (*config.Config, error)
 }
 
 var modeHelp = map[mode]string{
-	modeDev: `Runs the control plane, its database and a local agent in one process. With no
+	modeDev: `Runs the control plane, its database and an agent in one process; the agent
+dials the control plane's agent port over loopback like any other agent. With no
 config file it keeps a SQLite database under ./quantix-data, serves the REST API on
-127.0.0.1:8080 and drives the hypervisor through the libvirt backend plugin
-(quantix-backend-libvirt in the plugins directory next to the binary) on
-qemu:///system.
+127.0.0.1:8080 and agents on 127.0.0.1:8081, and drives the hypervisor through the
+libvirt backend plugin (quantix-backend-libvirt in the plugins directory next to
+the binary) on qemu:///system.
 `,
-	modeServer: `Runs the control plane alone: the REST API and the inventory database. No agent
-runs in this process, so actions on VMs whose node has no connected agent answer 503.
+	modeServer: `Runs the control plane alone: the REST API, the inventory database and the agent
+port (server.rpc_addr) that "quantixd agent" processes connect to. Actions on VMs
+whose node has no connected agent answer 503. With server.join_token set, agents
+must present it; without, only agents connecting over loopback are taken.
+`,
+	modeAgent: `Runs the node agent of this host: it launches the backend plugin agent.backend
+names (from the plugins directory), dials the control plane servers of
+agent.servers in turn with agent.join_token, registers this host as node
+agent.node_name, reports every VM change at once, heartbeats every
+agent.heartbeat_interval and runs the commands the server sends. It reconnects
+by itself when the server goes away.
 `,
 }

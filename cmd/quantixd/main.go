@@ -13,11 +13,14 @@ const usage = `usage: quantixd <command> [flags]
 
 commands:
   dev       run the control plane, its database (embedded SQLite unless
-            configured otherwise) and a local agent driving this host's
-            hypervisor through the backend plugin, all in one process;
-            needs no config file
-  server    run the control plane (REST API and database) without a local
-            agent: actions on VMs answer 503 until an agent serves their node
+            configured otherwise) and an agent driving this host's hypervisor
+            through the backend plugin, all in one process; needs no config
+            file
+  server    run the control plane (REST API, database and the port agents
+            connect to) without an agent: actions on VMs answer 503 until an
+            agent serves their node
+  agent     run the node agent of this host: it drives the hypervisor through
+            the backend plugin and connects to the servers of agent.servers
   version   print the version and exit
 
 Run "quantixd <command> -h" for the flags of a command.
@@ -37,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDaemon(modeDev, args[1:], stdout, stderr)
 	case "server":
 		return runDaemon(modeServer, args[1:], stdout, stderr)
+	case "agent":
+		return runDaemon(modeAgent, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, version.String("quantixd"))
 		return 0

@@ -28,8 +28,10 @@ func runTests(m *testing.M) int {
 	defer cptest.Cleanup()
 	e2e.libvirtErr = cptest.CheckLibvirt()
 	if e2e.libvirtErr == nil {
-		if err := cptest.Sweep(vmPrefix); err != nil {
-			fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
+		for _, prefix := range []string{vmPrefix, recPrefix} {
+			if err := cptest.Sweep(prefix); err != nil {
+				fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
+			}
 		}
 	}
 	e2e.daemon, e2e.daemonErr = cptest.DaemonBinary()
@@ -44,9 +46,11 @@ func runTests(m *testing.M) int {
 	e2e.imageDir = dir
 	code := m.Run()
 	if e2e.libvirtErr == nil {
-		if err := cptest.Sweep(vmPrefix); err != nil {
-			fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
-			code = 1
+		for _, prefix := range []string{vmPrefix, recPrefix} {
+			if err := cptest.Sweep(prefix); err != nil {
+				fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
+				code = 1
+			}
 		}
 	}
 	_ = os.RemoveAll(dir)

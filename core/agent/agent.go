@@ -1,0 +1,197 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/sdk/backend"
+)
+
+// backendCallTimeout bounds the backend calls the agent makes on its own
+// (looking up a VM after an event, host info, health); listings get
+// listTimeout.
+const (
+	backendCallTimeout = 15 * time.Second
+	listTimeout        = time.Minute
+)
+
+// Agent is the node agent of one host. Run it with Run.
+type Agent struct {
+	cfg  Config
+	log  hclog.Logger
+	view *view
+
+	// resyncReq asks the lister for a listing followed by a full sync.
+	resyncReq chan struct{}
+
+	mu      sync.Mutex
+	sess    *session // the attached session, nil while disconnected
+	status  Status
+	host    node.HostInfo // last host info the backend gave
+	info    node.Backend  // name and version of the backend, last health
+	running bool
+}
+
+// Status says where the agent stands.
+type Status struct {
+	// Connected is true while a session is attached.
+	Connected bool
+	// Server is the address of the server of the attached session, or of
+	// the last one.
+	Server string
+	// NodeID is the node's id, once a server gave it.
+	NodeID string
+	// SessionID names the attached session, or the last one.
+	SessionID string
+	// Sessions counts the sessions attached since Run started.
+	Sessions int
+	// LastError is why the last connection attempt or session ended.
+	LastError error
+}
+
+// New checks cfg and returns an agent that does nothing until Run.
+func New(cfg Config) (*Agent, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{
+		cfg:       cfg,
+		log:       cfg.Logger.Named("agent"),
+		view:      newView(),
+		resyncReq: make(chan struct{}, 1),
+	}, nil
+}
+
+// Status returns where the agent stands now.
+func (a *Agent) Status() Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.status
+}
+
+// Run watches the host and keeps a session with a server open, reconnecting
+// with backoff whenever it ends, until ctx ends; then it closes the session
+// and returns nil. It may be called once.
+func (a *Agent) Run(ctx context.Context) error {
+	a.mu.Lock()
+	if a.running {
+		a.mu.Unlock()
+		return fmt.Errorf("agent of node %q: Run was already called", a.cfg.NodeName)
+	}
+	a.running = true
+	a.mu.Unlock()
+
+	var wg sync.WaitGroup
+	if r, ok := a.cfg.Backend.(Relauncher); ok {
+		remove := r.OnRelaunch(func(generation int) {
+			a.view.unsync()
+			a.log.Info("backend plugin relaunched: listing every vm again", "generation", generation)
+			a.requestResync()
+		})
+		defer remove()
+	}
+	wg.Go(func() { a.watchEvents(ctx) })
+	wg.Go(func() { a.lister(ctx) })
+	wg.Go(func() { a.checkHealth(ctx) })
+	a.connectLoop(ctx)
+	wg.Wait()
+	return nil
+}
+
+// requestResync asks the lister for a listing, after which the attached
+// session sends a full sync. Requests made while one is pending coalesce.
+func (a *Agent) requestResync() {
+	select {
+	case a.resyncReq <- struct{}{}:
+	default:
+	}
+}
+
+// checkHealth refreshes the backend's health every heartbeat interval, so
+// that heartbeats never wait on a slow backend.
+func (a *Agent) checkHealth(ctx context.Context) {
+	t := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		a.refreshHealth(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) refreshHealth(ctx context.Context) {
+	hc, ok := a.cfg.Backend.(backend.HealthChecker)
+	if !ok {
+		a.mu.Lock()
+		a.info.Healthy, a.info.Error = true, ""
+		a.mu.Unlock()
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, min(a.cfg.HeartbeatInterval, backendCallTimeout))
+	err := hc.Health(hctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	was := a.info.Healthy
+	a.info.Healthy, a.info.Error = err == nil, ""
+	if err != nil {
+		a.info.Error = err.Error()
+		if was {
+			a.log.Warn("backend unhealthy", "error", err)
+		}
+	} else if !was && a.info.Name != "" {
+		a.log.Info("backend healthy again")
+	}
+}
+
+// backendInfo returns the backend's name, version and last health.
+func (a *Agent) backendInfo() node.Backend {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.info
+}
+
+// describe asks the backend who it is and what the host is, keeping the
+// last answers when it cannot tell now.
+func (a *Agent) describe(ctx context.Context) (node.HostInfo, node.Backend) {
+	cctx, cancel := context.WithTimeout(ctx, backendCallTimeout)
+	defer cancel()
+	info, ierr := a.cfg.Backend.Info(cctx)
+	host, herr := a.cfg.Backend.HostInfo(cctx)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ierr == nil {
+		a.info.Name, a.info.Version = info.Name, info.Version
+	}
+	if herr == nil && host != nil {
+		a.host = node.HostInfo{
+			Hostname: host.Hostname, CPUs: host.CPUs, MemoryMiB: host.MemoryMiB, Arch: host.Arch,
+			Hypervisor: host.Hypervisor, HypervisorVersion: host.HypervisorVersion, KVMUsable: host.KVMUsable,
+		}
+	}
+	if err := firstErr(ierr, herr); err != nil {
+		a.log.Warn("the backend cannot describe the host now; registering with what it said last", "error", err)
+	}
+	return a.host, a.info
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

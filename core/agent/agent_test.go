@@ -1,0 +1,388 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/agent"
+	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/pluginhost"
+	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
+)
+
+func spec(name string) backend.VMSpec {
+	return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64}
+}
+
+// connected starts a server, the test-driver plugin and an agent with no
+// sync jitter, and waits for the agent's first full sync.
+func connected(t *testing.T, cfg agent.Config) (*server, *cptest.TestDriverBackend, *agent.Agent) {
+	t.Helper()
+	srv := startServer(t, "", "")
+	b := cptest.LaunchTestDriver(t)
+	cfg.Servers = []string{srv.addr}
+	cfg.Backend = b
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 200 * time.Millisecond
+	}
+	a := runAgent(t, cfg)
+	srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", fullSyncWith(testDomain))
+	return srv, b, a
+}
+
+// TestAgentReportsEventsAtOnce: each lifecycle event reaches the server as
+// a change with the VM's state at once.
+func TestAgentReportsEventsAtOnce(t *testing.T) {
+	srv, b, a := connected(t, agent.Config{})
+	ctx := context.Background()
+	reg := srv.rec.all()[0]
+	if reg.kind != "register" || reg.reg.Host.Hostname == "" || reg.reg.Backend.Name != "libvirt" || !reg.reg.Backend.Healthy ||
+		reg.reg.Address != "127.0.0.1" || reg.reg.HeartbeatInterval != 200*time.Millisecond {
+		t.Errorf("registration: %+v", reg.reg)
+	}
+	if st := a.Status(); !st.Connected || st.NodeID != reg.node || st.Sessions != 1 {
+		t.Errorf("status: %+v", st)
+	}
+
+	step := func(what string, state backend.PowerState, do func() (string, error)) string {
+		t.Helper()
+		from := srv.rec.mark()
+		id, err := do()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		done := time.Now()
+		rep := srv.rec.waitReport(t, from, time.Second, what, changeOf(id, state))
+		t.Logf("%s reported %s after the backend call returned", what, rep.at.Sub(done).Round(time.Microsecond))
+		return id
+	}
+	id := step("create", backend.StateStopped, func() (string, error) {
+		x, err := b.CreateVM(ctx, spec("ev-"+cptest.RandomHex(3)))
+		if err != nil {
+			return "", err
+		}
+		return x.ID, nil
+	})
+	step("start", backend.StateRunning, func() (string, error) { _, err := b.StartVM(ctx, id); return id, err })
+	step("pause", backend.StatePaused, func() (string, error) { _, err := b.PauseVM(ctx, id); return id, err })
+	step("stop", backend.StateStopped, func() (string, error) {
+		_, err := b.StopVM(ctx, id, backend.StopOptions{Force: true})
+		return id, err
+	})
+	step("delete", "", func() (string, error) { return id, b.DeleteVM(ctx, id, backend.DeleteOptions{}) })
+}
+
+// TestAgentRunsCommands: the dispatcher's commands reach the backend
+// through the session and their results come back with their kinds.
+func TestAgentRunsCommands(t *testing.T) {
+	srv, _, a := connected(t, agent.Config{})
+	ctx := context.Background()
+	node := a.Status().NodeID
+	exec := func(cmd controlplane.Command) *controlplane.Result {
+		t.Helper()
+		res, err := srv.disp.Execute(ctx, node, cmd)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd.Op, err)
+		}
+		return res
+	}
+	s := spec("cmd-" + cptest.RandomHex(3))
+	res := exec(controlplane.Command{Op: controlplane.OpCreate, Spec: &s})
+	if res.VM == nil || res.VM.Name != s.Name || res.VM.State != backend.StateStopped || !res.VM.Managed {
+		t.Fatalf("create: %+v", res.VM)
+	}
+	id := res.VM.ID
+	for _, c := range []struct {
+		op   controlplane.Op
+		want backend.PowerState
+	}{
+		{controlplane.OpStart, backend.StateRunning},
+		{controlplane.OpPause, backend.StatePaused},
+		{controlplane.OpResume, backend.StateRunning},
+		{controlplane.OpGet, backend.StateRunning},
+		{controlplane.OpReboot, backend.StateRunning},
+	} {
+		if res := exec(controlplane.Command{Op: c.op, VMID: id}); res.VM == nil || res.VM.ID != id || res.VM.State != c.want {
+			t.Errorf("%s: %+v, want %s", c.op, res.VM, c.want)
+		}
+	}
+	if res := exec(controlplane.Command{Op: controlplane.OpTailLog, VMID: id, Lines: 10}); res.Log == nil {
+		t.Error("tail_log: no tail")
+	}
+	if res := exec(controlplane.Command{Op: controlplane.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); res.VM.State != backend.StateStopped {
+		t.Errorf("stop: %+v", res.VM)
+	}
+	_, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpPause, VMID: id})
+	if !errors.Is(err, plugin.ErrConflict) || !strings.Contains(err.Error(), "STOPPED") && !strings.Contains(strings.ToLower(err.Error()), "stopped") {
+		t.Errorf("pausing a stopped vm: %v; want the backend's conflict", err)
+	}
+	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpTailLog, VMID: id, Lines: 0})
+	if plugin.FieldOf(err) != "lines" {
+		t.Errorf("tail_log of 0 lines: %v; want an invalid argument naming lines", err)
+	}
+	exec(controlplane.Command{Op: controlplane.OpDelete, VMID: id})
+	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpGet, VMID: id})
+	if !errors.Is(err, plugin.ErrNotFound) {
+		t.Errorf("get after delete: %v; want not found", err)
+	}
+}
+
+// TestAgentHeartbeats: heartbeats carry the state hash of what the agent
+// sees and the backend's health; a reply asking for a full sync gets one.
+func TestAgentHeartbeats(t *testing.T) {
+	srv, b, _ := connected(t, agent.Config{})
+	first := srv.rec.waitReport(t, 0, 10*time.Second, "full sync", isKind("full_sync"))
+	states := map[string]vm.State{}
+	for _, v := range first.vms {
+		states[v.ID] = vm.HostState(string(v.State))
+	}
+	from := srv.rec.mark()
+	hb := srv.rec.waitReport(t, from, 2*time.Second, "heartbeat", isKind("heartbeat"))
+	if hb.hb.StateHash != vm.StateHash(states) || hb.hb.VMCount != len(states) || !hb.hb.Backend.Healthy || hb.hb.Backend.Name != "libvirt" {
+		t.Errorf("heartbeat %+v does not match the full sync %s", hb.hb, describe([]report{first}))
+	}
+
+	// The server's view differs: a full sync follows the heartbeat reply.
+	srv.rec.setAskFullSync(true)
+	from = srv.rec.mark()
+	srv.rec.waitReport(t, from, 2*time.Second, "full sync asked for by a heartbeat reply", isKind("full_sync"))
+	srv.rec.setAskFullSync(false)
+
+	// What the agent sees changes: so does the hash of the next heartbeat.
+	x, err := b.CreateVM(context.Background(), spec("hb-"+cptest.RandomHex(3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	states[x.ID] = vm.StateStopped
+	from = srv.rec.mark()
+	srv.rec.waitReport(t, from, 2*time.Second, "heartbeat with the new vm's hash", func(r report) bool {
+		return r.kind == "heartbeat" && r.hb.StateHash == vm.StateHash(states) && r.hb.VMCount == len(states)
+	})
+}
+
+// TestAgentWrongJoinToken: a server with another token refuses the agent
+// with a clear error; the agent keeps trying, so a server configured with
+// its token takes it.
+func TestAgentWrongJoinToken(t *testing.T) {
+	srv := startServer(t, "", "right")
+	b := cptest.LaunchTestDriver(t)
+	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, JoinToken: "wrong", Backend: b, MaxBackoff: 300 * time.Millisecond})
+	waitFor(t, 5*time.Second, "the agent sees the refusal", func() bool { return a.Status().LastError != nil })
+	err := a.Status().LastError
+	if !strings.Contains(err.Error(), "join token rejected") || !strings.Contains(err.Error(), "agent.join_token") {
+		t.Errorf("agent's error: %v; want it to say the join token was rejected and name agent.join_token", err)
+	}
+	time.Sleep(time.Second)
+	if n := srv.rec.mark(); n != 0 || a.Status().Connected {
+		t.Fatalf("a refused agent reached the handler: %s", describe(srv.rec.all()))
+	}
+	addr := srv.addr
+	srv.stop(t)
+	next := startServer(t, addr, "wrong")
+	next.rec.waitReport(t, 0, 5*time.Second, "registration once the tokens match", isKind("register"))
+}
+
+// TestAgentReconnects: when the server goes away the agent reconnects with
+// backoff, registers again (a new session) and sends a full sync.
+func TestAgentReconnects(t *testing.T) {
+	srv, _, a := connected(t, agent.Config{MaxBackoff: time.Second})
+	first := a.Status()
+	srv.stop(t)
+	waitFor(t, 2*time.Second, "the agent notices", func() bool { return !a.Status().Connected })
+	time.Sleep(3 * time.Second) // several failed attempts: the backoff grows to its cap
+	began := time.Now()
+	next := startServer(t, srv.addr, "")
+	next.rec.waitReport(t, 0, 3*time.Second, "registration with the new server", isKind("register"))
+	t.Logf("registered again %s after the server came back", time.Since(began).Round(time.Millisecond))
+	next.rec.waitReport(t, 0, 5*time.Second, "full sync to the new server", fullSyncWith(testDomain))
+	st := a.Status()
+	if !st.Connected || st.SessionID == first.SessionID || st.Sessions != 2 {
+		t.Errorf("status after reconnecting: %+v (first session %s)", st, first.SessionID)
+	}
+}
+
+// TestAgentKeepsLatestStateOnly: what changes while the agent is
+// disconnected reaches the new session as the full sync's latest state, not
+// as a replay of each change.
+func TestAgentKeepsLatestStateOnly(t *testing.T) {
+	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
+	ctx := context.Background()
+	x, err := b.CreateVM(ctx, spec("latest-"+cptest.RandomHex(3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.rec.waitReport(t, 0, time.Second, "create", changeOf(x.ID, backend.StateStopped))
+
+	srv.stop(t)
+	for _, f := range []func() (*backend.VM, error){
+		func() (*backend.VM, error) { return b.StartVM(ctx, x.ID) },
+		func() (*backend.VM, error) { return b.PauseVM(ctx, x.ID) },
+		func() (*backend.VM, error) { return b.ResumeVM(ctx, x.ID) },
+		func() (*backend.VM, error) { return b.StopVM(ctx, x.ID, backend.StopOptions{Force: true}) },
+		func() (*backend.VM, error) { return b.StartVM(ctx, x.ID) },
+		func() (*backend.VM, error) { return b.PauseVM(ctx, x.ID) },
+	} {
+		if _, err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the events reach the agent
+	next := startServer(t, srv.addr, "")
+	sync := next.rec.waitReport(t, 0, 5*time.Second, "full sync", fullSyncWith(x.ID))
+	i := slices.IndexFunc(sync.vms, func(v *backend.VM) bool { return v.ID == x.ID })
+	if sync.vms[i].State != backend.StatePaused {
+		t.Errorf("full sync has %s %s, want PAUSED", x.Name, sync.vms[i].State)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, r := range next.rec.all() {
+		if r.kind == "change" {
+			t.Errorf("a change made while disconnected was replayed: %s", describe([]report{r}))
+		}
+	}
+}
+
+// TestAgentResyncsAfterPluginKill: the backend plugin killed with SIGKILL
+// is relaunched by the host; the agent lists every VM again and sends a
+// full sync, and never reports a VM gone because the plugin was.
+func TestAgentResyncsAfterPluginKill(t *testing.T) {
+	srv, b, _ := connected(t, agent.Config{})
+	pid := b.Status().PID
+	from := srv.rec.mark()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "relaunch", func() bool { st := b.Status(); return st.Healthy && st.Restarts >= 1 })
+	relaunched := time.Now()
+	sync := srv.rec.waitReport(t, from, 5*time.Second, "full sync after the relaunch", isKind("full_sync"))
+	if !lists(sync.vms, testDomain) {
+		t.Errorf("full sync after the relaunch misses the test domain: %s", describe([]report{sync}))
+	}
+	t.Logf("full sync %s after the relaunch", sync.at.Sub(relaunched).Round(time.Millisecond))
+	for _, r := range srv.rec.all()[from:] {
+		if r.kind == "change" && r.change.Gone {
+			t.Errorf("a vm reported gone across the plugin's relaunch: %s", describe([]report{r}))
+		}
+		if r.kind == "full_sync" && r.at.Before(relaunched) && !lists(r.vms, testDomain) {
+			t.Errorf("a full sync without the test domain while the plugin was down: %s", describe([]report{r}))
+		}
+	}
+	srv.rec.waitReport(t, from, 5*time.Second, "healthy heartbeat after the relaunch", func(r report) bool {
+		return r.kind == "heartbeat" && r.at.After(relaunched.Add(300*time.Millisecond)) && r.hb.Backend.Healthy
+	})
+}
+
+// TestAgentSyncJitter: after each (re)connect the full sync waits a random
+// delay below sync_jitter, even when heartbeat replies ask for one sooner.
+func TestAgentSyncJitter(t *testing.T) {
+	const jitter = 800 * time.Millisecond
+	srv := startServer(t, "", "")
+	b := cptest.LaunchTestDriver(t)
+	runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, SyncJitter: jitter, MaxBackoff: 200 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond})
+	var delays []time.Duration
+	addr := srv.addr
+	for round := range 8 {
+		srv.rec.setAskFullSync(true) // must not cut the jitter short
+		reg := srv.rec.waitReport(t, 0, 5*time.Second, "registration", isKind("register"))
+		sync := srv.rec.waitReport(t, 0, 5*time.Second, "full sync", isKind("full_sync"))
+		d := sync.at.Sub(reg.at)
+		delays = append(delays, d)
+		if d > jitter+300*time.Millisecond {
+			t.Errorf("round %d: full sync %s after registering, sync_jitter is %s", round, d, jitter)
+		}
+		srv.stop(t)
+		srv = startServer(t, addr, "")
+	}
+	t.Logf("delays: %v", delays)
+	// Heartbeats every 100ms ask for a full sync: were the jitter cut
+	// short, every delay would be below two of them.
+	if slices.Max(delays) < 250*time.Millisecond || slices.Max(delays)-slices.Min(delays) < 50*time.Millisecond {
+		t.Errorf("full sync delays %v are not spread over [0, %s)", delays, jitter)
+	}
+}
+
+// TestAgentConfig: a config the agent cannot run with is refused, naming
+// what to set.
+func TestAgentConfig(t *testing.T) {
+	_, err := agent.New(agent.Config{})
+	for _, want := range []string{"agent.node_name", "agent.servers", "backend"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("empty config: %v; want it to name %s", err, want)
+		}
+	}
+	b := cptest.LaunchTestDriver(t)
+	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, SyncJitter: -time.Second})
+	if err == nil || !strings.Contains(err.Error(), "sync jitter") {
+		t.Errorf("negative jitter: %v", err)
+	}
+}
+
+// TestAgentIgnoresUnusableUUIDs: VMs whose UUID is all zeros or all 0xFF
+// are never reported, neither listed nor by their events.
+func TestAgentIgnoresUnusableUUIDs(t *testing.T) {
+	const (
+		ones  = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+		zeros = "00000000-0000-0000-0000-000000000000"
+		good  = "12345678-0000-4000-8000-000000000001"
+	)
+	dom := func(name, uuid string) string {
+		return "<domain type='test'><name>" + name + "</name><uuid>" + uuid +
+			"</uuid><memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>\n"
+	}
+	file := filepath.Join(t.TempDir(), "node.xml")
+	if err := os.WriteFile(file, []byte("<node>\n"+dom("ones", ones)+dom("zeros", zeros)+dom("good", good)+"</node>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path, err := cptest.PluginBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pluginhost.LaunchBackend(context.Background(), pluginhost.Config{
+		Name: cptest.PluginName, Path: path,
+		Settings: map[string]any{"uri": "test://" + file, "image_dir": filepath.Join(t.TempDir(), "images")},
+		Logger:   cptest.Logger(t, hclog.Warn),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	all, err := b.ListVMs(context.Background())
+	if err != nil || len(all) != 3 {
+		t.Fatalf("the backend lists %d vms (%v), want the file's 3", len(all), err)
+	}
+
+	srv := startServer(t, "", "")
+	runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond})
+	sync := srv.rec.waitReport(t, 0, 10*time.Second, "full sync", fullSyncWith(good))
+	if len(sync.vms) != 1 {
+		t.Errorf("full sync: %s; want the vm with a usable uuid only", describe([]report{sync}))
+	}
+	from := srv.rec.mark()
+	for _, id := range []string{ones, zeros, good} {
+		if _, err := b.StopVM(context.Background(), id, backend.StopOptions{Force: true}); err != nil {
+			t.Fatalf("stopping %s: %v", id, err)
+		}
+	}
+	srv.rec.waitReport(t, from, time.Second, "change of the good vm", changeOf(good, backend.StateStopped))
+	time.Sleep(300 * time.Millisecond)
+	for _, r := range srv.rec.all()[from:] {
+		if r.kind == "change" && (r.change.VMID == ones || r.change.VMID == zeros) {
+			t.Errorf("a vm with an unusable uuid was reported: %s", describe([]report{r}))
+		}
+	}
+	hb := srv.rec.waitReport(t, from, time.Second, "heartbeat", isKind("heartbeat"))
+	if hb.hb.VMCount != 1 {
+		t.Errorf("heartbeat counts %d vms, want 1", hb.hb.VMCount)
+	}
+}

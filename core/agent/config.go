@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/pluginhost"
+	"github.com/quantixvm/quantix/sdk/backend"
+)
+
+// Defaults of the Config durations left zero.
+const (
+	DefaultHeartbeatInterval = 5 * time.Second
+	DefaultResyncInterval    = 30 * time.Second
+	DefaultMaxBackoff        = 5 * time.Second
+)
+
+// Config configures an Agent.
+type Config struct {
+	// NodeName names this host in the inventory (agent.node_name).
+	NodeName string
+	// Servers are the control plane RPC addresses, tried in turn
+	// (agent.servers).
+	Servers []string
+	// JoinToken is presented on every call (agent.join_token).
+	JoinToken string
+	// Backend drives the host. When it implements backend.HealthChecker its
+	// health travels with registrations and heartbeats; when it implements
+	// Relauncher the agent resyncs after each relaunch.
+	Backend backend.Backend
+	// HeartbeatInterval is how often a heartbeat is sent; zero means
+	// DefaultHeartbeatInterval.
+	HeartbeatInterval time.Duration
+	// ResyncInterval is how often every VM is listed as a safety net; zero
+	// means DefaultResyncInterval.
+	ResyncInterval time.Duration
+	// SyncJitter bounds the random delay, in [0, SyncJitter), before the full
+	// sync that follows each (re)connect; zero syncs at once.
+	SyncJitter time.Duration
+	// MaxBackoff caps the delay between connection attempts; zero means
+	// DefaultMaxBackoff.
+	MaxBackoff time.Duration
+	// Version is the agent's build, sent with the registration.
+	Version string
+	// Logger receives the agent's log; nil discards.
+	Logger hclog.Logger
+}
+
+// Relauncher is implemented by backends that come back as a new process
+// after a crash (pluginhost.SupervisedBackend): whatever events were emitted
+// meanwhile are lost, so the agent resyncs when told.
+type Relauncher interface {
+	OnRelaunch(fn pluginhost.RelaunchFunc) (remove func())
+}
+
+// withDefaults checks c and fills in the zero durations.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.NodeName == "" {
+		errs = append(errs, errors.New("no node name: set agent.node_name"))
+	}
+	if len(c.Servers) == 0 {
+		errs = append(errs, errors.New("no server to dial: set agent.servers to the control plane's server.rpc_addr"))
+	}
+	for _, s := range c.Servers {
+		if s == "" {
+			errs = append(errs, errors.New("an empty server address: list host:port addresses in agent.servers"))
+		}
+	}
+	if c.Backend == nil {
+		errs = append(errs, errors.New("no backend to drive the host"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %s is negative", d.name, d.v))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("agent config: %w", err)
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.ResyncInterval == 0 {
+		c.ResyncInterval = DefaultResyncInterval
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+	return c, nil
+}

@@ -1,0 +1,219 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/quantixvm/quantix/core/agent/wire"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+)
+
+// Connection timing: how long registering and attaching may take, and the
+// keepalive pings that find a server gone without closing the connection.
+const (
+	registerTimeout   = 15 * time.Second
+	keepaliveInterval = 10 * time.Second
+	keepaliveTimeout  = 5 * time.Second
+)
+
+// stableSession is how long a session must last for the backoff to start
+// over when it ends.
+const stableSession = 10 * time.Second
+
+// errRefused marks a server refusing the agent (join token, protocol
+// version): retrying the same server soon will not help, but the server may
+// be reconfigured, so the agent keeps trying.
+var errRefused = errors.New("refused by the server")
+
+// connectLoop dials the servers in turn until ctx ends, running a session
+// on each successful connection and backing off between attempts.
+func (a *Agent) connectLoop(ctx context.Context) {
+	b := newBackoff(200*time.Millisecond, a.cfg.MaxBackoff)
+	var last string
+	var lastLogged time.Time
+	for i := 0; ctx.Err() == nil; i++ {
+		server := a.cfg.Servers[i%len(a.cfg.Servers)]
+		began := time.Now()
+		attached, err := a.connect(ctx, server)
+		if ctx.Err() != nil {
+			return
+		}
+		a.mu.Lock()
+		a.status.LastError = err
+		a.mu.Unlock()
+		if attached && time.Since(began) >= stableSession {
+			b.reset()
+		}
+		wait := b.next()
+		// The same error every few seconds says nothing new: log it when it
+		// changes, and at least every half minute.
+		if msg := err.Error(); msg != last || time.Since(lastLogged) > 30*time.Second {
+			if errors.Is(err, errRefused) {
+				a.log.Error("the server refused the agent; retrying", "server", server, "error", err, "retry_in", wait)
+			} else {
+				a.log.Warn("no session with the server; retrying", "server", server, "error", err, "retry_in", wait)
+			}
+			last, lastLogged = msg, time.Now()
+		}
+		if !sleep(ctx, wait) {
+			return
+		}
+	}
+}
+
+// tokenCreds puts the join token in the metadata of every call. The
+// transport is plain TCP (loopback or a trusted network), so it does not
+// ask for transport security.
+type tokenCreds string
+
+func (t tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{wire.TokenMetadataKey: string(t)}, nil
+}
+
+func (tokenCreds) RequireTransportSecurity() bool { return false }
+
+// localAddr records the local address of the connection the dialer made.
+type localAddr struct {
+	mu   sync.Mutex
+	addr string
+}
+
+func (l *localAddr) dial(ctx context.Context, target string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", target)
+	if err == nil {
+		if tcp, ok := c.LocalAddr().(*net.TCPAddr); ok {
+			l.mu.Lock()
+			l.addr = tcp.IP.String()
+			l.mu.Unlock()
+		}
+	}
+	return c, err
+}
+
+func (l *localAddr) get() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.addr
+}
+
+// connect registers with server and runs the session until it ends.
+// attached reports whether the server accepted the session; err says why it
+// ended.
+func (a *Agent) connect(ctx context.Context, server string) (attached bool, err error) {
+	local := &localAddr{}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(local.dial),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveInterval, Timeout: keepaliveTimeout, PermitWithoutStream: true}),
+	}
+	if a.cfg.JoinToken != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(tokenCreds(a.cfg.JoinToken)))
+	}
+	conn, err := grpc.NewClient(server, opts...)
+	if err != nil {
+		return false, fmt.Errorf("server %s: %w; agent.servers takes host:port addresses", server, err)
+	}
+	defer conn.Close()
+	client := agentv1.NewAgentServiceClient(conn)
+
+	host, info := a.describe(ctx)
+	rctx, cancel := context.WithTimeout(ctx, registerTimeout)
+	reg, err := client.Register(rctx, &agentv1.RegisterRequest{
+		ProtocolVersion:     agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
+		NodeName:            a.cfg.NodeName,
+		Address:             local.get(),
+		Host:                wire.HostToProto(host),
+		Backend:             wire.BackendToProto(info),
+		HeartbeatIntervalMs: a.cfg.HeartbeatInterval.Milliseconds(),
+		AgentVersion:        a.cfg.Version,
+	})
+	cancel()
+	if err != nil {
+		return false, callError(server, "registering", err)
+	}
+
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	stream, err := client.Session(sctx)
+	if err != nil {
+		return false, callError(server, "opening the session", err)
+	}
+	if err := stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Hello{Hello: &agentv1.Hello{NodeId: reg.GetNodeId(), SessionId: reg.GetSessionId()}}}); err != nil {
+		return false, callError(server, "attaching the session", streamErr(stream, err))
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return false, callError(server, "attaching the session", err)
+	}
+	if first.GetWelcome() == nil {
+		return false, fmt.Errorf("server %s: attaching the session: the server answered the hello with %T instead of a welcome; agent and server speak different protocols", server, first.GetMsg())
+	}
+	s := newSession(a, server, reg.GetNodeId(), reg.GetSessionId(), stream, stop)
+	a.attach(s)
+	defer a.detach(s)
+	a.log.Info("session attached", "server", server, "node", a.cfg.NodeName, "node_id", s.nodeID, "session", s.id)
+	err = s.run(sctx)
+	if ctx.Err() != nil {
+		return true, ctx.Err()
+	}
+	return true, fmt.Errorf("server %s: session %s ended: %w", server, s.id, err)
+}
+
+// callError says what went wrong with a call to server, and what to do
+// about it.
+func callError(server, what string, err error) error {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.Unauthenticated:
+		return fmt.Errorf("server %s: %s: %s: %w; set agent.join_token to the server's server.join_token", server, what, st.Message(), errRefused)
+	case codes.PermissionDenied, codes.FailedPrecondition:
+		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errRefused)
+	case codes.Unavailable:
+		return fmt.Errorf("server %s: %s: server unreachable (%s); is `quantixd server` running there and is agent.servers right?", server, what, st.Message())
+	}
+	return fmt.Errorf("server %s: %s: %w", server, what, err)
+}
+
+// streamErr returns the stream's status when Send failed because the
+// stream ended: Send only says io.EOF, Recv says why.
+func streamErr(stream grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage], err error) error {
+	if _, rerr := stream.Recv(); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// attach makes s the session reports go to.
+func (a *Agent) attach(s *session) {
+	a.view.dropDirty()
+	a.mu.Lock()
+	a.sess = s
+	a.status.Connected = true
+	a.status.Server = s.server
+	a.status.NodeID = s.nodeID
+	a.status.SessionID = s.id
+	a.status.Sessions++
+	a.status.LastError = nil
+	a.mu.Unlock()
+}
+
+// detach forgets s; changes from now on wait for the next session's full
+// sync.
+func (a *Agent) detach(s *session) {
+	a.mu.Lock()
+	if a.sess == s {
+		a.sess = nil
+		a.status.Connected = false
+	}
+	a.mu.Unlock()
+}

@@ -1,0 +1,55 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/quantixvm/quantix/core/agent/wire"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
+)
+
+// execute runs a command on the backend and returns its reply.
+func (a *Agent) execute(ctx context.Context, cmd *agentv1.Command) *agentv1.CommandReply {
+	b := a.cfg.Backend
+	id := cmd.GetVmId()
+	var (
+		x   *backend.VM
+		err error
+		out = &agentv1.CommandReply{CommandId: cmd.GetId()}
+	)
+	switch cmd.GetOp() {
+	case agentv1.Op_OP_CREATE:
+		if cmd.GetSpec() == nil {
+			err = plugin.InvalidArgument("spec", "create: the command carries no spec")
+			break
+		}
+		x, err = b.CreateVM(ctx, wire.SpecFromProto(cmd.GetSpec()))
+	case agentv1.Op_OP_GET:
+		x, err = b.GetVM(ctx, id)
+	case agentv1.Op_OP_START:
+		x, err = b.StartVM(ctx, id)
+	case agentv1.Op_OP_STOP:
+		x, err = b.StopVM(ctx, id, backend.StopOptions{Force: cmd.GetStopForce(), Timeout: time.Duration(cmd.GetStopTimeoutMs()) * time.Millisecond})
+	case agentv1.Op_OP_REBOOT:
+		x, err = b.RebootVM(ctx, id)
+	case agentv1.Op_OP_PAUSE:
+		x, err = b.PauseVM(ctx, id)
+	case agentv1.Op_OP_RESUME:
+		x, err = b.ResumeVM(ctx, id)
+	case agentv1.Op_OP_DELETE:
+		err = b.DeleteVM(ctx, id, backend.DeleteOptions{DeleteDisks: cmd.GetDeleteDisks(), Force: cmd.GetDeleteForce()})
+	case agentv1.Op_OP_TAIL_LOG:
+		var t *backend.LogTail
+		t, err = b.TailLog(ctx, id, int(cmd.GetLines()))
+		out.Log = wire.LogTailToProto(t)
+	default:
+		err = plugin.Unsupported("command %s: this agent does not know it; upgrade the agent to the server's version", cmd.GetOp())
+	}
+	if err != nil {
+		return &agentv1.CommandReply{CommandId: cmd.GetId(), Error: wire.ErrorToProto(err)}
+	}
+	out.Vm = wire.VMToProto(x)
+	return out
+}

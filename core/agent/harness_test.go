@@ -1,0 +1,279 @@
+package agent_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/agent"
+	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/sdk/backend"
+)
+
+// The tests of this package run the agent against the real libvirt backend
+// plugin on libvirt's test driver (a real plugin process) and a real agent
+// server on loopback, whose ReportHandler records what reaches it.
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cptest.Cleanup()
+	os.Exit(code)
+}
+
+// testDomain names the domain test:///default always has, running.
+const testDomain = "test"
+
+// report is one call the handler got.
+type report struct {
+	kind   string // register, full_sync, change, heartbeat, disconnected
+	at     time.Time
+	node   string
+	reg    controlplane.Registration
+	vms    []*backend.VM
+	change controlplane.Change
+	hb     controlplane.HeartbeatReport
+}
+
+// recorder is a ReportHandler that records the calls it gets.
+type recorder struct {
+	mu      sync.Mutex
+	nodes   map[string]string
+	reports []report
+	// askFullSync is what Heartbeat answers.
+	askFullSync bool
+}
+
+var _ controlplane.ReportHandler = (*recorder)(nil)
+
+func newRecorder() *recorder { return &recorder{nodes: map[string]string{}} }
+
+func (r *recorder) add(rep report) {
+	rep.at = time.Now()
+	r.mu.Lock()
+	r.reports = append(r.reports, rep)
+	r.mu.Unlock()
+}
+
+func (r *recorder) Register(_ context.Context, reg controlplane.Registration) (string, error) {
+	r.mu.Lock()
+	id := r.nodes[reg.NodeName]
+	if id == "" {
+		id = "node-" + cptest.RandomHex(4)
+		r.nodes[reg.NodeName] = id
+	}
+	r.mu.Unlock()
+	r.add(report{kind: "register", node: id, reg: reg})
+	return id, nil
+}
+
+func (r *recorder) FullSync(_ context.Context, nodeID string, vms []*backend.VM) error {
+	r.add(report{kind: "full_sync", node: nodeID, vms: vms})
+	return nil
+}
+
+func (r *recorder) Change(_ context.Context, nodeID string, ch controlplane.Change) error {
+	r.add(report{kind: "change", node: nodeID, change: ch})
+	return nil
+}
+
+func (r *recorder) Heartbeat(_ context.Context, nodeID string, hb controlplane.HeartbeatReport) (bool, error) {
+	r.add(report{kind: "heartbeat", node: nodeID, hb: hb})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.askFullSync, nil
+}
+
+func (r *recorder) Disconnected(_ context.Context, nodeID string) {
+	r.add(report{kind: "disconnected", node: nodeID})
+}
+
+func (r *recorder) setAskFullSync(v bool) {
+	r.mu.Lock()
+	r.askFullSync = v
+	r.mu.Unlock()
+}
+
+// all returns the reports so far.
+func (r *recorder) all() []report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reports)
+}
+
+// mark is a position in the report log.
+func (r *recorder) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.reports)
+}
+
+// waitReport waits until a report after position from matches, and
+// returns it.
+func (r *recorder) waitReport(t *testing.T, from int, within time.Duration, what string, match func(report) bool) report {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		all := r.all()
+		for _, rep := range all[min(from, len(all)):] {
+			if match(rep) {
+				return rep
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no such report within %s; reports since: %s", what, within, describe(all[min(from, len(all)):]))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func describe(reps []report) string {
+	out := ""
+	for _, r := range reps {
+		out += "\n  " + r.at.Format("15:04:05.000") + " " + r.kind
+		switch r.kind {
+		case "change":
+			if r.change.Gone {
+				out += " gone " + r.change.VMID
+			} else {
+				out += " " + r.change.VM.Name + " " + string(r.change.VM.State)
+			}
+		case "full_sync":
+			for _, v := range r.vms {
+				out += " " + v.Name + ":" + string(v.State)
+			}
+		}
+	}
+	return out
+}
+
+// server is an agent server on loopback with a recording handler.
+type server struct {
+	srv  *controlplane.AgentServer
+	disp *controlplane.Dispatcher
+	rec  *recorder
+	addr string
+	done chan error
+}
+
+// startServer serves on addr ("" picks a free port).
+func startServer(t *testing.T, addr, token string) *server {
+	t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	var err error
+	// The port of a server just closed may take a moment to be free.
+	for range 50 {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{disp: controlplane.NewDispatcher(), rec: newRecorder(), addr: ln.Addr().String(), done: make(chan error, 1)}
+	s.srv, err = controlplane.NewAgentServer(controlplane.AgentServerOptions{
+		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug).Named("server"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.srv.Serve(ln) }()
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop closes the server; a second call does nothing.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.srv.Close(ctx); err != nil {
+		t.Errorf("closing the agent server: %v", err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	default:
+	}
+}
+
+// runAgent runs an agent until the test ends.
+func runAgent(t *testing.T, cfg agent.Config) *agent.Agent {
+	t.Helper()
+	if cfg.NodeName == "" {
+		cfg.NodeName = "node-" + cptest.RandomHex(3)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = cptest.Logger(t, hclog.Debug)
+	}
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("the agent did not stop within 10s of its context ending")
+		}
+	})
+	return a
+}
+
+// waitFor polls cond until it holds.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func isKind(kind string) func(report) bool {
+	return func(r report) bool { return r.kind == kind }
+}
+
+// changeOf matches a change of the VM with id to state ("" for gone).
+func changeOf(id string, state backend.PowerState) func(report) bool {
+	return func(r report) bool {
+		if r.kind != "change" {
+			return false
+		}
+		if state == "" {
+			return r.change.Gone && r.change.VMID == id
+		}
+		return !r.change.Gone && r.change.VM.ID == id && r.change.VM.State == state
+	}
+}
+
+// fullSyncWith matches a full sync listing the VM with id or name ref.
+func fullSyncWith(ref string) func(report) bool {
+	return func(r report) bool { return r.kind == "full_sync" && lists(r.vms, ref) }
+}
+
+// lists reports whether vms has the VM with id or name ref.
+func lists(vms []*backend.VM, ref string) bool {
+	return slices.ContainsFunc(vms, func(v *backend.VM) bool { return v.ID == ref || v.Name == ref })
+}

@@ -1,0 +1,231 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/quantixvm/quantix/core/agent/wire"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+)
+
+// session is one attached Session stream: a reader taking commands and
+// heartbeat replies, a reporter sending every report in order, and a
+// goroutine per command running.
+type session struct {
+	a      *Agent
+	server string
+	nodeID string
+	id     string
+	stream grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage]
+	// end cancels the stream's context: a Recv or Send blocked on it
+	// returns.
+	end context.CancelFunc
+
+	// sendMu serialises Send; seq is the last report's sequence number.
+	sendMu sync.Mutex
+	seq    uint64
+
+	// listed has a value when a fresh listing waits to be sent as a full
+	// sync; syncAsked when the server asked for one.
+	listed    chan struct{}
+	syncAsked chan struct{}
+	commands  sync.WaitGroup
+}
+
+func newSession(a *Agent, server, nodeID, id string, stream grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage], end context.CancelFunc) *session {
+	return &session{
+		a: a, server: server, nodeID: nodeID, id: id, stream: stream, end: end,
+		listed:    make(chan struct{}, 1),
+		syncAsked: make(chan struct{}, 1),
+	}
+}
+
+func (s *session) notifyListed() {
+	select {
+	case s.listed <- struct{}{}:
+	default:
+	}
+}
+
+// run serves the session until the stream breaks or ctx ends; it returns
+// why, after every command it started has replied or given up.
+func (s *session) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	wg.Go(func() { cancel(s.read(ctx)) })
+	wg.Go(func() { cancel(s.report(ctx)) })
+	<-ctx.Done()
+	err := context.Cause(ctx)
+	s.end()
+	wg.Wait()
+	s.commands.Wait()
+	return err
+}
+
+// read takes what the server sends until the stream ends.
+func (s *session) read(ctx context.Context) error {
+	for {
+		msg, err := s.stream.Recv()
+		if err != nil {
+			return fmt.Errorf("receiving: %w", err)
+		}
+		switch m := msg.GetMsg().(type) {
+		case *agentv1.ServerMessage_Command:
+			s.commands.Go(func() { s.execute(ctx, m.Command) })
+		case *agentv1.ServerMessage_HeartbeatReply:
+			if m.HeartbeatReply.GetRequestFullSync() {
+				select {
+				case s.syncAsked <- struct{}{}:
+				default:
+				}
+			}
+		default:
+			s.a.log.Debug("ignoring a server message this agent does not know", "type", fmt.Sprintf("%T", m))
+		}
+	}
+}
+
+// report sends every report of the session, in order: changes as they
+// come, a full sync once the jitter passed (and whenever a fresh listing
+// calls for one), heartbeats every interval.
+func (s *session) report(ctx context.Context) error {
+	a := s.a
+	delay := jitter(a.cfg.SyncJitter)
+	a.log.Debug("full sync scheduled", "in", delay)
+	initial := time.NewTimer(delay)
+	defer initial.Stop()
+	beat := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer beat.Stop()
+	// scheduled is true until the jitter passed: no full sync goes out
+	// before, whoever asks for one, so that reconnecting agents spread
+	// their full syncs.
+	scheduled := true
+	if err := s.heartbeat(); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-initial.C:
+			scheduled = false
+			a.requestResync()
+		case <-s.listed:
+			// Before the jitter passed, the full sync it schedules covers
+			// whatever this listing found.
+			if scheduled {
+				continue
+			}
+			if err := s.fullSync(); err != nil {
+				return err
+			}
+		case <-s.syncAsked:
+			if !scheduled {
+				a.log.Debug("the server's view of the node differs: sending a full sync")
+				a.requestResync()
+			}
+		case <-a.view.changed:
+			if err := s.changes(); err != nil {
+				return err
+			}
+		case <-beat.C:
+			if err := s.changes(); err != nil {
+				return err
+			}
+			if err := s.heartbeat(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// fullSync sends the view when it is complete; when it is not (the event
+// stream broke since the listing), the next listing sends it.
+func (s *session) fullSync() error {
+	vms, ok := s.a.view.snapshot()
+	if !ok {
+		return nil
+	}
+	body := &agentv1.FullSync{Vms: make([]*agentv1.VM, 0, len(vms))}
+	for _, x := range vms {
+		body.Vms = append(body.Vms, wire.VMToProto(x))
+	}
+	s.a.log.Debug("sending a full sync", "vms", len(vms))
+	return s.sendReport(&agentv1.Report{Body: &agentv1.Report_FullSync{FullSync: body}})
+}
+
+// changes sends the latest state of every VM changed since the last
+// report.
+func (s *session) changes() error {
+	for _, c := range s.a.view.takeDirty() {
+		ch := &agentv1.Change{VmId: c.id, Reason: c.reason, At: wire.TimeToProto(c.at)}
+		if c.vm == nil {
+			ch.Gone = true
+		} else {
+			ch.Vm = wire.VMToProto(c.vm)
+		}
+		if err := s.sendReport(&agentv1.Report{Body: &agentv1.Report_Change{Change: ch}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) heartbeat() error {
+	hash, count := s.a.view.hash()
+	return s.sendReport(&agentv1.Report{Body: &agentv1.Report_Heartbeat{Heartbeat: &agentv1.Heartbeat{
+		StateHash: hash,
+		VmCount:   int32(count),
+		Backend:   wire.BackendToProto(s.a.backendInfo()),
+	}}})
+}
+
+// sendReport numbers r and sends it.
+func (s *session) sendReport(r *agentv1.Report) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.seq++
+	r.SessionId = s.id
+	r.Seq = s.seq
+	r.Time = timestamppb.Now()
+	return s.sendLocked(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Report{Report: r}})
+}
+
+func (s *session) sendReply(r *agentv1.CommandReply) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return s.sendLocked(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Reply{Reply: r}})
+}
+
+func (s *session) sendLocked(m *agentv1.AgentMessage) error {
+	if err := s.stream.Send(m); err != nil {
+		return fmt.Errorf("sending: %w", err)
+	}
+	return nil
+}
+
+// execute runs one command and sends its reply.
+func (s *session) execute(ctx context.Context, cmd *agentv1.Command) {
+	if t := cmd.GetTimeoutMs(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(t)*time.Millisecond)
+		defer cancel()
+	}
+	began := time.Now()
+	reply := s.a.execute(ctx, cmd)
+	if e := reply.GetError(); e != nil {
+		s.a.log.Debug("command failed", "id", cmd.GetId(), "op", cmd.GetOp(), "vm", cmd.GetVmId(), "error", e.GetMessage(), "took", time.Since(began))
+	} else {
+		s.a.log.Debug("command done", "id", cmd.GetId(), "op", cmd.GetOp(), "vm", cmd.GetVmId(), "took", time.Since(began))
+	}
+	if err := s.sendReply(reply); err != nil && !errors.Is(ctx.Err(), context.Canceled) {
+		s.a.log.Warn("the reply to a command could not be sent", "id", cmd.GetId(), "op", cmd.GetOp(), "error", err)
+	}
+}
