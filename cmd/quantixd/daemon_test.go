@@ -91,7 +91,11 @@ func startDaemon(t testing.TB, args ...string) *proc {
 		args = append(args, "-http-addr", addr)
 	}
 	if rpc == "" {
-		rpc = freeAddr(t)
+		// A port just closed may be handed out again at once: never give
+		// the RPC listener the API's port.
+		for rpc == "" || rpc == addr {
+			rpc = freeAddr(t)
+		}
 		args = append(args, "-rpc-addr", rpc)
 	}
 	p := spawn(t, args...)
