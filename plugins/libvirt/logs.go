@@ -2,15 +2,12 @@ package libvirt
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"libvirt.org/go/libvirt"
 
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/logfile"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -47,31 +44,7 @@ func (b *Backend) TailLog(_ context.Context, id string, n int) (*backend.LogTail
 	if err != nil {
 		return nil, err
 	}
-	return tailFile(path, n)
-}
-
-// tailFile reads the last n lines of the file at path.
-func tailFile(path string, n int) (*backend.LogTail, error) {
-	tail := &backend.LogTail{Path: path, Lines: []string{}}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return tail, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening log %s: %w", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading log %s: %w", path, err)
-	}
-	res, err := tailLines(f, st.Size(), n, tailChunk)
-	if err != nil {
-		return nil, fmt.Errorf("tailing log %s: %w", path, err)
-	}
-	tail.Exists, tail.SizeBytes, tail.LastModified = true, st.Size(), st.ModTime()
-	tail.Lines, tail.Truncated = res.Lines, res.Truncated
-	return tail, nil
+	return logfile.Tail(path, n)
 }
 
 // StreamLog follows the VM's QEMU log from offset (negative: from the end)
@@ -86,5 +59,5 @@ func (b *Backend) StreamLog(ctx context.Context, id string, offset int64, fn fun
 	if err != nil {
 		return err
 	}
-	return followFile(ctx, path, offset, followPoll, fn)
+	return logfile.Follow(ctx, path, offset, logfile.DefaultPoll, fn)
 }

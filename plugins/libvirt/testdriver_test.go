@@ -499,3 +499,18 @@ func TestTestDriverReconfigure(t *testing.T) {
 		t.Fatalf("after reconfigure: %v", err)
 	}
 }
+
+// appendFile appends s to the file at path, creating it.
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/logfile"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -59,7 +60,7 @@ func (b *Backend) TailLog(ctx context.Context, id string, n int) (*backend.LogTa
 	if err != nil {
 		return nil, err
 	}
-	return tailFile(path, n)
+	return logfile.Tail(path, n)
 }
 
 // StreamLog follows the VM's log from offset (negative: from the end) until
@@ -78,7 +79,7 @@ func (b *Backend) StreamLog(ctx context.Context, id string, offset int64, fn fun
 	defer cancel()
 	stop := context.AfterFunc(b.life, cancel)
 	defer stop()
-	return followFile(ctx, path, offset, followPoll, fn)
+	return logfile.Follow(ctx, path, offset, followPoll, fn)
 }
 
 // logChange writes a state change to the VM's log; b.mu is held.

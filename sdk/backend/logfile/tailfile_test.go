@@ -1,4 +1,4 @@
-package sim
+package logfile
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestTailFile(t *testing.T) {
+func TestTailFileSizes(t *testing.T) {
 	dir := t.TempDir()
 	// Lines around the read chunk size, so that line breaks fall on both
 	// sides of chunk boundaries.
@@ -43,9 +43,9 @@ func TestTailFile(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			got, err := tailFile(path, tc.n)
+			got, err := Tail(path, tc.n)
 			if err != nil {
-				t.Fatalf("tailFile: %v", err)
+				t.Fatalf("Tail: %v", err)
 			}
 			if !got.Exists || got.SizeBytes != int64(len(tc.data)) || got.Path != path || got.LastModified.IsZero() {
 				t.Errorf("tail = exists %v, size %d, path %s, modified %s", got.Exists, got.SizeBytes, got.Path, got.LastModified)
@@ -56,7 +56,7 @@ func TestTailFile(t *testing.T) {
 			}
 		})
 	}
-	got, err := tailFile(filepath.Join(dir, "missing.log"), 3)
+	got, err := Tail(filepath.Join(dir, "missing.log"), 3)
 	if err != nil || got.Exists || got.Lines == nil || len(got.Lines) != 0 {
 		t.Errorf("tail of a missing file = %+v, %v; want an empty tail that does not exist", got, err)
 	}

@@ -1,4 +1,4 @@
-package libvirt
+package logfile
 
 import (
 	"bytes"
@@ -15,7 +15,8 @@ import (
 
 // Follow settings.
 const (
-	followPoll    = 200 * time.Millisecond
+	// DefaultPoll is how often Follow looks for new lines when asked for 0.
+	DefaultPoll   = 200 * time.Millisecond
 	followReadBuf = 64 << 10
 	// maxLineLen bounds a line without a break: longer ones are cut.
 	maxLineLen = 1 << 20
@@ -40,10 +41,15 @@ type follower struct {
 	buf      []byte
 }
 
-// followFile calls fn for every line written to path from offset on
-// (negative: from the current end), polling every poll, until ctx ends (nil)
-// or fn fails (its error). A file that does not exist yet is waited for.
-func followFile(ctx context.Context, path string, offset int64, poll time.Duration, fn func(backend.LogLine) error) error {
+// Follow calls fn for every line written to path from offset on (negative:
+// from the current end), polling every poll (DefaultPoll when 0), until ctx
+// ends (nil) or fn fails (its error). A file that does not exist yet is
+// waited for; truncation and rotation are followed like `tail -F`, the first
+// line after either marked Reopened.
+func Follow(ctx context.Context, path string, offset int64, poll time.Duration, fn func(backend.LogLine) error) error {
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
 	fl := &follower{ctx: ctx, path: path, fn: fn, buf: make([]byte, followReadBuf)}
 	defer fl.close()
 	if err := fl.openAt(offset); err != nil {

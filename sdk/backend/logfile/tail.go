@@ -1,9 +1,14 @@
-package libvirt
+package logfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
 // tailChunk is how much the backward reader reads at a time.
@@ -92,4 +97,29 @@ func splitLines(data []byte) []string {
 		lines[i] = string(bytes.TrimSuffix(p, []byte{'\r'}))
 	}
 	return lines
+}
+
+// Tail reads the last n lines of the file at path. A file that does not
+// exist is an empty tail with Exists false, not an error.
+func Tail(path string, n int) (*backend.LogTail, error) {
+	tail := &backend.LogTail{Path: path, Lines: []string{}}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return tail, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening log %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading log %s: %w", path, err)
+	}
+	res, err := tailLines(f, st.Size(), n, tailChunk)
+	if err != nil {
+		return nil, fmt.Errorf("tailing log %s: %w", path, err)
+	}
+	tail.Exists, tail.SizeBytes, tail.LastModified = true, st.Size(), st.ModTime()
+	tail.Lines, tail.Truncated = res.Lines, res.Truncated
+	return tail, nil
 }

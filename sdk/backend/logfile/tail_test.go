@@ -1,4 +1,4 @@
-package libvirt
+package logfile
 
 import (
 	"bytes"
@@ -92,7 +92,7 @@ func TestTailLinesReadsOnlyTheEnd(t *testing.T) {
 
 func TestTailFile(t *testing.T) {
 	dir := t.TempDir()
-	missing, err := tailFile(filepath.Join(dir, "nope.log"), 10)
+	missing, err := Tail(filepath.Join(dir, "nope.log"), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestTailFile(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := tailFile(empty, 10)
+	got, err := Tail(empty, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestTailFile(t *testing.T) {
 	if err := os.WriteFile(full, []byte(numbered(20)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err = tailFile(full, 2)
+	got, err = Tail(full, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package libvirt
+package logfile
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func startFollow(t *testing.T, path string, offset int64) (<-chan backend.LogLin
 	lines := make(chan backend.LogLine, 100)
 	done := make(chan error, 1)
 	go func() {
-		done <- followFile(ctx, path, offset, testPoll, func(l backend.LogLine) error {
+		done <- Follow(ctx, path, offset, testPoll, func(l backend.LogLine) error {
 			lines <- l
 			return nil
 		})
@@ -174,7 +174,7 @@ func TestFollowReturnsCallbackError(t *testing.T) {
 	appendFile(t, path, "a\nb\n")
 	boom := errors.New("boom")
 	calls := 0
-	err := followFile(context.Background(), path, 0, testPoll, func(backend.LogLine) error {
+	err := Follow(context.Background(), path, 0, testPoll, func(backend.LogLine) error {
 		calls++
 		return boom
 	})
