@@ -119,14 +119,14 @@ func (s *GRPCServer) TailLog(ctx context.Context, req *backendv1.TailLogRequest)
 
 func (s *GRPCServer) StreamLog(req *backendv1.StreamLogRequest, stream backendv1.Backend_StreamLogServer) error {
 	err := s.Impl.StreamLog(stream.Context(), req.GetId(), req.GetOffset(), func(l LogLine) error {
-		return stream.Send(&backendv1.LogLine{Text: l.Text, Offset: l.Offset, Time: timestamppb.New(l.Time), Reopened: l.Reopened})
+		return sendUnlessDone(stream.Context(), stream.Send(&backendv1.LogLine{Text: l.Text, Offset: l.Offset, Time: timestamppb.New(l.Time), Reopened: l.Reopened}))
 	})
 	return plugin.ToStatus(err)
 }
 
 func (s *GRPCServer) WatchEvents(_ *backendv1.WatchEventsRequest, stream backendv1.Backend_WatchEventsServer) error {
 	err := s.Impl.WatchEvents(stream.Context(), func(e Event) error {
-		return stream.Send(eventToProtoMsg(e))
+		return sendUnlessDone(stream.Context(), stream.Send(eventToProtoMsg(e)))
 	})
 	if stream.Context().Err() != nil {
 		return nil
@@ -145,4 +145,15 @@ func (s *GRPCServer) Health(ctx context.Context, _ *backendv1.HealthRequest) (*b
 		return &backendv1.HealthResponse{Healthy: false, Message: err.Error()}, nil
 	}
 	return &backendv1.HealthResponse{Healthy: true}, nil
+}
+
+// sendUnlessDone hides a send error caused by the caller going away: once the
+// stream's context has ended the backend is about to return nil anyway (the
+// contract of StreamLog and WatchEvents), and must not report the transport's
+// cancellation as its own failure.
+func sendUnlessDone(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
