@@ -34,6 +34,7 @@ type Agent struct {
 	status  Status
 	host    node.HostInfo // last host info the backend gave
 	info    node.Backend  // name and version of the backend, last health
+	checked bool          // info holds the result of a health check
 	running bool
 }
 
@@ -128,11 +129,13 @@ func (a *Agent) checkHealth(ctx context.Context) {
 	}
 }
 
+// refreshHealth asks the backend for its health (a backend that cannot
+// tell is healthy) and logs when that changes.
 func (a *Agent) refreshHealth(ctx context.Context) {
 	hc, ok := a.cfg.Backend.(backend.HealthChecker)
 	if !ok {
 		a.mu.Lock()
-		a.info.Healthy, a.info.Error = true, ""
+		a.info.Healthy, a.info.Error, a.checked = true, "", true
 		a.mu.Unlock()
 		return
 	}
@@ -144,14 +147,14 @@ func (a *Agent) refreshHealth(ctx context.Context) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	was := a.info.Healthy
-	a.info.Healthy, a.info.Error = err == nil, ""
+	was, checked := a.info.Healthy, a.checked
+	a.info.Healthy, a.info.Error, a.checked = err == nil, "", true
 	if err != nil {
 		a.info.Error = err.Error()
-		if was {
+		if was || !checked {
 			a.log.Warn("backend unhealthy", "error", err)
 		}
-	} else if !was && a.info.Name != "" {
+	} else if !was && checked {
 		a.log.Info("backend healthy again")
 	}
 }
@@ -163,9 +166,12 @@ func (a *Agent) backendInfo() node.Backend {
 	return a.info
 }
 
-// describe asks the backend who it is and what the host is, keeping the
-// last answers when it cannot tell now.
+// describe asks the backend who it is, what the host is and whether it is
+// healthy, keeping the last answers when it cannot tell now. The health is
+// checked here rather than left to checkHealth, which may not have run yet
+// when the agent first registers.
 func (a *Agent) describe(ctx context.Context) (node.HostInfo, node.Backend) {
+	a.refreshHealth(ctx)
 	cctx, cancel := context.WithTimeout(ctx, backendCallTimeout)
 	defer cancel()
 	info, ierr := a.cfg.Backend.Info(cctx)

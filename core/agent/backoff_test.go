@@ -40,3 +40,21 @@ func TestJitter(t *testing.T) {
 		t.Errorf("jitter(0) = %s", d)
 	}
 }
+
+// TestHeartbeatPhase: the second heartbeat of a session comes after a
+// delay in (0, interval], spread over it, so that agents connecting
+// together do not heartbeat in step.
+func TestHeartbeatPhase(t *testing.T) {
+	const interval = 5 * time.Second
+	lo, hi := interval, time.Duration(0)
+	for range 10000 {
+		d := heartbeatPhase(interval)
+		if d <= 0 || d > interval {
+			t.Fatalf("heartbeatPhase(%s) = %s", interval, d)
+		}
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo > interval/10 || hi < interval*9/10 {
+		t.Errorf("10000 draws span only [%s, %s] of (0, %s]", lo, hi, interval)
+	}
+}

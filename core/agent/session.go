@@ -95,13 +95,19 @@ func (s *session) read(ctx context.Context) error {
 // report sends every report of the session, in order: changes as they
 // come, a full sync once the jitter passed (and whenever a fresh listing
 // calls for one), heartbeats every interval.
+//
+// The first heartbeat goes out at once, the second after a random part of
+// the interval, the others every interval: agents that (re)connect
+// together, as after a server restart, do not heartbeat in step for ever
+// after, and the server gets their heartbeats spread over the interval
+// rather than in one burst.
 func (s *session) report(ctx context.Context) error {
 	a := s.a
 	delay := jitter(a.cfg.SyncJitter)
 	a.log.Debug("full sync scheduled", "in", delay)
 	initial := time.NewTimer(delay)
 	defer initial.Stop()
-	beat := time.NewTicker(a.cfg.HeartbeatInterval)
+	beat := time.NewTimer(heartbeatPhase(a.cfg.HeartbeatInterval))
 	defer beat.Stop()
 	// scheduled is true until the jitter passed: no full sync goes out
 	// before, whoever asks for one, so that reconnecting agents spread
@@ -136,6 +142,7 @@ func (s *session) report(ctx context.Context) error {
 				return err
 			}
 		case <-beat.C:
+			beat.Reset(a.cfg.HeartbeatInterval)
 			if err := s.changes(); err != nil {
 				return err
 			}
@@ -144,6 +151,12 @@ func (s *session) report(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// heartbeatPhase is the delay of a session's second heartbeat: random in
+// (0, interval].
+func heartbeatPhase(interval time.Duration) time.Duration {
+	return interval - jitter(interval)
 }
 
 // fullSync sends the view when it is complete; when it is not (the event
