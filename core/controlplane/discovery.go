@@ -242,7 +242,9 @@ func (r *Reconciler) reportRule(rep hostReport) rule {
 func (r *Reconciler) judgeReport(cur *vm.VM, rep hostReport) verdict {
 	reported := stateOf(rep.observed.State)
 	moved := cur.NodeID != rep.nodeID
-	hold := cur.State.Transitional() && reported == cur.LastKnownState && !moved
+	// MIGRATING is the host's doing, not an action's (judgeMigratedAway):
+	// the source showing the VM again ends it, as any other node does.
+	hold := cur.State.Transitional() && cur.State != vm.StateMigrating && reported == cur.LastKnownState && !moved
 	changed := !hold && reported != cur.State
 	v := *cur
 	v.LastSeen = &rep.now
@@ -299,7 +301,8 @@ func reasonSuffix(reason string) string {
 }
 
 // restartPolicy decides what a managed VM that was running (before its
-// node became unreachable, for an UNKNOWN one) and is now stopped or crashed
+// node became unreachable, for an UNKNOWN one; before it left its node, for
+// a MIGRATING one) and is now stopped or crashed
 // without a request of the control plane gets by its restart policy: never
 // (and on-crash, for a clean stop) moves desired_state to stopped, as the
 // host wins; on-crash restarts a crashed VM, always any stopped one. A VM
@@ -310,7 +313,7 @@ func restartPolicy(cur, next *vm.VM) (note string, restart bool) {
 		return "", false
 	}
 	before := cur.State
-	if before == vm.StateUnknown {
+	if before == vm.StateUnknown || before == vm.StateMigrating {
 		before = cur.LastKnownState
 	}
 	if before != vm.StateRunning && before != vm.StatePaused && before != vm.StateSuspended {
@@ -340,15 +343,23 @@ func restartPolicy(cur, next *vm.VM) (note string, restart bool) {
 // being deleted is TERMINATED, the record of an unmanaged one is removed, a
 // managed one is LOST with the reason. Placeholders of creates, TERMINATED
 // and LOST VMs stay as they are, and so does a VM whose record places it on
-// another node: it moved.
+// another node (it moved) or that is migrating away from this one: its
+// source no longer having it is no news (judgeMigratedAway).
 func (r *Reconciler) judgeGone(cur *vm.VM, nodeID string, now time.Time) verdict {
 	if cur.NodeID != nodeID {
 		return verdict{}
 	}
 	switch cur.State {
-	case vm.StateCreating, vm.StateTerminated, vm.StateLost:
+	case vm.StateCreating, vm.StateTerminated, vm.StateLost, vm.StateMigrating:
 		return verdict{}
 	}
+	return r.judgeVanished(cur, nodeID, fmt.Sprintf("vm vanished from node %s without being deleted through the control plane", r.nodeName(nodeID)), now)
+}
+
+// judgeVanished applies that VM cur is on no host any more, as far as
+// anyone reported: being deleted, it is TERMINATED; unmanaged, its record is
+// removed; managed, it is LOST with lostReason.
+func (r *Reconciler) judgeVanished(cur *vm.VM, nodeID, lostReason string, now time.Time) verdict {
 	node := r.nodeName(nodeID)
 	v := *cur
 	v.StateChangedAt = now
@@ -365,12 +376,43 @@ func (r *Reconciler) judgeGone(cur *vm.VM, nodeID string, now time.Time) verdict
 	default:
 		keepLastKnown(&v)
 		v.State = vm.StateLost
-		v.LostReason = fmt.Sprintf("vm vanished from node %s without being deleted through the control plane", node)
+		v.LostReason = lostReason
 		v.LostAt = &now
 		v.Message = v.LostReason
 		ev.Action = "lost"
 	}
 	ev.NewState, ev.Message = v.State, v.Message
+	return verdict{next: &v, event: ev}
+}
+
+// ReasonMigrated is the reason backends give the events of a VM leaving
+// its host by migration (libvirt's word, which the simulated backend uses
+// too): the VM lives on, on another host.
+const ReasonMigrated = "migrated"
+
+// judgeMigratedAway applies that node nodeID's VM left it by migration
+// (a gone change with ReasonMigrated). The VM is not LOST, nor is its
+// unmanaged record removed: it becomes MIGRATING on nodeID, its state before
+// kept in last_known_state, until a node reports it. Its destination's
+// report, which may come before or after this one, moves the record there
+// (judgeReport); the source reporting it again (a migration that failed)
+// puts it back. MIGRATING VMs count on no node's state hash (hostView) and
+// their source's full syncs leave them alone; one that no node reports
+// within the stuck timeout is checked against its source (judgeStuck).
+// VMs being created, deleted, LOST or TERMINATED follow judgeGone.
+func (r *Reconciler) judgeMigratedAway(cur *vm.VM, nodeID string, now time.Time) verdict {
+	switch cur.State {
+	case vm.StateCreating, vm.StateDeleting, vm.StateTerminated, vm.StateLost:
+		return r.judgeGone(cur, nodeID, now)
+	}
+	if cur.NodeID != nodeID || cur.State == vm.StateMigrating {
+		return verdict{}
+	}
+	v := *cur
+	keepLastKnown(&v)
+	v.State, v.StateChangedAt = vm.StateMigrating, now
+	v.Message = fmt.Sprintf("migrated away from node %s: waiting for the node it went to to report it", r.nodeName(nodeID))
+	ev := &vm.Event{VMID: v.ID, Time: now, Action: "migrate", OldState: cur.State, NewState: v.State, Cause: vm.CauseHost, Message: v.Message}
 	return verdict{next: &v, event: ev}
 }
 
@@ -406,6 +448,9 @@ func (r *Reconciler) Change(ctx context.Context, nodeID string, ch Change) error
 			return fmt.Errorf("applying the removal of vm %s on node %s: %w", id, nodeID, err)
 		}
 		rl := func(c *vm.VM) verdict { return r.judgeGone(c, nodeID, now) }
+		if ch.Reason == ReasonMigrated {
+			rl = func(c *vm.VM) verdict { return r.judgeMigratedAway(c, nodeID, now) }
+		}
 		if err := r.commit(ctx, []item{newItem(cur, rl)}, nil, nodeID, now); err != nil {
 			return fmt.Errorf("applying the removal of vm %s on node %s: %w", id, nodeID, err)
 		}

@@ -27,10 +27,10 @@ func (r *Reconciler) Heartbeat(ctx context.Context, nodeID string, hb HeartbeatR
 
 // NodeStateHash is vm.StateHash over what the database says node nodeID
 // runs, as its agent would see it: VMs the host does not have (TERMINATED,
-// LOST, placeholders of creates, ignored UUIDs) are left out, and a VM in a
-// transitional state of the control plane's own counts with the state it
-// had when the action began (last_known_state), which the host still shows
-// while the action runs.
+// LOST, MIGRATING away, placeholders of creates, ignored UUIDs) are left
+// out, and a VM in a transitional state of the control plane's own counts
+// with the state it had when the action began (last_known_state), which
+// the host still shows while the action runs.
 func (r *Reconciler) NodeStateHash(ctx context.Context, nodeID string) (string, error) {
 	rows, err := r.store.VMs().StatesByNode(ctx, nodeID)
 	if err != nil {
@@ -51,7 +51,7 @@ func hostView(row store.VMState) (vm.State, bool) {
 	switch {
 	case vm.IgnoredUUID(row.ID):
 		return "", false
-	case row.State == vm.StateTerminated, row.State == vm.StateLost, row.State == vm.StateCreating:
+	case row.State == vm.StateTerminated, row.State == vm.StateLost, row.State == vm.StateCreating, row.State == vm.StateMigrating:
 		return "", false
 	case row.State.Transitional() && row.LastKnownState != "":
 		return row.LastKnownState, true

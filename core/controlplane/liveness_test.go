@@ -48,8 +48,10 @@ func TestHeartbeat(t *testing.T) {
 			rec("placeholder-3", "creating", vm.StateCreating, a, true),
 			rec(u5, "foreign", vm.StatePaused, a, false),
 			rec(u6, "elsewhere", vm.StateRunning, b, true),
+			with(rec(u7, "migrated-away", vm.StateMigrating, a, true), func(v *vm.VM) { v.LastKnownState = vm.StateRunning }),
 		)
-		// What the agent of node-a sees when the database is right.
+		// What the agent of node-a sees when the database is right: the
+		// VM migrating away from it is not there any more.
 		agentView := map[string]vm.State{u1: vm.StateRunning, u2: vm.StateRunning, u5: vm.StatePaused}
 		healthy := node.Backend{Name: "libvirt", Version: "test", Healthy: true}
 		if got, _ := e.rec.NodeStateHash(ctx, a); got != vm.StateHash(agentView) {
@@ -63,7 +65,8 @@ func TestHeartbeat(t *testing.T) {
 			{"match", agentView, false},
 			{"a state differs", map[string]vm.State{u1: vm.StateStopped, u2: vm.StateRunning, u5: vm.StatePaused}, true},
 			{"the agent lacks a vm", map[string]vm.State{u1: vm.StateRunning, u5: vm.StatePaused}, true},
-			{"the agent has one more", map[string]vm.State{u1: vm.StateRunning, u2: vm.StateRunning, u5: vm.StatePaused, u7: vm.StateStopped}, true},
+			{"the agent has one more", map[string]vm.State{u1: vm.StateRunning, u2: vm.StateRunning, u5: vm.StatePaused, "11111111-0000-4000-8000-000000000008": vm.StateStopped}, true},
+			{"the agent still has the vm migrating away", map[string]vm.State{u1: vm.StateRunning, u2: vm.StateRunning, u5: vm.StatePaused, u7: vm.StateRunning}, true},
 			{"the agent shows the transitional state's end", map[string]vm.State{u1: vm.StateRunning, u2: vm.StateStopped, u5: vm.StatePaused}, true},
 		}
 		e.writes.Store(0)

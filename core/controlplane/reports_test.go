@@ -50,6 +50,12 @@ func rec(id, name string, st vm.State, nodeRef string, managed bool) *vm.VM {
 // with changes a seeded record.
 func with(v *vm.VM, fn func(v *vm.VM)) *vm.VM { fn(v); return v }
 
+// migrating makes v a VM that left its node by migration in state was.
+func migrating(v *vm.VM, was vm.State) *vm.VM {
+	v.State, v.LastKnownState = vm.StateMigrating, was
+	return v
+}
+
 // wantVM is what a record must be after the report.
 type wantVM struct {
 	id      string
@@ -216,6 +222,73 @@ var reportCases = []reportCase{
 		by:      "A",
 		change:  &Change{Gone: true, VMID: u1, Reason: "migrated"},
 		want:    []wantVM{{id: u1, state: vm.StateRunning, nodeRef: "B", lastKnown: vm.StateRunning, desired: vm.DesiredRunning}},
+		records: 1,
+	},
+	{
+		name:    "gone by migration: a managed vm is MIGRATING, not LOST",
+		seed:    []*vm.VM{rec(u1, "traveller", vm.StateRunning, "A", true)},
+		by:      "A",
+		change:  &Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		want:    []wantVM{{id: u1, state: vm.StateMigrating, nodeRef: "A", lastKnown: vm.StateRunning, desired: vm.DesiredRunning, event: "migrate", cause: vm.CauseHost, msg: "migrated away from node node-a"}},
+		records: 1,
+	},
+	{
+		name:    "gone by migration: an unmanaged vm's record is kept, MIGRATING",
+		seed:    []*vm.VM{rec(u1, "foreign", vm.StatePaused, "A", false)},
+		by:      "A",
+		change:  &Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		want:    []wantVM{{id: u1, state: vm.StateMigrating, nodeRef: "A", lastKnown: vm.StatePaused, event: "migrate", cause: vm.CauseHost, msg: "waiting for the node it went to"}},
+		records: 1,
+	},
+	{
+		name:    "gone by migration: a vm being deleted is TERMINATED",
+		seed:    []*vm.VM{rec(u1, "going", vm.StateDeleting, "A", true)},
+		by:      "A",
+		change:  &Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		want:    []wantVM{{id: u1, state: vm.StateTerminated, nodeRef: "A", desired: vm.DesiredRunning, event: "terminate", cause: vm.CauseHost}},
+		records: 1,
+	},
+	{
+		name:    "a MIGRATING vm reported by its new node moves there",
+		seed:    []*vm.VM{migrating(rec(u1, "traveller", vm.StateMigrating, "A", true), vm.StateRunning)},
+		by:      "B",
+		change:  &Change{VM: hostVM(u1, "traveller", backend.StateRunning), Reason: ReasonMigrated},
+		want:    []wantVM{{id: u1, state: vm.StateRunning, nodeRef: "B", lastKnown: vm.StateRunning, desired: vm.DesiredRunning, event: "observe", cause: vm.CauseHost, msg: "moved from node node-a to node node-b; node node-b reports RUNNING (migrated)"}},
+		records: 1,
+	},
+	{
+		name:    "a MIGRATING vm found by its new node's full sync moves there",
+		seed:    []*vm.VM{migrating(rec(u1, "traveller", vm.StateMigrating, "A", false), vm.StateRunning)},
+		by:      "B",
+		sync:    []*backend.VM{hostVM(u1, "traveller", backend.StateRunning)},
+		want:    []wantVM{{id: u1, state: vm.StateRunning, nodeRef: "B", lastKnown: vm.StateRunning, event: "observe", cause: vm.CauseHost, msg: "moved from node node-a to node node-b"}},
+		records: 1,
+	},
+	{
+		name:    "a MIGRATING vm arriving stopped meets its restart policy as the running vm it was",
+		seed:    []*vm.VM{migrating(rec(u1, "traveller", vm.StateMigrating, "A", true), vm.StateRunning)},
+		by:      "B",
+		change:  &Change{VM: hostVM(u1, "traveller", backend.StateStopped)},
+		want:    []wantVM{{id: u1, state: vm.StateStopped, nodeRef: "B", lastKnown: vm.StateStopped, desired: vm.DesiredStopped, event: "observe", cause: vm.CauseHost, msg: "desired_state set to stopped"}},
+		records: 1,
+	},
+	{
+		name: "the source's full sync leaves a MIGRATING vm alone",
+		seed: []*vm.VM{migrating(rec(u1, "traveller", vm.StateMigrating, "A", true), vm.StateRunning), rec(u2, "stays", vm.StateRunning, "A", true)},
+		by:   "A",
+		sync: []*backend.VM{hostVM(u2, "stays", backend.StateRunning)},
+		want: []wantVM{
+			{id: u1, state: vm.StateMigrating, nodeRef: "A", lastKnown: vm.StateRunning, desired: vm.DesiredRunning},
+			{id: u2, state: vm.StateRunning, nodeRef: "A", lastKnown: vm.StateRunning, desired: vm.DesiredRunning},
+		},
+		records: 2,
+	},
+	{
+		name:    "a MIGRATING vm its source reports again is back there",
+		seed:    []*vm.VM{migrating(rec(u1, "homebody", vm.StateMigrating, "A", true), vm.StateRunning)},
+		by:      "A",
+		change:  &Change{VM: hostVM(u1, "homebody", backend.StateRunning), Reason: "migration canceled"},
+		want:    []wantVM{{id: u1, state: vm.StateRunning, nodeRef: "A", lastKnown: vm.StateRunning, desired: vm.DesiredRunning, event: "observe", cause: vm.CauseHost, msg: "node node-a reports RUNNING"}},
 		records: 1,
 	},
 	{

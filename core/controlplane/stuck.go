@@ -81,13 +81,21 @@ func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) 
 // judgeStuck corrects a VM the scan saw as seen by what its host says
 // (observed nil: the host does not have it). A VM that moved on since the
 // scan read it is left as it is, and so is one its host still shows in the
-// same transitional state.
+// same transitional state. A VM MIGRATING away from its node that no node
+// has reported since, and that its node does not have, vanished
+// (judgeVanished: LOST when managed).
 func (r *Reconciler) judgeStuck(cur, seen *vm.VM, observed *backend.VM, now time.Time) verdict {
 	if cur.State != seen.State || !cur.StateChangedAt.Equal(seen.StateChangedAt) || cur.NodeID != seen.NodeID {
 		return verdict{}
 	}
 	v := *cur
 	stuckFor := now.Sub(cur.StateChangedAt).Round(time.Second)
+	if observed == nil && cur.State == vm.StateMigrating {
+		vd := r.judgeVanished(cur, cur.NodeID, fmt.Sprintf("vm migrated away from node %s and no node has reported it for %s",
+			r.nodeName(cur.NodeID), stuckFor), now)
+		vd.event.Cause = vm.CauseReconciler
+		return vd
+	}
 	if observed == nil {
 		v.State = vm.StateStopped
 		if cur.State == vm.StateDeleting {

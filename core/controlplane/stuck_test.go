@@ -53,6 +53,8 @@ func TestStuckStates(t *testing.T) {
 			rec(u1, "ghost", vm.StateStarting, e.node, true),
 			rec(u2, "ghost-deleting", vm.StateDeleting, e.node, true),
 			rec(u3, "far", vm.StateStopping, "node-gone", true),
+			rec(u4, "migrated-nowhere", vm.StateMigrating, e.node, true),
+			rec(u5, "foreign-migrated-nowhere", vm.StateMigrating, e.node, false),
 		)
 		e.setState(t, stopped.ID, vm.StateStopping, vm.StateRunning, long)
 		e.setState(t, running.ID, vm.StateStarting, vm.StateStopped, long)
@@ -61,6 +63,8 @@ func TestStuckStates(t *testing.T) {
 		e.setState(t, u1, vm.StateStarting, vm.StateStopped, long)
 		e.setState(t, u2, vm.StateDeleting, vm.StateStopped, long)
 		e.setState(t, u3, vm.StateStopping, vm.StateRunning, long)
+		e.setState(t, u4, vm.StateMigrating, vm.StateRunning, long)
+		e.setState(t, u5, vm.StateMigrating, vm.StateRunning, long)
 		release := e.rec.hold(busy.ID)
 
 		e.rec.scanStuck(ctx)
@@ -76,6 +80,7 @@ func TestStuckStates(t *testing.T) {
 			{recent.ID, vm.StateStopping, ""},
 			{busy.ID, vm.StateStopping, ""},
 			{u3, vm.StateStopping, ""},
+			{u4, vm.StateLost, "vm migrated away from node"},
 		}
 		for _, c := range cases {
 			v := e.get(t, c.id)
@@ -95,12 +100,25 @@ func TestStuckStates(t *testing.T) {
 				t.Fatalf("%s: no event", v.Name)
 			}
 			last := evs[len(evs)-1]
-			if last.Action != "stuck" || last.Cause != vm.CauseReconciler || last.NewState != c.want || !strings.Contains(last.Message, c.event) {
+			action := "stuck"
+			if c.want == vm.StateLost {
+				action = "lost"
+				if v.LostAt == nil || v.LostReason != last.Message || v.LastKnownState != vm.StateRunning {
+					t.Errorf("%s: lost_reason %q lost_at %v last_known %s, want the event's reason, a time and RUNNING", v.Name, v.LostReason, v.LostAt, v.LastKnownState)
+				}
+			}
+			if last.Action != action || last.Cause != vm.CauseReconciler || last.NewState != c.want || !strings.Contains(last.Message, c.event) {
 				t.Errorf("%s: last event %+v, want a stuck correction saying %q", v.Name, last, c.event)
 			}
 			if v.Message != last.Message {
 				t.Errorf("%s: message %q, want %q", v.Name, v.Message, last.Message)
 			}
+		}
+
+		// The unmanaged VM that migrated nowhere is removed, as one gone
+		// from its host.
+		if _, err := e.store.VMs().Get(ctx, u5); err == nil {
+			t.Errorf("the unmanaged vm that migrated nowhere still has a record")
 		}
 
 		// Run's loop does the same once the action holding busy is over.
