@@ -110,8 +110,9 @@ func (r eventRepo) AppendMany(ctx context.Context, evs []*vm.Event) error {
 		ne.Time = normTime(ne.Time)
 		rows[i] = toEventRow(&ne)
 	}
+	batch := r.s.insertBatch()
 	err := r.s.write(ctx, true, func(tx *gorm.DB) error {
-		return tx.CreateInBatches(&rows, batchRows).Error
+		return tx.CreateInBatches(&rows, batch).Error
 	})
 	if err != nil {
 		return fmt.Errorf("appending %d vm events: %w", len(evs), dbError(err))

@@ -32,10 +32,14 @@ const (
 	sqliteReaders       = 4
 )
 
-// PostgreSQL pool settings.
+// PostgreSQL pool settings. Every connection the pool opens may stay idle
+// in it (pgMaxIdle = pgMaxOpen): agents' heartbeats come in bursts, and a
+// pool that closed all but a few connections after each burst would open
+// them again at the next one, each a new server process and a SCRAM
+// handshake. Connections idle for pgMaxIdleTime are closed.
 const (
 	pgMaxOpen     = 16
-	pgMaxIdle     = 4
+	pgMaxIdle     = pgMaxOpen
 	pgMaxIdleTime = 5 * time.Minute
 )
 
@@ -87,7 +91,7 @@ func sqliteDSN(path string, reader bool) string {
 	if reader {
 		params = append(params, "_pragma=query_only(1)")
 	} else {
-		params = append(params, "_pragma=journal_mode(WAL)", "_txlock=immediate")
+		params = append(params, "_pragma=journal_mode(WAL)", "_pragma=temp_store(MEMORY)", "_pragma=cache_size(-65536)", "_txlock=immediate")
 	}
 	return path + "?" + strings.Join(params, "&")
 }

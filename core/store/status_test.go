@@ -258,6 +258,19 @@ func TestBatches(t *testing.T) {
 		if _, err := s.VMs().Get(ctx, "fresh-1"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("a failed batch left fresh-1: %v", err)
 		}
+		// The taken id comes after several statements' worth of rows: the
+		// statements before it are undone too.
+		dup = nil
+		for i := range 3*sqliteBatchRows + 5 {
+			dup = append(dup, discoveredVM(fmt.Sprintf("late-%04d", i), "x", "n2"))
+		}
+		dup = append(dup, discoveredVM("b-0001", "x", "n2"))
+		if err := s.VMs().CreateMany(ctx, dup); !errors.Is(err, ErrConflict) {
+			t.Errorf("CreateMany with a taken id at the end = %v, want ErrConflict", err)
+		}
+		if counts, _ := s.VMs().CountByNode(ctx); counts["n2"] != 0 {
+			t.Errorf("a failed CreateMany left %d vms", counts["n2"])
+		}
 		if err := s.VMs().CreateMany(ctx, []*vm.VM{{}}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CreateMany of a vm without id = %v", err)
 		}

@@ -161,6 +161,21 @@ func (r vmRepo) ListTransitional(ctx context.Context, before time.Time, limit in
 // databases' limits on bound parameters.
 const batchRows = 500
 
+// sqliteBatchRows bounds them on SQLite, whose driver (glebarez/go-sqlite)
+// looks each parameter of a statement up among all of them when it binds
+// it: a statement costs the square of its parameters there, so short
+// batches insert faster (a node's first full sync of 250 VMs, with their
+// events: some 20ms in statements of 32 rows, 30ms in one statement).
+const sqliteBatchRows = 32
+
+// insertBatch is how many rows one multi-row INSERT takes on s's database.
+func (s *sqlStore) insertBatch() int {
+	if s.dialect == dialectSQLite {
+		return sqliteBatchRows
+	}
+	return batchRows
+}
+
 // CreateMany inserts vms, each normalised and stamped as Create does, in
 // one transaction (a savepoint inside one).
 func (r vmRepo) CreateMany(ctx context.Context, vms []*vm.VM) error {
@@ -193,12 +208,13 @@ func (r vmRepo) CreateMany(ctx context.Context, vms []*vm.VM) error {
 		labels = append(labels, lr...)
 		norm[i] = nv
 	}
+	batch := r.s.insertBatch()
 	err := r.s.write(ctx, true, func(tx *gorm.DB) error {
-		if err := tx.CreateInBatches(&rows, batchRows).Error; err != nil {
+		if err := tx.CreateInBatches(&rows, batch).Error; err != nil {
 			return err
 		}
 		if len(labels) > 0 {
-			return tx.CreateInBatches(&labels, batchRows).Error
+			return tx.CreateInBatches(&labels, batch).Error
 		}
 		return nil
 	})
