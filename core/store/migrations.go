@@ -168,6 +168,74 @@ var migrations = []migration{
 			`CREATE INDEX vm_events_vm_id_id_idx ON vm_events (vm_id, id)`,
 		},
 	},
+	{
+		Version: 4,
+		Name:    "log entries",
+		// Entries are listed newest first in (ts, seq) order, by themselves
+		// or with one of the selective filters, each with an index that
+		// serves that order (on SQLite every index ends with the rowid,
+		// seq); level, component, user_action and text refine a scan of
+		// one of them. seq is only a tiebreaker: the id (unique) is what
+		// clients see. SQLite keeps ts as Unix microseconds, which makes
+		// the keys short and inserts cheaper.
+		SQLite: []string{
+			`CREATE TABLE log_entries (
+				seq            INTEGER PRIMARY KEY,
+				id             TEXT NOT NULL,
+				ts             INTEGER NOT NULL,
+				level          TEXT NOT NULL,
+				level_rank     INTEGER NOT NULL,
+				source         TEXT NOT NULL,
+				component      TEXT NOT NULL DEFAULT '',
+				message        TEXT NOT NULL DEFAULT '',
+				fields         TEXT,
+				vm_id          TEXT NOT NULL DEFAULT '',
+				node_id        TEXT NOT NULL DEFAULT '',
+				user_id        TEXT NOT NULL DEFAULT '',
+				session_id     TEXT NOT NULL DEFAULT '',
+				correlation_id TEXT NOT NULL DEFAULT '',
+				action         TEXT NOT NULL DEFAULT '',
+				target         TEXT NOT NULL DEFAULT '',
+				user_action    BOOLEAN NOT NULL DEFAULT FALSE
+			)`,
+			`CREATE UNIQUE INDEX log_entries_id_key ON log_entries (id)`,
+			`CREATE INDEX log_entries_ts_idx ON log_entries (ts)`,
+			`CREATE INDEX log_entries_vm_id_idx ON log_entries (vm_id, ts)`,
+			`CREATE INDEX log_entries_node_id_idx ON log_entries (node_id, ts)`,
+			`CREATE INDEX log_entries_source_idx ON log_entries (source, ts)`,
+			`CREATE INDEX log_entries_session_id_idx ON log_entries (session_id, ts)`,
+			`CREATE INDEX log_entries_correlation_id_idx ON log_entries (correlation_id, ts)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE log_entries (
+				seq            BIGINT GENERATED ALWAYS AS IDENTITY,
+				id             TEXT COLLATE "C" NOT NULL,
+				ts             TIMESTAMPTZ NOT NULL,
+				level          TEXT NOT NULL,
+				level_rank     SMALLINT NOT NULL,
+				source         TEXT COLLATE "C" NOT NULL,
+				component      TEXT COLLATE "C" NOT NULL DEFAULT '',
+				message        TEXT NOT NULL DEFAULT '',
+				fields         TEXT,
+				vm_id          TEXT COLLATE "C" NOT NULL DEFAULT '',
+				node_id        TEXT COLLATE "C" NOT NULL DEFAULT '',
+				user_id        TEXT NOT NULL DEFAULT '',
+				session_id     TEXT COLLATE "C" NOT NULL DEFAULT '',
+				correlation_id TEXT COLLATE "C" NOT NULL DEFAULT '',
+				action         TEXT NOT NULL DEFAULT '',
+				target         TEXT NOT NULL DEFAULT '',
+				user_action    BOOLEAN NOT NULL DEFAULT FALSE,
+				CONSTRAINT log_entries_pkey PRIMARY KEY (seq)
+			)`,
+			`CREATE UNIQUE INDEX log_entries_id_key ON log_entries (id)`,
+			`CREATE INDEX log_entries_ts_idx ON log_entries (ts, seq)`,
+			`CREATE INDEX log_entries_vm_id_idx ON log_entries (vm_id, ts, seq)`,
+			`CREATE INDEX log_entries_node_id_idx ON log_entries (node_id, ts, seq)`,
+			`CREATE INDEX log_entries_source_idx ON log_entries (source, ts, seq)`,
+			`CREATE INDEX log_entries_session_id_idx ON log_entries (session_id, ts, seq)`,
+			`CREATE INDEX log_entries_correlation_id_idx ON log_entries (correlation_id, ts, seq)`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

@@ -122,7 +122,7 @@ func TestMigrations(t *testing.T) {
 				Postgres: []string{"CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"},
 			})
 			_, err := openWithErr(driver, dsn, broken)
-			if err == nil || !strings.Contains(err.Error(), "migration 4 (broken), statement 2") {
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("migration %d (broken), statement 2", len(migrations)+1)) {
 				t.Fatalf("Open with a broken migration = %v", err)
 			}
 			s := openAt(t, driver, dsn)

@@ -201,6 +201,9 @@ func (s *sqlStore) Nodes() NodeRepo { return nodeRepo{s} }
 // Events returns the event repository.
 func (s *sqlStore) Events() EventRepo { return eventRepo{s} }
 
+// Logs returns the log entry repository.
+func (s *sqlStore) Logs() LogRepo { return logRepo{s} }
+
 // Tx runs fn in one transaction. On a Store that is itself a transaction's,
 // fn runs within that transaction.
 func (s *sqlStore) Tx(ctx context.Context, fn func(Store) error) error {
