@@ -1,0 +1,78 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/sdk/logsink"
+)
+
+// failingRepo is a LogRepo that refuses entries whose message says so,
+// or everything while down.
+type failingRepo struct {
+	store.LogRepo
+	down   bool
+	stored []string
+}
+
+func (r *failingRepo) Insert(_ context.Context, es []logsink.Entry) (int, error) {
+	if r.down {
+		return 0, errors.New("connection refused")
+	}
+	for _, e := range es {
+		if strings.Contains(e.Message, "poison") {
+			return 0, errors.New("value too long")
+		}
+	}
+	for _, e := range es {
+		r.stored = append(r.stored, e.Message)
+	}
+	return len(es), nil
+}
+
+func TestStoreWriterIsolatesBadEntries(t *testing.T) {
+	es := entries("w", 5)
+	es[2].Message = "poison"
+	repo := &failingRepo{}
+	res, err := storeWriter{repo: repo}.Write(context.Background(), es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		want := logsink.Delivered
+		if i == 2 {
+			want = logsink.Permanent
+		}
+		if r.Outcome != want {
+			t.Errorf("result %d: %s, want %s", i, r, want)
+		}
+	}
+	if len(repo.stored) != 4 {
+		t.Errorf("stored %v, want the 4 good entries", repo.stored)
+	}
+
+	repo = &failingRepo{down: true}
+	res, _ = storeWriter{repo: repo}.Write(context.Background(), es)
+	for i, r := range res {
+		if r.Outcome != logsink.Retryable {
+			t.Errorf("database down, result %d: %s, want retryable", i, r)
+		}
+	}
+}
+
+// TestPipelineStoreRetention: the pipeline prunes the built-in store by
+// count.
+func TestPipelineStoreRetention(t *testing.T) {
+	st := openTestStore(t)
+	p := openPipeline(t, t.TempDir(), Options{Store: st.Logs(), Retention: Retention{MaxEntries: 30, Interval: 20 * time.Millisecond}})
+	mustAppend(t, p, entries("k", 100))
+	waitFor(t, func() bool { return storeCount(t, st) == 30 }, "the store to be pruned to 30 entries")
+	page, err := st.Logs().Query(context.Background(), store.LogQuery{Limit: 1})
+	if err != nil || page.Entries[0].Message != "k-0099" {
+		t.Fatalf("newest kept entry: %+v, %v", page.Entries, err)
+	}
+}
