@@ -41,6 +41,26 @@ server {
     # is re-checked against its host and corrected.
     stuck_timeout = "5m"
   }
+
+  logs {
+    # Every log entry (UI actions, audit, the daemon's own log, QEMU lines) is
+    # first written to a spool under <data_dir>/logs/spool, then delivered to
+    # the built-in store and every log_sink. A sink that is down delays its
+    # entries; past these bounds the oldest are discarded, logged and counted
+    # (quantix_logs_dropped_total{reason="spool_max_bytes"|"spool_max_age"}).
+    spool_max_mib = 1024
+    spool_max_age = "168h"
+
+    # The built-in store behind GET /api/logs keeps entries this long, and at
+    # most this many.
+    retention_max_age     = "720h"
+    retention_max_entries = 10000000
+
+    # POST /api/logs/ui accepts at most ui_rate entries per second per session,
+    # ui_burst at once; over that it answers 429 with Retry-After.
+    ui_rate  = 100
+    ui_burst = 2000
+  }
 }
 
 agent {
@@ -92,7 +112,9 @@ plugin "libvirt" {
 }
 
 # Log sinks ship log entries to a plugin quantix-logsink-<name>. sources picks
-# which: ui, audit, system, qemu.
+# which: ui, audit, system, qemu. Entries reach a sink at least once, in
+# batches, retried with backoff while it is down. plugins/logsinks/README.md
+# lists each sink's config attributes.
 # log_sink "file" {
 #   sources = ["ui", "audit"]
 #   config {

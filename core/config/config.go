@@ -48,6 +48,26 @@ type ServerConfig struct {
 	Database DatabaseConfig
 	// Reconcile tunes the reconciler.
 	Reconcile ReconcileConfig
+	// Logs tunes the log pipeline.
+	Logs LogsConfig
+}
+
+// LogsConfig is the `server { logs {} }` block: the bounds of the log
+// pipeline's spool and built-in store, and the rate of UI log ingestion.
+type LogsConfig struct {
+	// SpoolMaxMiB bounds the spool under <data_dir>/logs/spool; past it the
+	// oldest entries are discarded even if a sink has not got them (logged
+	// and counted).
+	SpoolMaxMiB int
+	// SpoolMaxAge bounds how long undelivered entries stay in the spool.
+	SpoolMaxAge time.Duration
+	// RetentionMaxAge and RetentionMaxEntries bound the built-in store.
+	RetentionMaxAge     time.Duration
+	RetentionMaxEntries int
+	// UIRate and UIBurst limit POST /api/logs/ui per session, in entries
+	// per second and at once.
+	UIRate  int
+	UIBurst int
 }
 
 // DatabaseConfig is the `server { database {} }` block.

@@ -122,6 +122,8 @@ func TestValidateErrors(t *testing.T) {
 		{"checksum", "plugin \"x\" {\n checksum = \"md5:abc\"\n}", `q.hcl:1,1: plugin "x" checksum: "md5:abc" must look like "sha256:<64 hex digits>"`},
 		{"sources", "log_sink \"f\" {\n sources = [\"ui\", \"kernel\"]\n}", `log_sink "f" sources: "kernel" is not one of ui, audit, system, qemu`},
 		{"no sources", "log_sink \"f\" {}", `log_sink "f" sources: needs at least one`},
+		{"spool bound", "server {\n logs {\n spool_max_mib = 4\n }\n}", `q.hcl:3,18: server.logs.spool_max_mib is 4; must be at least 16`},
+		{"ui burst", "server {\n logs {\n ui_burst = 10\n }\n}", `server.logs.ui_burst is 10; must be at least 1000`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,6 +136,24 @@ func TestValidateErrors(t *testing.T) {
 				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLogsBlock(t *testing.T) {
+	c, err := Parse("q.hcl", []byte("server {\n logs {\n spool_max_mib = 64\n spool_max_age = \"1h\"\n retention_max_entries = 5000\n ui_rate = 7\n }\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Server.Logs
+	if l.SpoolMaxMiB != 64 || l.SpoolMaxAge != time.Hour || l.RetentionMaxEntries != 5000 || l.UIRate != 7 ||
+		l.RetentionMaxAge != DefaultRetentionMaxAge || l.UIBurst != DefaultUIBurst {
+		t.Fatalf("logs block: %+v", l)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set("server.logs.ui_burst", "lots"); err == nil {
+		t.Error("a ui_burst that is not a number was accepted")
 	}
 }
 

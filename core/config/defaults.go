@@ -16,6 +16,13 @@ const (
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultResyncInterval    = 30 * time.Second
 	DefaultSyncJitter        = 5 * time.Second
+
+	DefaultSpoolMaxMiB         = 1024
+	DefaultSpoolMaxAge         = 7 * 24 * time.Hour
+	DefaultRetentionMaxAge     = 30 * 24 * time.Hour
+	DefaultRetentionMaxEntries = 10_000_000
+	DefaultUIRate              = 100
+	DefaultUIBurst             = 2000
 )
 
 // Default returns the configuration used when nothing is set.
@@ -31,6 +38,11 @@ func Default() *Config {
 			RPCAddr:   DefaultRPCAddr,
 			Database:  DatabaseConfig{Driver: "sqlite"},
 			Reconcile: ReconcileConfig{StuckTimeout: DefaultStuckTimeout},
+			Logs: LogsConfig{
+				SpoolMaxMiB: DefaultSpoolMaxMiB, SpoolMaxAge: DefaultSpoolMaxAge,
+				RetentionMaxAge: DefaultRetentionMaxAge, RetentionMaxEntries: DefaultRetentionMaxEntries,
+				UIRate: DefaultUIRate, UIBurst: DefaultUIBurst,
+			},
 		},
 		Agent: AgentConfig{
 			NodeName:          host,

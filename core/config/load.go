@@ -31,6 +31,12 @@ func (c *Config) bindings() map[string]attr {
 		{"server.database.driver", &c.Server.Database.Driver},
 		{"server.database.dsn", &c.Server.Database.DSN},
 		{"server.reconcile.stuck_timeout", &c.Server.Reconcile.StuckTimeout},
+		{"server.logs.spool_max_mib", &c.Server.Logs.SpoolMaxMiB},
+		{"server.logs.spool_max_age", &c.Server.Logs.SpoolMaxAge},
+		{"server.logs.retention_max_age", &c.Server.Logs.RetentionMaxAge},
+		{"server.logs.retention_max_entries", &c.Server.Logs.RetentionMaxEntries},
+		{"server.logs.ui_rate", &c.Server.Logs.UIRate},
+		{"server.logs.ui_burst", &c.Server.Logs.UIBurst},
 		{"agent.node_name", &c.Agent.NodeName},
 		{"agent.servers", &c.Agent.Servers},
 		{"agent.join_token", &c.Agent.JoinToken},
@@ -234,8 +240,8 @@ func join(path, name string) string {
 func (d *decoder) nested(path string, blk *hcl.Block) {
 	switch full := join(path, blk.Type); full {
 	case "server":
-		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}})
-	case "agent", "server.database", "server.reconcile":
+		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "logs"}})
+	case "agent", "server.database", "server.reconcile", "server.logs":
 		d.block(blk.Body, full, nil)
 	case "plugin":
 		p := PluginConfig{Name: blk.Labels[0], DeclRange: blk.DefRange}

@@ -27,6 +27,12 @@ func (c *Config) Validate() error {
 		v.fail("server.database.dsn", "is required with driver \"postgres\", e.g. \"host=127.0.0.1 user=quantix dbname=quantix\"")
 	}
 	v.atLeast("server.reconcile.stuck_timeout", c.Server.Reconcile.StuckTimeout, time.Second)
+	v.atLeastInt("server.logs.spool_max_mib", c.Server.Logs.SpoolMaxMiB, 16)
+	v.atLeast("server.logs.spool_max_age", c.Server.Logs.SpoolMaxAge, time.Minute)
+	v.atLeast("server.logs.retention_max_age", c.Server.Logs.RetentionMaxAge, time.Minute)
+	v.atLeastInt("server.logs.retention_max_entries", c.Server.Logs.RetentionMaxEntries, 1000)
+	v.atLeastInt("server.logs.ui_rate", c.Server.Logs.UIRate, 1)
+	v.atLeastInt("server.logs.ui_burst", c.Server.Logs.UIBurst, 1000)
 	v.nonEmpty("agent.node_name", c.Agent.NodeName)
 	v.nonEmpty("agent.backend", c.Agent.Backend)
 	if len(c.Agent.Servers) == 0 {
@@ -97,6 +103,12 @@ func (v *validator) nonEmpty(path, val string) {
 func (v *validator) addr(path, val string) {
 	if _, port, err := net.SplitHostPort(val); err != nil || port == "" {
 		v.fail(path, "is %q; must be host:port, e.g. \"127.0.0.1:8080\"", val)
+	}
+}
+
+func (v *validator) atLeastInt(path string, n, min int) {
+	if n < min {
+		v.fail(path, "is %d; must be at least %d", n, min)
 	}
 }
 
