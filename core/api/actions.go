@@ -15,6 +15,9 @@ func (s *Server) actionReply(c echo.Context, res *controlplane.ActionResult, err
 	if err != nil {
 		return s.actionFailed(c, err)
 	}
+	if res.VM != nil {
+		setAuditVM(c, res.VM.ID)
+	}
 	return c.JSON(http.StatusOK, actionReply{Success: true, Message: res.Message, VM: toVMReply(res.VM)})
 }
 
@@ -28,6 +31,9 @@ func (s *Server) actionFailed(c echo.Context, err error) error {
 	var ce *controlplane.Error
 	if errors.As(err, &ce) {
 		out.VM = toVMReply(ce.VM)
+		if ce.VM != nil {
+			setAuditVM(c, ce.VM.ID)
+		}
 	}
 	return c.JSON(ae.status, out)
 }

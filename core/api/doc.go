@@ -24,6 +24,21 @@
 // GET /api/events is a stream of server-sent events ("vm", "node" and
 // "gap"), resumable with since or Last-Event-ID, with keep-alive comments.
 //
+// Logs (design §6): GET /api/logs queries the built-in store (filters level
+// as a minimum, source, component, vm_id, node_id, correlation_id,
+// session_id, user_action, q, since, until; limit, cursor, order) and
+// replies {logs, next_cursor, has_more}; /api/logs/sources and
+// /api/logs/components list the known values. POST /api/logs/ui takes
+// {"logs": [...]} in the seed front end's shape (camelCase aliases
+// accepted), keeps the good entries when others are bad and replies
+// {accepted, rejected, errors: [{index, reason}]}: 200 when anything was
+// accepted, 422 when every entry was rejected, 413 over 1000 entries or
+// 1 MiB, 429 with Retry-After when the session is over its rate, 503 when
+// the spool cannot take entries. GET /api/logs/export streams json, csv or
+// txt; GET /api/logs/stream is server-sent events ("log" and "gap"). Every
+// mutating route is audited: its reply is released only once its audit
+// entry is durable. GET /metrics serves Prometheus metrics.
+//
 // Every reply carries X-Request-Id: the request's own when it sent a usable
 // one, else a new one. Panics become a JSON 500; every request is logged
 // through hclog.

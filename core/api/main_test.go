@@ -43,7 +43,7 @@ func newEnv(t testing.TB, driver string, withBackend bool) *env {
 
 // newEnvWith is newEnv with the reconciler's options and the event
 // stream's keep-alive interval given.
-func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.ReconcilerOptions, keepAlive time.Duration) *env {
+func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.ReconcilerOptions, keepAlive time.Duration, more ...func(*env, *Options)) *env {
 	t.Helper()
 	e := &env{store: cptest.OpenStore(t, driver), disp: controlplane.NewDispatcher()}
 	logger := cptest.Logger(t, hclog.Warn)
@@ -65,7 +65,11 @@ func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.R
 	}
 	t.Cleanup(svc.Reconciler().Close)
 	e.svc = svc
-	e.srv = New(Options{Service: svc, Logger: logger, Version: "quantixd test", KeepAlive: keepAlive})
+	opts := Options{Service: svc, Logger: logger, Version: "quantixd test", KeepAlive: keepAlive}
+	for _, fn := range more {
+		fn(e, &opts)
+	}
+	e.srv = New(opts)
 	return e
 }
 
@@ -145,4 +149,17 @@ func (e *env) create(t testing.TB, name string) string {
 	r := e.do(t, "POST", "/api/vms", `{"name":"`+name+`","vcpus":1,"memory_mib":64}`)
 	r.want(t, http.StatusCreated, "")
 	return r.str("id")
+}
+
+// raw sends a request without a body and returns the reply's body,
+// whatever its type, failing the test unless it is 200.
+func (e *env) raw(t testing.TB, method, path string) string {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%s %s: status %d: %s", method, path, rec.Code, rec.Body)
+	}
+	return rec.Body.String()
 }

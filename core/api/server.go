@@ -1,13 +1,18 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/logs"
+	"github.com/quantixvm/quantix/core/store"
 )
 
 // Options configure a Server.
@@ -18,10 +23,27 @@ type Options struct {
 	Logger hclog.Logger
 	// Version is what GET /api/health reports.
 	Version string
-	// KeepAlive is how often an idle GET /api/events stream gets a comment
-	// line; zero is DefaultKeepAlive. The daemon ends open streams at
-	// shutdown with Service.Broker().Close (http.Server.RegisterOnShutdown).
+	// KeepAlive is how often an idle GET /api/events or /api/logs/stream
+	// stream gets a comment line; zero is DefaultKeepAlive. The daemon ends
+	// open streams at shutdown with Service.Broker().Close and
+	// Logs.EndSubscriptions (http.Server.RegisterOnShutdown).
 	KeepAlive time.Duration
+	// Logs is the log pipeline: POST /api/logs/ui and the audit entries of
+	// every mutating call go into it, GET /api/logs/stream follows it. Nil
+	// answers those routes 503 and audits nothing.
+	Logs *logs.Pipeline
+	// LogStore answers GET /api/logs and its export; nil answers 503.
+	LogStore store.LogRepo
+	// UIRate limits POST /api/logs/ui per session; zero fields take
+	// DefaultUIRate and DefaultUIBurst.
+	UIRate RateLimit
+	// Metrics is served on GET /metrics in the Prometheus format; nil
+	// leaves the route out.
+	Metrics prometheus.Gatherer
+	// LogStreamBuffer is how many entries a GET /api/logs/stream client
+	// may fall behind by before entries are dropped for it and a gap is
+	// sent; zero is DefaultLogStreamBuffer.
+	LogStreamBuffer int
 }
 
 // Server is the REST API as an http.Handler.
@@ -31,6 +53,11 @@ type Server struct {
 	log       hclog.Logger
 	version   string
 	keepAlive time.Duration
+	logs      *logs.Pipeline
+	logStore  store.LogRepo
+	uiLimit   *limiter
+	metrics   prometheus.Gatherer
+	streamBuf int
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -41,7 +68,11 @@ func New(opts Options) *Server {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive}
+	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive,
+		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, streamBuf: opts.LogStreamBuffer}
+	if s.streamBuf <= 0 {
+		s.streamBuf = DefaultLogStreamBuffer
+	}
 	if s.keepAlive <= 0 {
 		s.keepAlive = DefaultKeepAlive
 	}
@@ -54,27 +85,44 @@ func New(opts Options) *Server {
 	return s
 }
 
+// routes registers every route. Mutating routes are audited (audited);
+// POST /api/logs/ui is not: what it takes is a log itself.
 func (s *Server) routes() {
 	g := s.echo.Group("/api")
 	g.GET("/health", s.health)
 	g.GET("/vms", s.listVMs)
-	g.POST("/vms", s.createVM)
+	g.POST("/vms", s.createVM, s.audited)
 	g.GET("/vms/:id", s.getVM)
-	g.PATCH("/vms/:id", s.patchVM)
-	g.DELETE("/vms/:id", s.deleteVM)
-	g.POST("/vms/:id/start", s.startVM)
-	g.POST("/vms/:id/stop", s.stopVM)
-	g.POST("/vms/:id/reboot", s.rebootVM)
-	g.POST("/vms/:id/pause", s.pauseVM)
-	g.POST("/vms/:id/resume", s.resumeVM)
-	g.POST("/vms/:id/reset_state", s.resetState)
-	g.POST("/vms/:id/adopt", s.adoptVM)
+	g.PATCH("/vms/:id", s.patchVM, s.audited)
+	g.DELETE("/vms/:id", s.deleteVM, s.audited)
+	g.POST("/vms/:id/start", s.startVM, s.audited)
+	g.POST("/vms/:id/stop", s.stopVM, s.audited)
+	g.POST("/vms/:id/reboot", s.rebootVM, s.audited)
+	g.POST("/vms/:id/pause", s.pauseVM, s.audited)
+	g.POST("/vms/:id/resume", s.resumeVM, s.audited)
+	g.POST("/vms/:id/reset_state", s.resetState, s.audited)
+	g.POST("/vms/:id/adopt", s.adoptVM, s.audited)
 	g.GET("/vms/:id/logs", s.vmLogs)
 	g.GET("/vms/:id/events", s.vmEvents)
 	g.GET("/events", s.streamEvents)
 	g.GET("/nodes", s.listNodes)
 	g.GET("/nodes/:id", s.getNode)
+	g.GET("/logs", s.queryLogs)
+	g.POST("/logs/ui", s.ingestUILogs)
+	g.GET("/logs/sources", s.logSources)
+	g.GET("/logs/components", s.logComponents)
+	g.GET("/logs/export", s.exportLogs)
+	g.GET("/logs/stream", s.streamLogs)
+	if s.metrics != nil {
+		s.echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
+	}
 }
+
+// metricsLog passes promhttp's errors to the API's log.
+type metricsLog struct{ log hclog.Logger }
+
+// Println logs one promhttp error.
+func (l metricsLog) Println(v ...any) { l.log.Error("serving metrics", "error", fmt.Sprint(v...)) }
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

@@ -33,6 +33,7 @@ func (s *Server) createVM(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	setAuditVM(c, v.ID)
 	c.Response().Header().Set(echo.HeaderLocation, "/api/vms/"+v.ID)
 	return c.JSON(http.StatusCreated, toVMReply(v))
 }
@@ -56,6 +57,7 @@ func (s *Server) patchVM(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	setAuditVM(c, v.ID)
 	return c.JSON(http.StatusOK, toVMReply(v))
 }
 
