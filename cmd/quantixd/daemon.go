@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/api"
@@ -59,8 +61,10 @@ func runDaemon(m mode, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(cfg *config.Config, out io.Writer) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{
+// newLogger is the daemon's logger; lines can be intercepted (the log
+// pipeline takes them as system entries).
+func newLogger(cfg *config.Config, out io.Writer) hclog.InterceptLogger {
+	return hclog.NewInterceptLogger(&hclog.LoggerOptions{
 		Name:       "quantixd",
 		Level:      hclog.LevelFromString(cfg.LogLevel),
 		JSONFormat: cfg.LogFormat == "json",
@@ -84,6 +88,8 @@ type daemon struct {
 	// when it has.
 	agentStop context.CancelFunc
 	agentDone chan struct{}
+	// logs is the log pipeline and its sinks.
+	logs *logPipeline
 }
 
 // serve runs the control plane (and, for dev, an agent dialling it over
@@ -100,6 +106,11 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		return fmt.Errorf("creating data dir: %w", err)
 	}
 	if d.store, err = store.Open(ctx, cfg.Server.Database.Driver, cfg.DatabaseDSN(), logger); err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := d.startLogs(ctx, cfg, reg); err != nil {
 		return err
 	}
 	dispatcher := controlplane.NewDispatcher()
@@ -127,7 +138,11 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		}
 	}
 
-	handler := api.New(api.Options{Service: svc, Logger: logger, Version: version.String("quantixd")})
+	handler := api.New(api.Options{
+		Service: svc, Logger: logger, Version: version.String("quantixd"),
+		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg,
+		UIRate: api.RateLimit{PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst},
+	})
 	ln, err := net.Listen("tcp", cfg.Server.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening for the API on %s: %w", cfg.Server.HTTPAddr, err)
@@ -141,6 +156,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	}
 	// Event streams never end on their own: shutting down ends them.
 	srv.RegisterOnShutdown(svc.Broker().Close)
+	srv.RegisterOnShutdown(d.logs.pipe.EndSubscriptions)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("API listening", "url", "http://"+ln.Addr().String()+"/api")
@@ -252,7 +268,8 @@ func dialAddr(a net.Addr) string {
 }
 
 // close stops the local agent, the agent server (its sessions end), the
-// reconciler, the plugins and the database, in that order.
+// reconciler, the log pipeline and its sinks, the plugins and the database,
+// in that order.
 func (d *daemon) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
@@ -273,6 +290,7 @@ func (d *daemon) close() error {
 		<-d.recDone
 		d.rec.Close()
 	}
+	errs = append(errs, d.logs.close())
 	if d.plugins != nil {
 		errs = append(errs, d.plugins.Close())
 	}

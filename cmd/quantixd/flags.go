@@ -36,7 +36,7 @@ var settings = []setting{
 	{"db-dsn", "server.database.dsn", "database connection string; sqlite: a file path (default <data-dir>/quantix.db)", []mode{modeDev, modeServer}},
 	{"log-level", "log_level", "trace, debug, info, warn or error (default info)", []mode{modeDev, modeServer, modeAgent}},
 	{"log-format", "log_format", "text or json (default text)", []mode{modeDev, modeServer, modeAgent}},
-	{"plugin-dir", "plugin_dir", "directory of plugin binaries (default: plugins next to the quantixd binary)", []mode{modeDev, modeAgent}},
+	{"plugin-dir", "plugin_dir", "directory of plugin binaries (default: plugins next to the quantixd binary)", []mode{modeDev, modeServer, modeAgent}},
 	{"node-name", "agent.node_name", "this host's name in the inventory (default: the hostname)", []mode{modeDev, modeAgent}},
 	{"backend", "agent.backend", "backend plugin driving this host (default libvirt)", []mode{modeDev, modeAgent}},
 	{"servers", "agent.servers", "comma-separated host:port addresses of control plane servers, tried in turn (default 127.0.0.1:8081)", []mode{modeAgent}},
