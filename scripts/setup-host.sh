@@ -16,7 +16,7 @@ fi
 PACKAGES=(
 	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
 	libvirt-clients qemu-system-x86 qemu-utils
-	postgresql protobuf-compiler rsyslog procps
+	postgresql protobuf-compiler rsyslog procps zsh
 )
 
 missing=()

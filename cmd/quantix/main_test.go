@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/core/controlplane/cptest"
+)
+
+// vmPrefix starts the name of every VM these tests create, so that a run
+// sweeps what an earlier, failed one left on qemu:///system.
+const vmPrefix = "qx-cli-"
+
+// e2e is what the end-to-end tests share.
+var e2e struct {
+	cli        string // the quantix binary
+	cliErr     error
+	daemon     string // the quantixd binary, the libvirt plugin beside it
+	daemonErr  error
+	imageDir   string
+	libvirtErr error
+	tmp        string
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	defer cptest.Cleanup()
+	// `make test` passes an absolute QUANTIX_BIN_DIR; a relative one is
+	// taken from the repository root, where make builds bin/.
+	if dir := os.Getenv(cptest.EnvBinDir); dir != "" && !filepath.IsAbs(dir) {
+		if root, err := cptest.RepoRoot(); err == nil {
+			_ = os.Setenv(cptest.EnvBinDir, filepath.Join(root, dir))
+		}
+	}
+	tmp, err := os.MkdirTemp("", vmPrefix+"run-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "making a temp dir:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	e2e.tmp = tmp
+	e2e.imageDir = filepath.Join(tmp, "images")
+	if err := os.Mkdir(e2e.imageDir, 0o755); err == nil {
+		err = os.Chmod(tmp, 0o755)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "making the image dir:", err)
+		return 1
+	}
+	e2e.libvirtErr = cptest.CheckLibvirt()
+	if e2e.libvirtErr == nil {
+		if err := cptest.Sweep(vmPrefix); err != nil {
+			fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
+		}
+	}
+	e2e.cli, e2e.cliErr = cliBinary(tmp)
+	e2e.daemon, e2e.daemonErr = cptest.DaemonBinary()
+	code := m.Run()
+	if e2e.libvirtErr == nil {
+		if err := cptest.Sweep(vmPrefix); err != nil {
+			fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// cliBinary returns $QUANTIX_BIN_DIR/quantix when `make build` made it, or
+// builds it into dir, without cgo as make does.
+func cliBinary(dir string) (string, error) {
+	if bin := os.Getenv(cptest.EnvBinDir); bin != "" {
+		p := filepath.Join(bin, "quantix")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	root, err := cptest.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "quantix")
+	cmd := exec.Command("go", "build", "-o", p, "./cmd/quantix")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building quantix: %w\n%s", err, out)
+	}
+	return p, nil
+}
+
+// requireE2E fails the test when what the end-to-end tests need is
+// missing. libvirtd may be restarting (other packages' tests do that): it
+// gets 30s to answer.
+func requireE2E(t testing.TB) {
+	t.Helper()
+	if e2e.cliErr != nil {
+		t.Fatalf("the quantix binary is needed: %v", e2e.cliErr)
+	}
+	if e2e.daemonErr != nil {
+		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for cptest.CheckLibvirt() != nil && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	cptest.RequireLibvirt(t)
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
+}
+
+// daemon is a `quantixd dev` under test.
+type daemon struct {
+	cmd  *exec.Cmd
+	url  string
+	log  string
+	done chan struct{}
+}
+
+// startDaemon runs `quantixd dev` on free loopback ports with a temp data
+// dir, the libvirt plugin on qemu:///system, and waits until its API
+// answers. It is stopped when the test ends; its log is shown when the
+// test failed.
+func startDaemon(t *testing.T) *daemon {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`plugin "libvirt" {
+  config {
+    uri            = %q
+    image_dir      = %q
+    reboot_timeout = "2s"
+  }
+}
+`, cptest.QEMUURI, e2e.imageDir)
+	cfgPath := filepath.Join(dir, "quantix.hcl")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	rpc := addr
+	for rpc == addr {
+		rpc = freeAddr(t)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "quantixd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e2e.daemon, "dev", "-config", cfgPath, "-data-dir", filepath.Join(dir, "data"),
+		"-http-addr", addr, "-rpc-addr", rpc)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cmd: cmd, url: "http://" + addr, log: logFile.Name(), done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		_ = logFile.Close()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(30 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-d.done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(d.log)
+			t.Logf("quantixd log:\n%s", b)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-d.done:
+			b, _ := os.ReadFile(d.log)
+			t.Fatalf("quantixd dev exited at start:\n%s", b)
+		default:
+		}
+		if resp, err := http.Get(d.url + "/api/nodes"); err == nil {
+			ready := resp.StatusCode == http.StatusOK && nodeReady(resp)
+			_ = resp.Body.Close()
+			if ready {
+				return d
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("quantixd dev did not serve a READY node on %s within 30s", d.url)
+	return nil
+}
+
+// result is what a run of the quantix binary did.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+}
+
+// cliEnv is the environment of the quantix binary: this process's, without
+// QUANTIX_ADDR and QUANTIX_TOKEN, plus env.
+func cliEnv(env ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envAddress+"=") && !strings.HasPrefix(kv, envToken+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, env...)
+}
+
+// quantix runs the binary against d (through QUANTIX_ADDR) and waits for it.
+func (d *daemon) quantix(t *testing.T, args ...string) result {
+	t.Helper()
+	return runCLI(t, cliEnv(envAddress+"="+d.url), args...)
+}
+
+func runCLI(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(e2e.cli, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("running quantix %q: %v", args, err)
+	}
+	return r
+}
+
+// ok runs quantix and fails the test unless it exits 0.
+func (d *daemon) ok(t *testing.T, args ...string) result {
+	t.Helper()
+	r := d.quantix(t, args...)
+	if r.code != 0 {
+		t.Fatalf("quantix %s: %s", strings.Join(args, " "), r)
+	}
+	return r
+}
+
+// syncBuffer is a buffer written by a process and read by the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// follower is a quantix process following a stream.
+type follower struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuffer
+	done           chan struct{}
+	args           []string
+}
+
+// follow starts quantix args in the background against d.
+func (d *daemon) follow(t *testing.T, args ...string) *follower {
+	t.Helper()
+	f := &follower{cmd: exec.Command(e2e.cli, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), args: args}
+	f.cmd.Env = cliEnv(envAddress + "=" + d.url)
+	f.cmd.Stdout, f.cmd.Stderr = f.stdout, f.stderr
+	if err := f.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = f.cmd.Wait()
+		close(f.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-f.done:
+		default:
+			_ = f.cmd.Process.Kill()
+			<-f.done
+		}
+	})
+	return f
+}
+
+// waitFor waits until the follower's output holds every one of want.
+func (f *follower) waitFor(t *testing.T, timeout time.Duration, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out := f.stdout.String()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return
+		}
+		select {
+		case <-f.done:
+			t.Fatalf("quantix %s exited (%v) before printing %q:\nstdout:\n%s\nstderr:\n%s", strings.Join(f.args, " "), f.cmd.ProcessState, missing, out, f.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quantix %s did not print %q within %s:\nstdout:\n%s\nstderr:\n%s", strings.Join(f.args, " "), missing, timeout, out, f.stderr.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// interrupt sends SIGINT and checks that the follower exits 0 promptly.
+func (f *follower) interrupt(t *testing.T) {
+	t.Helper()
+	if err := f.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("quantix %s did not exit within 10s of SIGINT", strings.Join(f.args, " "))
+	}
+	if code := f.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("quantix %s exited %d after SIGINT, want 0\nstderr:\n%s", strings.Join(f.args, " "), code, f.stderr.String())
+	}
+}
