@@ -176,6 +176,23 @@ func (b *Broker) publishMemory(ev StreamEvent) {
 	b.add(ev)
 }
 
+// rehome makes the VM events of from that the ring holds events of to, as
+// Complete moved them in the store: streams resumed from the ring then tell
+// the VM's history as a replay from the store does. Subscribers that were
+// sent them already keep what they got.
+func (b *Broker) rehome(from, to string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.n {
+		slot := &b.ring[(b.head+i)%len(b.ring)]
+		if slot.Kind == StreamVM && slot.VM.VMID == from {
+			e := *slot.VM
+			e.VMID = to
+			slot.VM = &e
+		}
+	}
+}
+
 // add keeps ev in the ring and queues it for every subscriber; b.mu is held.
 func (b *Broker) add(ev StreamEvent) {
 	if b.closed {

@@ -241,3 +241,61 @@ func equalIDs(a, b []int64) bool {
 	}
 	return true
 }
+
+// TestCreateHistoryInOrder: the events of a create (the placeholder's
+// "creation requested", then the VM's record) keep their ids when the
+// record takes the backend's UUID, so that a stream replayed from the
+// store, or resumed from the ring, tells them in order and under the VM's
+// id, and the ids the live stream gave are the stored ones.
+func TestCreateHistoryInOrder(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver, true)
+		ctx := context.Background()
+		live, err := e.svc.Subscribe(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer live.Close()
+		v, err := e.svc.Create(ctx, CreateRequest{Name: "ordered", VCPUs: 1, MemoryMiB: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := e.events(t, v.ID)
+		if len(stored) != 2 || stored[0].ID >= stored[1].ID {
+			t.Fatalf("stored history %+v, want two events in id order", stored)
+		}
+		var liveIDs []int64
+		for len(liveIDs) < 2 {
+			if ev := nextEvent(t, live); ev.Kind == StreamVM {
+				liveIDs = append(liveIDs, ev.VM.ID)
+			}
+		}
+		if liveIDs[0] != stored[0].ID || liveIDs[1] != stored[1].ID {
+			t.Errorf("live stream sent events %v, the store holds %d and %d", liveIDs, stored[0].ID, stored[1].ID)
+		}
+		for _, since := range []string{"0", Position{VMEvent: stored[0].ID}.String()} {
+			es, err := e.svc.Subscribe(ctx, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []*vm.Event
+			for want := len(stored); since != "0" && want > 1 || since == "0" && want > 0; want-- {
+				ev := nextEvent(t, es)
+				for ev.Kind != StreamVM {
+					ev = nextEvent(t, es)
+				}
+				got = append(got, ev.VM)
+			}
+			es.Close()
+			rest := stored
+			if since != "0" {
+				rest = stored[1:]
+			}
+			for i, g := range got {
+				if g.ID != rest[i].ID || g.VMID != v.ID {
+					t.Errorf("since %s: event %d is %d of vm %s, want %d of vm %s", since, i, g.ID, g.VMID, rest[i].ID, v.ID)
+				}
+			}
+		}
+	})
+}

@@ -259,3 +259,8 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func (c countingEvents) Restore(ctx context.Context, evs []*vm.Event) error {
+	c.writes.Add(int64(len(evs)))
+	return c.EventRepo.Restore(ctx, evs)
+}

@@ -26,6 +26,10 @@ type Note struct {
 	Cause   vm.Cause
 	Action  string
 	Message string
+	// Always records the event even when neither the state nor the
+	// message changes: an operator's action belongs in the VM's history
+	// whatever it found.
+	Always bool
 }
 
 // Reconciler is the only writer of VM status: state, last_known_state,
@@ -229,7 +233,7 @@ func (r *Reconciler) update(ctx context.Context, id string, note Note, mutate fu
 				return err
 			}
 			out = v
-			if v.State == old.State && v.Message == old.Message {
+			if v.State == old.State && v.Message == old.Message && !note.Always {
 				return nil
 			}
 			ev = &vm.Event{
@@ -433,7 +437,8 @@ func (r *Reconciler) Reserve(ctx context.Context, v *vm.VM, note Note) error {
 
 // Complete swaps the placeholder placeholderID for the VM's record under
 // the backend's UUID, in the state the host reports, with spec as the spec;
-// the placeholder's creation time and history are kept. A record a host
+// the placeholder's creation time and history (its events, under their
+// ids, in the store and in the broker's ring) are kept. A record a host
 // report inserted for that UUID as host-discovered meanwhile is replaced.
 func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string, observed *backend.VM, spec vm.Spec, note Note) (*vm.VM, error) {
 	r.insertMu.Lock()
@@ -472,11 +477,13 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 		if err := tx.VMs().Create(ctx, &v); err != nil {
 			return err
 		}
+		// The placeholder's history (removed with it) is the VM's, under
+		// the same event ids: replays of the stream see it where it was.
 		for _, e := range history {
 			e.VMID = v.ID
-			if err := tx.Events().Append(ctx, e); err != nil {
-				return err
-			}
+		}
+		if err := tx.Events().Restore(ctx, history); err != nil {
+			return err
 		}
 		out = &v
 		done = &vm.Event{
@@ -487,6 +494,7 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 	if err != nil {
 		return nil, storeError(fmt.Sprintf("recording created vm %s", observed.ID), err)
 	}
+	r.broker.rehome(placeholderID, out.ID)
 	r.broker.publishVM(done)
 	return out, nil
 }

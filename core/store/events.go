@@ -91,6 +91,29 @@ func (r eventRepo) LastID(ctx context.Context) (int64, error) {
 	return *id, nil
 }
 
+// Restore stores evs under the ids they carry.
+func (r eventRepo) Restore(ctx context.Context, evs []*vm.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	rows := make([]eventRow, len(evs))
+	for i, e := range evs {
+		if e == nil || e.VMID == "" || e.ID <= 0 {
+			return fmt.Errorf("restoring %d vm events: %w: every event needs a vm id and its id", len(evs), ErrInvalid)
+		}
+		ne := *e
+		ne.Time = normTime(ne.Time)
+		rows[i] = toEventRow(&ne)
+	}
+	err := r.s.write(ctx, true, func(tx *gorm.DB) error {
+		return tx.CreateInBatches(&rows, r.s.insertBatch()).Error
+	})
+	if err != nil {
+		return fmt.Errorf("restoring %d events of vm %s: %w", len(evs), evs[0].VMID, dbError(err))
+	}
+	return nil
+}
+
 // AppendMany stores evs and sets their IDs, in order; a zero Time is now.
 func (r eventRepo) AppendMany(ctx context.Context, evs []*vm.Event) error {
 	if len(evs) == 0 {

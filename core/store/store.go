@@ -151,4 +151,9 @@ type EventRepo interface {
 	Since(ctx context.Context, afterID int64, limit int) ([]*vm.Event, error)
 	// LastID returns the highest event id stored, 0 when there is none.
 	LastID(ctx context.Context) (int64, error)
+	// Restore stores events read back from the store (a VM's history moved
+	// to its record under another id) under the ids they had, so that the
+	// history keeps its place in the order of every VM's events. An event
+	// without an id is ErrInvalid; an id in use is ErrConflict.
+	Restore(ctx context.Context, evs []*vm.Event) error
 }

@@ -434,3 +434,50 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	})
 }
+
+// TestEventsRestore: events moved from one VM's record to another keep
+// their ids; an event without an id is refused, an id in use conflicts,
+// and new events still get ids above every restored one.
+func TestEventsRestore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s, _ := openFresh(t, b)
+		mustCreate(t, s, bareVM("from", "from"))
+		var moved []*vm.Event
+		for i := range 3 {
+			e := &vm.Event{VMID: "from", Action: fmt.Sprint("step-", i), Cause: vm.CauseAPI}
+			if err := s.Events().Append(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+			moved = append(moved, e)
+		}
+		if err := s.VMs().Delete(ctx, "from"); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, s, bareVM("to", "to"))
+		for _, e := range moved {
+			e.VMID = "to"
+		}
+		if err := s.Events().Restore(ctx, moved); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Events().List(ctx, "to", 0, 0)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("restored history: %v, %v", got, err)
+		}
+		for i, e := range got {
+			if e.ID != moved[i].ID || e.Action != moved[i].Action {
+				t.Errorf("restored event %d = %+v, want %+v", i, e, moved[i])
+			}
+		}
+		if err := s.Events().Restore(ctx, []*vm.Event{{VMID: "to", Action: "no id"}}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Restore of an event without id = %v, want ErrInvalid", err)
+		}
+		if err := s.Events().Restore(ctx, []*vm.Event{{ID: moved[0].ID, VMID: "to", Action: "again"}}); !errors.Is(err, ErrConflict) {
+			t.Errorf("Restore under an id in use = %v, want ErrConflict", err)
+		}
+		next := &vm.Event{VMID: "to", Action: "later", Cause: vm.CauseAPI}
+		if err := s.Events().Append(ctx, next); err != nil || next.ID <= moved[2].ID {
+			t.Errorf("an event appended after a restore got id %d (%v), want above %d", next.ID, err, moved[2].ID)
+		}
+	})
+}
