@@ -31,7 +31,7 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 		return nil, err
 	}
 	defer s.acting(v.ID)()
-	note := Note{Cause: vm.CauseAPI, Action: string(vm.ActionResetState)}
+	note := Note{Cause: vm.CauseAPI, Action: string(vm.ActionResetState), Always: true}
 	if force {
 		note.Message = fmt.Sprintf("state reset from %s to STOPPED without asking the host", v.State)
 		if v, err = s.rec.SetState(ctx, v.ID, vm.StateStopped, note); err != nil {
@@ -56,6 +56,7 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 	case res.VM == nil:
 		return nil, &Error{Kind: KindBackend, VM: v, Message: fmt.Sprintf("vm %q: node %s reported no vm", v.Name, v.NodeID)}
 	default:
+		note.Message = fmt.Sprintf("node %s reports %s: state reset from %s", nodeName(v), stateOf(res.VM.State), v.State)
 		v, err = s.rec.Apply(wctx, v.NodeID, res.VM, note)
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/quantixvm/quantix/core/node"
@@ -81,6 +82,17 @@ func TestLifecycle(t *testing.T) {
 		res, err = e.svc.ResetState(ctx, v.ID, false)
 		if err != nil || res.VM.State != vm.StateRunning || res.Message != "VM state reset to RUNNING" {
 			t.Fatalf("reset_state after a forced reset = %+v, %v; want RUNNING from the host", res, err)
+		}
+		// A reset that finds the state right changes nothing but is in the
+		// VM's history all the same.
+		before := len(e.events(t, v.ID))
+		if res, err = e.svc.ResetState(ctx, v.ID, false); err != nil || res.VM.State != vm.StateRunning {
+			t.Fatalf("reset_state of a vm in the right state = %+v, %v", res, err)
+		}
+		evs = e.events(t, v.ID)
+		if last := evs[len(evs)-1]; len(evs) != before+1 || last.Action != "reset_state" || last.OldState != vm.StateRunning ||
+			last.NewState != vm.StateRunning || !strings.Contains(last.Message, "reports RUNNING") {
+			t.Errorf("history after a reset that changed nothing: %d events, last %+v", len(evs)-before, last)
 		}
 
 		_, err = e.svc.Delete(ctx, v.ID, false)
