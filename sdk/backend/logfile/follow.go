@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -45,7 +46,8 @@ type follower struct {
 // from the current end), polling every poll (DefaultPoll when 0), until ctx
 // ends (nil) or fn fails (its error). A file that does not exist yet is
 // waited for; truncation and rotation are followed like `tail -F`, the first
-// line after either marked Reopened.
+// line after either marked Reopened. Offsets count bytes of the file; texts
+// are valid UTF-8.
 func Follow(ctx context.Context, path string, offset int64, poll time.Duration, fn func(backend.LogLine) error) error {
 	if poll <= 0 {
 		poll = DefaultPoll
@@ -212,13 +214,14 @@ func (fl *follower) consume(data []byte) error {
 func (fl *follower) emit(line []byte) error { return fl.emitAt(line, fl.pos) }
 
 // emitAt hands one line, ending at offset, to fn, unless the context has
-// ended.
+// ended. Bytes that are not UTF-8 become U+FFFD in the text: a line
+// travels as a protobuf string, which must be valid UTF-8.
 func (fl *follower) emitAt(line []byte, offset int64) error {
 	if fl.ctx.Err() != nil {
 		return errFollowDone
 	}
 	l := backend.LogLine{
-		Text:     string(bytes.TrimSuffix(line, []byte{'\r'})),
+		Text:     strings.ToValidUTF8(string(bytes.TrimSuffix(line, []byte{'\r'})), "\uFFFD"),
 		Offset:   offset,
 		Time:     time.Now(),
 		Reopened: fl.reopened,

@@ -114,6 +114,16 @@ func TestFollowFromOffset(t *testing.T) {
 	noLine(t, lines)
 }
 
+// TestFollowInvalidUTF8: bytes that are not UTF-8 come out as U+FFFD, the
+// offsets still count the file's bytes.
+func TestFollowInvalidUTF8(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vm.log")
+	appendFile(t, path, "a\xffb\n\xc3\n")
+	lines, _ := startFollow(t, path, 0)
+	expectLine(t, lines, "a\uFFFDb", 4, false)
+	expectLine(t, lines, "\uFFFD", 6, false)
+}
+
 func TestFollowOffsetPastEndRestarts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vm.log")
 	appendFile(t, path, "short\n")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -88,13 +89,14 @@ func findLineStart(r io.ReaderAt, end int64, n, chunk int) (int64, bool, error) 
 }
 
 // splitLines splits data, which is not empty, into lines, dropping the line
-// break of the last one and the "\r" of "\r\n".
+// break of the last one and the "\r" of "\r\n". Bytes that are not UTF-8
+// become U+FFFD: lines travel as protobuf strings, which must be UTF-8.
 func splitLines(data []byte) []string {
 	data = bytes.TrimSuffix(data, []byte{'\n'})
 	parts := bytes.Split(data, []byte{'\n'})
 	lines := make([]string, len(parts))
 	for i, p := range parts {
-		lines[i] = string(bytes.TrimSuffix(p, []byte{'\r'}))
+		lines[i] = strings.ToValidUTF8(string(bytes.TrimSuffix(p, []byte{'\r'})), "\uFFFD")
 	}
 	return lines
 }

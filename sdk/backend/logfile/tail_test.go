@@ -124,4 +124,13 @@ func TestTailFile(t *testing.T) {
 	if got.LastModified.IsZero() || got.Path != full {
 		t.Errorf("full file: path %q, modified %v", got.Path, got.LastModified)
 	}
+	// A byte that is not UTF-8 (a guest's console noise) is mended, so the
+	// lines can travel as protobuf strings.
+	bad := filepath.Join(dir, "bad.log")
+	if err := os.WriteFile(bad, []byte("ok\nbad \xff byte\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = Tail(bad, 10); err != nil || !slices.Equal(got.Lines, []string{"ok", "bad \uFFFD byte"}) {
+		t.Errorf("file with a bad byte: %q, %v", got.Lines, err)
+	}
 }
