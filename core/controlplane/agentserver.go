@@ -21,6 +21,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/agent/wire"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
 // Agent server timing.
@@ -35,6 +36,8 @@ const (
 	reportTimeout = time.Minute
 	// defaultAgentHeartbeat is assumed for agents that do not say theirs.
 	defaultAgentHeartbeat = 5 * time.Second
+	// logAppendTimeout bounds appending one batch of VM log lines.
+	logAppendTimeout = 30 * time.Second
 )
 
 // Why sessions end, as the agent is told.
@@ -55,8 +58,17 @@ type AgentServerOptions struct {
 	// JoinToken is what agents must present (server.join_token); empty
 	// takes agents on loopback only.
 	JoinToken string
+	// Logs takes the VM log lines agents send (source qemu); nil refuses
+	// them, and agents then keep them.
+	Logs LogAppender
 	// Logger receives the server's log; nil discards.
 	Logger hclog.Logger
+}
+
+// LogAppender takes log entries and returns once they are durable, as
+// logs.Pipeline.Append does.
+type LogAppender interface {
+	Append(ctx context.Context, entries []logsink.Entry) error
 }
 
 // AgentServer is the control plane's end of the agent protocol
@@ -64,13 +76,16 @@ type AgentServerOptions struct {
 // registers their nodes, keeps one session per node, applies each
 // session's reports in order through the ReportHandler (dropping those of
 // superseded sessions and those not newer than the last applied), answers
-// heartbeats, and carries the Dispatcher's commands down to the agents.
+// heartbeats, carries the Dispatcher's commands down to the agents, and
+// appends the VM log lines agents send to the log pipeline, acknowledging
+// each batch once it is durable.
 type AgentServer struct {
 	agentv1.UnimplementedAgentServiceServer
 
 	handler    ReportHandler
 	dispatcher *Dispatcher
 	token      string
+	logs       LogAppender
 	log        hclog.Logger
 	grpc       *grpc.Server
 
@@ -102,6 +117,7 @@ func NewAgentServer(opts AgentServerOptions) (*AgentServer, error) {
 		handler:    opts.Handler,
 		dispatcher: opts.Dispatcher,
 		token:      opts.JoinToken,
+		logs:       opts.Logs,
 		log:        logger.Named("agentserver"),
 		nodes:      make(map[string]*agentNode),
 	}

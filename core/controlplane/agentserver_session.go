@@ -42,6 +42,7 @@ type agentSession struct {
 
 	out      chan *agentv1.ServerMessage
 	reports  chan *agentv1.Report
+	logs     chan *agentv1.LogBatch
 	lastSeen atomic.Int64 // unix nanoseconds of the agent's last message
 }
 
@@ -55,6 +56,7 @@ func newAgentSession(srv *AgentServer, n *agentNode, nodeID, name, id string, he
 		pending: make(map[uint64]chan *agentv1.CommandReply),
 		out:     make(chan *agentv1.ServerMessage, 64),
 		reports: make(chan *agentv1.Report, 64),
+		logs:    make(chan *agentv1.LogBatch, 16),
 	}
 }
 
@@ -121,7 +123,7 @@ func (s *agentSession) serve() error {
 		}
 	}()
 	s.seen()
-	if err := s.stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Welcome{Welcome: &agentv1.Welcome{NodeId: s.nodeID, SessionId: s.id}}}); err != nil {
+	if err := s.stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Welcome{Welcome: &agentv1.Welcome{NodeId: s.nodeID, SessionId: s.id, AcceptsLogs: s.srv.logs != nil}}}); err != nil {
 		s.end(err)
 		s.release()
 		return err
@@ -132,6 +134,7 @@ func (s *agentSession) serve() error {
 	var wg sync.WaitGroup
 	wg.Go(func() { cancel(s.write(ctx)) })
 	wg.Go(func() { s.applyReports(ctx) })
+	wg.Go(func() { s.storeLogs(ctx) })
 	wg.Go(func() { cancel(s.watchdog(ctx)) })
 	// The reader is not waited for: Recv returns once this handler returns.
 	go func() { cancel(s.read(ctx)) }()
@@ -151,8 +154,8 @@ func (s *agentSession) serve() error {
 
 func (s *agentSession) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
 
-// read takes the agent's messages: reports queue for applyReports, command
-// replies go to their caller.
+// read takes the agent's messages: reports queue for applyReports, log
+// batches for storeLogs, command replies go to their caller.
 func (s *agentSession) read(ctx context.Context) error {
 	for {
 		m, err := s.stream.Recv()
@@ -169,6 +172,12 @@ func (s *agentSession) read(ctx context.Context) error {
 			}
 		case *agentv1.AgentMessage_Reply:
 			s.deliver(msg.Reply)
+		case *agentv1.AgentMessage_Logs:
+			select {
+			case s.logs <- msg.Logs:
+			case <-ctx.Done():
+				return nil
+			}
 		default:
 			return status.Errorf(codes.InvalidArgument, "unexpected %T on an attached session", msg)
 		}

@@ -128,7 +128,9 @@ type agentServerEnv struct {
 	rec  *recorder
 }
 
-func startAgentServer(t *testing.T, token string, ln net.Listener) *agentServerEnv {
+// startAgentServer serves agents on ln (nil: a free loopback port), with
+// token and whatever opts set.
+func startAgentServer(t *testing.T, token string, ln net.Listener, opts ...func(*AgentServerOptions)) *agentServerEnv {
 	t.Helper()
 	if ln == nil {
 		var err error
@@ -137,7 +139,11 @@ func startAgentServer(t *testing.T, token string, ln net.Listener) *agentServerE
 		}
 	}
 	e := &agentServerEnv{addr: ln.Addr().String(), disp: NewDispatcher(), rec: newRecorder()}
-	srv, err := NewAgentServer(AgentServerOptions{Handler: e.rec, Dispatcher: e.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug)})
+	o := AgentServerOptions{Handler: e.rec, Dispatcher: e.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug)}
+	for _, set := range opts {
+		set(&o)
+	}
+	srv, err := NewAgentServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +173,7 @@ type scripted struct {
 	session string
 	stream  grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage]
 	cancel  context.CancelFunc
+	welcome *agentv1.Welcome
 }
 
 func dialScripted(t *testing.T, addr, token string) *scripted {
@@ -224,7 +231,7 @@ func (a *scripted) attach() error {
 		cancel()
 		return fmt.Errorf("first message %v, want a welcome of session %s", m, a.session)
 	}
-	a.stream, a.cancel = stream, cancel
+	a.stream, a.cancel, a.welcome = stream, cancel, m.GetWelcome()
 	a.t.Cleanup(cancel)
 	return nil
 }

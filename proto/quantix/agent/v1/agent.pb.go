@@ -1,8 +1,8 @@
 // Agent protocol: how a Quantix node agent and the control plane talk. The
 // agent dials the server (hosts behind NAT work), registers its node, then
 // keeps one bidirectional Session stream open per session: commands travel
-// down it, their replies and the agent's reports (full syncs, single changes,
-// heartbeats) travel up.
+// down it, their replies, the agent's reports (full syncs, single changes,
+// heartbeats) and the lines of its VMs' hypervisor logs travel up.
 //
 // Authentication: when the server has a join token, every call carries it in
 // the metadata key "x-quantix-join-token"; a missing or wrong token is refused
@@ -606,6 +606,7 @@ type AgentMessage struct {
 	//	*AgentMessage_Hello
 	//	*AgentMessage_Report
 	//	*AgentMessage_Reply
+	//	*AgentMessage_Logs
 	Msg           isAgentMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -675,6 +676,15 @@ func (x *AgentMessage) GetReply() *CommandReply {
 	return nil
 }
 
+func (x *AgentMessage) GetLogs() *LogBatch {
+	if x != nil {
+		if x, ok := x.Msg.(*AgentMessage_Logs); ok {
+			return x.Logs
+		}
+	}
+	return nil
+}
+
 type isAgentMessage_Msg interface {
 	isAgentMessage_Msg()
 }
@@ -691,11 +701,17 @@ type AgentMessage_Reply struct {
 	Reply *CommandReply `protobuf:"bytes,3,opt,name=reply,proto3,oneof"`
 }
 
+type AgentMessage_Logs struct {
+	Logs *LogBatch `protobuf:"bytes,4,opt,name=logs,proto3,oneof"`
+}
+
 func (*AgentMessage_Hello) isAgentMessage_Msg() {}
 
 func (*AgentMessage_Report) isAgentMessage_Msg() {}
 
 func (*AgentMessage_Reply) isAgentMessage_Msg() {}
+
+func (*AgentMessage_Logs) isAgentMessage_Msg() {}
 
 // Hello attaches the stream to the session Register opened.
 type Hello struct {
@@ -1077,6 +1093,7 @@ type ServerMessage struct {
 	//	*ServerMessage_Welcome
 	//	*ServerMessage_Command
 	//	*ServerMessage_HeartbeatReply
+	//	*ServerMessage_LogAck
 	Msg           isServerMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1146,6 +1163,15 @@ func (x *ServerMessage) GetHeartbeatReply() *HeartbeatReply {
 	return nil
 }
 
+func (x *ServerMessage) GetLogAck() *LogAck {
+	if x != nil {
+		if x, ok := x.Msg.(*ServerMessage_LogAck); ok {
+			return x.LogAck
+		}
+	}
+	return nil
+}
+
 type isServerMessage_Msg interface {
 	isServerMessage_Msg()
 }
@@ -1162,18 +1188,27 @@ type ServerMessage_HeartbeatReply struct {
 	HeartbeatReply *HeartbeatReply `protobuf:"bytes,3,opt,name=heartbeat_reply,json=heartbeatReply,proto3,oneof"`
 }
 
+type ServerMessage_LogAck struct {
+	LogAck *LogAck `protobuf:"bytes,4,opt,name=log_ack,json=logAck,proto3,oneof"`
+}
+
 func (*ServerMessage_Welcome) isServerMessage_Msg() {}
 
 func (*ServerMessage_Command) isServerMessage_Msg() {}
 
 func (*ServerMessage_HeartbeatReply) isServerMessage_Msg() {}
 
+func (*ServerMessage_LogAck) isServerMessage_Msg() {}
+
 // Welcome acknowledges the Hello: the session is attached, commands may
 // follow and reports are applied.
 type Welcome struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	SessionId     string                 `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	NodeId    string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	SessionId string                 `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The server stores the log lines agents send: the agent sends LogBatches
+	// on this session only when it is set.
+	AcceptsLogs   bool `protobuf:"varint,3,opt,name=accepts_logs,json=acceptsLogs,proto3" json:"accepts_logs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1222,6 +1257,222 @@ func (x *Welcome) GetSessionId() string {
 	return ""
 }
 
+func (x *Welcome) GetAcceptsLogs() bool {
+	if x != nil {
+		return x.AcceptsLogs
+	}
+	return false
+}
+
+// LogBatch carries lines of the hypervisor logs (QEMU's, for libvirt) of
+// the VMs on the host, in the order they were read. id starts at 1 in each
+// session and grows by one with every batch; the server answers each batch
+// with a LogAck once its lines are stored durably, or could not be. Lines
+// not acknowledged are sent again, in this session or the next: the server
+// gives a line the same entry id each time, so that a line sent twice is
+// stored once.
+type LogBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Lines         []*LogLine             `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogBatch) Reset() {
+	*x = LogBatch{}
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogBatch) ProtoMessage() {}
+
+func (x *LogBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogBatch.ProtoReflect.Descriptor instead.
+func (*LogBatch) Descriptor() ([]byte, []int) {
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LogBatch) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LogBatch) GetLines() []*LogLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+// LogLine is one line of a VM's hypervisor log.
+type LogLine struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The hypervisor UUID of the VM.
+	VmId string `protobuf:"bytes,1,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
+	// When the agent read the line.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// The line, without its line break.
+	Text string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	// The byte offset just past the line in the log.
+	Offset int64 `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The first line read after the log was truncated or rotated: offsets
+	// start over.
+	Reopened bool `protobuf:"varint,5,opt,name=reopened,proto3" json:"reopened,omitempty"`
+	// How many times the agent has seen the log truncated, rotated or
+	// replaced before this line; with offset it tells apart lines at the same
+	// place of successive versions of the log.
+	Generation    uint32 `protobuf:"varint,6,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogLine) Reset() {
+	*x = LogLine{}
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogLine) ProtoMessage() {}
+
+func (x *LogLine) ProtoReflect() protoreflect.Message {
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
+func (*LogLine) Descriptor() ([]byte, []int) {
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *LogLine) GetVmId() string {
+	if x != nil {
+		return x.VmId
+	}
+	return ""
+}
+
+func (x *LogLine) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *LogLine) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *LogLine) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *LogLine) GetReopened() bool {
+	if x != nil {
+		return x.Reopened
+	}
+	return false
+}
+
+func (x *LogLine) GetGeneration() uint32 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+// LogAck answers a LogBatch.
+type LogAck struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the batch answered.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Why the lines were not stored; empty when they were. The agent sends
+	// them again later.
+	Error         string `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogAck) Reset() {
+	*x = LogAck{}
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogAck) ProtoMessage() {}
+
+func (x *LogAck) ProtoReflect() protoreflect.Message {
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogAck.ProtoReflect.Descriptor instead.
+func (*LogAck) Descriptor() ([]byte, []int) {
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LogAck) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LogAck) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 type HeartbeatReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The seq of the heartbeat answered.
@@ -1235,7 +1486,7 @@ type HeartbeatReply struct {
 
 func (x *HeartbeatReply) Reset() {
 	*x = HeartbeatReply{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1498,7 @@ func (x *HeartbeatReply) String() string {
 func (*HeartbeatReply) ProtoMessage() {}
 
 func (x *HeartbeatReply) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1511,7 @@ func (x *HeartbeatReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatReply.ProtoReflect.Descriptor instead.
 func (*HeartbeatReply) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HeartbeatReply) GetSeq() uint64 {
@@ -1305,7 +1556,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1568,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1581,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Command) GetId() uint64 {
@@ -1418,7 +1669,7 @@ type CommandReply struct {
 
 func (x *CommandReply) Reset() {
 	*x = CommandReply{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1681,7 @@ func (x *CommandReply) String() string {
 func (*CommandReply) ProtoMessage() {}
 
 func (x *CommandReply) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1694,7 @@ func (x *CommandReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandReply.ProtoReflect.Descriptor instead.
 func (*CommandReply) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CommandReply) GetCommandId() uint64 {
@@ -1486,7 +1737,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1749,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1762,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Error) GetKind() ErrorKind {
@@ -1552,7 +1803,7 @@ type VM struct {
 
 func (x *VM) Reset() {
 	*x = VM{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1815,7 @@ func (x *VM) String() string {
 func (*VM) ProtoMessage() {}
 
 func (x *VM) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1828,7 @@ func (x *VM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VM.ProtoReflect.Descriptor instead.
 func (*VM) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *VM) GetId() string {
@@ -1651,7 +1902,7 @@ type VMSpec struct {
 
 func (x *VMSpec) Reset() {
 	*x = VMSpec{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1914,7 @@ func (x *VMSpec) String() string {
 func (*VMSpec) ProtoMessage() {}
 
 func (x *VMSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1927,7 @@ func (x *VMSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMSpec.ProtoReflect.Descriptor instead.
 func (*VMSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *VMSpec) GetName() string {
@@ -1740,7 +1991,7 @@ type DiskSpec struct {
 
 func (x *DiskSpec) Reset() {
 	*x = DiskSpec{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +2003,7 @@ func (x *DiskSpec) String() string {
 func (*DiskSpec) ProtoMessage() {}
 
 func (x *DiskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +2016,7 @@ func (x *DiskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSpec.ProtoReflect.Descriptor instead.
 func (*DiskSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DiskSpec) GetName() string {
@@ -1808,7 +2059,7 @@ type NICSpec struct {
 
 func (x *NICSpec) Reset() {
 	*x = NICSpec{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[19]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +2071,7 @@ func (x *NICSpec) String() string {
 func (*NICSpec) ProtoMessage() {}
 
 func (x *NICSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[19]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +2084,7 @@ func (x *NICSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NICSpec.ProtoReflect.Descriptor instead.
 func (*NICSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{19}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NICSpec) GetType() string {
@@ -1878,7 +2129,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[20]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2141,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[20]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2154,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{20}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Disk) GetName() string {
@@ -1962,7 +2213,7 @@ type LogTail struct {
 
 func (x *LogTail) Reset() {
 	*x = LogTail{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[21]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2225,7 @@ func (x *LogTail) String() string {
 func (*LogTail) ProtoMessage() {}
 
 func (x *LogTail) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[21]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2238,7 @@ func (x *LogTail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogTail.ProtoReflect.Descriptor instead.
 func (*LogTail) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{21}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LogTail) GetPath() string {
@@ -2065,11 +2316,12 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
 	"\ahealthy\x18\x03 \x01(\bR\ahealthy\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xb2\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xe4\x01\n" +
 	"\fAgentMessage\x12/\n" +
 	"\x05hello\x18\x01 \x01(\v2\x17.quantix.agent.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06report\x18\x02 \x01(\v2\x18.quantix.agent.v1.ReportH\x00R\x06report\x126\n" +
-	"\x05reply\x18\x03 \x01(\v2\x1e.quantix.agent.v1.CommandReplyH\x00R\x05replyB\x05\n" +
+	"\x05reply\x18\x03 \x01(\v2\x1e.quantix.agent.v1.CommandReplyH\x00R\x05reply\x120\n" +
+	"\x04logs\x18\x04 \x01(\v2\x1a.quantix.agent.v1.LogBatchH\x00R\x04logsB\x05\n" +
 	"\x03msg\"?\n" +
 	"\x05Hello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -2096,16 +2348,33 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"state_hash\x18\x01 \x01(\tR\tstateHash\x12\x19\n" +
 	"\bvm_count\x18\x02 \x01(\x05R\avmCount\x127\n" +
-	"\abackend\x18\x03 \x01(\v2\x1d.quantix.agent.v1.BackendInfoR\abackend\"\xd1\x01\n" +
+	"\abackend\x18\x03 \x01(\v2\x1d.quantix.agent.v1.BackendInfoR\abackend\"\x86\x02\n" +
 	"\rServerMessage\x125\n" +
 	"\awelcome\x18\x01 \x01(\v2\x19.quantix.agent.v1.WelcomeH\x00R\awelcome\x125\n" +
 	"\acommand\x18\x02 \x01(\v2\x19.quantix.agent.v1.CommandH\x00R\acommand\x12K\n" +
-	"\x0fheartbeat_reply\x18\x03 \x01(\v2 .quantix.agent.v1.HeartbeatReplyH\x00R\x0eheartbeatReplyB\x05\n" +
-	"\x03msg\"A\n" +
+	"\x0fheartbeat_reply\x18\x03 \x01(\v2 .quantix.agent.v1.HeartbeatReplyH\x00R\x0eheartbeatReply\x123\n" +
+	"\alog_ack\x18\x04 \x01(\v2\x18.quantix.agent.v1.LogAckH\x00R\x06logAckB\x05\n" +
+	"\x03msg\"d\n" +
 	"\aWelcome\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x02 \x01(\tR\tsessionId\"N\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\x12!\n" +
+	"\faccepts_logs\x18\x03 \x01(\bR\vacceptsLogs\"K\n" +
+	"\bLogBatch\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12/\n" +
+	"\x05lines\x18\x02 \x03(\v2\x19.quantix.agent.v1.LogLineR\x05lines\"\xb6\x01\n" +
+	"\aLogLine\x12\x13\n" +
+	"\x05vm_id\x18\x01 \x01(\tR\x04vmId\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12\x16\n" +
+	"\x06offset\x18\x04 \x01(\x03R\x06offset\x12\x1a\n" +
+	"\breopened\x18\x05 \x01(\bR\breopened\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x06 \x01(\rR\n" +
+	"generation\".\n" +
+	"\x06LogAck\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"N\n" +
 	"\x0eHeartbeatReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12*\n" +
 	"\x11request_full_sync\x18\x02 \x01(\bR\x0frequestFullSync\"\xc4\x02\n" +
@@ -2233,7 +2502,7 @@ func file_quantix_agent_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_quantix_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_quantix_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_quantix_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_quantix_agent_v1_agent_proto_goTypes = []any{
 	(ProtocolVersion)(0),          // 0: quantix.agent.v1.ProtocolVersion
 	(Op)(0),                       // 1: quantix.agent.v1.Op
@@ -2251,17 +2520,20 @@ var file_quantix_agent_v1_agent_proto_goTypes = []any{
 	(*Heartbeat)(nil),             // 13: quantix.agent.v1.Heartbeat
 	(*ServerMessage)(nil),         // 14: quantix.agent.v1.ServerMessage
 	(*Welcome)(nil),               // 15: quantix.agent.v1.Welcome
-	(*HeartbeatReply)(nil),        // 16: quantix.agent.v1.HeartbeatReply
-	(*Command)(nil),               // 17: quantix.agent.v1.Command
-	(*CommandReply)(nil),          // 18: quantix.agent.v1.CommandReply
-	(*Error)(nil),                 // 19: quantix.agent.v1.Error
-	(*VM)(nil),                    // 20: quantix.agent.v1.VM
-	(*VMSpec)(nil),                // 21: quantix.agent.v1.VMSpec
-	(*DiskSpec)(nil),              // 22: quantix.agent.v1.DiskSpec
-	(*NICSpec)(nil),               // 23: quantix.agent.v1.NICSpec
-	(*Disk)(nil),                  // 24: quantix.agent.v1.Disk
-	(*LogTail)(nil),               // 25: quantix.agent.v1.LogTail
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*LogBatch)(nil),              // 16: quantix.agent.v1.LogBatch
+	(*LogLine)(nil),               // 17: quantix.agent.v1.LogLine
+	(*LogAck)(nil),                // 18: quantix.agent.v1.LogAck
+	(*HeartbeatReply)(nil),        // 19: quantix.agent.v1.HeartbeatReply
+	(*Command)(nil),               // 20: quantix.agent.v1.Command
+	(*CommandReply)(nil),          // 21: quantix.agent.v1.CommandReply
+	(*Error)(nil),                 // 22: quantix.agent.v1.Error
+	(*VM)(nil),                    // 23: quantix.agent.v1.VM
+	(*VMSpec)(nil),                // 24: quantix.agent.v1.VMSpec
+	(*DiskSpec)(nil),              // 25: quantix.agent.v1.DiskSpec
+	(*NICSpec)(nil),               // 26: quantix.agent.v1.NICSpec
+	(*Disk)(nil),                  // 27: quantix.agent.v1.Disk
+	(*LogTail)(nil),               // 28: quantix.agent.v1.LogTail
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
 }
 var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	0,  // 0: quantix.agent.v1.RegisterRequest.protocol_version:type_name -> quantix.agent.v1.ProtocolVersion
@@ -2269,39 +2541,43 @@ var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	7,  // 2: quantix.agent.v1.RegisterRequest.backend:type_name -> quantix.agent.v1.BackendInfo
 	9,  // 3: quantix.agent.v1.AgentMessage.hello:type_name -> quantix.agent.v1.Hello
 	10, // 4: quantix.agent.v1.AgentMessage.report:type_name -> quantix.agent.v1.Report
-	18, // 5: quantix.agent.v1.AgentMessage.reply:type_name -> quantix.agent.v1.CommandReply
-	26, // 6: quantix.agent.v1.Report.time:type_name -> google.protobuf.Timestamp
-	11, // 7: quantix.agent.v1.Report.full_sync:type_name -> quantix.agent.v1.FullSync
-	12, // 8: quantix.agent.v1.Report.change:type_name -> quantix.agent.v1.Change
-	13, // 9: quantix.agent.v1.Report.heartbeat:type_name -> quantix.agent.v1.Heartbeat
-	20, // 10: quantix.agent.v1.FullSync.vms:type_name -> quantix.agent.v1.VM
-	20, // 11: quantix.agent.v1.Change.vm:type_name -> quantix.agent.v1.VM
-	26, // 12: quantix.agent.v1.Change.at:type_name -> google.protobuf.Timestamp
-	7,  // 13: quantix.agent.v1.Heartbeat.backend:type_name -> quantix.agent.v1.BackendInfo
-	15, // 14: quantix.agent.v1.ServerMessage.welcome:type_name -> quantix.agent.v1.Welcome
-	17, // 15: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
-	16, // 16: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
-	1,  // 17: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
-	21, // 18: quantix.agent.v1.Command.spec:type_name -> quantix.agent.v1.VMSpec
-	20, // 19: quantix.agent.v1.CommandReply.vm:type_name -> quantix.agent.v1.VM
-	25, // 20: quantix.agent.v1.CommandReply.log:type_name -> quantix.agent.v1.LogTail
-	19, // 21: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
-	2,  // 22: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
-	3,  // 23: quantix.agent.v1.VM.state:type_name -> quantix.agent.v1.PowerState
-	21, // 24: quantix.agent.v1.VM.spec:type_name -> quantix.agent.v1.VMSpec
-	24, // 25: quantix.agent.v1.VM.disks:type_name -> quantix.agent.v1.Disk
-	22, // 26: quantix.agent.v1.VMSpec.disks:type_name -> quantix.agent.v1.DiskSpec
-	23, // 27: quantix.agent.v1.VMSpec.nics:type_name -> quantix.agent.v1.NICSpec
-	26, // 28: quantix.agent.v1.LogTail.last_modified:type_name -> google.protobuf.Timestamp
-	4,  // 29: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
-	8,  // 30: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
-	5,  // 31: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
-	14, // 32: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
-	31, // [31:33] is the sub-list for method output_type
-	29, // [29:31] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	21, // 5: quantix.agent.v1.AgentMessage.reply:type_name -> quantix.agent.v1.CommandReply
+	16, // 6: quantix.agent.v1.AgentMessage.logs:type_name -> quantix.agent.v1.LogBatch
+	29, // 7: quantix.agent.v1.Report.time:type_name -> google.protobuf.Timestamp
+	11, // 8: quantix.agent.v1.Report.full_sync:type_name -> quantix.agent.v1.FullSync
+	12, // 9: quantix.agent.v1.Report.change:type_name -> quantix.agent.v1.Change
+	13, // 10: quantix.agent.v1.Report.heartbeat:type_name -> quantix.agent.v1.Heartbeat
+	23, // 11: quantix.agent.v1.FullSync.vms:type_name -> quantix.agent.v1.VM
+	23, // 12: quantix.agent.v1.Change.vm:type_name -> quantix.agent.v1.VM
+	29, // 13: quantix.agent.v1.Change.at:type_name -> google.protobuf.Timestamp
+	7,  // 14: quantix.agent.v1.Heartbeat.backend:type_name -> quantix.agent.v1.BackendInfo
+	15, // 15: quantix.agent.v1.ServerMessage.welcome:type_name -> quantix.agent.v1.Welcome
+	20, // 16: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
+	19, // 17: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
+	18, // 18: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
+	17, // 19: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
+	29, // 20: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	1,  // 21: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
+	24, // 22: quantix.agent.v1.Command.spec:type_name -> quantix.agent.v1.VMSpec
+	23, // 23: quantix.agent.v1.CommandReply.vm:type_name -> quantix.agent.v1.VM
+	28, // 24: quantix.agent.v1.CommandReply.log:type_name -> quantix.agent.v1.LogTail
+	22, // 25: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
+	2,  // 26: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
+	3,  // 27: quantix.agent.v1.VM.state:type_name -> quantix.agent.v1.PowerState
+	24, // 28: quantix.agent.v1.VM.spec:type_name -> quantix.agent.v1.VMSpec
+	27, // 29: quantix.agent.v1.VM.disks:type_name -> quantix.agent.v1.Disk
+	25, // 30: quantix.agent.v1.VMSpec.disks:type_name -> quantix.agent.v1.DiskSpec
+	26, // 31: quantix.agent.v1.VMSpec.nics:type_name -> quantix.agent.v1.NICSpec
+	29, // 32: quantix.agent.v1.LogTail.last_modified:type_name -> google.protobuf.Timestamp
+	4,  // 33: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
+	8,  // 34: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
+	5,  // 35: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
+	14, // 36: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
+	35, // [35:37] is the sub-list for method output_type
+	33, // [33:35] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_quantix_agent_v1_agent_proto_init() }
@@ -2313,6 +2589,7 @@ func file_quantix_agent_v1_agent_proto_init() {
 		(*AgentMessage_Hello)(nil),
 		(*AgentMessage_Report)(nil),
 		(*AgentMessage_Reply)(nil),
+		(*AgentMessage_Logs)(nil),
 	}
 	file_quantix_agent_v1_agent_proto_msgTypes[6].OneofWrappers = []any{
 		(*Report_FullSync)(nil),
@@ -2323,6 +2600,7 @@ func file_quantix_agent_v1_agent_proto_init() {
 		(*ServerMessage_Welcome)(nil),
 		(*ServerMessage_Command)(nil),
 		(*ServerMessage_HeartbeatReply)(nil),
+		(*ServerMessage_LogAck)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2330,7 +2608,7 @@ func file_quantix_agent_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quantix_agent_v1_agent_proto_rawDesc), len(file_quantix_agent_v1_agent_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

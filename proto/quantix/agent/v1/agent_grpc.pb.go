@@ -1,8 +1,8 @@
 // Agent protocol: how a Quantix node agent and the control plane talk. The
 // agent dials the server (hosts behind NAT work), registers its node, then
 // keeps one bidirectional Session stream open per session: commands travel
-// down it, their replies and the agent's reports (full syncs, single changes,
-// heartbeats) travel up.
+// down it, their replies, the agent's reports (full syncs, single changes,
+// heartbeats) and the lines of its VMs' hypervisor logs travel up.
 //
 // Authentication: when the server has a join token, every call carries it in
 // the metadata key "x-quantix-join-token"; a missing or wrong token is refused
@@ -44,8 +44,8 @@ type AgentServiceClient interface {
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
 	// Session is the stream of one session. The agent's first message is a
 	// Hello naming the session Register returned; every later message is a
-	// Report or a CommandReply. The server answers the Hello with a Welcome,
-	// then sends Commands and HeartbeatReplies.
+	// Report, a CommandReply or a LogBatch. The server answers the Hello with
+	// a Welcome, then sends Commands, HeartbeatReplies and LogAcks.
 	// The stream ends when either side goes away or a newer session of the
 	// node supersedes it; the agent then registers again.
 	Session(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AgentMessage, ServerMessage], error)
@@ -92,8 +92,8 @@ type AgentServiceServer interface {
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
 	// Session is the stream of one session. The agent's first message is a
 	// Hello naming the session Register returned; every later message is a
-	// Report or a CommandReply. The server answers the Hello with a Welcome,
-	// then sends Commands and HeartbeatReplies.
+	// Report, a CommandReply or a LogBatch. The server answers the Hello with
+	// a Welcome, then sends Commands, HeartbeatReplies and LogAcks.
 	// The stream ends when either side goes away or a newer session of the
 	// node supersedes it; the agent then registers again.
 	Session(grpc.BidiStreamingServer[AgentMessage, ServerMessage]) error
