@@ -84,6 +84,12 @@ agent {
 
   # Random delay in [0, sync_jitter) before the full sync after connecting.
   sync_jitter = "5s"
+
+  # Follow the QEMU log of every running VM and send its lines to the control
+  # plane's log pipeline (source "qemu", GET /api/logs and log sinks). What
+  # was sent is remembered under <data_dir>/agent, so a restarted agent
+  # carries on where it stopped.
+  qemu_logs = true
 }
 
 # A plugin is loaded only when the configuration names it (agent.backend,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -49,7 +50,8 @@ func (d *daemon) launchBackend(ctx context.Context, cfg *config.Config) (*plugin
 	return b, nil
 }
 
-// agentConfig is the agent's configuration from the agent block.
+// agentConfig is the agent's configuration from the agent block; the agent
+// keeps its state under <data_dir>/agent.
 func agentConfig(cfg *config.Config, b *pluginhost.SupervisedBackend, logger hclog.Logger) agent.Config {
 	return agent.Config{
 		NodeName:          cfg.Agent.NodeName,
@@ -60,6 +62,8 @@ func agentConfig(cfg *config.Config, b *pluginhost.SupervisedBackend, logger hcl
 		ResyncInterval:    cfg.Agent.ResyncInterval,
 		SyncJitter:        cfg.Agent.SyncJitter,
 		Version:           version.String("quantixd"),
+		StateDir:          filepath.Join(cfg.DataDir, "agent"),
+		DisableQEMULogs:   !cfg.Agent.QEMULogs,
 		Logger:            logger,
 	}
 }

@@ -192,12 +192,14 @@ func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
 }
 
 // startAgentServer serves the agent protocol on ln: agents' reports go to
-// the reconciler and the nodes they serve are routed commands.
+// the reconciler, the VM log lines they send to the log pipeline, and the
+// nodes they serve are routed commands.
 func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *controlplane.Reconciler, dispatcher *controlplane.Dispatcher) error {
 	srv, err := controlplane.NewAgentServer(controlplane.AgentServerOptions{
 		Handler:    rec,
 		Dispatcher: dispatcher,
 		JoinToken:  cfg.Server.JoinToken,
+		Logs:       d.logs.pipe,
 		Logger:     d.log,
 	})
 	if err != nil {

@@ -25,6 +25,10 @@ type Agent struct {
 	cfg  Config
 	log  hclog.Logger
 	view *view
+	// logs ships the VMs' log lines; nil when Config.DisableQEMULogs.
+	logs *logShipper
+	// logsRefused is set once a server that takes no log lines was logged.
+	logsRefused bool
 
 	// resyncReq asks the lister for a listing followed by a full sync.
 	resyncReq chan struct{}
@@ -61,12 +65,18 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{
+	a := &Agent{
 		cfg:       cfg,
 		log:       cfg.Logger.Named("agent"),
 		view:      newView(),
 		resyncReq: make(chan struct{}, 1),
-	}, nil
+	}
+	if !cfg.DisableQEMULogs {
+		if a.logs, err = newLogShipper(cfg.Backend, cfg.StateDir, a.log); err != nil {
+			return nil, fmt.Errorf("agent of node %q: %w", cfg.NodeName, err)
+		}
+	}
+	return a, nil
 }
 
 // Status returns where the agent stands now.
@@ -76,9 +86,9 @@ func (a *Agent) Status() Status {
 	return a.status
 }
 
-// Run watches the host and keeps a session with a server open, reconnecting
-// with backoff whenever it ends, until ctx ends; then it closes the session
-// and returns nil. It may be called once.
+// Run watches the host, follows the logs of its VMs and keeps a session
+// with a server open, reconnecting with backoff whenever it ends, until ctx
+// ends; then it closes the session and returns nil. It may be called once.
 func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	if a.running {
@@ -100,8 +110,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.watchEvents(ctx) })
 	wg.Go(func() { a.lister(ctx) })
 	wg.Go(func() { a.checkHealth(ctx) })
+	if a.logs != nil {
+		wg.Go(func() { a.logs.run(ctx, a.view) })
+	}
 	a.connectLoop(ctx)
 	wg.Wait()
+	if a.logs != nil {
+		// Answers that came after the shipper's last save.
+		if err := a.logs.save(); err != nil {
+			a.log.Warn("the offsets of the vm logs sent are not saved: the lines sent since the last save will be sent again", "error", err)
+		}
+	}
 	return nil
 }
 

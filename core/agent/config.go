@@ -45,6 +45,14 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Version is the agent's build, sent with the registration.
 	Version string
+	// StateDir holds what the agent keeps across restarts: how far it has
+	// sent each VM's log. Empty keeps it in memory only, so that a
+	// restarted agent sends every VM's log again from its start.
+	StateDir string
+	// DisableQEMULogs stops the agent from following the hypervisor log of
+	// its VMs (the QEMU log on libvirt) and sending its lines to the server
+	// (agent.qemu_logs = false).
+	DisableQEMULogs bool
 	// Logger receives the agent's log; nil discards.
 	Logger hclog.Logger
 }

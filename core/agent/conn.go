@@ -159,6 +159,16 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 		return false, fmt.Errorf("server %s: attaching the session: the server answered the hello with %T instead of a welcome; agent and server speak different protocols", server, first.GetMsg())
 	}
 	s := newSession(a, server, reg.GetNodeId(), reg.GetSessionId(), stream, stop)
+	s.shipLogs = a.logs != nil && first.GetWelcome().GetAcceptsLogs()
+	if a.logs != nil && !s.shipLogs {
+		a.mu.Lock()
+		refused := a.logsRefused
+		a.logsRefused = true
+		a.mu.Unlock()
+		if !refused {
+			a.log.Warn("the server takes no vm log lines: they wait for a server that does", "server", server)
+		}
+	}
 	a.attach(s)
 	defer a.detach(s)
 	a.log.Info("session attached", "server", server, "node", a.cfg.NodeName, "node_id", s.nodeID, "session", s.id)

@@ -14,4 +14,18 @@
 // full sync when its own view differs. While disconnected the agent keeps
 // only the latest state of each VM; the full sync after reconnecting
 // replaces whatever changed meanwhile.
+//
+// When the backend reads VM logs and the server takes them, the agent also
+// follows the hypervisor log (the QEMU log on libvirt) of every VM that
+// runs, and of each for a few seconds after it stopped, through the
+// backend's StreamLog, and sends the lines up in batches that the server
+// acknowledges once they are durable in its log pipeline. The lines read
+// wait in a bounded queue (a full queue holds the readers back, which
+// resume from their offset); those not acknowledged when a session ends are
+// sent again by the next one. How far each VM's log was acknowledged is
+// kept in Config.StateDir, so that a restarted agent carries on from there;
+// a log the agent knows nothing of is sent from its start, except that of a
+// VM created through the agent, sent from where the log ended at its
+// creation. Delivery is at least once: the server gives a line the same
+// entry id each time it is sent.
 package agent

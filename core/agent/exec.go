@@ -26,6 +26,9 @@ func (a *Agent) execute(ctx context.Context, cmd *agentv1.Command) *agentv1.Comm
 			break
 		}
 		x, err = b.CreateVM(ctx, wire.SpecFromProto(cmd.GetSpec()))
+		if err == nil && x != nil && a.logs != nil {
+			a.logs.created(ctx, x.ID)
+		}
 	case agentv1.Op_OP_GET:
 		x, err = b.GetVM(ctx, id)
 	case agentv1.Op_OP_START:

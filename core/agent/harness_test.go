@@ -153,17 +153,26 @@ func describe(reps []report) string {
 	return out
 }
 
-// server is an agent server on loopback with a recording handler.
+// server is an agent server on loopback with a recording handler and a
+// recording log appender.
 type server struct {
 	srv  *controlplane.AgentServer
 	disp *controlplane.Dispatcher
 	rec  *recorder
+	logs *logRecorder
 	addr string
 	done chan error
 }
 
 // startServer serves on addr ("" picks a free port).
 func startServer(t *testing.T, addr, token string) *server {
+	t.Helper()
+	return startServerLogs(t, addr, token, newLogRecorder())
+}
+
+// startServerLogs serves on addr ("" picks a free port), appending the
+// log lines agents send to logs (nil: the server keeps none).
+func startServerLogs(t *testing.T, addr, token string, logs *logRecorder) *server {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -180,10 +189,14 @@ func startServer(t *testing.T, addr, token string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{disp: controlplane.NewDispatcher(), rec: newRecorder(), addr: ln.Addr().String(), done: make(chan error, 1)}
-	s.srv, err = controlplane.NewAgentServer(controlplane.AgentServerOptions{
+	s := &server{disp: controlplane.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1)}
+	opts := controlplane.AgentServerOptions{
 		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug).Named("server"),
-	})
+	}
+	if logs != nil {
+		opts.Logs = logs
+	}
+	s.srv, err = controlplane.NewAgentServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

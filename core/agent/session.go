@@ -14,8 +14,9 @@ import (
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
-// session is one attached Session stream: a reader taking commands and
-// heartbeat replies, a reporter sending every report in order, and a
+// session is one attached Session stream: a reader taking commands,
+// heartbeat replies and log acknowledgements, a reporter sending every
+// report in order, a log sender when the server takes VM log lines, and a
 // goroutine per command running.
 type session struct {
 	a      *Agent
@@ -26,6 +27,11 @@ type session struct {
 	// end cancels the stream's context: a Recv or Send blocked on it
 	// returns.
 	end context.CancelFunc
+	// shipLogs is set when the session sends VM log lines (the agent
+	// ships them and the server takes them); logToken is then the
+	// session's token with the shipper.
+	shipLogs bool
+	logToken uint64
 
 	// sendMu serialises Send; seq is the last report's sequence number.
 	sendMu sync.Mutex
@@ -58,9 +64,15 @@ func (s *session) notifyListed() {
 func (s *session) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if s.shipLogs {
+		s.logToken = s.a.logs.attach()
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { cancel(s.read(ctx)) })
 	wg.Go(func() { cancel(s.report(ctx)) })
+	if s.shipLogs {
+		wg.Go(func() { cancel(s.sendLogs(ctx)) })
+	}
 	<-ctx.Done()
 	err := context.Cause(ctx)
 	s.end()
@@ -85,6 +97,10 @@ func (s *session) read(ctx context.Context) error {
 				case s.syncAsked <- struct{}{}:
 				default:
 				}
+			}
+		case *agentv1.ServerMessage_LogAck:
+			if s.shipLogs {
+				s.a.logs.ack(s.logToken, m.LogAck)
 			}
 		default:
 			s.a.log.Debug("ignoring a server message this agent does not know", "type", fmt.Sprintf("%T", m))
@@ -209,6 +225,38 @@ func (s *session) sendReport(r *agentv1.Report) error {
 	r.Seq = s.seq
 	r.Time = timestamppb.Now()
 	return s.sendLocked(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Report{Report: r}})
+}
+
+// sendLogs sends the shipper's batches of VM log lines until ctx ends.
+func (s *session) sendLogs(ctx context.Context) error {
+	sh := s.a.logs
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for id := uint64(1); ; {
+		b, wait := sh.take(s.logToken, id, time.Now())
+		if b != nil {
+			s.sendMu.Lock()
+			err := s.sendLocked(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Logs{Logs: b}})
+			s.sendMu.Unlock()
+			if err != nil {
+				return err
+			}
+			id++
+			continue
+		}
+		var expired <-chan time.Time
+		if wait > 0 {
+			timer.Reset(wait)
+			expired = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sh.ready:
+		case <-expired:
+		}
+		timer.Stop()
+	}
 }
 
 func (s *session) sendReply(r *agentv1.CommandReply) error {

@@ -184,3 +184,15 @@ func (v *view) hash() (string, int) {
 	v.mu.Unlock()
 	return vm.StateHash(states), len(states)
 }
+
+// states returns the power state of every VM and whether the view is
+// known complete.
+func (v *view) states() (map[string]backend.PowerState, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make(map[string]backend.PowerState, len(v.vms))
+	for id, x := range v.vms {
+		out[id] = x.State
+	}
+	return out, v.synced
+}

@@ -102,6 +102,9 @@ type AgentConfig struct {
 	ResyncInterval time.Duration
 	// SyncJitter bounds the random delay before a full sync after connecting.
 	SyncJitter time.Duration
+	// QEMULogs has the agent follow the QEMU log of every running VM and
+	// send its lines to the control plane's log pipeline (source qemu).
+	QEMULogs bool
 }
 
 // PluginConfig is a `plugin "<name>" {}` block.

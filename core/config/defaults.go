@@ -51,6 +51,7 @@ func Default() *Config {
 			HeartbeatInterval: DefaultHeartbeatInterval,
 			ResyncInterval:    DefaultResyncInterval,
 			SyncJitter:        DefaultSyncJitter,
+			QEMULogs:          true,
 		},
 	}
 }

@@ -44,6 +44,7 @@ func (c *Config) bindings() map[string]attr {
 		{"agent.heartbeat_interval", &c.Agent.HeartbeatInterval},
 		{"agent.resync_interval", &c.Agent.ResyncInterval},
 		{"agent.sync_jitter", &c.Agent.SyncJitter},
+		{"agent.qemu_logs", &c.Agent.QEMULogs},
 	}
 	m := make(map[string]attr, len(list))
 	for _, a := range list {

@@ -233,7 +233,9 @@ func (h *host) start(tb testing.TB, c *cluster, opts hostOptions) {
 		HeartbeatInterval: opts.heartbeat,
 		ResyncInterval:    opts.resync,
 		SyncJitter:        opts.jitter,
-		Logger:            logger,
+		// 250 followers per host would swamp a process running 200 hosts.
+		DisableQEMULogs: true,
+		Logger:          logger,
 	})
 	if err != nil {
 		tb.Fatalf("host %s: %v", h.name, err)

@@ -1,0 +1,405 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/agent"
+	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/logsink"
+)
+
+// logRecorder is the agent server's LogAppender in these tests: like the
+// built-in store it keeps an entry once by id, and it counts how often each
+// id was appended.
+type logRecorder struct {
+	mu       sync.Mutex
+	byID     map[string]logsink.Entry
+	order    []string
+	count    map[string]int
+	attempts int
+	// While fail is set, Append fails with it; while block is set, Append
+	// waits for it to close, failing when its context ends first.
+	fail  error
+	block chan struct{}
+}
+
+func newLogRecorder() *logRecorder {
+	return &logRecorder{byID: map[string]logsink.Entry{}, count: map[string]int{}}
+}
+
+func (r *logRecorder) Append(ctx context.Context, entries []logsink.Entry) error {
+	r.mu.Lock()
+	r.attempts++
+	fail, block := r.fail, r.block
+	r.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if fail != nil {
+		return fail
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range entries {
+		if _, ok := r.byID[e.ID]; !ok {
+			r.byID[e.ID] = e
+			r.order = append(r.order, e.ID)
+		}
+		r.count[e.ID]++
+	}
+	return nil
+}
+
+func (r *logRecorder) setFail(err error) {
+	r.mu.Lock()
+	r.fail = err
+	r.mu.Unlock()
+}
+
+func (r *logRecorder) setBlock(c chan struct{}) {
+	r.mu.Lock()
+	r.block = c
+	r.mu.Unlock()
+}
+
+func (r *logRecorder) appends() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.attempts
+}
+
+// entries returns the entries kept of VM id, in the order first appended.
+func (r *logRecorder) entries(id string) []logsink.Entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []logsink.Entry
+	for _, eid := range r.order {
+		if e := r.byID[eid]; e.VMID == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// duplicates counts the appends of entries appended before.
+func (r *logRecorder) duplicates() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.count {
+		n += c - 1
+	}
+	return n
+}
+
+// waitMessages waits until VM id has an entry of every message of want,
+// and returns its entries.
+func (r *logRecorder) waitMessages(t *testing.T, id string, within time.Duration, want ...string) []logsink.Entry {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := r.entries(id)
+		missing := slices.DeleteFunc(slices.Clone(want), func(m string) bool {
+			return slices.ContainsFunc(got, func(e logsink.Entry) bool { return e.Message == m })
+		})
+		if len(missing) == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vm %s: no entry of %q within %s; entries: %s", id, missing, within, messages(got))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func messages(es []logsink.Entry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Message
+	}
+	return out
+}
+
+// appendLog appends lines to the log at path.
+func appendLog(t *testing.T, path string, lines ...string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		if _, err := f.WriteString(l + "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// domainID returns the id of the VM named name in the server's first full
+// sync.
+func domainID(t *testing.T, srv *server, name string) string {
+	t.Helper()
+	rep := srv.rec.waitReport(t, 0, 10*time.Second, "full sync", fullSyncWith(name))
+	for _, v := range rep.vms {
+		if v.Name == name {
+			return v.ID
+		}
+	}
+	t.Fatalf("no vm %s", name)
+	return ""
+}
+
+// startAgent runs an agent until the returned function (or the end of the
+// test) stops it and waits for it.
+func startAgent(t *testing.T, cfg agent.Config) (*agent.Agent, func()) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = cptest.Logger(t, hclog.Debug)
+	}
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("the agent did not stop within 10s of its context ending")
+		}
+	})
+	t.Cleanup(stop)
+	return a, stop
+}
+
+// TestVMLogLinesShipped: the lines of a running VM's log reach the server
+// once each, as entries of source qemu with the VM's and the node's ids at
+// the seed's severities; a line that is not UTF-8 arrives mended; after the
+// log is truncated, a line the same as an earlier one at the same place is
+// a new entry.
+func TestVMLogLinesShipped(t *testing.T) {
+	srv, b, a := connected(t, agent.Config{})
+	id := domainID(t, srv, testDomain)
+	path := filepath.Join(b.LogDir, testDomain+".log")
+	lines := []string{
+		"2026-01-02 03:04:05.000+0000: starting up libvirt version: 9.0.0, qemu version: 7.2.0",
+		"char device redirected to /dev/pts/3 (label charserial0)",
+		"qemu-system-x86_64: warning: host doesn't support requested feature",
+		"2026-01-02 03:09:00.000+0000: qemu-system-x86_64: terminating on signal 15 from pid 1 (/usr/sbin/libvirtd)",
+	}
+	appendLog(t, path, lines...)
+	got := srv.logs.waitMessages(t, id, 10*time.Second, lines...)
+	levels := []logsink.Level{logsink.LevelInfo, logsink.LevelInfo, logsink.LevelWarn, logsink.LevelError}
+	node := a.Status().NodeID
+	if len(got) != len(lines) {
+		t.Fatalf("entries: %q; want %q", messages(got), lines)
+	}
+	var offset int64
+	for i, e := range got {
+		offset += int64(len(lines[i]) + 1)
+		var f struct{ Offset int64 }
+		if err := json.Unmarshal(e.Fields, &f); err != nil {
+			t.Fatal(err)
+		}
+		if e.Message != lines[i] || e.Level != levels[i] || e.Source != logsink.SourceQEMU || e.Component != logsink.ComponentQEMU ||
+			e.VMID != id || e.NodeID != node || f.Offset != offset || time.Since(e.Timestamp) > time.Minute {
+			t.Errorf("entry %d = %+v; want %q at level %s of vm %s on node %s, offset %d", i, e, lines[i], levels[i], id, node, offset)
+		}
+	}
+
+	appendLog(t, path, "bad \xff byte")
+	srv.logs.waitMessages(t, id, 10*time.Second, "bad \uFFFD byte")
+
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendLog(t, path, lines[0])
+	waitFor(t, 10*time.Second, "the first line again after the truncation", func() bool {
+		n := 0
+		for _, e := range srv.logs.entries(id) {
+			if e.Message == lines[0] {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if d := srv.logs.duplicates(); d != 0 {
+		t.Errorf("%d lines were appended twice", d)
+	}
+}
+
+// TestVMLogLinesSurviveFailures: lines whose append failed, lines in flight
+// when the session broke and lines written while no server was there all
+// reach the server once the server is back; lines acknowledged are not
+// sent again.
+func TestVMLogLinesSurviveFailures(t *testing.T) {
+	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
+	id := domainID(t, srv, testDomain)
+	path := filepath.Join(b.LogDir, testDomain+".log")
+	logs := srv.logs
+
+	appendLog(t, path, "before the failures")
+	logs.waitMessages(t, id, 10*time.Second, "before the failures")
+
+	logs.setFail(errors.New("spool unavailable"))
+	from := logs.appends()
+	appendLog(t, path, "while appends fail 1", "while appends fail 2")
+	waitFor(t, 10*time.Second, "two failed appends", func() bool { return logs.appends() >= from+2 })
+	logs.setFail(nil)
+	logs.waitMessages(t, id, 10*time.Second, "while appends fail 1", "while appends fail 2")
+
+	gate := make(chan struct{})
+	logs.setBlock(gate)
+	from = logs.appends()
+	appendLog(t, path, "in flight when the session breaks")
+	waitFor(t, 10*time.Second, "an append in flight", func() bool { return logs.appends() > from })
+	srv.stop(t)
+	appendLog(t, path, "while no server is there")
+	logs.setBlock(nil)
+	close(gate)
+	startServerLogs(t, srv.addr, "", logs)
+	got := logs.waitMessages(t, id, 20*time.Second, "in flight when the session breaks", "while no server is there")
+	if d := logs.duplicates(); d != 0 {
+		t.Errorf("%d lines were appended twice; entries: %q", d, messages(got))
+	}
+	if len(got) != 5 {
+		t.Errorf("entries: %q", messages(got))
+	}
+}
+
+// TestVMLogOffsetsSurviveRestart: an agent restarted on the same state dir
+// carries on from where the server acknowledged the log: it sends the lines
+// written meanwhile and none of those sent before.
+func TestVMLogOffsetsSurviveRestart(t *testing.T) {
+	srv := startServer(t, "", "")
+	b := cptest.LaunchTestDriver(t)
+	dir := t.TempDir()
+	cfg := agent.Config{NodeName: "node-" + cptest.RandomHex(3), Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, StateDir: dir}
+	_, stop := startAgent(t, cfg)
+	id := domainID(t, srv, testDomain)
+	path := filepath.Join(b.LogDir, testDomain+".log")
+	appendLog(t, path, "before the restart 1", "before the restart 2")
+	srv.logs.waitMessages(t, id, 10*time.Second, "before the restart 1", "before the restart 2")
+	stop()
+
+	data, err := os.ReadFile(filepath.Join(dir, "vm-logs.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		VMs map[string]struct{ Offset int64 }
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatalf("the offsets file: %v: %s", err, data)
+	}
+	if want := int64(len("before the restart 1\nbefore the restart 2\n")); st.VMs[id].Offset != want {
+		t.Errorf("the offsets file says %s; want offset %d for vm %s", data, want, id)
+	}
+
+	appendLog(t, path, "while the agent is away")
+	startAgent(t, cfg)
+	got := srv.logs.waitMessages(t, id, 10*time.Second, "while the agent is away")
+	if d := srv.logs.duplicates(); d != 0 || len(got) != 3 {
+		t.Errorf("%d lines sent again after the restart; entries: %q", d, messages(got))
+	}
+}
+
+// TestVMLogFollowedWhileRunning: a VM created through the agent is not
+// given the lines an earlier VM of its name left in the log; its log is
+// followed while it runs and for a while after it stopped, then no more
+// until it runs again.
+func TestVMLogFollowedWhileRunning(t *testing.T) {
+	srv, b, a := connected(t, agent.Config{})
+	ctx := context.Background()
+	node := a.Status().NodeID
+	name := "logs-" + cptest.RandomHex(3)
+	path := filepath.Join(b.LogDir, name+".log")
+	appendLog(t, path, "left by an earlier vm of the name")
+	sp := spec(name)
+	res, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpCreate, Spec: &sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.VM.ID
+	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
+		t.Fatal(err)
+	}
+	appendLog(t, path, "its own line")
+	srv.logs.waitMessages(t, id, 10*time.Second, "its own line")
+
+	from := srv.rec.mark()
+	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); err != nil {
+		t.Fatal(err)
+	}
+	srv.rec.waitReport(t, from, 10*time.Second, "the stop", changeOf(id, backend.StateStopped))
+	appendLog(t, path, "right after the stop")
+	srv.logs.waitMessages(t, id, 10*time.Second, "right after the stop")
+
+	// Quiet for 5s after the stop: no longer followed.
+	time.Sleep(7 * time.Second)
+	appendLog(t, path, "while stopped")
+	time.Sleep(time.Second)
+	if got := messages(srv.logs.entries(id)); slices.Contains(got, "while stopped") {
+		t.Errorf("a line written long after the stop was sent at once: %q", got)
+	}
+	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
+		t.Fatal(err)
+	}
+	got := messages(srv.logs.waitMessages(t, id, 10*time.Second, "while stopped"))
+	if want := []string{"its own line", "right after the stop", "while stopped"}; !slices.Equal(got, want) {
+		t.Errorf("entries: %q; want %q", got, want)
+	}
+	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpDelete, VMID: id, Delete: backend.DeleteOptions{Force: true}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVMLogsNotShipped: an agent with VM logs disabled sends none, and an
+// agent of a server that keeps none keeps its session.
+func TestVMLogsNotShipped(t *testing.T) {
+	t.Run("disabled", func(t *testing.T) {
+		srv, b, _ := connected(t, agent.Config{DisableQEMULogs: true})
+		id := domainID(t, srv, testDomain)
+		appendLog(t, filepath.Join(b.LogDir, testDomain+".log"), "not sent")
+		time.Sleep(1500 * time.Millisecond)
+		if got := srv.logs.entries(id); len(got) != 0 {
+			t.Errorf("an agent with vm logs disabled sent %q", messages(got))
+		}
+	})
+	t.Run("server keeps none", func(t *testing.T) {
+		srv := startServerLogs(t, "", "", nil)
+		b := cptest.LaunchTestDriver(t)
+		appendLog(t, filepath.Join(b.LogDir, testDomain+".log"), "kept by the agent")
+		runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 100 * time.Millisecond})
+		srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", fullSyncWith(testDomain))
+		from := srv.rec.mark()
+		srv.rec.waitReport(t, from, 5*time.Second, "a heartbeat", isKind("heartbeat"))
+		if slices.ContainsFunc(srv.rec.all(), isKind("disconnected")) {
+			t.Error("the session ended")
+		}
+	})
+}
