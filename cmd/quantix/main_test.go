@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/hostlock"
 )
 
 // vmPrefix starts the name of every VM these tests create, so that a run
@@ -107,6 +108,7 @@ func cliBinary(dir string) (string, error) {
 // gets 30s to answer.
 func requireE2E(t testing.TB) {
 	t.Helper()
+	hostlock.Libvirtd(t)
 	if e2e.cliErr != nil {
 		t.Fatalf("the quantix binary is needed: %v", e2e.cliErr)
 	}

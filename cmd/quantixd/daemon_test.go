@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/hostlock"
 )
 
 // proc is a quantixd process under test.
@@ -33,6 +34,7 @@ type proc struct {
 // it gets 30s to answer.
 func requireE2E(t testing.TB) {
 	t.Helper()
+	hostlock.Libvirtd(t)
 	if e2e.daemonErr != nil {
 		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
 	}

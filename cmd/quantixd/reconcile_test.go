@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/hostlock"
 )
 
 // The tests of this file check reconciliation end to end: quantixd
@@ -231,6 +232,7 @@ func TestE2EHostChanges(t *testing.T) {
 // plugin reconnects, the agent resyncs, and later changes are still seen
 // without restarting Quantix.
 func TestE2ELibvirtdRestart(t *testing.T) {
+	hostlock.LibvirtdRestart(t)
 	requireE2E(t)
 	dir := t.TempDir()
 	d := startDaemon(t, "dev", "-config", writeRecConfig(t, dir, "", "1s"))

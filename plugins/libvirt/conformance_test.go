@@ -12,6 +12,7 @@ import (
 	golibvirt "libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/quantixvm/quantix/internal/hostlock"
 	qxlibvirt "github.com/quantixvm/quantix/plugins/libvirt"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/backend/backendtest"
@@ -73,6 +74,7 @@ func TestConformanceTestDriver(t *testing.T) {
 // never start, and remove them afterwards.
 func TestConformanceQEMU(t *testing.T) {
 	t.Parallel()
+	hostlock.Libvirtd(t)
 	if _, err := os.Stat(systemQEMULogDir); err != nil {
 		t.Fatalf("the QEMU log directory %s is missing (%v): libvirt with QEMU is not installed; run make deps", systemQEMULogDir, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"libvirt.org/go/libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/quantixvm/quantix/internal/hostlock"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -149,6 +150,7 @@ func sweepVolumes(p *libvirt.StoragePool) {
 // requireQEMU fails the test when qemu:///system is not usable.
 func requireQEMU(t *testing.T) {
 	t.Helper()
+	hostlock.Libvirtd(t)
 	if qemuEnv.err != nil {
 		t.Fatalf("qemu:///system is not usable (%v): run `make deps` (scripts/setup-host.sh) to install and start libvirtd with QEMU", qemuEnv.err)
 	}

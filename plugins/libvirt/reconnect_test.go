@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/hostlock"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -22,6 +23,7 @@ const libvirtdPidFile = "/run/libvirtd.pid"
 // back the backend reconnects by itself, subscribers get a resync, events
 // flow again and calls work.
 func TestQEMUReconnectAfterLibvirtdRestart(t *testing.T) {
+	hostlock.LibvirtdRestart(t)
 	b := newQEMUBackend(t)
 	ctx := context.Background()
 	events := watchEvents(t, b)
