@@ -180,9 +180,20 @@ func TestCLILifeCycle(t *testing.T) {
 		{args: []string{"vm", "events", name}, stdout: []string{"TIME", "ACTION", "pause", "resume", "reboot", "REBOOTING", "reset_state", "stop", "ago"}},
 	})
 
-	// vm logs -f prints the tail, then follows until Ctrl-C.
+	// vm logs -f prints the tail, then follows until Ctrl-C: the lines QEMU
+	// writes as the VM starts again and is stopped hard come through the
+	// agent and the log pipeline.
 	vmLogs := d.follow(t, "vm", "logs", "-f", "-n", "3", name)
 	vmLogs.waitFor(t, 30*time.Second, "\n")
+	tailed := vmLogs.stdout.String()
+	d.steps(t, name, []step{
+		{args: []string{"vm", "start", name}, stdout: []string{"(RUNNING)"}, domain: "running"},
+		{args: []string{"vm", "stop", "-force", name}, stdout: []string{"(STOPPED)"}, domain: "shut off"},
+	})
+	vmLogs.waitFor(t, 60*time.Second, "char device redirected", "terminating on signal")
+	if followed := strings.TrimPrefix(vmLogs.stdout.String(), tailed); !strings.Contains(followed, "terminating on signal") {
+		t.Errorf("vm logs -f printed nothing new after its tail:\n%s", followed)
+	}
 	vmLogs.interrupt(t)
 
 	logs := decodeJSON[map[string]any](t, d.ok(t, "vm", "logs", name, "-n", "5", "-output", "json"))
