@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
-	"github.com/quantixvm/quantix/internal/hostlock"
 )
 
 // proc is a quantixd process under test.
@@ -30,19 +29,13 @@ type proc struct {
 }
 
 // requireE2E fails the test when what the end-to-end tests need is
-// missing. libvirtd may be restarting (another package's tests do that):
-// it gets 30s to answer.
+// missing, holding the host's libvirtd for the test (cptest.UseLibvirt).
 func requireE2E(t testing.TB) {
 	t.Helper()
-	hostlock.Libvirtd(t)
 	if e2e.daemonErr != nil {
 		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for cptest.CheckLibvirt() != nil && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
-	cptest.RequireLibvirt(t)
+	cptest.UseLibvirt(t)
 }
 
 // freeAddr returns a loopback address with a port free right now.

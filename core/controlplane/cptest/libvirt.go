@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/internal/hostlock"
 )
 
 // QEMUURI is the libvirtd the end-to-end tests drive.
@@ -38,6 +41,20 @@ func RequireLibvirt(t testing.TB) {
 	if err := CheckLibvirt(); err != nil {
 		t.Fatalf("libvirtd with QEMU is not usable (%v): run `make deps` (scripts/setup-host.sh) to install and start it", err)
 	}
+}
+
+// UseLibvirt holds the host's libvirtd for t (hostlock.Libvirtd: no other
+// package's test restarts it meanwhile), giving it 30s to answer (a test
+// of another package may just have restarted it), and fails the test when
+// it does not.
+func UseLibvirt(t testing.TB) {
+	t.Helper()
+	hostlock.Libvirtd(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for CheckLibvirt() != nil && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	RequireLibvirt(t)
 }
 
 // DomState returns what `virsh domstate` says of the domain called name
