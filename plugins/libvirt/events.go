@@ -167,8 +167,10 @@ func (h *eventHub) unsubscribe(s *subscriber) {
 }
 
 // watch delivers events to fn until ctx ends (nil) or fn fails (its error).
-// A subscriber that fell behind gets an EventResync after the events it
-// still has.
+// When a subscriber's buffer overflowed, every event still buffered is
+// older than the one dropped: they are discarded and a single EventResync
+// is delivered in their place, so that no stale event follows the listing
+// the resync calls for.
 func (h *eventHub) watch(ctx context.Context, fn func(backend.Event) error) error {
 	s := h.subscribe()
 	defer h.unsubscribe(s)
@@ -179,14 +181,24 @@ func (h *eventHub) watch(ctx context.Context, fn func(backend.Event) error) erro
 		case <-h.done:
 			return nil
 		case ev := <-s.ch:
+			if s.overflow.Swap(false) {
+				drainEvents(s.ch)
+				ev = backend.Event{Type: backend.EventResync, Time: time.Now()}
+			}
 			if err := fn(ev); err != nil {
 				return err
 			}
-			if s.overflow.Swap(false) {
-				if err := fn(backend.Event{Type: backend.EventResync, Time: time.Now()}); err != nil {
-					return err
-				}
-			}
+		}
+	}
+}
+
+// drainEvents empties ch without waiting.
+func drainEvents(ch chan backend.Event) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
 		}
 	}
 }

@@ -2,6 +2,7 @@ package libvirt
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -94,6 +95,16 @@ func TestHubSlowSubscriber(t *testing.T) {
 			if n >= total {
 				t.Errorf("slow subscriber got all %d events and a resync", n)
 			}
+			// Nothing buffered before the overflow comes after the
+			// resync (given time to come): only events pushed after it
+			// could, and none is.
+			time.Sleep(200 * time.Millisecond)
+			mu.Lock()
+			after := slices.IndexFunc(slow, func(e backend.Event) bool { return e.Type == backend.EventResync })
+			if after != len(slow)-1 {
+				t.Errorf("slow subscriber got %d events after its resync: stale ones were delivered", len(slow)-1-after)
+			}
+			mu.Unlock()
 			break
 		}
 		if time.Now().After(deadline) {
