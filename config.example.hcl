@@ -38,7 +38,9 @@ server {
 
   reconcile {
     # A VM in a transitional state (STARTING, STOPPING, ...) longer than this
-    # is re-checked against its host and corrected.
+    # is re-checked against its host and corrected; the placeholder of a
+    # create that no request runs any more (the server stopped during it) is
+    # removed, and a VM the host made for it is discovered.
     stuck_timeout = "5m"
   }
 

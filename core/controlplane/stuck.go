@@ -2,10 +2,12 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -20,7 +22,8 @@ const stuckBatch = 100
 // reset_state): the host's state when it has the VM, STOPPED when it does
 // not (TERMINATED for a VM being deleted). VMs with an action of this
 // process under way are left alone, and so are those whose node is not
-// connected: they are tried again at a later scan.
+// connected: they are tried again at a later scan. The placeholder of a
+// create no process runs any more is removed (discardStuckCreate).
 func (r *Reconciler) scanStuck(ctx context.Context) {
 	if r.exec == nil {
 		return
@@ -44,12 +47,56 @@ func (r *Reconciler) scanStuck(ctx context.Context) {
 		if r.isBusy(v.ID) {
 			continue
 		}
+		if v.State == vm.StateCreating {
+			r.discardStuckCreate(ctx, v, now)
+			continue
+		}
 		if !slices.Contains(connected, v.NodeID) {
 			r.log.Debug("vm stuck on a node that is not connected; trying later", "vm", v.Name, "id", v.ID, "state", v.State, "node", v.NodeID)
 			continue
 		}
 		r.correctStuck(ctx, v, now)
 	}
+}
+
+// discardStuckCreate removes placeholder v of a create that has not
+// finished within StuckTimeout and that this process does not run (the
+// server stopped during it): the VM never got its record. A VM the host
+// made for it is then in the node's state hash but not in the inventory,
+// so the node's next heartbeat asks for a full sync, which discovers it
+// (host-discovered, to adopt). A placeholder that changed since the scan
+// read it is left alone.
+func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.Time) {
+	release := r.hold(v.ID)
+	defer release()
+	removed := false
+	err := r.store.Tx(ctx, func(tx store.Store) error {
+		cur, err := tx.VMs().Get(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != vm.StateCreating || !cur.StateChangedAt.Equal(v.StateChangedAt) {
+			return nil
+		}
+		removed = true
+		return tx.VMs().Delete(ctx, v.ID)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		removed = false
+		r.log.Error("removing the placeholder of a create that did not finish", "vm", v.Name, "id", v.ID, "error", err)
+		return
+	}
+	if !removed {
+		return
+	}
+	msg := fmt.Sprintf("the create of vm %q did not finish within %s and no request runs it any more (the server stopped during it?): "+
+		"its placeholder is removed; a vm node %s made for it is discovered by the node's next full sync",
+		v.Name, now.Sub(v.StateChangedAt).Round(time.Second), r.nodeName(v.NodeID))
+	r.log.Warn(msg, "id", v.ID)
+	r.publishRemoved(ctx, &vm.Event{VMID: v.ID, Time: now, Action: "discard", OldState: vm.StateCreating, Cause: vm.CauseReconciler, Message: msg})
 }
 
 // correctStuck asks v's host about v and writes what it says.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
 // setState writes a state straight into the store, entered at since.
@@ -128,5 +129,68 @@ func TestStuckStates(t *testing.T) {
 		e.rec.opts.StuckScan = 10 * time.Millisecond
 		go func() { _ = e.rec.Run(ctx) }()
 		eventually(t, 5*time.Second, "the busy vm corrected by the loop", func() bool { return e.get(t, busy.ID).State == vm.StateStopped })
+	})
+}
+
+// TestStuckCreateDiscarded: the placeholder of a create that no request
+// runs any more (the server stopped during it) is removed once stuck, with
+// an event on the stream, so that the VM the host made for it is
+// discovered by the node's next full sync instead of hiding behind the
+// placeholder for ever. A recent placeholder, and one whose create this
+// process still runs, stay.
+func TestStuckCreateDiscarded(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnvWith(t, driver, true, func(o *ReconcilerOptions) { o.StuckTimeout = time.Minute })
+		ctx := context.Background()
+		stream, err := e.svc.Subscribe(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stream.Close()
+		e.seedAll(t,
+			rec("placeholder-dead", "half-made", vm.StateCreating, e.node, true),
+			rec("placeholder-recent", "on-its-way", vm.StateCreating, e.node, true),
+			rec("placeholder-running", "slow-create", vm.StateCreating, e.node, true),
+		)
+		e.setState(t, "placeholder-dead", vm.StateCreating, "", time.Now().Add(-2*time.Minute))
+		e.setState(t, "placeholder-running", vm.StateCreating, "", time.Now().Add(-2*time.Minute))
+		release := e.rec.hold("placeholder-running")
+		defer release()
+
+		// While the placeholder is there, the host's VM of that name is
+		// taken for the create's own.
+		made := hostVM(u1, "half-made", backend.StateStopped)
+		if err := e.rec.FullSync(ctx, e.node, []*backend.VM{made}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.VMs().Get(ctx, u1); err == nil {
+			t.Fatal("a vm named like a create's placeholder was discovered while the placeholder is there")
+		}
+
+		e.rec.scanStuck(ctx)
+		if _, err := e.store.VMs().Get(ctx, "placeholder-dead"); err == nil {
+			t.Error("the placeholder of a dead create is still there")
+		}
+		for _, id := range []string{"placeholder-recent", "placeholder-running"} {
+			if v := e.get(t, id); v.State != vm.StateCreating {
+				t.Errorf("%s: %s, want CREATING still", id, v.State)
+			}
+		}
+		ev := nextEvent(t, stream)
+		for ev.Kind != StreamVM {
+			ev = nextEvent(t, stream)
+		}
+		if ev.VM.VMID != "placeholder-dead" || ev.VM.Action != "discard" || ev.VM.Cause != vm.CauseReconciler ||
+			!strings.Contains(ev.VM.Message, "did not finish") {
+			t.Errorf("stream event %+v, want the reconciler's discard of the dead create", ev.VM)
+		}
+
+		if err := e.rec.FullSync(ctx, e.node, []*backend.VM{made}); err != nil {
+			t.Fatal(err)
+		}
+		v := e.get(t, u1)
+		if v.IsManaged || v.Origin != vm.OriginHostDiscovered || v.Name != "half-made" {
+			t.Errorf("the host's vm after the placeholder went: %+v, want it discovered", v)
+		}
 	})
 }
