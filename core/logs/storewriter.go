@@ -38,36 +38,46 @@ func (r Retention) withDefaults() Retention {
 	return r
 }
 
-// errStoreUnavailable: no entry of a batch could be stored.
-var errStoreUnavailable = errors.New("the built-in log store took none of the entries")
-
 // storeWriter delivers batches to the built-in store. A batch the database
-// refuses is stored entry by entry: entries that fail while others succeed
-// are refused for good; when none succeeds the database is taken to be
-// unavailable and the batch is retried.
+// refuses is stored entry by entry, so that an entry the store cannot take
+// (store.ErrInvalid: a value the database refuses) is refused for good
+// alone; any other failure (the database down, a timeout, shutting down)
+// may pass, and the entries it hit are retried.
 type storeWriter struct{ repo store.LogRepo }
 
 // Write stores entries.
 func (w storeWriter) Write(ctx context.Context, entries []logsink.Entry) ([]logsink.Result, error) {
-	if _, err := w.repo.Insert(ctx, entries); err == nil {
+	_, err := w.repo.Insert(ctx, entries)
+	switch {
+	case err == nil:
 		return logsink.AllDelivered(len(entries)), nil
-	} else if ctx.Err() != nil || len(entries) == 1 {
+	case len(entries) == 1:
+		return []logsink.Result{storeResult(entries[0], err)}, nil
+	case ctx.Err() != nil || !errors.Is(err, store.ErrInvalid):
 		return logsink.ResultsOf(retryable(err), len(entries)), nil
 	}
 	results := make([]logsink.Result, len(entries))
-	stored := false
 	for i := range entries {
-		if _, err := w.repo.Insert(ctx, entries[i:i+1]); err != nil {
-			results[i] = logsink.Refused("storing log entry %s: %v", entries[i].ID, err)
+		if ctx.Err() != nil {
+			results[i] = logsink.ResultOf(retryable(ctx.Err()))
 			continue
 		}
-		results[i] = logsink.OK()
-		stored = true
-	}
-	if !stored {
-		return logsink.ResultsOf(retryable(errStoreUnavailable), len(entries)), nil
+		_, err := w.repo.Insert(ctx, entries[i:i+1])
+		results[i] = storeResult(entries[i], err)
 	}
 	return results, nil
+}
+
+// storeResult is the outcome of storing entry e alone: err nil is
+// delivered, store.ErrInvalid refused for good, anything else retryable.
+func storeResult(e logsink.Entry, err error) logsink.Result {
+	switch {
+	case err == nil:
+		return logsink.OK()
+	case errors.Is(err, store.ErrInvalid):
+		return logsink.Refused("storing log entry %s: %v", e.ID, err)
+	}
+	return logsink.ResultOf(retryable(err))
 }
 
 // retryable marks a store error as one that may pass (plugin.Unavailable),

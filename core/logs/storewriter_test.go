@@ -3,6 +3,7 @@ package logs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +12,10 @@ import (
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
-// failingRepo is a LogRepo that refuses entries whose message says so,
-// or everything while down.
+// failingRepo is a LogRepo that refuses entries whose message says
+// "poison" as the store refuses values it cannot take (store.ErrInvalid),
+// fails those saying "flaky" as a database that went away does, and
+// everything while down.
 type failingRepo struct {
 	store.LogRepo
 	down   bool
@@ -25,7 +28,10 @@ func (r *failingRepo) Insert(_ context.Context, es []logsink.Entry) (int, error)
 	}
 	for _, e := range es {
 		if strings.Contains(e.Message, "poison") {
-			return 0, errors.New("value too long")
+			return 0, fmt.Errorf("%w: value too long", store.ErrInvalid)
+		}
+		if strings.Contains(e.Message, "flaky") {
+			return 0, errors.New("connection reset by peer")
 		}
 	}
 	for _, e := range es {
@@ -61,6 +67,26 @@ func TestStoreWriterIsolatesBadEntries(t *testing.T) {
 		if r.Outcome != logsink.Retryable {
 			t.Errorf("database down, result %d: %s, want retryable", i, r)
 		}
+	}
+
+	// A failure that may pass is never a refusal, even when it hits one
+	// entry of a batch the store refused for another one.
+	es[3].Message = "flaky"
+	repo = &failingRepo{}
+	res, _ = storeWriter{repo: repo}.Write(context.Background(), es)
+	want := []logsink.Outcome{logsink.Delivered, logsink.Delivered, logsink.Permanent, logsink.Retryable, logsink.Delivered}
+	for i, r := range res {
+		if r.Outcome != want[i] {
+			t.Errorf("poison and flaky, result %d: %s, want %s", i, r, want[i])
+		}
+	}
+	res, _ = storeWriter{repo: &failingRepo{}}.Write(context.Background(), es[3:4])
+	if res[0].Outcome != logsink.Retryable {
+		t.Errorf("a flaky entry alone: %s, want retryable", res[0])
+	}
+	res, _ = storeWriter{repo: &failingRepo{}}.Write(context.Background(), es[2:3])
+	if res[0].Outcome != logsink.Permanent {
+		t.Errorf("a poison entry alone: %s, want refused for good", res[0])
 	}
 }
 

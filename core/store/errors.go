@@ -35,7 +35,13 @@ const (
 	sqliteConstraintForeignKey = 787
 	sqliteConstraintPrimaryKey = 1555
 	sqliteConstraintUnique     = 2067
+	// sqliteTooBig: a string or blob over SQLite's size limit.
+	sqliteTooBig = 18
 )
+
+// pgDataException is the SQLSTATE class of values PostgreSQL cannot take
+// (invalid text, out of range, too long).
+const pgDataException = "22"
 
 // PostgreSQL SQLSTATE codes of constraint violations.
 const (
@@ -60,8 +66,10 @@ var constraintNames = map[string]string{
 
 // dbError turns a driver error into one of the package's errors where one
 // applies: a unique violation is ErrConflict (saying which constraint), a
-// foreign key violation ErrNotFound (the row referred to is missing). Other
-// errors are returned unchanged. Callers add their own context.
+// foreign key violation ErrNotFound (the row referred to is missing), a
+// value the database cannot take (PostgreSQL's data exceptions, SQLite's
+// too big) ErrInvalid. Other errors are returned unchanged. Callers add
+// their own context.
 func dbError(err error) error {
 	if err == nil {
 		return nil
@@ -74,6 +82,9 @@ func dbError(err error) error {
 		case pgForeignKeyViolation:
 			return fmt.Errorf("%w: %s", ErrNotFound, pgErr.Detail)
 		}
+		if strings.HasPrefix(pgErr.Code, pgDataException) {
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 		return err
 	}
 	var sqlErr *gosqlite.Error
@@ -83,6 +94,8 @@ func dbError(err error) error {
 			return fmt.Errorf("%w: %s", ErrConflict, conflictReason(sqliteConstraintColumn(sqlErr.Error())))
 		case sqliteConstraintForeignKey:
 			return fmt.Errorf("%w: the record referred to does not exist", ErrNotFound)
+		case sqliteTooBig:
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 	}
 	return err
