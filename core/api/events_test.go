@@ -403,3 +403,26 @@ func TestEventsSlowClient(t *testing.T) {
 		t.Errorf("%d edits before the gap and %d resumed, want %d in all", len(seen), got, edits)
 	}
 }
+
+// TestStreamOutlivesReadTimeout: a server's ReadTimeout (the daemon sets
+// one for request bodies) does not end an event stream once it passes.
+func TestStreamOutlivesReadTimeout(t *testing.T) {
+	e := newEnvWith(t, "sqlite", true, controlplane.ReconcilerOptions{}, time.Hour)
+	srv := httptest.NewUnstartedServer(e.srv)
+	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	stream, stop := openStream(t, srv.URL, "", nil)
+	defer stop()
+	time.Sleep(4 * srv.Config.ReadTimeout)
+	id := e.create(t, "after-the-deadline")
+	for {
+		m, err := stream.read()
+		if err != nil {
+			t.Fatalf("the stream ended after the read timeout: %v", err)
+		}
+		if m.event == "vm" && strings.Contains(m.data, id) {
+			return
+		}
+	}
+}

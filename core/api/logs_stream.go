@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -40,17 +39,10 @@ func (s *Server) streamLogs(c echo.Context) error {
 	sub := s.logs.Subscribe(f, s.streamBuf)
 	defer sub.Close()
 	ctx := c.Request().Context()
-	w := c.Response()
-	h := w.Header()
-	h.Set(echo.HeaderContentType, "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write([]byte(": connected\n\n")); err != nil {
+	w, ok := startStream(c)
+	if !ok {
 		return nil
 	}
-	w.Flush()
 	for {
 		nctx, cancel := context.WithTimeout(ctx, s.keepAlive)
 		entries, dropped, err := sub.Next(nctx)

@@ -107,17 +107,10 @@ func (s *Server) streamEvents(c echo.Context) error {
 		return err
 	}
 	defer es.Close()
-	w := c.Response()
-	h := w.Header()
-	h.Set(echo.HeaderContentType, "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("Connection", "keep-alive")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write([]byte(": connected\n\n")); err != nil {
+	w, ok := startStream(c)
+	if !ok {
 		return nil
 	}
-	w.Flush()
 	for {
 		nctx, cancel := context.WithTimeout(ctx, s.keepAlive)
 		ev, err := es.Next(nctx)
@@ -142,4 +135,22 @@ func (s *Server) streamEvents(c echo.Context) error {
 		}
 		w.Flush()
 	}
+}
+
+// startStream starts the reply of a server-sent event stream: its headers
+// and a first comment, flushed. ok is false when the client is gone
+// already.
+func startStream(c echo.Context) (w *echo.Response, ok bool) {
+	w = c.Response()
+	h := w.Header()
+	h.Set(echo.HeaderContentType, "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write([]byte(": connected\n\n")); err != nil {
+		return w, false
+	}
+	w.Flush()
+	return w, true
 }
