@@ -52,6 +52,7 @@ func (r *Reader) Read(maxRecords, maxBytes int) ([]Record, error) {
 	var out []Record
 	size := 0
 	for len(out) < maxRecords && (size < maxBytes || len(out) == 0) {
+		before := r.pos
 		recs, n, err := r.readSome(maxRecords-len(out), maxBytes-size)
 		if err != nil {
 			if len(out) > 0 {
@@ -60,6 +61,9 @@ func (r *Reader) Read(maxRecords, maxBytes int) ([]Record, error) {
 			return nil, err
 		}
 		if len(recs) == 0 {
+			if r.pos != before {
+				continue // past the damaged rest of a segment
+			}
 			break
 		}
 		out = append(out, recs...)
@@ -99,12 +103,15 @@ func (r *Reader) readSome(maxRecords, maxBytes int) ([]Record, int, error) {
 				return nil, 0, r.corrupt(seg, fmt.Errorf("%w: the durable end cuts a record header", errCorrupt))
 			}
 			// One record bigger than the chunk: read it whole.
-			if buf, err = r.readWhole(buf, avail); err != nil {
-				return nil, 0, err
+			if buf, err = r.readWhole(buf, avail); err != nil || buf == nil {
+				return nil, 0, err // buf nil: damaged, skipped (corrupt)
 			}
 			continue
 		}
 		if err != nil {
+			if len(recs) > 0 {
+				break // the damage is met by the next read, at its record
+			}
 			return nil, 0, r.corrupt(seg, err)
 		}
 		recs = append(recs, rec)
