@@ -85,6 +85,9 @@ type vmLog struct {
 	// quiet is when the VM was first seen stopped, zero while it runs;
 	// lastLine is when the last line was read.
 	quiet, lastLine time.Time
+	// waiting is set while the follower waits for room in the queue with a
+	// line in hand: the log is not quiet then, however long ago lastLine.
+	waiting bool
 }
 
 // sentBatch is a batch of the attached session awaiting its answer: the n
@@ -347,7 +350,7 @@ func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerS
 			if v.quiet.IsZero() {
 				v.quiet = now
 			}
-			if now.Sub(v.quiet) >= logLinger && now.Sub(v.lastLine) >= logLinger {
+			if now.Sub(v.quiet) >= logLinger && now.Sub(v.lastLine) >= logLinger && !v.waiting {
 				v.stop()
 				v.stop = nil
 			}
@@ -449,7 +452,7 @@ func (sh *logShipper) enqueue(ctx context.Context, id string, l backend.LogLine)
 				pos.Generation++
 			}
 			now := time.Now()
-			v.read, v.lastLine = pos, now
+			v.read, v.lastLine, v.waiting = pos, now, false
 			v.pending++
 			sh.queue = append(sh.queue, queuedLine{vmID: id, line: l, pos: pos, queued: now})
 			sh.bytes += len(l.Text)
@@ -457,10 +460,14 @@ func (sh *logShipper) enqueue(ctx context.Context, id string, l backend.LogLine)
 			sh.wake()
 			return nil
 		}
+		sh.vms[id].waiting = true
 		space := sh.space
 		sh.mu.Unlock()
 		select {
 		case <-ctx.Done():
+			sh.mu.Lock()
+			sh.vms[id].waiting = false
+			sh.mu.Unlock()
 			return ctx.Err()
 		case <-space:
 		}
@@ -591,7 +598,7 @@ func (sh *logShipper) ack(token uint64, a *agentv1.LogAck) {
 			sh.log.Warn("the server did not store vm log lines; sending them again", "error", msg, "retry_in", sh.hold)
 			sh.lastErr = msg
 		}
-		sh.wakeLocked()
+		sh.wake()
 		return
 	}
 	sh.hold, sh.lastErr = 0, ""
@@ -617,12 +624,5 @@ func (sh *logShipper) ack(token uint64, a *agentv1.LogAck) {
 	sh.dirty = true
 	close(sh.space)
 	sh.space = make(chan struct{})
-	sh.wakeLocked()
-}
-
-func (sh *logShipper) wakeLocked() {
-	select {
-	case sh.ready <- struct{}{}:
-	default:
-	}
+	sh.wake()
 }

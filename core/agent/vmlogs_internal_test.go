@@ -284,3 +284,59 @@ func TestShipperScan(t *testing.T) {
 	}
 	sh.stopAll()
 }
+
+// TestShipperWaitingFollowerNotQuiet: a stopped VM's follower waiting for
+// room in a full queue with a line in hand is not ended however long the
+// wait lasts, so that its last lines are not left unread.
+func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
+	b := &streamer{starts: map[string][]int64{}, open: map[string]int{}}
+	sh := newTestShipper(t, b, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer sh.stopAll()
+	openStreams := func() int { _, open := b.state(idA); return open }
+	t0 := time.Now()
+	states := map[string]backend.PowerState{idA: backend.StateRunning}
+	sh.scan(ctx, states, true, false, t0)
+	for deadline := time.Now().Add(5 * time.Second); openStreams() != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the running vm's log is not followed")
+		}
+	}
+	sh.mu.Lock()
+	for len(sh.queue) < maxQueuedLines {
+		sh.queue = append(sh.queue, queuedLine{vmID: idB, line: backend.LogLine{Text: "x"}})
+	}
+	sh.mu.Unlock()
+	queued := make(chan error, 1)
+	go func() { queued <- sh.enqueue(ctx, idA, backend.LogLine{Text: "shutting down", Offset: 100}) }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		sh.mu.Lock()
+		waiting := sh.vms[idA].waiting
+		sh.mu.Unlock()
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("enqueue into a full queue does not say it waits")
+		}
+	}
+	states[idA] = backend.StateStopped
+	sh.scan(ctx, states, true, false, t0.Add(time.Second))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+10*logLinger))
+	if sh.vms[idA].stop == nil {
+		t.Fatal("the follower of a stopped vm was ended while it waited for room with a line in hand")
+	}
+	sh.mu.Lock()
+	sh.queue = sh.queue[:0]
+	close(sh.space)
+	sh.space = make(chan struct{})
+	sh.mu.Unlock()
+	if err := <-queued; err != nil {
+		t.Fatal(err)
+	}
+	sh.scan(ctx, states, true, false, time.Now().Add(2*logLinger))
+	if sh.vms[idA].stop != nil {
+		t.Error("the follower is not ended once its line is queued and the log has been quiet")
+	}
+}
