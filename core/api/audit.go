@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -63,15 +62,8 @@ func (s *Server) audited(next echo.HandlerFunc) echo.HandlerFunc {
 
 // runAudited runs the handler, turning a panic into an error here (the
 // reply is held, so the panic must not skip its release).
-func (s *Server) runAudited(c echo.Context, next echo.HandlerFunc) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("handler panicked", "request_id", requestID(c), "method", c.Request().Method,
-				"path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			err = fmt.Errorf("handler panicked: %v", r)
-		}
-	}()
-	return next(c)
+func (s *Server) runAudited(c echo.Context, next echo.HandlerFunc) error {
+	return recoverPanics(s.log)(next)(c)
 }
 
 // auditEntry describes one mutating call.

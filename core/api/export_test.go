@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -172,4 +173,47 @@ func TestExportFormats(t *testing.T) {
 	}
 	le.do(t, "GET", "/api/logs/export?format=xml", "").want(t, http.StatusBadRequest, codeBadRequest, `format: "xml" is not one of json, csv, txt`)
 	le.do(t, "GET", "/api/logs/export?level=loud", "").want(t, http.StatusBadRequest, codeBadRequest, "level")
+}
+
+// failingPagesRepo fails every Query after the first pages it lets through.
+type failingPagesRepo struct {
+	store.LogRepo
+	pages atomic.Int32
+}
+
+func (r *failingPagesRepo) Query(ctx context.Context, q store.LogQuery) (store.LogPage, error) {
+	if r.pages.Add(-1) < 0 {
+		return store.LogPage{}, fmt.Errorf("reading log entries: %w", context.DeadlineExceeded)
+	}
+	return r.LogRepo.Query(ctx, q)
+}
+
+// TestExportCutShort: a store failure after an export has started aborts
+// the reply, so that the client sees it cut short instead of a whole
+// export of fewer entries; a failure before it starts is an error reply.
+func TestExportCutShort(t *testing.T) {
+	le := newLogEnv(t, "sqlite", logEnvOptions{})
+	seedExport(t, le, 2100)
+	repo := &failingPagesRepo{LogRepo: le.store.Logs()}
+	le.srv.logStore = repo
+	srv := httptest.NewServer(le.srv)
+	defer srv.Close()
+	for _, format := range []string{"csv", "txt", "json"} {
+		repo.pages.Store(1)
+		res, err := http.Get(srv.URL + "/api/logs/export?format=" + format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || err == nil {
+			t.Errorf("%s: status %d, read error %v after %d bytes; want 200 and the body cut short", format, res.StatusCode, err, len(body))
+		}
+	}
+	repo.pages.Store(0)
+	rec := httptest.NewRecorder()
+	le.srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/logs/export?format=csv", nil))
+	if rec.Code < 500 {
+		t.Errorf("a store failure before the export started: %d %s, want a 5xx", rec.Code, rec.Body)
+	}
 }

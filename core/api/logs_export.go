@@ -33,9 +33,9 @@ var csvHeader = []string{"id", "timestamp", "level", "source", "component", "mes
 
 // exportLogs: GET /api/logs/export?format=json|csv|txt with the filters of
 // GET /api/logs, oldest first unless order=desc, every match unless limit
-// is given. The reply is streamed a store page at a time. An error after
-// the reply has started cuts it short (the JSON array is then left open,
-// which makes the failure visible) and is logged.
+// is given. The reply is streamed a store page at a time. A store error
+// after the reply has started aborts it (http.ErrAbortHandler): the client
+// sees the body end unexpectedly.
 func (s *Server) exportLogs(c echo.Context) error {
 	if s.logStore == nil {
 		return errNoLogStore
@@ -95,10 +95,14 @@ func (s *Server) exportLogs(c echo.Context) error {
 		}
 		q.Cursor = page.NextCursor
 		if page, err = s.logStore.Query(ctx, q); err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("log export failed part way; the reply is cut short", "request_id", requestID(c), "written", written, "error", err)
+			if ctx.Err() != nil {
+				return nil
 			}
-			return nil
+			// The status is sent: the reply is aborted, not ended, so that
+			// the client sees it cut short (an unexpected end of the
+			// chunked body) rather than a whole export of fewer entries.
+			s.log.Error("log export failed part way; the reply is aborted", "request_id", requestID(c), "written", written, "error", err)
+			panic(http.ErrAbortHandler)
 		}
 	}
 	_ = enc.end()

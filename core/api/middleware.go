@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"regexp"
 	"runtime/debug"
 	"time"
@@ -56,12 +57,17 @@ func accessLog(logger hclog.Logger) echo.MiddlewareFunc {
 }
 
 // recoverPanics turns a panic of a handler into an error (a JSON 500) and
-// logs it with its stack.
+// logs it with its stack. http.ErrAbortHandler goes on to net/http, which
+// aborts the reply: a handler panics with it to cut short a reply already
+// started.
 func recoverPanics(logger hclog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
 			defer func() {
 				if r := recover(); r != nil {
+					if r == http.ErrAbortHandler {
+						panic(r)
+					}
 					logger.Error("handler panicked", "request_id", requestID(c), "method", c.Request().Method,
 						"path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 					err = fmt.Errorf("handler panicked: %v", r)
