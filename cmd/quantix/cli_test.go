@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quantixvm/quantix/client"
 )
 
 // runIn runs the CLI in this process with env as its environment.
@@ -411,5 +413,29 @@ t quantix vm show a ""
 	}
 	if got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("zsh completion:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestTailSkipper: following after a tail skips the stream's entries the
+// tail showed (offsets up to its size, in a row) and nothing after.
+func TestTailSkipper(t *testing.T) {
+	entry := func(fields string) *client.LogEntry { return &client.LogEntry{Fields: json.RawMessage(fields)} }
+	cases := []struct {
+		name   string
+		fields []string
+		want   []bool
+	}{
+		{"lines of the tail, then new ones", []string{`{"offset":10}`, `{"offset":20}`, `{"offset":30}`, `{"offset":40}`, `{"offset":20}`}, []bool{true, true, true, false, false}},
+		{"only new lines", []string{`{"offset":31}`, `{"offset":5}`}, []bool{false, false}},
+		{"the log rotated", []string{`{"offset":25}`, `{"offset":4,"generation":1}`, `{"offset":8}`}, []bool{true, false, false}},
+		{"no offset", []string{`{}`, `{"offset":1}`}, []bool{false, false}},
+	}
+	for _, c := range cases {
+		skip := tailSkipper(30)
+		for i, f := range c.fields {
+			if got := skip(entry(f)); got != c.want[i] {
+				t.Errorf("%s: entry %d (%s) skipped %v, want %v", c.name, i, f, got, c.want[i])
+			}
+		}
 	}
 }

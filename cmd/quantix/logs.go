@@ -264,20 +264,6 @@ examples:
 	}
 }
 
-// followLogs prints the entries matching f that arrive from now on until
-// ctx ends (a clean end: nil).
-func (a *app) followLogs(ctx context.Context, f client.LogFilter, seen map[string]bool, print func(*client.LogEntry) error) error {
-	ls, err := a.api.StreamLogs(ctx, f)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
-	defer ls.Close()
-	return a.readLogStream(ctx, ls, seen, print)
-}
-
 // readLogStream prints the entries of ls, but those in seen, until ctx
 // ends (nil) or the stream fails.
 func (a *app) readLogStream(ctx context.Context, ls *client.LogStream, seen map[string]bool, print func(*client.LogEntry) error) error {

@@ -503,6 +503,20 @@ one JSON line.`,
 					return usagef("-n %d: must be between 1 and 10000", *n)
 				}
 				a.following = *follow
+				// Following, the stream opens before the tail is read, so
+				// that no line falls between them; the lines of the tail it
+				// carries too are skipped (tailSkipper).
+				var stream *client.LogStream
+				if *follow {
+					v, err := a.api.GetVM(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					if stream, err = a.api.StreamLogs(ctx, client.LogFilter{Sources: []string{"qemu"}, VMID: v.ID}); err != nil {
+						return err
+					}
+					defer stream.Close()
+				}
 				tail, err := a.api.VMLogs(ctx, args[0], *n)
 				if err != nil {
 					return err
@@ -527,7 +541,11 @@ one JSON line.`,
 				if !*follow {
 					return nil
 				}
-				return a.followLogs(ctx, client.LogFilter{Sources: []string{"qemu"}, VMID: tail.VMID}, nil, func(e *client.LogEntry) error {
+				skip := tailSkipper(tail.LogSizeBytes)
+				return a.readLogStream(ctx, stream, nil, func(e *client.LogEntry) error {
+					if skip(e) {
+						return nil
+					}
 					if a.jsonOutput() {
 						return printJSONLine(a.stdout, e.Raw)
 					}
@@ -536,6 +554,29 @@ one JSON line.`,
 				})
 			}
 		},
+	}
+}
+
+// tailSkipper tells which QEMU log entries of a stream opened before a
+// tail of size bytes was read are lines of that tail: those at offsets
+// (fields.offset, past the line) up to size, in a row from the start of
+// the stream. The first entry past size, or one whose offset goes back
+// (the log was rotated), ends the skipping.
+func tailSkipper(size int64) func(*client.LogEntry) bool {
+	skipping, prev := true, int64(0)
+	return func(e *client.LogEntry) bool {
+		if !skipping {
+			return false
+		}
+		var f struct {
+			Offset *int64 `json:"offset"`
+		}
+		if json.Unmarshal(e.Fields, &f) != nil || f.Offset == nil || *f.Offset > size || *f.Offset < prev {
+			skipping = false
+			return false
+		}
+		prev = *f.Offset
+		return true
 	}
 }
 
