@@ -154,8 +154,8 @@ examples:
 					}
 					entries = append(entries, page.Logs...)
 					more, next = page.HasMore, page.NextCursor
-					if !page.HasMore || page.NextCursor == "" {
-						break
+					if !page.HasMore || page.NextCursor == "" || len(page.Logs) == 0 {
+						break // an empty page that says there is more would loop
 					}
 					q.Cursor = page.NextCursor
 				}

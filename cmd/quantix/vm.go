@@ -599,6 +599,17 @@ object a line (history first, then the stream's events).`,
 					return err
 				}
 				a.following = *follow
+				// Following, the stream opens before the history is read,
+				// so that no event falls between them; the stream's events
+				// the history holds are skipped (readVMEvents).
+				var stream *client.EventStream
+				if *follow {
+					var err error
+					if stream, err = a.api.Events(ctx, ""); err != nil {
+						return err
+					}
+					defer func() { _ = stream.Close() }()
+				}
 				page, err := a.api.AllVMEvents(ctx, args[0])
 				if err != nil {
 					return err
@@ -625,7 +636,7 @@ object a line (history first, then the stream's events).`,
 					}
 					last = max(last, e.ID)
 				}
-				return a.followVMEvents(ctx, page.VMID, last)
+				return a.followVMEvents(ctx, stream, page.VMID, last)
 			}
 		},
 	}
@@ -637,24 +648,25 @@ func eventLine(w io.Writer, t time.Time, action, from, to, cause, msg string) er
 	return err
 }
 
-// followVMEvents prints the events of VM vmID that come after its history
-// event last, until ctx ends (a clean end: nil). When the server says it
-// dropped events for this client, the stream is reopened where they start.
-func (a *app) followVMEvents(ctx context.Context, vmID string, last int64) error {
+// followVMEvents prints the events of VM vmID on stream es (opened before
+// the VM's history was read) that come after its history event last, until
+// ctx ends (a clean end: nil). When the server says it dropped events for
+// this client, the stream is reopened where they start.
+func (a *app) followVMEvents(ctx context.Context, es *client.EventStream, vmID string, last int64) error {
 	since := ""
-	if last > 0 {
-		since = strconv.FormatInt(last, 10)
-	}
 	for {
-		es, err := a.api.Events(ctx, since)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		var err error
+		if es == nil {
+			if es, err = a.api.Events(ctx, since); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
-			return err
 		}
 		since, last, err = a.readVMEvents(es, vmID, since, last)
 		_ = es.Close()
+		es = nil
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
