@@ -42,6 +42,9 @@ type Metrics struct {
 	retried   *prometheus.CounterVec
 	dropped   *prometheus.CounterVec
 	evictions *prometheus.CounterVec
+	// unregister takes the metrics off the registerer they were registered
+	// with; nil when they were not.
+	unregister func()
 }
 
 // newMetrics makes the metrics and registers them (and the spool gauges of
@@ -85,9 +88,17 @@ func newMetrics(reg prometheus.Registerer, sinks []string, stats func() SpoolSta
 	if stats != nil {
 		collectors = append(collectors, spoolCollector{stats: stats})
 	}
-	for _, c := range collectors {
+	for i, c := range collectors {
 		if err := reg.Register(c); err != nil {
+			for _, done := range collectors[:i] {
+				reg.Unregister(done)
+			}
 			return nil, fmt.Errorf("registering log pipeline metrics: %w", err)
+		}
+	}
+	m.unregister = func() {
+		for _, c := range collectors {
+			reg.Unregister(c)
 		}
 	}
 	return m, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -108,16 +109,32 @@ func Open(opts Options) (*Pipeline, error) {
 	p := &Pipeline{hub: newHub(), log: logger, store: opts.Store, retention: opts.Retention.withDefaults(), pruneDone: make(chan struct{})}
 	so := opts.Spool
 	so.Dir, so.Consumers, so.Logger = opts.Dir, consumerNames, logger.Named("spool")
+	// The metrics exist before the spool, whose retention may evict
+	// (OnEvict) as soon as it opens; its gauges read nothing until then.
+	var opened atomic.Pointer[Spool]
+	stats := func() SpoolStats {
+		if sp := opened.Load(); sp != nil {
+			return sp.Stats()
+		}
+		return SpoolStats{}
+	}
+	var err error
+	if p.m, err = newMetrics(opts.Registerer, names, stats); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Pipeline, error) {
+		if p.m.unregister != nil {
+			p.m.unregister()
+		}
+		return nil, err
+	}
 	so.OnEvict = p.evicted
 	spool, err := OpenSpool(so)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	p.spool = spool
-	if p.m, err = newMetrics(opts.Registerer, names, spool.Stats); err != nil {
-		_ = spool.Close()
-		return nil, err
-	}
+	opened.Store(spool)
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	batch, retry := opts.Batch.withDefaults(), opts.Retry.withDefaults()
@@ -145,14 +162,14 @@ func Open(opts Options) (*Pipeline, error) {
 		if err := add(storeConsumer, storeConsumer, nil, storeWriter{repo: opts.Store}); err != nil {
 			cancel()
 			_ = spool.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	for _, s := range opts.Sinks {
 		if err := add(consumerOfSink(s.Name), s.Name, s.Sources, s.Writer); err != nil {
 			cancel()
 			_ = spool.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	for _, c := range p.consumers {
@@ -219,9 +236,6 @@ func (p *Pipeline) countBySource(entries []logsink.Entry, fn func(logsink.Source
 
 // evicted counts what a spool retention bound discarded.
 func (p *Pipeline) evicted(ev Eviction) {
-	if p.m == nil {
-		return
-	}
 	p.m.evictions.WithLabelValues(ev.Reason).Inc()
 	reason := "spool_" + ev.Reason
 	for consumerName, tags := range ev.Lost {

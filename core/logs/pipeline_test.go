@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -353,3 +354,23 @@ func TestMatchText(t *testing.T) {
 
 // openTestStore opens a SQLite store for the test.
 func openTestStore(t testing.TB) store.Store { return cptest.OpenStore(t, "sqlite") }
+
+// TestPipelineOpenFailureUnregisters: a pipeline that fails to open leaves
+// nothing registered, so that opening it again with the same registry
+// works, and its spool gauges are served.
+func TestPipelineOpenFailureUnregisters(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Options{Dir: filepath.Join(notDir, "spool"), Registerer: reg}); err == nil {
+		t.Fatal("a spool under a file opened")
+	}
+	p := openPipeline(t, t.TempDir(), Options{Registerer: reg})
+	mustAppend(t, p, entries("m", 3))
+	n, err := testutil.GatherAndCount(reg, "quantix_logs_accepted_total")
+	if err != nil || n == 0 {
+		t.Fatalf("metrics after a failed open and a good one: %d series, %v", n, err)
+	}
+}
