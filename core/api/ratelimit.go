@@ -62,7 +62,11 @@ func (l *limiter) take(key string, n int, now time.Time) (bool, time.Duration) {
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) >= maxRateKeys {
-			l.sweep(now)
+			// A sweep walks every bucket: at most one a second, however
+			// many new sessions come meanwhile.
+			if now.Sub(l.lastSweep) > time.Second {
+				l.sweep(now)
+			}
 			if len(l.buckets) >= maxRateKeys {
 				key = ""
 			}
