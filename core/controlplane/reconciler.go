@@ -450,7 +450,7 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 		if err != nil {
 			return err
 		}
-		history, err := tx.Events().List(ctx, placeholderID, 0, 1000)
+		history, err := tx.Events().List(ctx, placeholderID, 0, MaxEventPage)
 		if err != nil {
 			return err
 		}

@@ -85,7 +85,6 @@ func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.
 		return
 	}
 	if err != nil {
-		removed = false
 		r.log.Error("removing the placeholder of a create that did not finish", "vm", v.Name, "id", v.ID, "error", err)
 		return
 	}

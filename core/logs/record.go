@@ -13,7 +13,7 @@ import (
 //	[4:8]   CRC-32C of bytes [8:17+n], uint32 little endian
 //	[8:16]  sequence number, uint64 little endian
 //	[16]    tag (the entry's source, see sourceTag)
-//	[17:]   payload (the entry as JSON)
+//	[17:]   payload (the entry in the binary encoding of codec.go)
 //
 // Sequence numbers count up by one across segments, so a record is found
 // by its number and a torn or stale record is told from a good one.
