@@ -39,13 +39,17 @@ func TestHubSlowSubscriber(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	release := make(chan struct{})
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
 	var mu sync.Mutex
 	var slow []backend.Event
 	slowDone := make(chan struct{})
 	go func() {
 		defer close(slowDone)
 		_ = h.watch(ctx, func(e backend.Event) error {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
 			<-release
 			mu.Lock()
 			slow = append(slow, e)
@@ -61,6 +65,16 @@ func TestHubSlowSubscriber(t *testing.T) {
 		})
 	}()
 	waitSubscribers(t, h, 2)
+
+	// The slow subscriber takes a first event and blocks on it: what
+	// follows overflows its buffer.
+	h.push(startedEvent("first"))
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow subscriber got no first event")
+	}
+	<-fastGot
 
 	// Batches the fast subscriber drains before the next: it must get every
 	// event, while the blocked one overflows.
@@ -85,6 +99,11 @@ func TestHubSlowSubscriber(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("pushing %d events took %s: the producer was blocked", total, d)
 	}
+	// The fast subscriber got every event; broadcast offers each to all
+	// subscribers under h.mu, so once it is free the slow one has been
+	// offered every event too, and nothing can come after its resync.
+	h.mu.Lock()
+	h.mu.Unlock()
 	close(release)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
