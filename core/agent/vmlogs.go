@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/quantixvm/quantix/internal/fsutil"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -202,43 +203,13 @@ func (sh *logShipper) save() error {
 	sh.mu.Unlock()
 	data, err := json.Marshal(st)
 	if err == nil {
-		err = writeFileAtomic(sh.path, data)
+		err = fsutil.WriteFileAtomic(sh.path, data)
 	}
 	if err != nil {
 		sh.mu.Lock()
 		sh.dirty = true
 		sh.mu.Unlock()
 		return fmt.Errorf("saving the offsets of the vm logs sent: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with data: a reader sees the old content
-// or the new, never a part.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/quantixvm/quantix/internal/fsutil"
 )
 
 // A consumer's cursor is the sequence number of the first record it has not
@@ -54,27 +56,10 @@ func readCursor(dir, name string) (seq uint64, ok bool, err error) {
 
 // writeCursor replaces the named consumer's cursor with seq, durably.
 func writeCursor(dir, name string, seq uint64) error {
-	path := cursorPath(dir, name)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
+	if err := fsutil.WriteFileAtomic(cursorPath(dir, name), []byte(strconv.FormatUint(seq, 10)+"\n")); err != nil {
 		return fmt.Errorf("writing the spool cursor of %s: %w", name, err)
 	}
-	_, err = f.WriteString(strconv.FormatUint(seq, 10) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("writing the spool cursor of %s: %w", name, err)
-	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 // staleCursors returns the names of cursor files in dir that belong to

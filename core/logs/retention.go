@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/quantixvm/quantix/internal/fsutil"
 )
 
 // maintainer persists acknowledged cursors, removes the segments every
@@ -83,7 +85,7 @@ func (s *Spool) removeConsumed() error {
 			errs = append(errs, fmt.Errorf("removing spool segment %s: %w", seg.path, err))
 		}
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -174,7 +176,7 @@ func (s *Spool) evict(seg *segment, reason string, ranges map[string][2]uint64, 
 	if err := os.Remove(seg.path); err != nil && !os.IsNotExist(err) {
 		s.log.Error("log spool: removing a discarded segment", "segment", seg.path, "error", err)
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := fsutil.SyncDir(s.dir); err != nil {
 		s.log.Warn("log spool: syncing after discarding a segment", "error", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quantixvm/quantix/internal/fsutil"
 )
 
 // A segment is one file of the spool: segmentMagic, then records. It is
@@ -91,28 +93,11 @@ func createSegment(dir string, first uint64) (*os.File, *segment, error) {
 		_ = f.Close()
 		return nil, nil, fmt.Errorf("syncing spool segment %s: %w", path, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fsutil.SyncDir(dir); err != nil {
 		_ = f.Close()
 		return nil, nil, err
 	}
 	return f, &segment{first: first, end: first, path: path, size: int64(len(segmentMagic)), modTime: time.Now()}, nil
-}
-
-// syncDir makes the entries of dir (files created, renamed, removed)
-// durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("opening %s to sync it: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // scanResult is what scanning a segment found.
