@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,20 +15,13 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 // binaryName is the plugin binary the process tests run.
 var binaryName = plugin.BinaryName(plugin.TypeBackend, Name)
-
-// built is the plugin binary, found or built on first use.
-var built = struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}{}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -40,9 +32,7 @@ func TestMain(m *testing.M) {
 		}
 		code = 1
 	}
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
@@ -51,32 +41,7 @@ func TestMain(m *testing.M) {
 // repository, so failing to build it fails the test.
 func pluginBinary(t testing.TB) string {
 	t.Helper()
-	built.once.Do(func() {
-		if bin := os.Getenv("QUANTIX_BIN_DIR"); bin != "" {
-			for _, p := range []string{filepath.Join(bin, "plugins", binaryName), filepath.Join(bin, binaryName)} {
-				if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-					built.path = p
-					return
-				}
-			}
-		}
-		built.dir, built.err = os.MkdirTemp("", "sim-plugin-")
-		if built.err != nil {
-			return
-		}
-		out := filepath.Join(built.dir, binaryName)
-		cmd := exec.Command("go", "build", "-o", out, "./cmd/"+binaryName)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("building %s: %w\n%s", binaryName, err, b)
-			return
-		}
-		built.path = out
-	})
-	if built.err != nil {
-		t.Fatalf("the sim plugin binary is needed: %v", built.err)
-	}
-	return built.path
+	return testbin.Plugin(t, binaryName)
 }
 
 // childPlugins lists live children of this process that run a Quantix

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/logsink"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -19,22 +17,12 @@ import (
 // binaryName is the plugin binary the process tests run.
 var binaryName = plugin.BinaryName(plugin.TypeLogSink, file.Name)
 
-// built is the plugin binary, found or built on first use.
-var built struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
 	}
 	code := m.Run()
-	if built.dir != "" {
-		_ = os.RemoveAll(built.dir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
@@ -42,31 +30,7 @@ func TestMain(m *testing.M) {
 // when `make test` built it there, and otherwise builds it once.
 func pluginBinary(t testing.TB) string {
 	t.Helper()
-	built.once.Do(func() {
-		if bin := os.Getenv("QUANTIX_BIN_DIR"); bin != "" {
-			p := filepath.Join(bin, "plugins", binaryName)
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				built.path = p
-				return
-			}
-		}
-		built.dir, built.err = os.MkdirTemp("", "logsink-file-test-")
-		if built.err != nil {
-			return
-		}
-		out := filepath.Join(built.dir, binaryName)
-		cmd := exec.Command("go", "build", "-o", out, "./cmd/"+binaryName)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("building %s: %w\n%s", binaryName, err, b)
-			return
-		}
-		built.path = out
-	})
-	if built.err != nil {
-		t.Fatalf("the plugin binary is needed: %v", built.err)
-	}
-	return built.path
+	return testbin.Plugin(t, binaryName)
 }
 
 // configured returns a file sink configured with cfg, closed when t ends.
