@@ -6,10 +6,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,10 +16,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for the test database's admin connection
-)
 
-// defaultPostgresDSN is the server scripts/setup-host.sh starts.
-const defaultPostgresDSN = "host=127.0.0.1 port=5432 user=quantix password=quantix dbname=postgres sslmode=disable"
+	"github.com/quantixvm/quantix/internal/pgtest"
+)
 
 // backend is one database the suite runs on.
 type backend struct {
@@ -60,35 +57,8 @@ var pg struct {
 	schemas atomic.Int64
 }
 
-func postgresAdminDSN() string {
-	if dsn := os.Getenv("QUANTIX_TEST_POSTGRES_DSN"); dsn != "" {
-		return dsn
-	}
-	return defaultPostgresDSN
-}
-
-// withDSNParam sets key=value in a libpq key=value DSN or a postgres:// URL.
-func withDSNParam(dsn, key, value string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return dsn
-		}
-		if key == "dbname" {
-			u.Path = "/" + value
-			return u.String()
-		}
-		q := u.Query()
-		q.Set(key, value)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	// In a key=value DSN a later key wins.
-	return dsn + " " + key + "=" + value
-}
-
 func setupPostgres() error {
-	dsn := postgresAdminDSN()
+	dsn := pgtest.AdminDSN()
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return err
@@ -107,7 +77,7 @@ func setupPostgres() error {
 		return fmt.Errorf("creating database %s: %w", name, err)
 	}
 	pg.admin, pg.name = admin, name
-	pg.baseDSN = withDSNParam(dsn, "dbname", name)
+	pg.baseDSN = pgtest.WithParam(dsn, "dbname", name)
 	db, err := sql.Open("pgx", pg.baseDSN)
 	if err != nil {
 		return err
@@ -123,23 +93,13 @@ func freshPostgres(t testing.TB) (string, string) {
 	pg.once.Do(func() { pg.err = setupPostgres() })
 	if pg.err != nil {
 		t.Fatalf("PostgreSQL is not reachable at %q (%v); run `make deps` (scripts/setup-host.sh) to install and start it, or set QUANTIX_TEST_POSTGRES_DSN",
-			redactPassword(postgresAdminDSN()), pg.err)
+			pgtest.Redact(pgtest.AdminDSN()), pg.err)
 	}
 	schema := fmt.Sprintf("t%d", pg.schemas.Add(1))
 	if _, err := pg.db.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatalf("creating schema %s: %v", schema, err)
 	}
-	return dialectPostgres, withDSNParam(pg.baseDSN, "search_path", schema)
-}
-
-var (
-	kvPasswordRE  = regexp.MustCompile(`(password=)\S+`)
-	urlPasswordRE = regexp.MustCompile(`(://[^:/@]+:)[^@]+@`)
-)
-
-// redactPassword hides the password of a DSN in messages.
-func redactPassword(dsn string) string {
-	return urlPasswordRE.ReplaceAllString(kvPasswordRE.ReplaceAllString(dsn, "${1}xxx"), "${1}xxx@")
+	return dialectPostgres, pgtest.WithParam(pg.baseDSN, "search_path", schema)
 }
 
 func teardownPostgres() {

@@ -6,10 +6,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,13 +18,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for the admin connection
 
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/pgtest"
 )
-
-// EnvPostgresDSN overrides DefaultPostgresDSN.
-const EnvPostgresDSN = "QUANTIX_TEST_POSTGRES_DSN"
-
-// DefaultPostgresDSN is the server scripts/setup-host.sh starts.
-const DefaultPostgresDSN = "host=127.0.0.1 port=5432 user=quantix password=quantix dbname=postgres sslmode=disable"
 
 // Drivers are the databases the tests run on.
 var Drivers = []string{"sqlite", "postgres"}
@@ -36,45 +29,6 @@ func RandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// PostgresAdminDSN is the DSN of the server's maintenance database.
-func PostgresAdminDSN() string {
-	if dsn := os.Getenv(EnvPostgresDSN); dsn != "" {
-		return dsn
-	}
-	return DefaultPostgresDSN
-}
-
-// WithDSNParam sets key=value in a libpq key=value DSN or a postgres:// URL.
-func WithDSNParam(dsn, key, value string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			return dsn
-		}
-		if key == "dbname" {
-			u.Path = "/" + value
-			return u.String()
-		}
-		q := u.Query()
-		q.Set(key, value)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " " + key + "=" + value
-}
-
-var passwordRE = regexp.MustCompile(`(password=)\S+|(://[^:/@]+:)[^@]+@`)
-
-// Redact hides the password of a DSN.
-func Redact(dsn string) string {
-	return passwordRE.ReplaceAllStringFunc(dsn, func(m string) string {
-		if strings.HasPrefix(m, "password=") {
-			return "password=xxx"
-		}
-		return m[:strings.LastIndex(m, ":")+1] + "xxx@"
-	})
 }
 
 // pg is the run's throw-away database, created on first use.
@@ -89,7 +43,7 @@ var pg struct {
 }
 
 func setupPostgres() error {
-	admin, err := sql.Open("pgx", PostgresAdminDSN())
+	admin, err := sql.Open("pgx", pgtest.AdminDSN())
 	if err != nil {
 		return err
 	}
@@ -105,7 +59,7 @@ func setupPostgres() error {
 		return fmt.Errorf("creating database %s: %w", name, err)
 	}
 	pg.admin, pg.name = admin, name
-	pg.dsn = WithDSNParam(PostgresAdminDSN(), "dbname", name)
+	pg.dsn = pgtest.WithParam(pgtest.AdminDSN(), "dbname", name)
 	db, err := sql.Open("pgx", pg.dsn)
 	if err != nil {
 		return err
@@ -137,13 +91,13 @@ func PostgresDSN(t testing.TB) string {
 	pg.once.Do(func() { pg.err = setupPostgres() })
 	if pg.err != nil {
 		t.Fatalf("PostgreSQL is not reachable at %q (%v); run `make deps` (scripts/setup-host.sh) to install and start it, or set %s",
-			Redact(PostgresAdminDSN()), pg.err, EnvPostgresDSN)
+			pgtest.Redact(pgtest.AdminDSN()), pg.err, pgtest.EnvDSN)
 	}
 	schema := fmt.Sprintf("s%d", pg.schemas.Add(1))
 	if _, err := pg.db.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatalf("creating schema %s: %v", schema, err)
 	}
-	return WithDSNParam(pg.dsn, "search_path", schema)
+	return pgtest.WithParam(pg.dsn, "search_path", schema)
 }
 
 // DSN returns a fresh database of driver: a file in a temp dir for sqlite,
