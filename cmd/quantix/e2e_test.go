@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -396,19 +395,8 @@ func TestCLIAdopt(t *testing.T) {
 			t.Errorf("removing domain %s: %v", name, err)
 		}
 	})
-	typ := "qemu"
-	if _, err := os.Stat("/dev/kvm"); err == nil {
-		typ = "kvm"
-	}
-	xml := fmt.Sprintf(`<domain type=%q>
-  <name>%s</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices><serial type='pty'/></devices>
-</domain>`, typ, name)
 	path := filepath.Join(t.TempDir(), name+".xml")
-	if err := os.WriteFile(path, []byte(xml), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(cptest.ForeignDomainXML(name)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("virsh", "-c", cptest.QEMUURI, "define", path).CombinedOutput(); err != nil {

@@ -76,19 +76,8 @@ func recName(t testing.TB) string {
 // would: 64 MiB, no disk (it boots into the firmware).
 func defineForeign(t testing.TB, name string) {
 	t.Helper()
-	typ := "qemu"
-	if _, err := os.Stat("/dev/kvm"); err == nil {
-		typ = "kvm"
-	}
-	xml := fmt.Sprintf(`<domain type=%q>
-  <name>%s</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type></os>
-  <devices><serial type='pty'/></devices>
-</domain>`, typ, name)
 	path := filepath.Join(t.TempDir(), name+".xml")
-	if err := os.WriteFile(path, []byte(xml), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(cptest.ForeignDomainXML(name)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	virshRetry(t, "define", path)

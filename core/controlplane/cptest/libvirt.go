@@ -57,6 +57,23 @@ func UseLibvirt(t testing.TB) {
 	RequireLibvirt(t)
 }
 
+// ForeignDomainXML is the definition of a domain as someone outside
+// Quantix would define it with virsh: 64 MiB, one vCPU, a pty console and
+// no disk (it boots into the firmware); KVM when /dev/kvm exists, else TCG.
+func ForeignDomainXML(name string) string {
+	typ := "qemu"
+	if _, err := os.Stat("/dev/kvm"); err == nil {
+		typ = "kvm"
+	}
+	return fmt.Sprintf(`<domain type=%q>
+  <name>%s</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type></os>
+  <devices><serial type='pty'/></devices>
+</domain>`, typ, name)
+}
+
 // DomState returns what `virsh domstate` says of the domain called name
 // ("running", "shut off", ...); ok is false when there is no such domain.
 func DomState(name string) (state string, ok bool, err error) {
