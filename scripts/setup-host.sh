@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what building and testing Quantix need on a Debian host:
-# libvirt with QEMU, PostgreSQL, protoc and rsyslog (checked, not started: the
+# libvirt with QEMU, PostgreSQL, protoc with the well-known types (libprotobuf-dev:
+# `make proto` imports google/protobuf/timestamp.proto) and rsyslog (checked, not started: the
 # syslog sink tests run their own rsyslogd); the libvirt-qemu user in
 # group kvm; /dev/kvm usable by that group; virtlogd and libvirtd running.
 # Idempotent: when everything is in place it takes a few seconds.
@@ -16,7 +17,7 @@ fi
 PACKAGES=(
 	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
 	libvirt-clients qemu-system-x86 qemu-utils
-	postgresql protobuf-compiler rsyslog procps zsh
+	postgresql protobuf-compiler libprotobuf-dev rsyslog procps zsh
 )
 
 missing=()
