@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -290,7 +291,7 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // writers nor other clients; it gets a gap marker where events were
 // dropped, and resuming from the marker's position fetches them.
 func TestEventsSlowClient(t *testing.T) {
-	ro := controlplane.ReconcilerOptions{Broker: controlplane.NewBroker(controlplane.BrokerOptions{SubscriberBuffer: 64})}
+	ro := controlplane.ReconcilerOptions{Broker: events.NewBroker(events.BrokerOptions{SubscriberBuffer: 64})}
 	e := newEnvWith(t, "sqlite", false, ro, time.Hour)
 	e.discovered(t, &backend.VM{ID: foreignID, Name: "busy", State: backend.StateRunning})
 	e.do(t, "POST", "/api/vms/busy/adopt", "").want(t, http.StatusOK, "")

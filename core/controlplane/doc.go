@@ -48,15 +48,10 @@
 // policies are applied after the commit of the report that showed the VM
 // down (restart.go).
 //
-// Every VM event is published on the Broker after its commit, with the
-// node changes and the removals of unmanaged records, which the store does
-// not keep. Subscribers (GET /api/events) resume from a position: exactly
-// from the broker's ring while it holds it, otherwise VM events are read
-// back from the store and node events in between are reported missing by
-// a gap marker. A subscriber that falls behind loses events, gets a gap
-// marker, and never slows the writers. Each server streams the changes it
-// makes; events another server writes reach its subscribers only through a
-// resume from the store.
+// Every VM event is published on the events.Broker (core/events) after its
+// commit, with the node changes and the removals of unmanaged records,
+// which the store does not keep; Subscribe serves the stream, resuming from
+// the store what the broker no longer holds.
 //
 // Wiring, for the daemon:
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
@@ -166,7 +167,7 @@ func (l *liveness) beat(ctx context.Context, id string, backend *node.Backend) (
 	old := c.state
 	c.state, c.backend, c.written = st.State, st.Backend, now
 	if msg != "" {
-		l.r.publishNode(ctx, NodeEvent{NodeID: id, NodeName: c.name, Time: now, Action: "heartbeat",
+		l.r.publishNode(ctx, events.NodeEvent{NodeID: id, NodeName: c.name, Time: now, Action: "heartbeat",
 			OldState: old, NewState: c.state, Healthy: c.backend.Healthy, Message: msg})
 	}
 	return revived, nil
@@ -238,7 +239,7 @@ func (r *Reconciler) Register(ctx context.Context, reg Registration) (string, er
 	if old != "" {
 		msg = fmt.Sprintf("registered again (was %s)", old)
 	}
-	r.publishNode(ctx, NodeEvent{NodeID: n.ID, NodeName: n.Name, Time: now, Action: "register",
+	r.publishNode(ctx, events.NodeEvent{NodeID: n.ID, NodeName: n.Name, Time: now, Action: "register",
 		OldState: old, NewState: n.State, Healthy: n.Backend.Healthy, Message: msg})
 	r.log.Info("node registered", "node", n.Name, "id", n.ID, "address", n.Address, "heartbeat_interval", interval)
 	return n.ID, nil
@@ -261,7 +262,7 @@ func (r *Reconciler) Disconnected(ctx context.Context, id string) {
 	if !was {
 		return
 	}
-	r.publishNode(ctx, NodeEvent{NodeID: id, NodeName: name, Action: "disconnect", OldState: state, NewState: state, Healthy: healthy,
+	r.publishNode(ctx, events.NodeEvent{NodeID: id, NodeName: name, Action: "disconnect", OldState: state, NewState: state, Healthy: healthy,
 		Message: fmt.Sprintf("the agent disconnected; without a heartbeat by %s the node becomes UNREACHABLE", deadline.UTC().Format(time.RFC3339))})
 }
 
@@ -322,7 +323,7 @@ func (l *liveness) expire(ctx context.Context, c *nodeClock) error {
 	old := c.state
 	c.state = node.StateUnreachable
 	r.flush(ctx, &out)
-	r.publishNode(ctx, NodeEvent{NodeID: c.id, NodeName: c.name, Time: now, Action: "unreachable",
+	r.publishNode(ctx, events.NodeEvent{NodeID: c.id, NodeName: c.name, Time: now, Action: "unreachable",
 		OldState: old, NewState: c.state, Healthy: c.backend.Healthy, Message: fmt.Sprintf("%d heartbeats missed: %d vms are UNKNOWN", r.opts.MissedHeartbeats, len(out.events))})
 	r.log.Warn("node unreachable", "node", c.name, "id", c.id, "last_heartbeat", c.lastBeat, "vms_unknown", len(out.events))
 	return nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -101,7 +102,7 @@ func TestHeartbeat(t *testing.T) {
 			t.Errorf("node after the health change: %+v", n)
 		}
 		ev := nextEvent(t, sub)
-		if ev.Kind != StreamNode || ev.Node.NodeID != a || ev.Node.Healthy || !strings.Contains(ev.Node.Message, "libvirtd is down") {
+		if ev.Kind != events.StreamNode || ev.Node.NodeID != a || ev.Node.Healthy || !strings.Contains(ev.Node.Message, "libvirtd is down") {
 			t.Errorf("stream event %+v %+v, want the node's health change", ev, ev.Node)
 		}
 		if _, err := e.rec.Heartbeat(ctx, a, sick); err != nil {
@@ -135,7 +136,7 @@ func TestHeartbeat(t *testing.T) {
 }
 
 // nextEvent waits a second at most for the next stream event.
-func nextEvent(t *testing.T, es *EventStream) StreamEvent {
+func nextEvent(t *testing.T, es *events.Stream) events.StreamEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -215,14 +216,14 @@ func TestNodeLiveness(t *testing.T) {
 		// The stream carries the VMs' changes, then the node's.
 		for range unknown {
 			ev := nextEvent(t, sub)
-			for ev.Kind == StreamNode && ev.Node.NodeID == b {
+			for ev.Kind == events.StreamNode && ev.Node.NodeID == b {
 				ev = nextEvent(t, sub)
 			}
-			if ev.Kind != StreamVM || !unknown[ev.VM.VMID] || ev.VM.NewState != vm.StateUnknown {
+			if ev.Kind != events.StreamVM || !unknown[ev.VM.VMID] || ev.VM.NewState != vm.StateUnknown {
 				t.Fatalf("stream event %+v, want a vm becoming UNKNOWN", ev)
 			}
 		}
-		if ev := nextEvent(t, sub); ev.Kind != StreamNode || ev.Node.NodeID != a || ev.Node.NewState != node.StateUnreachable {
+		if ev := nextEvent(t, sub); ev.Kind != events.StreamNode || ev.Node.NodeID != a || ev.Node.NewState != node.StateUnreachable {
 			t.Errorf("stream event %+v, want node-a UNREACHABLE", ev)
 		}
 		e.writes.Store(0)

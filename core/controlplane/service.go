@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -82,7 +83,7 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Reconciler() *Reconciler { return s.rec }
 
 // Broker returns the broker VM and node changes are published on.
-func (s *Service) Broker() *Broker { return s.rec.broker }
+func (s *Service) Broker() *events.Broker { return s.rec.broker }
 
 // Get returns the VM with id ref, or else the VM named ref (a TERMINATED VM
 // is found by id only).

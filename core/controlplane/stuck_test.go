@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -177,7 +178,7 @@ func TestStuckCreateDiscarded(t *testing.T) {
 			}
 		}
 		ev := nextEvent(t, stream)
-		for ev.Kind != StreamVM {
+		for ev.Kind != events.StreamVM {
 			ev = nextEvent(t, stream)
 		}
 		if ev.VM.VMID != "placeholder-dead" || ev.VM.Action != "discard" || ev.VM.Cause != vm.CauseReconciler ||

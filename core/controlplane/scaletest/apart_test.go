@@ -14,6 +14,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/plugins/sim"
@@ -89,7 +90,7 @@ func testAgentsStayApart(t *testing.T, driver string) {
 	x.a, x.b, x.c = start("node-a"), start("node-b"), start("node-c")
 	a, b := x.a, x.b
 	// Each agent registers with its backend's health known: healthy.
-	var regs []*controlplane.NodeEvent
+	var regs []*events.NodeEvent
 	waitFor(t, settle, "three registrations on the event stream", func() (bool, string) {
 		regs = regs[:0]
 		for _, ev := range x.stream.nodeEvents(t, 0) {

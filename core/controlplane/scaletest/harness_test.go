@@ -18,6 +18,7 @@ import (
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
@@ -354,7 +355,7 @@ func history(tb testing.TB, st store.Store, id string) []*vm.Event {
 // /api/events), removals of records included, which the store cannot keep.
 type recorder struct {
 	mu  sync.Mutex
-	evs []controlplane.StreamEvent
+	evs []events.StreamEvent
 	err error
 }
 
@@ -406,7 +407,7 @@ func (r *recorder) mark(tb testing.TB, st store.Store) int {
 		defer r.mu.Unlock()
 		n = len(r.evs)
 		for i := len(r.evs) - 1; i >= 0; i-- {
-			if ev := r.evs[i]; ev.Kind == controlplane.StreamVM && ev.VM.ID > 0 {
+			if ev := r.evs[i]; ev.Kind == events.StreamVM && ev.VM.ID > 0 {
 				return ev.VM.ID >= last, fmt.Sprintf("vm event %d", ev.VM.ID)
 			}
 		}
@@ -427,9 +428,9 @@ func (r *recorder) vmEvents(tb testing.TB, from int) []*vm.Event {
 	var out []*vm.Event
 	for _, ev := range r.evs[min(from, len(r.evs)):] {
 		switch ev.Kind {
-		case controlplane.StreamGap:
+		case events.StreamGap:
 			tb.Fatalf("the event stream dropped %d entries: %s", ev.Gap.Dropped, ev.Gap.Message)
-		case controlplane.StreamVM:
+		case events.StreamVM:
 			out = append(out, ev.VM)
 		}
 	}
@@ -437,13 +438,13 @@ func (r *recorder) vmEvents(tb testing.TB, from int) []*vm.Event {
 }
 
 // nodeEvents returns the node events recorded from position from on.
-func (r *recorder) nodeEvents(tb testing.TB, from int) []*controlplane.NodeEvent {
+func (r *recorder) nodeEvents(tb testing.TB, from int) []*events.NodeEvent {
 	tb.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*controlplane.NodeEvent
+	var out []*events.NodeEvent
 	for _, ev := range r.evs[min(from, len(r.evs)):] {
-		if ev.Kind == controlplane.StreamNode {
+		if ev.Kind == events.StreamNode {
 			out = append(out, ev.Node)
 		}
 	}

@@ -1,4 +1,4 @@
-package controlplane
+package events
 
 import (
 	"errors"
@@ -134,9 +134,9 @@ func NewBroker(opts BrokerOptions) *Broker {
 	return &Broker{ring: make([]StreamEvent, opts.RingSize), subs: make(map[*subscription]struct{}), buffer: opts.SubscriberBuffer}
 }
 
-// seed tells the broker the id of the last VM event stored before it
+// Seed tells the broker the id of the last VM event stored before it
 // started, so that the positions of its memory-only events follow it.
-func (b *Broker) seed(lastVMEvent int64) {
+func (b *Broker) Seed(lastVMEvent int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if lastVMEvent > b.lastVM {
@@ -145,14 +145,15 @@ func (b *Broker) seed(lastVMEvent int64) {
 	b.seeded = true
 }
 
-func (b *Broker) isSeeded() bool {
+// Seeded reports whether Seed was called.
+func (b *Broker) Seeded() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.seeded
 }
 
-// publishVM publishes stored VM events, in the order given.
-func (b *Broker) publishVM(evs ...*vm.Event) {
+// PublishVM publishes stored VM events, in the order given.
+func (b *Broker) PublishVM(evs ...*vm.Event) {
 	if len(evs) == 0 {
 		return
 	}
@@ -166,9 +167,9 @@ func (b *Broker) publishVM(evs ...*vm.Event) {
 	}
 }
 
-// publishMemory publishes an event the store does not keep: a node change
+// PublishMemory publishes an event the store does not keep: a node change
 // or a VM event of a removed record.
-func (b *Broker) publishMemory(ev StreamEvent) {
+func (b *Broker) PublishMemory(ev StreamEvent) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.seq++
@@ -176,11 +177,11 @@ func (b *Broker) publishMemory(ev StreamEvent) {
 	b.add(ev)
 }
 
-// rehome makes the VM events of from that the ring holds events of to, as
-// Complete moved them in the store: streams resumed from the ring then tell
-// the VM's history as a replay from the store does. Subscribers that were
-// sent them already keep what they got.
-func (b *Broker) rehome(from, to string) {
+// Rehome makes the VM events of from that the ring holds events of to, as
+// the store moved them when a VM's record took a new id: streams resumed
+// from the ring then tell the VM's history as a replay from the store does.
+// Subscribers that were sent them already keep what they got.
+func (b *Broker) Rehome(from, to string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i := range b.n {
