@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/vmlog"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -101,14 +101,14 @@ func TestE2EQEMULogs(t *testing.T) {
 	waitEntry(t, "the store", "starting up libvirt", stored)
 	d.must(t, http.StatusOK, "POST", "/api/vms/"+id+"/stop?force=true", "")
 	es := waitEntry(t, "the store after a forced stop", "terminating on signal", stored)
-	levels := map[controlplane.Severity]logsink.Level{
-		controlplane.SeverityError: logsink.LevelError, controlplane.SeverityWarning: logsink.LevelWarn, controlplane.SeverityInfo: logsink.LevelInfo,
+	levels := map[vmlog.Severity]logsink.Level{
+		vmlog.SeverityError: logsink.LevelError, vmlog.SeverityWarning: logsink.LevelWarn, vmlog.SeverityInfo: logsink.LevelInfo,
 	}
 	for _, e := range es {
 		if e.Source != logsink.SourceQEMU || e.Component != logsink.ComponentQEMU || e.VMID != id || e.NodeID != node || e.ID == "" {
 			t.Errorf("stored entry %+v; want source and component qemu, vm_id %s, node_id %s", e, id, node)
 		}
-		if want := levels[controlplane.Classify(e.Message)]; e.Level != want {
+		if want := levels[vmlog.Classify(e.Message)]; e.Level != want {
 			t.Errorf("%q is stored at level %s, want %s", e.Message, e.Level, want)
 		}
 		if strings.Contains(e.Message, "terminating on signal") && e.Level != logsink.LevelError {

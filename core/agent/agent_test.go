@@ -14,8 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
-	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -90,7 +90,7 @@ func TestAgentRunsCommands(t *testing.T) {
 	srv, _, a := connected(t, agent.Config{})
 	ctx := context.Background()
 	node := a.Status().NodeID
-	exec := func(cmd controlplane.Command) *controlplane.Result {
+	exec := func(cmd nodeapi.Command) *nodeapi.Result {
 		t.Helper()
 		res, err := srv.disp.Execute(ctx, node, cmd)
 		if err != nil {
@@ -99,41 +99,41 @@ func TestAgentRunsCommands(t *testing.T) {
 		return res
 	}
 	s := spec("cmd-" + cptest.RandomHex(3))
-	res := exec(controlplane.Command{Op: controlplane.OpCreate, Spec: &s})
+	res := exec(nodeapi.Command{Op: nodeapi.OpCreate, Spec: &s})
 	if res.VM == nil || res.VM.Name != s.Name || res.VM.State != backend.StateStopped || !res.VM.Managed {
 		t.Fatalf("create: %+v", res.VM)
 	}
 	id := res.VM.ID
 	for _, c := range []struct {
-		op   controlplane.Op
+		op   nodeapi.Op
 		want backend.PowerState
 	}{
-		{controlplane.OpStart, backend.StateRunning},
-		{controlplane.OpPause, backend.StatePaused},
-		{controlplane.OpResume, backend.StateRunning},
-		{controlplane.OpGet, backend.StateRunning},
-		{controlplane.OpReboot, backend.StateRunning},
+		{nodeapi.OpStart, backend.StateRunning},
+		{nodeapi.OpPause, backend.StatePaused},
+		{nodeapi.OpResume, backend.StateRunning},
+		{nodeapi.OpGet, backend.StateRunning},
+		{nodeapi.OpReboot, backend.StateRunning},
 	} {
-		if res := exec(controlplane.Command{Op: c.op, VMID: id}); res.VM == nil || res.VM.ID != id || res.VM.State != c.want {
+		if res := exec(nodeapi.Command{Op: c.op, VMID: id}); res.VM == nil || res.VM.ID != id || res.VM.State != c.want {
 			t.Errorf("%s: %+v, want %s", c.op, res.VM, c.want)
 		}
 	}
-	if res := exec(controlplane.Command{Op: controlplane.OpTailLog, VMID: id, Lines: 10}); res.Log == nil {
+	if res := exec(nodeapi.Command{Op: nodeapi.OpTailLog, VMID: id, Lines: 10}); res.Log == nil {
 		t.Error("tail_log: no tail")
 	}
-	if res := exec(controlplane.Command{Op: controlplane.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); res.VM.State != backend.StateStopped {
+	if res := exec(nodeapi.Command{Op: nodeapi.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); res.VM.State != backend.StateStopped {
 		t.Errorf("stop: %+v", res.VM)
 	}
-	_, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpPause, VMID: id})
+	_, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: nodeapi.OpPause, VMID: id})
 	if !errors.Is(err, plugin.ErrConflict) || !strings.Contains(err.Error(), "STOPPED") && !strings.Contains(strings.ToLower(err.Error()), "stopped") {
 		t.Errorf("pausing a stopped vm: %v; want the backend's conflict", err)
 	}
-	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpTailLog, VMID: id, Lines: 0})
+	_, err = srv.disp.Execute(ctx, node, nodeapi.Command{Op: nodeapi.OpTailLog, VMID: id, Lines: 0})
 	if plugin.FieldOf(err) != "lines" {
 		t.Errorf("tail_log of 0 lines: %v; want an invalid argument naming lines", err)
 	}
-	exec(controlplane.Command{Op: controlplane.OpDelete, VMID: id})
-	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpGet, VMID: id})
+	exec(nodeapi.Command{Op: nodeapi.OpDelete, VMID: id})
+	_, err = srv.disp.Execute(ctx, node, nodeapi.Command{Op: nodeapi.OpGet, VMID: id})
 	if !errors.Is(err, plugin.ErrNotFound) {
 		t.Errorf("get after delete: %v; want not found", err)
 	}

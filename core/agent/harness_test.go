@@ -12,8 +12,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
-	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -35,10 +36,10 @@ type report struct {
 	kind   string // register, full_sync, change, heartbeat, disconnected
 	at     time.Time
 	node   string
-	reg    controlplane.Registration
+	reg    nodeapi.Registration
 	vms    []*backend.VM
-	change controlplane.Change
-	hb     controlplane.HeartbeatReport
+	change nodeapi.Change
+	hb     nodeapi.HeartbeatReport
 }
 
 // recorder is a ReportHandler that records the calls it gets.
@@ -50,7 +51,7 @@ type recorder struct {
 	askFullSync bool
 }
 
-var _ controlplane.ReportHandler = (*recorder)(nil)
+var _ nodeapi.ReportHandler = (*recorder)(nil)
 
 func newRecorder() *recorder { return &recorder{nodes: map[string]string{}} }
 
@@ -61,7 +62,7 @@ func (r *recorder) add(rep report) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) Register(_ context.Context, reg controlplane.Registration) (string, error) {
+func (r *recorder) Register(_ context.Context, reg nodeapi.Registration) (string, error) {
 	r.mu.Lock()
 	id := r.nodes[reg.NodeName]
 	if id == "" {
@@ -78,12 +79,12 @@ func (r *recorder) FullSync(_ context.Context, nodeID string, vms []*backend.VM)
 	return nil
 }
 
-func (r *recorder) Change(_ context.Context, nodeID string, ch controlplane.Change) error {
+func (r *recorder) Change(_ context.Context, nodeID string, ch nodeapi.Change) error {
 	r.add(report{kind: "change", node: nodeID, change: ch})
 	return nil
 }
 
-func (r *recorder) Heartbeat(_ context.Context, nodeID string, hb controlplane.HeartbeatReport) (bool, error) {
+func (r *recorder) Heartbeat(_ context.Context, nodeID string, hb nodeapi.HeartbeatReport) (bool, error) {
 	r.add(report{kind: "heartbeat", node: nodeID, hb: hb})
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -156,8 +157,8 @@ func describe(reps []report) string {
 // server is an agent server on loopback with a recording handler and a
 // recording log appender.
 type server struct {
-	srv  *controlplane.AgentServer
-	disp *controlplane.Dispatcher
+	srv  *agentserver.Server
+	disp *agentserver.Dispatcher
 	rec  *recorder
 	logs *logRecorder
 	addr string
@@ -189,14 +190,14 @@ func startServerLogs(t *testing.T, addr, token string, logs *logRecorder) *serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{disp: controlplane.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1)}
-	opts := controlplane.AgentServerOptions{
+	s := &server{disp: agentserver.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1)}
+	opts := agentserver.Options{
 		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug).Named("server"),
 	}
 	if logs != nil {
 		opts.Logs = logs
 	}
-	s.srv, err = controlplane.NewAgentServer(opts)
+	s.srv, err = agentserver.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
-	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -340,19 +340,19 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 	path := filepath.Join(b.LogDir, name+".log")
 	appendLog(t, path, "left by an earlier vm of the name")
 	sp := spec(name)
-	res, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpCreate, Spec: &sp})
+	res, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: nodeapi.OpCreate, Spec: &sp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := res.VM.ID
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: nodeapi.OpStart, VMID: id}); err != nil {
 		t.Fatal(err)
 	}
 	appendLog(t, path, "its own line")
 	srv.logs.waitMessages(t, id, 10*time.Second, "its own line")
 
 	from := srv.rec.mark()
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: nodeapi.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); err != nil {
 		t.Fatal(err)
 	}
 	srv.rec.waitReport(t, from, 10*time.Second, "the stop", changeOf(id, backend.StateStopped))
@@ -366,14 +366,14 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 	if got := messages(srv.logs.entries(id)); slices.Contains(got, "while stopped") {
 		t.Errorf("a line written long after the stop was sent at once: %q", got)
 	}
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: nodeapi.OpStart, VMID: id}); err != nil {
 		t.Fatal(err)
 	}
 	got := messages(srv.logs.waitMessages(t, id, 10*time.Second, "while stopped"))
 	if want := []string{"its own line", "right after the stop", "while stopped"}; !slices.Equal(got, want) {
 		t.Errorf("entries: %q; want %q", got, want)
 	}
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpDelete, VMID: id, Delete: backend.DeleteOptions{Force: true}}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: nodeapi.OpDelete, VMID: id, Delete: backend.DeleteOptions{Force: true}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -25,7 +26,7 @@ func (e *env) discovered(t testing.TB, vms ...*backend.VM) string {
 	t.Helper()
 	ctx := context.Background()
 	rec := e.svc.Reconciler()
-	id, err := rec.Register(ctx, controlplane.Registration{NodeName: "reporting-node", Backend: node.Backend{Name: "libvirt", Healthy: true}})
+	id, err := rec.Register(ctx, nodeapi.Registration{NodeName: "reporting-node", Backend: node.Backend{Name: "libvirt", Healthy: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

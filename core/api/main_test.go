@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/store"
@@ -30,7 +31,7 @@ type env struct {
 	srv   *Server
 	svc   *controlplane.Service
 	store store.Store
-	disp  *controlplane.Dispatcher
+	disp  *agentserver.Dispatcher
 	agent *controlplane.LocalAgent
 	b     *cptest.TestDriverBackend
 	node  string
@@ -45,7 +46,7 @@ func newEnv(t testing.TB, driver string, withBackend bool) *env {
 // stream's keep-alive interval given.
 func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.ReconcilerOptions, keepAlive time.Duration, more ...func(*env, *Options)) *env {
 	t.Helper()
-	e := &env{store: cptest.OpenStore(t, driver), disp: controlplane.NewDispatcher()}
+	e := &env{store: cptest.OpenStore(t, driver), disp: agentserver.NewDispatcher()}
 	logger := cptest.Logger(t, hclog.Warn)
 	if withBackend {
 		e.b = cptest.LaunchTestDriver(t)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/core/vmlog"
 )
 
 // vmReply is a VM as the API shows it (design §5).
@@ -183,9 +184,9 @@ type logsReply struct {
 
 // logLineReply is one line of a log tail.
 type logLineReply struct {
-	N        int                   `json:"n"`
-	Text     string                `json:"text"`
-	Severity controlplane.Severity `json:"severity"`
+	N        int            `json:"n"`
+	Text     string         `json:"text"`
+	Severity vmlog.Severity `json:"severity"`
 }
 
 // healthReply is the reply of GET /api/health.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -44,7 +45,7 @@ func hostList(n int) []*backend.VM {
 
 func registerBench(b *testing.B, r *Reconciler, name string) string {
 	b.Helper()
-	id, err := r.Register(context.Background(), Registration{NodeName: name, Backend: node.Backend{Name: "libvirt", Healthy: true}})
+	id, err := r.Register(context.Background(), nodeapi.Registration{NodeName: name, Backend: node.Backend{Name: "libvirt", Healthy: true}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 			for _, v := range list {
 				states[v.ID] = vm.HostState(string(v.State))
 			}
-			hb := HeartbeatReport{StateHash: vm.StateHash(states), VMCount: len(states), Backend: node.Backend{Name: "libvirt", Healthy: true}}
+			hb := nodeapi.HeartbeatReport{StateHash: vm.StateHash(states), VMCount: len(states), Backend: node.Backend{Name: "libvirt", Healthy: true}}
 			writes.Store(0)
 			b.ReportAllocs()
 			b.ResetTimer()

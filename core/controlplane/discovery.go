@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -427,7 +428,7 @@ func keepLastKnown(v *vm.VM) {
 // Change applies one VM's change as node nodeID's event stream saw it: the
 // rules of FullSync for that VM alone. Reports of ignored UUIDs (nil, all
 // zero, all 0xFF) are dropped.
-func (r *Reconciler) Change(ctx context.Context, nodeID string, ch Change) error {
+func (r *Reconciler) Change(ctx context.Context, nodeID string, ch nodeapi.Change) error {
 	if _, err := r.nodes.beat(ctx, nodeID, nil); err != nil {
 		return fmt.Errorf("applying a change of node %s: %w", nodeID, err)
 	}

@@ -5,7 +5,7 @@
 //
 // Two seams shape it:
 //
-//   - Executor carries a Command to a node and brings back what the host
+//   - nodeapi.Executor carries a nodeapi.Command to a node and brings back what the host
 //     reports afterwards. In `quantixd dev` a LocalAgent runs commands on the
 //     supervised backend in the same process; the Dispatcher routes commands
 //     to whichever agent serves a node, so remote agents plug in beside it.
@@ -29,7 +29,7 @@
 //
 // # Reconciliation
 //
-// The Reconciler is also the ReportHandler agents report to (design §4).
+// The Reconciler is also the nodeapi.ReportHandler agents report to (design §4).
 // Each report is applied in one transaction, by rules that are pure
 // functions of the record and the report (discovery.go: judgeReport,
 // judgeGone), so that a record written concurrently is read again and
@@ -57,7 +57,7 @@
 //
 //	svc, _ := controlplane.New(controlplane.Options{Store: st, Executor: dispatcher, Logger: log,
 //		Reconcile: controlplane.ReconcilerOptions{StuckTimeout: cfg.Server.Reconcile.StuckTimeout}})
-//	rec := svc.Reconciler()  // the ReportHandler of the agent server
+//	rec := svc.Reconciler()  // the nodeapi.ReportHandler of the agent server
 //	go rec.Run(ctx)          // liveness and stuck states, until ctx ends
 //	httpServer.RegisterOnShutdown(svc.Broker().Close) // ends open event streams
 //	defer rec.Close()        // stops pending restarts

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -104,14 +105,14 @@ func storeError(what string, err error) *Error {
 // hostError classifies what a node returned for a command on v (nil for
 // create). hint, when set, is appended to the message of an unavailable
 // node.
-func hostError(v *vm.VM, nodeID string, op Op, err error, hint string) *Error {
+func hostError(v *vm.VM, nodeID string, op nodeapi.Op, err error, hint string) *Error {
 	subject := "vm"
 	if v != nil {
 		subject = fmt.Sprintf("vm %q", v.Name)
 	}
 	e := &Error{VM: v, Err: err}
 	switch {
-	case errors.Is(err, ErrNodeUnavailable) || plugin.KindOf(err) == plugin.KindUnavailable:
+	case errors.Is(err, nodeapi.ErrNodeUnavailable) || plugin.KindOf(err) == plugin.KindUnavailable:
 		e.Kind = KindUnavailable
 		e.Message = fmt.Sprintf("%s: node %s is unavailable, cannot %s now: %v", subject, nodeID, op, err)
 		if hint != "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -194,7 +195,7 @@ func joinMsg(a, b string) string {
 // its id (and MAINTENANCE, when set), a new name gets a new id. The node is
 // READY and its liveness clock starts now, with the agent's heartbeat
 // interval. Its VMs keep their states until the agent's full sync.
-func (r *Reconciler) Register(ctx context.Context, reg Registration) (string, error) {
+func (r *Reconciler) Register(ctx context.Context, reg nodeapi.Registration) (string, error) {
 	if reg.NodeName == "" {
 		return "", errors.New("registering a node: empty node name")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -72,7 +73,7 @@ func TestHeartbeat(t *testing.T) {
 		}
 		e.writes.Store(0)
 		for _, c := range cases {
-			full, err := e.rec.Heartbeat(ctx, a, HeartbeatReport{StateHash: vm.StateHash(c.view), VMCount: len(c.view), Backend: healthy})
+			full, err := e.rec.Heartbeat(ctx, a, nodeapi.HeartbeatReport{StateHash: vm.StateHash(c.view), VMCount: len(c.view), Backend: healthy})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +84,7 @@ func TestHeartbeat(t *testing.T) {
 		if n := e.writes.Load(); n != 0 {
 			t.Errorf("%d heartbeats within a minute without a health change made %d writes, want 0", len(cases), n)
 		}
-		match := HeartbeatReport{StateHash: vm.StateHash(agentView), Backend: healthy}
+		match := nodeapi.HeartbeatReport{StateHash: vm.StateHash(agentView), Backend: healthy}
 
 		sub, err := e.svc.Subscribe(ctx, "")
 		if err != nil {
@@ -126,7 +127,7 @@ func TestHeartbeat(t *testing.T) {
 			t.Errorf("stored last_heartbeat %v, want %v", n.LastHeartbeat, clk.Now())
 		}
 		// A heartbeat that does not say how the backend is leaves it.
-		if _, err := e.rec.Heartbeat(ctx, a, HeartbeatReport{StateHash: match.StateHash}); err != nil {
+		if _, err := e.rec.Heartbeat(ctx, a, nodeapi.HeartbeatReport{StateHash: match.StateHash}); err != nil {
 			t.Fatal(err)
 		}
 		if n := e.writes.Load(); n != 2 {
@@ -173,7 +174,7 @@ func TestNodeLiveness(t *testing.T) {
 		defer sub.Close()
 		beatB := func() {
 			t.Helper()
-			if _, err := e.rec.Heartbeat(ctx, b, HeartbeatReport{}); err != nil {
+			if _, err := e.rec.Heartbeat(ctx, b, nodeapi.HeartbeatReport{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -234,7 +235,7 @@ func TestNodeLiveness(t *testing.T) {
 
 		// The agent is back: it sees the real states.
 		view := map[string]vm.State{u1: vm.StateRunning, u2: vm.StateStopped, u3: vm.StateStopped, u7: vm.StatePaused}
-		full, err := e.rec.Heartbeat(ctx, a, HeartbeatReport{StateHash: vm.StateHash(view)})
+		full, err := e.rec.Heartbeat(ctx, a, nodeapi.HeartbeatReport{StateHash: vm.StateHash(view)})
 		if err != nil || !full {
 			t.Fatalf("first heartbeat after UNREACHABLE = %v, %v; want a full sync asked", full, err)
 		}
@@ -254,7 +255,7 @@ func TestNodeLiveness(t *testing.T) {
 		if evs := e.events(t, u1); !strings.Contains(evs[len(evs)-1].Message, "reachable again") {
 			t.Errorf("restore event %+v", evs[len(evs)-1])
 		}
-		if full, err := e.rec.Heartbeat(ctx, a, HeartbeatReport{StateHash: vm.StateHash(view)}); err != nil || full {
+		if full, err := e.rec.Heartbeat(ctx, a, nodeapi.HeartbeatReport{StateHash: vm.StateHash(view)}); err != nil || full {
 			t.Errorf("heartbeat after the full sync = %v, %v; want no full sync", full, err)
 		}
 	})

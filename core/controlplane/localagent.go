@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -33,7 +34,7 @@ type LocalAgentConfig struct {
 // LocalAgent is the node agent of `quantixd dev`: it runs in the daemon,
 // registers its host as a node (host info from the backend's HostInfo,
 // backend health from its Health), refreshes that record every heartbeat
-// and executes commands on the backend directly. It is an Executor for its
+// and executes commands on the backend directly. It is an nodeapi.Executor for its
 // own node only.
 type LocalAgent struct {
 	store    store.Store
@@ -49,7 +50,7 @@ type LocalAgent struct {
 	done   chan struct{}
 }
 
-var _ Executor = (*LocalAgent)(nil)
+var _ nodeapi.Executor = (*LocalAgent)(nil)
 
 // StartLocalAgent registers the node and starts its heartbeat. The node
 // keeps its id across restarts: a node of the same name is reused.
@@ -161,39 +162,39 @@ func (a *LocalAgent) Connected() []string {
 }
 
 // Execute runs cmd on the backend.
-func (a *LocalAgent) Execute(ctx context.Context, nodeID string, cmd Command) (*Result, error) {
+func (a *LocalAgent) Execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
 	a.mu.Lock()
 	own, closed := a.node.ID, a.closed
 	a.mu.Unlock()
 	if closed || nodeID != own {
-		return nil, fmt.Errorf("node %s: not served by this agent: %w", nodeID, ErrNodeUnavailable)
+		return nil, fmt.Errorf("node %s: not served by this agent: %w", nodeID, nodeapi.ErrNodeUnavailable)
 	}
 	b := a.backend
 	var (
-		res Result
+		res nodeapi.Result
 		err error
 	)
 	switch cmd.Op {
-	case OpCreate:
+	case nodeapi.OpCreate:
 		if cmd.Spec == nil {
 			return nil, errors.New("create: no spec")
 		}
 		res.VM, err = b.CreateVM(ctx, *cmd.Spec)
-	case OpGet:
+	case nodeapi.OpGet:
 		res.VM, err = b.GetVM(ctx, cmd.VMID)
-	case OpStart:
+	case nodeapi.OpStart:
 		res.VM, err = b.StartVM(ctx, cmd.VMID)
-	case OpStop:
+	case nodeapi.OpStop:
 		res.VM, err = b.StopVM(ctx, cmd.VMID, cmd.Stop)
-	case OpReboot:
+	case nodeapi.OpReboot:
 		res.VM, err = b.RebootVM(ctx, cmd.VMID)
-	case OpPause:
+	case nodeapi.OpPause:
 		res.VM, err = b.PauseVM(ctx, cmd.VMID)
-	case OpResume:
+	case nodeapi.OpResume:
 		res.VM, err = b.ResumeVM(ctx, cmd.VMID)
-	case OpDelete:
+	case nodeapi.OpDelete:
 		err = b.DeleteVM(ctx, cmd.VMID, cmd.Delete)
-	case OpTailLog:
+	case nodeapi.OpTailLog:
 		res.Log, err = b.TailLog(ctx, cmd.VMID, cmd.Lines)
 	default:
 		return nil, fmt.Errorf("unknown command %q", cmd.Op)

@@ -11,8 +11,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -35,7 +37,7 @@ func forEachDriver(t *testing.T, fn func(t *testing.T, driver string)) {
 // store is counted in writes.
 type env struct {
 	store  store.Store
-	disp   *Dispatcher
+	disp   *agentserver.Dispatcher
 	svc    *Service
 	rec    *Reconciler
 	agent  *LocalAgent
@@ -54,7 +56,7 @@ func newEnvWith(t *testing.T, driver string, withBackend bool, tune func(*Reconc
 	t.Helper()
 	ctx := context.Background()
 	writes := new(atomic.Int64)
-	e := &env{store: countingStore{Store: cptest.OpenStore(t, driver), writes: writes}, disp: NewDispatcher(), writes: writes}
+	e := &env{store: countingStore{Store: cptest.OpenStore(t, driver), writes: writes}, disp: agentserver.NewDispatcher(), writes: writes}
 	logger := cptest.Logger(t, hclog.Warn)
 	if withBackend {
 		e.b = cptest.LaunchTestDriver(t)
@@ -217,10 +219,10 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// register registers a node through the ReportHandler and returns its id.
+// register registers a node through the nodeapi.ReportHandler and returns its id.
 func (e *env) register(t *testing.T, name string, interval time.Duration) string {
 	t.Helper()
-	id, err := e.rec.Register(context.Background(), Registration{NodeName: name, Address: "10.0.0.1",
+	id, err := e.rec.Register(context.Background(), nodeapi.Registration{NodeName: name, Address: "10.0.0.1",
 		Backend: node.Backend{Name: "libvirt", Version: "test", Healthy: true}, HeartbeatInterval: interval})
 	if err != nil {
 		t.Fatalf("registering node %s: %v", name, err)

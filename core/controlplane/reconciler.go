@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -40,13 +41,13 @@ type Note struct {
 // state or the message changed; once committed, the event is published on
 // the events.Broker.
 //
-// It is also the ReportHandler agents report to (reports.go: discovery,
+// It is also the nodeapi.ReportHandler agents report to (reports.go: discovery,
 // full syncs, heartbeats and node liveness), corrects VMs stuck in a
 // transitional state and restarts VMs by their restart policy. Run runs the
 // periodic part of that work; Close stops what is left of it.
 type Reconciler struct {
 	store  store.Store
-	exec   Executor
+	exec   nodeapi.Executor
 	log    hclog.Logger
 	now    func() time.Time
 	opts   ReconcilerOptions
@@ -70,6 +71,9 @@ type Reconciler struct {
 	wg     sync.WaitGroup
 }
 
+// The Reconciler applies what agents report.
+var _ nodeapi.ReportHandler = (*Reconciler)(nil)
+
 // ReconcilerOptions configure a Reconciler. Zero values take the defaults
 // named on each field.
 type ReconcilerOptions struct {
@@ -77,7 +81,7 @@ type ReconcilerOptions struct {
 	Store store.Store
 	// Executor carries the commands the reconciler sends on its own: the
 	// host check of a stuck VM and restarts. Without one neither happens.
-	Executor Executor
+	Executor nodeapi.Executor
 	// Logger receives the reconciler's log; nil discards.
 	Logger hclog.Logger
 	// Broker publishes every change; nil makes one with default sizes.
@@ -319,7 +323,7 @@ func (r *Reconciler) SetState(ctx context.Context, id string, state vm.State, no
 // inserted as host-discovered, unless it is the VM being created under a
 // placeholder of the same name on that node: then the report is left to
 // Complete, and the placeholder is returned. Reports agents push go through
-// the ReportHandler methods instead, which follow the rules of design §4.
+// the nodeapi.ReportHandler methods instead, which follow the rules of design §4.
 func (r *Reconciler) Apply(ctx context.Context, nodeID string, observed *backend.VM, note Note) (*vm.VM, error) {
 	if observed == nil || observed.ID == "" {
 		return nil, errorf(KindInternal, "applying a report of node %s: no vm", nodeID)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -97,7 +98,7 @@ func TestRestartPolicy(t *testing.T) {
 				// The test driver cannot crash a guest; its report can say so.
 				h = crashed(h)
 			}
-			if err := e.rec.Change(ctx, e.node, Change{VM: h, Reason: "destroyed"}); err != nil {
+			if err := e.rec.Change(ctx, e.node, nodeapi.Change{VM: h, Reason: "destroyed"}); err != nil {
 				t.Fatal(err)
 			}
 			if c.restart {
@@ -145,7 +146,7 @@ func TestRestartBackoff(t *testing.T) {
 	// A record whose VM the host does not have: every start fails.
 	ghost := with(rec(u1, "ghost", vm.StateRunning, e.node, true), func(v *vm.VM) { v.RestartPolicy = vm.RestartOnCrash })
 	e.seedAll(t, ghost)
-	if err := e.rec.Change(ctx, e.node, Change{VM: hostVM(u1, "ghost", backend.StateCrashed), Reason: "crashed"}); err != nil {
+	if err := e.rec.Change(ctx, e.node, nodeapi.Change{VM: hostVM(u1, "ghost", backend.StateCrashed), Reason: "crashed"}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "giving up", func() bool {
@@ -177,7 +178,7 @@ func TestRestartBackoff(t *testing.T) {
 	for range 2 {
 		h := e.stopOutOfBand(t, loop.ID)
 		h.State = backend.StateCrashed
-		if err := e.rec.Change(ctx, e.node, Change{VM: h, Reason: "crashed"}); err != nil {
+		if err := e.rec.Change(ctx, e.node, nodeapi.Change{VM: h, Reason: "crashed"}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, 3*time.Second, "a restart", func() bool { return e.get(t, loop.ID).State == vm.StateRunning })

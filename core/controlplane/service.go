@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -25,7 +26,7 @@ type Options struct {
 	// Store is the inventory.
 	Store store.Store
 	// Executor delivers commands to nodes.
-	Executor Executor
+	Executor nodeapi.Executor
 	// Reconciler writes VM status and applies agents' reports; nil makes
 	// one from Reconcile, whose Store, Executor and Logger default to the
 	// ones above.
@@ -41,7 +42,7 @@ type Options struct {
 // status write to its Reconciler.
 type Service struct {
 	store store.Store
-	exec  Executor
+	exec  nodeapi.Executor
 	rec   *Reconciler
 	log   hclog.Logger
 	// creating holds the placeholder ids of the creates this process runs;
@@ -78,7 +79,7 @@ func New(opts Options) (*Service, error) {
 	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane")}, nil
 }
 
-// Reconciler returns the service's status writer: the ReportHandler of
+// Reconciler returns the service's status writer: the nodeapi.ReportHandler of
 // agents, whose Run and Close the daemon calls.
 func (s *Service) Reconciler() *Reconciler { return s.rec }
 
@@ -114,15 +115,15 @@ func (s *Service) connected(id string) bool {
 }
 
 // execute runs cmd on node nodeID with the command's own time bound.
-func (s *Service) execute(ctx context.Context, nodeID string, cmd Command) (*Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, cmd.timeout())
+func (s *Service) execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	defer cancel()
 	res, err := s.exec.Execute(ctx, nodeID, cmd)
 	if err != nil {
 		return nil, err
 	}
 	if res == nil {
-		res = &Result{}
+		res = &nodeapi.Result{}
 	}
 	return res, nil
 }

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/core/vmlog"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -204,7 +206,7 @@ func TestLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []LogLine{{1, "qemu: warning: slow disk", SeverityWarning}, {2, "IO error on drive", SeverityError}, {3, "shutting down", SeverityInfo}}
+	want := []LogLine{{1, "qemu: warning: slow disk", vmlog.SeverityWarning}, {2, "IO error on drive", vmlog.SeverityError}, {3, "shutting down", vmlog.SeverityInfo}}
 	if len(tail.Lines) != len(want) || !tail.Truncated || tail.SizeBytes != int64(len(content)) || tail.LastModified == nil {
 		t.Fatalf("tail = %+v", tail)
 	}
@@ -261,7 +263,7 @@ func TestDispatcher(t *testing.T) {
 	if got := e.disp.Connected(); len(got) != 1 || got[0] != e.node {
 		t.Fatalf("connected = %v", got)
 	}
-	if _, err := e.disp.Execute(ctx, "other-node", Command{Op: OpGet, VMID: "x"}); !errors.Is(err, ErrNodeUnavailable) {
+	if _, err := e.disp.Execute(ctx, "other-node", nodeapi.Command{Op: nodeapi.OpGet, VMID: "x"}); !errors.Is(err, nodeapi.ErrNodeUnavailable) {
 		t.Errorf("command to an unknown node: %v", err)
 	}
 	unregister := e.disp.Register("second", e.agent)

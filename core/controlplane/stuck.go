@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -102,8 +103,8 @@ func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.
 func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) {
 	release := r.hold(v.ID)
 	defer release()
-	cmd := Command{Op: OpGet, VMID: v.ID}
-	gctx, cancel := context.WithTimeout(ctx, cmd.timeout())
+	cmd := nodeapi.Command{Op: nodeapi.OpGet, VMID: v.ID}
+	gctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	res, err := r.exec.Execute(gctx, v.NodeID, cmd)
 	cancel()
 	var observed *backend.VM

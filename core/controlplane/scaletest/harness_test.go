@@ -15,10 +15,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
+	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
@@ -73,7 +75,7 @@ type clusterOptions struct {
 	log hclog.Logger
 	// handler, when set, wraps the Reconciler as the agent server's
 	// ReportHandler.
-	handler func(controlplane.ReportHandler) controlplane.ReportHandler
+	handler func(nodeapi.ReportHandler) nodeapi.ReportHandler
 	// storeLog, when set, receives the store's log (slow queries);
 	// otherwise the test's log gets its warnings.
 	storeLog hclog.Logger
@@ -101,7 +103,7 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 			}
 		})
 	}
-	disp := controlplane.NewDispatcher()
+	disp := agentserver.NewDispatcher()
 	svc, err := controlplane.New(controlplane.Options{Store: st, Executor: disp, Reconcile: opts.reconcile, Logger: logger})
 	if err != nil {
 		tb.Fatal(err)
@@ -121,11 +123,11 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var handler controlplane.ReportHandler = rec
+	var handler nodeapi.ReportHandler = rec
 	if opts.handler != nil {
 		handler = opts.handler(rec)
 	}
-	agents, err := controlplane.NewAgentServer(controlplane.AgentServerOptions{Handler: handler, Dispatcher: disp, Logger: logger})
+	agents, err := agentserver.New(agentserver.Options{Handler: handler, Dispatcher: disp, Logger: logger})
 	if err != nil {
 		tb.Fatal(err)
 	}

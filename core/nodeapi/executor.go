@@ -1,4 +1,4 @@
-package controlplane
+package nodeapi
 
 import (
 	"context"
@@ -64,10 +64,10 @@ type Result struct {
 	Log *backend.LogTail `json:"log,omitempty"`
 }
 
-// timeout bounds how long the control plane waits for a command. A
+// Timeout bounds how long the control plane waits for a command. A
 // graceful stop may take its own timeout before the hypervisor stops the VM
 // hard, so it gets that much more.
-func (c Command) timeout() time.Duration {
+func (c Command) Timeout() time.Duration {
 	switch c.Op {
 	case OpGet, OpTailLog:
 		return 30 * time.Second

@@ -1,4 +1,4 @@
-package controlplane
+package agentserver
 
 import (
 	"context"
@@ -19,8 +19,11 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -29,13 +32,13 @@ import (
 // The tests of this file drive the agent server with a scripted agent
 // speaking the protocol by hand, so that they can send what a real agent
 // never would (stale sequence numbers, reports of a superseded session),
-// and record what reaches the ReportHandler.
+// and record what reaches the nodeapi.ReportHandler.
 
-// recorder is a ReportHandler that records the reports it is given.
+// recorder is a nodeapi.ReportHandler that records the reports it is given.
 type recorder struct {
 	mu           sync.Mutex
 	nodes        map[string]string // name -> id
-	regs         []Registration
+	regs         []nodeapi.Registration
 	reports      []recorded
 	disconnected []string
 	// askFullSync is what Heartbeat answers.
@@ -47,11 +50,11 @@ type recorded struct {
 	kind   string // full_sync, change, heartbeat
 	node   string
 	vms    []*backend.VM
-	change Change
-	hb     HeartbeatReport
+	change nodeapi.Change
+	hb     nodeapi.HeartbeatReport
 }
 
-var _ ReportHandler = (*recorder)(nil)
+var _ nodeapi.ReportHandler = (*recorder)(nil)
 
 func newRecorder() *recorder {
 	return &recorder{nodes: map[string]string{}, changed: make(chan struct{}, 1)}
@@ -67,7 +70,7 @@ func (r *recorder) add(f func()) {
 	}
 }
 
-func (r *recorder) Register(_ context.Context, reg Registration) (string, error) {
+func (r *recorder) Register(_ context.Context, reg nodeapi.Registration) (string, error) {
 	var id string
 	r.add(func() {
 		r.regs = append(r.regs, reg)
@@ -84,12 +87,12 @@ func (r *recorder) FullSync(_ context.Context, nodeID string, vms []*backend.VM)
 	return nil
 }
 
-func (r *recorder) Change(_ context.Context, nodeID string, ch Change) error {
+func (r *recorder) Change(_ context.Context, nodeID string, ch nodeapi.Change) error {
 	r.add(func() { r.reports = append(r.reports, recorded{kind: "change", node: nodeID, change: ch}) })
 	return nil
 }
 
-func (r *recorder) Heartbeat(_ context.Context, nodeID string, hb HeartbeatReport) (bool, error) {
+func (r *recorder) Heartbeat(_ context.Context, nodeID string, hb nodeapi.HeartbeatReport) (bool, error) {
 	var full bool
 	r.add(func() {
 		r.reports = append(r.reports, recorded{kind: "heartbeat", node: nodeID, hb: hb})
@@ -108,21 +111,9 @@ func (r *recorder) snapshot() ([]recorded, []string) {
 	return append([]recorded(nil), r.reports...), append([]string(nil), r.disconnected...)
 }
 
-// waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // agentServerEnv is an agent server on a loopback port.
 type agentServerEnv struct {
-	srv  *AgentServer
+	srv  *Server
 	addr string
 	disp *Dispatcher
 	rec  *recorder
@@ -130,7 +121,7 @@ type agentServerEnv struct {
 
 // startAgentServer serves agents on ln (nil: a free loopback port), with
 // token and whatever opts set.
-func startAgentServer(t *testing.T, token string, ln net.Listener, opts ...func(*AgentServerOptions)) *agentServerEnv {
+func startAgentServer(t *testing.T, token string, ln net.Listener, opts ...func(*Options)) *agentServerEnv {
 	t.Helper()
 	if ln == nil {
 		var err error
@@ -139,11 +130,11 @@ func startAgentServer(t *testing.T, token string, ln net.Listener, opts ...func(
 		}
 	}
 	e := &agentServerEnv{addr: ln.Addr().String(), disp: NewDispatcher(), rec: newRecorder()}
-	o := AgentServerOptions{Handler: e.rec, Dispatcher: e.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug)}
+	o := Options{Handler: e.rec, Dispatcher: e.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug)}
 	for _, set := range opts {
 		set(&o)
 	}
-	srv, err := NewAgentServer(o)
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +450,7 @@ func TestAgentServerCommands(t *testing.T) {
 	}()
 	ctx := context.Background()
 
-	res, err := e.disp.Execute(ctx, a.node, Command{Op: OpStart, VMID: id})
+	res, err := e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpStart, VMID: id})
 	if err != nil || res.VM == nil || res.VM.ID != id || res.VM.State != backend.StateRunning {
 		t.Fatalf("start: %+v, %v", res, err)
 	}
@@ -467,13 +458,13 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("start arrived as %v", c)
 	}
 
-	_, err = e.disp.Execute(ctx, a.node, Command{Op: OpPause, VMID: id})
+	_, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpPause, VMID: id})
 	if !errors.Is(err, plugin.ErrConflict) || !strings.Contains(err.Error(), "vm is stopped") {
 		t.Errorf("pause: %v; want the agent's conflict", err)
 	}
 	<-got
 
-	_, err = e.disp.Execute(ctx, a.node, Command{Op: OpCreate, Spec: &backend.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1}})
+	_, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpCreate, Spec: &backend.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1}})
 	if plugin.FieldOf(err) != "spec.memory_mib" || !errors.Is(err, plugin.ErrInvalidArgument) {
 		t.Errorf("create: %v; want an invalid argument naming spec.memory_mib", err)
 	}
@@ -481,7 +472,7 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("create arrived as %v", c)
 	}
 
-	res, err = e.disp.Execute(ctx, a.node, Command{Op: OpTailLog, VMID: id, Lines: 2})
+	res, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpTailLog, VMID: id, Lines: 2})
 	if err != nil || res.Log == nil || len(res.Log.Lines) != 2 || !res.Log.Exists {
 		t.Errorf("tail_log: %+v, %v", res, err)
 	}
@@ -489,7 +480,7 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("tail_log arrived as %v", c)
 	}
 
-	res, err = e.disp.Execute(ctx, a.node, Command{Op: OpStop, VMID: id, Stop: backend.StopOptions{Force: true, Timeout: 2 * time.Second}})
+	res, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpStop, VMID: id, Stop: backend.StopOptions{Force: true, Timeout: 2 * time.Second}})
 	_ = res
 	if c := <-got; !c.GetStopForce() || c.GetStopTimeoutMs() != 2000 || c.GetTimeoutMs() < (time.Minute).Milliseconds() {
 		t.Errorf("stop arrived as %v (err %v)", c, err)
@@ -500,7 +491,7 @@ func TestAgentServerCommands(t *testing.T) {
 	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	_, err = e.disp.Execute(dctx, a.node, Command{Op: OpGet, VMID: id})
+	_, err = e.disp.Execute(dctx, a.node, nodeapi.Command{Op: nodeapi.OpGet, VMID: id})
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > time.Second {
 		t.Errorf("unanswered get: %v after %s", err, time.Since(began))
 	}
@@ -519,7 +510,7 @@ func TestAgentServerDisconnectFailsFast(t *testing.T) {
 	id := "aaaaaaaa-0000-4000-8000-000000000001"
 	errc := make(chan error, 1)
 	go func() {
-		_, err := e.disp.Execute(context.Background(), a.node, Command{Op: OpStart, VMID: id})
+		_, err := e.disp.Execute(context.Background(), a.node, nodeapi.Command{Op: nodeapi.OpStart, VMID: id})
 		errc <- err
 	}()
 	m, err := a.stream.Recv() // the command arrives; the agent goes away instead of replying
@@ -530,22 +521,22 @@ func TestAgentServerDisconnectFailsFast(t *testing.T) {
 	_ = a.conn.Close()
 	select {
 	case err := <-errc:
-		if !errors.Is(err, ErrNodeUnavailable) {
-			t.Errorf("pending command: %v; want ErrNodeUnavailable", err)
+		if !errors.Is(err, nodeapi.ErrNodeUnavailable) {
+			t.Errorf("pending command: %v; want nodeapi.ErrNodeUnavailable", err)
 		}
 	case <-time.After(time.Second):
 		t.Fatal("the pending command did not fail within 1s of the agent leaving")
 	}
 	t.Logf("pending command failed %s after the agent left", time.Since(began))
-	waitFor(t, time.Second, "the node unregistered", func() bool { return len(e.disp.Connected()) == 0 })
-	waitFor(t, time.Second, "the handler told", func() bool { _, d := e.rec.snapshot(); return len(d) == 1 })
+	wait.Until(t, time.Second, "the node unregistered", func() bool { return len(e.disp.Connected()) == 0 })
+	wait.Until(t, time.Second, "the handler told", func() bool { _, d := e.rec.snapshot(); return len(d) == 1 })
 	if _, disconnected := e.rec.snapshot(); disconnected[0] != a.node {
 		t.Errorf("disconnected = %v, want [%s]", disconnected, a.node)
 	}
 
 	// Through the service, as the API calls it.
 	st := cptest.OpenStore(t, "sqlite")
-	svc, err := New(Options{Store: st, Executor: e.disp, Logger: cptest.Logger(t, hclog.Warn)})
+	svc, err := controlplane.New(controlplane.Options{Store: st, Executor: e.disp, Logger: cptest.Logger(t, hclog.Warn)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,8 +547,8 @@ func TestAgentServerDisconnectFailsFast(t *testing.T) {
 	}
 	began = time.Now()
 	_, err = svc.Start(context.Background(), "far")
-	if KindOf(err) != KindUnavailable || time.Since(began) > time.Second {
-		t.Errorf("start on the disconnected node: kind %v after %s: %v; want unavailable at once", KindOf(err), time.Since(began), err)
+	if controlplane.KindOf(err) != controlplane.KindUnavailable || time.Since(began) > time.Second {
+		t.Errorf("start on the disconnected node: kind %v after %s: %v; want unavailable at once", controlplane.KindOf(err), time.Since(began), err)
 	}
 }
 
@@ -580,7 +571,7 @@ func TestAgentServerMissedHeartbeats(t *testing.T) {
 	if took := time.Since(began); took > 3*time.Second {
 		t.Errorf("cut off after %s", took)
 	}
-	waitFor(t, time.Second, "the node unregistered", func() bool { return len(e.disp.Connected()) == 0 })
+	wait.Until(t, time.Second, "the node unregistered", func() bool { return len(e.disp.Connected()) == 0 })
 }
 
 func TestAgentServerRefusesBadRequests(t *testing.T) {

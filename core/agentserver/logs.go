@@ -1,4 +1,4 @@
-package controlplane
+package agentserver
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/vmlog"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -60,7 +61,7 @@ func (s *agentSession) appendLogs(ctx context.Context, b *agentv1.LogBatch) erro
 }
 
 // logEntries makes a log entry of source qemu of each line, at the
-// severity Classify gives it. An entry's id is derived from the line's
+// severity vmlog.Classify gives it. An entry's id is derived from the line's
 // node, VM, place in the log and text, so that a line sent again is the
 // same entry; a line without a time gets now.
 func logEntries(nodeID string, lines []*agentv1.LogLine, now time.Time) []logsink.Entry {
@@ -79,7 +80,7 @@ func logEntries(nodeID string, lines []*agentv1.LogLine, now time.Time) []logsin
 		out[i] = logsink.Entry{
 			ID:        lineID(nodeID, vmID, l.GetGeneration(), l.GetOffset(), text),
 			Timestamp: at,
-			Level:     severityLevel(Classify(text)),
+			Level:     severityLevel(vmlog.Classify(text)),
 			Source:    logsink.SourceQEMU,
 			Component: logsink.ComponentQEMU,
 			Message:   text,
@@ -106,11 +107,11 @@ func lineID(nodeID, vmID string, generation uint32, offset int64, text string) s
 }
 
 // severityLevel is the log level of a line of severity sev.
-func severityLevel(sev Severity) logsink.Level {
+func severityLevel(sev vmlog.Severity) logsink.Level {
 	switch sev {
-	case SeverityError:
+	case vmlog.SeverityError:
 		return logsink.LevelError
-	case SeverityWarning:
+	case vmlog.SeverityWarning:
 		return logsink.LevelWarn
 	}
 	return logsink.LevelInfo

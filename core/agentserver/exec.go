@@ -1,21 +1,22 @@
-package controlplane
+package agentserver
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
 // Execute sends cmd down the session's stream and waits for the agent's
-// reply, at most cmd.timeout(). A session that is over, or that ends
-// before the reply comes, gives ErrNodeUnavailable at once.
-func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd Command) (*Result, error) {
+// reply, at most cmd.Timeout(). A session that is over, or that ends
+// before the reply comes, gives nodeapi.ErrNodeUnavailable at once.
+func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
 	if nodeID != s.nodeID {
-		return nil, fmt.Errorf("node %s: not served by the session of node %s: %w", nodeID, s.nodeID, ErrNodeUnavailable)
+		return nil, fmt.Errorf("node %s: not served by the session of node %s: %w", nodeID, s.nodeID, nodeapi.ErrNodeUnavailable)
 	}
-	ctx, cancel := context.WithTimeout(ctx, cmd.timeout())
+	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	defer cancel()
 	s.mu.Lock()
 	if s.ctx.Err() != nil || !s.attached {
@@ -33,7 +34,7 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd Command) 
 		s.mu.Unlock()
 	}()
 
-	timeout := cmd.timeout()
+	timeout := cmd.Timeout()
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
@@ -55,8 +56,8 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd Command) 
 	}
 }
 
-func (s *agentSession) unavailable(cmd Command, what string) error {
-	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, cmd.Op, ErrNodeUnavailable)
+func (s *agentSession) unavailable(cmd nodeapi.Command, what string) error {
+	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, cmd.Op, nodeapi.ErrNodeUnavailable)
 }
 
 // deliver hands a reply to the Execute waiting for it; a reply nobody

@@ -1,4 +1,4 @@
-package controlplane
+package agentserver
 
 import (
 	"context"
@@ -73,7 +73,7 @@ func (a *scripted) recvLogAck() *agentv1.LogAck {
 // entries; a failed append is answered with its error.
 func TestAgentServerStoresLogLines(t *testing.T) {
 	app := &appender{}
-	e := startAgentServer(t, "", nil, func(o *AgentServerOptions) { o.Logs = app })
+	e := startAgentServer(t, "", nil, func(o *Options) { o.Logs = app })
 	a := dialScripted(t, e.addr, "")
 	a.mustConnect("n1")
 	if !a.welcome.GetAcceptsLogs() {

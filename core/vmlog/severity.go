@@ -1,4 +1,7 @@
-package controlplane
+// Package vmlog classifies the lines of a VM's hypervisor log (QEMU's, on
+// libvirt) by severity: the log tail the API shows and the qemu entries of
+// the log pipeline use the same rules.
+package vmlog
 
 import "regexp"
 

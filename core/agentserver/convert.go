@@ -1,28 +1,29 @@
-package controlplane
+package agentserver
 
 import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
-var opToProto = map[Op]agentv1.Op{
-	OpCreate:  agentv1.Op_OP_CREATE,
-	OpGet:     agentv1.Op_OP_GET,
-	OpStart:   agentv1.Op_OP_START,
-	OpStop:    agentv1.Op_OP_STOP,
-	OpReboot:  agentv1.Op_OP_REBOOT,
-	OpPause:   agentv1.Op_OP_PAUSE,
-	OpResume:  agentv1.Op_OP_RESUME,
-	OpDelete:  agentv1.Op_OP_DELETE,
-	OpTailLog: agentv1.Op_OP_TAIL_LOG,
+var opToProto = map[nodeapi.Op]agentv1.Op{
+	nodeapi.OpCreate:  agentv1.Op_OP_CREATE,
+	nodeapi.OpGet:     agentv1.Op_OP_GET,
+	nodeapi.OpStart:   agentv1.Op_OP_START,
+	nodeapi.OpStop:    agentv1.Op_OP_STOP,
+	nodeapi.OpReboot:  agentv1.Op_OP_REBOOT,
+	nodeapi.OpPause:   agentv1.Op_OP_PAUSE,
+	nodeapi.OpResume:  agentv1.Op_OP_RESUME,
+	nodeapi.OpDelete:  agentv1.Op_OP_DELETE,
+	nodeapi.OpTailLog: agentv1.Op_OP_TAIL_LOG,
 }
 
 // commandToProto is cmd as command id of a session, which the agent gives
 // up on after timeout. An op the protocol does not know travels as
 // unspecified, which the agent refuses as unsupported.
-func commandToProto(id uint64, cmd Command, timeout time.Duration) *agentv1.Command {
+func commandToProto(id uint64, cmd nodeapi.Command, timeout time.Duration) *agentv1.Command {
 	p := &agentv1.Command{
 		Id:            id,
 		Op:            opToProto[cmd.Op],
@@ -42,15 +43,15 @@ func commandToProto(id uint64, cmd Command, timeout time.Duration) *agentv1.Comm
 
 // resultFromProto is what a command reply says: the result, or the error
 // the backend returned with its kind.
-func resultFromProto(r *agentv1.CommandReply) (*Result, error) {
+func resultFromProto(r *agentv1.CommandReply) (*nodeapi.Result, error) {
 	if err := wire.ErrorFromProto(r.GetError()); err != nil {
 		return nil, err
 	}
-	return &Result{VM: wire.VMFromProto(r.GetVm()), Log: wire.LogTailFromProto(r.GetLog())}, nil
+	return &nodeapi.Result{VM: wire.VMFromProto(r.GetVm()), Log: wire.LogTailFromProto(r.GetLog())}, nil
 }
 
-func registrationFromProto(req *agentv1.RegisterRequest) Registration {
-	return Registration{
+func registrationFromProto(req *agentv1.RegisterRequest) nodeapi.Registration {
+	return nodeapi.Registration{
 		NodeName: req.GetNodeName(),
 		Address:  req.GetAddress(),
 		Host:     wire.HostFromProto(req.GetHost()),
@@ -60,8 +61,8 @@ func registrationFromProto(req *agentv1.RegisterRequest) Registration {
 	}
 }
 
-func changeFromProto(c *agentv1.Change) Change {
-	return Change{
+func changeFromProto(c *agentv1.Change) nodeapi.Change {
+	return nodeapi.Change{
 		VM:     wire.VMFromProto(c.GetVm()),
 		Gone:   c.GetGone(),
 		VMID:   c.GetVmId(),
@@ -70,8 +71,8 @@ func changeFromProto(c *agentv1.Change) Change {
 	}
 }
 
-func heartbeatFromProto(h *agentv1.Heartbeat) HeartbeatReport {
-	return HeartbeatReport{
+func heartbeatFromProto(h *agentv1.Heartbeat) nodeapi.HeartbeatReport {
+	return nodeapi.HeartbeatReport{
 		StateHash: h.GetStateHash(),
 		VMCount:   int(h.GetVmCount()),
 		Backend:   wire.BackendFromProto(h.GetBackend()),

@@ -1,4 +1,4 @@
-package controlplane
+package agentserver
 
 import (
 	"context"
@@ -6,19 +6,23 @@ import (
 	"maps"
 	"slices"
 	"sync"
+
+	"github.com/quantixvm/quantix/core/nodeapi"
 )
 
-// Dispatcher is the Executor the service uses: it routes each command to
-// the executor registered for the command's node. The local agent of
-// `quantixd dev` registers itself; a node nobody registered is unavailable.
+// Dispatcher is the nodeapi.Executor the control plane sends commands
+// through: it routes each command to the executor registered for the
+// command's node, which is the node's attached session (every session
+// registers itself while attached); a node nobody registered is
+// unavailable.
 type Dispatcher struct {
 	mu    sync.RWMutex
 	nodes map[string]*registration
 }
 
-type registration struct{ exec Executor }
+type registration struct{ exec nodeapi.Executor }
 
-var _ Executor = (*Dispatcher)(nil)
+var _ nodeapi.Executor = (*Dispatcher)(nil)
 
 // NewDispatcher returns a dispatcher with no node connected.
 func NewDispatcher() *Dispatcher {
@@ -28,7 +32,7 @@ func NewDispatcher() *Dispatcher {
 // Register routes the commands of node nodeID to e until unregister is
 // called; a later Register of the same node replaces e, and the earlier
 // unregister then does nothing.
-func (d *Dispatcher) Register(nodeID string, e Executor) (unregister func()) {
+func (d *Dispatcher) Register(nodeID string, e nodeapi.Executor) (unregister func()) {
 	r := &registration{exec: e}
 	d.mu.Lock()
 	d.nodes[nodeID] = r
@@ -43,12 +47,12 @@ func (d *Dispatcher) Register(nodeID string, e Executor) (unregister func()) {
 }
 
 // Execute runs cmd on the executor registered for nodeID.
-func (d *Dispatcher) Execute(ctx context.Context, nodeID string, cmd Command) (*Result, error) {
+func (d *Dispatcher) Execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
 	d.mu.RLock()
 	r := d.nodes[nodeID]
 	d.mu.RUnlock()
 	if r == nil {
-		return nil, fmt.Errorf("node %s: no agent is connected: %w", nodeID, ErrNodeUnavailable)
+		return nil, fmt.Errorf("node %s: no agent is connected: %w", nodeID, nodeapi.ErrNodeUnavailable)
 	}
 	return r.exec.Execute(ctx, nodeID, cmd)
 }

@@ -1,4 +1,4 @@
-package controlplane
+package agentserver
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -48,10 +49,10 @@ var (
 	errNeverAttached = errors.New("the agent registered but never opened its session stream")
 )
 
-// AgentServerOptions configure an AgentServer.
-type AgentServerOptions struct {
+// Options configure an Server.
+type Options struct {
 	// Handler applies what agents report.
-	Handler ReportHandler
+	Handler nodeapi.ReportHandler
 	// Dispatcher routes commands to the nodes: each attached session
 	// registers itself for its node.
 	Dispatcher *Dispatcher
@@ -71,7 +72,7 @@ type LogAppender interface {
 	Append(ctx context.Context, entries []logsink.Entry) error
 }
 
-// AgentServer is the control plane's end of the agent protocol
+// Server is the control plane's end of the agent protocol
 // (proto/quantix/agent/v1): it authenticates agents by their join token,
 // registers their nodes, keeps one session per node, applies each
 // session's reports in order through the ReportHandler (dropping those of
@@ -79,10 +80,10 @@ type LogAppender interface {
 // heartbeats, carries the Dispatcher's commands down to the agents, and
 // appends the VM log lines agents send to the log pipeline, acknowledging
 // each batch once it is durable.
-type AgentServer struct {
+type Server struct {
 	agentv1.UnimplementedAgentServiceServer
 
-	handler    ReportHandler
+	handler    nodeapi.ReportHandler
 	dispatcher *Dispatcher
 	token      string
 	logs       LogAppender
@@ -104,8 +105,8 @@ type agentNode struct {
 	lastSeq uint64
 }
 
-// NewAgentServer returns the server; serve it with Serve.
-func NewAgentServer(opts AgentServerOptions) (*AgentServer, error) {
+// New returns the server; serve it with Serve.
+func New(opts Options) (*Server, error) {
 	if opts.Handler == nil || opts.Dispatcher == nil {
 		return nil, errors.New("agent server: a report handler and a dispatcher are required")
 	}
@@ -113,7 +114,7 @@ func NewAgentServer(opts AgentServerOptions) (*AgentServer, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	s := &AgentServer{
+	s := &Server{
 		handler:    opts.Handler,
 		dispatcher: opts.Dispatcher,
 		token:      opts.JoinToken,
@@ -143,7 +144,7 @@ func NewAgentServer(opts AgentServerOptions) (*AgentServer, error) {
 
 // Serve takes agent connections on ln until Close; it returns nil after
 // Close.
-func (s *AgentServer) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error {
 	if s.token == "" {
 		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 			s.log.Warn("server.join_token is empty: only agents connecting over loopback are taken; set it to let agents of other hosts join", "addr", ln.Addr().String())
@@ -158,7 +159,7 @@ func (s *AgentServer) Serve(ln net.Listener) error {
 // Close ends every session (their agents reconnect to another server or
 // wait for this one) and stops serving; when ctx ends first, connections
 // are cut.
-func (s *AgentServer) Close(ctx context.Context) error {
+func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	nodes := make([]*agentNode, 0, len(s.nodes))
@@ -192,7 +193,7 @@ func (s *AgentServer) Close(ctx context.Context) error {
 // authenticate checks the join token of a call: with a token configured
 // it must be presented and match; without one, only loopback peers are
 // taken.
-func (s *AgentServer) authenticate(ctx context.Context) error {
+func (s *Server) authenticate(ctx context.Context) error {
 	from := peerAddr(ctx)
 	if s.token == "" {
 		if isLoopback(ctx) {
@@ -233,7 +234,7 @@ func isLoopback(ctx context.Context) bool {
 }
 
 // node returns the state of node id, making it on first use.
-func (s *AgentServer) node(id string) *agentNode {
+func (s *Server) node(id string) *agentNode {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.nodes[id]
@@ -246,7 +247,7 @@ func (s *AgentServer) node(id string) *agentNode {
 
 // Register records the agent's node through the handler and opens a
 // session, superseding the node's previous one.
-func (s *AgentServer) Register(ctx context.Context, req *agentv1.RegisterRequest) (*agentv1.RegisterResponse, error) {
+func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*agentv1.RegisterResponse, error) {
 	if v := req.GetProtocolVersion(); v != agentv1.ProtocolVersion_PROTOCOL_VERSION_1 {
 		return nil, status.Errorf(codes.FailedPrecondition, "agent protocol version %d is not supported: this server speaks version 1; run agents of the server's release", v)
 	}
@@ -293,7 +294,7 @@ func (s *AgentServer) Register(ctx context.Context, req *agentv1.RegisterRequest
 }
 
 // Session attaches a stream to the session its Hello names and serves it.
-func (s *AgentServer) Session(stream grpc.BidiStreamingServer[agentv1.AgentMessage, agentv1.ServerMessage]) error {
+func (s *Server) Session(stream grpc.BidiStreamingServer[agentv1.AgentMessage, agentv1.ServerMessage]) error {
 	first, err := stream.Recv()
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package controlplane
+package agentserver
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
@@ -20,7 +21,7 @@ import (
 // missed heartbeats or the server closing. While attached it is the
 // node's Executor in the Dispatcher.
 type agentSession struct {
-	srv       *AgentServer
+	srv       *Server
 	node      *agentNode
 	nodeID    string
 	name      string
@@ -46,9 +47,9 @@ type agentSession struct {
 	lastSeen atomic.Int64 // unix nanoseconds of the agent's last message
 }
 
-var _ Executor = (*agentSession)(nil)
+var _ nodeapi.Executor = (*agentSession)(nil)
 
-func newAgentSession(srv *AgentServer, n *agentNode, nodeID, name, id string, heartbeat time.Duration) *agentSession {
+func newAgentSession(srv *Server, n *agentNode, nodeID, name, id string, heartbeat time.Duration) *agentSession {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &agentSession{
 		srv: srv, node: n, nodeID: nodeID, name: name, id: id, heartbeat: heartbeat,

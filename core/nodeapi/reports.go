@@ -1,4 +1,4 @@
-package controlplane
+package nodeapi
 
 import (
 	"context"
@@ -8,11 +8,8 @@ import (
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
-// The Reconciler applies what agents report.
-var _ ReportHandler = (*Reconciler)(nil)
-
 // ReportHandler applies what agents push: registration, full syncs, single
-// changes and heartbeats. The agent RPC service calls it after it has
+// changes and heartbeats. The agent server (core/agentserver) calls it after it has
 // authenticated the agent and dropped stale reports (older session or
 // sequence number); every method is idempotent and applies its report in one
 // transaction, by the reconciliation rules of the design (§4).
@@ -42,8 +39,8 @@ type Registration struct {
 	Host     node.HostInfo
 	Backend  node.Backend
 	// HeartbeatInterval is how often the agent sends heartbeats; the node
-	// is UNREACHABLE once it misses three. Zero takes the reconciler's
-	// ReconcilerOptions.HeartbeatInterval.
+	// is UNREACHABLE once it misses three. Zero takes the handler's
+	// default.
 	HeartbeatInterval time.Duration
 }
 
