@@ -111,9 +111,9 @@ func BenchmarkListVMs(b *testing.B) {
 	}
 }
 
-// BenchmarkCreateVM: creates per second through POST /api/vms on the real
-// libvirt plugin (test driver); the baseline is the plugin's CreateVM
-// called directly, measured in the same run.
+// BenchmarkCreateVM: creates per second through POST /api/vms, the agent
+// server and the agent of a simulated host; the baseline is the host's
+// CreateVM called directly, measured in the same run.
 func BenchmarkCreateVM(b *testing.B) {
 	for _, driver := range cptest.Drivers {
 		b.Run(driver, func(b *testing.B) {

@@ -5,10 +5,11 @@
 //
 // Two seams shape it:
 //
-//   - nodeapi.Executor carries a nodeapi.Command to a node and brings back what the host
-//     reports afterwards. In `quantixd dev` a LocalAgent runs commands on the
-//     supervised backend in the same process; the Dispatcher routes commands
-//     to whichever agent serves a node, so remote agents plug in beside it.
+//   - An Executor (core/nodeapi) carries a Command to a node and brings
+//     back what the host reports afterwards. In the daemon it is the agent
+//     server's Dispatcher (core/agentserver), which routes each command to
+//     the session of the agent serving the node; `quantixd dev` runs its
+//     own agent in the same process, dialling that server like any other.
 //   - Reconciler is the only writer of VM status (state, node, last_seen,
 //     message, ...). The service asks it to begin an action, to apply what
 //     the host reported, or to set a state it decided on (reset_state,
@@ -29,7 +30,8 @@
 //
 // # Reconciliation
 //
-// The Reconciler is also the nodeapi.ReportHandler agents report to (design §4).
+// The Reconciler is also the ReportHandler (core/nodeapi) agents report to
+// through the agent server (design §4).
 // Each report is applied in one transaction, by rules that are pure
 // functions of the record and the report (discovery.go: judgeReport,
 // judgeGone), so that a record written concurrently is read again and
@@ -55,9 +57,10 @@
 //
 // Wiring, for the daemon:
 //
+//	dispatcher := agentserver.NewDispatcher()
 //	svc, _ := controlplane.New(controlplane.Options{Store: st, Executor: dispatcher, Logger: log,
 //		Reconcile: controlplane.ReconcilerOptions{StuckTimeout: cfg.Server.Reconcile.StuckTimeout}})
-//	rec := svc.Reconciler()  // the nodeapi.ReportHandler of the agent server
+//	rec := svc.Reconciler()  // the ReportHandler of the agent server
 //	go rec.Run(ctx)          // liveness and stuck states, until ctx ends
 //	httpServer.RegisterOnShutdown(svc.Broker().Close) // ends open event streams
 //	defer rec.Close()        // stops pending restarts

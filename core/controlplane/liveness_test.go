@@ -10,6 +10,7 @@ import (
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -321,7 +322,7 @@ func TestRunLiveness(t *testing.T) {
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- e.rec.Run(ctx) }()
-	eventually(t, 2*time.Second, "both nodes UNREACHABLE", func() bool {
+	wait.Until(t, 2*time.Second, "both nodes UNREACHABLE", func() bool {
 		return e.nodeState(t, a).State == node.StateUnreachable && e.nodeState(t, "stale-node").State == node.StateUnreachable
 	})
 	if d := time.Since(start); d < 90*time.Millisecond {

@@ -17,6 +17,8 @@ import (
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testnode"
+	"github.com/quantixvm/quantix/plugins/sim"
 )
 
 func TestMain(m *testing.M) {
@@ -32,17 +34,19 @@ func forEachDriver(t *testing.T, fn func(t *testing.T, driver string)) {
 	}
 }
 
-// env is a service on a real store. With a backend it has a local agent
-// serving node env.node; without, no node is connected. Every write to the
-// store is counted in writes.
+// env is a service on a real store. With a backend, a simulated host's
+// real agent serves node env.node through a real agent server (testnode);
+// without, no node is connected. Every write to the store is counted in
+// writes.
 type env struct {
-	store  store.Store
-	disp   *agentserver.Dispatcher
-	svc    *Service
-	rec    *Reconciler
-	agent  *LocalAgent
+	store store.Store
+	disp  *agentserver.Dispatcher
+	svc   *Service
+	rec   *Reconciler
+	// host is the node with a backend; b is its simulated host.
+	host   *testnode.Node
+	b      *sim.Backend
 	node   string
-	b      *cptest.TestDriverBackend
 	writes *atomic.Int64
 }
 
@@ -54,20 +58,9 @@ func newEnv(t *testing.T, driver string, withBackend bool) *env {
 // newEnvWith is newEnv with the reconciler's options tuned by tune.
 func newEnvWith(t *testing.T, driver string, withBackend bool, tune func(*ReconcilerOptions)) *env {
 	t.Helper()
-	ctx := context.Background()
 	writes := new(atomic.Int64)
 	e := &env{store: countingStore{Store: cptest.OpenStore(t, driver), writes: writes}, disp: agentserver.NewDispatcher(), writes: writes}
 	logger := cptest.Logger(t, hclog.Warn)
-	if withBackend {
-		e.b = cptest.LaunchTestDriver(t)
-		a, err := StartLocalAgent(ctx, LocalAgentConfig{Store: e.store, Backend: e.b, NodeName: "node-" + cptest.RandomHex(3), HeartbeatInterval: time.Hour, Logger: logger})
-		if err != nil {
-			t.Fatalf("starting the local agent: %v", err)
-		}
-		t.Cleanup(func() { _ = a.Close(context.Background()) })
-		e.agent, e.node = a, a.NodeID()
-		e.disp.Register(e.node, a)
-	}
 	var ro ReconcilerOptions
 	if tune != nil {
 		tune(&ro)
@@ -78,7 +71,20 @@ func newEnvWith(t *testing.T, driver string, withBackend bool, tune func(*Reconc
 	}
 	e.svc, e.rec = svc, svc.Reconciler()
 	t.Cleanup(e.rec.Close)
+	if withBackend {
+		e.host = testnode.Start(t, testnode.Options{Handler: e.rec, Dispatcher: e.disp, Logger: logger})
+		e.b, e.node = e.host.Sim, e.host.ID
+	}
 	return e
+}
+
+// settle waits until the control plane has applied what the node's agent
+// reported of the host's changes; without a backend it does nothing.
+func (e *env) settle(t *testing.T) {
+	t.Helper()
+	if e.host != nil {
+		e.host.Settle(t)
+	}
 }
 
 // seed stores a managed VM in state on node without any host.
@@ -248,18 +254,6 @@ func (e *env) count(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(vms)
-}
-
-// eventually polls cond every 5ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func (c countingEvents) Restore(ctx context.Context, evs []*vm.Event) error {
