@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
 )
 
 // nodeReady reports whether a GET /api/nodes reply lists a READY node.
@@ -70,7 +71,7 @@ func decodeJSON[T any](t *testing.T, r result) T {
 
 func domState(t *testing.T, name string) string {
 	t.Helper()
-	s, ok, err := cptest.DomState(name)
+	s, ok, err := testlibvirt.DomState(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func (d *daemon) steps(t *testing.T, name string, steps []step) {
 func TestCLILifeCycle(t *testing.T) {
 	requireE2E(t)
 	d := startDaemon(t)
-	name := vmPrefix + cptest.RandomHex(4)
+	name := vmPrefix + testid.Hex(4)
 
 	// nodes
 	r := d.ok(t, "node", "list")
@@ -389,17 +390,17 @@ func TestCLIExportFormats(t *testing.T) {
 func TestCLIAdopt(t *testing.T) {
 	requireE2E(t)
 	d := startDaemon(t)
-	name := vmPrefix + "adopt-" + cptest.RandomHex(4)
+	name := vmPrefix + "adopt-" + testid.Hex(4)
 	t.Cleanup(func() {
-		if err := cptest.RemoveDomain(name); err != nil {
+		if err := testlibvirt.RemoveDomain(name); err != nil {
 			t.Errorf("removing domain %s: %v", name, err)
 		}
 	})
 	path := filepath.Join(t.TempDir(), name+".xml")
-	if err := os.WriteFile(path, []byte(cptest.ForeignDomainXML(name)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(testlibvirt.ForeignDomainXML(name)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("virsh", "-c", cptest.QEMUURI, "define", path).CombinedOutput(); err != nil {
+	if out, err := exec.Command("virsh", "-c", testlibvirt.QEMUURI, "define", path).CombinedOutput(); err != nil {
 		t.Fatalf("virsh define: %v\n%s", err, out)
 	}
 	deadline := time.Now().Add(20 * time.Second)

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
 )
 
 // vmPrefix starts the name of every VM these tests create, so that a run
@@ -38,12 +39,12 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	defer cptest.Cleanup()
+	defer testbin.Cleanup()
 	// `make test` passes an absolute QUANTIX_BIN_DIR; a relative one is
 	// taken from the repository root, where make builds bin/.
-	if dir := os.Getenv(cptest.EnvBinDir); dir != "" && !filepath.IsAbs(dir) {
-		if root, err := cptest.RepoRoot(); err == nil {
-			_ = os.Setenv(cptest.EnvBinDir, filepath.Join(root, dir))
+	if dir := os.Getenv(testbin.EnvBinDir); dir != "" && !filepath.IsAbs(dir) {
+		if root, err := testbin.RepoRoot(); err == nil {
+			_ = os.Setenv(testbin.EnvBinDir, filepath.Join(root, dir))
 		}
 	}
 	tmp, err := os.MkdirTemp("", vmPrefix+"run-")
@@ -61,17 +62,17 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "making the image dir:", err)
 		return 1
 	}
-	e2e.libvirtErr = cptest.CheckLibvirt()
+	e2e.libvirtErr = testlibvirt.CheckLibvirt()
 	if e2e.libvirtErr == nil {
-		if err := cptest.Sweep(vmPrefix); err != nil {
+		if err := testlibvirt.Sweep(vmPrefix); err != nil {
 			fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
 		}
 	}
 	e2e.cli, e2e.cliErr = cliBinary(tmp)
-	e2e.daemon, e2e.daemonErr = cptest.DaemonBinary()
+	e2e.daemon, e2e.daemonErr = testbin.Daemon()
 	code := m.Run()
 	if e2e.libvirtErr == nil {
-		if err := cptest.Sweep(vmPrefix); err != nil {
+		if err := testlibvirt.Sweep(vmPrefix); err != nil {
 			fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
 			code = 1
 		}
@@ -82,13 +83,13 @@ func runTests(m *testing.M) int {
 // cliBinary returns $QUANTIX_BIN_DIR/quantix when `make build` made it, or
 // builds it into dir, without cgo as make does.
 func cliBinary(dir string) (string, error) {
-	if bin := os.Getenv(cptest.EnvBinDir); bin != "" {
+	if bin := os.Getenv(testbin.EnvBinDir); bin != "" {
 		p := filepath.Join(bin, "quantix")
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p, nil
 		}
 	}
-	root, err := cptest.RepoRoot()
+	root, err := testbin.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -103,7 +104,7 @@ func cliBinary(dir string) (string, error) {
 }
 
 // requireE2E fails the test when what the end-to-end tests need is
-// missing, holding the host's libvirtd for the test (cptest.UseLibvirt).
+// missing, holding the host's libvirtd for the test (testlibvirt.UseLibvirt).
 func requireE2E(t testing.TB) {
 	t.Helper()
 	if e2e.cliErr != nil {
@@ -112,7 +113,7 @@ func requireE2E(t testing.TB) {
 	if e2e.daemonErr != nil {
 		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
 	}
-	cptest.UseLibvirt(t)
+	testlibvirt.UseLibvirt(t)
 }
 
 // freeAddr returns a loopback address with a port free right now.
@@ -149,7 +150,7 @@ func startDaemon(t *testing.T) *daemon {
     reboot_timeout = "2s"
   }
 }
-`, cptest.QEMUURI, e2e.imageDir)
+`, testlibvirt.QEMUURI, e2e.imageDir)
 	cfgPath := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
 )
 
 // proc is a quantixd process under test.
@@ -29,13 +30,13 @@ type proc struct {
 }
 
 // requireE2E fails the test when what the end-to-end tests need is
-// missing, holding the host's libvirtd for the test (cptest.UseLibvirt).
+// missing, holding the host's libvirtd for the test (testlibvirt.UseLibvirt).
 func requireE2E(t testing.TB) {
 	t.Helper()
 	if e2e.daemonErr != nil {
 		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
 	}
-	cptest.UseLibvirt(t)
+	testlibvirt.UseLibvirt(t)
 }
 
 // freeAddr returns a loopback address with a port free right now.
@@ -66,7 +67,7 @@ plugin "libvirt" {
     image_dir = %q
   }
 }
-`, db, cptest.QEMUURI, e2e.imageDir)
+`, db, testlibvirt.QEMUURI, e2e.imageDir)
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -245,9 +246,9 @@ func (p *proc) must(t testing.TB, want int, method, path, body string) resp {
 // vmName returns a unique VM name whose domain is removed when the test
 // ends, whatever happened.
 func vmName(t *testing.T) string {
-	name := vmPrefix + cptest.RandomHex(4)
+	name := vmPrefix + testid.Hex(4)
 	t.Cleanup(func() {
-		if err := cptest.RemoveDomain(name); err != nil {
+		if err := testlibvirt.RemoveDomain(name); err != nil {
 			t.Errorf("removing domain %s: %v", name, err)
 		}
 	})
@@ -257,7 +258,7 @@ func vmName(t *testing.T) string {
 // domState is what virsh says of the domain called name, "" when absent.
 func domState(t testing.TB, name string) string {
 	t.Helper()
-	s, ok, err := cptest.DomState(name)
+	s, ok, err := testlibvirt.DomState(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/logsink"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -27,12 +27,12 @@ import (
 func logSinkPluginDir(t testing.TB) string {
 	t.Helper()
 	name := plugin.BinaryName(plugin.TypeLogSink, file.Name)
-	if bin := os.Getenv(cptest.EnvBinDir); bin != "" {
+	if bin := os.Getenv(testbin.EnvBinDir); bin != "" {
 		if fi, err := os.Stat(filepath.Join(bin, "plugins", name)); err == nil && fi.Mode().IsRegular() {
 			return filepath.Join(bin, "plugins")
 		}
 	}
-	root, err := cptest.RepoRoot()
+	root, err := testbin.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/vmlog"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -21,7 +22,7 @@ import (
 // qemu:///system, with the file log sink taking source qemu into sinkPath.
 func writeQEMULogsConfig(t *testing.T, dir, sinkPath string) string {
 	t.Helper()
-	backend, err := cptest.PluginBinary()
+	backend, err := testbin.LibvirtPlugin()
 	if err != nil {
 		t.Fatalf("the libvirt plugin is needed: %v", err)
 	}
@@ -40,7 +41,7 @@ log_sink "file" {
     path = %q
   }
 }
-`, logSinkPluginDir(t), backend, cptest.QEMUURI, e2e.imageDir, sinkPath)
+`, logSinkPluginDir(t), backend, testlibvirt.QEMUURI, e2e.imageDir, sinkPath)
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

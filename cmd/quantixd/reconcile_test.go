@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/internal/hostlock"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
 )
 
 // The tests of this file check reconciliation end to end: quantixd
@@ -42,7 +43,7 @@ func virshRetry(t testing.TB, args ...string) string {
 func virshTry(args ...string) (string, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		b, err := exec.Command("virsh", append([]string{"-c", cptest.QEMUURI}, args...)...).CombinedOutput()
+		b, err := exec.Command("virsh", append([]string{"-c", testlibvirt.QEMUURI}, args...)...).CombinedOutput()
 		out := strings.TrimSpace(string(b))
 		if err == nil {
 			return out, nil
@@ -59,13 +60,13 @@ func virshTry(args ...string) (string, error) {
 // recName returns a unique domain name removed when the test ends,
 // whatever happened.
 func recName(t testing.TB) string {
-	name := recPrefix + cptest.RandomHex(4)
+	name := recPrefix + testid.Hex(4)
 	t.Cleanup(func() {
 		if _, err := virshTry("list"); err != nil {
 			t.Errorf("libvirtd unreachable at cleanup, %s may be left: %v", name, err)
 			return
 		}
-		if err := cptest.RemoveDomain(name); err != nil {
+		if err := testlibvirt.RemoveDomain(name); err != nil {
 			t.Errorf("removing domain %s: %v", name, err)
 		}
 	})
@@ -77,7 +78,7 @@ func recName(t testing.TB) string {
 func defineForeign(t testing.TB, name string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".xml")
-	if err := os.WriteFile(path, []byte(cptest.ForeignDomainXML(name)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(testlibvirt.ForeignDomainXML(name)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	virshRetry(t, "define", path)
@@ -104,7 +105,7 @@ plugin "libvirt" {
     image_dir = %q
   }
 }
-`, dir, token, token, heartbeat, cptest.QEMUURI, e2e.imageDir)
+`, dir, token, token, heartbeat, testlibvirt.QEMUURI, e2e.imageDir)
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -288,9 +289,9 @@ func TestE2EPluginKilled(t *testing.T) {
 func TestE2EServerAndAgent(t *testing.T) {
 	requireE2E(t)
 	dir := t.TempDir()
-	cfg := writeRecConfig(t, dir, "tok-"+cptest.RandomHex(8), "1s")
+	cfg := writeRecConfig(t, dir, "tok-"+testid.Hex(8), "1s")
 	s := startDaemon(t, "server", "-config", cfg)
-	node := "qx-rec-node-" + cptest.RandomHex(3)
+	node := "qx-rec-node-" + testid.Hex(3)
 	startAgent := func() *proc {
 		a := spawn(t, "agent", "-config", cfg, "-servers", s.rpc, "-node-name", node)
 		s.waitNode(t, node, 20*time.Second, "READY")
@@ -362,7 +363,7 @@ func TestE2EServerAndAgent(t *testing.T) {
 func TestE2EAgentWrongToken(t *testing.T) {
 	requireE2E(t)
 	dir := t.TempDir()
-	s := startDaemon(t, "server", "-config", writeRecConfig(t, dir, "right-"+cptest.RandomHex(4), "1s"))
+	s := startDaemon(t, "server", "-config", writeRecConfig(t, dir, "right-"+testid.Hex(4), "1s"))
 	other := t.TempDir()
 	a := spawn(t, "agent", "-config", writeRecConfig(t, other, "wrong", "1s"), "-servers", s.rpc, "-node-name", "qx-rec-intruder")
 	a.waitLog(t, 20*time.Second, "join token rejected")

@@ -14,10 +14,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -28,10 +31,10 @@ func spec(name string) backend.VMSpec {
 
 // connected starts a server, the test-driver plugin and an agent with no
 // sync jitter, and waits for the agent's first full sync.
-func connected(t *testing.T, cfg agent.Config) (*server, *cptest.TestDriverBackend, *agent.Agent) {
+func connected(t *testing.T, cfg agent.Config) (*server, *testlibvirt.TestDriverBackend, *agent.Agent) {
 	t.Helper()
 	srv := startServer(t, "", "")
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	cfg.Servers = []string{srv.addr}
 	cfg.Backend = b
 	if cfg.HeartbeatInterval == 0 {
@@ -69,7 +72,7 @@ func TestAgentReportsEventsAtOnce(t *testing.T) {
 		return id
 	}
 	id := step("create", backend.StateStopped, func() (string, error) {
-		x, err := b.CreateVM(ctx, spec("ev-"+cptest.RandomHex(3)))
+		x, err := b.CreateVM(ctx, spec("ev-"+testid.Hex(3)))
 		if err != nil {
 			return "", err
 		}
@@ -98,7 +101,7 @@ func TestAgentRunsCommands(t *testing.T) {
 		}
 		return res
 	}
-	s := spec("cmd-" + cptest.RandomHex(3))
+	s := spec("cmd-" + testid.Hex(3))
 	res := exec(nodeapi.Command{Op: nodeapi.OpCreate, Spec: &s})
 	if res.VM == nil || res.VM.Name != s.Name || res.VM.State != backend.StateStopped || !res.VM.Managed {
 		t.Fatalf("create: %+v", res.VM)
@@ -161,7 +164,7 @@ func TestAgentHeartbeats(t *testing.T) {
 	srv.rec.setAskFullSync(false)
 
 	// What the agent sees changes: so does the hash of the next heartbeat.
-	x, err := b.CreateVM(context.Background(), spec("hb-"+cptest.RandomHex(3)))
+	x, err := b.CreateVM(context.Background(), spec("hb-"+testid.Hex(3)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +180,7 @@ func TestAgentHeartbeats(t *testing.T) {
 // its token takes it.
 func TestAgentWrongJoinToken(t *testing.T) {
 	srv := startServer(t, "", "right")
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, JoinToken: "wrong", Backend: b, MaxBackoff: 300 * time.Millisecond})
 	waitFor(t, 5*time.Second, "the agent sees the refusal", func() bool { return a.Status().LastError != nil })
 	err := a.Status().LastError
@@ -219,7 +222,7 @@ func TestAgentReconnects(t *testing.T) {
 func TestAgentKeepsLatestStateOnly(t *testing.T) {
 	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
 	ctx := context.Background()
-	x, err := b.CreateVM(ctx, spec("latest-"+cptest.RandomHex(3)))
+	x, err := b.CreateVM(ctx, spec("latest-"+testid.Hex(3)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +291,7 @@ func TestAgentResyncsAfterPluginKill(t *testing.T) {
 func TestAgentSyncJitter(t *testing.T) {
 	const jitter = 800 * time.Millisecond
 	srv := startServer(t, "", "")
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, SyncJitter: jitter, MaxBackoff: 200 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond})
 	var delays []time.Duration
 	addr := srv.addr
@@ -321,7 +324,7 @@ func TestAgentConfig(t *testing.T) {
 			t.Errorf("empty config: %v; want it to name %s", err, want)
 		}
 	}
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, SyncJitter: -time.Second})
 	if err == nil || !strings.Contains(err.Error(), "sync jitter") {
 		t.Errorf("negative jitter: %v", err)
@@ -344,14 +347,14 @@ func TestAgentIgnoresUnusableUUIDs(t *testing.T) {
 	if err := os.WriteFile(file, []byte("<node>\n"+dom("ones", ones)+dom("zeros", zeros)+dom("good", good)+"</node>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	path, err := cptest.PluginBinary()
+	path, err := testbin.LibvirtPlugin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := pluginhost.LaunchBackend(context.Background(), pluginhost.Config{
-		Name: cptest.PluginName, Path: path,
+		Name: testlibvirt.PluginName, Path: path,
 		Settings: map[string]any{"uri": "test://" + file, "image_dir": filepath.Join(t.TempDir(), "images")},
-		Logger:   cptest.Logger(t, hclog.Warn),
+		Logger:   testlog.New(t, hclog.Warn),
 	})
 	if err != nil {
 		t.Fatal(err)

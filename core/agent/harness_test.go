@@ -13,8 +13,10 @@ import (
 
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/agentserver"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -24,7 +26,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cptest.Cleanup()
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
@@ -66,7 +68,7 @@ func (r *recorder) Register(_ context.Context, reg nodeapi.Registration) (string
 	r.mu.Lock()
 	id := r.nodes[reg.NodeName]
 	if id == "" {
-		id = "node-" + cptest.RandomHex(4)
+		id = "node-" + testid.Hex(4)
 		r.nodes[reg.NodeName] = id
 	}
 	r.mu.Unlock()
@@ -192,7 +194,7 @@ func startServerLogs(t *testing.T, addr, token string, logs *logRecorder) *serve
 	}
 	s := &server{disp: agentserver.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1)}
 	opts := agentserver.Options{
-		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug).Named("server"),
+		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: testlog.New(t, hclog.Debug).Named("server"),
 	}
 	if logs != nil {
 		opts.Logs = logs
@@ -227,10 +229,10 @@ func (s *server) stop(t *testing.T) {
 func runAgent(t *testing.T, cfg agent.Config) *agent.Agent {
 	t.Helper()
 	if cfg.NodeName == "" {
-		cfg.NodeName = "node-" + cptest.RandomHex(3)
+		cfg.NodeName = "node-" + testid.Hex(3)
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = cptest.Logger(t, hclog.Debug)
+		cfg.Logger = testlog.New(t, hclog.Debug)
 	}
 	a, err := agent.New(cfg)
 	if err != nil {

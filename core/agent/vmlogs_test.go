@@ -14,8 +14,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -172,7 +174,7 @@ func domainID(t *testing.T, srv *server, name string) string {
 func startAgent(t *testing.T, cfg agent.Config) (*agent.Agent, func()) {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = cptest.Logger(t, hclog.Debug)
+		cfg.Logger = testlog.New(t, hclog.Debug)
 	}
 	a, err := agent.New(cfg)
 	if err != nil {
@@ -296,9 +298,9 @@ func TestVMLogLinesSurviveFailures(t *testing.T) {
 // written meanwhile and none of those sent before.
 func TestVMLogOffsetsSurviveRestart(t *testing.T) {
 	srv := startServer(t, "", "")
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	dir := t.TempDir()
-	cfg := agent.Config{NodeName: "node-" + cptest.RandomHex(3), Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, StateDir: dir}
+	cfg := agent.Config{NodeName: "node-" + testid.Hex(3), Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, StateDir: dir}
 	_, stop := startAgent(t, cfg)
 	id := domainID(t, srv, testDomain)
 	path := filepath.Join(b.LogDir, testDomain+".log")
@@ -336,7 +338,7 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 	srv, b, a := connected(t, agent.Config{})
 	ctx := context.Background()
 	node := a.Status().NodeID
-	name := "logs-" + cptest.RandomHex(3)
+	name := "logs-" + testid.Hex(3)
 	path := filepath.Join(b.LogDir, name+".log")
 	appendLog(t, path, "left by an earlier vm of the name")
 	sp := spec(name)
@@ -392,7 +394,7 @@ func TestVMLogsNotShipped(t *testing.T) {
 	})
 	t.Run("server keeps none", func(t *testing.T) {
 		srv := startServerLogs(t, "", "", nil)
-		b := cptest.LaunchTestDriver(t)
+		b := testlibvirt.LaunchTestDriver(t)
 		appendLog(t, filepath.Join(b.LogDir, testDomain+".log"), "kept by the agent")
 		runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 100 * time.Millisecond})
 		srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", fullSyncWith(testDomain))

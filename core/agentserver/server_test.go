@@ -20,9 +20,11 @@ import (
 
 	"github.com/quantixvm/quantix/core/agent/wire"
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/internal/wait"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -75,7 +77,7 @@ func (r *recorder) Register(_ context.Context, reg nodeapi.Registration) (string
 	r.add(func() {
 		r.regs = append(r.regs, reg)
 		if id = r.nodes[reg.NodeName]; id == "" {
-			id = "node-" + cptest.RandomHex(4)
+			id = "node-" + testid.Hex(4)
 			r.nodes[reg.NodeName] = id
 		}
 	})
@@ -130,7 +132,7 @@ func startAgentServer(t *testing.T, token string, ln net.Listener, opts ...func(
 		}
 	}
 	e := &agentServerEnv{addr: ln.Addr().String(), disp: NewDispatcher(), rec: newRecorder()}
-	o := Options{Handler: e.rec, Dispatcher: e.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug)}
+	o := Options{Handler: e.rec, Dispatcher: e.disp, JoinToken: token, Logger: testlog.New(t, hclog.Debug)}
 	for _, set := range opts {
 		set(&o)
 	}
@@ -535,8 +537,8 @@ func TestAgentServerDisconnectFailsFast(t *testing.T) {
 	}
 
 	// Through the service, as the API calls it.
-	st := cptest.OpenStore(t, "sqlite")
-	svc, err := controlplane.New(controlplane.Options{Store: st, Executor: e.disp, Logger: cptest.Logger(t, hclog.Warn)})
+	st := teststore.Open(t, "sqlite")
+	svc, err := controlplane.New(controlplane.Options{Store: st, Executor: e.disp, Logger: testlog.New(t, hclog.Warn)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -41,7 +42,7 @@ func newLogEnv(t testing.TB, driver string, o logEnvOptions) *logEnv {
 		p, err := logs.Open(logs.Options{
 			Dir: t.TempDir(), Store: e.store.Logs(), Registerer: le.reg,
 			Batch:  logs.BatchOptions{MaxWait: 10 * time.Millisecond},
-			Logger: cptest.Logger(t, hclog.Warn),
+			Logger: testlog.New(t, hclog.Warn),
 		})
 		if err != nil {
 			t.Fatalf("opening the log pipeline: %v", err)
@@ -98,7 +99,7 @@ func seedEntry(i int, session string) string {
 func uiBody(entries ...string) string { return `{"logs":[` + strings.Join(entries, ",") + `]}` }
 
 func TestUILogsSeedFrontEndShape(t *testing.T) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		t.Run(driver, func(t *testing.T) {
 			le := newLogEnv(t, driver, logEnvOptions{})
 			var es []string

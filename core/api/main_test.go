@@ -14,15 +14,16 @@ import (
 
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/internal/testnode"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/plugins/sim"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cptest.Cleanup()
+	teststore.Cleanup()
 	os.Exit(code)
 }
 
@@ -48,8 +49,8 @@ func newEnv(t testing.TB, driver string, withBackend bool) *env {
 // stream's keep-alive interval given.
 func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.ReconcilerOptions, keepAlive time.Duration, more ...func(*env, *Options)) *env {
 	t.Helper()
-	e := &env{store: cptest.OpenStore(t, driver), disp: agentserver.NewDispatcher()}
-	logger := cptest.Logger(t, hclog.Warn)
+	e := &env{store: teststore.Open(t, driver), disp: agentserver.NewDispatcher()}
+	logger := testlog.New(t, hclog.Warn)
 	svc, err := controlplane.New(controlplane.Options{Store: e.store, Executor: e.disp, Logger: logger, Reconcile: ro})
 	if err != nil {
 		t.Fatal(err)

@@ -12,24 +12,26 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agentserver"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/internal/testnode"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/plugins/sim"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cptest.Cleanup()
+	teststore.Cleanup()
 	os.Exit(code)
 }
 
 // forEachDriver runs fn as a subtest per database.
 func forEachDriver(t *testing.T, fn func(t *testing.T, driver string)) {
-	for _, d := range cptest.Drivers {
+	for _, d := range teststore.Drivers {
 		t.Run(d, func(t *testing.T) { fn(t, d) })
 	}
 }
@@ -59,8 +61,8 @@ func newEnv(t *testing.T, driver string, withBackend bool) *env {
 func newEnvWith(t *testing.T, driver string, withBackend bool, tune func(*ReconcilerOptions)) *env {
 	t.Helper()
 	writes := new(atomic.Int64)
-	e := &env{store: countingStore{Store: cptest.OpenStore(t, driver), writes: writes}, disp: agentserver.NewDispatcher(), writes: writes}
-	logger := cptest.Logger(t, hclog.Warn)
+	e := &env{store: countingStore{Store: teststore.Open(t, driver), writes: writes}, disp: agentserver.NewDispatcher(), writes: writes}
+	logger := testlog.New(t, hclog.Warn)
 	var ro ReconcilerOptions
 	if tune != nil {
 		tune(&ro)
@@ -91,7 +93,7 @@ func (e *env) settle(t *testing.T) {
 func (e *env) seed(t *testing.T, name string, state vm.State, node string) *vm.VM {
 	t.Helper()
 	v := &vm.VM{
-		ID: "seed-" + cptest.RandomHex(8), Name: name, Origin: vm.OriginControlPlane, IsManaged: true,
+		ID: "seed-" + testid.Hex(8), Name: name, Origin: vm.OriginControlPlane, IsManaged: true,
 		State: state, NodeID: node, DesiredState: vm.DesiredStopped, RestartPolicy: vm.RestartNever,
 		Spec: vm.Spec{VCPUs: 1, MemoryMiB: 64},
 	}

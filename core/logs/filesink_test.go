@@ -13,8 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/pluginhost"
+	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -23,13 +23,13 @@ import (
 // when `make test` built it there, else built once for the run.
 var fileSinkBinary = sync.OnceValues(func() (string, error) {
 	name := plugin.BinaryName(plugin.TypeLogSink, file.Name)
-	if bin := os.Getenv(cptest.EnvBinDir); bin != "" {
+	if bin := os.Getenv(testbin.EnvBinDir); bin != "" {
 		p := filepath.Join(bin, "plugins", name)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p, nil
 		}
 	}
-	root, err := cptest.RepoRoot()
+	root, err := testbin.RepoRoot()
 	if err != nil {
 		return "", err
 	}

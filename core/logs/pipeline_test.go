@@ -14,8 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -88,14 +88,14 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild(dir))
 	}
 	code := m.Run()
-	cptest.Cleanup()
+	teststore.Cleanup()
 	os.Exit(code)
 }
 
 func TestPipelineDeliversToStoreAndSinks(t *testing.T) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		t.Run(driver, func(t *testing.T) {
-			st := cptest.OpenStore(t, driver)
+			st := teststore.Open(t, driver)
 			uiOnly, all := &fakeSink{}, &fakeSink{}
 			reg := prometheus.NewRegistry()
 			p := openPipeline(t, t.TempDir(), Options{
@@ -367,7 +367,7 @@ func TestMatchText(t *testing.T) {
 }
 
 // openTestStore opens a SQLite store for the test.
-func openTestStore(t testing.TB) store.Store { return cptest.OpenStore(t, "sqlite") }
+func openTestStore(t testing.TB) store.Store { return teststore.Open(t, "sqlite") }
 
 // TestPipelineOpenFailureUnregisters: a pipeline that fails to open leaves
 // nothing registered, so that opening it again with the same registry

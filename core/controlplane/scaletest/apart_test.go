@@ -13,10 +13,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/plugins/sim"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -52,7 +53,7 @@ const (
 //     design §4 says, until the destination's report finds it again);
 //   - node A's agent stopped: node A's VMs only become UNKNOWN.
 func TestAgentsStayApart(t *testing.T) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
 			testAgentsStayApart(t, driver)
@@ -72,7 +73,7 @@ type apart struct {
 
 func testAgentsStayApart(t *testing.T, driver string) {
 	ctx := context.Background()
-	logger := cptest.Logger(t, hclog.Info)
+	logger := testlog.New(t, hclog.Info)
 	c := startCluster(t, driver, clusterOptions{
 		reconcile: controlplane.ReconcilerOptions{LivenessScan: 50 * time.Millisecond},
 		log:       logger.Named("server"),

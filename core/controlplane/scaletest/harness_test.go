@@ -18,18 +18,18 @@ import (
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/plugins/sim"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cptest.Cleanup()
+	teststore.Cleanup()
 	os.Exit(code)
 }
 
@@ -91,10 +91,10 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 	}
 	var st store.Store
 	if opts.storeLog == nil {
-		st = cptest.OpenStore(tb, driver)
+		st = teststore.Open(tb, driver)
 	} else {
 		var err error
-		if st, err = store.Open(context.Background(), driver, cptest.DSN(tb, driver), opts.storeLog); err != nil {
+		if st, err = store.Open(context.Background(), driver, teststore.DSN(tb, driver), opts.storeLog); err != nil {
 			tb.Fatalf("opening %s store: %v", driver, err)
 		}
 		tb.Cleanup(func() {

@@ -17,8 +17,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/plugins/sim"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -97,7 +98,7 @@ func BenchmarkScale(b *testing.B) {
 	if testing.Short() {
 		b.Skip("the scale benchmark runs for minutes: not with -short")
 	}
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		b.Run(driver, func(b *testing.B) { benchScale(b, driver) })
 	}
 }
@@ -109,7 +110,7 @@ func benchScale(b *testing.B, driver string) {
 	lists := envDuration("QUANTIX_SCALE_LIST_WINDOW", listWindow)
 	total := agents * perHost
 	ctx := context.Background()
-	logger := cptest.Logger(b, hclog.Error)
+	logger := testlog.New(b, hclog.Error)
 
 	m := newMeter(perHost)
 	c := startCluster(b, driver, clusterOptions{log: logger, storeLog: logger, handler: m.wrap})

@@ -1,4 +1,12 @@
-package cptest
+// Package testlibvirt gives tests the host's libvirtd (qemu:///system,
+// which `make deps` installs and starts): checking and holding it, looking
+// at and sweeping its domains with virsh, the definition of a domain made
+// outside Quantix; and the libvirt backend plugin on libvirt's in-memory
+// test driver (LaunchTestDriver), which needs no libvirtd.
+//
+// Tests that need libvirtd fail, not skip, when it is not reachable,
+// saying to run `make deps`.
+package testlibvirt
 
 import (
 	"errors"

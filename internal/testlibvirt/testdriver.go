@@ -1,4 +1,4 @@
-package cptest
+package testlibvirt
 
 import (
 	"context"
@@ -9,7 +9,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/pluginhost"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testlog"
 )
+
+// PluginName is the name the libvirt backend plugin runs under.
+const PluginName = "libvirt"
 
 // TestDriverBackend is the real libvirt plugin process on libvirt's
 // in-memory test driver (test:///default): fast, and fresh for each launch.
@@ -24,7 +29,7 @@ type TestDriverBackend struct {
 // log dirs; it is closed when the test ends.
 func LaunchTestDriver(t testing.TB) *TestDriverBackend {
 	t.Helper()
-	path, err := PluginBinary()
+	path, err := testbin.LibvirtPlugin()
 	if err != nil {
 		t.Fatalf("the real backend plugin is needed: %v", err)
 	}
@@ -42,7 +47,7 @@ func LaunchTestDriver(t testing.TB) *TestDriverBackend {
 			"qemu_log_dir":   logDir,
 			"reboot_timeout": "1s",
 		},
-		Logger: Logger(t, hclog.Warn),
+		Logger: testlog.New(t, hclog.Warn),
 	})
 	if err != nil {
 		t.Fatalf("launching the libvirt plugin on test:///default: %v", err)

@@ -1,14 +1,16 @@
-package cptest
+// Package teststore gives tests throw-away stores: on SQLite, a file in the
+// test's temp dir; on PostgreSQL, a new schema in one database created for
+// the run on the server `make deps` starts (internal/pgtest) and dropped by
+// Cleanup, which TestMain calls. A test that needs PostgreSQL fails, not
+// skips, when it is not reachable, saying to run `make deps`.
+package teststore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,17 +21,12 @@ import (
 
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/pgtest"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlog"
 )
 
 // Drivers are the databases the tests run on.
 var Drivers = []string{"sqlite", "postgres"}
-
-// RandomHex returns n random bytes in hex.
-func RandomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // pg is the run's throw-away database, created on first use.
 var pg struct {
@@ -53,7 +50,7 @@ func setupPostgres() error {
 		_ = admin.Close()
 		return err
 	}
-	name := "qx_cptest_" + RandomHex(6)
+	name := "qx_teststore_" + testid.Hex(6)
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		_ = admin.Close()
 		return fmt.Errorf("creating database %s: %w", name, err)
@@ -68,7 +65,9 @@ func setupPostgres() error {
 	return nil
 }
 
-func dropPostgres() {
+// Cleanup drops the run's PostgreSQL database, if one was made. TestMain
+// calls it after m.Run.
+func Cleanup() {
 	if pg.admin == nil {
 		return
 	}
@@ -110,10 +109,10 @@ func DSN(t testing.TB, driver string) string {
 	return filepath.Join(t.TempDir(), "quantix.db")
 }
 
-// OpenStore opens a fresh store on driver, closed when the test ends.
-func OpenStore(t testing.TB, driver string) store.Store {
+// Open opens a fresh store on driver, closed when the test ends.
+func Open(t testing.TB, driver string) store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), driver, DSN(t, driver), Logger(t, hclog.Warn))
+	s, err := store.Open(context.Background(), driver, DSN(t, driver), testlog.New(t, hclog.Warn))
 	if err != nil {
 		t.Fatalf("opening %s store: %v", driver, err)
 	}
@@ -123,16 +122,4 @@ func OpenStore(t testing.TB, driver string) store.Store {
 		}
 	})
 	return s
-}
-
-// Logger logs to the test's log at level and above.
-func Logger(t testing.TB, level hclog.Level) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: level, Output: testWriter{t}})
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
