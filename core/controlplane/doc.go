@@ -32,10 +32,10 @@
 //
 // The Reconciler is also the ReportHandler (core/nodeapi) agents report to
 // through the agent server (design §4).
-// Each report is applied in one transaction, by rules that are pure
-// functions of the record and the report (discovery.go: judgeReport,
-// judgeGone), so that a record written concurrently is read again and
-// judged anew inside the transaction. The decisions are made on a read
+// Each report is applied in one transaction (commit.go), by the rules of
+// core/reconcile, pure functions of the record and the report, so that a
+// record written concurrently is read again and judged anew inside the
+// transaction. The decisions are made on a read
 // outside it: a full sync that changes nothing opens no transaction and
 // writes nothing. Unknown UUIDs are inserted as host-discovered in one
 // batch; known ones get status only (store.VMRepo.UpdateStatus cannot write

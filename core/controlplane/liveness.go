@@ -12,6 +12,7 @@ import (
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -301,7 +302,7 @@ func (l *liveness) expire(ctx context.Context, c *nodeClock) error {
 	}
 	msg := fmt.Sprintf("node %s missed %d heartbeats (none since %s): state unknown",
 		c.name, r.opts.MissedHeartbeats, c.lastBeat.UTC().Format(time.RFC3339))
-	rl := func(cur *vm.VM) verdict { return judgeUnreachable(cur, c.id, msg, now) }
+	rl := func(cur *vm.VM) reconcile.Verdict { return reconcile.Unreachable(cur, c.id, msg, now) }
 	items := make([]item, 0, len(vms))
 	for _, v := range vms {
 		items = append(items, newItem(v, rl))
@@ -328,22 +329,4 @@ func (l *liveness) expire(ctx context.Context, c *nodeClock) error {
 		OldState: old, NewState: c.state, Healthy: c.backend.Healthy, Message: fmt.Sprintf("%d heartbeats missed: %d vms are UNKNOWN", r.opts.MissedHeartbeats, len(out.events))})
 	r.log.Warn("node unreachable", "node", c.name, "id", c.id, "last_heartbeat", c.lastBeat, "vms_unknown", len(out.events))
 	return nil
-}
-
-// judgeUnreachable makes a VM of an unreachable node UNKNOWN, keeping what
-// was last seen in last_known_state. Placeholders, LOST, TERMINATED and
-// already UNKNOWN VMs stay.
-func judgeUnreachable(cur *vm.VM, nodeID, msg string, now time.Time) verdict {
-	switch cur.State {
-	case vm.StateCreating, vm.StateLost, vm.StateTerminated, vm.StateUnknown:
-		return verdict{}
-	}
-	if cur.NodeID != nodeID {
-		return verdict{}
-	}
-	v := *cur
-	keepLastKnown(&v)
-	v.State, v.StateChangedAt, v.Message = vm.StateUnknown, now, msg
-	ev := &vm.Event{VMID: v.ID, Time: now, Action: "node_unreachable", OldState: cur.State, NewState: v.State, Cause: vm.CauseReconciler, Message: msg}
-	return verdict{next: &v, event: ev}
 }

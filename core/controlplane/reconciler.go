@@ -11,6 +11,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -63,6 +64,8 @@ type Reconciler struct {
 
 	nodes    *liveness
 	restarts *restarter
+	// judge decides what reports mean for records (core/reconcile).
+	judge reconcile.Judge
 
 	// bg bounds the work the reconciler starts on its own (restarts);
 	// Close cancels it and waits for wg.
@@ -168,6 +171,7 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 	}
 	r.bg, r.cancel = context.WithCancel(context.Background())
 	r.nodes = newLiveness(r)
+	r.judge = reconcile.Judge{NodeName: r.nodeName, LastSeenRefresh: opts.LastSeenRefresh}
 	r.restarts = newRestarter(r, opts.Restart)
 	return r, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -229,7 +230,7 @@ var reportCases = []reportCase{
 		name:    "gone by migration: a managed vm is MIGRATING, not LOST",
 		seed:    []*vm.VM{rec(u1, "traveller", vm.StateRunning, "A", true)},
 		by:      "A",
-		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: reconcile.ReasonMigrated},
 		want:    []wantVM{{id: u1, state: vm.StateMigrating, nodeRef: "A", lastKnown: vm.StateRunning, desired: vm.DesiredRunning, event: "migrate", cause: vm.CauseHost, msg: "migrated away from node node-a"}},
 		records: 1,
 	},
@@ -237,7 +238,7 @@ var reportCases = []reportCase{
 		name:    "gone by migration: an unmanaged vm's record is kept, MIGRATING",
 		seed:    []*vm.VM{rec(u1, "foreign", vm.StatePaused, "A", false)},
 		by:      "A",
-		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: reconcile.ReasonMigrated},
 		want:    []wantVM{{id: u1, state: vm.StateMigrating, nodeRef: "A", lastKnown: vm.StatePaused, event: "migrate", cause: vm.CauseHost, msg: "waiting for the node it went to"}},
 		records: 1,
 	},
@@ -245,7 +246,7 @@ var reportCases = []reportCase{
 		name:    "gone by migration: a vm being deleted is TERMINATED",
 		seed:    []*vm.VM{rec(u1, "going", vm.StateDeleting, "A", true)},
 		by:      "A",
-		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: reconcile.ReasonMigrated},
 		want:    []wantVM{{id: u1, state: vm.StateTerminated, nodeRef: "A", desired: vm.DesiredRunning, event: "terminate", cause: vm.CauseHost}},
 		records: 1,
 	},
@@ -253,7 +254,7 @@ var reportCases = []reportCase{
 		name:    "a MIGRATING vm reported by its new node moves there",
 		seed:    []*vm.VM{migrating(rec(u1, "traveller", vm.StateMigrating, "A", true), vm.StateRunning)},
 		by:      "B",
-		change:  &nodeapi.Change{VM: hostVM(u1, "traveller", backend.StateRunning), Reason: ReasonMigrated},
+		change:  &nodeapi.Change{VM: hostVM(u1, "traveller", backend.StateRunning), Reason: reconcile.ReasonMigrated},
 		want:    []wantVM{{id: u1, state: vm.StateRunning, nodeRef: "B", lastKnown: vm.StateRunning, desired: vm.DesiredRunning, event: "observe", cause: vm.CauseHost, msg: "moved from node node-a to node node-b; node node-b reports RUNNING (migrated)"}},
 		records: 1,
 	},

@@ -63,9 +63,10 @@ func (o RestartOptions) delay(failures int) time.Duration {
 	return min(d, o.MaxDelay)
 }
 
-// restarter starts again, through the nodeapi.Executor, the VMs the restart policy
-// says to restart (restartPolicy), with exponential backoff, and gives up
-// after MaxFailures failures within Window.
+// restarter starts again, through the Executor, the VMs whose restart
+// policy says to (the verdicts of core/reconcile that ask for a restart),
+// with exponential backoff, and gives up after MaxFailures failures within
+// Window.
 type restarter struct {
 	r    *Reconciler
 	opts RestartOptions
