@@ -24,6 +24,7 @@ import (
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/internal/teststore"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/sim"
 )
 
@@ -271,21 +272,16 @@ func (h *host) nodeID(tb testing.TB) string {
 	return h.agent.Status().NodeID
 }
 
-// waitFor polls cond every few milliseconds until it holds; cond's text
-// says where things stand, for the failure message.
+// waitFor waits until cond holds (internal/wait); cond's text says where
+// things stand, for the failure message.
 func waitFor(tb testing.TB, within time.Duration, what string, cond func() (bool, string)) {
 	tb.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, state := cond()
-		if ok {
-			return
+	wait.UntilNil(tb, within, what, func() error {
+		if ok, state := cond(); !ok {
+			return fmt.Errorf("last seen: %s", state)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %s; last seen: %s", what, within, state)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // allVMs returns every VM record, by id.
