@@ -49,7 +49,7 @@ var (
 	errNeverAttached = errors.New("the agent registered but never opened its session stream")
 )
 
-// Options configure an Server.
+// Options configure a Server.
 type Options struct {
 	// Handler applies what agents report.
 	Handler nodeapi.ReportHandler

@@ -227,7 +227,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// register registers a node through the nodeapi.ReportHandler and returns its id.
+// register registers a node through the ReportHandler and returns its id.
 func (e *env) register(t *testing.T, name string, interval time.Duration) string {
 	t.Helper()
 	id, err := e.rec.Register(context.Background(), nodeapi.Registration{NodeName: name, Address: "10.0.0.1",

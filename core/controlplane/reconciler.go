@@ -42,8 +42,9 @@ type Note struct {
 // state or the message changed; once committed, the event is published on
 // the events.Broker.
 //
-// It is also the nodeapi.ReportHandler agents report to (reports.go: discovery,
-// full syncs, heartbeats and node liveness), corrects VMs stuck in a
+// It is also the nodeapi.ReportHandler agents report to (registrations and
+// node liveness in liveness.go, full syncs in fullsync.go, changes in
+// change.go, heartbeats in heartbeat.go), corrects VMs stuck in a
 // transitional state and restarts VMs by their restart policy. Run runs the
 // periodic part of that work; Close stops what is left of it.
 type Reconciler struct {
@@ -327,7 +328,7 @@ func (r *Reconciler) SetState(ctx context.Context, id string, state vm.State, no
 // inserted as host-discovered, unless it is the VM being created under a
 // placeholder of the same name on that node: then the report is left to
 // Complete, and the placeholder is returned. Reports agents push go through
-// the nodeapi.ReportHandler methods instead, which follow the rules of design §4.
+// the ReportHandler methods instead, which follow the rules of design §4.
 func (r *Reconciler) Apply(ctx context.Context, nodeID string, observed *backend.VM, note Note) (*vm.VM, error) {
 	if observed == nil || observed.ID == "" {
 		return nil, errorf(KindInternal, "applying a report of node %s: no vm", nodeID)

@@ -10,7 +10,7 @@ import (
 // LivenessScan it makes nodes that missed their heartbeats UNREACHABLE (the
 // clocks of the nodes stored READY start when Run does), and every
 // StuckScan it corrects VMs stuck in a transitional state. Every agent must
-// report through the reconciler's nodeapi.ReportHandler methods, or its node goes
+// report through the reconciler's ReportHandler methods, or its node goes
 // UNREACHABLE.
 func (r *Reconciler) Run(ctx context.Context) error {
 	if err := r.nodes.load(ctx); err != nil {

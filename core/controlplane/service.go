@@ -79,7 +79,7 @@ func New(opts Options) (*Service, error) {
 	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane")}, nil
 }
 
-// Reconciler returns the service's status writer: the nodeapi.ReportHandler of
+// Reconciler returns the service's status writer: the ReportHandler of
 // agents, whose Run and Close the daemon calls.
 func (s *Service) Reconciler() *Reconciler { return s.rec }
 
