@@ -101,17 +101,8 @@ func Start(t testing.TB, opts Options) *Node {
 	if err != nil {
 		t.Fatalf("testnode: %v", err)
 	}
-	served := make(chan error, 1)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), within)
-		defer cancel()
-		if err := srv.Close(ctx); err != nil {
-			t.Errorf("testnode: closing the agent server: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("testnode: serving agents: %v", err)
-		}
-	})
+	// Until the server serves it (below), the listener is the test's.
+	t.Cleanup(func() { _ = ln.Close() })
 
 	logDir := t.TempDir()
 	b := sim.New(sim.WithLogger(logger.Named("sim")))
@@ -163,7 +154,18 @@ func Start(t testing.TB, opts Options) *Node {
 	// so that exactly one full sync, on attaching, comes, and none later in
 	// the test.
 	wait.Until(t, within, "the agent of "+name+" to list its host twice", func() bool { return lb.count() >= 2 })
+	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), within)
+		defer cancel()
+		if err := srv.Close(ctx); err != nil {
+			t.Errorf("testnode: closing the agent server: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("testnode: serving agents: %v", err)
+		}
+	})
 	n.ID = wait.Value(t, within, "the agent of "+name+" to attach its session", func() (string, bool) {
 		st := a.Status()
 		return st.NodeID, st.Connected && st.NodeID != ""
