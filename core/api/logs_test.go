@@ -122,7 +122,7 @@ func TestUILogsSeedFrontEndShape(t *testing.T) {
 				!e.Timestamp.Equal(time.Date(2026, 1, 18, 10, 0, 2, 2e6, time.UTC)) {
 				t.Errorf("stored entry: %+v", e)
 			}
-			// The snake_case keys of design §6 work as well.
+			// The snake_case keys of docs/logs.md work as well.
 			r = le.do(t, "POST", "/api/logs/ui", uiBody(`{"level":"warn","component":"storage","message":"m","correlation_id":"c-s","session_id":"s-s","user_id":"bob","user_action":false,"fields":{"k":1},"vm_id":"vm-9","node_id":"n-9"}`))
 			r.want(t, http.StatusOK, "")
 			le.waitStored(t, 6)

@@ -1,4 +1,4 @@
-// Package logs is Quantix's log pipeline (design §6): every entry of every
+// Package logs is Quantix's log pipeline (docs/logs.md): every entry of every
 // source (UI actions from POST /api/logs/ui, an audit entry per mutating
 // API call, the daemon's own hclog output, QEMU log lines) goes through it
 // to the built-in store behind GET /api/logs and to every log sink plugin
