@@ -92,6 +92,11 @@ agent {
   # was sent is remembered under <data_dir>/agent, so a restarted agent
   # carries on where it stopped.
   qemu_logs = true
+
+  # How long the QEMU log of a VM that stopped is still followed once it has
+  # gone quiet: QEMU and libvirt write their last lines (the signal that
+  # ended QEMU, "shutting down") after the VM stopped. At least 100ms.
+  qemu_log_linger = "5s"
 }
 
 # A plugin is loaded only when the configuration names it (agent.backend,

@@ -64,6 +64,7 @@ func agentConfig(cfg *config.Config, b *pluginhost.SupervisedBackend, logger hcl
 		Version:           version.String("quantixd"),
 		StateDir:          filepath.Join(cfg.DataDir, "agent"),
 		DisableQEMULogs:   !cfg.Agent.QEMULogs,
+		QEMULogLinger:     cfg.Agent.QEMULogLinger,
 		Logger:            logger,
 	}
 }

@@ -326,6 +326,10 @@ func TestAgentConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "sync jitter") {
 		t.Errorf("negative jitter: %v", err)
 	}
+	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, QEMULogLinger: -time.Second})
+	if err == nil || !strings.Contains(err.Error(), "qemu log linger") {
+		t.Errorf("negative qemu log linger: %v", err)
+	}
 }
 
 // TestAgentIgnoresUnusableUUIDs: VMs whose UUID is all zeros or all 0xFF

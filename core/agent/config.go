@@ -16,6 +16,9 @@ const (
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultResyncInterval    = 30 * time.Second
 	DefaultMaxBackoff        = 5 * time.Second
+	// DefaultQEMULogLinger: QEMU and libvirt write their last lines (the
+	// signal that ended QEMU, "shutting down") after the VM stopped.
+	DefaultQEMULogLinger = 5 * time.Second
 )
 
 // Config configures an Agent.
@@ -53,6 +56,11 @@ type Config struct {
 	// its VMs (the QEMU log on libvirt) and sending its lines to the server
 	// (agent.qemu_logs = false).
 	DisableQEMULogs bool
+	// QEMULogLinger is how long the log of a VM that stopped is still
+	// followed once it has gone quiet, for the lines the hypervisor writes
+	// after the VM stopped (agent.qemu_log_linger); zero means
+	// DefaultQEMULogLinger.
+	QEMULogLinger time.Duration
 	// Logger receives the agent's log; nil discards.
 	Logger hclog.Logger
 }
@@ -84,7 +92,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}} {
+	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}, {"qemu log linger", c.QEMULogLinger}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s is negative", d.name, d.v))
 		}
@@ -100,6 +108,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.QEMULogLinger == 0 {
+		c.QEMULogLinger = DefaultQEMULogLinger
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()

@@ -23,11 +23,6 @@ import (
 
 // VM log shipping: timing and bounds.
 const (
-	// logLinger is how long a VM's log is still followed once the VM is
-	// stopped and its log has gone quiet: QEMU and libvirt write their last
-	// lines (the signal that ended QEMU, "shutting down") after the VM
-	// stopped.
-	logLinger = 5 * time.Second
 	// logScan is how often the followed logs are matched with the view.
 	logScan = 500 * time.Millisecond
 	// Followers wait while the lines read and not yet acknowledged reach
@@ -100,7 +95,7 @@ type sentBatch struct {
 }
 
 // logShipper follows the hypervisor log of every VM that runs (and of each
-// for logLinger after it stopped), queues the lines read, and hands them in
+// for linger after it stopped), queues the lines read, and hands them in
 // batches to the attached session; the lines a server acknowledged leave
 // the queue and their VM's acknowledged offset moves past them. Lines not
 // acknowledged when a session ends are sent again by the next one. A VM's
@@ -110,6 +105,9 @@ type logShipper struct {
 	b    backend.Backend
 	log  hclog.Logger
 	path string // the offsets file; "" keeps offsets in memory
+	// linger is how long the log of a VM that stopped is still followed
+	// once it has gone quiet (Config.QEMULogLinger).
+	linger time.Duration
 
 	mu    sync.Mutex
 	vms   map[string]*vmLog
@@ -139,14 +137,16 @@ type logShipper struct {
 
 // newLogShipper loads the offsets kept under stateDir ("" keeps none). A
 // file that cannot be read is logged and ignored: the logs are sent again
-// from their start, which the server stores once.
-func newLogShipper(b backend.Backend, stateDir string, log hclog.Logger) (*logShipper, error) {
+// from their start, which the server stores once. A stopped VM's log is
+// followed for linger once quiet.
+func newLogShipper(b backend.Backend, stateDir string, linger time.Duration, log hclog.Logger) (*logShipper, error) {
 	sh := &logShipper{
-		b:     b,
-		log:   log.Named("vmlogs"),
-		vms:   make(map[string]*vmLog),
-		space: make(chan struct{}),
-		ready: make(chan struct{}, 1),
+		b:      b,
+		log:    log.Named("vmlogs"),
+		linger: linger,
+		vms:    make(map[string]*vmLog),
+		space:  make(chan struct{}),
+		ready:  make(chan struct{}, 1),
 	}
 	if stateDir == "" {
 		return sh, nil
@@ -282,10 +282,10 @@ func (sh *logShipper) checkCapable(ctx context.Context) bool {
 }
 
 // scan starts following the log of every VM that runs, stops following
-// those of VMs stopped or gone whose log has been quiet for logLinger, and
+// those of VMs stopped or gone whose log has been quiet for sh.linger, and
 // forgets the offsets of VMs gone from a complete view. With catchUp (the
 // first complete view of the run), the logs of stopped VMs already sent
-// from are followed for logLinger too, for what they got while the agent
+// from are followed for sh.linger too, for what they got while the agent
 // was away.
 func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerState, synced, catchUp bool, now time.Time) {
 	sh.mu.Lock()
@@ -321,7 +321,7 @@ func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerS
 			if v.quiet.IsZero() {
 				v.quiet = now
 			}
-			if now.Sub(v.quiet) >= logLinger && now.Sub(v.lastLine) >= logLinger && !v.waiting {
+			if now.Sub(v.quiet) >= sh.linger && now.Sub(v.lastLine) >= sh.linger && !v.waiting {
 				v.stop()
 				v.stop = nil
 			}

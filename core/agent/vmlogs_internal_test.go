@@ -17,7 +17,7 @@ import (
 
 func newTestShipper(t *testing.T, b backend.Backend, dir string) *logShipper {
 	t.Helper()
-	sh, err := newLogShipper(b, dir, hclog.NewNullLogger())
+	sh, err := newLogShipper(b, dir, DefaultQEMULogLinger, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func (s *streamer) state(id string) (starts []int64, open int) {
 }
 
 // TestShipperScan: a running VM's log is followed from its acknowledged
-// offset, still for logLinger after it stopped, then not; a stopped VM with
+// offset, still for its linger after it stopped, then not; a stopped VM with
 // a known offset is followed once at start; the offsets of VMs gone are
 // forgotten; offsets are saved and loaded.
 func TestShipperScan(t *testing.T) {
@@ -257,9 +257,9 @@ func TestShipperScan(t *testing.T) {
 
 	states[idA] = backend.StateStopped
 	sh.scan(ctx, states, true, false, t0.Add(time.Second))
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+logLinger-time.Millisecond))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+sh.linger-time.Millisecond))
 	waitOpen(idA, 1)
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+logLinger))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+sh.linger))
 	waitOpen(idA, 0)
 	waitOpen(idC, 0)
 
@@ -269,7 +269,7 @@ func TestShipperScan(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the offset of a vm gone from the host is kept")
 		}
-		sh.scan(ctx, states, true, false, t0.Add(2*logLinger))
+		sh.scan(ctx, states, true, false, t0.Add(2*sh.linger))
 		sh.mu.Lock()
 		_, kept = sh.vms[idC]
 		sh.mu.Unlock()
@@ -323,7 +323,7 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	}
 	states[idA] = backend.StateStopped
 	sh.scan(ctx, states, true, false, t0.Add(time.Second))
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+10*logLinger))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+10*sh.linger))
 	if sh.vms[idA].stop == nil {
 		t.Fatal("the follower of a stopped vm was ended while it waited for room with a line in hand")
 	}
@@ -335,7 +335,7 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	if err := <-queued; err != nil {
 		t.Fatal(err)
 	}
-	sh.scan(ctx, states, true, false, time.Now().Add(2*logLinger))
+	sh.scan(ctx, states, true, false, time.Now().Add(2*sh.linger))
 	if sh.vms[idA].stop != nil {
 		t.Error("the follower is not ended once its line is queued and the log has been quiet")
 	}

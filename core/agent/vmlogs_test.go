@@ -16,6 +16,7 @@ import (
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -328,12 +329,43 @@ func TestVMLogOffsetsSurviveRestart(t *testing.T) {
 	}
 }
 
+// streamCounter is the agent's backend in tests that watch its log
+// followers: the real plugin, counting the StreamLog calls under way of
+// each VM.
+type streamCounter struct {
+	*cptest.TestDriverBackend
+	mu   sync.Mutex
+	open map[string]int
+}
+
+func (s *streamCounter) StreamLog(ctx context.Context, id string, offset int64, fn func(backend.LogLine) error) error {
+	s.mu.Lock()
+	s.open[id]++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.open[id]--
+		s.mu.Unlock()
+	}()
+	return s.TestDriverBackend.StreamLog(ctx, id, offset, fn)
+}
+
+// streams returns how many StreamLog calls of VM id are under way.
+func (s *streamCounter) streams(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open[id]
+}
+
 // TestVMLogFollowedWhileRunning: a VM created through the agent is not
 // given the lines an earlier VM of its name left in the log; its log is
-// followed while it runs and for a while after it stopped, then no more
+// followed while it runs and for the linger after it stopped, then no more
 // until it runs again.
 func TestVMLogFollowedWhileRunning(t *testing.T) {
-	srv, b, a := connected(t, agent.Config{})
+	srv := startServer(t, "", "")
+	b := &streamCounter{TestDriverBackend: cptest.LaunchTestDriver(t), open: map[string]int{}}
+	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, QEMULogLinger: time.Second})
+	srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", fullSyncWith(testDomain))
 	ctx := context.Background()
 	node := a.Status().NodeID
 	name := "logs-" + cptest.RandomHex(3)
@@ -359,13 +391,12 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 	appendLog(t, path, "right after the stop")
 	srv.logs.waitMessages(t, id, 10*time.Second, "right after the stop")
 
-	// Quiet for 5s after the stop: no longer followed.
-	time.Sleep(7 * time.Second)
+	// Quiet for the linger after the stop: no longer followed.
+	wait.Until(t, 10*time.Second, "the log of the stopped vm no longer followed", func() bool { return b.streams(id) == 0 })
 	appendLog(t, path, "while stopped")
-	time.Sleep(time.Second)
-	if got := messages(srv.logs.entries(id)); slices.Contains(got, "while stopped") {
-		t.Errorf("a line written long after the stop was sent at once: %q", got)
-	}
+	wait.Stays(t, time.Second, "the stopped vm's log not followed again", func() bool {
+		return b.streams(id) == 0 && !slices.Contains(messages(srv.logs.entries(id)), "while stopped")
+	})
 	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
 		t.Fatal(err)
 	}

@@ -105,6 +105,10 @@ type AgentConfig struct {
 	// QEMULogs has the agent follow the QEMU log of every running VM and
 	// send its lines to the control plane's log pipeline (source qemu).
 	QEMULogs bool
+	// QEMULogLinger is how long the QEMU log of a VM that stopped is still
+	// followed once it has gone quiet, for the lines QEMU and libvirt write
+	// after the VM stopped.
+	QEMULogLinger time.Duration
 }
 
 // PluginConfig is a `plugin "<name>" {}` block.
