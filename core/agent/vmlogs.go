@@ -95,7 +95,8 @@ type sentBatch struct {
 }
 
 // logShipper follows the hypervisor log of every VM that runs (and of each
-// for linger after it stopped), queues the lines read, and hands them in
+// for linger after it stopped, but no longer once the backend says it was
+// deleted: see backend.LogReader), queues the lines read, and hands them in
 // batches to the attached session; the lines a server acknowledged leave
 // the queue and their VM's acknowledged offset moves past them. Lines not
 // acknowledged when a session ends are sent again by the next one. A VM's
@@ -309,10 +310,14 @@ func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerS
 		}
 	}
 	for id, v := range sh.vms {
-		if v.stop == nil && v.done != nil {
+		if v.done != nil {
 			select {
 			case <-v.done:
-				v.done = nil
+				// Ended, when asked or by itself (the VM was deleted).
+				if v.stop != nil {
+					v.stop()
+				}
+				v.stop, v.done = nil, nil
 			default:
 			}
 		}
@@ -367,7 +372,8 @@ func (sh *logShipper) stopAll() {
 
 // follow streams the log of VM id into the queue from where it was read
 // to, following it again with backoff whenever the stream breaks, until
-// ctx ends.
+// ctx ends or the backend says the VM is gone: its log may be another VM's
+// now.
 func (sh *logShipper) follow(ctx context.Context, id string, done chan struct{}) {
 	defer close(done)
 	b := newBackoff(200*time.Millisecond, 5*time.Second)
@@ -390,12 +396,12 @@ func (sh *logShipper) follow(ctx context.Context, id string, done chan struct{})
 		if err != nil {
 			msg = err.Error()
 		}
+		if plugin.KindOf(err) == plugin.KindNotFound {
+			sh.log.Debug("no longer following the log of a vm: the vm is gone", "vm", id, "error", msg)
+			return
+		}
 		if msg != lastErr {
-			if plugin.KindOf(err) == plugin.KindNotFound {
-				sh.log.Debug("following the log of a vm failed: the vm is gone", "vm", id, "error", msg)
-			} else {
-				sh.log.Warn("following the log of a vm broke; following it again", "vm", id, "error", msg)
-			}
+			sh.log.Warn("following the log of a vm broke; following it again", "vm", id, "error", msg)
 			lastErr = msg
 		}
 		if !sleep(ctx, b.next()) {

@@ -13,6 +13,7 @@ import (
 
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 func newTestShipper(t *testing.T, b backend.Backend, dir string) *logShipper {
@@ -338,5 +339,52 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	sh.scan(ctx, states, true, false, time.Now().Add(2*sh.linger))
 	if sh.vms[idA].stop != nil {
 		t.Error("the follower is not ended once its line is queued and the log has been quiet")
+	}
+}
+
+// goneStreamer is a backend whose VMs are all deleted: StreamLog fails with
+// a not-found error, counting its calls.
+type goneStreamer struct {
+	backend.Backend
+	mu    sync.Mutex
+	calls int
+}
+
+func (g *goneStreamer) StreamLog(context.Context, string, int64, func(backend.LogLine) error) error {
+	g.mu.Lock()
+	g.calls++
+	g.mu.Unlock()
+	return plugin.NotFound("following the log of vm %s: the vm was deleted", idA)
+}
+
+// TestShipperFollowerEndsWhenVMGone: a follower whose stream says the VM is
+// gone ends by itself rather than following the log again (the log may be
+// another VM's now), and the next scan clears it.
+func TestShipperFollowerEndsWhenVMGone(t *testing.T) {
+	b := &goneStreamer{}
+	sh := newTestShipper(t, b, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer sh.stopAll()
+	sh.scan(ctx, map[string]backend.PowerState{idA: backend.StateRunning}, true, false, time.Now())
+	sh.mu.Lock()
+	done := sh.vms[idA].done
+	sh.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follower of a vm gone still runs")
+	}
+	sh.scan(ctx, map[string]backend.PowerState{}, false, false, time.Now())
+	sh.mu.Lock()
+	v := sh.vms[idA]
+	sh.mu.Unlock()
+	if v == nil || v.stop != nil || v.done != nil {
+		t.Error("the scan after the follower ended did not clear it")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.calls != 1 {
+		t.Errorf("StreamLog called %d times, want once", b.calls)
 	}
 }

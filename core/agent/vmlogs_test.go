@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/internal/wait"
+	"github.com/quantixvm/quantix/plugins/sim"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -333,7 +336,7 @@ func TestVMLogOffsetsSurviveRestart(t *testing.T) {
 // followers: the real plugin, counting the StreamLog calls under way of
 // each VM.
 type streamCounter struct {
-	*cptest.TestDriverBackend
+	backend.Backend
 	mu   sync.Mutex
 	open map[string]int
 }
@@ -347,7 +350,7 @@ func (s *streamCounter) StreamLog(ctx context.Context, id string, offset int64, 
 		s.open[id]--
 		s.mu.Unlock()
 	}()
-	return s.TestDriverBackend.StreamLog(ctx, id, offset, fn)
+	return s.Backend.StreamLog(ctx, id, offset, fn)
 }
 
 // streams returns how many StreamLog calls of VM id are under way.
@@ -363,13 +366,14 @@ func (s *streamCounter) streams(id string) int {
 // until it runs again.
 func TestVMLogFollowedWhileRunning(t *testing.T) {
 	srv := startServer(t, "", "")
-	b := &streamCounter{TestDriverBackend: cptest.LaunchTestDriver(t), open: map[string]int{}}
+	td := cptest.LaunchTestDriver(t)
+	b := &streamCounter{Backend: td, open: map[string]int{}}
 	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, QEMULogLinger: time.Second})
 	srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", fullSyncWith(testDomain))
 	ctx := context.Background()
 	node := a.Status().NodeID
 	name := "logs-" + cptest.RandomHex(3)
-	path := filepath.Join(b.LogDir, name+".log")
+	path := filepath.Join(td.LogDir, name+".log")
 	appendLog(t, path, "left by an earlier vm of the name")
 	sp := spec(name)
 	res, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpCreate, Spec: &sp})
@@ -433,4 +437,90 @@ func TestVMLogsNotShipped(t *testing.T) {
 			t.Error("the session ended")
 		}
 	})
+}
+
+// entryOffset returns the log offset an entry of source qemu carries.
+func entryOffset(t *testing.T, e logsink.Entry) int64 {
+	t.Helper()
+	var f struct{ Offset int64 }
+	if err := json.Unmarshal(e.Fields, &f); err != nil {
+		t.Fatalf("the fields of entry %q: %v: %s", e.Message, err, e.Fields)
+	}
+	return f.Offset
+}
+
+// TestVMLogOfReusedName: a VM deleted and created again under the same
+// name while the first one's log is still followed (the simulated backend,
+// whose VMs write their state changes to <name>.log): every line is stored
+// under the VM that wrote it and no other, and the deleted VM's log is no
+// longer followed.
+func TestVMLogOfReusedName(t *testing.T) {
+	srv := startServer(t, "", "")
+	sb := sim.New(sim.WithLogger(cptest.Logger(t, hclog.Warn)))
+	in, err := pluginhost.InProcess(context.Background(), "sim", sb, sim.Config{Hostname: "sim-" + cptest.RandomHex(3)}.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = in.Close() })
+	b := &streamCounter{Backend: in, open: map[string]int{}}
+	// A linger far longer than the test: the first VM's log would still be
+	// followed when the second VM writes to it.
+	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, QEMULogLinger: time.Hour})
+	srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", isKind("full_sync"))
+	ctx := context.Background()
+	node := a.Status().NodeID
+	exec := func(c controlplane.Command) *backend.VM {
+		t.Helper()
+		res, err := srv.disp.Execute(ctx, node, c)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Op, err)
+		}
+		return res.VM
+	}
+	hasText := func(id, text string) func() bool {
+		return func() bool {
+			return slices.ContainsFunc(srv.logs.entries(id), func(e logsink.Entry) bool { return strings.Contains(e.Message, text) })
+		}
+	}
+
+	name := "reused-" + cptest.RandomHex(3)
+	sp := spec(name)
+	first := exec(controlplane.Command{Op: controlplane.OpCreate, Spec: &sp}).ID
+	exec(controlplane.Command{Op: controlplane.OpStart, VMID: first})
+	wait.Until(t, 10*time.Second, "the first vm's start in its log", hasText(first, "state stopped -> running"))
+	exec(controlplane.Command{Op: controlplane.OpStop, VMID: first, Stop: backend.StopOptions{Force: true}})
+	wait.Until(t, 10*time.Second, "the first vm's stop in its log", hasText(first, "state running -> stopped"))
+	exec(controlplane.Command{Op: controlplane.OpDelete, VMID: first})
+	fi, err := os.Stat(sb.LogPath(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstEnd := fi.Size()
+
+	second := exec(controlplane.Command{Op: controlplane.OpCreate, Spec: &sp}).ID
+	exec(controlplane.Command{Op: controlplane.OpStart, VMID: second})
+	appendLog(t, sb.LogPath(name), "written while the second vm runs")
+	wait.Until(t, 10*time.Second, "the second vm's line stored", hasText(second, "written while the second vm runs"))
+	wait.Until(t, 10*time.Second, "the first vm's log no longer followed", func() bool { return b.streams(first) == 0 })
+	wait.Stays(t, time.Second, "no line of the second vm stored under the first", func() bool {
+		for _, e := range srv.logs.entries(first) {
+			if entryOffset(t, e) > firstEnd {
+				return false
+			}
+		}
+		return true
+	})
+
+	if got := messages(srv.logs.entries(first)); len(got) != 2 || !strings.Contains(got[0], "state stopped -> running") || !strings.Contains(got[1], "state running -> stopped") {
+		t.Errorf("entries of the first vm: %q; want its start and its stop", got)
+	}
+	got := srv.logs.entries(second)
+	for _, e := range got {
+		if entryOffset(t, e) <= firstEnd {
+			t.Errorf("the second vm has entry %q at offset %d, written by the first vm (its log ended at %d)", e.Message, entryOffset(t, e), firstEnd)
+		}
+	}
+	if len(got) != 2 || !strings.Contains(got[0].Message, "state stopped -> running") {
+		t.Errorf("entries of the second vm: %q; want its start and the line appended", messages(got))
+	}
 }

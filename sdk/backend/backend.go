@@ -101,7 +101,11 @@ type LogReader interface {
 	// fn for each line until ctx ends (returning nil) or fn returns an error
 	// (returned as is). A log that does not exist yet is waited for. It keeps
 	// following across truncation and rotation, marking the first line read
-	// after either with Reopened.
+	// after either with Reopened. It ends with a not-found error once the VM
+	// is deleted, after handing on the lines written before; a line written
+	// after (by a new VM of the same name, which has another id, when the log
+	// is named after the VM) is never handed on for this id.
+	// logfile.FollowVM does all of this for a log file.
 	StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error
 }
 
