@@ -84,8 +84,8 @@ func TestTestDriverLifecycle(t *testing.T) {
 		vm.Disks[0].SizeBytes != 1<<30 || vm.Disks[1].SizeBytes != 2<<30 || !vm.Disks[0].Owned {
 		t.Fatalf("disks = %+v", vm.Disks)
 	}
-	if got := poolVolumes(t, b, spec.Name+"-"); !slices.Equal(got, []string{spec.Name + "-disk1.qcow2", spec.Name + "-root.qcow2"}) &&
-		!slices.Equal(got, []string{spec.Name + "-root.qcow2", spec.Name + "-disk1.qcow2"}) {
+	if got := poolVolumes(t, b, spec.Name+"+"); !slices.Equal(got, []string{spec.Name + "+disk1.qcow2", spec.Name + "+root.qcow2"}) &&
+		!slices.Equal(got, []string{spec.Name + "+root.qcow2", spec.Name + "+disk1.qcow2"}) {
 		t.Fatalf("volumes = %v", got)
 	}
 	events.waitFor(t, "created", 5*time.Second, func(e backend.Event) bool {
