@@ -40,25 +40,15 @@ const (
 
 // Backend drives one hypervisor host. Every method is safe for concurrent use.
 type Backend interface {
-	Describer
-	Configurer
+	// Info says what the backend is; Configure takes its config block, before
+	// any other operation but Info and again after every relaunch (the
+	// contracts of plugin.Describer and plugin.Configurer).
+	plugin.Base
 	Inventory
 	Provisioner
 	PowerController
 	LogReader
 	EventWatcher
-}
-
-// Describer says what the plugin is.
-type Describer interface {
-	Info(ctx context.Context) (plugin.Info, error)
-}
-
-// Configurer receives the plugin's `config {}` block (a JSON object, decode it
-// with plugin.DecodeConfig) and the negotiated API version. It is called once
-// before any other operation but Info, and again after every relaunch.
-type Configurer interface {
-	Configure(ctx context.Context, config []byte, apiVersion int) error
 }
 
 // Inventory reads what the host runs.

@@ -14,6 +14,7 @@ import (
 // travel over gRPC. Errors come back as *plugin.Error of the kind the plugin
 // returned; a plugin that is gone gives plugin.ErrUnavailable.
 type GRPCClient struct {
+	plugin.BaseClient
 	client backendv1.BackendClient
 }
 
@@ -24,24 +25,8 @@ var (
 
 // NewGRPCClient wraps a connection to a backend plugin.
 func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
-	return &GRPCClient{client: backendv1.NewBackendClient(conn)}
-}
-
-func (c *GRPCClient) Info(ctx context.Context) (plugin.Info, error) {
-	resp, err := c.client.Info(ctx, &backendv1.InfoRequest{})
-	if err != nil {
-		return plugin.Info{}, plugin.FromStatus(err)
-	}
-	info := plugin.Info{Name: resp.GetName(), Type: plugin.Type(resp.GetType()), Version: resp.GetVersion(), Capabilities: resp.GetCapabilities()}
-	for _, v := range resp.GetApiVersions() {
-		info.APIVersions = append(info.APIVersions, int(v))
-	}
-	return info, nil
-}
-
-func (c *GRPCClient) Configure(ctx context.Context, config []byte, apiVersion int) error {
-	_, err := c.client.Configure(ctx, &backendv1.ConfigureRequest{ConfigJson: config, ApiVersion: int32(apiVersion)})
-	return plugin.FromStatus(err)
+	c := backendv1.NewBackendClient(conn)
+	return &GRPCClient{BaseClient: plugin.NewBaseClient(c), client: c}
 }
 
 func (c *GRPCClient) HostInfo(ctx context.Context) (*HostInfo, error) {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
+	pluginv1 "github.com/quantixvm/quantix/proto/quantix/plugin/v1"
 	"github.com/quantixvm/quantix/sdk/plugin"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -18,23 +19,14 @@ type GRPCServer struct {
 
 var _ backendv1.BackendServer = (*GRPCServer)(nil)
 
-func (s *GRPCServer) Info(ctx context.Context, _ *backendv1.InfoRequest) (*backendv1.InfoResponse, error) {
-	info, err := s.Impl.Info(ctx)
-	if err != nil {
-		return nil, plugin.ToStatus(err)
-	}
-	resp := &backendv1.InfoResponse{Name: info.Name, Type: string(info.Type), Version: info.Version, Capabilities: info.Capabilities}
-	for _, v := range info.APIVersions {
-		resp.ApiVersions = append(resp.ApiVersions, int32(v))
-	}
-	return resp, nil
+// Info answers with the backend's Info.
+func (s *GRPCServer) Info(ctx context.Context, _ *pluginv1.InfoRequest) (*pluginv1.InfoResponse, error) {
+	return plugin.ServeInfo(ctx, s.Impl)
 }
 
-func (s *GRPCServer) Configure(ctx context.Context, req *backendv1.ConfigureRequest) (*backendv1.ConfigureResponse, error) {
-	if err := s.Impl.Configure(ctx, req.GetConfigJson(), int(req.GetApiVersion())); err != nil {
-		return nil, plugin.ToStatus(err)
-	}
-	return &backendv1.ConfigureResponse{}, nil
+// Configure passes the config block on.
+func (s *GRPCServer) Configure(ctx context.Context, req *pluginv1.ConfigureRequest) (*pluginv1.ConfigureResponse, error) {
+	return plugin.ServeConfigure(ctx, s.Impl, req)
 }
 
 func (s *GRPCServer) HostInfo(ctx context.Context, _ *backendv1.HostInfoRequest) (*backendv1.HostInfoResponse, error) {
