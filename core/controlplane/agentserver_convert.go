@@ -5,6 +5,8 @@ import (
 
 	"github.com/quantixvm/quantix/core/agent/wire"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
 var opToProto = map[Op]agentv1.Op{
@@ -35,7 +37,7 @@ func commandToProto(id uint64, cmd Command, timeout time.Duration) *agentv1.Comm
 		TimeoutMs:     max(timeout.Milliseconds(), 1),
 	}
 	if cmd.Spec != nil {
-		p.Spec = wire.SpecToProto(*cmd.Spec)
+		p.Spec = backend.SpecToProto(*cmd.Spec)
 	}
 	return p
 }
@@ -46,7 +48,7 @@ func resultFromProto(r *agentv1.CommandReply) (*Result, error) {
 	if err := wire.ErrorFromProto(r.GetError()); err != nil {
 		return nil, err
 	}
-	return &Result{VM: wire.VMFromProto(r.GetVm()), Log: wire.LogTailFromProto(r.GetLog())}, nil
+	return &Result{VM: backend.VMFromProto(r.GetVm()), Log: backend.LogTailFromProto(r.GetLog())}, nil
 }
 
 func registrationFromProto(req *agentv1.RegisterRequest) Registration {
@@ -62,7 +64,7 @@ func registrationFromProto(req *agentv1.RegisterRequest) Registration {
 
 func changeFromProto(c *agentv1.Change) Change {
 	return Change{
-		VM:     wire.VMFromProto(c.GetVm()),
+		VM:     backend.VMFromProto(c.GetVm()),
 		Gone:   c.GetGone(),
 		VMID:   c.GetVmId(),
 		Reason: c.GetReason(),
@@ -76,4 +78,15 @@ func heartbeatFromProto(h *agentv1.Heartbeat) HeartbeatReport {
 		VMCount:   int(h.GetVmCount()),
 		Backend:   wire.BackendFromProto(h.GetBackend()),
 	}
+}
+
+// vmsFromProto converts a full sync's VMs, skipping nil entries.
+func vmsFromProto(list []*backendv1.VM) []*backend.VM {
+	out := make([]*backend.VM, 0, len(list))
+	for _, p := range list {
+		if p != nil {
+			out = append(out, backend.VMFromProto(p))
+		}
+	}
+	return out
 }

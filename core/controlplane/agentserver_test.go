@@ -22,6 +22,7 @@ import (
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/vm"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -197,7 +198,7 @@ func (a *scripted) register(name string, heartbeat time.Duration) error {
 	resp, err := a.client.Register(a.ctx(context.Background()), &agentv1.RegisterRequest{
 		ProtocolVersion:     agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		NodeName:            name,
-		Host:                &agentv1.HostInfo{Hostname: "h", Cpus: 2},
+		Host:                &backendv1.HostInfo{Hostname: "h", Cpus: 2},
 		Backend:             &agentv1.BackendInfo{Name: "libvirt", Healthy: true},
 		HeartbeatIntervalMs: heartbeat.Milliseconds(),
 	})
@@ -276,8 +277,8 @@ func (a *scripted) recvHeartbeatReply() *agentv1.HeartbeatReply {
 	}
 }
 
-func runningVM(id string) *agentv1.VM {
-	return &agentv1.VM{Id: id, Name: "vm-" + id[:4], State: agentv1.PowerState_POWER_STATE_RUNNING}
+func runningVM(id string) *backendv1.VM {
+	return &backendv1.VM{Id: id, Name: "vm-" + id[:4], State: backendv1.PowerState_POWER_STATE_RUNNING}
 }
 
 func TestAgentServerJoinToken(t *testing.T) {
@@ -407,7 +408,7 @@ func TestAgentServerNewSessionSupersedes(t *testing.T) {
 		t.Errorf("re-attaching a superseded session: %v", err)
 	}
 	id := "aaaaaaaa-0000-4000-8000-000000000001"
-	next.report(next.session, 1, &agentv1.FullSync{Vms: []*agentv1.VM{runningVM(id)}})
+	next.report(next.session, 1, &agentv1.FullSync{Vms: []*backendv1.VM{runningVM(id)}})
 	next.report(next.session, 2, &agentv1.Heartbeat{})
 	next.recvHeartbeatReply()
 	reports, disconnected := e.rec.snapshot()
@@ -450,7 +451,7 @@ func TestAgentServerCommands(t *testing.T) {
 			case agentv1.Op_OP_CREATE:
 				reply.Error = &agentv1.Error{Kind: agentv1.ErrorKind_ERROR_KIND_INVALID_ARGUMENT, Message: "bad memory", Field: "spec.memory_mib"}
 			case agentv1.Op_OP_TAIL_LOG:
-				reply.Log = &agentv1.LogTail{Path: "/l", Exists: true, Lines: []string{"a", "b"}}
+				reply.Log = &backendv1.LogTail{Path: "/l", Exists: true, Lines: []string{"a", "b"}}
 			case agentv1.Op_OP_GET:
 				continue // never answered
 			}

@@ -34,7 +34,7 @@ func (c *GRPCClient) HostInfo(ctx context.Context) (*HostInfo, error) {
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return hostInfoFromProto(resp), nil
+	return HostInfoFromProto(resp), nil
 }
 
 func (c *GRPCClient) ListVMs(ctx context.Context) ([]*VM, error) {
@@ -44,7 +44,7 @@ func (c *GRPCClient) ListVMs(ctx context.Context) ([]*VM, error) {
 	}
 	vms := make([]*VM, 0, len(resp.GetVms()))
 	for _, v := range resp.GetVms() {
-		vms = append(vms, vmFromProto(v))
+		vms = append(vms, VMFromProto(v))
 	}
 	return vms, nil
 }
@@ -54,22 +54,22 @@ func (c *GRPCClient) GetVM(ctx context.Context, id string) (*VM, error) {
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return vmFromProto(resp.GetVm()), nil
+	return VMFromProto(resp.GetVm()), nil
 }
 
 func (c *GRPCClient) CreateVM(ctx context.Context, spec VMSpec) (*VM, error) {
-	resp, err := c.client.CreateVM(ctx, &backendv1.CreateVMRequest{Spec: specToProto(spec)})
+	resp, err := c.client.CreateVM(ctx, &backendv1.CreateVMRequest{Spec: SpecToProto(spec)})
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return vmFromProto(resp.GetVm()), nil
+	return VMFromProto(resp.GetVm()), nil
 }
 
 func actionResult(resp *backendv1.VMActionResponse, err error) (*VM, error) {
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return vmFromProto(resp.GetVm()), nil
+	return VMFromProto(resp.GetVm()), nil
 }
 
 func (c *GRPCClient) StartVM(ctx context.Context, id string) (*VM, error) {
@@ -102,7 +102,7 @@ func (c *GRPCClient) TailLog(ctx context.Context, id string, n int) (*LogTail, e
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return logTailFromProto(resp), nil
+	return LogTailFromProto(resp), nil
 }
 
 func (c *GRPCClient) StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error {

@@ -279,7 +279,8 @@ func (*HostInfoRequest) Descriptor() ([]byte, []int) {
 	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{2}
 }
 
-type HostInfoResponse struct {
+// HostInfo describes the host. The agent protocol carries it too.
+type HostInfo struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	Hostname          string                 `protobuf:"bytes,1,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	Cpus              int32                  `protobuf:"varint,2,opt,name=cpus,proto3" json:"cpus,omitempty"`
@@ -294,20 +295,20 @@ type HostInfoResponse struct {
 	sizeCache         protoimpl.SizeCache
 }
 
-func (x *HostInfoResponse) Reset() {
-	*x = HostInfoResponse{}
+func (x *HostInfo) Reset() {
+	*x = HostInfo{}
 	mi := &file_quantix_backend_v1_backend_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *HostInfoResponse) String() string {
+func (x *HostInfo) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*HostInfoResponse) ProtoMessage() {}
+func (*HostInfo) ProtoMessage() {}
 
-func (x *HostInfoResponse) ProtoReflect() protoreflect.Message {
+func (x *HostInfo) ProtoReflect() protoreflect.Message {
 	mi := &file_quantix_backend_v1_backend_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -319,68 +320,68 @@ func (x *HostInfoResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use HostInfoResponse.ProtoReflect.Descriptor instead.
-func (*HostInfoResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use HostInfo.ProtoReflect.Descriptor instead.
+func (*HostInfo) Descriptor() ([]byte, []int) {
 	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *HostInfoResponse) GetHostname() string {
+func (x *HostInfo) GetHostname() string {
 	if x != nil {
 		return x.Hostname
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetCpus() int32 {
+func (x *HostInfo) GetCpus() int32 {
 	if x != nil {
 		return x.Cpus
 	}
 	return 0
 }
 
-func (x *HostInfoResponse) GetMemoryMib() uint64 {
+func (x *HostInfo) GetMemoryMib() uint64 {
 	if x != nil {
 		return x.MemoryMib
 	}
 	return 0
 }
 
-func (x *HostInfoResponse) GetHypervisor() string {
+func (x *HostInfo) GetHypervisor() string {
 	if x != nil {
 		return x.Hypervisor
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetHypervisorVersion() string {
+func (x *HostInfo) GetHypervisorVersion() string {
 	if x != nil {
 		return x.HypervisorVersion
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetLibraryVersion() string {
+func (x *HostInfo) GetLibraryVersion() string {
 	if x != nil {
 		return x.LibraryVersion
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetKvmUsable() bool {
+func (x *HostInfo) GetKvmUsable() bool {
 	if x != nil {
 		return x.KvmUsable
 	}
 	return false
 }
 
-func (x *HostInfoResponse) GetDomainType() string {
+func (x *HostInfo) GetDomainType() string {
 	if x != nil {
 		return x.DomainType
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetArch() string {
+func (x *HostInfo) GetArch() string {
 	if x != nil {
 		return x.Arch
 	}
@@ -699,16 +700,19 @@ func (x *Disk) GetOwned() bool {
 	return false
 }
 
+// VM is a VM as the host has it. The agent protocol carries it, and
+// VMSpec, too.
 type VM struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	State         PowerState             `protobuf:"varint,3,opt,name=state,proto3,enum=quantix.backend.v1.PowerState" json:"state,omitempty"`
-	StateReason   string                 `protobuf:"bytes,4,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
-	Managed       bool                   `protobuf:"varint,5,opt,name=managed,proto3" json:"managed,omitempty"`
-	Spec          *VMSpec                `protobuf:"bytes,6,opt,name=spec,proto3" json:"spec,omitempty"`
-	Disks         []*Disk                `protobuf:"bytes,7,rep,name=disks,proto3" json:"disks,omitempty"`
-	ConsolePty    string                 `protobuf:"bytes,8,opt,name=console_pty,json=consolePty,proto3" json:"console_pty,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	State       PowerState             `protobuf:"varint,3,opt,name=state,proto3,enum=quantix.backend.v1.PowerState" json:"state,omitempty"`
+	StateReason string                 `protobuf:"bytes,4,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
+	// Created through Quantix (tagged in the hypervisor's metadata).
+	Managed       bool    `protobuf:"varint,5,opt,name=managed,proto3" json:"managed,omitempty"`
+	Spec          *VMSpec `protobuf:"bytes,6,opt,name=spec,proto3" json:"spec,omitempty"`
+	Disks         []*Disk `protobuf:"bytes,7,rep,name=disks,proto3" json:"disks,omitempty"`
+	ConsolePty    string  `protobuf:"bytes,8,opt,name=console_pty,json=consolePty,proto3" json:"console_pty,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1353,7 +1357,9 @@ func (x *TailLogRequest) GetLines() int32 {
 	return 0
 }
 
-type TailLogResponse struct {
+// LogTail is the end of a VM's hypervisor log. The agent protocol carries
+// it too.
+type LogTail struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	Exists        bool                   `protobuf:"varint,2,opt,name=exists,proto3" json:"exists,omitempty"`
@@ -1365,20 +1371,20 @@ type TailLogResponse struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *TailLogResponse) Reset() {
-	*x = TailLogResponse{}
+func (x *LogTail) Reset() {
+	*x = LogTail{}
 	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *TailLogResponse) String() string {
+func (x *LogTail) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*TailLogResponse) ProtoMessage() {}
+func (*LogTail) ProtoMessage() {}
 
-func (x *TailLogResponse) ProtoReflect() protoreflect.Message {
+func (x *LogTail) ProtoReflect() protoreflect.Message {
 	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1390,47 +1396,47 @@ func (x *TailLogResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use TailLogResponse.ProtoReflect.Descriptor instead.
-func (*TailLogResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use LogTail.ProtoReflect.Descriptor instead.
+func (*LogTail) Descriptor() ([]byte, []int) {
 	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{21}
 }
 
-func (x *TailLogResponse) GetPath() string {
+func (x *LogTail) GetPath() string {
 	if x != nil {
 		return x.Path
 	}
 	return ""
 }
 
-func (x *TailLogResponse) GetExists() bool {
+func (x *LogTail) GetExists() bool {
 	if x != nil {
 		return x.Exists
 	}
 	return false
 }
 
-func (x *TailLogResponse) GetSizeBytes() int64 {
+func (x *LogTail) GetSizeBytes() int64 {
 	if x != nil {
 		return x.SizeBytes
 	}
 	return 0
 }
 
-func (x *TailLogResponse) GetLastModified() *timestamppb.Timestamp {
+func (x *LogTail) GetLastModified() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LastModified
 	}
 	return nil
 }
 
-func (x *TailLogResponse) GetLines() []string {
+func (x *LogTail) GetLines() []string {
 	if x != nil {
 		return x.Lines
 	}
 	return nil
 }
 
-func (x *TailLogResponse) GetTruncated() bool {
+func (x *LogTail) GetTruncated() bool {
 	if x != nil {
 		return x.Truncated
 	}
@@ -1689,8 +1695,8 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\x0eHealthResponse\x12\x18\n" +
 	"\ahealthy\x18\x01 \x01(\bR\ahealthy\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x11\n" +
-	"\x0fHostInfoRequest\"\xad\x02\n" +
-	"\x10HostInfoResponse\x12\x1a\n" +
+	"\x0fHostInfoRequest\"\xa5\x02\n" +
+	"\bHostInfo\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
 	"\x04cpus\x18\x02 \x01(\x05R\x04cpus\x12\x1d\n" +
 	"\n" +
@@ -1771,8 +1777,8 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\x10DeleteVMResponse\"6\n" +
 	"\x0eTailLogRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05lines\x18\x02 \x01(\x05R\x05lines\"\xd1\x01\n" +
-	"\x0fTailLogResponse\x12\x12\n" +
+	"\x05lines\x18\x02 \x01(\x05R\x05lines\"\xc9\x01\n" +
+	"\aLogTail\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06exists\x18\x02 \x01(\bR\x06exists\x12\x1d\n" +
 	"\n" +
@@ -1812,13 +1818,13 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\x18EVENT_TYPE_STATE_CHANGED\x10\x01\x12\x16\n" +
 	"\x12EVENT_TYPE_CREATED\x10\x02\x12\x16\n" +
 	"\x12EVENT_TYPE_DELETED\x10\x03\x12\x15\n" +
-	"\x11EVENT_TYPE_RESYNC\x10\x042\xc9\n" +
+	"\x11EVENT_TYPE_RESYNC\x10\x042\xb9\n" +
 	"\n" +
 	"\aBackend\x12G\n" +
 	"\x04Info\x12\x1e.quantix.plugin.v1.InfoRequest\x1a\x1f.quantix.plugin.v1.InfoResponse\x12V\n" +
 	"\tConfigure\x12#.quantix.plugin.v1.ConfigureRequest\x1a$.quantix.plugin.v1.ConfigureResponse\x12O\n" +
-	"\x06Health\x12!.quantix.backend.v1.HealthRequest\x1a\".quantix.backend.v1.HealthResponse\x12U\n" +
-	"\bHostInfo\x12#.quantix.backend.v1.HostInfoRequest\x1a$.quantix.backend.v1.HostInfoResponse\x12R\n" +
+	"\x06Health\x12!.quantix.backend.v1.HealthRequest\x1a\".quantix.backend.v1.HealthResponse\x12M\n" +
+	"\bHostInfo\x12#.quantix.backend.v1.HostInfoRequest\x1a\x1c.quantix.backend.v1.HostInfo\x12R\n" +
 	"\aListVMs\x12\".quantix.backend.v1.ListVMsRequest\x1a#.quantix.backend.v1.ListVMsResponse\x12L\n" +
 	"\x05GetVM\x12 .quantix.backend.v1.GetVMRequest\x1a!.quantix.backend.v1.GetVMResponse\x12U\n" +
 	"\bCreateVM\x12#.quantix.backend.v1.CreateVMRequest\x1a$.quantix.backend.v1.CreateVMResponse\x12T\n" +
@@ -1827,8 +1833,8 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\bRebootVM\x12#.quantix.backend.v1.VMActionRequest\x1a$.quantix.backend.v1.VMActionResponse\x12T\n" +
 	"\aPauseVM\x12#.quantix.backend.v1.VMActionRequest\x1a$.quantix.backend.v1.VMActionResponse\x12U\n" +
 	"\bResumeVM\x12#.quantix.backend.v1.VMActionRequest\x1a$.quantix.backend.v1.VMActionResponse\x12U\n" +
-	"\bDeleteVM\x12#.quantix.backend.v1.DeleteVMRequest\x1a$.quantix.backend.v1.DeleteVMResponse\x12R\n" +
-	"\aTailLog\x12\".quantix.backend.v1.TailLogRequest\x1a#.quantix.backend.v1.TailLogResponse\x12P\n" +
+	"\bDeleteVM\x12#.quantix.backend.v1.DeleteVMRequest\x1a$.quantix.backend.v1.DeleteVMResponse\x12J\n" +
+	"\aTailLog\x12\".quantix.backend.v1.TailLogRequest\x1a\x1b.quantix.backend.v1.LogTail\x12P\n" +
 	"\tStreamLog\x12$.quantix.backend.v1.StreamLogRequest\x1a\x1b.quantix.backend.v1.LogLine0\x01\x12R\n" +
 	"\vWatchEvents\x12&.quantix.backend.v1.WatchEventsRequest\x1a\x19.quantix.backend.v1.Event0\x01BAZ?github.com/quantixvm/quantix/proto/quantix/backend/v1;backendv1b\x06proto3"
 
@@ -1852,7 +1858,7 @@ var file_quantix_backend_v1_backend_proto_goTypes = []any{
 	(*HealthRequest)(nil),         // 2: quantix.backend.v1.HealthRequest
 	(*HealthResponse)(nil),        // 3: quantix.backend.v1.HealthResponse
 	(*HostInfoRequest)(nil),       // 4: quantix.backend.v1.HostInfoRequest
-	(*HostInfoResponse)(nil),      // 5: quantix.backend.v1.HostInfoResponse
+	(*HostInfo)(nil),              // 5: quantix.backend.v1.HostInfo
 	(*DiskSpec)(nil),              // 6: quantix.backend.v1.DiskSpec
 	(*NICSpec)(nil),               // 7: quantix.backend.v1.NICSpec
 	(*VMSpec)(nil),                // 8: quantix.backend.v1.VMSpec
@@ -1870,7 +1876,7 @@ var file_quantix_backend_v1_backend_proto_goTypes = []any{
 	(*DeleteVMRequest)(nil),       // 20: quantix.backend.v1.DeleteVMRequest
 	(*DeleteVMResponse)(nil),      // 21: quantix.backend.v1.DeleteVMResponse
 	(*TailLogRequest)(nil),        // 22: quantix.backend.v1.TailLogRequest
-	(*TailLogResponse)(nil),       // 23: quantix.backend.v1.TailLogResponse
+	(*LogTail)(nil),               // 23: quantix.backend.v1.LogTail
 	(*StreamLogRequest)(nil),      // 24: quantix.backend.v1.StreamLogRequest
 	(*LogLine)(nil),               // 25: quantix.backend.v1.LogLine
 	(*WatchEventsRequest)(nil),    // 26: quantix.backend.v1.WatchEventsRequest
@@ -1892,7 +1898,7 @@ var file_quantix_backend_v1_backend_proto_depIdxs = []int32{
 	8,  // 7: quantix.backend.v1.CreateVMRequest.spec:type_name -> quantix.backend.v1.VMSpec
 	10, // 8: quantix.backend.v1.CreateVMResponse.vm:type_name -> quantix.backend.v1.VM
 	10, // 9: quantix.backend.v1.VMActionResponse.vm:type_name -> quantix.backend.v1.VM
-	28, // 10: quantix.backend.v1.TailLogResponse.last_modified:type_name -> google.protobuf.Timestamp
+	28, // 10: quantix.backend.v1.LogTail.last_modified:type_name -> google.protobuf.Timestamp
 	28, // 11: quantix.backend.v1.LogLine.time:type_name -> google.protobuf.Timestamp
 	1,  // 12: quantix.backend.v1.Event.type:type_name -> quantix.backend.v1.EventType
 	0,  // 13: quantix.backend.v1.Event.state:type_name -> quantix.backend.v1.PowerState
@@ -1916,7 +1922,7 @@ var file_quantix_backend_v1_backend_proto_depIdxs = []int32{
 	31, // 31: quantix.backend.v1.Backend.Info:output_type -> quantix.plugin.v1.InfoResponse
 	32, // 32: quantix.backend.v1.Backend.Configure:output_type -> quantix.plugin.v1.ConfigureResponse
 	3,  // 33: quantix.backend.v1.Backend.Health:output_type -> quantix.backend.v1.HealthResponse
-	5,  // 34: quantix.backend.v1.Backend.HostInfo:output_type -> quantix.backend.v1.HostInfoResponse
+	5,  // 34: quantix.backend.v1.Backend.HostInfo:output_type -> quantix.backend.v1.HostInfo
 	12, // 35: quantix.backend.v1.Backend.ListVMs:output_type -> quantix.backend.v1.ListVMsResponse
 	14, // 36: quantix.backend.v1.Backend.GetVM:output_type -> quantix.backend.v1.GetVMResponse
 	16, // 37: quantix.backend.v1.Backend.CreateVM:output_type -> quantix.backend.v1.CreateVMResponse
@@ -1926,7 +1932,7 @@ var file_quantix_backend_v1_backend_proto_depIdxs = []int32{
 	18, // 41: quantix.backend.v1.Backend.PauseVM:output_type -> quantix.backend.v1.VMActionResponse
 	18, // 42: quantix.backend.v1.Backend.ResumeVM:output_type -> quantix.backend.v1.VMActionResponse
 	21, // 43: quantix.backend.v1.Backend.DeleteVM:output_type -> quantix.backend.v1.DeleteVMResponse
-	23, // 44: quantix.backend.v1.Backend.TailLog:output_type -> quantix.backend.v1.TailLogResponse
+	23, // 44: quantix.backend.v1.Backend.TailLog:output_type -> quantix.backend.v1.LogTail
 	25, // 45: quantix.backend.v1.Backend.StreamLog:output_type -> quantix.backend.v1.LogLine
 	27, // 46: quantix.backend.v1.Backend.WatchEvents:output_type -> quantix.backend.v1.Event
 	31, // [31:47] is the sub-list for method output_type

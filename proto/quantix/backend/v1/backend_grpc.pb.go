@@ -55,7 +55,7 @@ type BackendClient interface {
 	Configure(ctx context.Context, in *v1.ConfigureRequest, opts ...grpc.CallOption) (*v1.ConfigureResponse, error)
 	// Health reports whether the backend can reach its hypervisor now.
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
-	HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfoResponse, error)
+	HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfo, error)
 	ListVMs(ctx context.Context, in *ListVMsRequest, opts ...grpc.CallOption) (*ListVMsResponse, error)
 	GetVM(ctx context.Context, in *GetVMRequest, opts ...grpc.CallOption) (*GetVMResponse, error)
 	CreateVM(ctx context.Context, in *CreateVMRequest, opts ...grpc.CallOption) (*CreateVMResponse, error)
@@ -66,7 +66,7 @@ type BackendClient interface {
 	ResumeVM(ctx context.Context, in *VMActionRequest, opts ...grpc.CallOption) (*VMActionResponse, error)
 	DeleteVM(ctx context.Context, in *DeleteVMRequest, opts ...grpc.CallOption) (*DeleteVMResponse, error)
 	// TailLog returns the last lines of a VM's hypervisor log.
-	TailLog(ctx context.Context, in *TailLogRequest, opts ...grpc.CallOption) (*TailLogResponse, error)
+	TailLog(ctx context.Context, in *TailLogRequest, opts ...grpc.CallOption) (*LogTail, error)
 	// StreamLog follows a VM's hypervisor log, sending lines as they are written.
 	StreamLog(ctx context.Context, in *StreamLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogLine], error)
 	// WatchEvents streams lifecycle events until the caller cancels.
@@ -111,9 +111,9 @@ func (c *backendClient) Health(ctx context.Context, in *HealthRequest, opts ...g
 	return out, nil
 }
 
-func (c *backendClient) HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfoResponse, error) {
+func (c *backendClient) HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(HostInfoResponse)
+	out := new(HostInfo)
 	err := c.cc.Invoke(ctx, Backend_HostInfo_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -211,9 +211,9 @@ func (c *backendClient) DeleteVM(ctx context.Context, in *DeleteVMRequest, opts 
 	return out, nil
 }
 
-func (c *backendClient) TailLog(ctx context.Context, in *TailLogRequest, opts ...grpc.CallOption) (*TailLogResponse, error) {
+func (c *backendClient) TailLog(ctx context.Context, in *TailLogRequest, opts ...grpc.CallOption) (*LogTail, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(TailLogResponse)
+	out := new(LogTail)
 	err := c.cc.Invoke(ctx, Backend_TailLog_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -272,7 +272,7 @@ type BackendServer interface {
 	Configure(context.Context, *v1.ConfigureRequest) (*v1.ConfigureResponse, error)
 	// Health reports whether the backend can reach its hypervisor now.
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
-	HostInfo(context.Context, *HostInfoRequest) (*HostInfoResponse, error)
+	HostInfo(context.Context, *HostInfoRequest) (*HostInfo, error)
 	ListVMs(context.Context, *ListVMsRequest) (*ListVMsResponse, error)
 	GetVM(context.Context, *GetVMRequest) (*GetVMResponse, error)
 	CreateVM(context.Context, *CreateVMRequest) (*CreateVMResponse, error)
@@ -283,7 +283,7 @@ type BackendServer interface {
 	ResumeVM(context.Context, *VMActionRequest) (*VMActionResponse, error)
 	DeleteVM(context.Context, *DeleteVMRequest) (*DeleteVMResponse, error)
 	// TailLog returns the last lines of a VM's hypervisor log.
-	TailLog(context.Context, *TailLogRequest) (*TailLogResponse, error)
+	TailLog(context.Context, *TailLogRequest) (*LogTail, error)
 	// StreamLog follows a VM's hypervisor log, sending lines as they are written.
 	StreamLog(*StreamLogRequest, grpc.ServerStreamingServer[LogLine]) error
 	// WatchEvents streams lifecycle events until the caller cancels.
@@ -307,7 +307,7 @@ func (UnimplementedBackendServer) Configure(context.Context, *v1.ConfigureReques
 func (UnimplementedBackendServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
 }
-func (UnimplementedBackendServer) HostInfo(context.Context, *HostInfoRequest) (*HostInfoResponse, error) {
+func (UnimplementedBackendServer) HostInfo(context.Context, *HostInfoRequest) (*HostInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method HostInfo not implemented")
 }
 func (UnimplementedBackendServer) ListVMs(context.Context, *ListVMsRequest) (*ListVMsResponse, error) {
@@ -337,7 +337,7 @@ func (UnimplementedBackendServer) ResumeVM(context.Context, *VMActionRequest) (*
 func (UnimplementedBackendServer) DeleteVM(context.Context, *DeleteVMRequest) (*DeleteVMResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteVM not implemented")
 }
-func (UnimplementedBackendServer) TailLog(context.Context, *TailLogRequest) (*TailLogResponse, error) {
+func (UnimplementedBackendServer) TailLog(context.Context, *TailLogRequest) (*LogTail, error) {
 	return nil, status.Error(codes.Unimplemented, "method TailLog not implemented")
 }
 func (UnimplementedBackendServer) StreamLog(*StreamLogRequest, grpc.ServerStreamingServer[LogLine]) error {
