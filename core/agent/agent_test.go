@@ -18,6 +18,7 @@ import (
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -99,41 +100,41 @@ func TestAgentRunsCommands(t *testing.T) {
 		return res
 	}
 	s := spec("cmd-" + cptest.RandomHex(3))
-	res := exec(controlplane.Command{Op: controlplane.OpCreate, Spec: &s})
+	res := exec(controlplane.Command{Op: agentv1.Op_OP_CREATE, Spec: &s})
 	if res.VM == nil || res.VM.Name != s.Name || res.VM.State != backend.StateStopped || !res.VM.Managed {
 		t.Fatalf("create: %+v", res.VM)
 	}
 	id := res.VM.ID
 	for _, c := range []struct {
-		op   controlplane.Op
+		op   agentv1.Op
 		want backend.PowerState
 	}{
-		{controlplane.OpStart, backend.StateRunning},
-		{controlplane.OpPause, backend.StatePaused},
-		{controlplane.OpResume, backend.StateRunning},
-		{controlplane.OpGet, backend.StateRunning},
-		{controlplane.OpReboot, backend.StateRunning},
+		{agentv1.Op_OP_START, backend.StateRunning},
+		{agentv1.Op_OP_PAUSE, backend.StatePaused},
+		{agentv1.Op_OP_RESUME, backend.StateRunning},
+		{agentv1.Op_OP_GET, backend.StateRunning},
+		{agentv1.Op_OP_REBOOT, backend.StateRunning},
 	} {
 		if res := exec(controlplane.Command{Op: c.op, VMID: id}); res.VM == nil || res.VM.ID != id || res.VM.State != c.want {
 			t.Errorf("%s: %+v, want %s", c.op, res.VM, c.want)
 		}
 	}
-	if res := exec(controlplane.Command{Op: controlplane.OpTailLog, VMID: id, Lines: 10}); res.Log == nil {
+	if res := exec(controlplane.Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: id, Lines: 10}); res.Log == nil {
 		t.Error("tail_log: no tail")
 	}
-	if res := exec(controlplane.Command{Op: controlplane.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); res.VM.State != backend.StateStopped {
+	if res := exec(controlplane.Command{Op: agentv1.Op_OP_STOP, VMID: id, Stop: backend.StopOptions{Force: true}}); res.VM.State != backend.StateStopped {
 		t.Errorf("stop: %+v", res.VM)
 	}
-	_, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpPause, VMID: id})
+	_, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_PAUSE, VMID: id})
 	if !errors.Is(err, plugin.ErrConflict) || !strings.Contains(err.Error(), "STOPPED") && !strings.Contains(strings.ToLower(err.Error()), "stopped") {
 		t.Errorf("pausing a stopped vm: %v; want the backend's conflict", err)
 	}
-	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpTailLog, VMID: id, Lines: 0})
+	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: id, Lines: 0})
 	if plugin.FieldOf(err) != "lines" {
 		t.Errorf("tail_log of 0 lines: %v; want an invalid argument naming lines", err)
 	}
-	exec(controlplane.Command{Op: controlplane.OpDelete, VMID: id})
-	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpGet, VMID: id})
+	exec(controlplane.Command{Op: agentv1.Op_OP_DELETE, VMID: id})
+	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_GET, VMID: id})
 	if !errors.Is(err, plugin.ErrNotFound) {
 		t.Errorf("get after delete: %v; want not found", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/sim"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -376,19 +377,19 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 	path := filepath.Join(td.LogDir, name+".log")
 	appendLog(t, path, "left by an earlier vm of the name")
 	sp := spec(name)
-	res, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpCreate, Spec: &sp})
+	res, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_CREATE, Spec: &sp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := res.VM.ID
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_START, VMID: id}); err != nil {
 		t.Fatal(err)
 	}
 	appendLog(t, path, "its own line")
 	srv.logs.waitMessages(t, id, 10*time.Second, "its own line")
 
 	from := srv.rec.mark()
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_STOP, VMID: id, Stop: backend.StopOptions{Force: true}}); err != nil {
 		t.Fatal(err)
 	}
 	srv.rec.waitReport(t, from, 10*time.Second, "the stop", changeOf(id, backend.StateStopped))
@@ -401,14 +402,14 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 	wait.Stays(t, time.Second, "the stopped vm's log not followed again", func() bool {
 		return b.streams(id) == 0 && !slices.Contains(messages(srv.logs.entries(id)), "while stopped")
 	})
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_START, VMID: id}); err != nil {
 		t.Fatal(err)
 	}
 	got := messages(srv.logs.waitMessages(t, id, 10*time.Second, "while stopped"))
 	if want := []string{"its own line", "right after the stop", "while stopped"}; !slices.Equal(got, want) {
 		t.Errorf("entries: %q; want %q", got, want)
 	}
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpDelete, VMID: id, Delete: backend.DeleteOptions{Force: true}}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_DELETE, VMID: id, Delete: backend.DeleteOptions{Force: true}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -485,20 +486,20 @@ func TestVMLogOfReusedName(t *testing.T) {
 
 	name := "reused-" + cptest.RandomHex(3)
 	sp := spec(name)
-	first := exec(controlplane.Command{Op: controlplane.OpCreate, Spec: &sp}).ID
-	exec(controlplane.Command{Op: controlplane.OpStart, VMID: first})
+	first := exec(controlplane.Command{Op: agentv1.Op_OP_CREATE, Spec: &sp}).ID
+	exec(controlplane.Command{Op: agentv1.Op_OP_START, VMID: first})
 	wait.Until(t, 10*time.Second, "the first vm's start in its log", hasText(first, "state stopped -> running"))
-	exec(controlplane.Command{Op: controlplane.OpStop, VMID: first, Stop: backend.StopOptions{Force: true}})
+	exec(controlplane.Command{Op: agentv1.Op_OP_STOP, VMID: first, Stop: backend.StopOptions{Force: true}})
 	wait.Until(t, 10*time.Second, "the first vm's stop in its log", hasText(first, "state running -> stopped"))
-	exec(controlplane.Command{Op: controlplane.OpDelete, VMID: first})
+	exec(controlplane.Command{Op: agentv1.Op_OP_DELETE, VMID: first})
 	fi, err := os.Stat(sb.LogPath(name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	firstEnd := fi.Size()
 
-	second := exec(controlplane.Command{Op: controlplane.OpCreate, Spec: &sp}).ID
-	exec(controlplane.Command{Op: controlplane.OpStart, VMID: second})
+	second := exec(controlplane.Command{Op: agentv1.Op_OP_CREATE, Spec: &sp}).ID
+	exec(controlplane.Command{Op: agentv1.Op_OP_START, VMID: second})
 	appendLog(t, sb.LogPath(name), "written while the second vm runs")
 	wait.Until(t, 10*time.Second, "the second vm's line stored", hasText(second, "written while the second vm runs"))
 	wait.Until(t, 10*time.Second, "the first vm's log no longer followed", func() bool { return b.streams(first) == 0 })

@@ -9,25 +9,13 @@ import (
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
-var opToProto = map[Op]agentv1.Op{
-	OpCreate:  agentv1.Op_OP_CREATE,
-	OpGet:     agentv1.Op_OP_GET,
-	OpStart:   agentv1.Op_OP_START,
-	OpStop:    agentv1.Op_OP_STOP,
-	OpReboot:  agentv1.Op_OP_REBOOT,
-	OpPause:   agentv1.Op_OP_PAUSE,
-	OpResume:  agentv1.Op_OP_RESUME,
-	OpDelete:  agentv1.Op_OP_DELETE,
-	OpTailLog: agentv1.Op_OP_TAIL_LOG,
-}
-
 // commandToProto is cmd as command id of a session, which the agent gives
-// up on after timeout. An op the protocol does not know travels as
-// unspecified, which the agent refuses as unsupported.
+// up on after timeout. An op the agent does not know it refuses as
+// unsupported.
 func commandToProto(id uint64, cmd Command, timeout time.Duration) *agentv1.Command {
 	p := &agentv1.Command{
 		Id:            id,
-		Op:            opToProto[cmd.Op],
+		Op:            cmd.Op,
 		VmId:          cmd.VMID,
 		StopForce:     cmd.Stop.Force,
 		StopTimeoutMs: cmd.Stop.Timeout.Milliseconds(),

@@ -460,7 +460,7 @@ func TestAgentServerCommands(t *testing.T) {
 	}()
 	ctx := context.Background()
 
-	res, err := e.disp.Execute(ctx, a.node, Command{Op: OpStart, VMID: id})
+	res, err := e.disp.Execute(ctx, a.node, Command{Op: agentv1.Op_OP_START, VMID: id})
 	if err != nil || res.VM == nil || res.VM.ID != id || res.VM.State != backend.StateRunning {
 		t.Fatalf("start: %+v, %v", res, err)
 	}
@@ -468,13 +468,13 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("start arrived as %v", c)
 	}
 
-	_, err = e.disp.Execute(ctx, a.node, Command{Op: OpPause, VMID: id})
+	_, err = e.disp.Execute(ctx, a.node, Command{Op: agentv1.Op_OP_PAUSE, VMID: id})
 	if !errors.Is(err, plugin.ErrConflict) || !strings.Contains(err.Error(), "vm is stopped") {
 		t.Errorf("pause: %v; want the agent's conflict", err)
 	}
 	<-got
 
-	_, err = e.disp.Execute(ctx, a.node, Command{Op: OpCreate, Spec: &backend.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1}})
+	_, err = e.disp.Execute(ctx, a.node, Command{Op: agentv1.Op_OP_CREATE, Spec: &backend.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1}})
 	if plugin.FieldOf(err) != "spec.memory_mib" || !errors.Is(err, plugin.ErrInvalidArgument) {
 		t.Errorf("create: %v; want an invalid argument naming spec.memory_mib", err)
 	}
@@ -482,7 +482,7 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("create arrived as %v", c)
 	}
 
-	res, err = e.disp.Execute(ctx, a.node, Command{Op: OpTailLog, VMID: id, Lines: 2})
+	res, err = e.disp.Execute(ctx, a.node, Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: id, Lines: 2})
 	if err != nil || res.Log == nil || len(res.Log.Lines) != 2 || !res.Log.Exists {
 		t.Errorf("tail_log: %+v, %v", res, err)
 	}
@@ -490,7 +490,7 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("tail_log arrived as %v", c)
 	}
 
-	res, err = e.disp.Execute(ctx, a.node, Command{Op: OpStop, VMID: id, Stop: backend.StopOptions{Force: true, Timeout: 2 * time.Second}})
+	res, err = e.disp.Execute(ctx, a.node, Command{Op: agentv1.Op_OP_STOP, VMID: id, Stop: backend.StopOptions{Force: true, Timeout: 2 * time.Second}})
 	_ = res
 	if c := <-got; !c.GetStopForce() || c.GetStopTimeoutMs() != 2000 || c.GetTimeoutMs() < (time.Minute).Milliseconds() {
 		t.Errorf("stop arrived as %v (err %v)", c, err)
@@ -501,7 +501,7 @@ func TestAgentServerCommands(t *testing.T) {
 	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	_, err = e.disp.Execute(dctx, a.node, Command{Op: OpGet, VMID: id})
+	_, err = e.disp.Execute(dctx, a.node, Command{Op: agentv1.Op_OP_GET, VMID: id})
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > time.Second {
 		t.Errorf("unanswered get: %v after %s", err, time.Since(began))
 	}
@@ -520,7 +520,7 @@ func TestAgentServerDisconnectFailsFast(t *testing.T) {
 	id := "aaaaaaaa-0000-4000-8000-000000000001"
 	errc := make(chan error, 1)
 	go func() {
-		_, err := e.disp.Execute(context.Background(), a.node, Command{Op: OpStart, VMID: id})
+		_, err := e.disp.Execute(context.Background(), a.node, Command{Op: agentv1.Op_OP_START, VMID: id})
 		errc <- err
 	}()
 	m, err := a.stream.Recv() // the command arrives; the agent goes away instead of replying

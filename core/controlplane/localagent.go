@@ -12,6 +12,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/store"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -174,26 +175,26 @@ func (a *LocalAgent) Execute(ctx context.Context, nodeID string, cmd Command) (*
 		err error
 	)
 	switch cmd.Op {
-	case OpCreate:
+	case agentv1.Op_OP_CREATE:
 		if cmd.Spec == nil {
 			return nil, errors.New("create: no spec")
 		}
 		res.VM, err = b.CreateVM(ctx, *cmd.Spec)
-	case OpGet:
+	case agentv1.Op_OP_GET:
 		res.VM, err = b.GetVM(ctx, cmd.VMID)
-	case OpStart:
+	case agentv1.Op_OP_START:
 		res.VM, err = b.StartVM(ctx, cmd.VMID)
-	case OpStop:
+	case agentv1.Op_OP_STOP:
 		res.VM, err = b.StopVM(ctx, cmd.VMID, cmd.Stop)
-	case OpReboot:
+	case agentv1.Op_OP_REBOOT:
 		res.VM, err = b.RebootVM(ctx, cmd.VMID)
-	case OpPause:
+	case agentv1.Op_OP_PAUSE:
 		res.VM, err = b.PauseVM(ctx, cmd.VMID)
-	case OpResume:
+	case agentv1.Op_OP_RESUME:
 		res.VM, err = b.ResumeVM(ctx, cmd.VMID)
-	case OpDelete:
+	case agentv1.Op_OP_DELETE:
 		err = b.DeleteVM(ctx, cmd.VMID, cmd.Delete)
-	case OpTailLog:
+	case agentv1.Op_OP_TAIL_LOG:
 		res.Log, err = b.TailLog(ctx, cmd.VMID, cmd.Lines)
 	default:
 		return nil, fmt.Errorf("unknown command %q", cmd.Op)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
 // Log tail sizes.
@@ -52,12 +53,12 @@ func (s *Service) Logs(ctx context.Context, ref string, lines int) (*LogTail, er
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot read the vm's log now", v.Name, nodeName(v))}
 	}
-	res, err := s.execute(ctx, v.NodeID, Command{Op: OpTailLog, VMID: v.ID, Lines: lines})
+	res, err := s.execute(ctx, v.NodeID, Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: v.ID, Lines: lines})
 	if err == nil && res.Log == nil {
 		err = fmt.Errorf("node %s returned no log", v.NodeID)
 	}
 	if err != nil {
-		return nil, hostError(v, v.NodeID, OpTailLog, err, "")
+		return nil, hostError(v, v.NodeID, agentv1.Op_OP_TAIL_LOG, err, "")
 	}
 	tail := &LogTail{
 		VM:        v,

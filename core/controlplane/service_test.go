@@ -10,6 +10,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -261,7 +262,7 @@ func TestDispatcher(t *testing.T) {
 	if got := e.disp.Connected(); len(got) != 1 || got[0] != e.node {
 		t.Fatalf("connected = %v", got)
 	}
-	if _, err := e.disp.Execute(ctx, "other-node", Command{Op: OpGet, VMID: "x"}); !errors.Is(err, ErrNodeUnavailable) {
+	if _, err := e.disp.Execute(ctx, "other-node", Command{Op: agentv1.Op_OP_GET, VMID: "x"}); !errors.Is(err, ErrNodeUnavailable) {
 		t.Errorf("command to an unknown node: %v", err)
 	}
 	unregister := e.disp.Register("second", e.agent)

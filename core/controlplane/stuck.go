@@ -9,6 +9,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -102,7 +103,7 @@ func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.
 func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) {
 	release := r.hold(v.ID)
 	defer release()
-	cmd := Command{Op: OpGet, VMID: v.ID}
+	cmd := Command{Op: agentv1.Op_OP_GET, VMID: v.ID}
 	gctx, cancel := context.WithTimeout(ctx, cmd.timeout())
 	res, err := r.exec.Execute(gctx, v.NodeID, cmd)
 	cancel()

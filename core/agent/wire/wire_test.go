@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/node"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -68,5 +69,17 @@ func TestErrorRoundTrip(t *testing.T) {
 	}
 	if ErrorToProto(nil) != nil || ErrorFromProto(nil) != nil {
 		t.Error("nil does not convert to nil")
+	}
+}
+
+func TestOpName(t *testing.T) {
+	for op, want := range map[agentv1.Op]string{
+		agentv1.Op_OP_START:    "start",
+		agentv1.Op_OP_TAIL_LOG: "tail_log",
+		agentv1.Op(99):         "99",
+	} {
+		if got := OpName(op); got != want {
+			t.Errorf("OpName(%d) = %q, want %q", op, got, want)
+		}
 	}
 }
