@@ -84,7 +84,7 @@ func (ResultCode) EnumDescriptor() ([]byte, []int) {
 	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{0}
 }
 
-// Entry is one log entry, the same for every source (design §6).
+// Entry is one log entry, the same for every source (docs/logs.md).
 type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id of the entry; the same entry delivered twice has the same id.
