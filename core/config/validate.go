@@ -50,6 +50,13 @@ func (c *Config) Validate() error {
 				v.errs = append(v.errs, fmt.Errorf("%s: plugin %q checksum: %w", pos(p.DeclRange), p.Name, err))
 			}
 		}
+		// A log sink takes path and checksum from its plugin block but
+		// its settings from its log_sink block: settings written in the
+		// plugin block would be ignored.
+		if len(p.Config) > 0 && p.Name != c.Agent.Backend && c.logSink(p.Name) != nil {
+			v.errs = append(v.errs, fmt.Errorf("%s: plugin %q config: the log sink %q is configured by the config block of log_sink %q (at %s); move these attributes there",
+				pos(p.DeclRange), p.Name, p.Name, p.Name, pos(c.logSink(p.Name).DeclRange)))
+		}
 	}
 	for _, s := range c.LogSinks {
 		if len(s.Sources) == 0 {
