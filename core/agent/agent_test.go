@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -180,15 +182,20 @@ func TestAgentWrongJoinToken(t *testing.T) {
 	srv := startServer(t, "", "right")
 	b := cptest.LaunchTestDriver(t)
 	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, JoinToken: "wrong", Backend: b, MaxBackoff: 300 * time.Millisecond})
-	waitFor(t, 5*time.Second, "the agent sees the refusal", func() bool { return a.Status().LastError != nil })
+	wait.Until(t, 5*time.Second, "the agent sees the refusal", func() bool { return a.Status().LastError != nil })
 	err := a.Status().LastError
 	if !strings.Contains(err.Error(), "join token rejected") || !strings.Contains(err.Error(), "agent.join_token") {
 		t.Errorf("agent's error: %v; want it to say the join token was rejected and name agent.join_token", err)
 	}
-	time.Sleep(time.Second)
-	if n := srv.rec.mark(); n != 0 || a.Status().Connected {
-		t.Fatalf("a refused agent reached the handler: %s", describe(srv.rec.all()))
-	}
+	// The agent retries every 300ms at most: a second covers several
+	// refused attempts.
+	wait.Stays(t, time.Second, "a refused agent kept from the handler", func() bool {
+		if n := srv.rec.mark(); n != 0 || a.Status().Connected {
+			t.Logf("a refused agent reached the handler (connected: %v): %s", a.Status().Connected, describe(srv.rec.all()))
+			return false
+		}
+		return true
+	})
 	addr := srv.addr
 	srv.stop(t)
 	next := startServer(t, addr, "wrong")
@@ -198,11 +205,30 @@ func TestAgentWrongJoinToken(t *testing.T) {
 // TestAgentReconnects: when the server goes away the agent reconnects with
 // backoff, registers again (a new session) and sends a full sync.
 func TestAgentReconnects(t *testing.T) {
-	srv, _, a := connected(t, agent.Config{MaxBackoff: time.Second})
+	const maxBackoff = 300 * time.Millisecond
+	srv, _, a := connected(t, agent.Config{MaxBackoff: maxBackoff})
 	first := a.Status()
 	srv.stop(t)
-	waitFor(t, 2*time.Second, "the agent notices", func() bool { return !a.Status().Connected })
-	time.Sleep(3 * time.Second) // several failed attempts: the backoff grows to its cap
+	wait.Until(t, 2*time.Second, "the agent notices", func() bool { return !a.Status().Connected })
+	// Several failed attempts, each a connection that a listener in the
+	// server's place closes at once: the backoff (from 200ms, doubling)
+	// grows to its cap.
+	refuser := listen(t, srv.addr)
+	var attempts atomic.Int32
+	go func() {
+		for {
+			c, err := refuser.Accept()
+			if err != nil {
+				return
+			}
+			attempts.Add(1)
+			_ = c.Close()
+		}
+	}()
+	wait.Until(t, 10*time.Second, "four failed attempts to reach the server", func() bool { return attempts.Load() >= 4 })
+	if err := refuser.Close(); err != nil {
+		t.Fatal(err)
+	}
 	began := time.Now()
 	next := startServer(t, srv.addr, "")
 	next.rec.waitReport(t, 0, 3*time.Second, "registration with the new server", isKind("register"))
@@ -218,7 +244,7 @@ func TestAgentReconnects(t *testing.T) {
 // disconnected reaches the new session as the full sync's latest state, not
 // as a replay of each change.
 func TestAgentKeepsLatestStateOnly(t *testing.T) {
-	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
+	srv, b, a := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
 	ctx := context.Background()
 	x, err := b.CreateVM(ctx, spec("latest-"+cptest.RandomHex(3)))
 	if err != nil {
@@ -227,6 +253,7 @@ func TestAgentKeepsLatestStateOnly(t *testing.T) {
 	srv.rec.waitReport(t, 0, time.Second, "create", changeOf(x.ID, backend.StateStopped))
 
 	srv.stop(t)
+	applied := a.EventsApplied()
 	for _, f := range []func() (*backend.VM, error){
 		func() (*backend.VM, error) { return b.StartVM(ctx, x.ID) },
 		func() (*backend.VM, error) { return b.PauseVM(ctx, x.ID) },
@@ -239,19 +266,18 @@ func TestAgentKeepsLatestStateOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // the events reach the agent
+	// Each step is one event; they all reach the agent before a server is
+	// there again.
+	wait.Until(t, 5*time.Second, "the six events applied by the agent", func() bool {
+		return a.EventsApplied() >= applied+6 && a.VMState(x.ID) == backend.StatePaused
+	})
 	next := startServer(t, srv.addr, "")
 	sync := next.rec.waitReport(t, 0, 5*time.Second, "full sync", fullSyncWith(x.ID))
 	i := slices.IndexFunc(sync.vms, func(v *backend.VM) bool { return v.ID == x.ID })
 	if sync.vms[i].State != backend.StatePaused {
 		t.Errorf("full sync has %s %s, want PAUSED", x.Name, sync.vms[i].State)
 	}
-	time.Sleep(500 * time.Millisecond)
-	for _, r := range next.rec.all() {
-		if r.kind == "change" {
-			t.Errorf("a change made while disconnected was replayed: %s", describe([]report{r}))
-		}
-	}
+	next.rec.noReport(t, 0, 500*time.Millisecond, "no change made while disconnected replayed", isKind("change"))
 }
 
 // TestAgentResyncsAfterPluginKill: the backend plugin killed with SIGKILL
@@ -264,7 +290,7 @@ func TestAgentResyncsAfterPluginKill(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "relaunch", func() bool { st := b.Status(); return st.Healthy && st.Restarts >= 1 })
+	wait.Until(t, 10*time.Second, "relaunch", func() bool { st := b.Status(); return st.Healthy && st.Restarts >= 1 })
 	relaunched := time.Now()
 	sync := srv.rec.waitReport(t, from, 5*time.Second, "full sync after the relaunch", isKind("full_sync"))
 	if !lists(sync.vms, testDomain) {
@@ -380,12 +406,11 @@ func TestAgentIgnoresUnusableUUIDs(t *testing.T) {
 		}
 	}
 	srv.rec.waitReport(t, from, time.Second, "change of the good vm", changeOf(good, backend.StateStopped))
-	time.Sleep(300 * time.Millisecond)
-	for _, r := range srv.rec.all()[from:] {
-		if r.kind == "change" && (r.change.VMID == ones || r.change.VMID == zeros) {
-			t.Errorf("a vm with an unusable uuid was reported: %s", describe([]report{r}))
-		}
-	}
+	// Their events came before the good vm's: any report of them would be
+	// there by now or soon after.
+	srv.rec.noReport(t, from, 300*time.Millisecond, "no vm with an unusable uuid reported", func(r report) bool {
+		return r.kind == "change" && (r.change.VMID == ones || r.change.VMID == zeros)
+	})
 	hb := srv.rec.waitReport(t, from, time.Second, "heartbeat", isKind("heartbeat"))
 	if hb.hb.VMCount != 1 {
 		t.Errorf("heartbeat counts %d vms, want 1", hb.hb.VMCount)

@@ -243,7 +243,7 @@ func TestVMLogLinesShipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendLog(t, path, lines[0])
-	waitFor(t, 10*time.Second, "the first line again after the truncation", func() bool {
+	wait.Until(t, 10*time.Second, "the first line again after the truncation", func() bool {
 		n := 0
 		for _, e := range srv.logs.entries(id) {
 			if e.Message == lines[0] {
@@ -273,7 +273,7 @@ func TestVMLogLinesSurviveFailures(t *testing.T) {
 	logs.setFail(errors.New("spool unavailable"))
 	from := logs.appends()
 	appendLog(t, path, "while appends fail 1", "while appends fail 2")
-	waitFor(t, 10*time.Second, "two failed appends", func() bool { return logs.appends() >= from+2 })
+	wait.Until(t, 10*time.Second, "two failed appends", func() bool { return logs.appends() >= from+2 })
 	logs.setFail(nil)
 	logs.waitMessages(t, id, 10*time.Second, "while appends fail 1", "while appends fail 2")
 
@@ -281,7 +281,7 @@ func TestVMLogLinesSurviveFailures(t *testing.T) {
 	logs.setBlock(gate)
 	from = logs.appends()
 	appendLog(t, path, "in flight when the session breaks")
-	waitFor(t, 10*time.Second, "an append in flight", func() bool { return logs.appends() > from })
+	wait.Until(t, 10*time.Second, "an append in flight", func() bool { return logs.appends() > from })
 	srv.stop(t)
 	appendLog(t, path, "while no server is there")
 	logs.setBlock(nil)
