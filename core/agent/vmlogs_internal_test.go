@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -164,10 +165,16 @@ func TestShipperBackpressure(t *testing.T) {
 	go func() {
 		done <- sh.enqueue(context.Background(), idA, backend.LogLine{Text: "one more", Offset: off + 9})
 	}()
+	// Once it says it waits, it waits for an answer to make room.
+	wait.Until(t, 5*time.Second, "the follower waiting for room", func() bool {
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		return sh.vms[idA].waiting
+	})
 	select {
 	case err := <-done:
 		t.Fatalf("a line was queued into a full queue (%v)", err)
-	case <-time.After(100 * time.Millisecond):
+	default:
 	}
 	tok := sh.attach()
 	b, _ := sh.take(tok, 1, time.Now())
@@ -231,17 +238,12 @@ func TestShipperScan(t *testing.T) {
 	defer cancel()
 	waitOpen := func(id string, want int) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			_, open := b.state(id)
-			if open == want {
-				return
+		wait.UntilNil(t, 5*time.Second, fmt.Sprintf("%d streams of vm %s open", want, id), func() error {
+			if _, open := b.state(id); open != want {
+				return fmt.Errorf("%d open", open)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("vm %s: %d streams open, want %d", id, open, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	t0 := time.Now()
 	states := map[string]backend.PowerState{idA: backend.StateRunning, idB: backend.StateStopped, idC: backend.StateStopped}
@@ -265,17 +267,14 @@ func TestShipperScan(t *testing.T) {
 	waitOpen(idC, 0)
 
 	delete(states, idC)
-	deadline := time.Now().Add(5 * time.Second)
-	for kept := true; kept; {
-		if time.Now().After(deadline) {
-			t.Fatal("the offset of a vm gone from the host is kept")
-		}
+	// The follower of C ends on its own: the scan after it has clears it.
+	wait.Until(t, 5*time.Second, "the offset of a vm gone from the host forgotten", func() bool {
 		sh.scan(ctx, states, true, false, t0.Add(2*sh.linger))
 		sh.mu.Lock()
-		_, kept = sh.vms[idC]
-		sh.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer sh.mu.Unlock()
+		_, kept := sh.vms[idC]
+		return !kept
+	})
 	if err := sh.save(); err != nil {
 		t.Fatal(err)
 	}
@@ -299,11 +298,7 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	t0 := time.Now()
 	states := map[string]backend.PowerState{idA: backend.StateRunning}
 	sh.scan(ctx, states, true, false, t0)
-	for deadline := time.Now().Add(5 * time.Second); openStreams() != 1; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the running vm's log is not followed")
-		}
-	}
+	wait.Until(t, 5*time.Second, "the running vm's log followed", func() bool { return openStreams() == 1 })
 	sh.mu.Lock()
 	for len(sh.queue) < maxQueuedLines {
 		sh.queue = append(sh.queue, queuedLine{vmID: idB, line: backend.LogLine{Text: "x"}})
@@ -311,17 +306,11 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	sh.mu.Unlock()
 	queued := make(chan error, 1)
 	go func() { queued <- sh.enqueue(ctx, idA, backend.LogLine{Text: "shutting down", Offset: 100}) }()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	wait.Until(t, 5*time.Second, "enqueue into a full queue saying it waits", func() bool {
 		sh.mu.Lock()
-		waiting := sh.vms[idA].waiting
-		sh.mu.Unlock()
-		if waiting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("enqueue into a full queue does not say it waits")
-		}
-	}
+		defer sh.mu.Unlock()
+		return sh.vms[idA].waiting
+	})
 	states[idA] = backend.StateStopped
 	sh.scan(ctx, states, true, false, t0.Add(time.Second))
 	sh.scan(ctx, states, true, false, t0.Add(time.Second+10*sh.linger))
