@@ -19,6 +19,9 @@ const (
 	// DefaultQEMULogLinger: QEMU and libvirt write their last lines (the
 	// signal that ended QEMU, "shutting down") after the VM stopped.
 	DefaultQEMULogLinger = 5 * time.Second
+	// DefaultQEMULogScanInterval: a VM that starts has its log followed
+	// within half a second.
+	DefaultQEMULogScanInterval = 500 * time.Millisecond
 )
 
 // Config configures an Agent.
@@ -61,6 +64,11 @@ type Config struct {
 	// after the VM stopped (agent.qemu_log_linger); zero means
 	// DefaultQEMULogLinger.
 	QEMULogLinger time.Duration
+	// QEMULogScanInterval is how often the VMs whose log is followed are
+	// matched with the states the agent sees: a VM that starts is followed,
+	// and one stopped for its linger no longer, at most that long later;
+	// zero means DefaultQEMULogScanInterval.
+	QEMULogScanInterval time.Duration
 	// Logger receives the agent's log; nil discards.
 	Logger hclog.Logger
 }
@@ -92,7 +100,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}, {"qemu log linger", c.QEMULogLinger}} {
+	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}, {"qemu log linger", c.QEMULogLinger}, {"qemu log scan interval", c.QEMULogScanInterval}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s is negative", d.name, d.v))
 		}
@@ -111,6 +119,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.QEMULogLinger == 0 {
 		c.QEMULogLinger = DefaultQEMULogLinger
+	}
+	if c.QEMULogScanInterval == 0 {
+		c.QEMULogScanInterval = DefaultQEMULogScanInterval
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()

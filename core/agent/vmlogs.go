@@ -23,8 +23,6 @@ import (
 
 // VM log shipping: timing and bounds.
 const (
-	// logScan is how often the followed logs are matched with the view.
-	logScan = 500 * time.Millisecond
 	// Followers wait while the lines read and not yet acknowledged reach
 	// either bound.
 	maxQueuedLines = 10000
@@ -109,6 +107,9 @@ type logShipper struct {
 	// linger is how long the log of a VM that stopped is still followed
 	// once it has gone quiet (Config.QEMULogLinger).
 	linger time.Duration
+	// scanInterval is how often the followed logs are matched with the
+	// view (Config.QEMULogScanInterval).
+	scanInterval time.Duration
 
 	mu    sync.Mutex
 	vms   map[string]*vmLog
@@ -139,15 +140,17 @@ type logShipper struct {
 // newLogShipper loads the offsets kept under stateDir ("" keeps none). A
 // file that cannot be read is logged and ignored: the logs are sent again
 // from their start, which the server stores once. A stopped VM's log is
-// followed for linger once quiet.
-func newLogShipper(b backend.Backend, stateDir string, linger time.Duration, log hclog.Logger) (*logShipper, error) {
+// followed for linger once quiet; the followed logs are matched with the
+// view every scanInterval.
+func newLogShipper(b backend.Backend, stateDir string, linger, scanInterval time.Duration, log hclog.Logger) (*logShipper, error) {
 	sh := &logShipper{
-		b:      b,
-		log:    log.Named("vmlogs"),
-		linger: linger,
-		vms:    make(map[string]*vmLog),
-		space:  make(chan struct{}),
-		ready:  make(chan struct{}, 1),
+		b:            b,
+		log:          log.Named("vmlogs"),
+		linger:       linger,
+		scanInterval: scanInterval,
+		vms:          make(map[string]*vmLog),
+		space:        make(chan struct{}),
+		ready:        make(chan struct{}, 1),
 	}
 	if stateDir == "" {
 		return sh, nil
@@ -221,14 +224,15 @@ func followed(s backend.PowerState) bool {
 	return s != backend.StateStopped && s != backend.StateCrashed
 }
 
-// run follows the logs of the VMs of the view until ctx ends, saving the
-// offsets every persistEvery; then it stops every follower and saves them
-// once more. It returns at once when the backend reads no logs.
+// run follows the logs of the VMs of the view, matching them with it every
+// sh.scanInterval, until ctx ends, saving the offsets every persistEvery;
+// then it stops every follower and saves them once more. It returns at once
+// when the backend reads no logs.
 func (sh *logShipper) run(ctx context.Context, v *view) {
 	if !sh.checkCapable(ctx) {
 		return
 	}
-	t := time.NewTicker(logScan)
+	t := time.NewTicker(sh.scanInterval)
 	defer t.Stop()
 	lastSave := time.Now()
 	caughtUp := false

@@ -19,7 +19,7 @@ import (
 
 func newTestShipper(t *testing.T, b backend.Backend, dir string) *logShipper {
 	t.Helper()
-	sh, err := newLogShipper(b, dir, DefaultQEMULogLinger, hclog.NewNullLogger())
+	sh, err := newLogShipper(b, dir, DefaultQEMULogLinger, DefaultQEMULogScanInterval, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

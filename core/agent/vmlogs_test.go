@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,20 +118,18 @@ func (r *logRecorder) duplicates() int {
 // and returns its entries.
 func (r *logRecorder) waitMessages(t *testing.T, id string, within time.Duration, want ...string) []logsink.Entry {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := r.entries(id)
+	var got []logsink.Entry
+	wait.UntilNil(t, within, fmt.Sprintf("entries %q of vm %s", want, id), func() error {
+		got = r.entries(id)
 		missing := slices.DeleteFunc(slices.Clone(want), func(m string) bool {
 			return slices.ContainsFunc(got, func(e logsink.Entry) bool { return e.Message == m })
 		})
-		if len(missing) == 0 {
-			return got
+		if len(missing) != 0 {
+			return fmt.Errorf("no entry of %q; entries: %q", missing, messages(got))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("vm %s: no entry of %q within %s; entries: %s", id, missing, within, messages(got))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return got
 }
 
 func messages(es []logsink.Entry) []string {
@@ -334,16 +333,22 @@ func TestVMLogOffsetsSurviveRestart(t *testing.T) {
 }
 
 // streamCounter is the agent's backend in tests that watch its log
-// followers: the real plugin, counting the StreamLog calls under way of
-// each VM.
+// followers: the real plugin, counting the StreamLog calls of each VM made
+// and under way.
 type streamCounter struct {
 	backend.Backend
-	mu   sync.Mutex
-	open map[string]int
+	mu    sync.Mutex
+	calls map[string]int
+	open  map[string]int
+}
+
+func newStreamCounter(b backend.Backend) *streamCounter {
+	return &streamCounter{Backend: b, calls: map[string]int{}, open: map[string]int{}}
 }
 
 func (s *streamCounter) StreamLog(ctx context.Context, id string, offset int64, fn func(backend.LogLine) error) error {
 	s.mu.Lock()
+	s.calls[id]++
 	s.open[id]++
 	s.mu.Unlock()
 	defer func() {
@@ -361,6 +366,13 @@ func (s *streamCounter) streams(id string) int {
 	return s.open[id]
 }
 
+// streamCalls returns how many StreamLog calls of VM id were made.
+func (s *streamCounter) streamCalls(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
 // TestVMLogFollowedWhileRunning: a VM created through the agent is not
 // given the lines an earlier VM of its name left in the log; its log is
 // followed while it runs and for the linger after it stopped, then no more
@@ -368,8 +380,13 @@ func (s *streamCounter) streams(id string) int {
 func TestVMLogFollowedWhileRunning(t *testing.T) {
 	srv := startServer(t, "", "")
 	td := cptest.LaunchTestDriver(t)
-	b := &streamCounter{Backend: td, open: map[string]int{}}
-	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, QEMULogLinger: time.Second})
+	b := newStreamCounter(td)
+	// Scans every 50ms: the log of a VM that stopped is no longer followed
+	// soon after its linger, and a second of the linger leaves the
+	// follower (which reads every 200ms) time for the lines written after
+	// the stop.
+	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond,
+		QEMULogLinger: time.Second, QEMULogScanInterval: 50 * time.Millisecond})
 	srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", fullSyncWith(testDomain))
 	ctx := context.Background()
 	node := a.Status().NodeID
@@ -399,7 +416,7 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 	// Quiet for the linger after the stop: no longer followed.
 	wait.Until(t, 10*time.Second, "the log of the stopped vm no longer followed", func() bool { return b.streams(id) == 0 })
 	appendLog(t, path, "while stopped")
-	wait.Stays(t, time.Second, "the stopped vm's log not followed again", func() bool {
+	wait.Stays(t, 500*time.Millisecond, "the stopped vm's log not followed again", func() bool {
 		return b.streams(id) == 0 && !slices.Contains(messages(srv.logs.entries(id)), "while stopped")
 	})
 	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: agentv1.Op_OP_START, VMID: id}); err != nil {
@@ -418,13 +435,22 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 // agent of a server that keeps none keeps its session.
 func TestVMLogsNotShipped(t *testing.T) {
 	t.Run("disabled", func(t *testing.T) {
-		srv, b, _ := connected(t, agent.Config{DisableQEMULogs: true})
+		srv := startServer(t, "", "")
+		td := cptest.LaunchTestDriver(t)
+		b := newStreamCounter(td)
+		runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, DisableQEMULogs: true})
 		id := domainID(t, srv, testDomain)
-		appendLog(t, filepath.Join(b.LogDir, testDomain+".log"), "not sent")
-		time.Sleep(1500 * time.Millisecond)
-		if got := srv.logs.entries(id); len(got) != 0 {
-			t.Errorf("an agent with vm logs disabled sent %q", messages(got))
-		}
+		appendLog(t, filepath.Join(td.LogDir, testDomain+".log"), "not sent")
+		// With vm logs on, the running vm's log would be followed at the
+		// next scan (DefaultQEMULogScanInterval) and its line read within
+		// 200ms and sent within 200ms more.
+		wait.Stays(t, time.Second, "no log followed nor sent by an agent with vm logs disabled", func() bool {
+			if n, got := b.streamCalls(id), srv.logs.entries(id); n != 0 || len(got) != 0 {
+				t.Logf("%d streams of the log opened, entries sent: %q", n, messages(got))
+				return false
+			}
+			return true
+		})
 	})
 	t.Run("server keeps none", func(t *testing.T) {
 		srv := startServerLogs(t, "", "", nil)
@@ -463,7 +489,7 @@ func TestVMLogOfReusedName(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = in.Close() })
-	b := &streamCounter{Backend: in, open: map[string]int{}}
+	b := newStreamCounter(in)
 	// A linger far longer than the test: the first VM's log would still be
 	// followed when the second VM writes to it.
 	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, QEMULogLinger: time.Hour})
