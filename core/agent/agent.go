@@ -72,7 +72,7 @@ func New(cfg Config) (*Agent, error) {
 		resyncReq: make(chan struct{}, 1),
 	}
 	if !cfg.DisableQEMULogs {
-		if a.logs, err = newLogShipper(cfg.Backend, cfg.StateDir, cfg.QEMULogLinger, cfg.QEMULogScanInterval, a.log); err != nil {
+		if a.logs, err = newLogShipper(cfg.Backend, cfg.StateDir, logTiming{linger: cfg.QEMULogLinger, scan: cfg.QEMULogScanInterval, retry: cfg.QEMULogRetryBackoff}, a.log); err != nil {
 			return nil, fmt.Errorf("agent of node %q: %w", cfg.NodeName, err)
 		}
 	}

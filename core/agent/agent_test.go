@@ -361,6 +361,10 @@ func TestAgentConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "qemu log scan interval") {
 		t.Errorf("negative qemu log scan interval: %v", err)
 	}
+	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, QEMULogRetryBackoff: -time.Second})
+	if err == nil || !strings.Contains(err.Error(), "qemu log retry backoff") {
+		t.Errorf("negative qemu log retry backoff: %v", err)
+	}
 }
 
 // TestAgentIgnoresUnusableUUIDs: VMs whose UUID is all zeros or all 0xFF

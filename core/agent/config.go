@@ -22,6 +22,9 @@ const (
 	// DefaultQEMULogScanInterval: a VM that starts has its log followed
 	// within half a second.
 	DefaultQEMULogScanInterval = 500 * time.Millisecond
+	// DefaultQEMULogRetryBackoff: a server that failed to store log lines
+	// is not asked again for a second.
+	DefaultQEMULogRetryBackoff = time.Second
 )
 
 // Config configures an Agent.
@@ -69,6 +72,10 @@ type Config struct {
 	// and one stopped for its linger no longer, at most that long later;
 	// zero means DefaultQEMULogScanInterval.
 	QEMULogScanInterval time.Duration
+	// QEMULogRetryBackoff is the pause before the log lines a server failed
+	// to store are sent again; it doubles with each failure in a row, up to
+	// 30s. Zero means DefaultQEMULogRetryBackoff.
+	QEMULogRetryBackoff time.Duration
 	// Logger receives the agent's log; nil discards.
 	Logger hclog.Logger
 }
@@ -100,7 +107,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}, {"qemu log linger", c.QEMULogLinger}, {"qemu log scan interval", c.QEMULogScanInterval}} {
+	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}, {"qemu log linger", c.QEMULogLinger}, {"qemu log scan interval", c.QEMULogScanInterval}, {"qemu log retry backoff", c.QEMULogRetryBackoff}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s is negative", d.name, d.v))
 		}
@@ -122,6 +129,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.QEMULogScanInterval == 0 {
 		c.QEMULogScanInterval = DefaultQEMULogScanInterval
+	}
+	if c.QEMULogRetryBackoff == 0 {
+		c.QEMULogRetryBackoff = DefaultQEMULogRetryBackoff
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()

@@ -42,6 +42,9 @@ const (
 	// acknowledged; it is written at most every persistEvery.
 	offsetsFile  = "vm-logs.json"
 	persistEvery = time.Second
+	// maxRetryHold caps the pause before lines a server failed to store are
+	// sent again.
+	maxRetryHold = 30 * time.Second
 	// offsetGrace keeps the offset of a VM missing from the view that long
 	// after it was set: a VM just created may not be in the view yet.
 	offsetGrace = time.Minute
@@ -92,6 +95,19 @@ type sentBatch struct {
 	acked bool
 }
 
+// logTiming is when the log shipper acts, from the agent's Config.
+type logTiming struct {
+	// linger is how long the log of a VM that stopped is still followed
+	// once it has gone quiet (Config.QEMULogLinger).
+	linger time.Duration
+	// scan is how often the followed logs are matched with the view
+	// (Config.QEMULogScanInterval).
+	scan time.Duration
+	// retry is the first pause before lines a server failed to store are
+	// sent again (Config.QEMULogRetryBackoff).
+	retry time.Duration
+}
+
 // logShipper follows the hypervisor log of every VM that runs (and of each
 // for linger after it stopped, but no longer once the backend says it was
 // deleted: see backend.LogReader), queues the lines read, and hands them in
@@ -104,12 +120,8 @@ type logShipper struct {
 	b    backend.Backend
 	log  hclog.Logger
 	path string // the offsets file; "" keeps offsets in memory
-	// linger is how long the log of a VM that stopped is still followed
-	// once it has gone quiet (Config.QEMULogLinger).
-	linger time.Duration
-	// scanInterval is how often the followed logs are matched with the
-	// view (Config.QEMULogScanInterval).
-	scanInterval time.Duration
+	// timing says when to stop following, scan and send again.
+	timing logTiming
 
 	mu    sync.Mutex
 	vms   map[string]*vmLog
@@ -139,18 +151,15 @@ type logShipper struct {
 
 // newLogShipper loads the offsets kept under stateDir ("" keeps none). A
 // file that cannot be read is logged and ignored: the logs are sent again
-// from their start, which the server stores once. A stopped VM's log is
-// followed for linger once quiet; the followed logs are matched with the
-// view every scanInterval.
-func newLogShipper(b backend.Backend, stateDir string, linger, scanInterval time.Duration, log hclog.Logger) (*logShipper, error) {
+// from their start, which the server stores once.
+func newLogShipper(b backend.Backend, stateDir string, timing logTiming, log hclog.Logger) (*logShipper, error) {
 	sh := &logShipper{
-		b:            b,
-		log:          log.Named("vmlogs"),
-		linger:       linger,
-		scanInterval: scanInterval,
-		vms:          make(map[string]*vmLog),
-		space:        make(chan struct{}),
-		ready:        make(chan struct{}, 1),
+		b:      b,
+		log:    log.Named("vmlogs"),
+		timing: timing,
+		vms:    make(map[string]*vmLog),
+		space:  make(chan struct{}),
+		ready:  make(chan struct{}, 1),
 	}
 	if stateDir == "" {
 		return sh, nil
@@ -225,14 +234,14 @@ func followed(s backend.PowerState) bool {
 }
 
 // run follows the logs of the VMs of the view, matching them with it every
-// sh.scanInterval, until ctx ends, saving the offsets every persistEvery;
+// sh.timing.scan, until ctx ends, saving the offsets every persistEvery;
 // then it stops every follower and saves them once more. It returns at once
 // when the backend reads no logs.
 func (sh *logShipper) run(ctx context.Context, v *view) {
 	if !sh.checkCapable(ctx) {
 		return
 	}
-	t := time.NewTicker(sh.scanInterval)
+	t := time.NewTicker(sh.timing.scan)
 	defer t.Stop()
 	lastSave := time.Now()
 	caughtUp := false
@@ -287,10 +296,10 @@ func (sh *logShipper) checkCapable(ctx context.Context) bool {
 }
 
 // scan starts following the log of every VM that runs, stops following
-// those of VMs stopped or gone whose log has been quiet for sh.linger, and
+// those of VMs stopped or gone whose log has been quiet for sh.timing.linger, and
 // forgets the offsets of VMs gone from a complete view. With catchUp (the
 // first complete view of the run), the logs of stopped VMs already sent
-// from are followed for sh.linger too, for what they got while the agent
+// from are followed for sh.timing.linger too, for what they got while the agent
 // was away.
 func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerState, synced, catchUp bool, now time.Time) {
 	sh.mu.Lock()
@@ -330,7 +339,7 @@ func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerS
 			if v.quiet.IsZero() {
 				v.quiet = now
 			}
-			if now.Sub(v.quiet) >= sh.linger && now.Sub(v.lastLine) >= sh.linger && !v.waiting {
+			if now.Sub(v.quiet) >= sh.timing.linger && now.Sub(v.lastLine) >= sh.timing.linger && !v.waiting {
 				v.stop()
 				v.stop = nil
 			}
@@ -572,7 +581,7 @@ func (sh *logShipper) ack(token uint64, a *agentv1.LogAck) {
 		return
 	}
 	if msg := a.GetError(); msg != "" {
-		sh.hold = min(max(2*sh.hold, time.Second), 30*time.Second)
+		sh.hold = min(max(2*sh.hold, sh.timing.retry), maxRetryHold)
 		sh.holdUntil = time.Now().Add(sh.hold)
 		sh.sent, sh.inflight = 0, nil
 		if msg != sh.lastErr {

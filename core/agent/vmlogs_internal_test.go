@@ -19,7 +19,7 @@ import (
 
 func newTestShipper(t *testing.T, b backend.Backend, dir string) *logShipper {
 	t.Helper()
-	sh, err := newLogShipper(b, dir, DefaultQEMULogLinger, DefaultQEMULogScanInterval, hclog.NewNullLogger())
+	sh, err := newLogShipper(b, dir, logTiming{linger: DefaultQEMULogLinger, scan: DefaultQEMULogScanInterval, retry: DefaultQEMULogRetryBackoff}, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +98,30 @@ func TestShipperBatches(t *testing.T) {
 	sh.ack(next, &agentv1.LogAck{Id: b5.GetId()})
 	if got := sh.ackedOf(idA).Offset; got != end || len(sh.queue) != 0 || sh.bytes != 0 {
 		t.Errorf("after the last answer: offset %d (want %d), %d lines and %d bytes queued", got, end, len(sh.queue), sh.bytes)
+	}
+}
+
+// TestShipperRetryBackoff: the pause after a failed batch starts at the
+// configured retry backoff and doubles with each failure in a row.
+func TestShipperRetryBackoff(t *testing.T) {
+	const retry = 50 * time.Millisecond
+	sh, err := newLogShipper(nil, "", logTiming{linger: DefaultQEMULogLinger, scan: DefaultQEMULogScanInterval, retry: retry}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueLines(t, sh, idA, 10, 0)
+	tok := sh.attach()
+	later := time.Now().Add(time.Hour)
+	for i, want := range []time.Duration{retry, 2 * retry, 4 * retry} {
+		id := uint64(i + 1)
+		b, _ := sh.take(tok, id, later)
+		if b == nil {
+			t.Fatalf("failure %d: no batch to send", i+1)
+		}
+		sh.ack(tok, &agentv1.LogAck{Id: id, Error: "spool unavailable"})
+		if b, wait := sh.take(tok, id+1, time.Now()); b != nil || wait <= want/2 || wait > want {
+			t.Errorf("after failure %d: batch %v, wait %s; want a pause of %s", i+1, b, wait, want)
+		}
 	}
 }
 
@@ -260,16 +284,16 @@ func TestShipperScan(t *testing.T) {
 
 	states[idA] = backend.StateStopped
 	sh.scan(ctx, states, true, false, t0.Add(time.Second))
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+sh.linger-time.Millisecond))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+sh.timing.linger-time.Millisecond))
 	waitOpen(idA, 1)
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+sh.linger))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+sh.timing.linger))
 	waitOpen(idA, 0)
 	waitOpen(idC, 0)
 
 	delete(states, idC)
 	// The follower of C ends on its own: the scan after it has clears it.
 	wait.Until(t, 5*time.Second, "the offset of a vm gone from the host forgotten", func() bool {
-		sh.scan(ctx, states, true, false, t0.Add(2*sh.linger))
+		sh.scan(ctx, states, true, false, t0.Add(2*sh.timing.linger))
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
 		_, kept := sh.vms[idC]
@@ -313,7 +337,7 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	})
 	states[idA] = backend.StateStopped
 	sh.scan(ctx, states, true, false, t0.Add(time.Second))
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+10*sh.linger))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+10*sh.timing.linger))
 	if sh.vms[idA].stop == nil {
 		t.Fatal("the follower of a stopped vm was ended while it waited for room with a line in hand")
 	}
@@ -325,7 +349,7 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	if err := <-queued; err != nil {
 		t.Fatal(err)
 	}
-	sh.scan(ctx, states, true, false, time.Now().Add(2*sh.linger))
+	sh.scan(ctx, states, true, false, time.Now().Add(2*sh.timing.linger))
 	if sh.vms[idA].stop != nil {
 		t.Error("the follower is not ended once its line is queued and the log has been quiet")
 	}

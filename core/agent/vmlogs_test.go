@@ -261,7 +261,9 @@ func TestVMLogLinesShipped(t *testing.T) {
 // reach the server once the server is back; lines acknowledged are not
 // sent again.
 func TestVMLogLinesSurviveFailures(t *testing.T) {
-	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
+	// Failed appends are tried again after 100ms, then 200ms, rather than
+	// the default second, then two.
+	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond, QEMULogRetryBackoff: 100 * time.Millisecond})
 	id := domainID(t, srv, testDomain)
 	path := filepath.Join(b.LogDir, testDomain+".log")
 	logs := srv.logs
