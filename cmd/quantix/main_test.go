@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // vmPrefix starts the name of every VM these tests create, so that a run
@@ -190,25 +192,24 @@ func startDaemon(t *testing.T) *daemon {
 			t.Logf("quantixd log:\n%s", b)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	wait.UntilNil(t, 30*time.Second, "quantixd dev to serve a READY node on "+d.url, func() error {
 		select {
 		case <-d.done:
 			b, _ := os.ReadFile(d.log)
 			t.Fatalf("quantixd dev exited at start:\n%s", b)
 		default:
 		}
-		if resp, err := http.Get(d.url + "/api/nodes"); err == nil {
-			ready := resp.StatusCode == http.StatusOK && nodeReady(resp)
-			_ = resp.Body.Close()
-			if ready {
-				return d
-			}
+		resp, err := http.Get(d.url + "/api/nodes")
+		if err != nil {
+			return err
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("quantixd dev did not serve a READY node on %s within 30s", d.url)
-	return nil
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !nodeReady(resp) {
+			return fmt.Errorf("GET /api/nodes: %s, no READY node", resp.Status)
+		}
+		return nil
+	})
+	return d
 }
 
 // result is what a run of the quantix binary did.
@@ -321,8 +322,8 @@ func (d *daemon) follow(t *testing.T, args ...string) *follower {
 // waitFor waits until the follower's output holds every one of want.
 func (f *follower) waitFor(t *testing.T, timeout time.Duration, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	what := fmt.Sprintf("quantix %s to print %q", strings.Join(f.args, " "), want)
+	wait.UntilNil(t, timeout, what, func() error {
 		out := f.stdout.String()
 		missing := ""
 		for _, w := range want {
@@ -332,18 +333,69 @@ func (f *follower) waitFor(t *testing.T, timeout time.Duration, want ...string) 
 			}
 		}
 		if missing == "" {
-			return
+			return nil
 		}
 		select {
 		case <-f.done:
 			t.Fatalf("quantix %s exited (%v) before printing %q:\nstdout:\n%s\nstderr:\n%s", strings.Join(f.args, " "), f.cmd.ProcessState, missing, out, f.stderr.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("quantix %s did not print %q within %s:\nstdout:\n%s\nstderr:\n%s", strings.Join(f.args, " "), missing, timeout, out, f.stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+		return fmt.Errorf("no %q yet:\nstdout:\n%s\nstderr:\n%s", missing, out, f.stderr.String())
+	})
+}
+
+// waitConnected waits until the follower has a TCP connection to d open:
+// it is past its flags and set to end cleanly on SIGINT, and it follows
+// (or is about to follow) its stream.
+func (f *follower) waitConnected(t *testing.T, d *daemon) {
+	t.Helper()
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(d.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	wait.UntilNil(t, 30*time.Second, fmt.Sprintf("quantix %s to connect to port %s", strings.Join(f.args, " "), port), func() error {
+		select {
+		case <-f.done:
+			t.Fatalf("quantix %s exited (%v):\nstdout:\n%s\nstderr:\n%s", strings.Join(f.args, " "), f.cmd.ProcessState, f.stdout.String(), f.stderr.String())
+		default:
+		}
+		return connectedTo(f.cmd.Process.Pid, port)
+	})
+}
+
+// connectedTo says whether process pid holds an established TCP connection
+// to the loopback port (decimal), from its sockets in /proc.
+func connectedTo(pid int, port string) error {
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return err
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return err
+	}
+	sockets := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			sockets[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	remote := fmt.Sprintf(":%04X", p)
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && strings.HasSuffix(f[2], remote) && f[3] == "01" && sockets[f[9]] {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no established connection among its %d sockets", len(sockets))
 }
 
 // interrupt sends SIGINT and checks that the follower exits 0 promptly.

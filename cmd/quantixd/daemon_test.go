@@ -17,6 +17,7 @@ import (
 
 	"github.com/quantixvm/quantix/internal/testid"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // proc is a quantixd process under test.
@@ -96,24 +97,24 @@ func startDaemon(t testing.TB, args ...string) *proc {
 	}
 	p := spawn(t, args...)
 	p.url, p.rpc = "http://"+addr, rpc
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	wait.UntilNil(t, 30*time.Second, fmt.Sprintf("quantixd %s to answer on %s", strings.Join(args, " "), p.url), func() error {
 		select {
 		case <-p.done:
 			b, _ := os.ReadFile(p.log)
 			t.Fatalf("quantixd %s exited at start (%v):\n%s", strings.Join(args, " "), p.err, b)
 		default:
 		}
-		if resp, err := http.Get(p.url + "/api/health"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		resp, err := http.Get(p.url + "/api/health")
+		if err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("quantixd %s did not answer on %s within 30s", strings.Join(args, " "), p.url)
-	return nil
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /api/health: %s", resp.Status)
+		}
+		return nil
+	})
+	return p
 }
 
 // flagValue returns the value following flag in args, or "".

@@ -10,6 +10,7 @@ import (
 
 	"github.com/quantixvm/quantix/internal/testlibvirt"
 	"github.com/quantixvm/quantix/internal/teststore"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // TestE2E runs the whole flow against `quantixd dev` driving real QEMU
@@ -180,7 +181,9 @@ func TestE2ERestart(t *testing.T) {
 	var inflight resp
 	var wg sync.WaitGroup
 	wg.Go(func() { inflight = d.call(t, "POST", "/api/vms/"+a+"/stop?timeout=3s", "") })
-	time.Sleep(700 * time.Millisecond)
+	wait.Until(t, 10*time.Second, "the graceful stop of "+a+" to be in flight", func() bool {
+		return d.must(t, http.StatusOK, "GET", "/api/vms/"+idA, "").str("state") == "STOPPING"
+	})
 	d.stop(t)
 	wg.Wait()
 	if inflight.status != http.StatusOK || inflight.str("vm.state") != "STOPPED" {

@@ -14,6 +14,7 @@ import (
 	"github.com/quantixvm/quantix/core/vmlog"
 	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -66,21 +67,19 @@ func qemuEntries(t *testing.T, d *proc, id string) []logsink.Entry {
 // and returns them all.
 func waitEntry(t *testing.T, what, text string, entries func() []logsink.Entry) []logsink.Entry {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		es := entries()
+	var es []logsink.Entry
+	wait.UntilNil(t, 30*time.Second, fmt.Sprintf("%s: an entry containing %q", what, text), func() error {
+		es = entries()
 		if slices.ContainsFunc(es, func(e logsink.Entry) bool { return strings.Contains(e.Message, text) }) {
-			return es
+			return nil
 		}
-		if time.Now().After(deadline) {
-			var msgs []string
-			for _, e := range es {
-				msgs = append(msgs, e.Message)
-			}
-			t.Fatalf("%s: no entry containing %q within 30s; entries:\n%s", what, text, strings.Join(msgs, "\n"))
+		var msgs []string
+		for _, e := range es {
+			msgs = append(msgs, e.Message)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("entries:\n%s", strings.Join(msgs, "\n"))
+	})
+	return es
 }
 
 // TestE2EQEMULogs: the QEMU log lines of a VM running under `quantixd dev`
@@ -123,8 +122,7 @@ func TestE2EQEMULogs(t *testing.T) {
 	}
 
 	// The file sink gets every stored entry, with the same id.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.UntilNil(t, 30*time.Second, "every stored entry in the file sink", func() error {
 		all, err := file.ReadEntries(sinkPath)
 		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
@@ -134,14 +132,11 @@ func TestE2EQEMULogs(t *testing.T) {
 				return f.ID == e.ID && f.VMID == id && f.NodeID == node && f.Source == logsink.SourceQEMU && f.Message == e.Message
 			})
 		})
-		if len(missing) == 0 {
-			break
+		if len(missing) > 0 {
+			return fmt.Errorf("%d of %d are missing, e.g. %+v", len(missing), len(es), missing[0])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d stored entries are not in the file sink within 30s, e.g. %+v", len(missing), len(es), missing[0])
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	d.must(t, http.StatusOK, "DELETE", "/api/vms/"+id, "")
 	d.stop(t)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/quantixvm/quantix/internal/hostlock"
 	"github.com/quantixvm/quantix/internal/testid"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // The tests of this file check reconciliation end to end: quantixd
@@ -41,20 +43,24 @@ func virshRetry(t testing.TB, args ...string) string {
 }
 
 func virshTry(args ...string) (string, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out string
+	var runErr error
+	_ = wait.Poll(ctx, func() error {
 		b, err := exec.Command("virsh", append([]string{"-c", testlibvirt.QEMUURI}, args...)...).CombinedOutput()
-		out := strings.TrimSpace(string(b))
-		if err == nil {
-			return out, nil
-		}
+		out, runErr = strings.TrimSpace(string(b)), err
 		unreachable := strings.Contains(out, "Failed to connect") || strings.Contains(out, "failed to connect") ||
 			strings.Contains(out, "End of file while reading data") || strings.Contains(out, "Cannot recv data")
-		if !unreachable || time.Now().After(deadline) {
-			return out, fmt.Errorf("%w: %s", err, out)
+		if err != nil && unreachable {
+			return err
 		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if runErr != nil {
+		return out, fmt.Errorf("%w: %s", runErr, out)
 	}
+	return out, nil
 }
 
 // recName returns a unique domain name removed when the test ends,
@@ -119,16 +125,13 @@ func (p *proc) waitVM(t testing.TB, ref string, within time.Duration, what strin
 	t.Helper()
 	began := time.Now()
 	var last resp
-	for {
-		last = p.call(t, "GET", "/api/vms/"+ref, "")
-		if last.status == http.StatusOK && cond(last) {
-			return last, time.Since(began)
+	wait.UntilNil(t, within, what, func() error {
+		if last = p.call(t, "GET", "/api/vms/"+ref, ""); last.status != http.StatusOK || !cond(last) {
+			return fmt.Errorf("last reply %d %s", last.status, last.raw)
 		}
-		if time.Since(began) > within {
-			t.Fatalf("%s: not within %s; last reply %d %s", what, within, last.status, last.raw)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return nil
+	})
+	return last, time.Since(began)
 }
 
 // act sends a request that reaches the host and fails unless the status
@@ -136,18 +139,20 @@ func (p *proc) waitVM(t testing.TB, ref string, within time.Duration, what strin
 // retried for up to 30s.
 func (p *proc) act(t testing.TB, want int, method, path, body string) resp {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := p.call(t, method, path, body)
-		retry := (r.status == http.StatusBadGateway || r.status == http.StatusServiceUnavailable) && want != r.status
-		if !retry || time.Now().After(deadline) {
-			if r.status != want {
-				t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
-			}
-			return r
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var r resp
+	_ = wait.Poll(ctx, func() error {
+		r = p.call(t, method, path, body)
+		if (r.status == http.StatusBadGateway || r.status == http.StatusServiceUnavailable) && want != r.status {
+			return fmt.Errorf("status %d", r.status)
 		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if r.status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
 	}
+	return r
 }
 
 func stateIs(s string) func(resp) bool { return func(r resp) bool { return r.str("state") == s } }
@@ -176,17 +181,7 @@ func TestE2EHostChanges(t *testing.T) {
 	foreign := recName(t)
 	defineForeign(t, foreign)
 	began := time.Now()
-	var v map[string]any
-	for {
-		if m, ok := d.vmByName(t, foreign); ok {
-			v = m
-			break
-		}
-		if time.Since(began) > time.Second {
-			t.Fatalf("%s defined with virsh is not listed within 1s", foreign)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	v := wait.Value(t, time.Second, foreign+" defined with virsh to be listed", func() (map[string]any, bool) { return d.vmByName(t, foreign) })
 	t.Logf("foreign vm listed %s after virsh define", time.Since(began).Round(time.Millisecond))
 	if v["origin"] != "host-discovered" || v["is_managed"] != false || v["state"] != "STOPPED" {
 		t.Errorf("foreign vm: %v; want host-discovered, unmanaged, STOPPED", v)
@@ -263,16 +258,20 @@ func TestE2EPluginKilled(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// Watch the VM through the relaunch and the resync that follows.
-	deadline := time.Now().Add(4 * time.Second)
-	for time.Now().Before(deadline) {
+	// Watch the VM through the relaunch, until the agent lists the VMs
+	// again, and for a second more: the full sync is sent as soon as the
+	// listing is done.
+	running := func() bool {
 		if r := d.must(t, http.StatusOK, "GET", "/api/vms/"+id, ""); r.str("state") != "RUNNING" {
 			t.Fatalf("while the plugin was relaunched: %s", r.raw)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return true
 	}
+	wait.Until(t, 10*time.Second, "the agent to list the VMs again after the relaunch", func() bool {
+		return running() && d.logHas("backend plugin relaunched: listing every vm again")
+	})
+	wait.Stays(t, time.Second, "the vm RUNNING through the full sync after the relaunch", running)
 	d.waitLog(t, 10*time.Second, "plugin relaunched")
-	d.waitLog(t, 10*time.Second, "backend plugin relaunched: listing every vm again")
 	if next := pluginPID(t, d.cmd.Process.Pid); next == pid {
 		t.Fatalf("plugin pid %d unchanged", pid)
 	}
@@ -382,34 +381,28 @@ func TestE2EAgentWrongToken(t *testing.T) {
 // waitNode waits until the node called name is in state.
 func (p *proc) waitNode(t *testing.T, name string, within time.Duration, state string) {
 	t.Helper()
-	began := time.Now()
-	for {
-		for _, n := range p.must(t, http.StatusOK, "GET", "/api/nodes", "").body["nodes"].([]any) {
+	wait.UntilNil(t, within, fmt.Sprintf("node %s to be %s", name, state), func() error {
+		r := p.must(t, http.StatusOK, "GET", "/api/nodes", "")
+		for _, n := range r.body["nodes"].([]any) {
 			m := n.(map[string]any)
 			if m["name"] == name && m["state"] == state {
-				return
+				return nil
 			}
 		}
-		if time.Since(began) > within {
-			t.Fatalf("node %s not %s within %s: %s", name, state, within, p.must(t, http.StatusOK, "GET", "/api/nodes", "").raw)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("nodes: %s", r.raw)
+	})
 }
 
 // waitLog waits until the process's log has a line containing text.
 func (p *proc) waitLog(t testing.TB, within time.Duration, text string) {
 	t.Helper()
-	began := time.Now()
-	for {
-		if b, err := os.ReadFile(p.log); err == nil && strings.Contains(string(b), text) {
-			return
-		}
-		if time.Since(began) > within {
-			t.Fatalf("no %q in the log within %s", text, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.Until(t, within, fmt.Sprintf("%q in the log", text), func() bool { return p.logHas(text) })
+}
+
+// logHas says whether the process's log holds text.
+func (p *proc) logHas(text string) bool {
+	b, err := os.ReadFile(p.log)
+	return err == nil && strings.Contains(string(b), text)
 }
 
 // pluginPID returns the pid of the backend plugin process quantixd pid
@@ -460,13 +453,7 @@ func restartLibvirtd(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		t.Fatalf("stopping libvirtd %d: %v", pid, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("libvirtd %d still running 30s after SIGTERM", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, 30*time.Second, fmt.Sprintf("libvirtd %d to exit after SIGTERM", pid), func() bool { return !alive(pid) })
 	if p, err := readPid(); err == nil && p != pid && alive(p) {
 		return // someone else started it already
 	}

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/internal/testid"
 	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -121,19 +123,35 @@ func (r *recorder) mark() int {
 // returns it.
 func (r *recorder) waitReport(t *testing.T, from int, within time.Duration, what string, match func(report) bool) report {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		all := r.all()
-		for _, rep := range all[min(from, len(all)):] {
+	var found report
+	wait.UntilNil(t, within, what, func() error {
+		since := r.all()
+		since = since[min(from, len(since)):]
+		for _, rep := range since {
 			if match(rep) {
-				return rep
+				found = rep
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no such report within %s; reports since: %s", what, within, describe(all[min(from, len(all)):]))
+		return fmt.Errorf("no such report; reports since: %s", describe(since))
+	})
+	return found
+}
+
+// noReport checks that no report after position from matches for the
+// whole of during.
+func (r *recorder) noReport(t *testing.T, from int, during time.Duration, what string, match func(report) bool) {
+	t.Helper()
+	wait.Stays(t, during, what, func() bool {
+		since := r.all()
+		for _, rep := range since[min(from, len(since)):] {
+			if match(rep) {
+				t.Logf("unexpected report: %s", describe([]report{rep}))
+				return false
+			}
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return true
+	})
 }
 
 func describe(reps []report) string {
@@ -180,18 +198,7 @@ func startServerLogs(t *testing.T, addr, token string, logs *logRecorder) *serve
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	var ln net.Listener
-	var err error
-	// The port of a server just closed may take a moment to be free.
-	for range 50 {
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listen(t, addr)
 	s := &server{disp: agentserver.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1)}
 	opts := agentserver.Options{
 		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: testlog.New(t, hclog.Debug).Named("server"),
@@ -199,6 +206,7 @@ func startServerLogs(t *testing.T, addr, token string, logs *logRecorder) *serve
 	if logs != nil {
 		opts.Logs = logs
 	}
+	var err error
 	s.srv, err = agentserver.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -255,16 +263,16 @@ func runAgent(t *testing.T, cfg agent.Config) *agent.Agent {
 	return a
 }
 
-// waitFor polls cond until it holds.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+// listen listens on addr, waiting for the port of a server just closed
+// to be free.
+func listen(t *testing.T, addr string) net.Listener {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var ln net.Listener
+	wait.UntilNil(t, 5*time.Second, "listening on "+addr, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	return ln
 }
 
 func isKind(kind string) func(report) bool {

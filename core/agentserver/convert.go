@@ -6,27 +6,17 @@ import (
 	"github.com/quantixvm/quantix/core/agent/wire"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
-var opToProto = map[nodeapi.Op]agentv1.Op{
-	nodeapi.OpCreate:  agentv1.Op_OP_CREATE,
-	nodeapi.OpGet:     agentv1.Op_OP_GET,
-	nodeapi.OpStart:   agentv1.Op_OP_START,
-	nodeapi.OpStop:    agentv1.Op_OP_STOP,
-	nodeapi.OpReboot:  agentv1.Op_OP_REBOOT,
-	nodeapi.OpPause:   agentv1.Op_OP_PAUSE,
-	nodeapi.OpResume:  agentv1.Op_OP_RESUME,
-	nodeapi.OpDelete:  agentv1.Op_OP_DELETE,
-	nodeapi.OpTailLog: agentv1.Op_OP_TAIL_LOG,
-}
-
 // commandToProto is cmd as command id of a session, which the agent gives
-// up on after timeout. An op the protocol does not know travels as
-// unspecified, which the agent refuses as unsupported.
+// up on after timeout. An op the agent does not know it refuses as
+// unsupported.
 func commandToProto(id uint64, cmd nodeapi.Command, timeout time.Duration) *agentv1.Command {
 	p := &agentv1.Command{
 		Id:            id,
-		Op:            opToProto[cmd.Op],
+		Op:            cmd.Op,
 		VmId:          cmd.VMID,
 		StopForce:     cmd.Stop.Force,
 		StopTimeoutMs: cmd.Stop.Timeout.Milliseconds(),
@@ -36,7 +26,7 @@ func commandToProto(id uint64, cmd nodeapi.Command, timeout time.Duration) *agen
 		TimeoutMs:     max(timeout.Milliseconds(), 1),
 	}
 	if cmd.Spec != nil {
-		p.Spec = wire.SpecToProto(*cmd.Spec)
+		p.Spec = backend.SpecToProto(*cmd.Spec)
 	}
 	return p
 }
@@ -47,7 +37,7 @@ func resultFromProto(r *agentv1.CommandReply) (*nodeapi.Result, error) {
 	if err := wire.ErrorFromProto(r.GetError()); err != nil {
 		return nil, err
 	}
-	return &nodeapi.Result{VM: wire.VMFromProto(r.GetVm()), Log: wire.LogTailFromProto(r.GetLog())}, nil
+	return &nodeapi.Result{VM: backend.VMFromProto(r.GetVm()), Log: backend.LogTailFromProto(r.GetLog())}, nil
 }
 
 func registrationFromProto(req *agentv1.RegisterRequest) nodeapi.Registration {
@@ -63,7 +53,7 @@ func registrationFromProto(req *agentv1.RegisterRequest) nodeapi.Registration {
 
 func changeFromProto(c *agentv1.Change) nodeapi.Change {
 	return nodeapi.Change{
-		VM:     wire.VMFromProto(c.GetVm()),
+		VM:     backend.VMFromProto(c.GetVm()),
 		Gone:   c.GetGone(),
 		VMID:   c.GetVmId(),
 		Reason: c.GetReason(),
@@ -77,4 +67,15 @@ func heartbeatFromProto(h *agentv1.Heartbeat) nodeapi.HeartbeatReport {
 		VMCount:   int(h.GetVmCount()),
 		Backend:   wire.BackendFromProto(h.GetBackend()),
 	}
+}
+
+// vmsFromProto converts a full sync's VMs, skipping nil entries.
+func vmsFromProto(list []*backendv1.VM) []*backend.VM {
+	out := make([]*backend.VM, 0, len(list))
+	for _, p := range list {
+		if p != nil {
+			out = append(out, backend.VMFromProto(p))
+		}
+	}
+	return out
 }

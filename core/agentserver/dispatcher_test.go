@@ -8,6 +8,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/internal/wait"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
 // serving is an Executor that serves no node: what a registration holds
@@ -30,7 +31,7 @@ func TestDispatcher(t *testing.T) {
 	if got := e.disp.Connected(); len(got) != 1 || got[0] != a.node {
 		t.Fatalf("connected = %v, want [%s]", got, a.node)
 	}
-	if _, err := e.disp.Execute(ctx, "other-node", nodeapi.Command{Op: nodeapi.OpGet, VMID: "x"}); !errors.Is(err, nodeapi.ErrNodeUnavailable) {
+	if _, err := e.disp.Execute(ctx, "other-node", nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: "x"}); !errors.Is(err, nodeapi.ErrNodeUnavailable) {
 		t.Errorf("command to an unknown node: %v", err)
 	}
 	unregister := e.disp.Register("second", serving{})

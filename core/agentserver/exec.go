@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/quantixvm/quantix/core/agent/wire"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
@@ -44,7 +45,7 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.C
 	case <-s.ctx.Done():
 		return nil, s.unavailable(cmd, "disconnected")
 	case <-ctx.Done():
-		return nil, fmt.Errorf("node %s: sending %s: %w", s.nodeID, cmd.Op, ctx.Err())
+		return nil, fmt.Errorf("node %s: sending %s: %w", s.nodeID, wire.OpName(cmd.Op), ctx.Err())
 	}
 	select {
 	case r := <-reply:
@@ -52,12 +53,12 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.C
 	case <-s.ctx.Done():
 		return nil, s.unavailable(cmd, "disconnected before replying")
 	case <-ctx.Done():
-		return nil, fmt.Errorf("node %s: no reply to %s within %s: %w", s.nodeID, cmd.Op, timeout.Round(time.Millisecond), ctx.Err())
+		return nil, fmt.Errorf("node %s: no reply to %s within %s: %w", s.nodeID, wire.OpName(cmd.Op), timeout.Round(time.Millisecond), ctx.Err())
 	}
 }
 
 func (s *agentSession) unavailable(cmd nodeapi.Command, what string) error {
-	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, cmd.Op, nodeapi.ErrNodeUnavailable)
+	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, wire.OpName(cmd.Op), nodeapi.ErrNodeUnavailable)
 }
 
 // deliver hands a reply to the Execute waiting for it; a reply nobody

@@ -27,6 +27,7 @@ import (
 	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/internal/wait"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -190,7 +191,7 @@ func (a *scripted) register(name string, heartbeat time.Duration) error {
 	resp, err := a.client.Register(a.ctx(context.Background()), &agentv1.RegisterRequest{
 		ProtocolVersion:     agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		NodeName:            name,
-		Host:                &agentv1.HostInfo{Hostname: "h", Cpus: 2},
+		Host:                &backendv1.HostInfo{Hostname: "h", Cpus: 2},
 		Backend:             &agentv1.BackendInfo{Name: "libvirt", Healthy: true},
 		HeartbeatIntervalMs: heartbeat.Milliseconds(),
 	})
@@ -269,8 +270,8 @@ func (a *scripted) recvHeartbeatReply() *agentv1.HeartbeatReply {
 	}
 }
 
-func runningVM(id string) *agentv1.VM {
-	return &agentv1.VM{Id: id, Name: "vm-" + id[:4], State: agentv1.PowerState_POWER_STATE_RUNNING}
+func runningVM(id string) *backendv1.VM {
+	return &backendv1.VM{Id: id, Name: "vm-" + id[:4], State: backendv1.PowerState_POWER_STATE_RUNNING}
 }
 
 func TestAgentServerJoinToken(t *testing.T) {
@@ -400,7 +401,7 @@ func TestAgentServerNewSessionSupersedes(t *testing.T) {
 		t.Errorf("re-attaching a superseded session: %v", err)
 	}
 	id := "aaaaaaaa-0000-4000-8000-000000000001"
-	next.report(next.session, 1, &agentv1.FullSync{Vms: []*agentv1.VM{runningVM(id)}})
+	next.report(next.session, 1, &agentv1.FullSync{Vms: []*backendv1.VM{runningVM(id)}})
 	next.report(next.session, 2, &agentv1.Heartbeat{})
 	next.recvHeartbeatReply()
 	reports, disconnected := e.rec.snapshot()
@@ -443,7 +444,7 @@ func TestAgentServerCommands(t *testing.T) {
 			case agentv1.Op_OP_CREATE:
 				reply.Error = &agentv1.Error{Kind: agentv1.ErrorKind_ERROR_KIND_INVALID_ARGUMENT, Message: "bad memory", Field: "spec.memory_mib"}
 			case agentv1.Op_OP_TAIL_LOG:
-				reply.Log = &agentv1.LogTail{Path: "/l", Exists: true, Lines: []string{"a", "b"}}
+				reply.Log = &backendv1.LogTail{Path: "/l", Exists: true, Lines: []string{"a", "b"}}
 			case agentv1.Op_OP_GET:
 				continue // never answered
 			}
@@ -452,7 +453,7 @@ func TestAgentServerCommands(t *testing.T) {
 	}()
 	ctx := context.Background()
 
-	res, err := e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpStart, VMID: id})
+	res, err := e.disp.Execute(ctx, a.node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id})
 	if err != nil || res.VM == nil || res.VM.ID != id || res.VM.State != backend.StateRunning {
 		t.Fatalf("start: %+v, %v", res, err)
 	}
@@ -460,13 +461,13 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("start arrived as %v", c)
 	}
 
-	_, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpPause, VMID: id})
+	_, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: agentv1.Op_OP_PAUSE, VMID: id})
 	if !errors.Is(err, plugin.ErrConflict) || !strings.Contains(err.Error(), "vm is stopped") {
 		t.Errorf("pause: %v; want the agent's conflict", err)
 	}
 	<-got
 
-	_, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpCreate, Spec: &backend.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1}})
+	_, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &backend.VMSpec{Name: "x", VCPUs: 1, MemoryMiB: 1}})
 	if plugin.FieldOf(err) != "spec.memory_mib" || !errors.Is(err, plugin.ErrInvalidArgument) {
 		t.Errorf("create: %v; want an invalid argument naming spec.memory_mib", err)
 	}
@@ -474,7 +475,7 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("create arrived as %v", c)
 	}
 
-	res, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpTailLog, VMID: id, Lines: 2})
+	res, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: id, Lines: 2})
 	if err != nil || res.Log == nil || len(res.Log.Lines) != 2 || !res.Log.Exists {
 		t.Errorf("tail_log: %+v, %v", res, err)
 	}
@@ -482,7 +483,7 @@ func TestAgentServerCommands(t *testing.T) {
 		t.Errorf("tail_log arrived as %v", c)
 	}
 
-	res, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: nodeapi.OpStop, VMID: id, Stop: backend.StopOptions{Force: true, Timeout: 2 * time.Second}})
+	res, err = e.disp.Execute(ctx, a.node, nodeapi.Command{Op: agentv1.Op_OP_STOP, VMID: id, Stop: backend.StopOptions{Force: true, Timeout: 2 * time.Second}})
 	_ = res
 	if c := <-got; !c.GetStopForce() || c.GetStopTimeoutMs() != 2000 || c.GetTimeoutMs() < (time.Minute).Milliseconds() {
 		t.Errorf("stop arrived as %v (err %v)", c, err)
@@ -493,7 +494,7 @@ func TestAgentServerCommands(t *testing.T) {
 	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	_, err = e.disp.Execute(dctx, a.node, nodeapi.Command{Op: nodeapi.OpGet, VMID: id})
+	_, err = e.disp.Execute(dctx, a.node, nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: id})
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > time.Second {
 		t.Errorf("unanswered get: %v after %s", err, time.Since(began))
 	}
@@ -512,7 +513,7 @@ func TestAgentServerDisconnectFailsFast(t *testing.T) {
 	id := "aaaaaaaa-0000-4000-8000-000000000001"
 	errc := make(chan error, 1)
 	go func() {
-		_, err := e.disp.Execute(context.Background(), a.node, nodeapi.Command{Op: nodeapi.OpStart, VMID: id})
+		_, err := e.disp.Execute(context.Background(), a.node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id})
 		errc <- err
 	}()
 	m, err := a.stream.Recv() // the command arrives; the agent goes away instead of replying

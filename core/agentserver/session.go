@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/quantixvm/quantix/core/agent/wire"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
@@ -254,7 +253,7 @@ func (s *agentSession) apply(r *agentv1.Report) {
 	h := s.srv.handler
 	switch body := r.GetBody().(type) {
 	case *agentv1.Report_FullSync:
-		vms := wire.VMsFromProto(body.FullSync.GetVms())
+		vms := vmsFromProto(body.FullSync.GetVms())
 		err := h.FullSync(ctx, s.nodeID, vms)
 		s.noteApplied("full sync", err, true)
 	case *agentv1.Report_Change:

@@ -17,7 +17,7 @@ import (
 	"github.com/quantixvm/quantix/internal/wait"
 )
 
-// vmKeys is the shape of a VM in replies (design §5).
+// vmKeys is the shape of a VM in replies (docs/api.md).
 var vmKeys = []string{"id", "name", "description", "labels", "origin", "is_managed", "node_id", "state", "last_known_state",
 	"desired_state", "restart_policy", "spec", "last_seen", "lost_reason", "lost_at", "message", "created_at", "updated_at"}
 

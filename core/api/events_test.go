@@ -313,6 +313,23 @@ func TestEventsSlowClient(t *testing.T) {
 	if _, err := fmt.Fprintf(conn, "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
+	// It reads the headers and the first comment, which the server sends
+	// once the client is subscribed, then nothing until the writes are
+	// done.
+	br := bufio.NewReader(conn)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	slow := sseReader{bufio.NewReader(httputil.NewChunkedReader(br))}
+	if m := slow.next(t); m.comment != "connected" {
+		t.Fatalf("the slow client's first frame: %+v", m)
+	}
 	fast, stop := openStream(t, srv.URL, "", nil)
 	defer stop()
 	fast.next(t) // connected
@@ -335,7 +352,6 @@ func TestEventsSlowClient(t *testing.T) {
 		}
 		fastGot <- nil
 	}()
-	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
 	for i := range edits {
 		e.do(t, "PATCH", "/api/vms/busy", fmt.Sprintf(`{"description":"d%d-%s"}`, i, strings.Repeat("x", 300))).want(t, http.StatusOK, "")
@@ -351,17 +367,6 @@ func TestEventsSlowClient(t *testing.T) {
 	}
 
 	// Now the slow client reads: events, then a gap marker.
-	br := bufio.NewReader(conn)
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line == "\r\n" {
-			break
-		}
-	}
-	slow := sseReader{bufio.NewReader(httputil.NewChunkedReader(br))}
 	var seen []string
 	var gap map[string]any
 	for gap == nil {
@@ -411,11 +416,12 @@ func TestEventsSlowClient(t *testing.T) {
 func TestStreamOutlivesReadTimeout(t *testing.T) {
 	e := newEnvWith(t, "sqlite", true, controlplane.ReconcilerOptions{}, time.Hour)
 	srv := httptest.NewUnstartedServer(e.srv)
-	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Config.ReadTimeout = 100 * time.Millisecond
 	srv.Start()
 	defer srv.Close()
 	stream, stop := openStream(t, srv.URL, "", nil)
 	defer stop()
+	// Time passing is what is tested: the stream outlives the deadline.
 	time.Sleep(4 * srv.Config.ReadTimeout)
 	id := e.create(t, "after-the-deadline")
 	for {

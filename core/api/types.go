@@ -8,7 +8,7 @@ import (
 	"github.com/quantixvm/quantix/core/vmlog"
 )
 
-// vmReply is a VM as the API shows it (design §5).
+// vmReply is a VM as the API shows it (docs/api.md).
 type vmReply struct {
 	ID             string            `json:"id"`
 	Name           string            `json:"name"`
@@ -169,7 +169,7 @@ func (r patchRequest) toService() controlplane.PatchRequest {
 	return p
 }
 
-// logsReply is the reply of GET /api/vms/{id}/logs (design §5).
+// logsReply is the reply of GET /api/vms/{id}/logs (docs/api.md).
 type logsReply struct {
 	VMID          string         `json:"vm_id"`
 	VMName        string         `json:"vm_name"`

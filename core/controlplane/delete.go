@@ -6,6 +6,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -40,10 +41,10 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*ActionRe
 		return nil, err
 	}
 	ectx := context.WithoutCancel(ctx)
-	_, err = s.execute(ectx, v.NodeID, nodeapi.Command{Op: nodeapi.OpDelete, VMID: v.ID, Delete: backend.DeleteOptions{Force: force, DeleteDisks: true}})
+	_, err = s.execute(ectx, v.NodeID, nodeapi.Command{Op: agentv1.Op_OP_DELETE, VMID: v.ID, Delete: backend.DeleteOptions{Force: force, DeleteDisks: true}})
 	if err == nil {
 		// Confirm: TERMINATED means gone from the host.
-		if _, gerr := s.execute(ectx, v.NodeID, nodeapi.Command{Op: nodeapi.OpGet, VMID: v.ID}); gerr == nil {
+		if _, gerr := s.execute(ectx, v.NodeID, nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: v.ID}); gerr == nil {
 			err = fmt.Errorf("the vm is still there after the delete")
 		} else if plugin.KindOf(gerr) != plugin.KindNotFound {
 			err = gerr
@@ -52,7 +53,7 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*ActionRe
 	wctx, cancel := detached(ctx)
 	defer cancel()
 	if err != nil {
-		return nil, s.fail(wctx, v, vm.ActionDelete, prev, hostError(v, v.NodeID, nodeapi.OpDelete, err, ""))
+		return nil, s.fail(wctx, v, vm.ActionDelete, prev, hostError(v, v.NodeID, agentv1.Op_OP_DELETE, err, ""))
 	}
 	v, err = s.rec.SetState(wctx, v.ID, vm.StateTerminated, Note{Cause: vm.CauseAPI, Action: string(vm.ActionDelete),
 		Message: fmt.Sprintf("deleted from node %s", v.NodeID)})

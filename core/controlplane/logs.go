@@ -8,6 +8,7 @@ import (
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/core/vmlog"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
 // Log tail sizes.
@@ -54,12 +55,12 @@ func (s *Service) Logs(ctx context.Context, ref string, lines int) (*LogTail, er
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot read the vm's log now", v.Name, nodeName(v))}
 	}
-	res, err := s.execute(ctx, v.NodeID, nodeapi.Command{Op: nodeapi.OpTailLog, VMID: v.ID, Lines: lines})
+	res, err := s.execute(ctx, v.NodeID, nodeapi.Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: v.ID, Lines: lines})
 	if err == nil && res.Log == nil {
 		err = fmt.Errorf("node %s returned no log", v.NodeID)
 	}
 	if err != nil {
-		return nil, hostError(v, v.NodeID, nodeapi.OpTailLog, err, "")
+		return nil, hostError(v, v.NodeID, agentv1.Op_OP_TAIL_LOG, err, "")
 	}
 	tail := &LogTail{
 		VM:        v,

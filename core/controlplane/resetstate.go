@@ -6,6 +6,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -45,7 +46,7 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is unreachable, cannot ask it for the vm's state; %s", v.Name, nodeName(v), forceHint)}
 	}
-	res, err := s.execute(ctx, v.NodeID, nodeapi.Command{Op: nodeapi.OpGet, VMID: v.ID})
+	res, err := s.execute(ctx, v.NodeID, nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: v.ID})
 	wctx, cancel := detached(ctx)
 	defer cancel()
 	switch {
@@ -53,7 +54,7 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 		note.Message = fmt.Sprintf("node %s does not have the vm: state reset from %s to STOPPED", v.NodeID, v.State)
 		v, err = s.rec.SetState(wctx, v.ID, vm.StateStopped, note)
 	case err != nil:
-		return nil, hostError(v, v.NodeID, nodeapi.OpGet, err, forceHint)
+		return nil, hostError(v, v.NodeID, agentv1.Op_OP_GET, err, forceHint)
 	case res.VM == nil:
 		return nil, &Error{Kind: KindBackend, VM: v, Message: fmt.Sprintf("vm %q: node %s reported no vm", v.Name, v.NodeID)}
 	default:

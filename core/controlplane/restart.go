@@ -11,6 +11,7 @@ import (
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
 // RestartOptions tune restarts by restart policy; zero values take the
@@ -258,7 +259,7 @@ func (rs *restarter) restart(ctx context.Context, id string, attempt int) (resta
 	if err != nil {
 		return restartFailed, err
 	}
-	cmd := nodeapi.Command{Op: nodeapi.OpStart, VMID: id}
+	cmd := nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id}
 	res, err := func() (*nodeapi.Result, error) {
 		if !slices.Contains(r.exec.Connected(), v.NodeID) {
 			return nil, fmt.Errorf("node %s is not connected: %w", nodeName(v), nodeapi.ErrNodeUnavailable)

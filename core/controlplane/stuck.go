@@ -11,6 +11,7 @@ import (
 	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -104,7 +105,7 @@ func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.
 func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) {
 	release := r.hold(v.ID)
 	defer release()
-	cmd := nodeapi.Command{Op: nodeapi.OpGet, VMID: v.ID}
+	cmd := nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: v.ID}
 	gctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	res, err := r.exec.Execute(gctx, v.NodeID, cmd)
 	cancel()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -23,26 +24,11 @@ type Executor interface {
 	Connected() []string
 }
 
-// Op names a command.
-type Op string
-
-// The commands a node runs.
-const (
-	OpCreate  Op = "create"
-	OpGet     Op = "get"
-	OpStart   Op = "start"
-	OpStop    Op = "stop"
-	OpReboot  Op = "reboot"
-	OpPause   Op = "pause"
-	OpResume  Op = "resume"
-	OpDelete  Op = "delete"
-	OpTailLog Op = "tail_log"
-)
-
 // Command is one operation on a node's backend. Only the fields of its Op
 // are read.
 type Command struct {
-	Op Op `json:"op"`
+	// Op is the operation, as the agent protocol declares it.
+	Op agentv1.Op `json:"op"`
 	// VMID is the hypervisor UUID of the VM (every op but create).
 	VMID string `json:"vm_id,omitempty"`
 	// Spec is the VM to define (create).
@@ -69,9 +55,9 @@ type Result struct {
 // hard, so it gets that much more.
 func (c Command) Timeout() time.Duration {
 	switch c.Op {
-	case OpGet, OpTailLog:
+	case agentv1.Op_OP_GET, agentv1.Op_OP_TAIL_LOG:
 		return 30 * time.Second
-	case OpStop:
+	case agentv1.Op_OP_STOP:
 		t := c.Stop.Timeout
 		if t <= 0 {
 			t = backend.DefaultStopTimeout

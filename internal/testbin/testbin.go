@@ -59,6 +59,11 @@ func plugin(name string) (string, error) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building %s: %w\n%s", name, err, b)
 	}
+	// Under a umask of 002 the binary is group-writable, and the plugin
+	// host refuses to run a binary others than its owner may replace.
+	if err := os.Chmod(out, 0o755); err != nil {
+		return "", err
+	}
 	return remember(name, out), nil
 }
 
