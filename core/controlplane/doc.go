@@ -31,7 +31,7 @@
 // # Reconciliation
 //
 // The Reconciler is also the ReportHandler (core/nodeapi) agents report to
-// through the agent server (design §4).
+// through the agent server (docs/reconciliation.md).
 // Each report is applied in one transaction (commit.go), by the rules of
 // core/reconcile, pure functions of the record and the report, so that a
 // record written concurrently is read again and judged anew inside the

@@ -328,7 +328,7 @@ func (r *Reconciler) SetState(ctx context.Context, id string, state vm.State, no
 // inserted as host-discovered, unless it is the VM being created under a
 // placeholder of the same name on that node: then the report is left to
 // Complete, and the placeholder is returned. Reports agents push go through
-// the ReportHandler methods instead, which follow the rules of design §4.
+// the ReportHandler methods instead, which follow the rules of docs/reconciliation.md.
 func (r *Reconciler) Apply(ctx context.Context, nodeID string, observed *backend.VM, note Note) (*vm.VM, error) {
 	if observed == nil || observed.ID == "" {
 		return nil, errorf(KindInternal, "applying a report of node %s: no vm", nodeID)

@@ -12,7 +12,7 @@ import (
 // changes and heartbeats. The agent server (core/agentserver) calls it after it has
 // authenticated the agent and dropped stale reports (older session or
 // sequence number); every method is idempotent and applies its report in one
-// transaction, by the reconciliation rules of the design (§4).
+// transaction, by the rules of docs/reconciliation.md.
 type ReportHandler interface {
 	// Register records a node (created, or found by name) and returns its id.
 	Register(ctx context.Context, reg Registration) (nodeID string, err error)

@@ -50,7 +50,7 @@ const (
 //     down during the move, so that only the full syncs after they come
 //     back tell; the destination's comes first: a source's full sync that
 //     lacks a managed VM no node has reported yet makes it LOST, as
-//     design §4 says, until the destination's report finds it again);
+//     docs/reconciliation.md says, until the destination's report finds it again);
 //   - node A's agent stopped: node A's VMs only become UNKNOWN.
 func TestAgentsStayApart(t *testing.T) {
 	for _, driver := range teststore.Drivers {

@@ -43,7 +43,7 @@ const (
 	listRate   = 25
 	baseRate   = 100
 	listPage   = 100
-	// The agents' timing: the defaults of design §4.
+	// The agents' timing: the defaults docs/reconciliation.md states.
 	scaleHeartbeat = 5 * time.Second
 	scaleJitter    = 5 * time.Second
 	// Targets of issue 4.
