@@ -16,6 +16,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/eventhub"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -36,7 +37,8 @@ var (
 // concurrent use once configured.
 type Backend struct {
 	log    hclog.Logger
-	hub    *eventHub
+	hub    *eventhub.Hub
+	events *dispatcher
 	locks  *keyedMutex
 	parsed *parseCache
 	// pollInterval is how often a graceful stop checks the VM's state.
@@ -81,7 +83,7 @@ func New(opts ...Option) *Backend {
 			Output:     os.Stderr,
 			JSONFormat: true,
 		}),
-		hub:          newEventHub(),
+		hub:          eventhub.New(eventhub.DefaultBuffer),
 		parsed:       newParseCache(),
 		locks:        newKeyedMutex(),
 		pollInterval: 100 * time.Millisecond,
@@ -89,11 +91,12 @@ func New(opts ...Option) *Backend {
 	for _, o := range opts {
 		o(b)
 	}
-	b.hub.created = b.fillCreated
+	b.events = newDispatcher(b.hub)
+	b.events.created = b.fillCreated
 	if err := startEventLoop(); err != nil {
 		b.log.Error("libvirt event loop not started", "error", err)
 	}
-	b.hub.start()
+	b.events.start()
 	return b
 }
 
@@ -143,7 +146,7 @@ func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) err
 }
 
 func (b *Backend) setup(ctx context.Context, cfg Config) (*session, error) {
-	conn, err := dial(cfg.URI, b.log, connHooks{event: b.hub.push, reconnected: b.hub.resync})
+	conn, err := dial(cfg.URI, b.log, connHooks{event: b.events.push, reconnected: b.events.resync})
 	if err != nil {
 		return nil, plugin.Unavailable(err, "configure: %s", lowerFirst(describe(err)))
 	}
@@ -291,7 +294,8 @@ func (b *Backend) Close() error {
 	rt := b.rt
 	b.rt = nil
 	b.mu.Unlock()
-	b.hub.stop()
+	b.events.stop()
+	b.hub.Close()
 	if rt != nil {
 		return rt.conn.close()
 	}
