@@ -8,7 +8,6 @@ import (
 
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/backend/logfile"
-	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 // logPath returns the QEMU log of the VM id: <qemu_log_dir>/<name>.log.
@@ -36,9 +35,6 @@ func (b *Backend) TailLog(_ context.Context, id string, n int) (*backend.LogTail
 	id, err := checkID(id)
 	if err != nil {
 		return nil, err
-	}
-	if n < 1 || n > backend.MaxTailLines {
-		return nil, plugin.InvalidArgument("lines", "lines: %d is not between 1 and %d", n, backend.MaxTailLines)
 	}
 	path, err := b.logPath(id)
 	if err != nil {

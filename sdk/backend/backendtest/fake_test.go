@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/logfile"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -244,8 +245,8 @@ func (b *fakeBackend) vmLog(id string) (string, error) {
 }
 
 func (b *fakeBackend) TailLog(_ context.Context, id string, n int) (*backend.LogTail, error) {
-	if n < 1 {
-		return nil, plugin.InvalidArgument("lines", "lines: %d, want at least 1", n)
+	if err := logfile.CheckLines(n); err != nil {
+		return nil, err
 	}
 	path, err := b.vmLog(id)
 	if err != nil {
