@@ -123,7 +123,7 @@ func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) err
 		return err
 	}
 	if err := startEventLoop(); err != nil {
-		return plugin.Unavailable(err, "configure: %v", err)
+		return plugin.Unavailable("configure: %w", err)
 	}
 	rt, err := b.setup(ctx, cfg)
 	if err != nil {
@@ -134,7 +134,7 @@ func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) err
 	if b.closed {
 		b.mu.Unlock()
 		_ = rt.conn.close()
-		return plugin.Unavailable(nil, "configure: backend is closed")
+		return plugin.Unavailable("configure: backend is closed")
 	}
 	b.rt = rt
 	b.mu.Unlock()
@@ -148,7 +148,9 @@ func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) err
 func (b *Backend) setup(ctx context.Context, cfg Config) (*session, error) {
 	conn, err := dial(cfg.URI, b.log, connHooks{event: b.events.push, reconnected: b.events.resync})
 	if err != nil {
-		return nil, plugin.Unavailable(err, "configure: %s", lowerFirst(describe(err)))
+		// The message says what libvirt said in its own words; err stays
+		// the cause.
+		return nil, &plugin.Error{Kind: plugin.KindUnavailable, Message: "configure: " + lowerFirst(describe(err)), Err: err}
 	}
 	grace, _ := cfg.rebootGrace()
 	rt := &session{cfg: cfg, conn: conn, rebootGrace: grace}
@@ -245,10 +247,10 @@ func (b *Backend) current() (*session, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
-		return nil, plugin.Unavailable(nil, "backend is closed")
+		return nil, plugin.Unavailable("backend is closed")
 	}
 	if b.rt == nil {
-		return nil, plugin.Unavailable(nil, "backend is not configured")
+		return nil, plugin.Unavailable("backend is not configured")
 	}
 	return b.rt, nil
 }

@@ -145,7 +145,7 @@ func (b *Backend) Configure(_ context.Context, raw []byte, apiVersion int) error
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return plugin.Unavailable(nil, "configure: backend is closed")
+		return plugin.Unavailable("configure: backend is closed")
 	}
 	if b.set != nil && !b.set.samePopulation(s) {
 		return plugin.InvalidArgument("vms", "configure: host %s is already populated; hostname, seed and vms cannot change", b.set.hostname)
@@ -212,9 +212,9 @@ func (b *Backend) current(verb string) (*settings, error) {
 	defer b.mu.RUnlock()
 	switch {
 	case b.closed:
-		return nil, plugin.Unavailable(nil, "%s: backend is closed", verb)
+		return nil, plugin.Unavailable("%s: backend is closed", verb)
 	case b.set == nil:
-		return nil, plugin.Unavailable(nil, "%s: backend is not configured", verb)
+		return nil, plugin.Unavailable("%s: backend is not configured", verb)
 	}
 	return b.set, nil
 }
@@ -227,7 +227,7 @@ func (b *Backend) enter(ctx context.Context, verb string) (*settings, error) {
 		return nil, err
 	}
 	if b.down.Load() {
-		return nil, plugin.Unavailable(nil, "%s: hypervisor connection of host %s is down", verb, s.hostname)
+		return nil, plugin.Unavailable("%s: hypervisor connection of host %s is down", verb, s.hostname)
 	}
 	if s.latency > 0 {
 		t := time.NewTimer(s.latency)
@@ -249,7 +249,7 @@ func (b *Backend) Health(context.Context) error {
 		return err
 	}
 	if b.down.Load() {
-		return plugin.Unavailable(nil, "health: hypervisor connection of host %s is down", s.hostname)
+		return plugin.Unavailable("health: hypervisor connection of host %s is down", s.hostname)
 	}
 	return nil
 }
