@@ -3,9 +3,13 @@ package libvirt_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,7 +119,42 @@ func TestConformanceQEMU(t *testing.T) {
 		},
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(systemQEMULogDir, vm.Name+".log") },
+		Crash:   func(_ *testing.T, vm *backend.VM) error { return killQEMU(vm.Name) },
 	})
+}
+
+// systemQEMURunDir is where libvirtd's QEMU driver keeps the pid file of
+// each running domain, <name>.pid.
+const systemQEMURunDir = "/run/libvirt/qemu"
+
+// killQEMU kills the QEMU process of the running domain name with SIGKILL,
+// as when QEMU dies on its own: libvirtd sees the monitor close without a
+// shutdown and reports the domain crashed. It checks that the pid is that
+// domain's QEMU before killing it.
+func killQEMU(name string) error {
+	pidFile := filepath.Join(systemQEMURunDir, name+".pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return fmt.Errorf("reading the pid of domain %s's QEMU process: %w", name, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("%s holds %q, not the pid of a QEMU process", pidFile, data)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return fmt.Errorf("reading the command line of pid %d (from %s): %w", pid, pidFile, err)
+	}
+	// libvirt names the guest "-name guest=<name>,debug-threads=on".
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	i := slices.Index(args, "-name")
+	if i < 0 || i+1 == len(args) || (args[i+1] != "guest="+name && !strings.HasPrefix(args[i+1], "guest="+name+",")) {
+		return fmt.Errorf("pid %d (from %s) is not domain %s's QEMU: its command line is %q", pid, pidFile, name, strings.Join(args, " "))
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("killing domain %s's QEMU process %d: %w", name, pid, err)
+	}
+	return nil
 }
 
 // imageDirPrefix starts the name of the temporary image directories the

@@ -31,6 +31,8 @@ func TestConformance(t *testing.T) {
 		},
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		// The scripted crash is the simulated hypervisor process dying.
+		Crash: func(_ *testing.T, vm *backend.VM) error { _, err := b.Crash(vm.ID); return err },
 	})
 	t.Cleanup(func() {
 		if t.Failed() {

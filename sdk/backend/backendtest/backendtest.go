@@ -64,6 +64,7 @@ var subtests = []subtest{
 	{"NotFound", testNotFound},
 	{"Transitions", testTransitions},
 	{"Events", testEvents},
+	{"Crash", testCrash},
 	{"Concurrency", testConcurrency},
 	{"Disks", testDisks},
 	{"TailLog", testTailLog},
@@ -74,10 +75,11 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 
 // Run runs the whole conformance suite against the backend h describes, one
 // subtest per area: Info, HostInfo, Create, InvalidSpec, NotFound,
-// Transitions, Events, Concurrency, Disks, TailLog and StreamLog. Subtests
-// run in parallel unless h.Sequential. A missing required Harness field
-// fails the run; a capability the backend does not announce skips the
-// subtests that need it, saying so.
+// Transitions, Events, Crash, Concurrency, Disks, TailLog and StreamLog.
+// Subtests run in parallel unless h.Sequential. A missing required Harness
+// field fails the run; a capability the backend does not announce, or an
+// optional Harness hook left nil, skips the subtests that need it, saying
+// so.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.Backend == nil {

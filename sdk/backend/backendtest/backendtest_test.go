@@ -27,6 +27,7 @@ func TestConformance(t *testing.T) {
 			return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64}
 		},
 		LogPath: func(vm *backend.VM) string { return fake.logPath(vm.Name) },
+		Crash:   func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
 	}
 	if mutant != "" {
 		h.EventTimeout = 1500 * time.Millisecond
@@ -69,6 +70,7 @@ func TestConformanceGivenClient(t *testing.T) {
 			return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64}
 		},
 		LogPath: func(vm *backend.VM) string { return fake.logPath(vm.Name) },
+		Crash:   func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
 	})
 }
 
@@ -96,6 +98,8 @@ func TestSuiteCatchesViolations(t *testing.T) {
 		{"leak-watch", "the plugin's WatchEvents #2 was still running"},
 		{"no-logpath", "Harness.LogPath is nil"},
 		{"keep-disks", "still exists after DeleteVM(DeleteDisks)"},
+		{"crash-no-event", "the hypervisor process of a running VM dying (Harness.Crash): WatchEvents delivered no state_changed CRASHED event"},
+		{"crash-stopped", "is CRASHED, not STOPPED"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.mutant, func(t *testing.T) {

@@ -234,6 +234,27 @@ func (b *fakeBackend) ResumeVM(_ context.Context, id string) (*backend.VM, error
 	return b.transition(id, "resume", backend.StateRunning, backend.StatePaused)
 }
 
+// crash makes the hypervisor of the running VM id die: the VM is CRASHED.
+func (b *fakeBackend) crash(id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	vm, err := b.lookup(id)
+	if err != nil {
+		return err
+	}
+	if vm.State != backend.StateRunning {
+		return fmt.Errorf("vm %s is %s, not running", vm.Name, vm.State)
+	}
+	vm.State = backend.StateCrashed
+	if b.mutant == "crash-stopped" {
+		vm.State = backend.StateStopped
+	}
+	if b.mutant != "crash-no-event" {
+		b.emit(backend.Event{Type: backend.EventStateChanged, VMID: vm.ID, VMName: vm.Name, State: vm.State, Reason: "crashed"})
+	}
+	return nil
+}
+
 func (b *fakeBackend) vmLog(id string) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

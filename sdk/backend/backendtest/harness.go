@@ -54,6 +54,13 @@ type Harness struct {
 	// announces backend.CapLogs: nil then fails the log subtests.
 	LogPath func(vm *backend.VM) string
 
+	// Crash makes the hypervisor process of the running VM vm die behind the
+	// backend's back, as when it crashes on its own (for QEMU: SIGKILL to
+	// the VM's QEMU process). The Crash subtest then waits for the backend
+	// to report the VM CRASHED, with a state_changed event. nil skips that
+	// subtest, saying so.
+	Crash func(t *testing.T, vm *backend.VM) error
+
 	// NamePrefix starts every VM name the suite creates; DefaultNamePrefix
 	// when empty. At most 20 characters of [A-Za-z0-9._-].
 	NamePrefix string
