@@ -101,6 +101,41 @@ func TestDecodeConfig(t *testing.T) {
 	}
 }
 
+// TestDecodeConfigNestedUnknown checks that an unknown attribute of a
+// nested block is named by its whole path, as type errors are.
+func TestDecodeConfigNestedUnknown(t *testing.T) {
+	type disk struct {
+		Size int `json:"size"`
+	}
+	type vms struct {
+		Count int `json:"count"`
+	}
+	type cfg struct {
+		Name  string          `json:"name"`
+		VMs   vms             `json:"vms"`
+		Extra *vms            `json:"extra"`
+		Disks []disk          `json:"disks"`
+		Pools map[string]disk `json:"pools"`
+	}
+	cases := map[string]string{
+		`{"colour":1}`:                                  "colour",
+		`{"vms":{"count":1,"colour":1}}`:                "vms.colour",
+		`{"VMS":{"colour":1}}`:                          "VMS.colour",
+		`{"extra":{"colour":1}}`:                        "extra.colour",
+		`{"disks":[{"size":1},{"size":2,"colour":1}]}`:  "disks[1].colour",
+		`{"pools":{"a":{"size":1},"b":{"colour":1}}}`:   "pools.b.colour",
+		`{"vms":{"count":1},"disks":[{"count":1}]}`:     "disks[0].count",
+		`{"name":"count","vms":{"count":1,"name":"x"}}`: "vms.name",
+	}
+	for in, want := range cases {
+		var c cfg
+		err := DecodeConfig([]byte(in), &c)
+		if KindOf(err) != KindInvalidArgument || FieldOf(err) != want || !strings.Contains(err.Error(), `unknown attribute "`+want+`"`) {
+			t.Errorf("DecodeConfig(%s) = %v (field %q), want an unknown attribute %q", in, err, FieldOf(err), want)
+		}
+	}
+}
+
 func TestNegotiate(t *testing.T) {
 	if v, err := Negotiate([]int{1, 2, 3}, []int{2, 3, 4}); err != nil || v != 3 {
 		t.Errorf("Negotiate = %d, %v; want 3", v, err)
