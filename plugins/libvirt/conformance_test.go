@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,6 +47,43 @@ func configured(t *testing.T, cfg map[string]string, hint string) backend.Backen
 	return b
 }
 
+// configCheck gives the conformance suite unconfigured libvirt backends, the
+// valid config block cfg and blocks each wrong in one attribute, among them
+// cfg with domain_type foreignType, a type the driver of cfg's uri refuses
+// once connected.
+func configCheck(cfg map[string]string, foreignType string) *backendtest.ConfigCheck {
+	valid := map[string]any{}
+	for k, v := range cfg {
+		valid[k] = v
+	}
+	with := func(k string, v any) map[string]any {
+		c := maps.Clone(valid)
+		c[k] = v
+		return c
+	}
+	return &backendtest.ConfigCheck{
+		New: func(t *testing.T) backend.Backend {
+			b := qxlibvirt.New()
+			t.Cleanup(func() {
+				if err := b.Close(); err != nil {
+					t.Errorf("closing the libvirt backend: %v", err)
+				}
+			})
+			return b
+		},
+		Valid: valid,
+		Invalid: []backendtest.BadConfig{
+			{Config: with("uri", ""), Attribute: "uri"},
+			{Config: with("uri", 5), Attribute: "uri"},
+			{Config: with("image_dir", "images"), Attribute: "image_dir"},
+			{Config: with("qemu_log_dir", "logs"), Attribute: "qemu_log_dir"},
+			{Config: with("domain_type", "xen"), Attribute: "domain_type"},
+			{Config: with("reboot_timeout", "soon"), Attribute: "reboot_timeout"},
+			{Config: with("domain_type", foreignType), Attribute: "domain_type"},
+		},
+	}
+}
+
 // minimalSpec is a VM that QEMU can run without any disk: SeaBIOS finds
 // nothing to boot and the VM stays RUNNING, which is all the suite needs.
 func minimalSpec(name string) backend.VMSpec {
@@ -58,17 +96,17 @@ func TestConformanceTestDriver(t *testing.T) {
 	t.Parallel()
 	logDir := t.TempDir()
 	imageDir := t.TempDir()
+	cfg := map[string]string{
+		"uri":          "test:///default",
+		"image_dir":    imageDir,
+		"qemu_log_dir": logDir,
+		"domain_type":  "auto",
+	}
 	backendtest.Run(t, backendtest.Harness{
-		Backend: func(t *testing.T) backend.Backend {
-			return configured(t, map[string]string{
-				"uri":          "test:///default",
-				"image_dir":    imageDir,
-				"qemu_log_dir": logDir,
-				"domain_type":  "auto",
-			}, "")
-		},
+		Backend: func(t *testing.T) backend.Backend { return configured(t, cfg, "") },
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		Config:  configCheck(cfg, "kvm"),
 	})
 }
 
@@ -105,21 +143,22 @@ func TestConformanceQEMU(t *testing.T) {
 	t.Cleanup(func() {
 		removePools(t, "qemu:///system", func(dir string) bool { return dir == imageDir })
 	})
+	cfg := map[string]string{
+		"uri":          "qemu:///system",
+		"image_dir":    imageDir,
+		"qemu_log_dir": systemQEMULogDir,
+		// A firmware-only guest never acts on an ACPI reboot; do not wait
+		// the default 30 s before resetting it.
+		"reboot_timeout": "2s",
+		"domain_type":    "auto",
+	}
+	const hint = "; qemu:///system is unreachable or refused the configuration: is libvirtd running? run make deps"
 	backendtest.Run(t, backendtest.Harness{
-		Backend: func(t *testing.T) backend.Backend {
-			return configured(t, map[string]string{
-				"uri":          "qemu:///system",
-				"image_dir":    imageDir,
-				"qemu_log_dir": systemQEMULogDir,
-				// A firmware-only guest never acts on an ACPI reboot; do not
-				// wait the default 30 s before resetting it.
-				"reboot_timeout": "2s",
-				"domain_type":    "auto",
-			}, "; qemu:///system is unreachable or refused the configuration: is libvirtd running? run make deps")
-		},
+		Backend: func(t *testing.T) backend.Backend { return configured(t, cfg, hint) },
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(systemQEMULogDir, vm.Name+".log") },
 		Crash:   func(_ *testing.T, vm *backend.VM) error { return killQEMU(vm.Name) },
+		Config:  configCheck(cfg, "test"),
 	})
 }
 

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/backend/backendtest"
@@ -32,7 +34,8 @@ func TestConformance(t *testing.T) {
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
 		// The scripted crash is the simulated hypervisor process dying.
-		Crash: func(_ *testing.T, vm *backend.VM) error { _, err := b.Crash(vm.ID); return err },
+		Crash:  func(_ *testing.T, vm *backend.VM) error { _, err := b.Crash(vm.ID); return err },
+		Config: configCheck(),
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -58,6 +61,36 @@ func TestConformance(t *testing.T) {
 			t.Errorf("the suite left %s in the log directory", e.Name())
 		}
 	})
+}
+
+// configCheck gives the conformance suite unconfigured simulated hosts and
+// config blocks each wrong in one attribute.
+func configCheck() *backendtest.ConfigCheck {
+	return &backendtest.ConfigCheck{
+		New: func(t *testing.T) backend.Backend {
+			b := New(WithLogger(hclog.NewNullLogger()))
+			t.Cleanup(func() {
+				if err := b.Close(); err != nil {
+					t.Errorf("closing the unconfigured sim: %v", err)
+				}
+			})
+			return b
+		},
+		Valid: map[string]any{"hostname": "conformance-config", "vms": map[string]any{"count": 2}},
+		Invalid: []backendtest.BadConfig{
+			{Config: map[string]any{"hostname": "two words"}, Attribute: "hostname"},
+			{Config: map[string]any{"cpus": 0}, Attribute: "cpus"},
+			{Config: map[string]any{"cpus": "many"}, Attribute: "cpus"},
+			{Config: map[string]any{"memory_mib": 0}, Attribute: "memory_mib"},
+			{Config: map[string]any{"latency": "soon"}, Attribute: "latency"},
+			{Config: map[string]any{"log_dir": "relative/logs"}, Attribute: "log_dir"},
+			{Config: map[string]any{"state_file": "state.json"}, Attribute: "state_file"},
+			{Config: map[string]any{"vms": map[string]any{"count": -1}}, Attribute: "vms.count"},
+			{Config: map[string]any{"vms": map[string]any{"count": 1, "state": "asleep"}}, Attribute: "vms.state"},
+			{Config: map[string]any{"vms": map[string]any{"count": 1, "prefix": "no/slash"}}, Attribute: "vms.prefix"},
+			{Config: map[string]any{"vms": map[string]any{"colour": "blue"}}, Attribute: "vms.colour"},
+		},
+	}
 }
 
 // TestConformanceThroughPluginProcess runs the suite against the plugin

@@ -59,6 +59,7 @@ type subtest struct {
 var subtests = []subtest{
 	{"Info", testInfo},
 	{"HostInfo", testHostInfo},
+	{"Config", testConfig},
 	{"Create", testCreate},
 	{"InvalidSpec", testInvalidSpec},
 	{"NotFound", testNotFound},
@@ -74,7 +75,7 @@ var subtests = []subtest{
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 
 // Run runs the whole conformance suite against the backend h describes, one
-// subtest per area: Info, HostInfo, Create, InvalidSpec, NotFound,
+// subtest per area: Info, HostInfo, Config, Create, InvalidSpec, NotFound,
 // Transitions, Events, Crash, Concurrency, Disks, TailLog and StreamLog.
 // Subtests run in parallel unless h.Sequential. A missing required Harness
 // field fails the run; a capability the backend does not announce, or an

@@ -28,6 +28,7 @@ func TestConformance(t *testing.T) {
 		},
 		LogPath: func(vm *backend.VM) string { return fake.logPath(vm.Name) },
 		Crash:   func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
+		Config:  fakeConfigCheck(mutant),
 	}
 	if mutant != "" {
 		h.EventTimeout = 1500 * time.Millisecond
@@ -56,6 +57,19 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// fakeConfigCheck describes the fake's config block.
+func fakeConfigCheck(mutant string) *backendtest.ConfigCheck {
+	return &backendtest.ConfigCheck{
+		New:   func(t *testing.T) backend.Backend { return newFake(t.TempDir(), mutant) },
+		Valid: map[string]any{"hostname": "fake-1", "cpus": 2},
+		Invalid: []backendtest.BadConfig{
+			{Config: map[string]any{"hostname": "fake 1"}, Attribute: "hostname"},
+			{Config: map[string]any{"cpus": 0}, Attribute: "cpus"},
+			{Config: map[string]any{"cpus": "many"}, Attribute: "cpus"},
+		},
+	}
+}
+
 // TestConformanceGivenClient hands the suite a *backend.GRPCClient, as a
 // caller that launched its plugin out of process does; the suite must use it
 // as is and pass.
@@ -64,6 +78,8 @@ func TestConformanceGivenClient(t *testing.T) {
 		t.Skip("running as a child of TestSuiteCatchesViolations")
 	}
 	fake := newFake(t.TempDir(), "")
+	cc := fakeConfigCheck("")
+	cc.New = func(t *testing.T) backend.Backend { return backendtest.Serve(t, newFake(t.TempDir(), "")) }
 	backendtest.Run(t, backendtest.Harness{
 		Backend: func(t *testing.T) backend.Backend { return backendtest.Serve(t, fake) },
 		Spec: func(name string) backend.VMSpec {
@@ -71,6 +87,7 @@ func TestConformanceGivenClient(t *testing.T) {
 		},
 		LogPath: func(vm *backend.VM) string { return fake.logPath(vm.Name) },
 		Crash:   func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
+		Config:  cc,
 	})
 }
 
@@ -100,6 +117,8 @@ func TestSuiteCatchesViolations(t *testing.T) {
 		{"keep-disks", "still exists after DeleteVM(DeleteDisks)"},
 		{"crash-no-event", "the hypervisor process of a running VM dying (Harness.Crash): WatchEvents delivered no state_changed CRASHED event"},
 		{"crash-stopped", "is CRASHED, not STOPPED"},
+		{"config-no-field", `names field "", want the wrong attribute "hostname"`},
+		{"config-internal", `Configure({"cpus":0}): got error "config: 0 cpus" (kind internal), want kind invalid argument`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.mutant, func(t *testing.T) {

@@ -26,6 +26,7 @@ type fakeBackend struct {
 	mutant string
 
 	mu   sync.Mutex
+	cfg  fakeConfig
 	vms  map[string]*backend.VM
 	subs map[*eventQueue]struct{}
 }
@@ -33,7 +34,10 @@ type fakeBackend struct {
 var _ backend.Backend = (*fakeBackend)(nil)
 
 func newFake(logDir, mutant string) *fakeBackend {
-	return &fakeBackend{logDir: logDir, mutant: mutant, vms: map[string]*backend.VM{}, subs: map[*eventQueue]struct{}{}}
+	return &fakeBackend{
+		logDir: logDir, mutant: mutant, cfg: fakeConfig{Hostname: "fake-host", CPUs: 4},
+		vms: map[string]*backend.VM{}, subs: map[*eventQueue]struct{}{},
+	}
 }
 
 func (b *fakeBackend) logPath(name string) string { return filepath.Join(b.logDir, name+".log") }
@@ -53,10 +57,40 @@ func (b *fakeBackend) Info(context.Context) (plugin.Info, error) {
 	}, nil
 }
 
-func (b *fakeBackend) Configure(context.Context, []byte, int) error { return nil }
+// fakeConfig is the fake's config block.
+type fakeConfig struct {
+	Hostname string `json:"hostname"`
+	CPUs     int    `json:"cpus"`
+}
+
+// Configure takes a fakeConfig; an empty block keeps the defaults.
+func (b *fakeBackend) Configure(_ context.Context, raw []byte, _ int) error {
+	cfg := fakeConfig{Hostname: "fake-host", CPUs: 4}
+	if err := plugin.DecodeConfig(raw, &cfg); err != nil {
+		return err
+	}
+	switch {
+	case cfg.Hostname == "" || strings.ContainsAny(cfg.Hostname, " /"):
+		if b.mutant == "config-no-field" {
+			return plugin.InvalidArgument("", "config: %q is not a host name", cfg.Hostname)
+		}
+		return plugin.InvalidArgument("hostname", "config: attribute \"hostname\" is %q, want a host name", cfg.Hostname)
+	case cfg.CPUs < 1:
+		if b.mutant == "config-internal" {
+			return fmt.Errorf("config: %d cpus", cfg.CPUs)
+		}
+		return plugin.InvalidArgument("cpus", "config: attribute \"cpus\" is %d, want at least 1", cfg.CPUs)
+	}
+	b.mu.Lock()
+	b.cfg = cfg
+	b.mu.Unlock()
+	return nil
+}
 
 func (b *fakeBackend) HostInfo(context.Context) (*backend.HostInfo, error) {
-	return &backend.HostInfo{Hostname: "fake-host", CPUs: 4, MemoryMiB: 8192, Arch: "x86_64", Hypervisor: "fake"}, nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return &backend.HostInfo{Hostname: b.cfg.Hostname, CPUs: b.cfg.CPUs, MemoryMiB: 8192, Arch: "x86_64", Hypervisor: "fake"}, nil
 }
 
 func clone(vm *backend.VM) *backend.VM {

@@ -61,6 +61,11 @@ type Harness struct {
 	// subtest, saying so.
 	Crash func(t *testing.T, vm *backend.VM) error
 
+	// Config describes the backend's config block for the Config subtest,
+	// which checks that bad attributes are refused with invalid-argument
+	// errors naming them. nil skips that subtest, saying so.
+	Config *ConfigCheck
+
 	// NamePrefix starts every VM name the suite creates; DefaultNamePrefix
 	// when empty. At most 20 characters of [A-Za-z0-9._-].
 	NamePrefix string
@@ -115,4 +120,34 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// ConfigCheck is what the Config subtest needs to configure a fresh backend
+// with bad config blocks.
+type ConfigCheck struct {
+	// New returns a Backend of the kind under test that is not configured
+	// yet. The subtest serves it over gRPC like Backend's and calls
+	// Configure on it, with every block of Invalid, with Valid plus an
+	// unknown attribute, and last with Valid. Close it, if it needs
+	// closing, in a t.Cleanup registered here. Required.
+	New func(t *testing.T) backend.Backend
+
+	// Valid is a config block the backend accepts (the object the plugin's
+	// `config {}` block becomes, as in plugin.EncodeConfig). After the
+	// refusals, Configure with Valid must succeed: a refused config leaves
+	// the backend configurable.
+	Valid map[string]any
+
+	// Invalid lists config blocks that are each wrong in one attribute.
+	Invalid []BadConfig
+}
+
+// BadConfig is a config block wrong in one attribute.
+type BadConfig struct {
+	// Config is the whole block.
+	Config map[string]any
+	// Attribute is the wrong attribute, as the error must name it: its
+	// field (plugin.FieldOf) and a part of its message. Attributes of
+	// nested blocks are joined with dots, "vms.count".
+	Attribute string
 }
