@@ -1,6 +1,7 @@
 package libvirt_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,22 +30,31 @@ const systemQEMULogDir = "/var/log/libvirt/qemu"
 
 // configured returns a libvirt backend configured with cfg, closed when t
 // ends. hint is added to a Configure failure.
-func configured(t *testing.T, cfg map[string]string, hint string) backend.Backend {
+func configured(t *testing.T, cfg map[string]string, hint string) *qxlibvirt.Backend {
 	t.Helper()
+	b, err := configure(t, cfg)
+	if err != nil {
+		t.Fatalf("%v%s", err, hint)
+	}
+	return b
+}
+
+// configure is configured returning its error instead of failing t.
+func configure(t *testing.T, cfg map[string]string) (*qxlibvirt.Backend, error) {
 	raw, err := json.Marshal(cfg)
 	if err != nil {
-		t.Fatalf("encoding the plugin config: %v", err)
+		return nil, fmt.Errorf("encoding the plugin config: %w", err)
 	}
 	b := qxlibvirt.New()
-	if err := b.Configure(t.Context(), raw, backend.APIVersion); err != nil {
-		t.Fatalf("Configure(%s) = %v%s", raw, err, hint)
-	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Errorf("closing the libvirt backend: %v", err)
 		}
 	})
-	return b
+	if err := b.Configure(context.Background(), raw, backend.APIVersion); err != nil {
+		return nil, fmt.Errorf("Configure(%s) = %w", raw, err)
+	}
+	return b, nil
 }
 
 // configCheck gives the conformance suite unconfigured libvirt backends, the
@@ -103,10 +113,11 @@ func TestConformanceTestDriver(t *testing.T) {
 		"domain_type":  "auto",
 	}
 	backendtest.Run(t, backendtest.Harness{
-		Backend: func(t *testing.T) backend.Backend { return configured(t, cfg, "") },
-		Spec:    minimalSpec,
-		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
-		Config:  configCheck(cfg, "kvm"),
+		Backend:        func(t *testing.T) backend.Backend { return configured(t, cfg, "") },
+		Spec:           minimalSpec,
+		LogPath:        func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		Config:         configCheck(cfg, "kvm"),
+		CannotRelaunch: testDriverForgets,
 	})
 }
 
@@ -153,14 +164,38 @@ func TestConformanceQEMU(t *testing.T) {
 		"domain_type":    "auto",
 	}
 	const hint = "; qemu:///system is unreachable or refused the configuration: is libvirtd running? run make deps"
+	// b is the backend the suite uses; Relaunch replaces it.
+	var b *qxlibvirt.Backend
 	backendtest.Run(t, backendtest.Harness{
-		Backend: func(t *testing.T) backend.Backend { return configured(t, cfg, hint) },
+		Backend: func(t *testing.T) backend.Backend {
+			b = configured(t, cfg, hint)
+			return b
+		},
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(systemQEMULogDir, vm.Name+".log") },
-		Crash:   func(_ *testing.T, vm *backend.VM) error { return killQEMU(vm.Name) },
-		Config:  configCheck(cfg, "test"),
+		// The domains and their QEMU processes belong to libvirtd: a new
+		// Backend on a new connection, as a relaunched plugin process
+		// opens, finds them.
+		Relaunch: func(t *testing.T) (backend.Backend, error) {
+			if err := b.Close(); err != nil {
+				return nil, fmt.Errorf("closing the libvirt backend: %w", err)
+			}
+			next, err := configure(t, cfg)
+			if err != nil {
+				return nil, err
+			}
+			b = next
+			return b, nil
+		},
+		Crash:  func(_ *testing.T, vm *backend.VM) error { return killQEMU(vm.Name) },
+		Config: configCheck(cfg, "test"),
 	})
 }
+
+// testDriverForgets is why the runs on libvirt's test driver skip the
+// relaunch check.
+const testDriverForgets = "libvirt's test driver (test:///default) keeps its domains in the memory of the process that " +
+	"opened it, and drops them with the last connection; the QEMU run checks the relaunch"
 
 // systemQEMURunDir is where libvirtd's QEMU driver keeps the pid file of
 // each running domain, <name>.pid.

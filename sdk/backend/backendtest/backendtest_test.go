@@ -20,15 +20,17 @@ const mutantEnv = "QX_BACKENDTEST_MUTANT"
 func TestConformance(t *testing.T) {
 	mutant := os.Getenv(mutantEnv)
 	logDir := t.TempDir()
+	// fake is the instance the suite uses; Relaunch replaces it.
 	fake := newFake(logDir, mutant)
 	h := backendtest.Harness{
 		Backend: func(*testing.T) backend.Backend { return fake },
 		Spec: func(name string) backend.VMSpec {
 			return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64}
 		},
-		LogPath: func(vm *backend.VM) string { return fake.logPath(vm.Name) },
-		Crash:   func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
-		Config:  fakeConfigCheck(mutant),
+		LogPath:  func(vm *backend.VM) string { return fake.logPath(vm.Name) },
+		Relaunch: func(*testing.T) (backend.Backend, error) { fake = fake.relaunch(); return fake, nil },
+		Crash:    func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
+		Config:   fakeConfigCheck(mutant),
 	}
 	if mutant != "" {
 		h.EventTimeout = 1500 * time.Millisecond
@@ -86,8 +88,12 @@ func TestConformanceGivenClient(t *testing.T) {
 			return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64}
 		},
 		LogPath: func(vm *backend.VM) string { return fake.logPath(vm.Name) },
-		Crash:   func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
-		Config:  cc,
+		Relaunch: func(t *testing.T) (backend.Backend, error) {
+			fake = fake.relaunch()
+			return backendtest.Serve(t, fake), nil
+		},
+		Crash:  func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
+		Config: cc,
 	})
 }
 
@@ -117,6 +123,8 @@ func TestSuiteCatchesViolations(t *testing.T) {
 		{"keep-disks", "still exists after DeleteVM(DeleteDisks)"},
 		{"crash-no-event", "the hypervisor process of a running VM dying (Harness.Crash): WatchEvents delivered no state_changed CRASHED event"},
 		{"crash-stopped", "is CRASHED, not STOPPED"},
+		{"relaunch-forgets", "after the plugin was relaunched: GetVM("},
+		{"relaunch-stops", "still RUNNING and managed, as it was left"},
 		{"config-no-field", `names field "", want the wrong attribute "hostname"`},
 		{"config-internal", `Configure({"cpus":0}): got error "config: 0 cpus" (kind internal), want kind invalid argument`},
 	}

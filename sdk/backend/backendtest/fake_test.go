@@ -268,6 +268,26 @@ func (b *fakeBackend) ResumeVM(_ context.Context, id string) (*backend.VM, error
 	return b.transition(id, "resume", backend.StateRunning, backend.StatePaused)
 }
 
+// relaunch returns a new instance of the fake over the same host, as a
+// relaunched plugin process is: it finds the VMs this one left.
+func (b *fakeBackend) relaunch() *fakeBackend {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	next := newFake(b.logDir, b.mutant)
+	next.cfg = b.cfg
+	for id, vm := range b.vms {
+		vm = clone(vm)
+		switch b.mutant {
+		case "relaunch-forgets":
+			continue
+		case "relaunch-stops":
+			vm.State = backend.StateStopped
+		}
+		next.vms[id] = vm
+	}
+	return next
+}
+
 // crash makes the hypervisor of the running VM id die: the VM is CRASHED.
 func (b *fakeBackend) crash(id string) error {
 	b.mu.Lock()

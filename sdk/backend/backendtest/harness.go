@@ -54,6 +54,24 @@ type Harness struct {
 	// announces backend.CapLogs: nil then fails the log subtests.
 	LogPath func(vm *backend.VM) string
 
+	// Relaunch ends the plugin under test the way its process ends when it
+	// crashes or is upgraded, leaving the VMs it runs on the host, and
+	// starts it again configured as before. It returns the new Backend,
+	// which the suite uses (served over gRPC as Backend's is) for every
+	// subtest after Relaunch. For a plugin linked into the test: Close the
+	// Backend and make a new one; for a plugin process: end the process
+	// and launch a new one. t is the test Run was given: register the new
+	// Backend's cleanup on it. Relaunch runs in a subtest's goroutine, so
+	// it reports a failure by returning an error, not through t. Required
+	// unless CannotRelaunch is set.
+	Relaunch func(t *testing.T) (backend.Backend, error)
+
+	// CannotRelaunch says why the backend under test cannot find its VMs
+	// again after a relaunch (nothing outside its plugin process keeps
+	// them); the Relaunch subtest is then skipped with that reason. A
+	// backend that stands in for real hosts should keep its VMs instead.
+	CannotRelaunch string
+
 	// Crash makes the hypervisor process of the running VM vm die behind the
 	// backend's back, as when it crashes on its own (for QEMU: SIGKILL to
 	// the VM's QEMU process). The Crash subtest then waits for the backend
