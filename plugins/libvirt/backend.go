@@ -150,7 +150,7 @@ func (b *Backend) setup(ctx context.Context, cfg Config) (*session, error) {
 	if err != nil {
 		// The message says what libvirt said in its own words; err stays
 		// the cause.
-		return nil, &plugin.Error{Kind: plugin.KindUnavailable, Message: "configure: " + lowerFirst(describe(err)), Err: err}
+		return nil, &plugin.Error{Kind: plugin.KindUnavailable, Message: "configure: " + lowerFirst(describe(err)) + daemonHint(cfg.URI), Err: err}
 	}
 	grace, _ := cfg.rebootGrace()
 	rt := &session{cfg: cfg, conn: conn, rebootGrace: grace}
@@ -159,6 +159,16 @@ func (b *Backend) setup(ctx context.Context, cfg Config) (*session, error) {
 		return nil, err
 	}
 	return rt, nil
+}
+
+// daemonHint is what to check when the connection to uri cannot be opened:
+// that libvirtd runs, unless uri names the test driver, which runs in the
+// plugin's own process.
+func daemonHint(uri string) string {
+	if strings.HasPrefix(uri, "test:") {
+		return ""
+	}
+	return " (is libvirtd running? `make deps` installs and starts it)"
 }
 
 // inspect resolves the domain type from the host capabilities and prepares

@@ -84,15 +84,17 @@ var subtests = []subtest{
 	{"Disks", testDisks, false},
 	{"TailLog", testTailLog, false},
 	{"StreamLog", testStreamLog, false},
+	{"StreamLogDeleted", testStreamLogDeleted, false},
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 
 // Run runs the whole conformance suite against the backend h describes, one
 // subtest per area: Relaunch, Info, HostInfo, Config, Create, InvalidSpec,
-// NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog and
-// StreamLog. Relaunch runs first and alone (it replaces the backend the
-// others use); the others run in parallel unless h.Sequential. A missing
+// NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog,
+// StreamLog and StreamLogDeleted. Relaunch runs first and alone (it
+// replaces the backend the others use); the others run in parallel unless
+// h.Sequential. A missing
 // required Harness field fails the run; a capability the backend does not
 // announce, or an optional Harness hook left nil, skips the subtests that
 // need it, saying so.

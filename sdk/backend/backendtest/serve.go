@@ -35,7 +35,7 @@ func serve(t testing.TB, impl backend.Backend) *backend.GRPCClient {
 // running in another test's goroutine; only t's Cleanup is used (and its
 // Fatalf if the loopback listener cannot be opened).
 func dispense(t testing.TB, impl backend.Backend) (*backend.GRPCClient, error) {
-	ps := goplugin.PluginSet{backend.PluginName: &backend.GRPCPlugin{Impl: impl}}
+	ps := goplugin.PluginSet{backend.PluginName: backend.NewGRPCPlugin(impl)}
 	// Closing the client asks the server, through go-plugin's controller
 	// service, to stop: the same shutdown path a plugin process takes.
 	client, _ := goplugin.TestPluginGRPCConn(t, false, ps)
