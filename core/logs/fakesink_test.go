@@ -27,7 +27,7 @@ func (f *fakeSink) Write(_ context.Context, entries []logsink.Entry) ([]logsink.
 	defer f.mu.Unlock()
 	f.calls++
 	if f.down {
-		return nil, plugin.Unavailable(nil, "fake sink is down")
+		return nil, plugin.Unavailable("fake sink is down")
 	}
 	f.batches = append(f.batches, len(entries))
 	f.times = append(f.times, time.Now())

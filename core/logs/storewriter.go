@@ -83,7 +83,7 @@ func storeResult(e logsink.Entry, err error) logsink.Result {
 // retryable marks a store error as one that may pass (plugin.Unavailable),
 // so that logsink.ResultOf makes it retryable.
 func retryable(err error) error {
-	return plugin.Unavailable(err, "built-in log store: %v", err)
+	return plugin.Unavailable("built-in log store: %w", err)
 }
 
 // prune applies the retention of the built-in store every Interval until

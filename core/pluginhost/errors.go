@@ -26,11 +26,11 @@ func unavailable(name string, cause error) error {
 func unavailableOf(t plugin.Type, name string, cause error) error {
 	switch {
 	case errors.Is(cause, ErrClosed):
-		return plugin.Unavailable(cause, "%s plugin %q is shut down", t, name)
+		return plugin.Unavailable("%s plugin %q is shut down (%w)", t, name, cause)
 	case cause == nil:
-		return plugin.Unavailable(ErrPluginExited, "%s plugin %q is not running; it is being relaunched, retry shortly", t, name)
+		return plugin.Unavailable("%s plugin %q is not running (%w); it is being relaunched, retry shortly", t, name, ErrPluginExited)
 	default:
-		return plugin.Unavailable(cause, "%s plugin %q is not running (%v); it is being relaunched, retry shortly", t, name, cause)
+		return plugin.Unavailable("%s plugin %q is not running (%w); it is being relaunched, retry shortly", t, name, cause)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/eventhub"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -36,7 +37,8 @@ var (
 // concurrent use once configured.
 type Backend struct {
 	log    hclog.Logger
-	hub    *eventHub
+	hub    *eventhub.Hub
+	events *dispatcher
 	locks  *keyedMutex
 	parsed *parseCache
 	// pollInterval is how often a graceful stop checks the VM's state.
@@ -81,7 +83,7 @@ func New(opts ...Option) *Backend {
 			Output:     os.Stderr,
 			JSONFormat: true,
 		}),
-		hub:          newEventHub(),
+		hub:          eventhub.New(eventhub.DefaultBuffer),
 		parsed:       newParseCache(),
 		locks:        newKeyedMutex(),
 		pollInterval: 100 * time.Millisecond,
@@ -89,11 +91,12 @@ func New(opts ...Option) *Backend {
 	for _, o := range opts {
 		o(b)
 	}
-	b.hub.created = b.fillCreated
+	b.events = newDispatcher(b.hub)
+	b.events.created = b.fillCreated
 	if err := startEventLoop(); err != nil {
 		b.log.Error("libvirt event loop not started", "error", err)
 	}
-	b.hub.start()
+	b.events.start()
 	return b
 }
 
@@ -120,7 +123,7 @@ func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) err
 		return err
 	}
 	if err := startEventLoop(); err != nil {
-		return plugin.Unavailable(err, "configure: %v", err)
+		return plugin.Unavailable("configure: %w", err)
 	}
 	rt, err := b.setup(ctx, cfg)
 	if err != nil {
@@ -131,7 +134,7 @@ func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) err
 	if b.closed {
 		b.mu.Unlock()
 		_ = rt.conn.close()
-		return plugin.Unavailable(nil, "configure: backend is closed")
+		return plugin.Unavailable("configure: backend is closed")
 	}
 	b.rt = rt
 	b.mu.Unlock()
@@ -143,9 +146,11 @@ func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) err
 }
 
 func (b *Backend) setup(ctx context.Context, cfg Config) (*session, error) {
-	conn, err := dial(cfg.URI, b.log, connHooks{event: b.hub.push, reconnected: b.hub.resync})
+	conn, err := dial(cfg.URI, b.log, connHooks{event: b.events.push, reconnected: b.events.resync})
 	if err != nil {
-		return nil, plugin.Unavailable(err, "configure: %s%s", lowerFirst(describe(err)), daemonHint(cfg.URI))
+		// The message says what libvirt said in its own words; err stays
+		// the cause.
+		return nil, &plugin.Error{Kind: plugin.KindUnavailable, Message: "configure: " + lowerFirst(describe(err)) + daemonHint(cfg.URI), Err: err}
 	}
 	grace, _ := cfg.rebootGrace()
 	rt := &session{cfg: cfg, conn: conn, rebootGrace: grace}
@@ -252,10 +257,10 @@ func (b *Backend) current() (*session, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
-		return nil, plugin.Unavailable(nil, "backend is closed")
+		return nil, plugin.Unavailable("backend is closed")
 	}
 	if b.rt == nil {
-		return nil, plugin.Unavailable(nil, "backend is not configured")
+		return nil, plugin.Unavailable("backend is not configured")
 	}
 	return b.rt, nil
 }
@@ -301,7 +306,8 @@ func (b *Backend) Close() error {
 	rt := b.rt
 	b.rt = nil
 	b.mu.Unlock()
-	b.hub.stop()
+	b.events.stop()
+	b.hub.Close()
 	if rt != nil {
 		return rt.conn.close()
 	}

@@ -1,11 +1,17 @@
 package libvirt_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,22 +30,68 @@ const systemQEMULogDir = "/var/log/libvirt/qemu"
 
 // configured returns a libvirt backend configured with cfg, closed when t
 // ends. hint is added to a Configure failure.
-func configured(t *testing.T, cfg map[string]string, hint string) backend.Backend {
+func configured(t *testing.T, cfg map[string]string, hint string) *qxlibvirt.Backend {
 	t.Helper()
+	b, err := configure(t, cfg)
+	if err != nil {
+		t.Fatalf("%v%s", err, hint)
+	}
+	return b
+}
+
+// configure is configured returning its error instead of failing t.
+func configure(t *testing.T, cfg map[string]string) (*qxlibvirt.Backend, error) {
 	raw, err := json.Marshal(cfg)
 	if err != nil {
-		t.Fatalf("encoding the plugin config: %v", err)
+		return nil, fmt.Errorf("encoding the plugin config: %w", err)
 	}
 	b := qxlibvirt.New()
-	if err := b.Configure(t.Context(), raw, backend.APIVersion); err != nil {
-		t.Fatalf("Configure(%s) = %v%s", raw, err, hint)
-	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Errorf("closing the libvirt backend: %v", err)
 		}
 	})
-	return b
+	if err := b.Configure(context.Background(), raw, backend.APIVersion); err != nil {
+		return nil, fmt.Errorf("Configure(%s) = %w", raw, err)
+	}
+	return b, nil
+}
+
+// configCheck gives the conformance suite unconfigured libvirt backends, the
+// valid config block cfg and blocks each wrong in one attribute, among them
+// cfg with domain_type foreignType, a type the driver of cfg's uri refuses
+// once connected.
+func configCheck(cfg map[string]string, foreignType string) *backendtest.ConfigCheck {
+	valid := map[string]any{}
+	for k, v := range cfg {
+		valid[k] = v
+	}
+	with := func(k string, v any) map[string]any {
+		c := maps.Clone(valid)
+		c[k] = v
+		return c
+	}
+	return &backendtest.ConfigCheck{
+		New: func(t *testing.T) backend.Backend {
+			b := qxlibvirt.New()
+			t.Cleanup(func() {
+				if err := b.Close(); err != nil {
+					t.Errorf("closing the libvirt backend: %v", err)
+				}
+			})
+			return b
+		},
+		Valid: valid,
+		Invalid: []backendtest.BadConfig{
+			{Config: with("uri", ""), Attribute: "uri"},
+			{Config: with("uri", 5), Attribute: "uri"},
+			{Config: with("image_dir", "images"), Attribute: "image_dir"},
+			{Config: with("qemu_log_dir", "logs"), Attribute: "qemu_log_dir"},
+			{Config: with("domain_type", "xen"), Attribute: "domain_type"},
+			{Config: with("reboot_timeout", "soon"), Attribute: "reboot_timeout"},
+			{Config: with("domain_type", foreignType), Attribute: "domain_type"},
+		},
+	}
 }
 
 // minimalSpec is a VM that QEMU can run without any disk: SeaBIOS finds
@@ -54,17 +106,18 @@ func TestConformanceTestDriver(t *testing.T) {
 	t.Parallel()
 	logDir := t.TempDir()
 	imageDir := t.TempDir()
+	cfg := map[string]string{
+		"uri":          "test:///default",
+		"image_dir":    imageDir,
+		"qemu_log_dir": logDir,
+		"domain_type":  "auto",
+	}
 	backendtest.Run(t, backendtest.Harness{
-		Backend: func(t *testing.T) backend.Backend {
-			return configured(t, map[string]string{
-				"uri":          "test:///default",
-				"image_dir":    imageDir,
-				"qemu_log_dir": logDir,
-				"domain_type":  "auto",
-			}, "")
-		},
-		Spec:    minimalSpec,
-		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		Backend:        func(t *testing.T) backend.Backend { return configured(t, cfg, "") },
+		Spec:           minimalSpec,
+		LogPath:        func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		Config:         configCheck(cfg, "kvm"),
+		CannotRelaunch: testDriverForgets,
 	})
 }
 
@@ -101,21 +154,81 @@ func TestConformanceQEMU(t *testing.T) {
 	t.Cleanup(func() {
 		removePools(t, "qemu:///system", func(dir string) bool { return dir == imageDir })
 	})
+	cfg := map[string]string{
+		"uri":          "qemu:///system",
+		"image_dir":    imageDir,
+		"qemu_log_dir": systemQEMULogDir,
+		// A firmware-only guest never acts on an ACPI reboot; do not wait
+		// the default 30 s before resetting it.
+		"reboot_timeout": "2s",
+		"domain_type":    "auto",
+	}
+	const hint = "; qemu:///system is unreachable or refused the configuration: is libvirtd running? run make deps"
+	// b is the backend the suite uses; Relaunch replaces it.
+	var b *qxlibvirt.Backend
 	backendtest.Run(t, backendtest.Harness{
 		Backend: func(t *testing.T) backend.Backend {
-			return configured(t, map[string]string{
-				"uri":          "qemu:///system",
-				"image_dir":    imageDir,
-				"qemu_log_dir": systemQEMULogDir,
-				// A firmware-only guest never acts on an ACPI reboot; do not
-				// wait the default 30 s before resetting it.
-				"reboot_timeout": "2s",
-				"domain_type":    "auto",
-			}, "; qemu:///system is unreachable or refused the configuration: is libvirtd running? run make deps")
+			b = configured(t, cfg, hint)
+			return b
 		},
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(systemQEMULogDir, vm.Name+".log") },
+		// The domains and their QEMU processes belong to libvirtd: a new
+		// Backend on a new connection, as a relaunched plugin process
+		// opens, finds them.
+		Relaunch: func(t *testing.T) (backend.Backend, error) {
+			if err := b.Close(); err != nil {
+				return nil, fmt.Errorf("closing the libvirt backend: %w", err)
+			}
+			next, err := configure(t, cfg)
+			if err != nil {
+				return nil, err
+			}
+			b = next
+			return b, nil
+		},
+		Crash:  func(_ *testing.T, vm *backend.VM) error { return killQEMU(vm.Name) },
+		Config: configCheck(cfg, "test"),
 	})
+}
+
+// testDriverForgets is why the runs on libvirt's test driver skip the
+// relaunch check.
+const testDriverForgets = "libvirt's test driver (test:///default) keeps its domains in the memory of the process that " +
+	"opened it, and drops them with the last connection; the QEMU run checks the relaunch"
+
+// systemQEMURunDir is where libvirtd's QEMU driver keeps the pid file of
+// each running domain, <name>.pid.
+const systemQEMURunDir = "/run/libvirt/qemu"
+
+// killQEMU kills the QEMU process of the running domain name with SIGKILL,
+// as when QEMU dies on its own: libvirtd sees the monitor close without a
+// shutdown and reports the domain crashed. It checks that the pid is that
+// domain's QEMU before killing it.
+func killQEMU(name string) error {
+	pidFile := filepath.Join(systemQEMURunDir, name+".pid")
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return fmt.Errorf("reading the pid of domain %s's QEMU process: %w", name, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("%s holds %q, not the pid of a QEMU process", pidFile, data)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return fmt.Errorf("reading the command line of pid %d (from %s): %w", pid, pidFile, err)
+	}
+	// libvirt names the guest "-name guest=<name>,debug-threads=on".
+	args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+	i := slices.Index(args, "-name")
+	if i < 0 || i+1 == len(args) || (args[i+1] != "guest="+name && !strings.HasPrefix(args[i+1], "guest="+name+",")) {
+		return fmt.Errorf("pid %d (from %s) is not domain %s's QEMU: its command line is %q", pid, pidFile, name, strings.Join(args, " "))
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("killing domain %s's QEMU process %d: %w", name, pid, err)
+	}
+	return nil
 }
 
 // imageDirPrefix starts the name of the temporary image directories the

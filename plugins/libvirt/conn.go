@@ -146,14 +146,14 @@ func (c *connection) acquire() (*libvirt.Connect, func(), error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
-		return nil, nil, plugin.Unavailable(nil, "libvirt connection to %s is closed", c.uri)
+		return nil, nil, plugin.Unavailable("libvirt connection to %s is closed", c.uri)
 	}
 	if c.conn == nil {
-		return nil, nil, plugin.Unavailable(c.lastErr, "libvirt connection to %s is down; reconnecting", c.uri)
+		return nil, nil, plugin.Unavailable("libvirt connection to %s is down (%w); reconnecting", c.uri, c.lastErr)
 	}
 	conn := c.conn
 	if err := conn.Ref(); err != nil {
-		return nil, nil, plugin.Unavailable(err, "libvirt connection to %s: %v", c.uri, err)
+		return nil, nil, plugin.Unavailable("libvirt connection to %s: %w", c.uri, err)
 	}
 	return conn, func() { _, _ = conn.Close() }, nil
 }

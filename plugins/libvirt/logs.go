@@ -73,9 +73,6 @@ func (b *Backend) TailLog(_ context.Context, id string, n int) (*backend.LogTail
 	if err != nil {
 		return nil, err
 	}
-	if n < 1 || n > backend.MaxTailLines {
-		return nil, plugin.InvalidArgument("lines", "lines: %d is not between 1 and %d", n, backend.MaxTailLines)
-	}
 	path, err := b.logPath(id)
 	if err != nil {
 		return nil, err

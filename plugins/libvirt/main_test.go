@@ -291,7 +291,7 @@ func watchEvents(t *testing.T, b *Backend) *eventLog {
 	l := &eventLog{signal: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	before := b.hub.count()
+	before := b.hub.Subscribers()
 	go func() {
 		done <- b.WatchEvents(ctx, func(e backend.Event) error {
 			l.mu.Lock()
@@ -311,7 +311,7 @@ func watchEvents(t *testing.T, b *Backend) *eventLog {
 		}
 	})
 	deadline := time.Now().Add(5 * time.Second)
-	for b.hub.count() == before {
+	for b.hub.Subscribers() == before {
 		if time.Now().After(deadline) {
 			t.Fatal("WatchEvents did not subscribe")
 		}

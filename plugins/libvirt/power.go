@@ -190,7 +190,7 @@ func (b *Backend) RebootVM(ctx context.Context, id string) (*backend.VM, error) 
 }
 
 func (b *Backend) reboot(ctx context.Context, s *session, dom *libvirt.Domain, id string) error {
-	events, stop := b.hub.waitFor(id)
+	events, stop := b.events.waitFor(id)
 	defer stop()
 	if err := dom.Reboot(0); err != nil {
 		b.log.Debug("reboot request refused, resetting", "id", id, "error", err)

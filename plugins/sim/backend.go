@@ -32,11 +32,13 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/eventhub"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -58,7 +60,10 @@ var (
 // concurrent use.
 type Backend struct {
 	log hclog.Logger
-	hub *eventHub
+	hub *eventhub.Hub
+	// down is true while the simulated hypervisor connection is (see
+	// Disconnect).
+	down atomic.Bool
 	// life ends on Close; it ends StreamLog calls.
 	life context.Context
 	kill context.CancelFunc
@@ -106,7 +111,7 @@ func New(opts ...Option) *Backend {
 	life, kill := context.WithCancel(context.Background())
 	return &Backend{
 		log:   o.log,
-		hub:   newEventHub(o.eventBuffer),
+		hub:   eventhub.New(o.eventBuffer),
 		life:  life,
 		kill:  kill,
 		vms:   make(map[string]*backend.VM),
@@ -140,7 +145,7 @@ func (b *Backend) Configure(_ context.Context, raw []byte, apiVersion int) error
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return plugin.Unavailable(nil, "configure: backend is closed")
+		return plugin.Unavailable("configure: backend is closed")
 	}
 	if b.set != nil && !b.set.samePopulation(s) {
 		return plugin.InvalidArgument("vms", "configure: host %s is already populated; hostname, seed and vms cannot change", b.set.hostname)
@@ -209,9 +214,9 @@ func (b *Backend) current(verb string) (*settings, error) {
 	defer b.mu.RUnlock()
 	switch {
 	case b.closed:
-		return nil, plugin.Unavailable(nil, "%s: backend is closed", verb)
+		return nil, plugin.Unavailable("%s: backend is closed", verb)
 	case b.set == nil:
-		return nil, plugin.Unavailable(nil, "%s: backend is not configured", verb)
+		return nil, plugin.Unavailable("%s: backend is not configured", verb)
 	}
 	return b.set, nil
 }
@@ -223,8 +228,8 @@ func (b *Backend) enter(ctx context.Context, verb string) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.hub.isDown() {
-		return nil, plugin.Unavailable(nil, "%s: hypervisor connection of host %s is down", verb, s.hostname)
+	if b.down.Load() {
+		return nil, plugin.Unavailable("%s: hypervisor connection of host %s is down", verb, s.hostname)
 	}
 	if s.latency > 0 {
 		t := time.NewTimer(s.latency)
@@ -245,8 +250,8 @@ func (b *Backend) Health(context.Context) error {
 	if err != nil {
 		return err
 	}
-	if b.hub.isDown() {
-		return plugin.Unavailable(nil, "health: hypervisor connection of host %s is down", s.hostname)
+	if b.down.Load() {
+		return plugin.Unavailable("health: hypervisor connection of host %s is down", s.hostname)
 	}
 	return nil
 }
@@ -263,7 +268,7 @@ func (b *Backend) Close() error {
 	dir := b.tempLogDir
 	b.tempLogDir = ""
 	b.mu.Unlock()
-	b.hub.close()
+	b.hub.Close()
 	b.kill()
 	if dir != "" {
 		if err := os.RemoveAll(dir); err != nil {

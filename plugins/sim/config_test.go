@@ -40,7 +40,7 @@ func TestParseConfigErrors(t *testing.T) {
 		msg   string
 	}{
 		{"UnknownTop", `{"hostname":"h","bogus":1}`, "bogus", `unknown attribute "bogus"`},
-		{"UnknownNested", `{"vms":{"count":1,"colour":"red"}}`, "colour", `unknown attribute "colour"`},
+		{"UnknownNested", `{"vms":{"count":1,"colour":"red"}}`, "vms.colour", `unknown attribute "vms.colour"`},
 		{"WrongType", `{"vms":{"count":"many"}}`, "vms.count", `attribute "vms.count" must be int`},
 		{"EmptyHostname", `{"hostname":" "}`, "hostname", `attribute "hostname"`},
 		{"HostnameSlash", `{"hostname":"a/b"}`, "hostname", `attribute "hostname"`},

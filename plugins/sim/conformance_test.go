@@ -3,12 +3,15 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -20,17 +23,47 @@ import (
 const conformanceVMs = 20
 
 // TestConformance runs the backend conformance suite against the sim linked
-// in-process; the suite serves it over a real gRPC connection.
+// in-process; the suite serves it over a real gRPC connection. The host
+// keeps its inventory in a state file, which is what lets a relaunched sim
+// find its VMs.
 func TestConformance(t *testing.T) {
 	logDir := t.TempDir()
+	cfg := Config{
+		Hostname:  "conformance",
+		LogDir:    logDir,
+		StateFile: filepath.Join(t.TempDir(), "conformance.json"),
+		VMs:       VMsConfig{Count: conformanceVMs},
+	}
+	// b is the sim the suite uses; Relaunch replaces it.
 	var b *Backend
 	backendtest.Run(t, backendtest.Harness{
 		Backend: func(t *testing.T) backend.Backend {
-			b = newSim(t, Config{Hostname: "conformance", LogDir: logDir, VMs: VMsConfig{Count: conformanceVMs}})
+			b = newSim(t, cfg)
 			return b
 		},
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		// A relaunched plugin process is a new Backend: nothing but the
+		// state file is shared with the old one.
+		Relaunch: func(t *testing.T) (backend.Backend, error) {
+			if err := b.Close(); err != nil {
+				return nil, fmt.Errorf("closing the sim: %w", err)
+			}
+			next := New(WithLogger(hclog.NewNullLogger()))
+			t.Cleanup(func() {
+				if err := next.Close(); err != nil {
+					t.Errorf("closing the relaunched sim: %v", err)
+				}
+			})
+			if err := configure(next, cfg); err != nil {
+				return nil, fmt.Errorf("configuring the relaunched sim: %w", err)
+			}
+			b = next
+			return b, nil
+		},
+		// The scripted crash is the simulated hypervisor process dying.
+		Crash:  func(_ *testing.T, vm *backend.VM) error { _, err := b.Crash(vm.ID); return err },
+		Config: configCheck(),
 	})
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -58,22 +91,68 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// configCheck gives the conformance suite unconfigured simulated hosts and
+// config blocks each wrong in one attribute.
+func configCheck() *backendtest.ConfigCheck {
+	return &backendtest.ConfigCheck{
+		New: func(t *testing.T) backend.Backend {
+			b := New(WithLogger(hclog.NewNullLogger()))
+			t.Cleanup(func() {
+				if err := b.Close(); err != nil {
+					t.Errorf("closing the unconfigured sim: %v", err)
+				}
+			})
+			return b
+		},
+		Valid: map[string]any{"hostname": "conformance-config", "vms": map[string]any{"count": 2}},
+		Invalid: []backendtest.BadConfig{
+			{Config: map[string]any{"hostname": "two words"}, Attribute: "hostname"},
+			{Config: map[string]any{"cpus": 0}, Attribute: "cpus"},
+			{Config: map[string]any{"cpus": "many"}, Attribute: "cpus"},
+			{Config: map[string]any{"memory_mib": 0}, Attribute: "memory_mib"},
+			{Config: map[string]any{"latency": "soon"}, Attribute: "latency"},
+			{Config: map[string]any{"log_dir": "relative/logs"}, Attribute: "log_dir"},
+			{Config: map[string]any{"state_file": "state.json"}, Attribute: "state_file"},
+			{Config: map[string]any{"vms": map[string]any{"count": -1}}, Attribute: "vms.count"},
+			{Config: map[string]any{"vms": map[string]any{"count": 1, "state": "asleep"}}, Attribute: "vms.state"},
+			{Config: map[string]any{"vms": map[string]any{"count": 1, "prefix": "no/slash"}}, Attribute: "vms.prefix"},
+			{Config: map[string]any{"vms": map[string]any{"colour": "blue"}}, Attribute: "vms.colour"},
+		},
+	}
+}
+
 // TestConformanceThroughPluginProcess runs the suite against the plugin
 // binary launched and supervised by pluginhost.LaunchBackend, as the agent
-// runs it.
+// runs it. Its relaunch ends the plugin process and launches a new one on
+// the same state file.
 func TestConformanceThroughPluginProcess(t *testing.T) {
 	path := pluginBinary(t)
 	logDir := t.TempDir()
+	settings := map[string]any{
+		"hostname":   "conformance-plugin",
+		"log_dir":    logDir,
+		"state_file": filepath.Join(t.TempDir(), "conformance-plugin.json"),
+		"vms":        map[string]any{"count": conformanceVMs},
+	}
+	var b *pluginhost.SupervisedBackend
 	backendtest.Run(t, backendtest.Harness{
 		Backend: func(t *testing.T) backend.Backend {
-			return launch(t, path, map[string]any{
-				"hostname": "conformance-plugin",
-				"log_dir":  logDir,
-				"vms":      map[string]any{"count": conformanceVMs},
-			})
+			b = launch(t, path, settings)
+			return b
 		},
 		Spec:    minimalSpec,
 		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		Relaunch: func(t *testing.T) (backend.Backend, error) {
+			if err := b.Close(); err != nil {
+				return nil, fmt.Errorf("ending the plugin process: %w", err)
+			}
+			next, err := launchE(t, path, settings)
+			if err != nil {
+				return nil, err
+			}
+			b = next
+			return b, nil
+		},
 	})
 }
 
@@ -81,18 +160,27 @@ func TestConformanceThroughPluginProcess(t *testing.T) {
 // t ends.
 func launch(t testing.TB, path string, settings map[string]any) *pluginhost.SupervisedBackend {
 	t.Helper()
+	b, err := launchE(t, path, settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// launchE is launch returning its error instead of failing t.
+func launchE(t testing.TB, path string, settings map[string]any) (*pluginhost.SupervisedBackend, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b, err := pluginhost.LaunchBackend(ctx, pluginhost.Config{Name: Name, Path: path, Settings: settings})
 	if err != nil {
-		t.Fatalf("LaunchBackend(%s): %v", path, err)
+		return nil, fmt.Errorf("LaunchBackend(%s): %w", path, err)
 	}
 	t.Cleanup(func() {
 		if err := b.Close(); err != nil {
 			t.Errorf("closing the plugin: %v", err)
 		}
 	})
-	return b
+	return b, nil
 }
 
 // TestPluginProcessConfig checks what the plugin process does with its

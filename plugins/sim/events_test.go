@@ -25,7 +25,7 @@ func TestSlowSubscriber(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	before := b.hub.count()
+	before := b.hub.Subscribers()
 	go func() {
 		done <- b.WatchEvents(ctx, func(ev backend.Event) error {
 			mu.Lock()
@@ -38,7 +38,7 @@ func TestSlowSubscriber(t *testing.T) {
 			return nil
 		})
 	}()
-	for b.hub.count() == before {
+	for b.hub.Subscribers() == before {
 		time.Sleep(time.Millisecond)
 	}
 
@@ -132,11 +132,11 @@ func TestWatchEnds(t *testing.T) {
 	b := newSim(t, Config{Hostname: "ends", VMs: VMsConfig{Count: 1, State: "running"}})
 	stop := errors.New("enough")
 	errc := make(chan error, 1)
-	before := b.hub.count()
+	before := b.hub.Subscribers()
 	go func() {
 		errc <- b.WatchEvents(context.Background(), func(backend.Event) error { return stop })
 	}()
-	for b.hub.count() == before {
+	for b.hub.Subscribers() == before {
 		time.Sleep(time.Millisecond)
 	}
 	if _, err := b.Crash(PopulatedID("ends", 0)); err != nil {
@@ -150,7 +150,7 @@ func TestWatchEnds(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("WatchEvents did not return fn's error")
 	}
-	if n := b.hub.count(); n != 0 {
+	if n := b.hub.Subscribers(); n != 0 {
 		t.Errorf("%d subscribers left after WatchEvents returned", n)
 	}
 
@@ -162,7 +162,7 @@ func TestWatchEnds(t *testing.T) {
 	go func() {
 		streaming <- b.StreamLog(context.Background(), PopulatedID("ends", 0), 0, func(backend.LogLine) error { return nil })
 	}()
-	for b.hub.count() == 0 {
+	for b.hub.Subscribers() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(2 * followPoll)

@@ -96,7 +96,7 @@ func (b *Backend) checkFree(verb string, vm *backend.VM) error {
 func (b *Backend) insert(vm *backend.VM, reason string) {
 	b.vms[vm.ID] = vm
 	b.names[vm.Name] = vm.ID
-	b.hub.emit(backend.Event{Type: backend.EventCreated, VMID: vm.ID, VMName: vm.Name, State: vm.State, Reason: reason, Time: time.Now()})
+	b.publish(backend.Event{Type: backend.EventCreated, VMID: vm.ID, VMName: vm.Name, State: vm.State, Reason: reason, Time: time.Now()})
 	b.save()
 }
 
@@ -106,7 +106,7 @@ func (b *Backend) drop(vm *backend.VM, reason string) {
 	if b.names[vm.Name] == vm.ID {
 		delete(b.names, vm.Name)
 	}
-	b.hub.emit(backend.Event{Type: backend.EventDeleted, VMID: vm.ID, VMName: vm.Name, Reason: reason, Time: time.Now()})
+	b.publish(backend.Event{Type: backend.EventDeleted, VMID: vm.ID, VMName: vm.Name, Reason: reason, Time: time.Now()})
 	b.save()
 }
 
@@ -120,7 +120,7 @@ func (b *Backend) setState(vm *backend.VM, state backend.PowerState, reason stri
 	now := time.Now()
 	from := vm.State
 	vm.State, vm.StateReason = state, reason
-	b.hub.emit(backend.Event{Type: backend.EventStateChanged, VMID: vm.ID, VMName: vm.Name, State: state, Reason: reason, Time: now})
+	b.publish(backend.Event{Type: backend.EventStateChanged, VMID: vm.ID, VMName: vm.Name, State: state, Reason: reason, Time: now})
 	b.logChange(vm, from, now)
 	b.save()
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/backend/logfile"
-	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 // followPoll is how often StreamLog looks for new lines.
@@ -73,9 +72,6 @@ func (b *Backend) TailLog(ctx context.Context, id string, n int) (*backend.LogTa
 	id, err := checkID(id)
 	if err != nil {
 		return nil, err
-	}
-	if n < 1 || n > backend.MaxTailLines {
-		return nil, plugin.InvalidArgument("lines", "lines: %d is not between 1 and %d", n, backend.MaxTailLines)
 	}
 	path, err := b.vmLogPath(ctx, "tailing the log of vm "+id, id)
 	if err != nil {

@@ -127,7 +127,7 @@ func watch(t testing.TB, b *Backend) *events {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &events{notify: make(chan struct{}, 1), done: make(chan error, 1), cancel: cancel}
-	before := b.hub.count()
+	before := b.hub.Subscribers()
 	go func() {
 		w.done <- b.WatchEvents(ctx, func(ev backend.Event) error {
 			w.mu.Lock()
@@ -141,7 +141,7 @@ func watch(t testing.TB, b *Backend) *events {
 		})
 	}()
 	deadline := time.Now().Add(5 * time.Second)
-	for b.hub.count() <= before {
+	for b.hub.Subscribers() <= before {
 		if time.Now().After(deadline) {
 			t.Fatal("WatchEvents did not subscribe within 5s")
 		}

@@ -212,7 +212,7 @@ func (b *Backend) hostname() string {
 // Resync sends an EventResync to every WatchEvents call, as a hypervisor
 // connection that came back does.
 func (b *Backend) Resync() {
-	b.hub.resync()
+	b.hub.Resync()
 }
 
 // Disconnect simulates losing the hypervisor connection: until Reconnect,
@@ -220,13 +220,15 @@ func (b *Backend) Resync() {
 // unavailable, Health fails, and events are lost (scripted changes still
 // happen). Open WatchEvents calls stay open.
 func (b *Backend) Disconnect() {
-	b.hub.setDown(true)
+	b.down.Store(true)
 	b.log.Info("hypervisor connection down (simulated)")
 }
 
 // Reconnect ends a Disconnect: calls work again and every WatchEvents call
 // gets an EventResync, since events were lost meanwhile.
 func (b *Backend) Reconnect() {
-	b.hub.setDown(false)
+	if b.down.Swap(false) {
+		b.hub.Resync()
+	}
 	b.log.Info("hypervisor connection back (simulated)")
 }

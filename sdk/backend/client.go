@@ -141,7 +141,7 @@ func recvLoop[T any](ctx context.Context, recv func() (T, error), fn func(T) err
 				return nil
 			}
 			if errors.Is(err, io.EOF) {
-				return plugin.Unavailable(err, "plugin closed the stream")
+				return plugin.Unavailable("plugin closed the stream (%w)", err)
 			}
 			return plugin.FromStatus(err)
 		}
@@ -159,7 +159,7 @@ func (c *GRPCClient) Health(ctx context.Context) error {
 		return plugin.FromStatus(err)
 	}
 	if !resp.GetHealthy() {
-		return plugin.Unavailable(nil, "backend unhealthy: %s", resp.GetMessage())
+		return plugin.Unavailable("backend unhealthy: %s", resp.GetMessage())
 	}
 	return nil
 }

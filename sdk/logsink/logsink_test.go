@@ -131,7 +131,7 @@ func TestResults(t *testing.T) {
 		want logsink.Outcome
 	}{
 		{nil, logsink.Delivered},
-		{plugin.Unavailable(nil, "down"), logsink.Retryable},
+		{plugin.Unavailable("down"), logsink.Retryable},
 		{errors.New("unclassified"), logsink.Retryable},
 		{fmt.Errorf("call: %w", context.DeadlineExceeded), logsink.Retryable},
 		{context.Canceled, logsink.Retryable},
@@ -144,7 +144,7 @@ func TestResults(t *testing.T) {
 			t.Errorf("ResultOf(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
-	rs := logsink.ResultsOf(plugin.Unavailable(nil, "x"), 3)
+	rs := logsink.ResultsOf(plugin.Unavailable("x"), 3)
 	if len(rs) != 3 || rs[2].Outcome != logsink.Retryable {
 		t.Errorf("ResultsOf = %v", rs)
 	}
@@ -260,7 +260,7 @@ func TestServerChecksTheSinksAnswer(t *testing.T) {
 		t.Errorf("a message that is not UTF-8: %v, %v", results, err)
 	}
 	rec.answer = func([]logsink.Entry) ([]logsink.Result, error) {
-		return nil, plugin.Unavailable(nil, "disk gone")
+		return nil, plugin.Unavailable("disk gone")
 	}
 	if _, err := c.Write(t.Context(), two); !errors.Is(err, plugin.ErrUnavailable) || !strings.Contains(err.Error(), "disk gone") {
 		t.Errorf("a failed call: %v", err)

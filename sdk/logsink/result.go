@@ -68,7 +68,7 @@ func (r Result) Err() error {
 	case Delivered:
 		return nil
 	case Retryable:
-		return plugin.Unavailable(nil, "%s", r.Message)
+		return plugin.Unavailable("%s", r.Message)
 	case Permanent:
 		return plugin.InvalidArgument("", "%s", r.Message)
 	}

@@ -81,29 +81,51 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Kind == e.Kind && (t.Field == "" || t.Field == e.Field)
 }
 
+// The helpers below build an *Error of one kind. All take a format and its
+// arguments as fmt.Errorf does, %w included: a cause wrapped with %w is kept
+// for errors.Is and errors.As in the plugin's process (it does not cross the
+// wire; its text, being part of the message, does):
+//
+//	plugin.NotFound("vm %q not found", id)
+//	plugin.Unavailable("connecting to %s: %w", uri, err)
+//
+// InvalidArgument also names the offending field.
+
 // NotFound builds a KindNotFound error.
 func NotFound(format string, args ...any) error {
-	return &Error{Kind: KindNotFound, Message: fmt.Sprintf(format, args...)}
+	return newError(KindNotFound, "", format, args)
 }
 
 // InvalidArgument builds a KindInvalidArgument error naming field.
 func InvalidArgument(field, format string, args ...any) error {
-	return &Error{Kind: KindInvalidArgument, Field: field, Message: fmt.Sprintf(format, args...)}
+	return newError(KindInvalidArgument, field, format, args)
 }
 
 // Conflict builds a KindConflict error.
 func Conflict(format string, args ...any) error {
-	return &Error{Kind: KindConflict, Message: fmt.Sprintf(format, args...)}
+	return newError(KindConflict, "", format, args)
 }
 
-// Unavailable builds a KindUnavailable error wrapping cause.
-func Unavailable(cause error, format string, args ...any) error {
-	return &Error{Kind: KindUnavailable, Message: fmt.Sprintf(format, args...), Err: cause}
+// Unavailable builds a KindUnavailable error.
+func Unavailable(format string, args ...any) error {
+	return newError(KindUnavailable, "", format, args)
 }
 
 // Unsupported builds a KindUnsupported error.
 func Unsupported(format string, args ...any) error {
-	return &Error{Kind: KindUnsupported, Message: fmt.Sprintf(format, args...)}
+	return newError(KindUnsupported, "", format, args)
+}
+
+// newError formats the message; when it wraps causes (%w), Err is the
+// formatted error, which unwraps to them.
+func newError(kind Kind, field, format string, args []any) *Error {
+	err := fmt.Errorf(format, args...)
+	e := &Error{Kind: kind, Field: field, Message: err.Error()}
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		e.Err = err
+	}
+	return e
 }
 
 // KindOf returns the kind of err, KindInternal when it is not classified.

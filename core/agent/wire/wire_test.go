@@ -44,7 +44,7 @@ func TestErrorRoundTrip(t *testing.T) {
 	}{
 		{plugin.NotFound("vm x not found"), plugin.ErrNotFound, plugin.KindNotFound},
 		{plugin.Conflict("vm is stopped"), plugin.ErrConflict, plugin.KindConflict},
-		{plugin.Unavailable(nil, "libvirtd is down"), plugin.ErrUnavailable, plugin.KindUnavailable},
+		{plugin.Unavailable("libvirtd is down"), plugin.ErrUnavailable, plugin.KindUnavailable},
 		{plugin.Unsupported("no pause"), plugin.ErrUnsupported, plugin.KindUnsupported},
 		{fmt.Errorf("wrapped: %w", plugin.InvalidArgument("spec.vcpus", "too many")), plugin.ErrInvalidArgument, plugin.KindInvalidArgument},
 		{errors.New("boom"), nil, plugin.KindInternal},

@@ -78,7 +78,7 @@ func (s *Sink) Configure(_ context.Context, raw []byte, _ int) error {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrExist) || isNotDir(err) {
 			return plugin.InvalidArgument("path", "config: attribute \"path\": %v", err)
 		}
-		return plugin.Unavailable(err, "config: attribute \"path\": %v", err)
+		return plugin.Unavailable("config: attribute \"path\": %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -88,7 +88,7 @@ func (s *Sink) Configure(_ context.Context, raw []byte, _ int) error {
 	}
 	s.file, s.closed = f, false
 	if closeErr != nil {
-		return plugin.Unavailable(closeErr, "closing the previous file: %v", closeErr)
+		return plugin.Unavailable("closing the previous file: %w", closeErr)
 	}
 	return nil
 }
@@ -182,7 +182,7 @@ func (s *Sink) Flush(context.Context) error {
 		return s.notOpen()
 	}
 	if err := s.file.sync(); err != nil {
-		return plugin.Unavailable(err, "%v", err)
+		return plugin.Unavailable("%w", err)
 	}
 	return nil
 }
@@ -198,7 +198,7 @@ func (s *Sink) Close(context.Context) error {
 	err := s.file.close()
 	s.file, s.closed, s.buf = nil, true, nil
 	if err != nil {
-		return plugin.Unavailable(err, "%v", err)
+		return plugin.Unavailable("%w", err)
 	}
 	return nil
 }
@@ -206,7 +206,7 @@ func (s *Sink) Close(context.Context) error {
 // notOpen is the error of a call before Configure or after Close.
 func (s *Sink) notOpen() error {
 	if s.closed {
-		return plugin.Unavailable(nil, "file sink is closed; configure it again")
+		return plugin.Unavailable("file sink is closed; configure it again")
 	}
-	return plugin.Unavailable(nil, "file sink is not configured")
+	return plugin.Unavailable("file sink is not configured")
 }

@@ -86,9 +86,9 @@ func (s *Sink) Write(ctx context.Context, entries []logsink.Entry) ([]logsink.Re
 	defer s.mu.Unlock()
 	if s.cfg == nil {
 		if s.closed {
-			return nil, plugin.Unavailable(nil, "syslog sink is closed; configure it again")
+			return nil, plugin.Unavailable("syslog sink is closed; configure it again")
 		}
-		return nil, plugin.Unavailable(nil, "syslog sink is not configured")
+		return nil, plugin.Unavailable("syslog sink is not configured")
 	}
 	results := make([]logsink.Result, len(entries))
 	if s.cfg.network == NetworkTCP {

@@ -102,9 +102,9 @@ func (s *Sink) Write(ctx context.Context, entries []logsink.Entry) ([]logsink.Re
 	s.mu.Unlock()
 	if cur == nil {
 		if closed {
-			return nil, plugin.Unavailable(nil, "webhook sink is closed; configure it again")
+			return nil, plugin.Unavailable("webhook sink is closed; configure it again")
 		}
-		return nil, plugin.Unavailable(nil, "webhook sink is not configured")
+		return nil, plugin.Unavailable("webhook sink is not configured")
 	}
 	results := make([]logsink.Result, len(entries))
 	if len(entries) > 0 {

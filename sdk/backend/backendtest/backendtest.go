@@ -6,8 +6,16 @@
 //			Backend: func(t *testing.T) backend.Backend { ... configured backend ... },
 //			Spec:    func(name string) backend.VMSpec { return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64} },
 //			LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+//			Relaunch: func(t *testing.T) (backend.Backend, error) { ... close it, configure a new one ... },
 //		})
 //	}
+//
+// Relaunch ends the plugin and starts it again, which must find the VMs
+// that run (a backend that cannot says why in CannotRelaunch instead).
+// Optional hooks let the suite go further: Crash makes a VM's hypervisor
+// process die, which must be reported CRASHED, and Config gives an
+// unconfigured backend and bad config blocks, which must be refused naming
+// the attribute.
 //
 // Run serves the backend through go-plugin's gRPC transport inside the test
 // process and makes every call through the *backend.GRPCClient the Quantix
@@ -40,10 +48,13 @@ import (
 )
 
 // env is what every subtest shares: the harness, the client and the
-// backend's Info.
+// backend's Info. The Relaunch subtest replaces the client, alone, before
+// the others start.
 type env struct {
 	h Harness
-	c *backend.GRPCClient
+	// root is the test Run was given.
+	root *testing.T
+	c    *backend.GRPCClient
 	// tr sees the plugin side of streaming calls; nil when the backend under
 	// test was handed over as a *backend.GRPCClient.
 	tr   *tracker
@@ -54,31 +65,39 @@ type env struct {
 type subtest struct {
 	name string
 	fn   func(t *testing.T, e *env)
+	// alone runs the subtest by itself, before the parallel ones start.
+	alone bool
 }
 
 var subtests = []subtest{
-	{"Info", testInfo},
-	{"HostInfo", testHostInfo},
-	{"Create", testCreate},
-	{"InvalidSpec", testInvalidSpec},
-	{"NotFound", testNotFound},
-	{"Transitions", testTransitions},
-	{"Events", testEvents},
-	{"Concurrency", testConcurrency},
-	{"Disks", testDisks},
-	{"TailLog", testTailLog},
-	{"StreamLog", testStreamLog},
-	{"StreamLogDeleted", testStreamLogDeleted},
+	{"Relaunch", testRelaunch, true},
+	{"Info", testInfo, false},
+	{"HostInfo", testHostInfo, false},
+	{"Config", testConfig, false},
+	{"Create", testCreate, false},
+	{"InvalidSpec", testInvalidSpec, false},
+	{"NotFound", testNotFound, false},
+	{"Transitions", testTransitions, false},
+	{"Events", testEvents, false},
+	{"Crash", testCrash, false},
+	{"Concurrency", testConcurrency, false},
+	{"Disks", testDisks, false},
+	{"TailLog", testTailLog, false},
+	{"StreamLog", testStreamLog, false},
+	{"StreamLogDeleted", testStreamLogDeleted, false},
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 
 // Run runs the whole conformance suite against the backend h describes, one
-// subtest per area: Info, HostInfo, Create, InvalidSpec, NotFound,
-// Transitions, Events, Concurrency, Disks, TailLog, StreamLog and
-// StreamLogDeleted. Subtests run in parallel unless h.Sequential. A missing
+// subtest per area: Relaunch, Info, HostInfo, Config, Create, InvalidSpec,
+// NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog,
+// StreamLog and StreamLogDeleted. Relaunch runs first and alone (it
+// replaces the backend the others use); the others run in parallel unless
+// h.Sequential. A missing
 // required Harness field fails the run; a capability the backend does not
-// announce skips the subtests that need it, saying so.
+// announce, or an optional Harness hook left nil, skips the subtests that
+// need it, saying so.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.Backend == nil {
@@ -94,28 +113,44 @@ func Run(t *testing.T, h Harness) {
 	if impl == nil {
 		t.Fatal("backendtest: Harness.Backend returned a nil Backend")
 	}
-	e := &env{h: h}
-	if gc, ok := impl.(*backend.GRPCClient); ok {
-		e.c = gc
+	e := &env{h: h, root: t}
+	if _, ok := impl.(*backend.GRPCClient); ok {
 		t.Logf("backendtest: Harness.Backend returned a *backend.GRPCClient; it is used as is and the plugin side of cancelled streams is not checked")
-	} else {
-		e.tr = newTracker(impl)
-		e.c = serve(t, e.tr)
 	}
-	info, err := e.c.Info(e.op(t))
-	if err != nil {
-		t.Fatalf("backendtest: Info() over gRPC failed: %s; the suite needs the announced capabilities", describe(err))
+	if err := e.use(t, impl); err != nil {
+		t.Fatalf("backendtest: %v", err)
 	}
-	e.info = info
-	t.Logf("backendtest: backend %q version %q, api versions %v, capabilities %v", info.Name, info.Version, info.APIVersions, info.Capabilities)
+	t.Logf("backendtest: backend %q version %q, api versions %v, capabilities %v", e.info.Name, e.info.Version, e.info.APIVersions, e.info.Capabilities)
 	for _, st := range subtests {
 		t.Run(st.name, func(t *testing.T) {
-			if !h.Sequential {
+			if !h.Sequential && !st.alone {
 				t.Parallel()
 			}
 			st.fn(t, e)
 		})
 	}
+}
+
+// use makes impl the backend every later call goes to: impl itself when it
+// is a *backend.GRPCClient, impl served over gRPC otherwise (its connection
+// closed when Run's test ends). It reads impl's Info through t's context.
+func (e *env) use(t *testing.T, impl backend.Backend) error {
+	c, tr := (*backend.GRPCClient)(nil), (*tracker)(nil)
+	if gc, ok := impl.(*backend.GRPCClient); ok {
+		c = gc
+	} else {
+		tr = newTracker(impl)
+		var err error
+		if c, err = dispense(e.root, tr); err != nil {
+			return err
+		}
+	}
+	info, err := c.Info(e.op(t))
+	if err != nil {
+		return fmt.Errorf("Info() over gRPC failed: %s; the suite needs the announced capabilities", describe(err))
+	}
+	e.c, e.tr, e.info = c, tr, info
+	return nil
 }
 
 // op returns a context for one Backend call: it ends with t and after the

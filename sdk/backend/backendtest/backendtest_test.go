@@ -20,13 +20,17 @@ const mutantEnv = "QX_BACKENDTEST_MUTANT"
 func TestConformance(t *testing.T) {
 	mutant := os.Getenv(mutantEnv)
 	logDir := t.TempDir()
+	// fake is the instance the suite uses; Relaunch replaces it.
 	fake := newFake(logDir, mutant)
 	h := backendtest.Harness{
 		Backend: func(*testing.T) backend.Backend { return fake },
 		Spec: func(name string) backend.VMSpec {
 			return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64}
 		},
-		LogPath: func(vm *backend.VM) string { return fake.logPath(vm.Name) },
+		LogPath:  func(vm *backend.VM) string { return fake.logPath(vm.Name) },
+		Relaunch: func(*testing.T) (backend.Backend, error) { fake = fake.relaunch(); return fake, nil },
+		Crash:    func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
+		Config:   fakeConfigCheck(mutant),
 	}
 	if mutant != "" {
 		h.EventTimeout = 1500 * time.Millisecond
@@ -55,6 +59,19 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// fakeConfigCheck describes the fake's config block.
+func fakeConfigCheck(mutant string) *backendtest.ConfigCheck {
+	return &backendtest.ConfigCheck{
+		New:   func(t *testing.T) backend.Backend { return newFake(t.TempDir(), mutant) },
+		Valid: map[string]any{"hostname": "fake-1", "cpus": 2},
+		Invalid: []backendtest.BadConfig{
+			{Config: map[string]any{"hostname": "fake 1"}, Attribute: "hostname"},
+			{Config: map[string]any{"cpus": 0}, Attribute: "cpus"},
+			{Config: map[string]any{"cpus": "many"}, Attribute: "cpus"},
+		},
+	}
+}
+
 // TestConformanceGivenClient hands the suite a *backend.GRPCClient, as a
 // caller that launched its plugin out of process does; the suite must use it
 // as is and pass.
@@ -63,12 +80,20 @@ func TestConformanceGivenClient(t *testing.T) {
 		t.Skip("running as a child of TestSuiteCatchesViolations")
 	}
 	fake := newFake(t.TempDir(), "")
+	cc := fakeConfigCheck("")
+	cc.New = func(t *testing.T) backend.Backend { return backendtest.Serve(t, newFake(t.TempDir(), "")) }
 	backendtest.Run(t, backendtest.Harness{
 		Backend: func(t *testing.T) backend.Backend { return backendtest.Serve(t, fake) },
 		Spec: func(name string) backend.VMSpec {
 			return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64}
 		},
 		LogPath: func(vm *backend.VM) string { return fake.logPath(vm.Name) },
+		Relaunch: func(t *testing.T) (backend.Backend, error) {
+			fake = fake.relaunch()
+			return backendtest.Serve(t, fake), nil
+		},
+		Crash:  func(_ *testing.T, vm *backend.VM) error { return fake.crash(vm.ID) },
+		Config: cc,
 	})
 }
 
@@ -97,6 +122,12 @@ func TestSuiteCatchesViolations(t *testing.T) {
 		{"leak-watch", "the plugin's WatchEvents #2 was still running"},
 		{"no-logpath", "Harness.LogPath is nil"},
 		{"keep-disks", "still exists after DeleteVM(DeleteDisks)"},
+		{"crash-no-event", "the hypervisor process of a running VM dying (Harness.Crash): WatchEvents delivered no state_changed CRASHED event"},
+		{"crash-stopped", "is CRASHED, not STOPPED"},
+		{"relaunch-forgets", "after the plugin was relaunched: GetVM("},
+		{"relaunch-stops", "still RUNNING and managed, as it was left"},
+		{"config-no-field", `names field "", want the wrong attribute "hostname"`},
+		{"config-internal", `Configure({"cpus":0}): got error "config: 0 cpus" (kind internal), want kind invalid argument`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.mutant, func(t *testing.T) {

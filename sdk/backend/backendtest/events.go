@@ -136,35 +136,45 @@ func (w *watcher) stop(t *testing.T) {
 	}
 }
 
+// awaitLive waits until every watcher is live: a subscription is live once
+// an event for a VM created after it arrives; until then events may be
+// missed without a fault. It creates and deletes probe VMs until each
+// watcher delivered an event for the same one, and fails t when none did.
+func (e *env) awaitLive(t *testing.T, ws ...*watcher) {
+	t.Helper()
+	wait := min(probeTimeout, e.h.eventTimeout())
+	for attempt := 1; attempt <= probeAttempts; attempt++ {
+		probe, _ := e.create(t, "evprobe")
+		live := true
+		for _, w := range ws {
+			live = live && w.evs.waitFor(0, wait, func(ev backend.Event) bool { return ev.VMID == probe.ID }) >= 0
+		}
+		if err := e.c.DeleteVM(e.op(t), probe.ID, backend.DeleteOptions{Force: true, DeleteDisks: true}); err != nil {
+			t.Errorf("DeleteVM(probe VM %s) = %s, want success", probe.ID, describe(err))
+		}
+		if live {
+			return
+		}
+	}
+	got := make([]string, len(ws))
+	for i, w := range ws {
+		got[i] = fmt.Sprintf("%s got %d events", w.name, len(w.evs.snapshot()))
+	}
+	t.Fatalf("%d subscriptions did not all deliver an event for any of %d VMs created after subscribing (waited %s for each): CreateVM must produce a %q event on every subscription; %s",
+		len(ws), probeAttempts, wait, backend.EventCreated, strings.Join(got, ", "))
+}
+
 // testEvents subscribes twice to WatchEvents, drives one VM through its life
 // and checks that every step produces its event on each subscription still
 // open, and that cancelling a subscription ends it cleanly without
 // disturbing the other.
 func testEvents(t *testing.T, e *env) {
 	e.needCap(t, backend.CapEvents, "WatchEvents")
-	timeout := e.h.eventTimeout()
 	a := e.watch(t, "WatchEvents #1")
 	b := e.watch(t, "WatchEvents #2")
 	both := []*watcher{a, b}
 
-	// A subscription is live once an event for a VM created after it
-	// arrives; until then events may be missed without a fault.
-	live := false
-	wait := min(probeTimeout, timeout)
-	for attempt := 1; attempt <= probeAttempts && !live; attempt++ {
-		probe, _ := e.create(t, "evprobe")
-		live = true
-		for _, w := range both {
-			live = live && w.evs.waitFor(0, wait, func(ev backend.Event) bool { return ev.VMID == probe.ID }) >= 0
-		}
-		if err := e.c.DeleteVM(e.op(t), probe.ID, backend.DeleteOptions{Force: true, DeleteDisks: true}); err != nil {
-			t.Errorf("DeleteVM(probe VM %s) = %s, want success", probe.ID, describe(err))
-		}
-	}
-	if !live {
-		t.Fatalf("WatchEvents #1 and #2 did not both deliver an event for any of %d VMs created after subscribing (waited %s for each): CreateVM must produce a %q event on every subscription; #1 got %d events, #2 got %d",
-			probeAttempts, wait, backend.EventCreated, len(a.evs.snapshot()), len(b.evs.snapshot()))
-	}
+	e.awaitLive(t, both...)
 
 	vm, r := e.create(t, "ev")
 	id := vm.ID

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/backend/logfile"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -25,6 +26,7 @@ type fakeBackend struct {
 	mutant string
 
 	mu   sync.Mutex
+	cfg  fakeConfig
 	vms  map[string]*backend.VM
 	subs map[*eventQueue]struct{}
 }
@@ -32,7 +34,10 @@ type fakeBackend struct {
 var _ backend.Backend = (*fakeBackend)(nil)
 
 func newFake(logDir, mutant string) *fakeBackend {
-	return &fakeBackend{logDir: logDir, mutant: mutant, vms: map[string]*backend.VM{}, subs: map[*eventQueue]struct{}{}}
+	return &fakeBackend{
+		logDir: logDir, mutant: mutant, cfg: fakeConfig{Hostname: "fake-host", CPUs: 4},
+		vms: map[string]*backend.VM{}, subs: map[*eventQueue]struct{}{},
+	}
 }
 
 func (b *fakeBackend) logPath(name string) string { return filepath.Join(b.logDir, name+".log") }
@@ -52,10 +57,40 @@ func (b *fakeBackend) Info(context.Context) (plugin.Info, error) {
 	}, nil
 }
 
-func (b *fakeBackend) Configure(context.Context, []byte, int) error { return nil }
+// fakeConfig is the fake's config block.
+type fakeConfig struct {
+	Hostname string `json:"hostname"`
+	CPUs     int    `json:"cpus"`
+}
+
+// Configure takes a fakeConfig; an empty block keeps the defaults.
+func (b *fakeBackend) Configure(_ context.Context, raw []byte, _ int) error {
+	cfg := fakeConfig{Hostname: "fake-host", CPUs: 4}
+	if err := plugin.DecodeConfig(raw, &cfg); err != nil {
+		return err
+	}
+	switch {
+	case cfg.Hostname == "" || strings.ContainsAny(cfg.Hostname, " /"):
+		if b.mutant == "config-no-field" {
+			return plugin.InvalidArgument("", "config: %q is not a host name", cfg.Hostname)
+		}
+		return plugin.InvalidArgument("hostname", "config: attribute \"hostname\" is %q, want a host name", cfg.Hostname)
+	case cfg.CPUs < 1:
+		if b.mutant == "config-internal" {
+			return fmt.Errorf("config: %d cpus", cfg.CPUs)
+		}
+		return plugin.InvalidArgument("cpus", "config: attribute \"cpus\" is %d, want at least 1", cfg.CPUs)
+	}
+	b.mu.Lock()
+	b.cfg = cfg
+	b.mu.Unlock()
+	return nil
+}
 
 func (b *fakeBackend) HostInfo(context.Context) (*backend.HostInfo, error) {
-	return &backend.HostInfo{Hostname: "fake-host", CPUs: 4, MemoryMiB: 8192, Arch: "x86_64", Hypervisor: "fake"}, nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return &backend.HostInfo{Hostname: b.cfg.Hostname, CPUs: b.cfg.CPUs, MemoryMiB: 8192, Arch: "x86_64", Hypervisor: "fake"}, nil
 }
 
 func clone(vm *backend.VM) *backend.VM {
@@ -233,6 +268,47 @@ func (b *fakeBackend) ResumeVM(_ context.Context, id string) (*backend.VM, error
 	return b.transition(id, "resume", backend.StateRunning, backend.StatePaused)
 }
 
+// relaunch returns a new instance of the fake over the same host, as a
+// relaunched plugin process is: it finds the VMs this one left.
+func (b *fakeBackend) relaunch() *fakeBackend {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	next := newFake(b.logDir, b.mutant)
+	next.cfg = b.cfg
+	for id, vm := range b.vms {
+		vm = clone(vm)
+		switch b.mutant {
+		case "relaunch-forgets":
+			continue
+		case "relaunch-stops":
+			vm.State = backend.StateStopped
+		}
+		next.vms[id] = vm
+	}
+	return next
+}
+
+// crash makes the hypervisor of the running VM id die: the VM is CRASHED.
+func (b *fakeBackend) crash(id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	vm, err := b.lookup(id)
+	if err != nil {
+		return err
+	}
+	if vm.State != backend.StateRunning {
+		return fmt.Errorf("vm %s is %s, not running", vm.Name, vm.State)
+	}
+	vm.State = backend.StateCrashed
+	if b.mutant == "crash-stopped" {
+		vm.State = backend.StateStopped
+	}
+	if b.mutant != "crash-no-event" {
+		b.emit(backend.Event{Type: backend.EventStateChanged, VMID: vm.ID, VMName: vm.Name, State: vm.State, Reason: "crashed"})
+	}
+	return nil
+}
+
 func (b *fakeBackend) vmLog(id string) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -244,8 +320,8 @@ func (b *fakeBackend) vmLog(id string) (string, error) {
 }
 
 func (b *fakeBackend) TailLog(_ context.Context, id string, n int) (*backend.LogTail, error) {
-	if n < 1 {
-		return nil, plugin.InvalidArgument("lines", "lines: %d, want at least 1", n)
+	if err := logfile.CheckLines(n); err != nil {
+		return nil, err
 	}
 	path, err := b.vmLog(id)
 	if err != nil {

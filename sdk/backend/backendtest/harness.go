@@ -54,6 +54,36 @@ type Harness struct {
 	// announces backend.CapLogs: nil then fails the log subtests.
 	LogPath func(vm *backend.VM) string
 
+	// Relaunch ends the plugin under test the way its process ends when it
+	// crashes or is upgraded, leaving the VMs it runs on the host, and
+	// starts it again configured as before. It returns the new Backend,
+	// which the suite uses (served over gRPC as Backend's is) for every
+	// subtest after Relaunch. For a plugin linked into the test: Close the
+	// Backend and make a new one; for a plugin process: end the process
+	// and launch a new one. t is the test Run was given: register the new
+	// Backend's cleanup on it. Relaunch runs in a subtest's goroutine, so
+	// it reports a failure by returning an error, not through t. Required
+	// unless CannotRelaunch is set.
+	Relaunch func(t *testing.T) (backend.Backend, error)
+
+	// CannotRelaunch says why the backend under test cannot find its VMs
+	// again after a relaunch (nothing outside its plugin process keeps
+	// them); the Relaunch subtest is then skipped with that reason. A
+	// backend that stands in for real hosts should keep its VMs instead.
+	CannotRelaunch string
+
+	// Crash makes the hypervisor process of the running VM vm die behind the
+	// backend's back, as when it crashes on its own (for QEMU: SIGKILL to
+	// the VM's QEMU process). The Crash subtest then waits for the backend
+	// to report the VM CRASHED, with a state_changed event. nil skips that
+	// subtest, saying so.
+	Crash func(t *testing.T, vm *backend.VM) error
+
+	// Config describes the backend's config block for the Config subtest,
+	// which checks that bad attributes are refused with invalid-argument
+	// errors naming them. nil skips that subtest, saying so.
+	Config *ConfigCheck
+
 	// NamePrefix starts every VM name the suite creates; DefaultNamePrefix
 	// when empty. At most 20 characters of [A-Za-z0-9._-].
 	NamePrefix string
@@ -108,4 +138,34 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// ConfigCheck is what the Config subtest needs to configure a fresh backend
+// with bad config blocks.
+type ConfigCheck struct {
+	// New returns a Backend of the kind under test that is not configured
+	// yet. The subtest serves it over gRPC like Backend's and calls
+	// Configure on it, with every block of Invalid, with Valid plus an
+	// unknown attribute, and last with Valid. Close it, if it needs
+	// closing, in a t.Cleanup registered here. Required.
+	New func(t *testing.T) backend.Backend
+
+	// Valid is a config block the backend accepts (the object the plugin's
+	// `config {}` block becomes, as in plugin.EncodeConfig). After the
+	// refusals, Configure with Valid must succeed: a refused config leaves
+	// the backend configurable.
+	Valid map[string]any
+
+	// Invalid lists config blocks that are each wrong in one attribute.
+	Invalid []BadConfig
+}
+
+// BadConfig is a config block wrong in one attribute.
+type BadConfig struct {
+	// Config is the whole block.
+	Config map[string]any
+	// Attribute is the wrong attribute, as the error must name it: its
+	// field (plugin.FieldOf) and a part of its message. Attributes of
+	// nested blocks are joined with dots, "vms.count".
+	Attribute string
 }

@@ -230,7 +230,7 @@ func testTailLog(t *testing.T, e *env) {
 	tail("a 10-line log", 10, ten, false)
 	tail("a 10-line log", 100, ten, false)
 
-	for _, n := range []int{0, -1} {
+	for _, n := range []int{0, -1, backend.MaxTailLines + 1} {
 		_, err := e.c.TailLog(e.op(t), vm.ID, n)
 		what := fmt.Sprintf("TailLog(%s, %d)", vm.ID, n)
 		if wantKind(t, what, err, plugin.KindInvalidArgument) {

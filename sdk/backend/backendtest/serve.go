@@ -2,6 +2,7 @@ package backendtest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -23,6 +24,17 @@ func Serve(t testing.TB, impl backend.Backend) *backend.GRPCClient {
 
 func serve(t testing.TB, impl backend.Backend) *backend.GRPCClient {
 	t.Helper()
+	c, err := dispense(t, impl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dispense is serve returning its error instead of failing t, for callers
+// running in another test's goroutine; only t's Cleanup is used (and its
+// Fatalf if the loopback listener cannot be opened).
+func dispense(t testing.TB, impl backend.Backend) (*backend.GRPCClient, error) {
 	ps := goplugin.PluginSet{backend.PluginName: backend.NewGRPCPlugin(impl)}
 	// Closing the client asks the server, through go-plugin's controller
 	// service, to stop: the same shutdown path a plugin process takes.
@@ -30,13 +42,13 @@ func serve(t testing.TB, impl backend.Backend) *backend.GRPCClient {
 	t.Cleanup(func() { _ = client.Close() })
 	raw, err := client.Dispense(backend.PluginName)
 	if err != nil {
-		t.Fatalf("dispensing plugin %q over gRPC: %v", backend.PluginName, err)
+		return nil, fmt.Errorf("dispensing plugin %q over gRPC: %w", backend.PluginName, err)
 	}
 	c, ok := raw.(*backend.GRPCClient)
 	if !ok {
-		t.Fatalf("dispensing plugin %q: got %T, want *backend.GRPCClient", backend.PluginName, raw)
+		return nil, fmt.Errorf("dispensing plugin %q: got %T, want *backend.GRPCClient", backend.PluginName, raw)
 	}
-	return c
+	return c, nil
 }
 
 // callKey is the gRPC metadata key the suite tags its streaming calls with,

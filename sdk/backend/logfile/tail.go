@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 // tailChunk is how much the backward reader reads at a time.
@@ -101,9 +102,25 @@ func splitLines(data []byte) []string {
 	return lines
 }
 
-// Tail reads the last n lines of the file at path. A file that does not
-// exist is an empty tail with Exists false, not an error.
+// CheckLines checks the line count of a TailLog call as the LogReader
+// contract requires: 1 <= n <= backend.MaxTailLines, any other value an
+// invalid-argument error naming "lines". Tail calls it; a backend that
+// reads its logs otherwise calls it itself.
+func CheckLines(n int) error {
+	if n < 1 || n > backend.MaxTailLines {
+		return plugin.InvalidArgument("lines", "lines: %d is not between 1 and %d", n, backend.MaxTailLines)
+	}
+	return nil
+}
+
+// Tail reads the last n lines of the file at path, for TailLog. A file that
+// does not exist is an empty tail with Exists false, not an error; n out of
+// range is the error CheckLines returns, so a backend passes the n it was
+// given as is.
 func Tail(path string, n int) (*backend.LogTail, error) {
+	if err := CheckLines(n); err != nil {
+		return nil, err
+	}
 	tail := &backend.LogTail{Path: path, Lines: []string{}}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -1,12 +1,16 @@
 package logfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 func TestTailFileSizes(t *testing.T) {
@@ -59,5 +63,25 @@ func TestTailFileSizes(t *testing.T) {
 	got, err := Tail(filepath.Join(dir, "missing.log"), 3)
 	if err != nil || got.Exists || got.Lines == nil || len(got.Lines) != 0 {
 		t.Errorf("tail of a missing file = %+v, %v; want an empty tail that does not exist", got, err)
+	}
+}
+
+// TestTailLineCount checks that Tail refuses a line count out of range with
+// the error the LogReader contract asks for, before reading anything.
+func TestTailLineCount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vm.log")
+	if err := os.WriteFile(path, []byte("a\nb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, -1, backend.MaxTailLines + 1} {
+		got, err := Tail(path, n)
+		if !errors.Is(err, plugin.ErrInvalidArgument) || plugin.FieldOf(err) != "lines" || got != nil {
+			t.Errorf("Tail(%d) = %v, %v; want an invalid-argument error naming \"lines\"", n, got, err)
+		}
+	}
+	for _, n := range []int{1, backend.MaxTailLines} {
+		if got, err := Tail(path, n); err != nil || len(got.Lines) != min(n, 2) {
+			t.Errorf("Tail(%d) = %v, %v; want the last %d lines", n, got, err, min(n, 2))
+		}
 	}
 }

@@ -59,7 +59,7 @@ func (f *fakeSink) Write(_ context.Context, entries []logsink.Entry) ([]logsink.
 		if f.mutant == "closed-permanent" {
 			return nil, plugin.InvalidArgument("", "fake sink is closed")
 		}
-		return nil, plugin.Unavailable(nil, "fake sink is not configured")
+		return nil, plugin.Unavailable("fake sink is not configured")
 	}
 	results := make([]logsink.Result, len(entries))
 	if f.mutant == "short-results" {

@@ -67,7 +67,7 @@ func (in *injector) Write(ctx context.Context, entries []logsink.Entry) ([]logsi
 	for i, e := range entries {
 		switch {
 		case strings.HasPrefix(e.ID, injectFailUnavailable):
-			return nil, plugin.Unavailable(nil, "%s", injectedMessage(e.ID))
+			return nil, plugin.Unavailable("%s", injectedMessage(e.ID))
 		case strings.HasPrefix(e.ID, injectFailInvalid):
 			return nil, plugin.InvalidArgument("entries", "%s", injectedMessage(e.ID))
 		case strings.HasPrefix(e.ID, injectRetry):
