@@ -115,7 +115,7 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 	for i, raw := range req.Logs {
 		e, err := parseUIEntry(raw, now)
 		if err != nil {
-			out.Errors = append(out.Errors, uiLogFail{Index: i, Reason: err.Error()})
+			out.Errors = append(out.Errors, uiLogFail{Index: i, Reason: shortMessage(err.Error())})
 			continue
 		}
 		good = append(good, e)
@@ -126,7 +126,7 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Response().Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		return &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
-			message: fmt.Sprintf("%s is over its rate of %g log entries per second (burst %g); retry after %ds", strings.Replace(key, ":", " ", 1), s.uiLimit.rate, s.uiLimit.burst, max(secs, 1))}
+			message: fmt.Sprintf("%s is over its rate of %g log entries per second (burst %g); retry after %ds", cut(strings.Replace(key, ":", " ", 1)), s.uiLimit.rate, s.uiLimit.burst, max(secs, 1))}
 	}
 	out.Rejected = len(out.Errors)
 	if out.Rejected > 0 {

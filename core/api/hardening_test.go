@@ -1,0 +1,105 @@
+package api
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/sdk/logsink"
+)
+
+// lockedBuffer is a log output tests read while the server writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// withLogOutput makes the server log at info (the access log included)
+// into out.
+func withLogOutput(out *lockedBuffer) func(*env, *Options) {
+	return func(_ *env, o *Options) {
+		o.Logger = hclog.New(&hclog.LoggerOptions{Output: out, Level: hclog.Info})
+	}
+}
+
+// TestLongPathsAreCutShort: a request naming a VM, node or route of 1 MiB
+// gets an error that repeats a few hundred bytes of it with its length,
+// and the access log and the audit entries keep no more than that.
+func TestLongPathsAreCutShort(t *testing.T) {
+	var out lockedBuffer
+	e := newEnvWith(t, "sqlite", false, controlplane.ReconcilerOptions{}, 0, withLogOutput(&out))
+	long := strings.Repeat("a", 1<<20)
+	const note = "…(1048576 bytes)"
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code         string
+		parts        []string
+	}{
+		{"GET", "/api/vms/" + long, 404, "not_found", []string{`vm "aaaa`, `a` + note + `" not found`}},
+		{"GET", "/api/vms/" + long + "/events", 404, "not_found", []string{`vm "aaaa`, note}},
+		{"GET", "/api/vms/" + long + "/logs", 404, "not_found", []string{`vm "aaaa`, note}},
+		{"POST", "/api/vms/" + long + "/start", 404, "not_found", []string{`vm "aaaa`, note}},
+		{"DELETE", "/api/vms/" + long, 404, "not_found", []string{`vm "aaaa`, note}},
+		{"GET", "/api/nodes/" + long, 404, "not_found", []string{`node "aaaa`, note}},
+		{"GET", "/api/nothing/" + long, 404, "not_found", []string{"no route GET /api/nothing/aaaa", "…(1048589 bytes)"}},
+		{"PUT", "/api/vms/" + long, 405, "method_not_allowed", []string{"method PUT is not allowed on /api/vms/aaaa", "…(1048585 bytes)"}},
+		{"GET", "/api/vms?state=" + long, 400, "bad_request", []string{"state:", note}},
+		{"GET", "/api/vms?label=" + long, 400, "bad_request", []string{"label:", note}},
+		{"POST", "/api/vms/x/stop?timeout=" + long, 400, "bad_request", []string{"timeout:", note}},
+	} {
+		r := e.do(t, c.method, c.path, "")
+		r.want(t, c.status, c.code, c.parts...)
+		if len(r.raw) > 1024 {
+			t.Errorf("%s %.40s…: a reply of %d bytes", c.method, c.path, len(r.raw))
+		}
+	}
+	if n := len(out.String()); n > 16<<10 {
+		t.Errorf("11 requests wrote %d bytes of log", n)
+	}
+	if !strings.Contains(out.String(), "/api/vms/aaaa") || !strings.Contains(out.String(), "…(1048585 bytes)") {
+		t.Errorf("the access log does not name the path cut short:\n%.2000s", out.String())
+	}
+}
+
+// TestLongPathsInAuditEntries: the audit entry of a mutating call on a
+// 1 MiB path keeps a few hundred bytes of it.
+func TestLongPathsInAuditEntries(t *testing.T) {
+	le := newLogEnv(t, "sqlite", logEnvOptions{})
+	long := strings.Repeat("b", 1<<20)
+	le.do(t, "PATCH", "/api/vms/"+long, `{"description":"d"}`).want(t, http.StatusNotFound, "not_found", "…(1048576 bytes)")
+	le.do(t, "DELETE", "/api/vms/x?force="+long, "").want(t, http.StatusBadRequest, "bad_request", "force:", "…(1048576 bytes)")
+	le.waitStored(t, 2)
+	r := le.do(t, "GET", "/api/logs?source=audit", "")
+	r.want(t, http.StatusOK, "")
+	got := logsOf(t, r)
+	if len(got) != 2 {
+		t.Fatalf("%d audit entries, want 2: %.2000s", len(got), r.raw)
+	}
+	if len(r.raw) > 8<<10 {
+		t.Errorf("two audit entries take %d bytes", len(r.raw))
+	}
+	for _, a := range got {
+		if all := a.Message + " " + a.Target + " " + string(a.Fields); a.Source != logsink.SourceAudit || !strings.Contains(all, "…(1048") ||
+			len(a.Message) > 1024 || len(a.Target) > 1024 || len(a.Fields) > 2048 {
+			t.Errorf("audit entry not cut short: %.1500s", a.Message+" "+a.Target+" "+string(a.Fields))
+		}
+	}
+}
