@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -101,5 +103,41 @@ func TestLongPathsInAuditEntries(t *testing.T) {
 			len(a.Message) > 1024 || len(a.Target) > 1024 || len(a.Fields) > 2048 {
 			t.Errorf("audit entry not cut short: %.1500s", a.Message+" "+a.Target+" "+string(a.Fields))
 		}
+	}
+}
+
+// TestLogTextQueryBound: q (and search) over MaxLogTextQuery characters is
+// a 400 naming the limit on every route that filters logs, where it was a
+// 500 from the store; a q of the limit, even of characters the store
+// escapes, is searched.
+func TestLogTextQueryBound(t *testing.T) {
+	for _, driver := range cptest.Drivers {
+		t.Run(driver, func(t *testing.T) { testLogTextQueryBound(t, driver) })
+	}
+}
+
+func testLogTextQueryBound(t *testing.T, driver string) {
+	le := newLogEnv(t, driver, logEnvOptions{})
+	// The store matches the pattern against entries: with none, even a
+	// pattern it cannot take goes unnoticed.
+	if err := le.pipe.Append(context.Background(), []logsink.Entry{{Level: logsink.LevelInfo, Source: logsink.SourceSystem, Message: "one entry"}}); err != nil {
+		t.Fatal(err)
+	}
+	le.waitStored(t, 1)
+	over := strings.Repeat("x", 50_001)
+	for _, path := range []string{"/api/logs?q=", "/api/logs?search=", "/api/logs/export?q=", "/api/logs/stream?q="} {
+		param := strings.TrimSuffix(path[strings.Index(path, "?")+1:], "=")
+		le.do(t, "GET", path+over, "").want(t, http.StatusBadRequest, codeBadRequest, param+": 50001 characters; at most 1000")
+	}
+	le.do(t, "GET", "/api/logs?q="+strings.Repeat("é", 1001), "").want(t, http.StatusBadRequest, codeBadRequest, "q: 1001 characters; at most 1000")
+	for _, q := range []string{strings.Repeat("x", 1000), strings.Repeat("%25", 1000), strings.Repeat("_", 1000), strings.Repeat("€", 1000)} {
+		r := le.do(t, "GET", "/api/logs?q="+q, "")
+		r.want(t, http.StatusOK, "")
+		if len(logsOf(t, r)) != 0 {
+			t.Errorf("q=%.20s…: %s", q, r.raw)
+		}
+	}
+	if body := le.raw(t, "GET", "/api/logs/export?format=txt&q="+strings.Repeat("%25", 1000)); body != "" {
+		t.Errorf("export of no match: %q", body)
 	}
 }
