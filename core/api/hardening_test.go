@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -139,5 +140,59 @@ func testLogTextQueryBound(t *testing.T, driver string) {
 	}
 	if body := le.raw(t, "GET", "/api/logs/export?format=txt&q="+strings.Repeat("%25", 1000)); body != "" {
 		t.Errorf("export of no match: %q", body)
+	}
+}
+
+// TestUITimestampWindow: a UI entry dated more than ten years from now is
+// refused with its per-entry error; one inside the window is stored with
+// its time exactly (9999-12-31 was stored as 1816-03-30 and 1677 as 2262).
+func TestUITimestampWindow(t *testing.T) {
+	le := newLogEnv(t, "sqlite", logEnvOptions{})
+	now := time.Now().UTC()
+	inside := []time.Time{
+		now.AddDate(-UITimestampYears, 0, 1).Truncate(time.Microsecond),
+		now.AddDate(UITimestampYears, 0, -1).Truncate(time.Microsecond),
+		now.Add(-time.Hour).Truncate(time.Microsecond),
+	}
+	entry := func(ts, msg string) string {
+		return `{"timestamp":"` + ts + `","message":"` + msg + `","session_id":"tw"}`
+	}
+	r := le.do(t, "POST", "/api/logs/ui", uiBody(
+		entry("9999-12-31T23:59:59Z", "far future"),
+		entry(inside[0].Format(time.RFC3339Nano), "inside 0"),
+		entry("1677-06-01T00:00:00Z", "far past"),
+		entry(inside[1].Format(time.RFC3339Nano), "inside 1"),
+		entry(now.AddDate(-UITimestampYears, 0, -1).Format(time.RFC3339), "just past"),
+		entry(inside[2].Format(time.RFC3339Nano), "inside 2"),
+		entry(now.AddDate(UITimestampYears, 0, 1).Format(time.RFC3339), "just ahead"),
+	))
+	r.want(t, http.StatusOK, "")
+	if r.body["accepted"] != float64(3) || r.body["rejected"] != float64(4) {
+		t.Fatalf("reply %s", r.raw)
+	}
+	for i, want := range map[int]string{0: "timestamp: 9999-12-31T23:59:59Z is more than 10 years from the server's time", 2: "timestamp: 1677-06-01T00:00:00Z is more than 10 years", 4: "more than 10 years", 6: "more than 10 years"} {
+		found := false
+		for _, e := range r.body["errors"].([]any) {
+			e := e.(map[string]any)
+			if e["index"] == float64(i) {
+				found = true
+				if !strings.Contains(e["reason"].(string), want) {
+					t.Errorf("entry %d: reason %q, want %q", i, e["reason"], want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("entry %d was not refused: %s", i, r.raw)
+		}
+	}
+	le.waitStored(t, 3)
+	got := logsOf(t, le.do(t, "GET", "/api/logs?session_id=tw&order=asc", ""))
+	if len(got) != 3 {
+		t.Fatalf("%d entries stored, want 3", len(got))
+	}
+	for i, want := range []time.Time{inside[0], inside[2], inside[1]} {
+		if !got[i].Timestamp.Equal(want) {
+			t.Errorf("entry %q stored at %s, sent %s", got[i].Message, got[i].Timestamp.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+		}
 	}
 }

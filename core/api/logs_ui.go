@@ -29,6 +29,10 @@ const (
 	MaxUIMessageBytes = 8 << 10
 	// maxUIFieldBytes bounds an entry's other strings (ids, action, target).
 	maxUIFieldBytes = 512
+	// UITimestampYears is how far from the server's clock, either way, an
+	// entry's timestamp may be: a front end's clock may be wrong, but not
+	// by decades.
+	UITimestampYears = 10
 )
 
 const codeRateLimited = "rate_limited"
@@ -201,6 +205,10 @@ func parseUIEntry(raw json.RawMessage, now time.Time) (logsink.Entry, error) {
 		t, err := time.Parse(time.RFC3339Nano, *u.Timestamp)
 		if err != nil {
 			return e, fmt.Errorf("timestamp: %q is not an RFC 3339 time such as 2026-01-18T10:00:00.000Z", *u.Timestamp)
+		}
+		if lo, hi := now.AddDate(-UITimestampYears, 0, 0), now.AddDate(UITimestampYears, 0, 0); t.Before(lo) || t.After(hi) {
+			return e, fmt.Errorf("timestamp: %s is more than %d years from the server's time (%s); send the time the event happened",
+				t.Format(time.RFC3339Nano), UITimestampYears, now.UTC().Format(time.RFC3339))
 		}
 		e.Timestamp = t
 	}
