@@ -196,3 +196,73 @@ func TestUITimestampWindow(t *testing.T) {
 		}
 	}
 }
+
+// nested is a fields object whose objects and arrays nest depth levels
+// deep, the outer object included.
+func nested(depth int) string {
+	var b strings.Builder
+	b.WriteString(`{"k":`)
+	for i := 1; i < depth; i++ {
+		if i%2 == 0 {
+			b.WriteString(`{"k":`)
+		} else {
+			b.WriteString(`["]}\"[{",`)
+		}
+	}
+	b.WriteString(`1`)
+	for i := depth - 1; i >= 1; i-- {
+		if i%2 == 0 {
+			b.WriteString(`}`)
+		} else {
+			b.WriteString(`]`)
+		}
+	}
+	b.WriteString(`}`)
+	return b.String()
+}
+
+// TestUIFieldsBounds: UI entry fields nested deeper than MaxUIFieldsDepth
+// or larger than MaxUIFieldsBytes get their per-entry error naming the
+// limit; fields at the limits are stored as sent and pages holding them
+// stay readable.
+func TestUIFieldsBounds(t *testing.T) {
+	le := newLogEnv(t, "sqlite", logEnvOptions{})
+	big := `{"k":"` + strings.Repeat("v", MaxUIFieldsBytes-8) + `"}`
+	if len(big) != MaxUIFieldsBytes {
+		t.Fatalf("test fields of %d bytes", len(big))
+	}
+	bigger := `{"k":"` + strings.Repeat("v", MaxUIFieldsBytes-7) + `"}`
+	entries := []struct {
+		json, reason string
+	}{
+		{`{"message":"deep","session_id":"fb","fields":` + nested(9000) + `}`, "fields: objects and arrays nest more than 32 levels deep; at most 32"},
+		{`{"message":"33","session_id":"fb","metadata":` + nested(33) + `}`, "fields: objects and arrays nest more than 32 levels deep"},
+		{`{"message":"32","session_id":"fb","fields":` + nested(32) + `}`, ""},
+		{`{"message":"big","session_id":"fb","fields":` + big + `}`, ""},
+		{`{"message":"bigger","session_id":"fb","fields":` + bigger + `}`, "fields: 16385 bytes, at most 16384"},
+	}
+	var parts []string
+	for _, e := range entries {
+		parts = append(parts, e.json)
+	}
+	r := le.do(t, "POST", "/api/logs/ui", uiBody(parts...))
+	r.want(t, http.StatusOK, "")
+	if r.body["accepted"] != float64(2) || r.body["rejected"] != float64(3) {
+		t.Fatalf("reply %.2000s", r.raw)
+	}
+	reasons := map[int]string{}
+	for _, e := range r.body["errors"].([]any) {
+		e := e.(map[string]any)
+		reasons[int(e["index"].(float64))] = e["reason"].(string)
+	}
+	for i, e := range entries {
+		if got := reasons[i]; (e.reason == "") != (got == "") || !strings.Contains(got, e.reason) {
+			t.Errorf("entry %d: reason %q, want %q", i, got, e.reason)
+		}
+	}
+	le.waitStored(t, 2)
+	got := logsOf(t, le.do(t, "GET", "/api/logs?session_id=fb&order=asc", ""))
+	if len(got) != 2 || string(got[0].Fields) != nested(32) || string(got[1].Fields) != big {
+		t.Errorf("stored fields differ from those sent: %d entries", len(got))
+	}
+}

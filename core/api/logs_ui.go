@@ -29,6 +29,13 @@ const (
 	MaxUIMessageBytes = 8 << 10
 	// maxUIFieldBytes bounds an entry's other strings (ids, action, target).
 	maxUIFieldBytes = 512
+	// MaxUIFieldsBytes bounds an entry's fields (or metadata), as sent.
+	MaxUIFieldsBytes = 16 << 10
+	// MaxUIFieldsDepth bounds how deep objects and arrays nest in an
+	// entry's fields, the outer object counting as 1: JSON readers such as
+	// jq and Python's give up on a few hundred to a thousand levels, and
+	// every page and export holding the entry would break them.
+	MaxUIFieldsDepth = 32
 	// UITimestampYears is how far from the server's clock, either way, an
 	// entry's timestamp may be: a front end's clock may be wrong, but not
 	// by decades.
@@ -259,6 +266,12 @@ func parseUIEntry(raw json.RawMessage, now time.Time) (logsink.Entry, error) {
 		if t := bytes.TrimSpace(fields); len(t) == 0 || t[0] != '{' {
 			return e, errors.New("fields: must be a JSON object")
 		}
+		if jsonDepth(fields, MaxUIFieldsDepth) > MaxUIFieldsDepth {
+			return e, fmt.Errorf("fields: objects and arrays nest more than %d levels deep; at most %d", MaxUIFieldsDepth, MaxUIFieldsDepth)
+		}
+		if len(fields) > MaxUIFieldsBytes {
+			return e, fmt.Errorf("fields: %d bytes, at most %d", len(fields), MaxUIFieldsBytes)
+		}
 		e.Fields = fields
 	}
 	if !utf8.ValidString(e.Message) {
@@ -268,6 +281,39 @@ func parseUIEntry(raw json.RawMessage, now time.Time) (logsink.Entry, error) {
 		return e, err
 	}
 	return e, nil
+}
+
+// jsonDepth is how deep objects and arrays nest in the JSON value b (0 for
+// a scalar), counted up to limit+1: past that it stops looking.
+func jsonDepth(b []byte, limit int) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > deepest {
+				if deepest = depth; deepest > limit {
+					return deepest
+				}
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // alias returns the value given under either key, refusing two different
