@@ -266,3 +266,62 @@ func TestUIFieldsBounds(t *testing.T) {
 		t.Errorf("stored fields differ from those sent: %d entries", len(got))
 	}
 }
+
+// TestBodyKeysMatchExactly: body keys match field names exactly, at every
+// level ({"NAME": ...} created a VM, and the unknown-field check let it
+// through), and a body that is not a JSON object is a 400 (null was a 422
+// about vcpus).
+func TestBodyKeysMatchExactly(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	id := e.create(t, "exact")
+	for _, c := range []struct {
+		method, path, body string
+		parts              []string
+	}{
+		{"POST", "/api/vms", `{"NAME":"upper","vcpus":1,"memory_mib":64}`, []string{`unknown field "NAME"`, `did you mean "name"?`}},
+		{"POST", "/api/vms", `{"name":"mixed","Vcpus":1,"memory_mib":64}`, []string{`unknown field "Vcpus"`, `did you mean "vcpus"?`}},
+		{"POST", "/api/vms", `{"name":"disk","vcpus":1,"memory_mib":64,"disks":[{"size_gib":1},{"Size_GiB":1}]}`, []string{`unknown field "Size_GiB" in disks[1]`}},
+		{"POST", "/api/vms", `{"name":"nic","vcpus":1,"memory_mib":64,"nics":[{"type":"user","MAC":"52:54:00:00:00:01"}]}`, []string{`unknown field "MAC" in nics[0]`}},
+		{"POST", "/api/vms", `null`, []string{"expected an object, got null"}},
+		{"POST", "/api/vms", ` 2 `, []string{"expected an object, got number"}},
+		{"POST", "/api/vms", `"vm"`, []string{"expected an object, got string"}},
+		{"POST", "/api/vms", `true`, []string{"expected an object, got true or false"}},
+		{"PATCH", "/api/vms/" + id, `{"Description":"x"}`, []string{`unknown field "Description"`, `did you mean "description"?`}},
+		{"PATCH", "/api/vms/" + id, `null`, []string{"expected an object, got null"}},
+		{"PATCH", "/api/vms/" + id, `[]`, []string{"expected an object, got array"}},
+	} {
+		e.do(t, c.method, c.path, c.body).want(t, http.StatusBadRequest, codeBadRequest, c.parts...)
+	}
+	list := e.do(t, "GET", "/api/vms", "")
+	if vms := list.body["vms"].([]any); len(vms) != 1 {
+		t.Errorf("bad bodies left %d vms, want only the first: %s", len(vms), list.raw)
+	}
+	if r := e.do(t, "GET", "/api/vms/"+id, ""); r.str("description") != "" {
+		t.Errorf("a refused patch changed the vm: %s", r.raw)
+	}
+	// Label keys are data, not fields: any case is kept as sent.
+	r := e.do(t, "POST", "/api/vms", `{"name":"labels","vcpus":1,"memory_mib":64,"labels":{"Env":"Prod"}}`)
+	r.want(t, http.StatusCreated, "")
+	if r.str("labels.Env") != "Prod" {
+		t.Errorf("labels: %s", r.raw)
+	}
+}
+
+// TestUIEntryKeysMatchExactly: UI batches and their entries are decoded as
+// request bodies are: keys match exactly, and the aliases stay distinct.
+func TestUIEntryKeysMatchExactly(t *testing.T) {
+	le := newLogEnv(t, "sqlite", logEnvOptions{})
+	le.do(t, "POST", "/api/logs/ui", `{"Logs":[{"message":"m"}]}`).want(t, http.StatusBadRequest, codeBadRequest, `unknown field "Logs"`, `did you mean "logs"?`)
+	le.do(t, "POST", "/api/logs/ui", `null`).want(t, http.StatusBadRequest, codeBadRequest, "expected an object, got null")
+	r := le.do(t, "POST", "/api/logs/ui", uiBody(`{"Message":"m"}`, `{"message":"m","SessionId":"s"}`, `{"message":"m","fields":{"Any":"Case"},"sessionId":"ek"}`, `null`))
+	r.want(t, http.StatusOK, "")
+	if r.body["accepted"] != float64(1) || r.body["rejected"] != float64(3) {
+		t.Fatalf("reply %s", r.raw)
+	}
+	errs := r.body["errors"].([]any)
+	for i, want := range []string{`unknown field "Message"; keys are case-sensitive: did you mean "message"?`, `unknown field "SessionId"`, "entry: must be a JSON object, not null"} {
+		if got := errs[i].(map[string]any)["reason"].(string); !strings.Contains(got, want) {
+			t.Errorf("error %d: %q, want %q", i, got, want)
+		}
+	}
+}

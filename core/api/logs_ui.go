@@ -177,9 +177,7 @@ func rateKey(c echo.Context, entries []logsink.Entry) string {
 // the reason given to the client, starting with the field at fault.
 func parseUIEntry(raw json.RawMessage, now time.Time) (logsink.Entry, error) {
 	var u uiEntry
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&u); err != nil {
+	if err := decodeJSON(raw, &u); err != nil {
 		return logsink.Entry{}, entryDecodeError(err)
 	}
 	e := logsink.Entry{Source: logsink.SourceUI, Action: u.Action, Target: u.Target, UserAction: true}
@@ -335,8 +333,16 @@ func isJSONNull(raw json.RawMessage) bool {
 
 // entryDecodeError says what is wrong with one entry's JSON.
 func entryDecodeError(err error) error {
-	var typ *json.UnmarshalTypeError
+	var (
+		typ       *json.UnmarshalTypeError
+		notObject *notObjectError
+		unknown   *unknownFieldError
+	)
 	switch {
+	case errors.As(err, &notObject):
+		return fmt.Errorf("entry: must be a JSON object, not %s", notObject.kind)
+	case errors.As(err, &unknown):
+		return unknown
 	case errors.As(err, &typ):
 		if typ.Field == "" {
 			return fmt.Errorf("entry: must be a JSON object, not %s", typ.Value)
