@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -323,5 +324,65 @@ func TestUIEntryKeysMatchExactly(t *testing.T) {
 		if got := errs[i].(map[string]any)["reason"].(string); !strings.Contains(got, want) {
 			t.Errorf("error %d: %q, want %q", i, got, want)
 		}
+	}
+}
+
+// head sends a HEAD request through the handler; a handler that does not
+// return by itself (a stream ignoring HEAD) is ended after a minute and
+// fails the test.
+func (e *env) head(t *testing.T, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, path, nil).WithContext(ctx))
+	if ctx.Err() != nil {
+		t.Fatalf("HEAD %s did not return until its request was cancelled", path)
+	}
+	return rec
+}
+
+// TestHeadOnGetRoutes: every GET route answers HEAD with the GET's status
+// and headers and no body (it answered 405); streams end after their
+// headers.
+func TestHeadOnGetRoutes(t *testing.T) {
+	le := newLogEnv(t, "sqlite", logEnvOptions{backend: true})
+	id := le.create(t, "headed")
+	for _, c := range []struct {
+		path   string
+		status int
+		ctype  string
+	}{
+		{"/api/health", 200, "application/json"},
+		{"/api/vms", 200, "application/json"},
+		{"/api/vms/" + id, 200, "application/json"},
+		{"/api/vms/headed", 200, "application/json"},
+		{"/api/vms/" + id + "/events", 200, "application/json"},
+		{"/api/vms/" + id + "/logs", 200, "application/json"},
+		{"/api/nodes", 200, "application/json"},
+		{"/api/nodes/api-test", 200, "application/json"},
+		{"/api/logs?level=warn", 200, "application/json"},
+		{"/api/logs/sources", 200, "application/json"},
+		{"/api/logs/components", 200, "application/json"},
+		{"/api/logs/export?format=csv", 200, "text/csv"},
+		{"/api/logs/stream", 200, "text/event-stream"},
+		{"/api/events", 200, "text/event-stream"},
+		{"/metrics", 200, "text/plain"},
+		{"/api/vms/nope", 404, "application/json"},
+		{"/api/logs?level=loud", 400, "application/json"},
+		{"/api/logs/stream?level=loud", 400, "application/json"},
+	} {
+		rec := le.head(t, c.path)
+		if rec.Code != c.status || !strings.HasPrefix(rec.Header().Get("Content-Type"), c.ctype) || rec.Body.Len() != 0 {
+			t.Errorf("HEAD %s: status %d, Content-Type %q, %d bytes of body; want %d, %s, none",
+				c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len(), c.status, c.ctype)
+		}
+	}
+	if rec := le.head(t, "/api/logs/export?format=txt"); rec.Header().Get("Content-Disposition") == "" {
+		t.Errorf("HEAD of an export lacks its Content-Disposition: %v", rec.Header())
+	}
+	// Routes that do not take GET still refuse HEAD.
+	if rec := le.head(t, "/api/vms/"+id+"/start"); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD on a POST route: %d", rec.Code)
 	}
 }

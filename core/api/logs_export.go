@@ -74,6 +74,9 @@ func (s *Server) exportLogs(c echo.Context) error {
 	w.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="quantix-logs-%s.%s"`, now.UTC().Format("20060102T150405Z"), format))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	if isHead(c) {
+		return nil
+	}
 	enc := newExportEncoder(format, w)
 	if err := enc.begin(); err != nil {
 		return nil
