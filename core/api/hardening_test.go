@@ -386,3 +386,19 @@ func TestHeadOnGetRoutes(t *testing.T) {
 		t.Errorf("HEAD on a POST route: %d", rec.Code)
 	}
 }
+
+// TestListVMsByNodeName: node_id takes a node's name as well as its id (a
+// name silently listed nothing); an unknown node is a 400.
+func TestListVMsByNodeName(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	id := e.create(t, "placed")
+	for _, ref := range []string{e.node, "api-test"} {
+		r := e.do(t, "GET", "/api/vms?node_id="+ref, "")
+		r.want(t, http.StatusOK, "")
+		vms := r.body["vms"].([]any)
+		if len(vms) != 1 || vms[0].(map[string]any)["id"] != id {
+			t.Errorf("node_id=%s: %s", ref, r.raw)
+		}
+	}
+	e.do(t, "GET", "/api/vms?node_id=nowhere", "").want(t, http.StatusBadRequest, codeBadRequest, `node_id: node "nowhere" not found`)
+}
