@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -401,4 +403,60 @@ func TestListVMsByNodeName(t *testing.T) {
 		}
 	}
 	e.do(t, "GET", "/api/vms?node_id=nowhere", "").want(t, http.StatusBadRequest, codeBadRequest, `node_id: node "nowhere" not found`)
+}
+
+// postUIFrom sends a UI log batch from the peer address addr.
+func (e *env) postUIFrom(t *testing.T, addr, body string, header ...string) reply {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/api/logs/ui", strings.NewReader(body))
+	req.RemoteAddr = addr
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	r := reply{status: rec.Code, header: rec.Header(), raw: rec.Body.String()}
+	if err := json.Unmarshal(rec.Body.Bytes(), &r.body); err != nil {
+		t.Fatalf("reply is not a JSON object: %v: %s", err, r.raw)
+	}
+	return r
+}
+
+// sessionEntries are n UI entries of one session.
+func sessionEntries(session string, n int) []string {
+	es := make([]string, n)
+	for i := range es {
+		es[i] = seedEntry(i, session)
+	}
+	return es
+}
+
+// TestUIRateChargesEverySession: every entry of a batch counts against its
+// own session (only the first session named was charged), and the
+// sessions of one client address are bounded together (a client inventing
+// a session per request got a fresh burst each time). The address is the
+// connection's, whatever a forwarded-for header says.
+func TestUIRateChargesEverySession(t *testing.T) {
+	// Refills are slow enough that none matters while the test runs.
+	le := newLogEnv(t, "sqlite", logEnvOptions{rate: RateLimit{PerSecond: 0.1, Burst: 10, AddressPerSecond: 0.5, AddressBurst: 40}})
+	const client = "192.0.2.10:40000"
+	le.postUIFrom(t, client, uiBody(append(sessionEntries("first", 2), sessionEntries("second", 10)...)...)).want(t, http.StatusOK, "")
+	r := le.postUIFrom(t, client, uiBody(sessionEntries("second", 3)...))
+	r.want(t, http.StatusTooManyRequests, codeRateLimited, "session second is over its rate of 0.1 log entries per second (burst 10)")
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("429 without Retry-After")
+	}
+	le.postUIFrom(t, client, uiBody(append(sessionEntries("first", 2), sessionEntries("second", 1)...)...)).
+		want(t, http.StatusTooManyRequests, codeRateLimited, "session second is over its rate")
+	le.postUIFrom(t, client, uiBody(sessionEntries("first", 2)...)).want(t, http.StatusOK, "")
+	// 14 of the address's 40 are spent; fresh sessions get 26 more.
+	for i := range 2 {
+		le.postUIFrom(t, client, uiBody(sessionEntries(fmt.Sprintf("fresh-%d", i), 10)...)).want(t, http.StatusOK, "")
+	}
+	le.postUIFrom(t, client, uiBody(sessionEntries("fresh-2", 10)...), "X-Forwarded-For", "203.0.113.9", "X-Real-Ip", "203.0.113.9").
+		want(t, http.StatusTooManyRequests, codeRateLimited, "address 192.0.2.10 is over its rate of 0.5 log entries per second across all its sessions (burst 40)")
+	// Another address is bounded on its own.
+	le.postUIFrom(t, "198.51.100.7:5555", uiBody(sessionEntries("elsewhere", 10)...)).want(t, http.StatusOK, "")
+	le.waitStored(t, 44)
 }

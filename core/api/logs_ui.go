@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -97,8 +98,9 @@ type uiLogFail struct {
 // ingestUILogs: POST /api/logs/ui. Good entries are kept when others are
 // bad; the reply is 200 when at least one entry was accepted (or none was
 // sent), 422 when every entry was rejected, 413 over MaxUIEntries or the
-// body limit, 429 with Retry-After when the session is over its rate, 503
-// when the spool cannot take entries.
+// body limit, 429 with Retry-After when a session of the request or the
+// client address is over its rate (uiCharges), 503 when the spool cannot
+// take entries.
 func (s *Server) ingestUILogs(c echo.Context) error {
 	if s.logs == nil {
 		return errNoPipeline
@@ -131,13 +133,17 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 		}
 		good = append(good, e)
 	}
-	key := rateKey(c, good)
-	if ok, wait := s.uiLimit.take(key, n, now); !ok {
+	if ok, short, wait := s.uiLimit.takeAll(uiCharges(c, good, n), now); !ok {
 		s.logs.Metrics().Rejected(logsink.SourceUI, logs.RejectRateLimited, n)
-		secs := int(math.Ceil(wait.Seconds()))
-		c.Response().Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		who, across, rate, burst := cut(strings.Replace(short.key, ":", " ", 1)), "", s.uiLimit.rate, s.uiLimit.burst
+		if short.class == classAddress {
+			who = "address " + cut(strings.TrimPrefix(short.key, "client:"))
+			across, rate, burst = " across all its sessions", s.uiLimit.addrRate, s.uiLimit.addrBurst
+		}
 		return &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
-			message: fmt.Sprintf("%s is over its rate of %g log entries per second (burst %g); retry after %ds", cut(strings.Replace(key, ":", " ", 1)), s.uiLimit.rate, s.uiLimit.burst, max(secs, 1))}
+			message: fmt.Sprintf("%s is over its rate of %g log entries per second%s (burst %g); retry after %ds", who, rate, across, burst, secs)}
 	}
 	out.Rejected = len(out.Errors)
 	if out.Rejected > 0 {
@@ -158,19 +164,37 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// rateKey is whom a request counts against: the session of its entries,
-// or its peer address when they name none.
-func rateKey(c echo.Context, entries []logsink.Entry) string {
-	for i := range entries {
-		if entries[i].SessionID != "" {
-			return "session:" + entries[i].SessionID
-		}
-	}
+// uiCharges is what a request of n entries, good of them valid, costs:
+// each valid entry is charged to its session's bucket, or when it names
+// none, with the invalid ones, to its client address's sessionless
+// bucket; and all n to the address's bucket, which bounds what one client
+// sends whatever sessions it names.
+//
+// The client address is the peer address of the connection: the server
+// has no setting naming proxies to trust, and a forwarded-for header is the
+// client's to forge. Behind a proxy, its clients share the proxy's bounds.
+func uiCharges(c echo.Context, good []logsink.Entry, n int) []charge {
 	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
 	if err != nil {
 		host = c.Request().RemoteAddr
 	}
-	return "address:" + host
+	perSession := map[string]int{}
+	sessionless := n - len(good)
+	for i := range good {
+		if id := good[i].SessionID; id != "" {
+			perSession[id]++
+		} else {
+			sessionless++
+		}
+	}
+	out := make([]charge, 0, len(perSession)+2)
+	for _, id := range slices.Sorted(maps.Keys(perSession)) {
+		out = append(out, charge{key: "session:" + id, class: classSession, n: perSession[id]})
+	}
+	if sessionless > 0 {
+		out = append(out, charge{key: "address:" + host, class: classSession, n: sessionless})
+	}
+	return append(out, charge{key: "client:" + host, class: classAddress, n: n})
 }
 
 // parseUIEntry decodes and checks one entry of a UI request. Its error is

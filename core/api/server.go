@@ -34,8 +34,8 @@ type Options struct {
 	Logs *logs.Pipeline
 	// LogStore answers GET /api/logs and its export; nil answers 503.
 	LogStore store.LogRepo
-	// UIRate limits POST /api/logs/ui per session; zero fields take
-	// DefaultUIRate and DefaultUIBurst.
+	// UIRate limits POST /api/logs/ui per session and per client address;
+	// zero fields take their defaults (RateLimit).
 	UIRate RateLimit
 	// Metrics is served on GET /metrics in the Prometheus format; nil
 	// leaves the route out.
