@@ -460,3 +460,28 @@ func TestUIRateChargesEverySession(t *testing.T) {
 	le.postUIFrom(t, "198.51.100.7:5555", uiBody(sessionEntries("elsewhere", 10)...)).want(t, http.StatusOK, "")
 	le.waitStored(t, 44)
 }
+
+// TestTxtExportEscapesControls: the control characters of a UI message
+// (ANSI escape sequences, a bell, a lone carriage return, C1 controls,
+// bidirectional overrides) reach the TXT export escaped; line breaks still
+// continue the message on indented lines.
+func TestTxtExportEscapesControls(t *testing.T) {
+	le := newLogEnv(t, "sqlite", logEnvOptions{})
+	msg := `\u001b[31mred\u001b[0m bell\u0007 over\rwritten one\r\ntwo\nthree\ttab \u009b[2J c1 \u202egnp.exe \u2028sep del\u007f`
+	le.do(t, "POST", "/api/logs/ui", uiBody(`{"message":"`+msg+`","session_id":"ansi"}`)).want(t, http.StatusOK, "")
+	le.waitStored(t, 1)
+	body := le.raw(t, "GET", "/api/logs/export?format=txt&session_id=ansi")
+	want := `\x1b[31mred\x1b[0m bell\a over\rwritten one` + "\n\ttwo\n\tthree\ttab " + `\u009b[2J c1 \u202egnp.exe \u2028sep del\x7f` + "\n"
+	if !strings.HasSuffix(body, "[INFO] [ui] "+want) {
+		t.Errorf("TXT export:\n%q\nwant it to end with\n%q", body, want)
+	}
+	for _, r := range body {
+		if (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r <= 0x9f) || r == 0x202e || r == 0x2028 {
+			t.Errorf("TXT export holds the control character %U", r)
+		}
+	}
+	// The entry itself keeps the message as it was sent.
+	if got := logsOf(t, le.do(t, "GET", "/api/logs?session_id=ansi", "")); len(got) != 1 || !strings.Contains(got[0].Message, "\x1b[31m") {
+		t.Errorf("stored message: %+v", got)
+	}
+}
