@@ -56,21 +56,30 @@ func decodeJSON(data []byte, dst any) error {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return &notObjectError{kind: tokenKind(tok)}
 	}
+	// Malformed JSON is told first, whatever the values hold.
+	if !json.Valid(data) {
+		return syntaxError(data)
+	}
 	if err := checkKeys(data, reflect.TypeOf(dst)); err != nil {
 		return err
 	}
 	dec = json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	return dec.Decode(dst)
+}
+
+// syntaxError is what is wrong with data, which json.Valid refused: an
+// error of the decoder, with its offset, or errTrailingData.
+func syntaxError(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
 		return err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if err == nil {
-			return errTrailingData
-		}
+	if _, err := dec.Token(); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
-	return nil
+	return errTrailingData
 }
 
 // errTrailingData: more follows the object.

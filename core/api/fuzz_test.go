@@ -26,6 +26,16 @@ import (
 // only the statuses the route documents, and what is accepted reads back
 // as it was sent. go test runs their seeds; go test -fuzz=FuzzX explores.
 
+// quietTB is a fuzz target's testing.F for building its server: the
+// server's logs (slow queries, plugin output) go nowhere, since nothing may
+// log through f while the fuzz function runs, and the replies the checks
+// fail with say what went wrong.
+type quietTB struct{ testing.TB }
+
+func (quietTB) Log(...any)          {}
+func (quietTB) Logf(string, ...any) {}
+func quiet(f *testing.F) quietTB    { return quietTB{f} }
+
 // fuzzObject decodes a body the way a careful client reads it: keys as
 // they are, numbers as written. ok is false when it is not one JSON object.
 func fuzzObject(body string) (map[string]any, bool) {
@@ -197,7 +207,7 @@ func FuzzCreateBody(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	e := newEnv(f, "sqlite", true)
+	e := newEnv(quiet(f), "sqlite", true)
 	f.Fuzz(func(t *testing.T, body string) {
 		r := e.do(t, "POST", "/api/vms", body)
 		checkStatus(t, "POST /api/vms", body, r, 201, 400, 409, 413, 422)
@@ -227,7 +237,7 @@ func FuzzPatchBody(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	e := newEnv(f, "sqlite", true)
+	e := newEnv(quiet(f), "sqlite", true)
 	id := e.create(f, "fz-patch")
 	f.Fuzz(func(t *testing.T, body string) {
 		r := e.do(t, "PATCH", "/api/vms/"+id, body)
@@ -316,7 +326,7 @@ func FuzzUILogBatch(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	le := newLogEnv(f, "sqlite", logEnvOptions{rate: RateLimit{PerSecond: 1e9, Burst: 1 << 30, AddressPerSecond: 1e9, AddressBurst: 1 << 30}})
+	le := newLogEnv(quiet(f), "sqlite", logEnvOptions{rate: RateLimit{PerSecond: 1e9, Burst: 1 << 30, AddressPerSecond: 1e9, AddressBurst: 1 << 30}})
 	f.Fuzz(func(t *testing.T, body string) {
 		sub := le.pipe.Subscribe(store.LogFilter{}, MaxUIEntries)
 		defer sub.Close()
@@ -379,7 +389,7 @@ func FuzzLogQuery(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	le := newLogEnv(f, "sqlite", logEnvOptions{})
+	le := newLogEnv(quiet(f), "sqlite", logEnvOptions{})
 	base := time.Date(2026, 1, 18, 9, 0, 0, 0, time.UTC)
 	var es []logsink.Entry
 	for i := range 30 {
