@@ -45,25 +45,27 @@ func decodeBody(c echo.Context, dst any) error {
 // match the json names of dst's fields exactly (encoding/json alone also
 // takes them in any case: {"NAME": ...} would set name), at every level of
 // nesting, with nothing after it. Its errors are those of encoding/json,
-// errNotObject, *unknownFieldError and errTrailingData; bodyError and
+// *notObjectError, *unknownFieldError and errTrailingData; bodyError and
 // entryDecodeError phrase them.
 func decodeJSON(data []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return &notObjectError{kind: tokenKind(tok)}
+	start := bytes.TrimLeft(data, " \t\r\n")
+	if len(start) == 0 {
+		return io.EOF
 	}
 	// Malformed JSON is told first, whatever the values hold.
 	if !json.Valid(data) {
+		if start[0] == '[' {
+			return &notObjectError{kind: "array"}
+		}
 		return syntaxError(data)
+	}
+	if start[0] != '{' {
+		return &notObjectError{kind: valueKind(start[0])}
 	}
 	if err := checkKeys(data, reflect.TypeOf(dst)); err != nil {
 		return err
 	}
-	dec = json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(dst)
 }
@@ -90,23 +92,19 @@ type notObjectError struct{ kind string }
 
 func (e *notObjectError) Error() string { return "expected an object, got " + e.kind }
 
-// tokenKind names the JSON value a first token starts.
-func tokenKind(tok json.Token) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '[' {
-			return "array"
-		}
-	case string:
+// valueKind names the JSON value that starts with c.
+func valueKind(c byte) string {
+	switch c {
+	case '[':
+		return "array"
+	case '"':
 		return "string"
-	case float64, json.Number:
-		return "number"
-	case bool:
+	case 't', 'f':
 		return "true or false"
-	case nil:
+	case 'n':
 		return "null"
 	}
-	return fmt.Sprint(tok)
+	return "number"
 }
 
 // unknownFieldError: a key that no field of the object has, by exact
@@ -126,88 +124,173 @@ func (e *unknownFieldError) Error() string {
 	return msg
 }
 
-// checkKeys walks the JSON value in data along type t and fails at the
-// first object key that is not exactly the json name of a field of the
-// struct it decodes into. Syntax errors are left to the decoding that
-// follows, which reports them with their offset.
+// checkKeys scans the JSON value in data, which json.Valid accepted,
+// along type t and fails at the first object key that is not exactly the
+// json name of a field of the struct it decodes into. It reads bytes, not
+// tokens: it runs on every body and every UI entry.
 func checkKeys(data []byte, t reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	err := walkKeys(dec, t, "")
-	var ufe *unknownFieldError
-	if errors.As(err, &ufe) {
-		return err
-	}
-	return nil
+	s := keyScanner{data: data}
+	return s.value(t)
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
-// walkKeys reads one value from dec, which decodes into t (nil: anything,
-// not checked).
-func walkKeys(dec *json.Decoder, t reflect.Type, at string) error {
+// keyScanner reads valid JSON from data at i.
+type keyScanner struct {
+	data []byte
+	i    int
+}
+
+// value reads one value, which decodes into t (nil: anything, whose keys
+// are not checked).
+func (s *keyScanner) value(t reflect.Type) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || t == rawMessageType || t.Kind() == reflect.Interface {
-		var skip json.RawMessage
-		return dec.Decode(&skip)
+	if t == rawMessageType || (t != nil && t.Kind() == reflect.Interface) {
+		t = nil
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
+	s.space()
+	if s.i >= len(s.data) {
 		return nil
 	}
-	switch d {
+	switch s.data[s.i] {
 	case '{':
-		var fields map[string]reflect.Type
-		var elem reflect.Type
+		return s.object(t)
+	case '[':
+		return s.array(t)
+	case '"':
+		s.str()
+	default: // a number, true, false or null
+		for s.i < len(s.data) && !isDelim(s.data[s.i]) {
+			s.i++
+		}
+	}
+	return nil
+}
+
+func (s *keyScanner) object(t reflect.Type) error {
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	if t != nil {
 		switch t.Kind() {
 		case reflect.Struct:
 			fields = jsonFields(t)
 		case reflect.Map:
 			elem = t.Elem()
 		}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := tok.(string)
-			vt, path := elem, joinPath(at, key)
-			if fields != nil {
-				ft, ok := fields[key]
-				if !ok {
-					return &unknownFieldError{key: key, in: at, known: caseless(fields, key)}
+	}
+	s.i++ // {
+	for {
+		s.space()
+		if s.i >= len(s.data) {
+			return nil
+		}
+		switch s.data[s.i] {
+		case '}':
+			s.i++
+			return nil
+		case ',':
+			s.i++
+			continue
+		}
+		raw := s.str()
+		s.space()
+		s.i++ // :
+		vt := elem
+		if fields != nil {
+			ft, ok := fields[string(raw)]
+			if !ok || bytes.IndexByte(raw, '\\') >= 0 {
+				key := jsonKey(raw)
+				if ft, ok = fields[key]; !ok {
+					return &unknownFieldError{key: key, known: caseless(fields, key)}
 				}
-				vt = ft
 			}
-			if err := walkKeys(dec, vt, path); err != nil {
-				return err
-			}
+			vt = ft
 		}
-	case '[':
-		var elem reflect.Type
-		if k := t.Kind(); k == reflect.Slice || k == reflect.Array {
-			elem = t.Elem()
-		}
-		for i := 0; dec.More(); i++ {
-			if err := walkKeys(dec, elem, fmt.Sprintf("%s[%d]", at, i)); err != nil {
-				return err
-			}
+		if err := s.value(vt); err != nil {
+			return within(err, jsonKey(raw))
 		}
 	}
-	_, err = dec.Token() // the closing delimiter
-	return err
 }
 
-func joinPath(at, key string) string {
-	if at == "" {
-		return key
+func (s *keyScanner) array(t reflect.Type) error {
+	var elem reflect.Type
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		elem = t.Elem()
 	}
-	return at + "." + key
+	s.i++ // [
+	for n := 0; ; n++ {
+		s.space()
+		if s.i >= len(s.data) {
+			return nil
+		}
+		switch s.data[s.i] {
+		case ']':
+			s.i++
+			return nil
+		case ',':
+			s.i++
+		}
+		if err := s.value(elem); err != nil {
+			return within(err, fmt.Sprintf("[%d]", n))
+		}
+	}
+}
+
+// str reads a string and returns what is between its quotes, as written.
+func (s *keyScanner) str() []byte {
+	s.i++ // "
+	start := s.i
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case '\\':
+			s.i += 2
+			continue
+		case '"':
+			s.i++
+			return s.data[start : s.i-1]
+		}
+		s.i++
+	}
+	return s.data[start:min(s.i, len(s.data))]
+}
+
+func (s *keyScanner) space() {
+	for s.i < len(s.data) && isSpace(s.data[s.i]) {
+		s.i++
+	}
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+func isDelim(c byte) bool { return c == ',' || c == '}' || c == ']' || isSpace(c) }
+
+// jsonKey is the key whose quoted text, without its quotes, is raw.
+func jsonKey(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	var key string
+	if err := json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &key); err != nil {
+		return string(raw)
+	}
+	return key
+}
+
+// within places an unknownFieldError found in the value of seg (a key, or
+// "[n]") there.
+func within(err error, seg string) error {
+	var ufe *unknownFieldError
+	if errors.As(err, &ufe) {
+		switch {
+		case ufe.in == "" || strings.HasPrefix(ufe.in, "["):
+			ufe.in = seg + ufe.in
+		default:
+			ufe.in = seg + "." + ufe.in
+		}
+	}
+	return err
 }
 
 // caseless is the field named key but for case, if any.

@@ -289,6 +289,8 @@ func TestBodyKeysMatchExactly(t *testing.T) {
 		{"POST", "/api/vms", ` 2 `, []string{"expected an object, got number"}},
 		{"POST", "/api/vms", `"vm"`, []string{"expected an object, got string"}},
 		{"POST", "/api/vms", `true`, []string{"expected an object, got true or false"}},
+		{"POST", "/api/vms", `{"\u004eAME":"escaped","vcpus":1,"memory_mib":64}`, []string{`unknown field "NAME"`}},
+		{"POST", "/api/vms", `{"name":"deep","vcpus":1,"memory_mib":64,"labels":{"k":"v"},"disks":[{"size_gib":1,"bus":"virtio","extra":{"a":[{"B":1}]}}]}`, []string{`unknown field "extra" in disks[0]`}},
 		{"PATCH", "/api/vms/" + id, `{"Description":"x"}`, []string{`unknown field "Description"`, `did you mean "description"?`}},
 		{"PATCH", "/api/vms/" + id, `null`, []string{"expected an object, got null"}},
 		{"PATCH", "/api/vms/" + id, `[]`, []string{"expected an object, got array"}},
@@ -301,6 +303,12 @@ func TestBodyKeysMatchExactly(t *testing.T) {
 	}
 	if r := e.do(t, "GET", "/api/vms/"+id, ""); r.str("description") != "" {
 		t.Errorf("a refused patch changed the vm: %s", r.raw)
+	}
+	// A key written with escapes is the key it spells.
+	spelt := e.do(t, "PATCH", "/api/vms/"+id, `{"d\u0065scription":"spelt"}`)
+	spelt.want(t, http.StatusOK, "")
+	if spelt.str("description") != "spelt" {
+		t.Errorf("escaped key: %s", spelt.raw)
 	}
 	// Label keys are data, not fields: any case is kept as sent.
 	r := e.do(t, "POST", "/api/vms", `{"name":"labels","vcpus":1,"memory_mib":64,"labels":{"Env":"Prod"}}`)
