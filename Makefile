@@ -27,6 +27,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-logsink-syslog ./plugins/logsinks/syslog/cmd/quantix-logsink-syslog
 	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-logsink-webhook ./plugins/logsinks/webhook/cmd/quantix-logsink-webhook
 	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-backend-sim ./plugins/sim/cmd/quantix-backend-sim
+	@# quantixd refuses plugins others than their owner may replace (umask 002).
+	@chmod go-w $(PLUGINDIR) $(PLUGINDIR)/quantix-*
 
 $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc: go.mod go.sum
 	@mkdir -p $(TOOLS)

@@ -92,6 +92,11 @@ agent {
   # was sent is remembered under <data_dir>/agent, so a restarted agent
   # carries on where it stopped.
   qemu_logs = true
+
+  # How long the QEMU log of a VM that stopped is still followed once it has
+  # gone quiet: QEMU and libvirt write their last lines (the signal that
+  # ended QEMU, "shutting down") after the VM stopped. At least 100ms.
+  qemu_log_linger = "5s"
 }
 
 # A plugin is loaded only when the configuration names it (agent.backend,
@@ -122,7 +127,12 @@ plugin "libvirt" {
 # Log sinks ship log entries to a plugin quantix-logsink-<name>. sources picks
 # which: ui, audit, system, qemu. Entries reach a sink at least once, in
 # batches, retried with backoff while it is down. plugins/logsinks/README.md
-# lists each sink's config attributes.
+# lists each sink's config attributes. A plugin "<name>" block of the same
+# name sets the sink binary's path and checksum, as for a backend; the sink's
+# settings go in the log_sink config block.
+#
+# A plugin binary is refused when anyone but its owner (root or the user
+# quantixd runs as) may write it or its directory: run "chmod go-w" on both.
 # log_sink "file" {
 #   sources = ["ui", "audit"]
 #   config {

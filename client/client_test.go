@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // newServer serves handler and returns a client of it.
@@ -382,7 +384,7 @@ func TestEventStream(t *testing.T) {
 	// Nothing more comes: cancelling ends the wait at once.
 	done := make(chan error, 1)
 	go func() { _, err := es.Next(); done <- err }()
-	time.Sleep(50 * time.Millisecond)
+	wait.Stays(t, 50*time.Millisecond, "Next to wait with nothing sent", func() bool { return len(done) == 0 })
 	cancel()
 	select {
 	case err := <-done:

@@ -1,6 +1,7 @@
-// Package client is a Go client of the Quantix REST API (design §5 and
-// §6): VMs and their actions, logs and events, nodes, the log store and
-// the server-sent event streams. It depends only on the standard library.
+// Package client is a Go client of the Quantix REST API (docs/api.md and
+// docs/logs.md): VMs and their actions, logs and events, nodes, the log
+// store and the server-sent event streams. It depends only on the standard
+// library.
 //
 //	c, err := client.New("http://127.0.0.1:8080", "")
 //	...

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // nodeReady reports whether a GET /api/nodes reply lists a READY node.
@@ -70,7 +72,7 @@ func decodeJSON[T any](t *testing.T, r result) T {
 
 func domState(t *testing.T, name string) string {
 	t.Helper()
-	s, ok, err := cptest.DomState(name)
+	s, ok, err := testlibvirt.DomState(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +121,7 @@ func (d *daemon) steps(t *testing.T, name string, steps []step) {
 func TestCLILifeCycle(t *testing.T) {
 	requireE2E(t)
 	d := startDaemon(t)
-	name := vmPrefix + cptest.RandomHex(4)
+	name := vmPrefix + testid.Hex(4)
 
 	// nodes
 	r := d.ok(t, "node", "list")
@@ -227,15 +229,10 @@ func TestCLILifeCycle(t *testing.T) {
 	}
 
 	// The audit entries of the calls reach the log store.
-	var query result
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		query = d.ok(t, "logs", "query", "-vm", name, "-source", "audit", "-limit", "100")
-		if strings.Contains(query.stdout, "/api/vms/"+name+"/reset_state answered 200") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	query := wait.Value(t, 30*time.Second, "the audit entry of reset_state in the log store", func() (result, bool) {
+		r := d.ok(t, "logs", "query", "-vm", name, "-source", "audit", "-limit", "100")
+		return r, strings.Contains(r.stdout, "/api/vms/"+name+"/reset_state answered 200")
+	})
 	for _, w := range []string{"TIME", "LEVEL", "audit", "POST /api/vms/" + name + "/start answered 200 OK", "answered 409 Conflict", "WARN"} {
 		if !strings.Contains(query.stdout, w) {
 			t.Fatalf("logs query -vm %s -source audit lacks %q:\n%s", name, w, query)
@@ -332,7 +329,7 @@ func TestCLIErrors(t *testing.T) {
 	}
 	// The follow modes end cleanly on SIGINT even when nothing happens.
 	f := d.follow(t, "logs", "tail", "-f", "-n", "0", "-source", "ui")
-	time.Sleep(500 * time.Millisecond)
+	f.waitConnected(t, d)
 	f.interrupt(t)
 	if out := f.stdout.String(); out != "" {
 		t.Errorf("logs tail -f -source ui printed %q with no ui entries", out)
@@ -345,12 +342,10 @@ func TestCLIExportFormats(t *testing.T) {
 	d := startDaemon(t)
 	// A refused call makes an audit entry without touching libvirt.
 	d.quantix(t, "vm", "start", vmPrefix+"ghost")
-	var entries []map[string]any
-	deadline := time.Now().Add(30 * time.Second)
-	for len(entries) == 0 && time.Now().Before(deadline) {
-		entries = decodeJSON[[]map[string]any](t, d.ok(t, "-output", "json", "logs", "query", "-source", "audit", "-search", "ghost"))
-		time.Sleep(200 * time.Millisecond)
-	}
+	entries := wait.Value(t, 30*time.Second, "the audit entry of a refused start in the log store", func() ([]map[string]any, bool) {
+		es := decodeJSON[[]map[string]any](t, d.ok(t, "-output", "json", "logs", "query", "-source", "audit", "-search", "ghost"))
+		return es, len(es) > 0
+	})
 	if len(entries) != 1 {
 		t.Fatalf("the audit entry of a refused start: %v", entries)
 	}
@@ -389,26 +384,22 @@ func TestCLIExportFormats(t *testing.T) {
 func TestCLIAdopt(t *testing.T) {
 	requireE2E(t)
 	d := startDaemon(t)
-	name := vmPrefix + "adopt-" + cptest.RandomHex(4)
+	name := vmPrefix + "adopt-" + testid.Hex(4)
 	t.Cleanup(func() {
-		if err := cptest.RemoveDomain(name); err != nil {
+		if err := testlibvirt.RemoveDomain(name); err != nil {
 			t.Errorf("removing domain %s: %v", name, err)
 		}
 	})
 	path := filepath.Join(t.TempDir(), name+".xml")
-	if err := os.WriteFile(path, []byte(cptest.ForeignDomainXML(name)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(testlibvirt.ForeignDomainXML(name)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("virsh", "-c", cptest.QEMUURI, "define", path).CombinedOutput(); err != nil {
+	if out, err := exec.Command("virsh", "-c", testlibvirt.QEMUURI, "define", path).CombinedOutput(); err != nil {
 		t.Fatalf("virsh define: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(d.ok(t, "vm", "list", "-q", "-origin", "host-discovered").stdout, name+"\n") {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s defined with virsh is not listed as host-discovered within 20s", name)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	wait.Until(t, 20*time.Second, name+" defined with virsh to be listed as host-discovered", func() bool {
+		return strings.Contains(d.ok(t, "vm", "list", "-q", "-origin", "host-discovered").stdout, name+"\n")
+	})
 	d.steps(t, name, []step{
 		{args: []string{"vm", "show", name}, stdout: []string{"Origin:          host-discovered", "Managed:         no"}},
 		{args: []string{"vm", "start", name}, code: 1, stderr: []string{"not managed by quantix", "adopt it first"}, domain: "shut off"},

@@ -9,13 +9,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // vmPrefix starts the name of every VM these tests create, so that a run
@@ -38,12 +41,12 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	defer cptest.Cleanup()
+	defer testbin.Cleanup()
 	// `make test` passes an absolute QUANTIX_BIN_DIR; a relative one is
 	// taken from the repository root, where make builds bin/.
-	if dir := os.Getenv(cptest.EnvBinDir); dir != "" && !filepath.IsAbs(dir) {
-		if root, err := cptest.RepoRoot(); err == nil {
-			_ = os.Setenv(cptest.EnvBinDir, filepath.Join(root, dir))
+	if dir := os.Getenv(testbin.EnvBinDir); dir != "" && !filepath.IsAbs(dir) {
+		if root, err := testbin.RepoRoot(); err == nil {
+			_ = os.Setenv(testbin.EnvBinDir, filepath.Join(root, dir))
 		}
 	}
 	tmp, err := os.MkdirTemp("", vmPrefix+"run-")
@@ -61,17 +64,17 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "making the image dir:", err)
 		return 1
 	}
-	e2e.libvirtErr = cptest.CheckLibvirt()
+	e2e.libvirtErr = testlibvirt.CheckLibvirt()
 	if e2e.libvirtErr == nil {
-		if err := cptest.Sweep(vmPrefix); err != nil {
+		if err := testlibvirt.Sweep(vmPrefix); err != nil {
 			fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
 		}
 	}
 	e2e.cli, e2e.cliErr = cliBinary(tmp)
-	e2e.daemon, e2e.daemonErr = cptest.DaemonBinary()
+	e2e.daemon, e2e.daemonErr = testbin.Daemon()
 	code := m.Run()
 	if e2e.libvirtErr == nil {
-		if err := cptest.Sweep(vmPrefix); err != nil {
+		if err := testlibvirt.Sweep(vmPrefix); err != nil {
 			fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
 			code = 1
 		}
@@ -82,13 +85,13 @@ func runTests(m *testing.M) int {
 // cliBinary returns $QUANTIX_BIN_DIR/quantix when `make build` made it, or
 // builds it into dir, without cgo as make does.
 func cliBinary(dir string) (string, error) {
-	if bin := os.Getenv(cptest.EnvBinDir); bin != "" {
+	if bin := os.Getenv(testbin.EnvBinDir); bin != "" {
 		p := filepath.Join(bin, "quantix")
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p, nil
 		}
 	}
-	root, err := cptest.RepoRoot()
+	root, err := testbin.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -103,7 +106,7 @@ func cliBinary(dir string) (string, error) {
 }
 
 // requireE2E fails the test when what the end-to-end tests need is
-// missing, holding the host's libvirtd for the test (cptest.UseLibvirt).
+// missing, holding the host's libvirtd for the test (testlibvirt.UseLibvirt).
 func requireE2E(t testing.TB) {
 	t.Helper()
 	if e2e.cliErr != nil {
@@ -112,7 +115,7 @@ func requireE2E(t testing.TB) {
 	if e2e.daemonErr != nil {
 		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
 	}
-	cptest.UseLibvirt(t)
+	testlibvirt.UseLibvirt(t)
 }
 
 // freeAddr returns a loopback address with a port free right now.
@@ -149,7 +152,7 @@ func startDaemon(t *testing.T) *daemon {
     reboot_timeout = "2s"
   }
 }
-`, cptest.QEMUURI, e2e.imageDir)
+`, testlibvirt.QEMUURI, e2e.imageDir)
 	cfgPath := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -189,25 +192,24 @@ func startDaemon(t *testing.T) *daemon {
 			t.Logf("quantixd log:\n%s", b)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	wait.UntilNil(t, 30*time.Second, "quantixd dev to serve a READY node on "+d.url, func() error {
 		select {
 		case <-d.done:
 			b, _ := os.ReadFile(d.log)
 			t.Fatalf("quantixd dev exited at start:\n%s", b)
 		default:
 		}
-		if resp, err := http.Get(d.url + "/api/nodes"); err == nil {
-			ready := resp.StatusCode == http.StatusOK && nodeReady(resp)
-			_ = resp.Body.Close()
-			if ready {
-				return d
-			}
+		resp, err := http.Get(d.url + "/api/nodes")
+		if err != nil {
+			return err
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("quantixd dev did not serve a READY node on %s within 30s", d.url)
-	return nil
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !nodeReady(resp) {
+			return fmt.Errorf("GET /api/nodes: %s, no READY node", resp.Status)
+		}
+		return nil
+	})
+	return d
 }
 
 // result is what a run of the quantix binary did.
@@ -320,8 +322,8 @@ func (d *daemon) follow(t *testing.T, args ...string) *follower {
 // waitFor waits until the follower's output holds every one of want.
 func (f *follower) waitFor(t *testing.T, timeout time.Duration, want ...string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	what := fmt.Sprintf("quantix %s to print %q", strings.Join(f.args, " "), want)
+	wait.UntilNil(t, timeout, what, func() error {
 		out := f.stdout.String()
 		missing := ""
 		for _, w := range want {
@@ -331,18 +333,69 @@ func (f *follower) waitFor(t *testing.T, timeout time.Duration, want ...string) 
 			}
 		}
 		if missing == "" {
-			return
+			return nil
 		}
 		select {
 		case <-f.done:
 			t.Fatalf("quantix %s exited (%v) before printing %q:\nstdout:\n%s\nstderr:\n%s", strings.Join(f.args, " "), f.cmd.ProcessState, missing, out, f.stderr.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("quantix %s did not print %q within %s:\nstdout:\n%s\nstderr:\n%s", strings.Join(f.args, " "), missing, timeout, out, f.stderr.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+		return fmt.Errorf("no %q yet:\nstdout:\n%s\nstderr:\n%s", missing, out, f.stderr.String())
+	})
+}
+
+// waitConnected waits until the follower has a TCP connection to d open:
+// it is past its flags and set to end cleanly on SIGINT, and it follows
+// (or is about to follow) its stream.
+func (f *follower) waitConnected(t *testing.T, d *daemon) {
+	t.Helper()
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(d.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	wait.UntilNil(t, 30*time.Second, fmt.Sprintf("quantix %s to connect to port %s", strings.Join(f.args, " "), port), func() error {
+		select {
+		case <-f.done:
+			t.Fatalf("quantix %s exited (%v):\nstdout:\n%s\nstderr:\n%s", strings.Join(f.args, " "), f.cmd.ProcessState, f.stdout.String(), f.stderr.String())
+		default:
+		}
+		return connectedTo(f.cmd.Process.Pid, port)
+	})
+}
+
+// connectedTo says whether process pid holds an established TCP connection
+// to the loopback port (decimal), from its sockets in /proc.
+func connectedTo(pid int, port string) error {
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return err
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return err
+	}
+	sockets := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
+			sockets[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	remote := fmt.Sprintf(":%04X", p)
+	for _, table := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
+		if err != nil {
+			continue
+		}
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && strings.HasSuffix(f[2], remote) && f[3] == "01" && sockets[f[9]] {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("no established connection among its %d sockets", len(sockets))
 }
 
 // interrupt sends SIGINT and checks that the follower exits 0 promptly.

@@ -36,7 +36,10 @@ func serveAgent(ctx context.Context, stop context.CancelFunc, _ mode, cfg *confi
 }
 
 // launchBackend starts the backend plugin agent.backend names, from
-// plugin_dir or its plugin block's path, and supervises it until close.
+// plugin_dir or its plugin block's path, and supervises it until close. Its
+// errors say what to fix; what the backend drives and how to start it is
+// the backend's to say (the libvirt backend asks whether libvirtd runs when
+// it cannot connect).
 func (d *daemon) launchBackend(ctx context.Context, cfg *config.Config) (*pluginhost.SupervisedBackend, error) {
 	d.plugins = pluginhost.NewHost(cfg.PluginDir, d.log)
 	pc := pluginhost.Config{Name: cfg.Agent.Backend}
@@ -45,7 +48,7 @@ func (d *daemon) launchBackend(ctx context.Context, cfg *config.Config) (*plugin
 	}
 	b, err := d.plugins.LaunchBackend(ctx, pc)
 	if err != nil {
-		return nil, fmt.Errorf("starting the %s backend: %w (is the hypervisor running? `make deps` installs and starts libvirtd)", cfg.Agent.Backend, err)
+		return nil, fmt.Errorf("starting the %s backend: %w", cfg.Agent.Backend, err)
 	}
 	return b, nil
 }
@@ -64,6 +67,7 @@ func agentConfig(cfg *config.Config, b *pluginhost.SupervisedBackend, logger hcl
 		Version:           version.String("quantixd"),
 		StateDir:          filepath.Join(cfg.DataDir, "agent"),
 		DisableQEMULogs:   !cfg.Agent.QEMULogs,
+		QEMULogLinger:     cfg.Agent.QEMULogLinger,
 		Logger:            logger,
 	}
 }

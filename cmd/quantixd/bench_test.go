@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
 )
 
 // reconcileRounds is how many destroys BenchmarkReconcileLatency times.
@@ -38,7 +38,7 @@ func BenchmarkReconcileLatency(b *testing.B) {
 			d.act(b, http.StatusOK, "POST", "/api/vms/"+id+"/start", "")
 			events.drain()
 			t0 := time.Now()
-			out, err := exec.Command("virsh", "-c", cptest.QEMUURI, "destroy", name).CombinedOutput()
+			out, err := exec.Command("virsh", "-c", testlibvirt.QEMUURI, "destroy", name).CombinedOutput()
 			if err != nil {
 				b.Fatalf("virsh destroy: %v: %s", err, out)
 			}
@@ -89,7 +89,7 @@ type stamped struct {
 
 func subscribe(tb testing.TB, domain string) *eventLog {
 	tb.Helper()
-	cmd := exec.Command("virsh", "-c", cptest.QEMUURI, "event", "--domain", domain, "--event", "lifecycle", "--loop")
+	cmd := exec.Command("virsh", "-c", testlibvirt.QEMUURI, "event", "--domain", domain, "--event", "lifecycle", "--loop")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

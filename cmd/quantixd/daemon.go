@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/quantixvm/quantix/core/agent"
+	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
@@ -82,7 +83,7 @@ type daemon struct {
 	recStop context.CancelFunc
 	recDone chan struct{}
 	// agents serves the agent protocol; agentsDone has Serve's error.
-	agents     *controlplane.AgentServer
+	agents     *agentserver.Server
 	agentsDone chan error
 	// agentStop ends the local agent of `quantixd dev`; agentDone closes
 	// when it has.
@@ -113,7 +114,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if err := d.startLogs(ctx, cfg, reg); err != nil {
 		return err
 	}
-	dispatcher := controlplane.NewDispatcher()
+	dispatcher := agentserver.NewDispatcher()
 	svc, err := controlplane.New(controlplane.Options{
 		Store:     d.store,
 		Executor:  dispatcher,
@@ -194,8 +195,8 @@ func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
 // startAgentServer serves the agent protocol on ln: agents' reports go to
 // the reconciler, the VM log lines they send to the log pipeline, and the
 // nodes they serve are routed commands.
-func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *controlplane.Reconciler, dispatcher *controlplane.Dispatcher) error {
-	srv, err := controlplane.NewAgentServer(controlplane.AgentServerOptions{
+func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *controlplane.Reconciler, dispatcher *agentserver.Dispatcher) error {
+	srv, err := agentserver.New(agentserver.Options{
 		Handler:    rec,
 		Dispatcher: dispatcher,
 		JoinToken:  cfg.Server.JoinToken,
@@ -216,7 +217,7 @@ func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *cont
 // this host and an agent dialling this process's agent server over
 // loopback, like any other agent. It returns once the agent's session is
 // attached, so that the API starts with its node connected.
-func (d *daemon) startLocalAgent(ctx context.Context, cfg *config.Config, rpc net.Addr, dispatcher *controlplane.Dispatcher) error {
+func (d *daemon) startLocalAgent(ctx context.Context, cfg *config.Config, rpc net.Addr, dispatcher *agentserver.Dispatcher) error {
 	b, err := d.launchBackend(ctx, cfg)
 	if err != nil {
 		return err

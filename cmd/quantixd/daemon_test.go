@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // proc is a quantixd process under test.
@@ -29,13 +31,13 @@ type proc struct {
 }
 
 // requireE2E fails the test when what the end-to-end tests need is
-// missing, holding the host's libvirtd for the test (cptest.UseLibvirt).
+// missing, holding the host's libvirtd for the test (testlibvirt.UseLibvirt).
 func requireE2E(t testing.TB) {
 	t.Helper()
 	if e2e.daemonErr != nil {
 		t.Fatalf("quantixd and the libvirt plugin are needed: %v", e2e.daemonErr)
 	}
-	cptest.UseLibvirt(t)
+	testlibvirt.UseLibvirt(t)
 }
 
 // freeAddr returns a loopback address with a port free right now.
@@ -66,7 +68,7 @@ plugin "libvirt" {
     image_dir = %q
   }
 }
-`, db, cptest.QEMUURI, e2e.imageDir)
+`, db, testlibvirt.QEMUURI, e2e.imageDir)
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -95,24 +97,24 @@ func startDaemon(t testing.TB, args ...string) *proc {
 	}
 	p := spawn(t, args...)
 	p.url, p.rpc = "http://"+addr, rpc
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	wait.UntilNil(t, 30*time.Second, fmt.Sprintf("quantixd %s to answer on %s", strings.Join(args, " "), p.url), func() error {
 		select {
 		case <-p.done:
 			b, _ := os.ReadFile(p.log)
 			t.Fatalf("quantixd %s exited at start (%v):\n%s", strings.Join(args, " "), p.err, b)
 		default:
 		}
-		if resp, err := http.Get(p.url + "/api/health"); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
+		resp, err := http.Get(p.url + "/api/health")
+		if err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("quantixd %s did not answer on %s within 30s", strings.Join(args, " "), p.url)
-	return nil
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /api/health: %s", resp.Status)
+		}
+		return nil
+	})
+	return p
 }
 
 // flagValue returns the value following flag in args, or "".
@@ -245,9 +247,9 @@ func (p *proc) must(t testing.TB, want int, method, path, body string) resp {
 // vmName returns a unique VM name whose domain is removed when the test
 // ends, whatever happened.
 func vmName(t *testing.T) string {
-	name := vmPrefix + cptest.RandomHex(4)
+	name := vmPrefix + testid.Hex(4)
 	t.Cleanup(func() {
-		if err := cptest.RemoveDomain(name); err != nil {
+		if err := testlibvirt.RemoveDomain(name); err != nil {
 			t.Errorf("removing domain %s: %v", name, err)
 		}
 	})
@@ -257,7 +259,7 @@ func vmName(t *testing.T) string {
 // domState is what virsh says of the domain called name, "" when absent.
 func domState(t testing.TB, name string) string {
 	t.Helper()
-	s, ok, err := cptest.DomState(name)
+	s, ok, err := testlibvirt.DomState(name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,19 +8,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/teststore"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // TestE2E runs the whole flow against `quantixd dev` driving real QEMU
 // through libvirtd, on SQLite and on PostgreSQL.
 func TestE2E(t *testing.T) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		t.Run(driver, func(t *testing.T) {
 			requireE2E(t)
 			dir := t.TempDir()
 			dsn := ""
 			if driver == "postgres" {
-				dsn = cptest.PostgresDSN(t)
+				dsn = teststore.PostgresDSN(t)
 			}
 			d := startDaemon(t, "dev", "-config", writeConfig(t, dir, driver, dsn), "-data-dir", dir)
 			flow(t, d)
@@ -102,7 +104,7 @@ func flow(t *testing.T, d *proc) {
 	if r.str("vm.state") != "TERMINATED" {
 		t.Fatalf("delete: %s", r.raw)
 	}
-	names, err := cptest.DomainNames()
+	names, err := testlibvirt.DomainNames()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +181,9 @@ func TestE2ERestart(t *testing.T) {
 	var inflight resp
 	var wg sync.WaitGroup
 	wg.Go(func() { inflight = d.call(t, "POST", "/api/vms/"+a+"/stop?timeout=3s", "") })
-	time.Sleep(700 * time.Millisecond)
+	wait.Until(t, 10*time.Second, "the graceful stop of "+a+" to be in flight", func() bool {
+		return d.must(t, http.StatusOK, "GET", "/api/vms/"+idA, "").str("state") == "STOPPING"
+	})
 	d.stop(t)
 	wg.Wait()
 	if inflight.status != http.StatusOK || inflight.str("vm.state") != "STOPPED" {

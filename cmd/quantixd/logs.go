@@ -29,15 +29,23 @@ type logPipeline struct {
 	intercept hclog.InterceptLogger
 }
 
-// startLogs launches a plugin per log_sink block, opens the log pipeline on
-// <data_dir>/logs/spool with the built-in store and those sinks, and feeds
-// the daemon's own log at info and above into it (source system).
+// startLogs launches a plugin per log_sink block (from plugin_dir, or from
+// the path of the plugin block of the same name and checked against its
+// checksum), opens the log pipeline on <data_dir>/logs/spool with the
+// built-in store and those sinks, and feeds the daemon's own log at info and
+// above into it (source system).
 func (d *daemon) startLogs(ctx context.Context, cfg *config.Config, reg prometheus.Registerer) error {
 	lp := &logPipeline{}
 	d.logs = lp
 	var sinks []logs.Sink
 	for _, sc := range cfg.LogSinks {
-		s, err := pluginhost.LaunchLogSink(ctx, pluginhost.Config{Name: sc.Name, Dir: cfg.PluginDir, Settings: sc.Config, Logger: d.log})
+		pc := pluginhost.Config{Name: sc.Name, Dir: cfg.PluginDir, Settings: sc.Config, Logger: d.log}
+		// The plugin block of the same name says where the binary is and
+		// what it must hash to, as it does for the backend.
+		if p := cfg.Plugin(sc.Name); p != nil {
+			pc.Path, pc.Checksum = p.Path, p.Checksum
+		}
+		s, err := pluginhost.LaunchLogSink(ctx, pc)
 		if err != nil {
 			return fmt.Errorf("starting log sink %q: %w", sc.Name, err)
 		}

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/logsink"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -27,12 +28,12 @@ import (
 func logSinkPluginDir(t testing.TB) string {
 	t.Helper()
 	name := plugin.BinaryName(plugin.TypeLogSink, file.Name)
-	if bin := os.Getenv(cptest.EnvBinDir); bin != "" {
+	if bin := os.Getenv(testbin.EnvBinDir); bin != "" {
 		if fi, err := os.Stat(filepath.Join(bin, "plugins", name)); err == nil && fi.Mode().IsRegular() {
 			return filepath.Join(bin, "plugins")
 		}
 	}
-	root, err := cptest.RepoRoot()
+	root, err := testbin.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,28 +173,27 @@ func TestLogsSurviveKill9(t *testing.T) {
 	mu.Unlock()
 
 	d = startDaemon(t, "server", "-config", cfg, "-data-dir", dir)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		stored := exportedMessages(t, d, "ui")
-		missing := 0
+	// missing reports how many acknowledged entries have no message in have.
+	missing := func(have map[string]bool) error {
+		n := 0
 		for m := range acked {
-			if !stored[m] {
-				missing++
+			if !have[m] {
+				n++
 			}
 		}
-		if missing == 0 {
-			break
+		if n > 0 {
+			return fmt.Errorf("%d of %d are missing", n, len(acked))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged entries are not in the store after the restart", missing, len(acked))
-		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
 	}
+	wait.UntilNil(t, 60*time.Second, "every acknowledged entry in the store after the restart", func() error {
+		return missing(exportedMessages(t, d, "ui"))
+	})
 	audit := d.must(t, http.StatusOK, "GET", "/api/logs?source=audit&q=/api/vms", "")
 	if logs := audit.body["logs"].([]any); len(logs) == 0 || !strings.Contains(audit.raw, `"action":"vm.create"`) {
 		t.Errorf("the audit entry of the answered POST /api/vms is not stored: %s", audit.raw)
 	}
-	for {
+	wait.UntilNil(t, 60*time.Second, "every acknowledged entry in the file sink after the restart", func() error {
 		got, err := file.ReadEntries(sinkPath)
 		if err != nil {
 			t.Fatal(err)
@@ -202,20 +202,8 @@ func TestLogsSurviveKill9(t *testing.T) {
 		for _, e := range got {
 			inFile[e.Message] = true
 		}
-		missing := 0
-		for m := range acked {
-			if !inFile[m] {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged entries are not in the file sink after the restart", missing, len(acked))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return missing(inFile)
+	})
 	// The daemon's own log is in the pipeline too.
 	sys := d.must(t, http.StatusOK, "GET", "/api/logs?source=system&q=API%20listening", "")
 	if len(sys.body["logs"].([]any)) == 0 {

@@ -5,7 +5,9 @@ import (
 	"os"
 	"testing"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/teststore"
 )
 
 // vmPrefix starts the name of every VM the end-to-end tests create, so
@@ -25,16 +27,17 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	defer cptest.Cleanup()
-	e2e.libvirtErr = cptest.CheckLibvirt()
+	defer teststore.Cleanup()
+	defer testbin.Cleanup()
+	e2e.libvirtErr = testlibvirt.CheckLibvirt()
 	if e2e.libvirtErr == nil {
 		for _, prefix := range []string{vmPrefix, recPrefix} {
-			if err := cptest.Sweep(prefix); err != nil {
+			if err := testlibvirt.Sweep(prefix); err != nil {
 				fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
 			}
 		}
 	}
-	e2e.daemon, e2e.daemonErr = cptest.DaemonBinary()
+	e2e.daemon, e2e.daemonErr = testbin.Daemon()
 	dir, err := os.MkdirTemp("", vmPrefix+"images-")
 	if err == nil {
 		err = os.Chmod(dir, 0o755)
@@ -47,7 +50,7 @@ func runTests(m *testing.M) int {
 	code := m.Run()
 	if e2e.libvirtErr == nil {
 		for _, prefix := range []string{vmPrefix, recPrefix} {
-			if err := cptest.Sweep(prefix); err != nil {
+			if err := testlibvirt.Sweep(prefix); err != nil {
 				fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
 				code = 1
 			}

@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/vmlog"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -21,7 +23,7 @@ import (
 // qemu:///system, with the file log sink taking source qemu into sinkPath.
 func writeQEMULogsConfig(t *testing.T, dir, sinkPath string) string {
 	t.Helper()
-	backend, err := cptest.PluginBinary()
+	backend, err := testbin.LibvirtPlugin()
 	if err != nil {
 		t.Fatalf("the libvirt plugin is needed: %v", err)
 	}
@@ -40,7 +42,7 @@ log_sink "file" {
     path = %q
   }
 }
-`, logSinkPluginDir(t), backend, cptest.QEMUURI, e2e.imageDir, sinkPath)
+`, logSinkPluginDir(t), backend, testlibvirt.QEMUURI, e2e.imageDir, sinkPath)
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -65,21 +67,19 @@ func qemuEntries(t *testing.T, d *proc, id string) []logsink.Entry {
 // and returns them all.
 func waitEntry(t *testing.T, what, text string, entries func() []logsink.Entry) []logsink.Entry {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		es := entries()
+	var es []logsink.Entry
+	wait.UntilNil(t, 30*time.Second, fmt.Sprintf("%s: an entry containing %q", what, text), func() error {
+		es = entries()
 		if slices.ContainsFunc(es, func(e logsink.Entry) bool { return strings.Contains(e.Message, text) }) {
-			return es
+			return nil
 		}
-		if time.Now().After(deadline) {
-			var msgs []string
-			for _, e := range es {
-				msgs = append(msgs, e.Message)
-			}
-			t.Fatalf("%s: no entry containing %q within 30s; entries:\n%s", what, text, strings.Join(msgs, "\n"))
+		var msgs []string
+		for _, e := range es {
+			msgs = append(msgs, e.Message)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("entries:\n%s", strings.Join(msgs, "\n"))
+	})
+	return es
 }
 
 // TestE2EQEMULogs: the QEMU log lines of a VM running under `quantixd dev`
@@ -101,14 +101,14 @@ func TestE2EQEMULogs(t *testing.T) {
 	waitEntry(t, "the store", "starting up libvirt", stored)
 	d.must(t, http.StatusOK, "POST", "/api/vms/"+id+"/stop?force=true", "")
 	es := waitEntry(t, "the store after a forced stop", "terminating on signal", stored)
-	levels := map[controlplane.Severity]logsink.Level{
-		controlplane.SeverityError: logsink.LevelError, controlplane.SeverityWarning: logsink.LevelWarn, controlplane.SeverityInfo: logsink.LevelInfo,
+	levels := map[vmlog.Severity]logsink.Level{
+		vmlog.SeverityError: logsink.LevelError, vmlog.SeverityWarning: logsink.LevelWarn, vmlog.SeverityInfo: logsink.LevelInfo,
 	}
 	for _, e := range es {
 		if e.Source != logsink.SourceQEMU || e.Component != logsink.ComponentQEMU || e.VMID != id || e.NodeID != node || e.ID == "" {
 			t.Errorf("stored entry %+v; want source and component qemu, vm_id %s, node_id %s", e, id, node)
 		}
-		if want := levels[controlplane.Classify(e.Message)]; e.Level != want {
+		if want := levels[vmlog.Classify(e.Message)]; e.Level != want {
 			t.Errorf("%q is stored at level %s, want %s", e.Message, e.Level, want)
 		}
 		if strings.Contains(e.Message, "terminating on signal") && e.Level != logsink.LevelError {
@@ -122,8 +122,7 @@ func TestE2EQEMULogs(t *testing.T) {
 	}
 
 	// The file sink gets every stored entry, with the same id.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	wait.UntilNil(t, 30*time.Second, "every stored entry in the file sink", func() error {
 		all, err := file.ReadEntries(sinkPath)
 		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
@@ -133,14 +132,11 @@ func TestE2EQEMULogs(t *testing.T) {
 				return f.ID == e.ID && f.VMID == id && f.NodeID == node && f.Source == logsink.SourceQEMU && f.Message == e.Message
 			})
 		})
-		if len(missing) == 0 {
-			break
+		if len(missing) > 0 {
+			return fmt.Errorf("%d of %d are missing, e.g. %+v", len(missing), len(es), missing[0])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d stored entries are not in the file sink within 30s, e.g. %+v", len(missing), len(es), missing[0])
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	d.must(t, http.StatusOK, "DELETE", "/api/vms/"+id, "")
 	d.stop(t)
 }

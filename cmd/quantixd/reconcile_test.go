@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,8 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/internal/hostlock"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // The tests of this file check reconciliation end to end: quantixd
@@ -40,32 +43,36 @@ func virshRetry(t testing.TB, args ...string) string {
 }
 
 func virshTry(args ...string) (string, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := exec.Command("virsh", append([]string{"-c", cptest.QEMUURI}, args...)...).CombinedOutput()
-		out := strings.TrimSpace(string(b))
-		if err == nil {
-			return out, nil
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out string
+	var runErr error
+	_ = wait.Poll(ctx, func() error {
+		b, err := exec.Command("virsh", append([]string{"-c", testlibvirt.QEMUURI}, args...)...).CombinedOutput()
+		out, runErr = strings.TrimSpace(string(b)), err
 		unreachable := strings.Contains(out, "Failed to connect") || strings.Contains(out, "failed to connect") ||
 			strings.Contains(out, "End of file while reading data") || strings.Contains(out, "Cannot recv data")
-		if !unreachable || time.Now().After(deadline) {
-			return out, fmt.Errorf("%w: %s", err, out)
+		if err != nil && unreachable {
+			return err
 		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if runErr != nil {
+		return out, fmt.Errorf("%w: %s", runErr, out)
 	}
+	return out, nil
 }
 
 // recName returns a unique domain name removed when the test ends,
 // whatever happened.
 func recName(t testing.TB) string {
-	name := recPrefix + cptest.RandomHex(4)
+	name := recPrefix + testid.Hex(4)
 	t.Cleanup(func() {
 		if _, err := virshTry("list"); err != nil {
 			t.Errorf("libvirtd unreachable at cleanup, %s may be left: %v", name, err)
 			return
 		}
-		if err := cptest.RemoveDomain(name); err != nil {
+		if err := testlibvirt.RemoveDomain(name); err != nil {
 			t.Errorf("removing domain %s: %v", name, err)
 		}
 	})
@@ -77,7 +84,7 @@ func recName(t testing.TB) string {
 func defineForeign(t testing.TB, name string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name+".xml")
-	if err := os.WriteFile(path, []byte(cptest.ForeignDomainXML(name)), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(testlibvirt.ForeignDomainXML(name)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	virshRetry(t, "define", path)
@@ -104,7 +111,7 @@ plugin "libvirt" {
     image_dir = %q
   }
 }
-`, dir, token, token, heartbeat, cptest.QEMUURI, e2e.imageDir)
+`, dir, token, token, heartbeat, testlibvirt.QEMUURI, e2e.imageDir)
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -118,16 +125,13 @@ func (p *proc) waitVM(t testing.TB, ref string, within time.Duration, what strin
 	t.Helper()
 	began := time.Now()
 	var last resp
-	for {
-		last = p.call(t, "GET", "/api/vms/"+ref, "")
-		if last.status == http.StatusOK && cond(last) {
-			return last, time.Since(began)
+	wait.UntilNil(t, within, what, func() error {
+		if last = p.call(t, "GET", "/api/vms/"+ref, ""); last.status != http.StatusOK || !cond(last) {
+			return fmt.Errorf("last reply %d %s", last.status, last.raw)
 		}
-		if time.Since(began) > within {
-			t.Fatalf("%s: not within %s; last reply %d %s", what, within, last.status, last.raw)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return nil
+	})
+	return last, time.Since(began)
 }
 
 // act sends a request that reaches the host and fails unless the status
@@ -135,18 +139,20 @@ func (p *proc) waitVM(t testing.TB, ref string, within time.Duration, what strin
 // retried for up to 30s.
 func (p *proc) act(t testing.TB, want int, method, path, body string) resp {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		r := p.call(t, method, path, body)
-		retry := (r.status == http.StatusBadGateway || r.status == http.StatusServiceUnavailable) && want != r.status
-		if !retry || time.Now().After(deadline) {
-			if r.status != want {
-				t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
-			}
-			return r
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var r resp
+	_ = wait.Poll(ctx, func() error {
+		r = p.call(t, method, path, body)
+		if (r.status == http.StatusBadGateway || r.status == http.StatusServiceUnavailable) && want != r.status {
+			return fmt.Errorf("status %d", r.status)
 		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if r.status != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.status, want, r.raw)
 	}
+	return r
 }
 
 func stateIs(s string) func(resp) bool { return func(r resp) bool { return r.str("state") == s } }
@@ -175,17 +181,7 @@ func TestE2EHostChanges(t *testing.T) {
 	foreign := recName(t)
 	defineForeign(t, foreign)
 	began := time.Now()
-	var v map[string]any
-	for {
-		if m, ok := d.vmByName(t, foreign); ok {
-			v = m
-			break
-		}
-		if time.Since(began) > time.Second {
-			t.Fatalf("%s defined with virsh is not listed within 1s", foreign)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	v := wait.Value(t, time.Second, foreign+" defined with virsh to be listed", func() (map[string]any, bool) { return d.vmByName(t, foreign) })
 	t.Logf("foreign vm listed %s after virsh define", time.Since(began).Round(time.Millisecond))
 	if v["origin"] != "host-discovered" || v["is_managed"] != false || v["state"] != "STOPPED" {
 		t.Errorf("foreign vm: %v; want host-discovered, unmanaged, STOPPED", v)
@@ -262,16 +258,20 @@ func TestE2EPluginKilled(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// Watch the VM through the relaunch and the resync that follows.
-	deadline := time.Now().Add(4 * time.Second)
-	for time.Now().Before(deadline) {
+	// Watch the VM through the relaunch, until the agent lists the VMs
+	// again, and for a second more: the full sync is sent as soon as the
+	// listing is done.
+	running := func() bool {
 		if r := d.must(t, http.StatusOK, "GET", "/api/vms/"+id, ""); r.str("state") != "RUNNING" {
 			t.Fatalf("while the plugin was relaunched: %s", r.raw)
 		}
-		time.Sleep(20 * time.Millisecond)
+		return true
 	}
+	wait.Until(t, 10*time.Second, "the agent to list the VMs again after the relaunch", func() bool {
+		return running() && d.logHas("backend plugin relaunched: listing every vm again")
+	})
+	wait.Stays(t, time.Second, "the vm RUNNING through the full sync after the relaunch", running)
 	d.waitLog(t, 10*time.Second, "plugin relaunched")
-	d.waitLog(t, 10*time.Second, "backend plugin relaunched: listing every vm again")
 	if next := pluginPID(t, d.cmd.Process.Pid); next == pid {
 		t.Fatalf("plugin pid %d unchanged", pid)
 	}
@@ -288,9 +288,9 @@ func TestE2EPluginKilled(t *testing.T) {
 func TestE2EServerAndAgent(t *testing.T) {
 	requireE2E(t)
 	dir := t.TempDir()
-	cfg := writeRecConfig(t, dir, "tok-"+cptest.RandomHex(8), "1s")
+	cfg := writeRecConfig(t, dir, "tok-"+testid.Hex(8), "1s")
 	s := startDaemon(t, "server", "-config", cfg)
-	node := "qx-rec-node-" + cptest.RandomHex(3)
+	node := "qx-rec-node-" + testid.Hex(3)
 	startAgent := func() *proc {
 		a := spawn(t, "agent", "-config", cfg, "-servers", s.rpc, "-node-name", node)
 		s.waitNode(t, node, 20*time.Second, "READY")
@@ -362,7 +362,7 @@ func TestE2EServerAndAgent(t *testing.T) {
 func TestE2EAgentWrongToken(t *testing.T) {
 	requireE2E(t)
 	dir := t.TempDir()
-	s := startDaemon(t, "server", "-config", writeRecConfig(t, dir, "right-"+cptest.RandomHex(4), "1s"))
+	s := startDaemon(t, "server", "-config", writeRecConfig(t, dir, "right-"+testid.Hex(4), "1s"))
 	other := t.TempDir()
 	a := spawn(t, "agent", "-config", writeRecConfig(t, other, "wrong", "1s"), "-servers", s.rpc, "-node-name", "qx-rec-intruder")
 	a.waitLog(t, 20*time.Second, "join token rejected")
@@ -381,34 +381,28 @@ func TestE2EAgentWrongToken(t *testing.T) {
 // waitNode waits until the node called name is in state.
 func (p *proc) waitNode(t *testing.T, name string, within time.Duration, state string) {
 	t.Helper()
-	began := time.Now()
-	for {
-		for _, n := range p.must(t, http.StatusOK, "GET", "/api/nodes", "").body["nodes"].([]any) {
+	wait.UntilNil(t, within, fmt.Sprintf("node %s to be %s", name, state), func() error {
+		r := p.must(t, http.StatusOK, "GET", "/api/nodes", "")
+		for _, n := range r.body["nodes"].([]any) {
 			m := n.(map[string]any)
 			if m["name"] == name && m["state"] == state {
-				return
+				return nil
 			}
 		}
-		if time.Since(began) > within {
-			t.Fatalf("node %s not %s within %s: %s", name, state, within, p.must(t, http.StatusOK, "GET", "/api/nodes", "").raw)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("nodes: %s", r.raw)
+	})
 }
 
 // waitLog waits until the process's log has a line containing text.
 func (p *proc) waitLog(t testing.TB, within time.Duration, text string) {
 	t.Helper()
-	began := time.Now()
-	for {
-		if b, err := os.ReadFile(p.log); err == nil && strings.Contains(string(b), text) {
-			return
-		}
-		if time.Since(began) > within {
-			t.Fatalf("no %q in the log within %s", text, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.Until(t, within, fmt.Sprintf("%q in the log", text), func() bool { return p.logHas(text) })
+}
+
+// logHas says whether the process's log holds text.
+func (p *proc) logHas(text string) bool {
+	b, err := os.ReadFile(p.log)
+	return err == nil && strings.Contains(string(b), text)
 }
 
 // pluginPID returns the pid of the backend plugin process quantixd pid
@@ -459,13 +453,7 @@ func restartLibvirtd(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		t.Fatalf("stopping libvirtd %d: %v", pid, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("libvirtd %d still running 30s after SIGTERM", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, 30*time.Second, fmt.Sprintf("libvirtd %d to exit after SIGTERM", pid), func() bool { return !alive(pid) })
 	if p, err := readPid(); err == nil && p != pid && alive(p) {
 		return // someone else started it already
 	}

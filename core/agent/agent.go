@@ -36,9 +36,9 @@ type Agent struct {
 	mu      sync.Mutex
 	sess    *session // the attached session, nil while disconnected
 	status  Status
-	host    node.HostInfo // last host info the backend gave
-	info    node.Backend  // name and version of the backend, last health
-	checked bool          // info holds the result of a health check
+	host    *backend.HostInfo // last host info the backend gave
+	info    node.Backend      // name and version of the backend, last health
+	checked bool              // info holds the result of a health check
 	running bool
 }
 
@@ -72,7 +72,7 @@ func New(cfg Config) (*Agent, error) {
 		resyncReq: make(chan struct{}, 1),
 	}
 	if !cfg.DisableQEMULogs {
-		if a.logs, err = newLogShipper(cfg.Backend, cfg.StateDir, a.log); err != nil {
+		if a.logs, err = newLogShipper(cfg.Backend, cfg.StateDir, logTiming{linger: cfg.QEMULogLinger, scan: cfg.QEMULogScanInterval, retry: cfg.QEMULogRetryBackoff}, a.log); err != nil {
 			return nil, fmt.Errorf("agent of node %q: %w", cfg.NodeName, err)
 		}
 	}
@@ -189,7 +189,7 @@ func (a *Agent) backendInfo() node.Backend {
 // healthy, keeping the last answers when it cannot tell now. The health is
 // checked here rather than left to checkHealth, which may not have run yet
 // when the agent first registers.
-func (a *Agent) describe(ctx context.Context) (node.HostInfo, node.Backend) {
+func (a *Agent) describe(ctx context.Context) (*backend.HostInfo, node.Backend) {
 	a.refreshHealth(ctx)
 	cctx, cancel := context.WithTimeout(ctx, backendCallTimeout)
 	defer cancel()
@@ -201,10 +201,7 @@ func (a *Agent) describe(ctx context.Context) (node.HostInfo, node.Backend) {
 		a.info.Name, a.info.Version = info.Name, info.Version
 	}
 	if herr == nil && host != nil {
-		a.host = node.HostInfo{
-			Hostname: host.Hostname, CPUs: host.CPUs, MemoryMiB: host.MemoryMiB, Arch: host.Arch,
-			Hypervisor: host.Hypervisor, HypervisorVersion: host.HypervisorVersion, KVMUsable: host.KVMUsable,
-		}
+		a.host = host
 	}
 	if err := firstErr(ierr, herr); err != nil {
 		a.log.Warn("the backend cannot describe the host now; registering with what it said last", "error", err)

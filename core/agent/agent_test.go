@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -14,10 +15,15 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
-	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/wait"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -28,10 +34,10 @@ func spec(name string) backend.VMSpec {
 
 // connected starts a server, the test-driver plugin and an agent with no
 // sync jitter, and waits for the agent's first full sync.
-func connected(t *testing.T, cfg agent.Config) (*server, *cptest.TestDriverBackend, *agent.Agent) {
+func connected(t *testing.T, cfg agent.Config) (*server, *testlibvirt.TestDriverBackend, *agent.Agent) {
 	t.Helper()
 	srv := startServer(t, "", "")
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	cfg.Servers = []string{srv.addr}
 	cfg.Backend = b
 	if cfg.HeartbeatInterval == 0 {
@@ -69,7 +75,7 @@ func TestAgentReportsEventsAtOnce(t *testing.T) {
 		return id
 	}
 	id := step("create", backend.StateStopped, func() (string, error) {
-		x, err := b.CreateVM(ctx, spec("ev-"+cptest.RandomHex(3)))
+		x, err := b.CreateVM(ctx, spec("ev-"+testid.Hex(3)))
 		if err != nil {
 			return "", err
 		}
@@ -90,7 +96,7 @@ func TestAgentRunsCommands(t *testing.T) {
 	srv, _, a := connected(t, agent.Config{})
 	ctx := context.Background()
 	node := a.Status().NodeID
-	exec := func(cmd controlplane.Command) *controlplane.Result {
+	exec := func(cmd nodeapi.Command) *nodeapi.Result {
 		t.Helper()
 		res, err := srv.disp.Execute(ctx, node, cmd)
 		if err != nil {
@@ -98,42 +104,42 @@ func TestAgentRunsCommands(t *testing.T) {
 		}
 		return res
 	}
-	s := spec("cmd-" + cptest.RandomHex(3))
-	res := exec(controlplane.Command{Op: controlplane.OpCreate, Spec: &s})
+	s := spec("cmd-" + testid.Hex(3))
+	res := exec(nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &s})
 	if res.VM == nil || res.VM.Name != s.Name || res.VM.State != backend.StateStopped || !res.VM.Managed {
 		t.Fatalf("create: %+v", res.VM)
 	}
 	id := res.VM.ID
 	for _, c := range []struct {
-		op   controlplane.Op
+		op   agentv1.Op
 		want backend.PowerState
 	}{
-		{controlplane.OpStart, backend.StateRunning},
-		{controlplane.OpPause, backend.StatePaused},
-		{controlplane.OpResume, backend.StateRunning},
-		{controlplane.OpGet, backend.StateRunning},
-		{controlplane.OpReboot, backend.StateRunning},
+		{agentv1.Op_OP_START, backend.StateRunning},
+		{agentv1.Op_OP_PAUSE, backend.StatePaused},
+		{agentv1.Op_OP_RESUME, backend.StateRunning},
+		{agentv1.Op_OP_GET, backend.StateRunning},
+		{agentv1.Op_OP_REBOOT, backend.StateRunning},
 	} {
-		if res := exec(controlplane.Command{Op: c.op, VMID: id}); res.VM == nil || res.VM.ID != id || res.VM.State != c.want {
+		if res := exec(nodeapi.Command{Op: c.op, VMID: id}); res.VM == nil || res.VM.ID != id || res.VM.State != c.want {
 			t.Errorf("%s: %+v, want %s", c.op, res.VM, c.want)
 		}
 	}
-	if res := exec(controlplane.Command{Op: controlplane.OpTailLog, VMID: id, Lines: 10}); res.Log == nil {
+	if res := exec(nodeapi.Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: id, Lines: 10}); res.Log == nil {
 		t.Error("tail_log: no tail")
 	}
-	if res := exec(controlplane.Command{Op: controlplane.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); res.VM.State != backend.StateStopped {
+	if res := exec(nodeapi.Command{Op: agentv1.Op_OP_STOP, VMID: id, Stop: backend.StopOptions{Force: true}}); res.VM.State != backend.StateStopped {
 		t.Errorf("stop: %+v", res.VM)
 	}
-	_, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpPause, VMID: id})
+	_, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_PAUSE, VMID: id})
 	if !errors.Is(err, plugin.ErrConflict) || !strings.Contains(err.Error(), "STOPPED") && !strings.Contains(strings.ToLower(err.Error()), "stopped") {
 		t.Errorf("pausing a stopped vm: %v; want the backend's conflict", err)
 	}
-	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpTailLog, VMID: id, Lines: 0})
+	_, err = srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: id, Lines: 0})
 	if plugin.FieldOf(err) != "lines" {
 		t.Errorf("tail_log of 0 lines: %v; want an invalid argument naming lines", err)
 	}
-	exec(controlplane.Command{Op: controlplane.OpDelete, VMID: id})
-	_, err = srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpGet, VMID: id})
+	exec(nodeapi.Command{Op: agentv1.Op_OP_DELETE, VMID: id})
+	_, err = srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: id})
 	if !errors.Is(err, plugin.ErrNotFound) {
 		t.Errorf("get after delete: %v; want not found", err)
 	}
@@ -161,7 +167,7 @@ func TestAgentHeartbeats(t *testing.T) {
 	srv.rec.setAskFullSync(false)
 
 	// What the agent sees changes: so does the hash of the next heartbeat.
-	x, err := b.CreateVM(context.Background(), spec("hb-"+cptest.RandomHex(3)))
+	x, err := b.CreateVM(context.Background(), spec("hb-"+testid.Hex(3)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,17 +183,22 @@ func TestAgentHeartbeats(t *testing.T) {
 // its token takes it.
 func TestAgentWrongJoinToken(t *testing.T) {
 	srv := startServer(t, "", "right")
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, JoinToken: "wrong", Backend: b, MaxBackoff: 300 * time.Millisecond})
-	waitFor(t, 5*time.Second, "the agent sees the refusal", func() bool { return a.Status().LastError != nil })
+	wait.Until(t, 5*time.Second, "the agent sees the refusal", func() bool { return a.Status().LastError != nil })
 	err := a.Status().LastError
 	if !strings.Contains(err.Error(), "join token rejected") || !strings.Contains(err.Error(), "agent.join_token") {
 		t.Errorf("agent's error: %v; want it to say the join token was rejected and name agent.join_token", err)
 	}
-	time.Sleep(time.Second)
-	if n := srv.rec.mark(); n != 0 || a.Status().Connected {
-		t.Fatalf("a refused agent reached the handler: %s", describe(srv.rec.all()))
-	}
+	// The agent retries every 300ms at most: a second covers several
+	// refused attempts.
+	wait.Stays(t, time.Second, "a refused agent kept from the handler", func() bool {
+		if n := srv.rec.mark(); n != 0 || a.Status().Connected {
+			t.Logf("a refused agent reached the handler (connected: %v): %s", a.Status().Connected, describe(srv.rec.all()))
+			return false
+		}
+		return true
+	})
 	addr := srv.addr
 	srv.stop(t)
 	next := startServer(t, addr, "wrong")
@@ -197,11 +208,30 @@ func TestAgentWrongJoinToken(t *testing.T) {
 // TestAgentReconnects: when the server goes away the agent reconnects with
 // backoff, registers again (a new session) and sends a full sync.
 func TestAgentReconnects(t *testing.T) {
-	srv, _, a := connected(t, agent.Config{MaxBackoff: time.Second})
+	const maxBackoff = 300 * time.Millisecond
+	srv, _, a := connected(t, agent.Config{MaxBackoff: maxBackoff})
 	first := a.Status()
 	srv.stop(t)
-	waitFor(t, 2*time.Second, "the agent notices", func() bool { return !a.Status().Connected })
-	time.Sleep(3 * time.Second) // several failed attempts: the backoff grows to its cap
+	wait.Until(t, 2*time.Second, "the agent notices", func() bool { return !a.Status().Connected })
+	// Several failed attempts, each a connection that a listener in the
+	// server's place closes at once: the backoff (from 200ms, doubling)
+	// grows to its cap.
+	refuser := listen(t, srv.addr)
+	var attempts atomic.Int32
+	go func() {
+		for {
+			c, err := refuser.Accept()
+			if err != nil {
+				return
+			}
+			attempts.Add(1)
+			_ = c.Close()
+		}
+	}()
+	wait.Until(t, 10*time.Second, "four failed attempts to reach the server", func() bool { return attempts.Load() >= 4 })
+	if err := refuser.Close(); err != nil {
+		t.Fatal(err)
+	}
 	began := time.Now()
 	next := startServer(t, srv.addr, "")
 	next.rec.waitReport(t, 0, 3*time.Second, "registration with the new server", isKind("register"))
@@ -217,15 +247,16 @@ func TestAgentReconnects(t *testing.T) {
 // disconnected reaches the new session as the full sync's latest state, not
 // as a replay of each change.
 func TestAgentKeepsLatestStateOnly(t *testing.T) {
-	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
+	srv, b, a := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
 	ctx := context.Background()
-	x, err := b.CreateVM(ctx, spec("latest-"+cptest.RandomHex(3)))
+	x, err := b.CreateVM(ctx, spec("latest-"+testid.Hex(3)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.rec.waitReport(t, 0, time.Second, "create", changeOf(x.ID, backend.StateStopped))
 
 	srv.stop(t)
+	applied := a.EventsApplied()
 	for _, f := range []func() (*backend.VM, error){
 		func() (*backend.VM, error) { return b.StartVM(ctx, x.ID) },
 		func() (*backend.VM, error) { return b.PauseVM(ctx, x.ID) },
@@ -238,19 +269,18 @@ func TestAgentKeepsLatestStateOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // the events reach the agent
+	// Each step is one event; they all reach the agent before a server is
+	// there again.
+	wait.Until(t, 5*time.Second, "the six events applied by the agent", func() bool {
+		return a.EventsApplied() >= applied+6 && a.VMState(x.ID) == backend.StatePaused
+	})
 	next := startServer(t, srv.addr, "")
 	sync := next.rec.waitReport(t, 0, 5*time.Second, "full sync", fullSyncWith(x.ID))
 	i := slices.IndexFunc(sync.vms, func(v *backend.VM) bool { return v.ID == x.ID })
 	if sync.vms[i].State != backend.StatePaused {
 		t.Errorf("full sync has %s %s, want PAUSED", x.Name, sync.vms[i].State)
 	}
-	time.Sleep(500 * time.Millisecond)
-	for _, r := range next.rec.all() {
-		if r.kind == "change" {
-			t.Errorf("a change made while disconnected was replayed: %s", describe([]report{r}))
-		}
-	}
+	next.rec.noReport(t, 0, 500*time.Millisecond, "no change made while disconnected replayed", isKind("change"))
 }
 
 // TestAgentResyncsAfterPluginKill: the backend plugin killed with SIGKILL
@@ -263,7 +293,7 @@ func TestAgentResyncsAfterPluginKill(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "relaunch", func() bool { st := b.Status(); return st.Healthy && st.Restarts >= 1 })
+	wait.Until(t, 10*time.Second, "relaunch", func() bool { st := b.Status(); return st.Healthy && st.Restarts >= 1 })
 	relaunched := time.Now()
 	sync := srv.rec.waitReport(t, from, 5*time.Second, "full sync after the relaunch", isKind("full_sync"))
 	if !lists(sync.vms, testDomain) {
@@ -288,7 +318,7 @@ func TestAgentResyncsAfterPluginKill(t *testing.T) {
 func TestAgentSyncJitter(t *testing.T) {
 	const jitter = 800 * time.Millisecond
 	srv := startServer(t, "", "")
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, SyncJitter: jitter, MaxBackoff: 200 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond})
 	var delays []time.Duration
 	addr := srv.addr
@@ -321,10 +351,22 @@ func TestAgentConfig(t *testing.T) {
 			t.Errorf("empty config: %v; want it to name %s", err, want)
 		}
 	}
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, SyncJitter: -time.Second})
 	if err == nil || !strings.Contains(err.Error(), "sync jitter") {
 		t.Errorf("negative jitter: %v", err)
+	}
+	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, QEMULogLinger: -time.Second})
+	if err == nil || !strings.Contains(err.Error(), "qemu log linger") {
+		t.Errorf("negative qemu log linger: %v", err)
+	}
+	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, QEMULogScanInterval: -time.Second})
+	if err == nil || !strings.Contains(err.Error(), "qemu log scan interval") {
+		t.Errorf("negative qemu log scan interval: %v", err)
+	}
+	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, QEMULogRetryBackoff: -time.Second})
+	if err == nil || !strings.Contains(err.Error(), "qemu log retry backoff") {
+		t.Errorf("negative qemu log retry backoff: %v", err)
 	}
 }
 
@@ -344,14 +386,14 @@ func TestAgentIgnoresUnusableUUIDs(t *testing.T) {
 	if err := os.WriteFile(file, []byte("<node>\n"+dom("ones", ones)+dom("zeros", zeros)+dom("good", good)+"</node>\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	path, err := cptest.PluginBinary()
+	path, err := testbin.LibvirtPlugin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, err := pluginhost.LaunchBackend(context.Background(), pluginhost.Config{
-		Name: cptest.PluginName, Path: path,
+		Name: testlibvirt.PluginName, Path: path,
 		Settings: map[string]any{"uri": "test://" + file, "image_dir": filepath.Join(t.TempDir(), "images")},
-		Logger:   cptest.Logger(t, hclog.Warn),
+		Logger:   testlog.New(t, hclog.Warn),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -375,12 +417,11 @@ func TestAgentIgnoresUnusableUUIDs(t *testing.T) {
 		}
 	}
 	srv.rec.waitReport(t, from, time.Second, "change of the good vm", changeOf(good, backend.StateStopped))
-	time.Sleep(300 * time.Millisecond)
-	for _, r := range srv.rec.all()[from:] {
-		if r.kind == "change" && (r.change.VMID == ones || r.change.VMID == zeros) {
-			t.Errorf("a vm with an unusable uuid was reported: %s", describe([]report{r}))
-		}
-	}
+	// Their events came before the good vm's: any report of them would be
+	// there by now or soon after.
+	srv.rec.noReport(t, from, 300*time.Millisecond, "no vm with an unusable uuid reported", func(r report) bool {
+		return r.kind == "change" && (r.change.VMID == ones || r.change.VMID == zeros)
+	})
 	hb := srv.rec.waitReport(t, from, time.Second, "heartbeat", isKind("heartbeat"))
 	if hb.hb.VMCount != 1 {
 		t.Errorf("heartbeat counts %d vms, want 1", hb.hb.VMCount)

@@ -16,6 +16,15 @@ const (
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultResyncInterval    = 30 * time.Second
 	DefaultMaxBackoff        = 5 * time.Second
+	// DefaultQEMULogLinger: QEMU and libvirt write their last lines (the
+	// signal that ended QEMU, "shutting down") after the VM stopped.
+	DefaultQEMULogLinger = 5 * time.Second
+	// DefaultQEMULogScanInterval: a VM that starts has its log followed
+	// within half a second.
+	DefaultQEMULogScanInterval = 500 * time.Millisecond
+	// DefaultQEMULogRetryBackoff: a server that failed to store log lines
+	// is not asked again for a second.
+	DefaultQEMULogRetryBackoff = time.Second
 )
 
 // Config configures an Agent.
@@ -53,6 +62,20 @@ type Config struct {
 	// its VMs (the QEMU log on libvirt) and sending its lines to the server
 	// (agent.qemu_logs = false).
 	DisableQEMULogs bool
+	// QEMULogLinger is how long the log of a VM that stopped is still
+	// followed once it has gone quiet, for the lines the hypervisor writes
+	// after the VM stopped (agent.qemu_log_linger); zero means
+	// DefaultQEMULogLinger.
+	QEMULogLinger time.Duration
+	// QEMULogScanInterval is how often the VMs whose log is followed are
+	// matched with the states the agent sees: a VM that starts is followed,
+	// and one stopped for its linger no longer, at most that long later;
+	// zero means DefaultQEMULogScanInterval.
+	QEMULogScanInterval time.Duration
+	// QEMULogRetryBackoff is the pause before the log lines a server failed
+	// to store are sent again; it doubles with each failure in a row, up to
+	// 30s. Zero means DefaultQEMULogRetryBackoff.
+	QEMULogRetryBackoff time.Duration
 	// Logger receives the agent's log; nil discards.
 	Logger hclog.Logger
 }
@@ -84,7 +107,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}} {
+	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}, {"qemu log linger", c.QEMULogLinger}, {"qemu log scan interval", c.QEMULogScanInterval}, {"qemu log retry backoff", c.QEMULogRetryBackoff}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s is negative", d.name, d.v))
 		}
@@ -100,6 +123,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBackoff == 0 {
 		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.QEMULogLinger == 0 {
+		c.QEMULogLinger = DefaultQEMULogLinger
+	}
+	if c.QEMULogScanInterval == 0 {
+		c.QEMULogScanInterval = DefaultQEMULogScanInterval
+	}
+	if c.QEMULogRetryBackoff == 0 {
+		c.QEMULogRetryBackoff = DefaultQEMULogRetryBackoff
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()

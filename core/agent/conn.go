@@ -16,6 +16,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/agent/wire"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
 // Connection timing: how long registering and attaching may take, and the
@@ -132,7 +133,7 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 		ProtocolVersion:     agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		NodeName:            a.cfg.NodeName,
 		Address:             local.get(),
-		Host:                wire.HostToProto(host),
+		Host:                backend.HostInfoToProto(host),
 		Backend:             wire.BackendToProto(info),
 		HeartbeatIntervalMs: a.cfg.HeartbeatInterval.Milliseconds(),
 		AgentVersion:        a.cfg.Version,

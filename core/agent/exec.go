@@ -25,7 +25,7 @@ func (a *Agent) execute(ctx context.Context, cmd *agentv1.Command) *agentv1.Comm
 			err = plugin.InvalidArgument("spec", "create: the command carries no spec")
 			break
 		}
-		x, err = b.CreateVM(ctx, wire.SpecFromProto(cmd.GetSpec()))
+		x, err = b.CreateVM(ctx, backend.SpecFromProto(cmd.GetSpec()))
 		if err == nil && x != nil && a.logs != nil {
 			a.logs.created(ctx, x.ID)
 		}
@@ -46,13 +46,13 @@ func (a *Agent) execute(ctx context.Context, cmd *agentv1.Command) *agentv1.Comm
 	case agentv1.Op_OP_TAIL_LOG:
 		var t *backend.LogTail
 		t, err = b.TailLog(ctx, id, int(cmd.GetLines()))
-		out.Log = wire.LogTailToProto(t)
+		out.Log = backend.LogTailToProto(t)
 	default:
 		err = plugin.Unsupported("command %s: this agent does not know it; upgrade the agent to the server's version", cmd.GetOp())
 	}
 	if err != nil {
 		return &agentv1.CommandReply{CommandId: cmd.GetId(), Error: wire.ErrorToProto(err)}
 	}
-	out.Vm = wire.VMToProto(x)
+	out.Vm = backend.VMToProto(x)
 	return out
 }

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -12,8 +13,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
-	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/agentserver"
+	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -23,7 +28,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cptest.Cleanup()
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
@@ -35,10 +40,10 @@ type report struct {
 	kind   string // register, full_sync, change, heartbeat, disconnected
 	at     time.Time
 	node   string
-	reg    controlplane.Registration
+	reg    nodeapi.Registration
 	vms    []*backend.VM
-	change controlplane.Change
-	hb     controlplane.HeartbeatReport
+	change nodeapi.Change
+	hb     nodeapi.HeartbeatReport
 }
 
 // recorder is a ReportHandler that records the calls it gets.
@@ -50,7 +55,7 @@ type recorder struct {
 	askFullSync bool
 }
 
-var _ controlplane.ReportHandler = (*recorder)(nil)
+var _ nodeapi.ReportHandler = (*recorder)(nil)
 
 func newRecorder() *recorder { return &recorder{nodes: map[string]string{}} }
 
@@ -61,11 +66,11 @@ func (r *recorder) add(rep report) {
 	r.mu.Unlock()
 }
 
-func (r *recorder) Register(_ context.Context, reg controlplane.Registration) (string, error) {
+func (r *recorder) Register(_ context.Context, reg nodeapi.Registration) (string, error) {
 	r.mu.Lock()
 	id := r.nodes[reg.NodeName]
 	if id == "" {
-		id = "node-" + cptest.RandomHex(4)
+		id = "node-" + testid.Hex(4)
 		r.nodes[reg.NodeName] = id
 	}
 	r.mu.Unlock()
@@ -78,12 +83,12 @@ func (r *recorder) FullSync(_ context.Context, nodeID string, vms []*backend.VM)
 	return nil
 }
 
-func (r *recorder) Change(_ context.Context, nodeID string, ch controlplane.Change) error {
+func (r *recorder) Change(_ context.Context, nodeID string, ch nodeapi.Change) error {
 	r.add(report{kind: "change", node: nodeID, change: ch})
 	return nil
 }
 
-func (r *recorder) Heartbeat(_ context.Context, nodeID string, hb controlplane.HeartbeatReport) (bool, error) {
+func (r *recorder) Heartbeat(_ context.Context, nodeID string, hb nodeapi.HeartbeatReport) (bool, error) {
 	r.add(report{kind: "heartbeat", node: nodeID, hb: hb})
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -118,19 +123,35 @@ func (r *recorder) mark() int {
 // returns it.
 func (r *recorder) waitReport(t *testing.T, from int, within time.Duration, what string, match func(report) bool) report {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		all := r.all()
-		for _, rep := range all[min(from, len(all)):] {
+	var found report
+	wait.UntilNil(t, within, what, func() error {
+		since := r.all()
+		since = since[min(from, len(since)):]
+		for _, rep := range since {
 			if match(rep) {
-				return rep
+				found = rep
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no such report within %s; reports since: %s", what, within, describe(all[min(from, len(all)):]))
+		return fmt.Errorf("no such report; reports since: %s", describe(since))
+	})
+	return found
+}
+
+// noReport checks that no report after position from matches for the
+// whole of during.
+func (r *recorder) noReport(t *testing.T, from int, during time.Duration, what string, match func(report) bool) {
+	t.Helper()
+	wait.Stays(t, during, what, func() bool {
+		since := r.all()
+		for _, rep := range since[min(from, len(since)):] {
+			if match(rep) {
+				t.Logf("unexpected report: %s", describe([]report{rep}))
+				return false
+			}
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return true
+	})
 }
 
 func describe(reps []report) string {
@@ -156,8 +177,8 @@ func describe(reps []report) string {
 // server is an agent server on loopback with a recording handler and a
 // recording log appender.
 type server struct {
-	srv  *controlplane.AgentServer
-	disp *controlplane.Dispatcher
+	srv  *agentserver.Server
+	disp *agentserver.Dispatcher
 	rec  *recorder
 	logs *logRecorder
 	addr string
@@ -177,26 +198,16 @@ func startServerLogs(t *testing.T, addr, token string, logs *logRecorder) *serve
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	var ln net.Listener
-	var err error
-	// The port of a server just closed may take a moment to be free.
-	for range 50 {
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{disp: controlplane.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1)}
-	opts := controlplane.AgentServerOptions{
-		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: cptest.Logger(t, hclog.Debug).Named("server"),
+	ln := listen(t, addr)
+	s := &server{disp: agentserver.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1)}
+	opts := agentserver.Options{
+		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: testlog.New(t, hclog.Debug).Named("server"),
 	}
 	if logs != nil {
 		opts.Logs = logs
 	}
-	s.srv, err = controlplane.NewAgentServer(opts)
+	var err error
+	s.srv, err = agentserver.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,10 +237,10 @@ func (s *server) stop(t *testing.T) {
 func runAgent(t *testing.T, cfg agent.Config) *agent.Agent {
 	t.Helper()
 	if cfg.NodeName == "" {
-		cfg.NodeName = "node-" + cptest.RandomHex(3)
+		cfg.NodeName = "node-" + testid.Hex(3)
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = cptest.Logger(t, hclog.Debug)
+		cfg.Logger = testlog.New(t, hclog.Debug)
 	}
 	a, err := agent.New(cfg)
 	if err != nil {
@@ -252,16 +263,16 @@ func runAgent(t *testing.T, cfg agent.Config) *agent.Agent {
 	return a
 }
 
-// waitFor polls cond until it holds.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+// listen listens on addr, waiting for the port of a server just closed
+// to be free.
+func listen(t *testing.T, addr string) net.Listener {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var ln net.Listener
+	wait.UntilNil(t, 5*time.Second, "listening on "+addr, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	return ln
 }
 
 func isKind(kind string) func(report) bool {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/quantixvm/quantix/core/agent/wire"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
 // session is one attached Session stream: a reader taking commands,
@@ -182,9 +184,9 @@ func (s *session) fullSync() error {
 	if !ok {
 		return nil
 	}
-	body := &agentv1.FullSync{Vms: make([]*agentv1.VM, 0, len(vms))}
+	body := &agentv1.FullSync{Vms: make([]*backendv1.VM, 0, len(vms))}
 	for _, x := range vms {
-		body.Vms = append(body.Vms, wire.VMToProto(x))
+		body.Vms = append(body.Vms, backend.VMToProto(x))
 	}
 	s.a.log.Debug("sending a full sync", "vms", len(vms))
 	return s.sendReport(&agentv1.Report{Body: &agentv1.Report_FullSync{FullSync: body}})
@@ -198,7 +200,7 @@ func (s *session) changes() error {
 		if c.vm == nil {
 			ch.Gone = true
 		} else {
-			ch.Vm = wire.VMToProto(c.vm)
+			ch.Vm = backend.VMToProto(c.vm)
 		}
 		if err := s.sendReport(&agentv1.Report{Body: &agentv1.Report_Change{Change: ch}}); err != nil {
 			return err

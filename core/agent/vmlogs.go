@@ -23,13 +23,6 @@ import (
 
 // VM log shipping: timing and bounds.
 const (
-	// logLinger is how long a VM's log is still followed once the VM is
-	// stopped and its log has gone quiet: QEMU and libvirt write their last
-	// lines (the signal that ended QEMU, "shutting down") after the VM
-	// stopped.
-	logLinger = 5 * time.Second
-	// logScan is how often the followed logs are matched with the view.
-	logScan = 500 * time.Millisecond
 	// Followers wait while the lines read and not yet acknowledged reach
 	// either bound.
 	maxQueuedLines = 10000
@@ -49,6 +42,9 @@ const (
 	// acknowledged; it is written at most every persistEvery.
 	offsetsFile  = "vm-logs.json"
 	persistEvery = time.Second
+	// maxRetryHold caps the pause before lines a server failed to store are
+	// sent again.
+	maxRetryHold = 30 * time.Second
 	// offsetGrace keeps the offset of a VM missing from the view that long
 	// after it was set: a VM just created may not be in the view yet.
 	offsetGrace = time.Minute
@@ -99,8 +95,22 @@ type sentBatch struct {
 	acked bool
 }
 
+// logTiming is when the log shipper acts, from the agent's Config.
+type logTiming struct {
+	// linger is how long the log of a VM that stopped is still followed
+	// once it has gone quiet (Config.QEMULogLinger).
+	linger time.Duration
+	// scan is how often the followed logs are matched with the view
+	// (Config.QEMULogScanInterval).
+	scan time.Duration
+	// retry is the first pause before lines a server failed to store are
+	// sent again (Config.QEMULogRetryBackoff).
+	retry time.Duration
+}
+
 // logShipper follows the hypervisor log of every VM that runs (and of each
-// for logLinger after it stopped), queues the lines read, and hands them in
+// for linger after it stopped, but no longer once the backend says it was
+// deleted: see backend.LogReader), queues the lines read, and hands them in
 // batches to the attached session; the lines a server acknowledged leave
 // the queue and their VM's acknowledged offset moves past them. Lines not
 // acknowledged when a session ends are sent again by the next one. A VM's
@@ -110,6 +120,8 @@ type logShipper struct {
 	b    backend.Backend
 	log  hclog.Logger
 	path string // the offsets file; "" keeps offsets in memory
+	// timing says when to stop following, scan and send again.
+	timing logTiming
 
 	mu    sync.Mutex
 	vms   map[string]*vmLog
@@ -140,13 +152,14 @@ type logShipper struct {
 // newLogShipper loads the offsets kept under stateDir ("" keeps none). A
 // file that cannot be read is logged and ignored: the logs are sent again
 // from their start, which the server stores once.
-func newLogShipper(b backend.Backend, stateDir string, log hclog.Logger) (*logShipper, error) {
+func newLogShipper(b backend.Backend, stateDir string, timing logTiming, log hclog.Logger) (*logShipper, error) {
 	sh := &logShipper{
-		b:     b,
-		log:   log.Named("vmlogs"),
-		vms:   make(map[string]*vmLog),
-		space: make(chan struct{}),
-		ready: make(chan struct{}, 1),
+		b:      b,
+		log:    log.Named("vmlogs"),
+		timing: timing,
+		vms:    make(map[string]*vmLog),
+		space:  make(chan struct{}),
+		ready:  make(chan struct{}, 1),
 	}
 	if stateDir == "" {
 		return sh, nil
@@ -220,14 +233,15 @@ func followed(s backend.PowerState) bool {
 	return s != backend.StateStopped && s != backend.StateCrashed
 }
 
-// run follows the logs of the VMs of the view until ctx ends, saving the
-// offsets every persistEvery; then it stops every follower and saves them
-// once more. It returns at once when the backend reads no logs.
+// run follows the logs of the VMs of the view, matching them with it every
+// sh.timing.scan, until ctx ends, saving the offsets every persistEvery;
+// then it stops every follower and saves them once more. It returns at once
+// when the backend reads no logs.
 func (sh *logShipper) run(ctx context.Context, v *view) {
 	if !sh.checkCapable(ctx) {
 		return
 	}
-	t := time.NewTicker(logScan)
+	t := time.NewTicker(sh.timing.scan)
 	defer t.Stop()
 	lastSave := time.Now()
 	caughtUp := false
@@ -282,10 +296,10 @@ func (sh *logShipper) checkCapable(ctx context.Context) bool {
 }
 
 // scan starts following the log of every VM that runs, stops following
-// those of VMs stopped or gone whose log has been quiet for logLinger, and
+// those of VMs stopped or gone whose log has been quiet for sh.timing.linger, and
 // forgets the offsets of VMs gone from a complete view. With catchUp (the
 // first complete view of the run), the logs of stopped VMs already sent
-// from are followed for logLinger too, for what they got while the agent
+// from are followed for sh.timing.linger too, for what they got while the agent
 // was away.
 func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerState, synced, catchUp bool, now time.Time) {
 	sh.mu.Lock()
@@ -309,10 +323,14 @@ func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerS
 		}
 	}
 	for id, v := range sh.vms {
-		if v.stop == nil && v.done != nil {
+		if v.done != nil {
 			select {
 			case <-v.done:
-				v.done = nil
+				// Ended, when asked or by itself (the VM was deleted).
+				if v.stop != nil {
+					v.stop()
+				}
+				v.stop, v.done = nil, nil
 			default:
 			}
 		}
@@ -321,7 +339,7 @@ func (sh *logShipper) scan(ctx context.Context, states map[string]backend.PowerS
 			if v.quiet.IsZero() {
 				v.quiet = now
 			}
-			if now.Sub(v.quiet) >= logLinger && now.Sub(v.lastLine) >= logLinger && !v.waiting {
+			if now.Sub(v.quiet) >= sh.timing.linger && now.Sub(v.lastLine) >= sh.timing.linger && !v.waiting {
 				v.stop()
 				v.stop = nil
 			}
@@ -367,7 +385,8 @@ func (sh *logShipper) stopAll() {
 
 // follow streams the log of VM id into the queue from where it was read
 // to, following it again with backoff whenever the stream breaks, until
-// ctx ends.
+// ctx ends or the backend says the VM is gone: its log may be another VM's
+// now.
 func (sh *logShipper) follow(ctx context.Context, id string, done chan struct{}) {
 	defer close(done)
 	b := newBackoff(200*time.Millisecond, 5*time.Second)
@@ -390,12 +409,12 @@ func (sh *logShipper) follow(ctx context.Context, id string, done chan struct{})
 		if err != nil {
 			msg = err.Error()
 		}
+		if plugin.KindOf(err) == plugin.KindNotFound {
+			sh.log.Debug("no longer following the log of a vm: the vm is gone", "vm", id, "error", msg)
+			return
+		}
 		if msg != lastErr {
-			if plugin.KindOf(err) == plugin.KindNotFound {
-				sh.log.Debug("following the log of a vm failed: the vm is gone", "vm", id, "error", msg)
-			} else {
-				sh.log.Warn("following the log of a vm broke; following it again", "vm", id, "error", msg)
-			}
+			sh.log.Warn("following the log of a vm broke; following it again", "vm", id, "error", msg)
 			lastErr = msg
 		}
 		if !sleep(ctx, b.next()) {
@@ -562,7 +581,7 @@ func (sh *logShipper) ack(token uint64, a *agentv1.LogAck) {
 		return
 	}
 	if msg := a.GetError(); msg != "" {
-		sh.hold = min(max(2*sh.hold, time.Second), 30*time.Second)
+		sh.hold = min(max(2*sh.hold, sh.timing.retry), maxRetryHold)
 		sh.holdUntil = time.Now().Add(sh.hold)
 		sh.sent, sh.inflight = 0, nil
 		if msg != sh.lastErr {

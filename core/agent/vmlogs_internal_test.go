@@ -11,13 +11,15 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 func newTestShipper(t *testing.T, b backend.Backend, dir string) *logShipper {
 	t.Helper()
-	sh, err := newLogShipper(b, dir, hclog.NewNullLogger())
+	sh, err := newLogShipper(b, dir, logTiming{linger: DefaultQEMULogLinger, scan: DefaultQEMULogScanInterval, retry: DefaultQEMULogRetryBackoff}, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +101,30 @@ func TestShipperBatches(t *testing.T) {
 	}
 }
 
+// TestShipperRetryBackoff: the pause after a failed batch starts at the
+// configured retry backoff and doubles with each failure in a row.
+func TestShipperRetryBackoff(t *testing.T) {
+	const retry = 50 * time.Millisecond
+	sh, err := newLogShipper(nil, "", logTiming{linger: DefaultQEMULogLinger, scan: DefaultQEMULogScanInterval, retry: retry}, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueLines(t, sh, idA, 10, 0)
+	tok := sh.attach()
+	later := time.Now().Add(time.Hour)
+	for i, want := range []time.Duration{retry, 2 * retry, 4 * retry} {
+		id := uint64(i + 1)
+		b, _ := sh.take(tok, id, later)
+		if b == nil {
+			t.Fatalf("failure %d: no batch to send", i+1)
+		}
+		sh.ack(tok, &agentv1.LogAck{Id: id, Error: "spool unavailable"})
+		if b, wait := sh.take(tok, id+1, time.Now()); b != nil || wait <= want/2 || wait > want {
+			t.Errorf("after failure %d: batch %v, wait %s; want a pause of %s", i+1, b, wait, want)
+		}
+	}
+}
+
 // TestShipperWindow: no more than logWindow batches await an answer, and
 // a batch stops short of maxBatchBytes.
 func TestShipperWindow(t *testing.T) {
@@ -163,10 +189,16 @@ func TestShipperBackpressure(t *testing.T) {
 	go func() {
 		done <- sh.enqueue(context.Background(), idA, backend.LogLine{Text: "one more", Offset: off + 9})
 	}()
+	// Once it says it waits, it waits for an answer to make room.
+	wait.Until(t, 5*time.Second, "the follower waiting for room", func() bool {
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		return sh.vms[idA].waiting
+	})
 	select {
 	case err := <-done:
 		t.Fatalf("a line was queued into a full queue (%v)", err)
-	case <-time.After(100 * time.Millisecond):
+	default:
 	}
 	tok := sh.attach()
 	b, _ := sh.take(tok, 1, time.Now())
@@ -216,7 +248,7 @@ func (s *streamer) state(id string) (starts []int64, open int) {
 }
 
 // TestShipperScan: a running VM's log is followed from its acknowledged
-// offset, still for logLinger after it stopped, then not; a stopped VM with
+// offset, still for its linger after it stopped, then not; a stopped VM with
 // a known offset is followed once at start; the offsets of VMs gone are
 // forgotten; offsets are saved and loaded.
 func TestShipperScan(t *testing.T) {
@@ -230,17 +262,12 @@ func TestShipperScan(t *testing.T) {
 	defer cancel()
 	waitOpen := func(id string, want int) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			_, open := b.state(id)
-			if open == want {
-				return
+		wait.UntilNil(t, 5*time.Second, fmt.Sprintf("%d streams of vm %s open", want, id), func() error {
+			if _, open := b.state(id); open != want {
+				return fmt.Errorf("%d open", open)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("vm %s: %d streams open, want %d", id, open, want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	t0 := time.Now()
 	states := map[string]backend.PowerState{idA: backend.StateRunning, idB: backend.StateStopped, idC: backend.StateStopped}
@@ -257,24 +284,21 @@ func TestShipperScan(t *testing.T) {
 
 	states[idA] = backend.StateStopped
 	sh.scan(ctx, states, true, false, t0.Add(time.Second))
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+logLinger-time.Millisecond))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+sh.timing.linger-time.Millisecond))
 	waitOpen(idA, 1)
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+logLinger))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+sh.timing.linger))
 	waitOpen(idA, 0)
 	waitOpen(idC, 0)
 
 	delete(states, idC)
-	deadline := time.Now().Add(5 * time.Second)
-	for kept := true; kept; {
-		if time.Now().After(deadline) {
-			t.Fatal("the offset of a vm gone from the host is kept")
-		}
-		sh.scan(ctx, states, true, false, t0.Add(2*logLinger))
+	// The follower of C ends on its own: the scan after it has clears it.
+	wait.Until(t, 5*time.Second, "the offset of a vm gone from the host forgotten", func() bool {
+		sh.scan(ctx, states, true, false, t0.Add(2*sh.timing.linger))
 		sh.mu.Lock()
-		_, kept = sh.vms[idC]
-		sh.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer sh.mu.Unlock()
+		_, kept := sh.vms[idC]
+		return !kept
+	})
 	if err := sh.save(); err != nil {
 		t.Fatal(err)
 	}
@@ -298,11 +322,7 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	t0 := time.Now()
 	states := map[string]backend.PowerState{idA: backend.StateRunning}
 	sh.scan(ctx, states, true, false, t0)
-	for deadline := time.Now().Add(5 * time.Second); openStreams() != 1; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the running vm's log is not followed")
-		}
-	}
+	wait.Until(t, 5*time.Second, "the running vm's log followed", func() bool { return openStreams() == 1 })
 	sh.mu.Lock()
 	for len(sh.queue) < maxQueuedLines {
 		sh.queue = append(sh.queue, queuedLine{vmID: idB, line: backend.LogLine{Text: "x"}})
@@ -310,20 +330,14 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	sh.mu.Unlock()
 	queued := make(chan error, 1)
 	go func() { queued <- sh.enqueue(ctx, idA, backend.LogLine{Text: "shutting down", Offset: 100}) }()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	wait.Until(t, 5*time.Second, "enqueue into a full queue saying it waits", func() bool {
 		sh.mu.Lock()
-		waiting := sh.vms[idA].waiting
-		sh.mu.Unlock()
-		if waiting {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("enqueue into a full queue does not say it waits")
-		}
-	}
+		defer sh.mu.Unlock()
+		return sh.vms[idA].waiting
+	})
 	states[idA] = backend.StateStopped
 	sh.scan(ctx, states, true, false, t0.Add(time.Second))
-	sh.scan(ctx, states, true, false, t0.Add(time.Second+10*logLinger))
+	sh.scan(ctx, states, true, false, t0.Add(time.Second+10*sh.timing.linger))
 	if sh.vms[idA].stop == nil {
 		t.Fatal("the follower of a stopped vm was ended while it waited for room with a line in hand")
 	}
@@ -335,8 +349,55 @@ func TestShipperWaitingFollowerNotQuiet(t *testing.T) {
 	if err := <-queued; err != nil {
 		t.Fatal(err)
 	}
-	sh.scan(ctx, states, true, false, time.Now().Add(2*logLinger))
+	sh.scan(ctx, states, true, false, time.Now().Add(2*sh.timing.linger))
 	if sh.vms[idA].stop != nil {
 		t.Error("the follower is not ended once its line is queued and the log has been quiet")
+	}
+}
+
+// goneStreamer is a backend whose VMs are all deleted: StreamLog fails with
+// a not-found error, counting its calls.
+type goneStreamer struct {
+	backend.Backend
+	mu    sync.Mutex
+	calls int
+}
+
+func (g *goneStreamer) StreamLog(context.Context, string, int64, func(backend.LogLine) error) error {
+	g.mu.Lock()
+	g.calls++
+	g.mu.Unlock()
+	return plugin.NotFound("following the log of vm %s: the vm was deleted", idA)
+}
+
+// TestShipperFollowerEndsWhenVMGone: a follower whose stream says the VM is
+// gone ends by itself rather than following the log again (the log may be
+// another VM's now), and the next scan clears it.
+func TestShipperFollowerEndsWhenVMGone(t *testing.T) {
+	b := &goneStreamer{}
+	sh := newTestShipper(t, b, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer sh.stopAll()
+	sh.scan(ctx, map[string]backend.PowerState{idA: backend.StateRunning}, true, false, time.Now())
+	sh.mu.Lock()
+	done := sh.vms[idA].done
+	sh.mu.Unlock()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the follower of a vm gone still runs")
+	}
+	sh.scan(ctx, map[string]backend.PowerState{}, false, false, time.Now())
+	sh.mu.Lock()
+	v := sh.vms[idA]
+	sh.mu.Unlock()
+	if v == nil || v.stop != nil || v.done != nil {
+		t.Error("the scan after the follower ended did not clear it")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.calls != 1 {
+		t.Errorf("StreamLog called %d times, want once", b.calls)
 	}
 }

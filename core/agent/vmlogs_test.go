@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,8 +16,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
-	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/pluginhost"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlibvirt"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/wait"
+	"github.com/quantixvm/quantix/plugins/sim"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -112,20 +120,18 @@ func (r *logRecorder) duplicates() int {
 // and returns its entries.
 func (r *logRecorder) waitMessages(t *testing.T, id string, within time.Duration, want ...string) []logsink.Entry {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := r.entries(id)
+	var got []logsink.Entry
+	wait.UntilNil(t, within, fmt.Sprintf("entries %q of vm %s", want, id), func() error {
+		got = r.entries(id)
 		missing := slices.DeleteFunc(slices.Clone(want), func(m string) bool {
 			return slices.ContainsFunc(got, func(e logsink.Entry) bool { return e.Message == m })
 		})
-		if len(missing) == 0 {
-			return got
+		if len(missing) != 0 {
+			return fmt.Errorf("no entry of %q; entries: %q", missing, messages(got))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("vm %s: no entry of %q within %s; entries: %s", id, missing, within, messages(got))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	return got
 }
 
 func messages(es []logsink.Entry) []string {
@@ -172,7 +178,7 @@ func domainID(t *testing.T, srv *server, name string) string {
 func startAgent(t *testing.T, cfg agent.Config) (*agent.Agent, func()) {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = cptest.Logger(t, hclog.Debug)
+		cfg.Logger = testlog.New(t, hclog.Debug)
 	}
 	a, err := agent.New(cfg)
 	if err != nil {
@@ -238,7 +244,7 @@ func TestVMLogLinesShipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendLog(t, path, lines[0])
-	waitFor(t, 10*time.Second, "the first line again after the truncation", func() bool {
+	wait.Until(t, 10*time.Second, "the first line again after the truncation", func() bool {
 		n := 0
 		for _, e := range srv.logs.entries(id) {
 			if e.Message == lines[0] {
@@ -257,7 +263,9 @@ func TestVMLogLinesShipped(t *testing.T) {
 // reach the server once the server is back; lines acknowledged are not
 // sent again.
 func TestVMLogLinesSurviveFailures(t *testing.T) {
-	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond})
+	// Failed appends are tried again after 100ms, then 200ms, rather than
+	// the default second, then two.
+	srv, b, _ := connected(t, agent.Config{MaxBackoff: 300 * time.Millisecond, QEMULogRetryBackoff: 100 * time.Millisecond})
 	id := domainID(t, srv, testDomain)
 	path := filepath.Join(b.LogDir, testDomain+".log")
 	logs := srv.logs
@@ -268,7 +276,7 @@ func TestVMLogLinesSurviveFailures(t *testing.T) {
 	logs.setFail(errors.New("spool unavailable"))
 	from := logs.appends()
 	appendLog(t, path, "while appends fail 1", "while appends fail 2")
-	waitFor(t, 10*time.Second, "two failed appends", func() bool { return logs.appends() >= from+2 })
+	wait.Until(t, 10*time.Second, "two failed appends", func() bool { return logs.appends() >= from+2 })
 	logs.setFail(nil)
 	logs.waitMessages(t, id, 10*time.Second, "while appends fail 1", "while appends fail 2")
 
@@ -276,7 +284,7 @@ func TestVMLogLinesSurviveFailures(t *testing.T) {
 	logs.setBlock(gate)
 	from = logs.appends()
 	appendLog(t, path, "in flight when the session breaks")
-	waitFor(t, 10*time.Second, "an append in flight", func() bool { return logs.appends() > from })
+	wait.Until(t, 10*time.Second, "an append in flight", func() bool { return logs.appends() > from })
 	srv.stop(t)
 	appendLog(t, path, "while no server is there")
 	logs.setBlock(nil)
@@ -296,9 +304,9 @@ func TestVMLogLinesSurviveFailures(t *testing.T) {
 // written meanwhile and none of those sent before.
 func TestVMLogOffsetsSurviveRestart(t *testing.T) {
 	srv := startServer(t, "", "")
-	b := cptest.LaunchTestDriver(t)
+	b := testlibvirt.LaunchTestDriver(t)
 	dir := t.TempDir()
-	cfg := agent.Config{NodeName: "node-" + cptest.RandomHex(3), Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, StateDir: dir}
+	cfg := agent.Config{NodeName: "node-" + testid.Hex(3), Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, StateDir: dir}
 	_, stop := startAgent(t, cfg)
 	id := domainID(t, srv, testDomain)
 	path := filepath.Join(b.LogDir, testDomain+".log")
@@ -328,52 +336,101 @@ func TestVMLogOffsetsSurviveRestart(t *testing.T) {
 	}
 }
 
+// streamCounter is the agent's backend in tests that watch its log
+// followers: the real plugin, counting the StreamLog calls of each VM made
+// and under way.
+type streamCounter struct {
+	backend.Backend
+	mu    sync.Mutex
+	calls map[string]int
+	open  map[string]int
+}
+
+func newStreamCounter(b backend.Backend) *streamCounter {
+	return &streamCounter{Backend: b, calls: map[string]int{}, open: map[string]int{}}
+}
+
+func (s *streamCounter) StreamLog(ctx context.Context, id string, offset int64, fn func(backend.LogLine) error) error {
+	s.mu.Lock()
+	s.calls[id]++
+	s.open[id]++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.open[id]--
+		s.mu.Unlock()
+	}()
+	return s.Backend.StreamLog(ctx, id, offset, fn)
+}
+
+// streams returns how many StreamLog calls of VM id are under way.
+func (s *streamCounter) streams(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open[id]
+}
+
+// streamCalls returns how many StreamLog calls of VM id were made.
+func (s *streamCounter) streamCalls(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
 // TestVMLogFollowedWhileRunning: a VM created through the agent is not
 // given the lines an earlier VM of its name left in the log; its log is
-// followed while it runs and for a while after it stopped, then no more
+// followed while it runs and for the linger after it stopped, then no more
 // until it runs again.
 func TestVMLogFollowedWhileRunning(t *testing.T) {
-	srv, b, a := connected(t, agent.Config{})
+	srv := startServer(t, "", "")
+	td := testlibvirt.LaunchTestDriver(t)
+	b := newStreamCounter(td)
+	// Scans every 50ms: the log of a VM that stopped is no longer followed
+	// soon after its linger, and a second of the linger leaves the
+	// follower (which reads every 200ms) time for the lines written after
+	// the stop.
+	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond,
+		QEMULogLinger: time.Second, QEMULogScanInterval: 50 * time.Millisecond})
+	srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", fullSyncWith(testDomain))
 	ctx := context.Background()
 	node := a.Status().NodeID
-	name := "logs-" + cptest.RandomHex(3)
-	path := filepath.Join(b.LogDir, name+".log")
+	name := "logs-" + testid.Hex(3)
+	path := filepath.Join(td.LogDir, name+".log")
 	appendLog(t, path, "left by an earlier vm of the name")
 	sp := spec(name)
-	res, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpCreate, Spec: &sp})
+	res, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &sp})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := res.VM.ID
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id}); err != nil {
 		t.Fatal(err)
 	}
 	appendLog(t, path, "its own line")
 	srv.logs.waitMessages(t, id, 10*time.Second, "its own line")
 
 	from := srv.rec.mark()
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStop, VMID: id, Stop: backend.StopOptions{Force: true}}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_STOP, VMID: id, Stop: backend.StopOptions{Force: true}}); err != nil {
 		t.Fatal(err)
 	}
 	srv.rec.waitReport(t, from, 10*time.Second, "the stop", changeOf(id, backend.StateStopped))
 	appendLog(t, path, "right after the stop")
 	srv.logs.waitMessages(t, id, 10*time.Second, "right after the stop")
 
-	// Quiet for 5s after the stop: no longer followed.
-	time.Sleep(7 * time.Second)
+	// Quiet for the linger after the stop: no longer followed.
+	wait.Until(t, 10*time.Second, "the log of the stopped vm no longer followed", func() bool { return b.streams(id) == 0 })
 	appendLog(t, path, "while stopped")
-	time.Sleep(time.Second)
-	if got := messages(srv.logs.entries(id)); slices.Contains(got, "while stopped") {
-		t.Errorf("a line written long after the stop was sent at once: %q", got)
-	}
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpStart, VMID: id}); err != nil {
+	wait.Stays(t, 500*time.Millisecond, "the stopped vm's log not followed again", func() bool {
+		return b.streams(id) == 0 && !slices.Contains(messages(srv.logs.entries(id)), "while stopped")
+	})
+	if _, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id}); err != nil {
 		t.Fatal(err)
 	}
 	got := messages(srv.logs.waitMessages(t, id, 10*time.Second, "while stopped"))
 	if want := []string{"its own line", "right after the stop", "while stopped"}; !slices.Equal(got, want) {
 		t.Errorf("entries: %q; want %q", got, want)
 	}
-	if _, err := srv.disp.Execute(ctx, node, controlplane.Command{Op: controlplane.OpDelete, VMID: id, Delete: backend.DeleteOptions{Force: true}}); err != nil {
+	if _, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_DELETE, VMID: id, Delete: backend.DeleteOptions{Force: true}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -382,17 +439,26 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 // agent of a server that keeps none keeps its session.
 func TestVMLogsNotShipped(t *testing.T) {
 	t.Run("disabled", func(t *testing.T) {
-		srv, b, _ := connected(t, agent.Config{DisableQEMULogs: true})
+		srv := startServer(t, "", "")
+		td := testlibvirt.LaunchTestDriver(t)
+		b := newStreamCounter(td)
+		runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, DisableQEMULogs: true})
 		id := domainID(t, srv, testDomain)
-		appendLog(t, filepath.Join(b.LogDir, testDomain+".log"), "not sent")
-		time.Sleep(1500 * time.Millisecond)
-		if got := srv.logs.entries(id); len(got) != 0 {
-			t.Errorf("an agent with vm logs disabled sent %q", messages(got))
-		}
+		appendLog(t, filepath.Join(td.LogDir, testDomain+".log"), "not sent")
+		// With vm logs on, the running vm's log would be followed at the
+		// next scan (DefaultQEMULogScanInterval) and its line read within
+		// 200ms and sent within 200ms more.
+		wait.Stays(t, time.Second, "no log followed nor sent by an agent with vm logs disabled", func() bool {
+			if n, got := b.streamCalls(id), srv.logs.entries(id); n != 0 || len(got) != 0 {
+				t.Logf("%d streams of the log opened, entries sent: %q", n, messages(got))
+				return false
+			}
+			return true
+		})
 	})
 	t.Run("server keeps none", func(t *testing.T) {
 		srv := startServerLogs(t, "", "", nil)
-		b := cptest.LaunchTestDriver(t)
+		b := testlibvirt.LaunchTestDriver(t)
 		appendLog(t, filepath.Join(b.LogDir, testDomain+".log"), "kept by the agent")
 		runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 100 * time.Millisecond})
 		srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", fullSyncWith(testDomain))
@@ -402,4 +468,90 @@ func TestVMLogsNotShipped(t *testing.T) {
 			t.Error("the session ended")
 		}
 	})
+}
+
+// entryOffset returns the log offset an entry of source qemu carries.
+func entryOffset(t *testing.T, e logsink.Entry) int64 {
+	t.Helper()
+	var f struct{ Offset int64 }
+	if err := json.Unmarshal(e.Fields, &f); err != nil {
+		t.Fatalf("the fields of entry %q: %v: %s", e.Message, err, e.Fields)
+	}
+	return f.Offset
+}
+
+// TestVMLogOfReusedName: a VM deleted and created again under the same
+// name while the first one's log is still followed (the simulated backend,
+// whose VMs write their state changes to <name>.log): every line is stored
+// under the VM that wrote it and no other, and the deleted VM's log is no
+// longer followed.
+func TestVMLogOfReusedName(t *testing.T) {
+	srv := startServer(t, "", "")
+	sb := sim.New(sim.WithLogger(testlog.New(t, hclog.Warn)))
+	in, err := pluginhost.InProcess(context.Background(), "sim", sb, sim.Config{Hostname: "sim-" + testid.Hex(3)}.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = in.Close() })
+	b := newStreamCounter(in)
+	// A linger far longer than the test: the first VM's log would still be
+	// followed when the second VM writes to it.
+	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, QEMULogLinger: time.Hour})
+	srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", isKind("full_sync"))
+	ctx := context.Background()
+	node := a.Status().NodeID
+	exec := func(c nodeapi.Command) *backend.VM {
+		t.Helper()
+		res, err := srv.disp.Execute(ctx, node, c)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Op, err)
+		}
+		return res.VM
+	}
+	hasText := func(id, text string) func() bool {
+		return func() bool {
+			return slices.ContainsFunc(srv.logs.entries(id), func(e logsink.Entry) bool { return strings.Contains(e.Message, text) })
+		}
+	}
+
+	name := "reused-" + testid.Hex(3)
+	sp := spec(name)
+	first := exec(nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &sp}).ID
+	exec(nodeapi.Command{Op: agentv1.Op_OP_START, VMID: first})
+	wait.Until(t, 10*time.Second, "the first vm's start in its log", hasText(first, "state stopped -> running"))
+	exec(nodeapi.Command{Op: agentv1.Op_OP_STOP, VMID: first, Stop: backend.StopOptions{Force: true}})
+	wait.Until(t, 10*time.Second, "the first vm's stop in its log", hasText(first, "state running -> stopped"))
+	exec(nodeapi.Command{Op: agentv1.Op_OP_DELETE, VMID: first})
+	fi, err := os.Stat(sb.LogPath(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstEnd := fi.Size()
+
+	second := exec(nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &sp}).ID
+	exec(nodeapi.Command{Op: agentv1.Op_OP_START, VMID: second})
+	appendLog(t, sb.LogPath(name), "written while the second vm runs")
+	wait.Until(t, 10*time.Second, "the second vm's line stored", hasText(second, "written while the second vm runs"))
+	wait.Until(t, 10*time.Second, "the first vm's log no longer followed", func() bool { return b.streams(first) == 0 })
+	wait.Stays(t, time.Second, "no line of the second vm stored under the first", func() bool {
+		for _, e := range srv.logs.entries(first) {
+			if entryOffset(t, e) > firstEnd {
+				return false
+			}
+		}
+		return true
+	})
+
+	if got := messages(srv.logs.entries(first)); len(got) != 2 || !strings.Contains(got[0], "state stopped -> running") || !strings.Contains(got[1], "state running -> stopped") {
+		t.Errorf("entries of the first vm: %q; want its start and its stop", got)
+	}
+	got := srv.logs.entries(second)
+	for _, e := range got {
+		if entryOffset(t, e) <= firstEnd {
+			t.Errorf("the second vm has entry %q at offset %d, written by the first vm (its log ended at %d)", e.Message, entryOffset(t, e), firstEnd)
+		}
+	}
+	if len(got) != 2 || !strings.Contains(got[0].Message, "state stopped -> running") {
+		t.Errorf("entries of the second vm: %q; want its start and the line appended", messages(got))
+	}
 }

@@ -8,13 +8,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
-// vmKeys is the shape of a VM in replies (design §5).
+// vmKeys is the shape of a VM in replies (docs/api.md).
 var vmKeys = []string{"id", "name", "description", "labels", "origin", "is_managed", "node_id", "state", "last_known_state",
 	"desired_state", "restart_policy", "spec", "last_seen", "lost_reason", "lost_at", "message", "created_at", "updated_at"}
 
@@ -152,9 +155,8 @@ func TestNodeUnavailable(t *testing.T) {
 	e := newEnv(t, "sqlite", true)
 	e.create(t, "orphan")
 	e.do(t, "POST", "/api/vms/orphan/start", "").want(t, http.StatusOK, "")
-	if err := e.agent.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	e.host.Stop()
+	wait.Until(t, 5*time.Second, "the node's session to end", func() bool { return len(e.disp.Connected()) == 0 })
 	for _, c := range []struct{ method, path string }{
 		{"POST", "/api/vms/orphan/stop"}, {"POST", "/api/vms/orphan/pause"}, {"POST", "/api/vms/orphan/reboot"},
 		{"DELETE", "/api/vms/orphan?force=true"},
@@ -179,13 +181,16 @@ func TestNodeUnavailable(t *testing.T) {
 	}
 }
 
-// TestHostFailure: a VM removed from the host behind the control plane's
-// back: the start fails with a conflict, the VM keeps its state and the
-// error.
+// TestHostFailure: the record places a VM on a host that does not have it
+// (it was removed behind the control plane's back, and no report of that
+// has come yet): the start fails with a conflict, the VM keeps its state
+// and the error.
 func TestHostFailure(t *testing.T) {
 	e := newEnv(t, "sqlite", true)
-	id := e.create(t, "ghost")
-	if err := e.b.DeleteVM(context.Background(), id, backend.DeleteOptions{Force: true}); err != nil {
+	ghost := &vm.VM{ID: uuid.NewString(), Name: "ghost", Origin: vm.OriginControlPlane, IsManaged: true,
+		State: vm.StateStopped, LastKnownState: vm.StateStopped, NodeID: e.node,
+		DesiredState: vm.DesiredStopped, RestartPolicy: vm.RestartNever, Spec: vm.Spec{VCPUs: 1, MemoryMiB: 64}}
+	if err := e.store.VMs().Create(context.Background(), ghost); err != nil {
 		t.Fatal(err)
 	}
 	r := e.do(t, "POST", "/api/vms/ghost/start", "")
@@ -238,7 +243,7 @@ func TestLogsReply(t *testing.T) {
 		t.Errorf("logs without a log file: %s", r.raw)
 	}
 	lines := []string{"2024-01-01 starting up", "qemu: terminating on signal 15", "warning: timeout on disk", "done"}
-	if err := os.WriteFile(filepath.Join(e.b.LogDir, "chatty.log"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.host.LogDir, "chatty.log"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r = e.do(t, "GET", "/api/vms/"+id+"/logs?lines=3", "")
@@ -280,7 +285,7 @@ func TestHealthAndNodes(t *testing.T) {
 	}
 	for _, ref := range []string{e.node, "api-test"} {
 		n := e.do(t, "GET", "/api/nodes/"+ref, "")
-		if n.status != 200 || n.str("id") != e.node || n.str("backend.name") != "libvirt" || n.str("host.hostname") == "" {
+		if n.status != 200 || n.str("id") != e.node || n.str("backend.name") != "sim" || n.str("host.hostname") == "" {
 			t.Errorf("node %s: %s", ref, n.raw)
 		}
 	}

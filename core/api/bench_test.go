@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -66,7 +66,7 @@ func percentile(sorted []time.Duration, p float64) float64 {
 // the first pages; the baseline is the store's List of the same pages,
 // measured in the same run.
 func BenchmarkListVMs(b *testing.B) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		b.Run(driver, func(b *testing.B) {
 			e := newEnv(b, driver, false)
 			seedVMs(b, e.store, benchVMs)
@@ -111,11 +111,11 @@ func BenchmarkListVMs(b *testing.B) {
 	}
 }
 
-// BenchmarkCreateVM: creates per second through POST /api/vms on the real
-// libvirt plugin (test driver); the baseline is the plugin's CreateVM
-// called directly, measured in the same run.
+// BenchmarkCreateVM: creates per second through POST /api/vms, the agent
+// server and the agent of a simulated host; the baseline is the host's
+// CreateVM called directly, measured in the same run.
 func BenchmarkCreateVM(b *testing.B) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		b.Run(driver, func(b *testing.B) {
 			e := newEnv(b, driver, true)
 			n := 0

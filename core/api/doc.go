@@ -1,4 +1,4 @@
-// Package api is the Quantix REST API (design §5) on echo: the VM, node and
+// Package api is the Quantix REST API (docs/api.md) on echo: the VM, node and
 // health routes, JSON in snake_case, errors as {"code", "message"}.
 //
 // Bodies are decoded by one decoder (decodeJSON): keys match field names
@@ -29,7 +29,7 @@
 // GET /api/events is a stream of server-sent events ("vm", "node" and
 // "gap"), resumable with since or Last-Event-ID, with keep-alive comments.
 //
-// Logs (design §6): GET /api/logs queries the built-in store (filters
+// Logs (docs/logs.md): GET /api/logs queries the built-in store (filters
 // level as a minimum, source, component, vm_id, node_id, correlation_id,
 // session_id, user_action, q of at most 1,000 characters, since, until;
 // limit, cursor, order) and replies {logs, next_cursor, has_more};

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -24,7 +26,7 @@ func (e *env) discovered(t testing.TB, vms ...*backend.VM) string {
 	t.Helper()
 	ctx := context.Background()
 	rec := e.svc.Reconciler()
-	id, err := rec.Register(ctx, controlplane.Registration{NodeName: "reporting-node", Backend: node.Backend{Name: "libvirt", Healthy: true}})
+	id, err := rec.Register(ctx, nodeapi.Registration{NodeName: "reporting-node", Backend: node.Backend{Name: "libvirt", Healthy: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +292,7 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 // writers nor other clients; it gets a gap marker where events were
 // dropped, and resuming from the marker's position fetches them.
 func TestEventsSlowClient(t *testing.T) {
-	ro := controlplane.ReconcilerOptions{Broker: controlplane.NewBroker(controlplane.BrokerOptions{SubscriberBuffer: 64})}
+	ro := controlplane.ReconcilerOptions{Broker: events.NewBroker(events.BrokerOptions{SubscriberBuffer: 64})}
 	e := newEnvWith(t, "sqlite", false, ro, time.Hour)
 	e.discovered(t, &backend.VM{ID: foreignID, Name: "busy", State: backend.StateRunning})
 	e.do(t, "POST", "/api/vms/busy/adopt", "").want(t, http.StatusOK, "")
@@ -310,6 +312,23 @@ func TestEventsSlowClient(t *testing.T) {
 	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
 	if _, err := fmt.Fprintf(conn, "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
+	}
+	// It reads the headers and the first comment, which the server sends
+	// once the client is subscribed, then nothing until the writes are
+	// done.
+	br := bufio.NewReader(conn)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	slow := sseReader{bufio.NewReader(httputil.NewChunkedReader(br))}
+	if m := slow.next(t); m.comment != "connected" {
+		t.Fatalf("the slow client's first frame: %+v", m)
 	}
 	fast, stop := openStream(t, srv.URL, "", nil)
 	defer stop()
@@ -333,7 +352,6 @@ func TestEventsSlowClient(t *testing.T) {
 		}
 		fastGot <- nil
 	}()
-	time.Sleep(50 * time.Millisecond)
 	start := time.Now()
 	for i := range edits {
 		e.do(t, "PATCH", "/api/vms/busy", fmt.Sprintf(`{"description":"d%d-%s"}`, i, strings.Repeat("x", 300))).want(t, http.StatusOK, "")
@@ -349,17 +367,6 @@ func TestEventsSlowClient(t *testing.T) {
 	}
 
 	// Now the slow client reads: events, then a gap marker.
-	br := bufio.NewReader(conn)
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line == "\r\n" {
-			break
-		}
-	}
-	slow := sseReader{bufio.NewReader(httputil.NewChunkedReader(br))}
 	var seen []string
 	var gap map[string]any
 	for gap == nil {
@@ -409,11 +416,12 @@ func TestEventsSlowClient(t *testing.T) {
 func TestStreamOutlivesReadTimeout(t *testing.T) {
 	e := newEnvWith(t, "sqlite", true, controlplane.ReconcilerOptions{}, time.Hour)
 	srv := httptest.NewUnstartedServer(e.srv)
-	srv.Config.ReadTimeout = 200 * time.Millisecond
+	srv.Config.ReadTimeout = 100 * time.Millisecond
 	srv.Start()
 	defer srv.Close()
 	stream, stop := openStream(t, srv.URL, "", nil)
 	defer stop()
+	// Time passing is what is tested: the stream outlives the deadline.
 	time.Sleep(4 * srv.Config.ReadTimeout)
 	id := e.create(t, "after-the-deadline")
 	for {

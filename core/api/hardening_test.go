@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -115,7 +115,7 @@ func TestLongPathsInAuditEntries(t *testing.T) {
 // 500 from the store; a q of the limit, even of characters the store
 // escapes, is searched.
 func TestLogTextQueryBound(t *testing.T) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		t.Run(driver, func(t *testing.T) { testLogTextQueryBound(t, driver) })
 	}
 }

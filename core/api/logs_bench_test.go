@@ -17,9 +17,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -96,7 +97,7 @@ func BenchmarkUIIngest(b *testing.B) {
 				SessionID: fmt.Sprintf("session-%d", i), CorrelationID: fmt.Sprintf("corr-%d-%d", i, j), UserID: "alice", UserAction: true}
 		}
 	}
-	p, err := logs.Open(logs.Options{Dir: b.TempDir(), Logger: cptest.Logger(b, hclog.Warn)})
+	p, err := logs.Open(logs.Options{Dir: b.TempDir(), Logger: testlog.New(b, hclog.Warn)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func seedLogs(b *testing.B, le *logEnv, n int) {
 // measured in the same run. Then the whole million is exported as CSV
 // (exportAll).
 func BenchmarkQueryLogsByVM(b *testing.B) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		b.Run(driver, func(b *testing.B) {
 			le := newLogEnv(b, driver, logEnvOptions{})
 			seedLogs(b, le, benchLogEntries)

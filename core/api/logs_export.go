@@ -28,7 +28,8 @@ var exportFormats = map[string]string{
 	"txt":  "text/plain; charset=utf-8",
 }
 
-// csvHeader are the columns of a CSV export, the fields of design §6.
+// csvHeader are the columns of a CSV export, the fields of a log entry
+// (docs/logs.md).
 var csvHeader = []string{"id", "timestamp", "level", "source", "component", "message", "fields", "vm_id", "node_id",
 	"user_id", "session_id", "correlation_id", "action", "target", "user_action"}
 

@@ -51,9 +51,10 @@ type uiLogsRequest struct {
 	Logs []json.RawMessage `json:"logs"`
 }
 
-// uiEntry is one entry as front ends send it: the keys of design §6 in
-// snake_case, and the seed front end's camelCase ones (correlationId,
-// sessionId, userId, userAction, vmId, nodeId) and metadata for fields.
+// uiEntry is one entry as front ends send it: the keys of a log entry
+// (docs/logs.md) in snake_case, and the seed front end's camelCase ones
+// (correlationId, sessionId, userId, userAction, vmId, nodeId) and metadata
+// for fields.
 type uiEntry struct {
 	Timestamp *string         `json:"timestamp"`
 	Level     string          `json:"level"`

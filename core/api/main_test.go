@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,27 +12,32 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/testnode"
+	"github.com/quantixvm/quantix/internal/teststore"
+	"github.com/quantixvm/quantix/plugins/sim"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cptest.Cleanup()
+	teststore.Cleanup()
 	os.Exit(code)
 }
 
-// env is the API on a real store, with the real libvirt plugin on the test
-// driver behind a local agent when withBackend.
+// env is the API on a real store. With a backend, a simulated host's real
+// agent serves node env.node through a real agent server (testnode).
 type env struct {
 	srv   *Server
 	svc   *controlplane.Service
 	store store.Store
-	disp  *controlplane.Dispatcher
-	agent *controlplane.LocalAgent
-	b     *cptest.TestDriverBackend
-	node  string
+	disp  *agentserver.Dispatcher
+	// host is the node with a backend; b is its simulated host.
+	host *testnode.Node
+	b    *sim.Backend
+	node string
 }
 
 func newEnv(t testing.TB, driver string, withBackend bool) *env {
@@ -45,26 +49,18 @@ func newEnv(t testing.TB, driver string, withBackend bool) *env {
 // stream's keep-alive interval given.
 func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.ReconcilerOptions, keepAlive time.Duration, more ...func(*env, *Options)) *env {
 	t.Helper()
-	e := &env{store: cptest.OpenStore(t, driver), disp: controlplane.NewDispatcher()}
-	logger := cptest.Logger(t, hclog.Warn)
-	if withBackend {
-		e.b = cptest.LaunchTestDriver(t)
-		a, err := controlplane.StartLocalAgent(context.Background(), controlplane.LocalAgentConfig{
-			Store: e.store, Backend: e.b, NodeName: "api-test", HeartbeatInterval: time.Hour, Logger: logger,
-		})
-		if err != nil {
-			t.Fatalf("starting the local agent: %v", err)
-		}
-		t.Cleanup(func() { _ = a.Close(context.Background()) })
-		e.agent, e.node = a, a.NodeID()
-		e.disp.Register(e.node, a)
-	}
+	e := &env{store: teststore.Open(t, driver), disp: agentserver.NewDispatcher()}
+	logger := testlog.New(t, hclog.Warn)
 	svc, err := controlplane.New(controlplane.Options{Store: e.store, Executor: e.disp, Logger: logger, Reconcile: ro})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Reconciler().Close)
 	e.svc = svc
+	if withBackend {
+		e.host = testnode.Start(t, testnode.Options{Handler: svc.Reconciler(), Dispatcher: e.disp, Name: "api-test", Logger: logger})
+		e.b, e.node = e.host.Sim, e.host.ID
+	}
 	opts := Options{Service: svc, Logger: logger, Version: "quantixd test", KeepAlive: keepAlive}
 	for _, fn := range more {
 		fn(e, &opts)
@@ -116,6 +112,11 @@ func (e *env) doReader(t testing.TB, method, path string, body io.Reader, header
 	}
 	rec := httptest.NewRecorder()
 	e.srv.ServeHTTP(rec, req)
+	if method != http.MethodGet && e.host != nil {
+		// The agent reports what the request changed on the host; the
+		// next request must not race that report.
+		e.host.Settle(t)
+	}
 	r := reply{status: rec.Code, header: rec.Header(), raw: rec.Body.String()}
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Fatalf("%s %s: Content-Type %q, body %s", method, path, ct, r.raw)

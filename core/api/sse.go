@@ -11,7 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -61,19 +61,19 @@ type streamGap struct {
 // sseFrame renders one stream event as a server-sent event. Gap markers
 // carry no id, so that a client reconnecting after one resumes from the
 // last event it really got.
-func sseFrame(ev controlplane.StreamEvent) ([]byte, error) {
+func sseFrame(ev events.StreamEvent) ([]byte, error) {
 	var data any
 	id := ev.Pos.String()
 	switch ev.Kind {
-	case controlplane.StreamVM:
+	case events.StreamVM:
 		e := ev.VM
 		data = streamVMEvent{Kind: ev.Kind, ID: id, EventID: e.ID, VMID: e.VMID, Time: e.Time, Action: e.Action,
 			OldState: e.OldState, NewState: e.NewState, Cause: e.Cause, Message: e.Message}
-	case controlplane.StreamNode:
+	case events.StreamNode:
 		n := ev.Node
 		data = streamNodeEvent{Kind: ev.Kind, ID: id, NodeID: n.NodeID, NodeName: n.NodeName, Time: n.Time, Action: n.Action,
 			OldState: n.OldState, NewState: n.NewState, BackendHealthy: n.Healthy, Message: n.Message}
-	case controlplane.StreamGap:
+	case events.StreamGap:
 		data = streamGap{Kind: ev.Kind, Dropped: ev.Gap.Dropped, ResumeSince: ev.Gap.Resume.String(), Message: ev.Gap.Message}
 		id = ""
 	default:
@@ -122,7 +122,7 @@ func (s *Server) streamEvents(c echo.Context) error {
 				s.log.Error("event stream", "request_id", requestID(c), "error", err)
 				continue
 			}
-		case ctx.Err() != nil, errors.Is(err, controlplane.ErrStreamClosed):
+		case ctx.Err() != nil, errors.Is(err, events.ErrStreamClosed):
 			return nil
 		case errors.Is(err, context.DeadlineExceeded):
 			frame = []byte(": keep-alive\n\n")

@@ -5,9 +5,10 @@ import (
 
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/core/vmlog"
 )
 
-// vmReply is a VM as the API shows it (design §5).
+// vmReply is a VM as the API shows it (docs/api.md).
 type vmReply struct {
 	ID             string            `json:"id"`
 	Name           string            `json:"name"`
@@ -168,7 +169,7 @@ func (r patchRequest) toService() controlplane.PatchRequest {
 	return p
 }
 
-// logsReply is the reply of GET /api/vms/{id}/logs (design §5).
+// logsReply is the reply of GET /api/vms/{id}/logs (docs/api.md).
 type logsReply struct {
 	VMID          string         `json:"vm_id"`
 	VMName        string         `json:"vm_name"`
@@ -183,9 +184,9 @@ type logsReply struct {
 
 // logLineReply is one line of a log tail.
 type logLineReply struct {
-	N        int                   `json:"n"`
-	Text     string                `json:"text"`
-	Severity controlplane.Severity `json:"severity"`
+	N        int            `json:"n"`
+	Text     string         `json:"text"`
+	Severity vmlog.Severity `json:"severity"`
 }
 
 // healthReply is the reply of GET /api/health.

@@ -105,9 +105,14 @@ type AgentConfig struct {
 	// QEMULogs has the agent follow the QEMU log of every running VM and
 	// send its lines to the control plane's log pipeline (source qemu).
 	QEMULogs bool
+	// QEMULogLinger is how long the QEMU log of a VM that stopped is still
+	// followed once it has gone quiet, for the lines QEMU and libvirt write
+	// after the VM stopped.
+	QEMULogLinger time.Duration
 }
 
-// PluginConfig is a `plugin "<name>" {}` block.
+// PluginConfig is a `plugin "<name>" {}` block. It applies to the backend
+// plugin of that name and to the log sink plugin of that name alike.
 type PluginConfig struct {
 	// Name is the block label, e.g. "libvirt".
 	Name string
@@ -117,7 +122,8 @@ type PluginConfig struct {
 	// Checksum is an optional "sha256:<hex>" the binary must match.
 	Checksum string
 	// Config is the plugin's own `config {}` block, passed through to the
-	// plugin, which validates it.
+	// plugin, which validates it. A log sink's settings are in its
+	// log_sink block instead.
 	Config map[string]any
 	// ConfigRanges says where each attribute of Config was written.
 	ConfigRanges map[string]hcl.Range
@@ -139,7 +145,19 @@ type LogSinkConfig struct {
 	DeclRange hcl.Range
 }
 
-// Plugin returns the plugin block named name, or nil.
+// logSink returns the log_sink block named name, or nil.
+func (c *Config) logSink(name string) *LogSinkConfig {
+	for i := range c.LogSinks {
+		if c.LogSinks[i].Name == name {
+			return &c.LogSinks[i]
+		}
+	}
+	return nil
+}
+
+// Plugin returns the plugin block named name, or nil: the backend
+// agent.backend names and the log sink of a log_sink block of that name
+// take their path and checksum from it.
 func (c *Config) Plugin(name string) *PluginConfig {
 	for i := range c.Plugins {
 		if c.Plugins[i].Name == name {

@@ -19,6 +19,9 @@ func TestDefaultsValidate(t *testing.T) {
 	if c.Server.HTTPAddr != "127.0.0.1:8080" || c.Server.Database.Driver != "sqlite" || c.DataDir != "./quantix-data" {
 		t.Errorf("unexpected defaults: %+v", c.Server)
 	}
+	if c.Agent.QEMULogLinger != 5*time.Second {
+		t.Errorf("agent.qemu_log_linger defaults to %s, want 5s", c.Agent.QEMULogLinger)
+	}
 	if got := c.DatabaseDSN(); got != filepath.Join("quantix-data", "quantix.db") {
 		t.Errorf("DatabaseDSN = %q", got)
 	}
@@ -41,6 +44,7 @@ server {
 agent {
   servers            = ["10.0.0.1:8081", "10.0.0.2:8081"]
   heartbeat_interval = "1s"
+  qemu_log_linger    = "250ms"
 }
 plugin "libvirt" {
   checksum = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
@@ -63,8 +67,8 @@ log_sink "file" {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Server.Reconcile.StuckTimeout != 2*time.Minute || c.Agent.HeartbeatInterval != time.Second {
-		t.Errorf("durations: %v %v", c.Server.Reconcile.StuckTimeout, c.Agent.HeartbeatInterval)
+	if c.Server.Reconcile.StuckTimeout != 2*time.Minute || c.Agent.HeartbeatInterval != time.Second || c.Agent.QEMULogLinger != 250*time.Millisecond {
+		t.Errorf("durations: %v %v %v", c.Server.Reconcile.StuckTimeout, c.Agent.HeartbeatInterval, c.Agent.QEMULogLinger)
 	}
 	if len(c.Agent.Servers) != 2 || c.Server.Database.DSN != "host=127.0.0.1 dbname=q" {
 		t.Errorf("agent/db: %+v %+v", c.Agent.Servers, c.Server.Database)
@@ -76,8 +80,8 @@ log_sink "file" {
 	if p.Config["uri"] != "test:///default" || p.Config["verbose"] != true || p.Config["retries"] != float64(3) {
 		t.Errorf("plugin config: %#v", p.Config)
 	}
-	if r := p.ConfigRanges["uri"]; r.Start.Line != 21 {
-		t.Errorf("uri range line %d, want 21", r.Start.Line)
+	if r := p.ConfigRanges["uri"]; r.Start.Line != 22 {
+		t.Errorf("uri range line %d, want 22", r.Start.Line)
 	}
 	if len(c.LogSinks) != 1 || c.LogSinks[0].Sources[1] != "audit" || c.LogSinks[0].Config["path"] != "/tmp/x.log" {
 		t.Errorf("log sinks: %+v", c.LogSinks)
@@ -124,6 +128,7 @@ func TestValidateErrors(t *testing.T) {
 		{"no sources", "log_sink \"f\" {}", `log_sink "f" sources: needs at least one`},
 		{"spool bound", "server {\n logs {\n spool_max_mib = 4\n }\n}", `q.hcl:3,18: server.logs.spool_max_mib is 4; must be at least 16`},
 		{"ui burst", "server {\n logs {\n ui_burst = 10\n }\n}", `server.logs.ui_burst is 10; must be at least 1000`},
+		{"log linger", "agent {\n qemu_log_linger = \"0s\"\n}", `q.hcl:2,20: agent.qemu_log_linger is 0s; must be at least 100ms`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

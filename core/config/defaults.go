@@ -16,6 +16,7 @@ const (
 	DefaultHeartbeatInterval = 5 * time.Second
 	DefaultResyncInterval    = 30 * time.Second
 	DefaultSyncJitter        = 5 * time.Second
+	DefaultQEMULogLinger     = 5 * time.Second
 
 	DefaultSpoolMaxMiB         = 1024
 	DefaultSpoolMaxAge         = 7 * 24 * time.Hour
@@ -52,6 +53,7 @@ func Default() *Config {
 			ResyncInterval:    DefaultResyncInterval,
 			SyncJitter:        DefaultSyncJitter,
 			QEMULogs:          true,
+			QEMULogLinger:     DefaultQEMULogLinger,
 		},
 	}
 }

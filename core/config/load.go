@@ -45,6 +45,7 @@ func (c *Config) bindings() map[string]attr {
 		{"agent.resync_interval", &c.Agent.ResyncInterval},
 		{"agent.sync_jitter", &c.Agent.SyncJitter},
 		{"agent.qemu_logs", &c.Agent.QEMULogs},
+		{"agent.qemu_log_linger", &c.Agent.QEMULogLinger},
 	}
 	m := make(map[string]attr, len(list))
 	for _, a := range list {

@@ -43,11 +43,19 @@ func (c *Config) Validate() error {
 	}
 	v.atLeast("agent.heartbeat_interval", c.Agent.HeartbeatInterval, 100*time.Millisecond)
 	v.atLeast("agent.resync_interval", c.Agent.ResyncInterval, time.Second)
+	v.atLeast("agent.qemu_log_linger", c.Agent.QEMULogLinger, 100*time.Millisecond)
 	for _, p := range c.Plugins {
 		if p.Checksum != "" {
 			if err := CheckChecksum(p.Checksum); err != nil {
 				v.errs = append(v.errs, fmt.Errorf("%s: plugin %q checksum: %w", pos(p.DeclRange), p.Name, err))
 			}
+		}
+		// A log sink takes path and checksum from its plugin block but
+		// its settings from its log_sink block: settings written in the
+		// plugin block would be ignored.
+		if len(p.Config) > 0 && p.Name != c.Agent.Backend && c.logSink(p.Name) != nil {
+			v.errs = append(v.errs, fmt.Errorf("%s: plugin %q config: the log sink %q is configured by the config block of log_sink %q (at %s); move these attributes there",
+				pos(p.DeclRange), p.Name, p.Name, p.Name, pos(c.logSink(p.Name).DeclRange)))
 		}
 	}
 	for _, s := range c.LogSinks {

@@ -8,9 +8,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -23,8 +25,8 @@ func benchReconciler(b *testing.B, driver string) (*Reconciler, *atomic.Int64) {
 	b.Helper()
 	writes := new(atomic.Int64)
 	clk := newClock()
-	r, err := NewReconciler(ReconcilerOptions{Store: countingStore{cptest.OpenStore(b, driver), writes},
-		Logger: cptest.Logger(b, hclog.Error), Now: clk.Now})
+	r, err := NewReconciler(ReconcilerOptions{Store: countingStore{teststore.Open(b, driver), writes},
+		Logger: testlog.New(b, hclog.Error), Now: clk.Now})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func hostList(n int) []*backend.VM {
 
 func registerBench(b *testing.B, r *Reconciler, name string) string {
 	b.Helper()
-	id, err := r.Register(context.Background(), Registration{NodeName: name, Backend: node.Backend{Name: "libvirt", Healthy: true}})
+	id, err := r.Register(context.Background(), nodeapi.Registration{NodeName: name, Backend: node.Backend{Name: "libvirt", Healthy: true}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,7 +57,7 @@ func registerBench(b *testing.B, r *Reconciler, name string) string {
 // (the steady state: resyncs, reconnects) and when every VM is new (a host
 // seen for the first time). writes/op counts store writes.
 func BenchmarkFullSync(b *testing.B) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		b.Run(driver+"/unchanged", func(b *testing.B) {
 			r, writes := benchReconciler(b, driver)
 			ctx := context.Background()
@@ -99,7 +101,7 @@ func BenchmarkFullSync(b *testing.B) {
 // BenchmarkHeartbeat: a heartbeat whose hash matches the database, for a
 // node of 250 VMs. It must write nothing.
 func BenchmarkHeartbeat(b *testing.B) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		b.Run(driver, func(b *testing.B) {
 			r, writes := benchReconciler(b, driver)
 			ctx := context.Background()
@@ -112,7 +114,7 @@ func BenchmarkHeartbeat(b *testing.B) {
 			for _, v := range list {
 				states[v.ID] = vm.HostState(string(v.State))
 			}
-			hb := HeartbeatReport{StateHash: vm.StateHash(states), VMCount: len(states), Backend: node.Backend{Name: "libvirt", Healthy: true}}
+			hb := nodeapi.HeartbeatReport{StateHash: vm.StateHash(states), VMCount: len(states), Backend: node.Backend{Name: "libvirt", Healthy: true}}
 			writes.Store(0)
 			b.ReportAllocs()
 			b.ResetTimer()

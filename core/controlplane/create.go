@@ -10,8 +10,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -107,7 +109,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*vm.VM, error)
 	// From here on the client going away must not leave a half-made VM.
 	wctx := context.WithoutCancel(ctx)
 	bspec := backendSpec(req.Name, req.Description, spec)
-	res, err := s.execute(wctx, nodeID, Command{Op: OpCreate, Spec: &bspec})
+	res, err := s.execute(wctx, nodeID, nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &bspec})
 	if err == nil && res.VM == nil {
 		err = fmt.Errorf("node %s reported no vm after creating it", nodeID)
 	}
@@ -115,7 +117,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*vm.VM, error)
 		if derr := s.rec.Discard(wctx, placeholder.ID); derr != nil {
 			s.log.Error("removing the record of a failed create", "vm", req.Name, "error", derr)
 		}
-		return nil, hostError(nil, nodeID, OpCreate, err, "")
+		return nil, hostError(nil, nodeID, agentv1.Op_OP_CREATE, err, "")
 	}
 	v, err := s.rec.Complete(wctx, placeholder.ID, nodeID, res.VM, withHostDisks(spec, res.VM), Note{Cause: vm.CauseAPI, Action: "create"})
 	if err != nil {
@@ -128,7 +130,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*vm.VM, error)
 
 // undoCreate removes a VM whose record could not be written.
 func (s *Service) undoCreate(ctx context.Context, nodeID, placeholderID string, b *backend.VM) {
-	if _, err := s.execute(ctx, nodeID, Command{Op: OpDelete, VMID: b.ID, Delete: backend.DeleteOptions{Force: true, DeleteDisks: true}}); err != nil {
+	if _, err := s.execute(ctx, nodeID, nodeapi.Command{Op: agentv1.Op_OP_DELETE, VMID: b.ID, Delete: backend.DeleteOptions{Force: true, DeleteDisks: true}}); err != nil {
 		s.log.Error("removing a created vm whose record could not be written", "vm", b.Name, "id", b.ID, "node", nodeID, "error", err)
 	}
 	if err := s.rec.Discard(ctx, placeholderID); err != nil {

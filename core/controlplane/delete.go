@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -30,7 +32,7 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*ActionRe
 		return nil, err
 	}
 	if !s.connected(v.NodeID) {
-		return nil, &Error{Kind: KindUnavailable, VM: v, Err: ErrNodeUnavailable,
+		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot delete the vm from it now", v.Name, nodeName(v))}
 	}
 	defer s.acting(v.ID)()
@@ -39,10 +41,10 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*ActionRe
 		return nil, err
 	}
 	ectx := context.WithoutCancel(ctx)
-	_, err = s.execute(ectx, v.NodeID, Command{Op: OpDelete, VMID: v.ID, Delete: backend.DeleteOptions{Force: force, DeleteDisks: true}})
+	_, err = s.execute(ectx, v.NodeID, nodeapi.Command{Op: agentv1.Op_OP_DELETE, VMID: v.ID, Delete: backend.DeleteOptions{Force: force, DeleteDisks: true}})
 	if err == nil {
 		// Confirm: TERMINATED means gone from the host.
-		if _, gerr := s.execute(ectx, v.NodeID, Command{Op: OpGet, VMID: v.ID}); gerr == nil {
+		if _, gerr := s.execute(ectx, v.NodeID, nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: v.ID}); gerr == nil {
 			err = fmt.Errorf("the vm is still there after the delete")
 		} else if plugin.KindOf(gerr) != plugin.KindNotFound {
 			err = gerr
@@ -51,7 +53,7 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*ActionRe
 	wctx, cancel := detached(ctx)
 	defer cancel()
 	if err != nil {
-		return nil, s.fail(wctx, v, vm.ActionDelete, prev, hostError(v, v.NodeID, OpDelete, err, ""))
+		return nil, s.fail(wctx, v, vm.ActionDelete, prev, hostError(v, v.NodeID, agentv1.Op_OP_DELETE, err, ""))
 	}
 	v, err = s.rec.SetState(wctx, v.ID, vm.StateTerminated, Note{Cause: vm.CauseAPI, Action: string(vm.ActionDelete),
 		Message: fmt.Sprintf("deleted from node %s", v.NodeID)})

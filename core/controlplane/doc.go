@@ -5,10 +5,11 @@
 //
 // Two seams shape it:
 //
-//   - Executor carries a Command to a node and brings back what the host
-//     reports afterwards. In `quantixd dev` a LocalAgent runs commands on the
-//     supervised backend in the same process; the Dispatcher routes commands
-//     to whichever agent serves a node, so remote agents plug in beside it.
+//   - An Executor (core/nodeapi) carries a Command to a node and brings
+//     back what the host reports afterwards. In the daemon it is the agent
+//     server's Dispatcher (core/agentserver), which routes each command to
+//     the session of the agent serving the node; `quantixd dev` runs its
+//     own agent in the same process, dialling that server like any other.
 //   - Reconciler is the only writer of VM status (state, node, last_seen,
 //     message, ...). The service asks it to begin an action, to apply what
 //     the host reported, or to set a state it decided on (reset_state,
@@ -29,11 +30,12 @@
 //
 // # Reconciliation
 //
-// The Reconciler is also the ReportHandler agents report to (design §4).
-// Each report is applied in one transaction, by rules that are pure
-// functions of the record and the report (discovery.go: judgeReport,
-// judgeGone), so that a record written concurrently is read again and
-// judged anew inside the transaction. The decisions are made on a read
+// The Reconciler is also the ReportHandler (core/nodeapi) agents report to
+// through the agent server (design §4).
+// Each report is applied in one transaction (commit.go), by the rules of
+// core/reconcile, pure functions of the record and the report, so that a
+// record written concurrently is read again and judged anew inside the
+// transaction. The decisions are made on a read
 // outside it: a full sync that changes nothing opens no transaction and
 // writes nothing. Unknown UUIDs are inserted as host-discovered in one
 // batch; known ones get status only (store.VMRepo.UpdateStatus cannot write
@@ -48,18 +50,14 @@
 // policies are applied after the commit of the report that showed the VM
 // down (restart.go).
 //
-// Every VM event is published on the Broker after its commit, with the
-// node changes and the removals of unmanaged records, which the store does
-// not keep. Subscribers (GET /api/events) resume from a position: exactly
-// from the broker's ring while it holds it, otherwise VM events are read
-// back from the store and node events in between are reported missing by
-// a gap marker. A subscriber that falls behind loses events, gets a gap
-// marker, and never slows the writers. Each server streams the changes it
-// makes; events another server writes reach its subscribers only through a
-// resume from the store.
+// Every VM event is published on the events.Broker (core/events) after its
+// commit, with the node changes and the removals of unmanaged records,
+// which the store does not keep; Subscribe serves the stream, resuming from
+// the store what the broker no longer holds.
 //
 // Wiring, for the daemon:
 //
+//	dispatcher := agentserver.NewDispatcher()
 //	svc, _ := controlplane.New(controlplane.Options{Store: st, Executor: dispatcher, Logger: log,
 //		Reconcile: controlplane.ReconcilerOptions{StuckTimeout: cfg.Server.Reconcile.StuckTimeout}})
 //	rec := svc.Reconciler()  // the ReportHandler of the agent server

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -104,22 +107,23 @@ func storeError(what string, err error) *Error {
 // hostError classifies what a node returned for a command on v (nil for
 // create). hint, when set, is appended to the message of an unavailable
 // node.
-func hostError(v *vm.VM, nodeID string, op Op, err error, hint string) *Error {
+func hostError(v *vm.VM, nodeID string, op agentv1.Op, err error, hint string) *Error {
+	name := wire.OpName(op)
 	subject := "vm"
 	if v != nil {
 		subject = fmt.Sprintf("vm %q", v.Name)
 	}
 	e := &Error{VM: v, Err: err}
 	switch {
-	case errors.Is(err, ErrNodeUnavailable) || plugin.KindOf(err) == plugin.KindUnavailable:
+	case errors.Is(err, nodeapi.ErrNodeUnavailable) || plugin.KindOf(err) == plugin.KindUnavailable:
 		e.Kind = KindUnavailable
-		e.Message = fmt.Sprintf("%s: node %s is unavailable, cannot %s now: %v", subject, nodeID, op, err)
+		e.Message = fmt.Sprintf("%s: node %s is unavailable, cannot %s now: %v", subject, nodeID, name, err)
 		if hint != "" {
 			e.Message += "; " + hint
 		}
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Kind = KindBackend
-		e.Message = fmt.Sprintf("%s: %s on node %s timed out: %v", subject, op, nodeID, err)
+		e.Message = fmt.Sprintf("%s: %s on node %s timed out: %v", subject, name, nodeID, err)
 	default:
 		switch plugin.KindOf(err) {
 		case plugin.KindNotFound:
@@ -134,10 +138,10 @@ func hostError(v *vm.VM, nodeID string, op Op, err error, hint string) *Error {
 			e.Message = err.Error()
 		case plugin.KindUnsupported:
 			e.Kind = KindUnsupported
-			e.Message = fmt.Sprintf("%s: the backend of node %s cannot %s: %v", subject, nodeID, op, err)
+			e.Message = fmt.Sprintf("%s: the backend of node %s cannot %s: %v", subject, nodeID, name, err)
 		default:
 			e.Kind = KindBackend
-			e.Message = fmt.Sprintf("%s: %s failed on node %s: %v", subject, op, nodeID, err)
+			e.Message = fmt.Sprintf("%s: %s failed on node %s: %v", subject, name, nodeID, err)
 		}
 	}
 	return e

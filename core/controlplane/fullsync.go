@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -16,10 +17,11 @@ import (
 //     not managed, with the spec and name the host reports, unless it is
 //     the VM this control plane is creating on that node (a CREATING
 //     placeholder of the same name): Complete records that one;
-//   - a known UUID gets its status (judgeReport); one the inventory places
-//     on another node moved here, and its record follows;
+//   - a known UUID gets its status (reconcile.Judge.Report); one the
+//     inventory places on another node moved here, and its record follows;
 //   - a VM the inventory places on the node and the list lacks: DELETING →
-//     TERMINATED, unmanaged → record removed, managed → LOST (judgeGone).
+//     TERMINATED, unmanaged → record removed, managed → LOST
+//     (reconcile.Judge.Gone).
 //
 // Ignored UUIDs (nil, all zero, all 0xFF) are dropped. Applying the same
 // list twice writes nothing the second time (last_seen aside, which is
@@ -43,9 +45,9 @@ func (r *Reconciler) FullSync(ctx context.Context, nodeID string, list []*backen
 	if err != nil {
 		return fmt.Errorf("applying the full sync of node %s: %w", nodeID, err)
 	}
-	gone := func(c *vm.VM) verdict { return r.judgeGone(c, nodeID, now) }
+	gone := func(c *vm.VM) reconcile.Verdict { return r.judge.Gone(c, nodeID, now) }
 	report := func(observed *backend.VM) rule {
-		return r.reportRule(hostReport{nodeID: nodeID, observed: observed, now: now})
+		return r.reportRule(reconcile.HostReport{NodeID: nodeID, Observed: observed, Now: now})
 	}
 	items := make([]item, 0, len(known)+len(reported))
 	creating := make(map[string]bool)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -13,7 +14,7 @@ import (
 // the hash of what the database says the node runs. It asks for a full sync
 // on a mismatch and when the node comes back from UNREACHABLE. A heartbeat
 // that matches writes nothing.
-func (r *Reconciler) Heartbeat(ctx context.Context, nodeID string, hb HeartbeatReport) (bool, error) {
+func (r *Reconciler) Heartbeat(ctx context.Context, nodeID string, hb nodeapi.HeartbeatReport) (bool, error) {
 	revived, err := r.nodes.beat(ctx, nodeID, &hb.Backend)
 	if err != nil {
 		return false, fmt.Errorf("heartbeat of node %s: %w", nodeID, err)

@@ -9,7 +9,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -166,7 +169,7 @@ func (l *liveness) beat(ctx context.Context, id string, backend *node.Backend) (
 	old := c.state
 	c.state, c.backend, c.written = st.State, st.Backend, now
 	if msg != "" {
-		l.r.publishNode(ctx, NodeEvent{NodeID: id, NodeName: c.name, Time: now, Action: "heartbeat",
+		l.r.publishNode(ctx, events.NodeEvent{NodeID: id, NodeName: c.name, Time: now, Action: "heartbeat",
 			OldState: old, NewState: c.state, Healthy: c.backend.Healthy, Message: msg})
 	}
 	return revived, nil
@@ -193,7 +196,7 @@ func joinMsg(a, b string) string {
 // its id (and MAINTENANCE, when set), a new name gets a new id. The node is
 // READY and its liveness clock starts now, with the agent's heartbeat
 // interval. Its VMs keep their states until the agent's full sync.
-func (r *Reconciler) Register(ctx context.Context, reg Registration) (string, error) {
+func (r *Reconciler) Register(ctx context.Context, reg nodeapi.Registration) (string, error) {
 	if reg.NodeName == "" {
 		return "", errors.New("registering a node: empty node name")
 	}
@@ -238,7 +241,7 @@ func (r *Reconciler) Register(ctx context.Context, reg Registration) (string, er
 	if old != "" {
 		msg = fmt.Sprintf("registered again (was %s)", old)
 	}
-	r.publishNode(ctx, NodeEvent{NodeID: n.ID, NodeName: n.Name, Time: now, Action: "register",
+	r.publishNode(ctx, events.NodeEvent{NodeID: n.ID, NodeName: n.Name, Time: now, Action: "register",
 		OldState: old, NewState: n.State, Healthy: n.Backend.Healthy, Message: msg})
 	r.log.Info("node registered", "node", n.Name, "id", n.ID, "address", n.Address, "heartbeat_interval", interval)
 	return n.ID, nil
@@ -261,7 +264,7 @@ func (r *Reconciler) Disconnected(ctx context.Context, id string) {
 	if !was {
 		return
 	}
-	r.publishNode(ctx, NodeEvent{NodeID: id, NodeName: name, Action: "disconnect", OldState: state, NewState: state, Healthy: healthy,
+	r.publishNode(ctx, events.NodeEvent{NodeID: id, NodeName: name, Action: "disconnect", OldState: state, NewState: state, Healthy: healthy,
 		Message: fmt.Sprintf("the agent disconnected; without a heartbeat by %s the node becomes UNREACHABLE", deadline.UTC().Format(time.RFC3339))})
 }
 
@@ -299,7 +302,7 @@ func (l *liveness) expire(ctx context.Context, c *nodeClock) error {
 	}
 	msg := fmt.Sprintf("node %s missed %d heartbeats (none since %s): state unknown",
 		c.name, r.opts.MissedHeartbeats, c.lastBeat.UTC().Format(time.RFC3339))
-	rl := func(cur *vm.VM) verdict { return judgeUnreachable(cur, c.id, msg, now) }
+	rl := func(cur *vm.VM) reconcile.Verdict { return reconcile.Unreachable(cur, c.id, msg, now) }
 	items := make([]item, 0, len(vms))
 	for _, v := range vms {
 		items = append(items, newItem(v, rl))
@@ -322,26 +325,8 @@ func (l *liveness) expire(ctx context.Context, c *nodeClock) error {
 	old := c.state
 	c.state = node.StateUnreachable
 	r.flush(ctx, &out)
-	r.publishNode(ctx, NodeEvent{NodeID: c.id, NodeName: c.name, Time: now, Action: "unreachable",
+	r.publishNode(ctx, events.NodeEvent{NodeID: c.id, NodeName: c.name, Time: now, Action: "unreachable",
 		OldState: old, NewState: c.state, Healthy: c.backend.Healthy, Message: fmt.Sprintf("%d heartbeats missed: %d vms are UNKNOWN", r.opts.MissedHeartbeats, len(out.events))})
 	r.log.Warn("node unreachable", "node", c.name, "id", c.id, "last_heartbeat", c.lastBeat, "vms_unknown", len(out.events))
 	return nil
-}
-
-// judgeUnreachable makes a VM of an unreachable node UNKNOWN, keeping what
-// was last seen in last_known_state. Placeholders, LOST, TERMINATED and
-// already UNKNOWN VMs stay.
-func judgeUnreachable(cur *vm.VM, nodeID, msg string, now time.Time) verdict {
-	switch cur.State {
-	case vm.StateCreating, vm.StateLost, vm.StateTerminated, vm.StateUnknown:
-		return verdict{}
-	}
-	if cur.NodeID != nodeID {
-		return verdict{}
-	}
-	v := *cur
-	keepLastKnown(&v)
-	v.State, v.StateChangedAt, v.Message = vm.StateUnknown, now, msg
-	ev := &vm.Event{VMID: v.ID, Time: now, Action: "node_unreachable", OldState: cur.State, NewState: v.State, Cause: vm.CauseReconciler, Message: msg}
-	return verdict{next: &v, event: ev}
 }

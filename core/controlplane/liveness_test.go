@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -71,7 +74,7 @@ func TestHeartbeat(t *testing.T) {
 		}
 		e.writes.Store(0)
 		for _, c := range cases {
-			full, err := e.rec.Heartbeat(ctx, a, HeartbeatReport{StateHash: vm.StateHash(c.view), VMCount: len(c.view), Backend: healthy})
+			full, err := e.rec.Heartbeat(ctx, a, nodeapi.HeartbeatReport{StateHash: vm.StateHash(c.view), VMCount: len(c.view), Backend: healthy})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,7 +85,7 @@ func TestHeartbeat(t *testing.T) {
 		if n := e.writes.Load(); n != 0 {
 			t.Errorf("%d heartbeats within a minute without a health change made %d writes, want 0", len(cases), n)
 		}
-		match := HeartbeatReport{StateHash: vm.StateHash(agentView), Backend: healthy}
+		match := nodeapi.HeartbeatReport{StateHash: vm.StateHash(agentView), Backend: healthy}
 
 		sub, err := e.svc.Subscribe(ctx, "")
 		if err != nil {
@@ -101,7 +104,7 @@ func TestHeartbeat(t *testing.T) {
 			t.Errorf("node after the health change: %+v", n)
 		}
 		ev := nextEvent(t, sub)
-		if ev.Kind != StreamNode || ev.Node.NodeID != a || ev.Node.Healthy || !strings.Contains(ev.Node.Message, "libvirtd is down") {
+		if ev.Kind != events.StreamNode || ev.Node.NodeID != a || ev.Node.Healthy || !strings.Contains(ev.Node.Message, "libvirtd is down") {
 			t.Errorf("stream event %+v %+v, want the node's health change", ev, ev.Node)
 		}
 		if _, err := e.rec.Heartbeat(ctx, a, sick); err != nil {
@@ -125,7 +128,7 @@ func TestHeartbeat(t *testing.T) {
 			t.Errorf("stored last_heartbeat %v, want %v", n.LastHeartbeat, clk.Now())
 		}
 		// A heartbeat that does not say how the backend is leaves it.
-		if _, err := e.rec.Heartbeat(ctx, a, HeartbeatReport{StateHash: match.StateHash}); err != nil {
+		if _, err := e.rec.Heartbeat(ctx, a, nodeapi.HeartbeatReport{StateHash: match.StateHash}); err != nil {
 			t.Fatal(err)
 		}
 		if n := e.writes.Load(); n != 2 {
@@ -135,7 +138,7 @@ func TestHeartbeat(t *testing.T) {
 }
 
 // nextEvent waits a second at most for the next stream event.
-func nextEvent(t *testing.T, es *EventStream) StreamEvent {
+func nextEvent(t *testing.T, es *events.Stream) events.StreamEvent {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -172,7 +175,7 @@ func TestNodeLiveness(t *testing.T) {
 		defer sub.Close()
 		beatB := func() {
 			t.Helper()
-			if _, err := e.rec.Heartbeat(ctx, b, HeartbeatReport{}); err != nil {
+			if _, err := e.rec.Heartbeat(ctx, b, nodeapi.HeartbeatReport{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -215,14 +218,14 @@ func TestNodeLiveness(t *testing.T) {
 		// The stream carries the VMs' changes, then the node's.
 		for range unknown {
 			ev := nextEvent(t, sub)
-			for ev.Kind == StreamNode && ev.Node.NodeID == b {
+			for ev.Kind == events.StreamNode && ev.Node.NodeID == b {
 				ev = nextEvent(t, sub)
 			}
-			if ev.Kind != StreamVM || !unknown[ev.VM.VMID] || ev.VM.NewState != vm.StateUnknown {
+			if ev.Kind != events.StreamVM || !unknown[ev.VM.VMID] || ev.VM.NewState != vm.StateUnknown {
 				t.Fatalf("stream event %+v, want a vm becoming UNKNOWN", ev)
 			}
 		}
-		if ev := nextEvent(t, sub); ev.Kind != StreamNode || ev.Node.NodeID != a || ev.Node.NewState != node.StateUnreachable {
+		if ev := nextEvent(t, sub); ev.Kind != events.StreamNode || ev.Node.NodeID != a || ev.Node.NewState != node.StateUnreachable {
 			t.Errorf("stream event %+v, want node-a UNREACHABLE", ev)
 		}
 		e.writes.Store(0)
@@ -233,7 +236,7 @@ func TestNodeLiveness(t *testing.T) {
 
 		// The agent is back: it sees the real states.
 		view := map[string]vm.State{u1: vm.StateRunning, u2: vm.StateStopped, u3: vm.StateStopped, u7: vm.StatePaused}
-		full, err := e.rec.Heartbeat(ctx, a, HeartbeatReport{StateHash: vm.StateHash(view)})
+		full, err := e.rec.Heartbeat(ctx, a, nodeapi.HeartbeatReport{StateHash: vm.StateHash(view)})
 		if err != nil || !full {
 			t.Fatalf("first heartbeat after UNREACHABLE = %v, %v; want a full sync asked", full, err)
 		}
@@ -253,7 +256,7 @@ func TestNodeLiveness(t *testing.T) {
 		if evs := e.events(t, u1); !strings.Contains(evs[len(evs)-1].Message, "reachable again") {
 			t.Errorf("restore event %+v", evs[len(evs)-1])
 		}
-		if full, err := e.rec.Heartbeat(ctx, a, HeartbeatReport{StateHash: vm.StateHash(view)}); err != nil || full {
+		if full, err := e.rec.Heartbeat(ctx, a, nodeapi.HeartbeatReport{StateHash: vm.StateHash(view)}); err != nil || full {
 			t.Errorf("heartbeat after the full sync = %v, %v; want no full sync", full, err)
 		}
 	})
@@ -319,7 +322,7 @@ func TestRunLiveness(t *testing.T) {
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- e.rec.Run(ctx) }()
-	eventually(t, 2*time.Second, "both nodes UNREACHABLE", func() bool {
+	wait.Until(t, 2*time.Second, "both nodes UNREACHABLE", func() bool {
 		return e.nodeState(t, a).State == node.StateUnreachable && e.nodeState(t, "stale-node").State == node.StateUnreachable
 	})
 	if d := time.Since(start); d < 90*time.Millisecond {

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/core/vmlog"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
 // Log tail sizes.
@@ -19,7 +22,7 @@ const (
 type LogLine struct {
 	N        int
 	Text     string
-	Severity Severity
+	Severity vmlog.Severity
 }
 
 // LogTail is the end of a VM's hypervisor log.
@@ -38,7 +41,7 @@ type LogTail struct {
 }
 
 // Logs returns the last lines of a VM's hypervisor log (the QEMU log on
-// libvirt), each classified by Classify. A VM that has no log yet has an
+// libvirt), each classified by vmlog.Classify. A VM that has no log yet has an
 // empty tail.
 func (s *Service) Logs(ctx context.Context, ref string, lines int) (*LogTail, error) {
 	if lines < 1 || lines > MaxLogLines {
@@ -49,15 +52,15 @@ func (s *Service) Logs(ctx context.Context, ref string, lines int) (*LogTail, er
 		return nil, err
 	}
 	if !s.connected(v.NodeID) {
-		return nil, &Error{Kind: KindUnavailable, VM: v, Err: ErrNodeUnavailable,
+		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot read the vm's log now", v.Name, nodeName(v))}
 	}
-	res, err := s.execute(ctx, v.NodeID, Command{Op: OpTailLog, VMID: v.ID, Lines: lines})
+	res, err := s.execute(ctx, v.NodeID, nodeapi.Command{Op: agentv1.Op_OP_TAIL_LOG, VMID: v.ID, Lines: lines})
 	if err == nil && res.Log == nil {
 		err = fmt.Errorf("node %s returned no log", v.NodeID)
 	}
 	if err != nil {
-		return nil, hostError(v, v.NodeID, OpTailLog, err, "")
+		return nil, hostError(v, v.NodeID, agentv1.Op_OP_TAIL_LOG, err, "")
 	}
 	tail := &LogTail{
 		VM:        v,
@@ -72,7 +75,7 @@ func (s *Service) Logs(ctx context.Context, ref string, lines int) (*LogTail, er
 		tail.LastModified = &t
 	}
 	for i, text := range res.Log.Lines {
-		tail.Lines[i] = LogLine{N: i + 1, Text: text, Severity: Classify(text)}
+		tail.Lines[i] = LogLine{N: i + 1, Text: text, Severity: vmlog.Classify(text)}
 	}
 	return tail, nil
 }

@@ -11,36 +11,44 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testid"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/testnode"
+	"github.com/quantixvm/quantix/internal/teststore"
+	"github.com/quantixvm/quantix/plugins/sim"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cptest.Cleanup()
+	teststore.Cleanup()
 	os.Exit(code)
 }
 
 // forEachDriver runs fn as a subtest per database.
 func forEachDriver(t *testing.T, fn func(t *testing.T, driver string)) {
-	for _, d := range cptest.Drivers {
+	for _, d := range teststore.Drivers {
 		t.Run(d, func(t *testing.T) { fn(t, d) })
 	}
 }
 
-// env is a service on a real store. With a backend it has a local agent
-// serving node env.node; without, no node is connected. Every write to the
-// store is counted in writes.
+// env is a service on a real store. With a backend, a simulated host's
+// real agent serves node env.node through a real agent server (testnode);
+// without, no node is connected. Every write to the store is counted in
+// writes.
 type env struct {
-	store  store.Store
-	disp   *Dispatcher
-	svc    *Service
-	rec    *Reconciler
-	agent  *LocalAgent
+	store store.Store
+	disp  *agentserver.Dispatcher
+	svc   *Service
+	rec   *Reconciler
+	// host is the node with a backend; b is its simulated host.
+	host   *testnode.Node
+	b      *sim.Backend
 	node   string
-	b      *cptest.TestDriverBackend
 	writes *atomic.Int64
 }
 
@@ -52,20 +60,9 @@ func newEnv(t *testing.T, driver string, withBackend bool) *env {
 // newEnvWith is newEnv with the reconciler's options tuned by tune.
 func newEnvWith(t *testing.T, driver string, withBackend bool, tune func(*ReconcilerOptions)) *env {
 	t.Helper()
-	ctx := context.Background()
 	writes := new(atomic.Int64)
-	e := &env{store: countingStore{Store: cptest.OpenStore(t, driver), writes: writes}, disp: NewDispatcher(), writes: writes}
-	logger := cptest.Logger(t, hclog.Warn)
-	if withBackend {
-		e.b = cptest.LaunchTestDriver(t)
-		a, err := StartLocalAgent(ctx, LocalAgentConfig{Store: e.store, Backend: e.b, NodeName: "node-" + cptest.RandomHex(3), HeartbeatInterval: time.Hour, Logger: logger})
-		if err != nil {
-			t.Fatalf("starting the local agent: %v", err)
-		}
-		t.Cleanup(func() { _ = a.Close(context.Background()) })
-		e.agent, e.node = a, a.NodeID()
-		e.disp.Register(e.node, a)
-	}
+	e := &env{store: countingStore{Store: teststore.Open(t, driver), writes: writes}, disp: agentserver.NewDispatcher(), writes: writes}
+	logger := testlog.New(t, hclog.Warn)
 	var ro ReconcilerOptions
 	if tune != nil {
 		tune(&ro)
@@ -76,14 +73,27 @@ func newEnvWith(t *testing.T, driver string, withBackend bool, tune func(*Reconc
 	}
 	e.svc, e.rec = svc, svc.Reconciler()
 	t.Cleanup(e.rec.Close)
+	if withBackend {
+		e.host = testnode.Start(t, testnode.Options{Handler: e.rec, Dispatcher: e.disp, Logger: logger})
+		e.b, e.node = e.host.Sim, e.host.ID
+	}
 	return e
+}
+
+// settle waits until the control plane has applied what the node's agent
+// reported of the host's changes; without a backend it does nothing.
+func (e *env) settle(t *testing.T) {
+	t.Helper()
+	if e.host != nil {
+		e.host.Settle(t)
+	}
 }
 
 // seed stores a managed VM in state on node without any host.
 func (e *env) seed(t *testing.T, name string, state vm.State, node string) *vm.VM {
 	t.Helper()
 	v := &vm.VM{
-		ID: "seed-" + cptest.RandomHex(8), Name: name, Origin: vm.OriginControlPlane, IsManaged: true,
+		ID: "seed-" + testid.Hex(8), Name: name, Origin: vm.OriginControlPlane, IsManaged: true,
 		State: state, NodeID: node, DesiredState: vm.DesiredStopped, RestartPolicy: vm.RestartNever,
 		Spec: vm.Spec{VCPUs: 1, MemoryMiB: 64},
 	}
@@ -220,7 +230,7 @@ func (c *clock) Advance(d time.Duration) {
 // register registers a node through the ReportHandler and returns its id.
 func (e *env) register(t *testing.T, name string, interval time.Duration) string {
 	t.Helper()
-	id, err := e.rec.Register(context.Background(), Registration{NodeName: name, Address: "10.0.0.1",
+	id, err := e.rec.Register(context.Background(), nodeapi.Registration{NodeName: name, Address: "10.0.0.1",
 		Backend: node.Backend{Name: "libvirt", Version: "test", Healthy: true}, HeartbeatInterval: interval})
 	if err != nil {
 		t.Fatalf("registering node %s: %v", name, err)
@@ -246,18 +256,6 @@ func (e *env) count(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(vms)
-}
-
-// eventually polls cond every 5ms until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func (c countingEvents) Restore(ctx context.Context, evs []*vm.Event) error {

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -31,7 +34,7 @@ const MaxStopTimeout = time.Hour
 
 // Start boots a stopped or crashed VM, or resumes a paused one.
 func (s *Service) Start(ctx context.Context, ref string) (*ActionResult, error) {
-	return s.power(ctx, ref, powerAction{action: vm.ActionStart, cmd: Command{Op: OpStart}, desired: vm.DesiredRunning, done: "VM started"})
+	return s.power(ctx, ref, powerAction{action: vm.ActionStart, cmd: nodeapi.Command{Op: agentv1.Op_OP_START}, desired: vm.DesiredRunning, done: "VM started"})
 }
 
 // Stop shuts a VM down, gracefully within opts.Timeout or hard with
@@ -40,7 +43,7 @@ func (s *Service) Stop(ctx context.Context, ref string, opts StopOptions) (*Acti
 	if opts.Timeout < 0 || opts.Timeout > MaxStopTimeout {
 		return nil, errorf(KindBadRequest, "timeout: %s is outside 0s..%s", opts.Timeout, MaxStopTimeout)
 	}
-	cmd := Command{Op: OpStop, Stop: backend.StopOptions{Force: opts.Force, Timeout: opts.Timeout}}
+	cmd := nodeapi.Command{Op: agentv1.Op_OP_STOP, Stop: backend.StopOptions{Force: opts.Force, Timeout: opts.Timeout}}
 	done := "VM stopped"
 	if opts.Force {
 		done = "VM stopped (forced)"
@@ -50,23 +53,23 @@ func (s *Service) Stop(ctx context.Context, ref string, opts StopOptions) (*Acti
 
 // Reboot restarts a running VM.
 func (s *Service) Reboot(ctx context.Context, ref string) (*ActionResult, error) {
-	return s.power(ctx, ref, powerAction{action: vm.ActionReboot, cmd: Command{Op: OpReboot}, desired: vm.DesiredRunning, done: "VM rebooted"})
+	return s.power(ctx, ref, powerAction{action: vm.ActionReboot, cmd: nodeapi.Command{Op: agentv1.Op_OP_REBOOT}, desired: vm.DesiredRunning, done: "VM rebooted"})
 }
 
 // Pause freezes a running VM.
 func (s *Service) Pause(ctx context.Context, ref string) (*ActionResult, error) {
-	return s.power(ctx, ref, powerAction{action: vm.ActionPause, cmd: Command{Op: OpPause}, done: "VM paused"})
+	return s.power(ctx, ref, powerAction{action: vm.ActionPause, cmd: nodeapi.Command{Op: agentv1.Op_OP_PAUSE}, done: "VM paused"})
 }
 
 // Resume continues a paused or suspended VM.
 func (s *Service) Resume(ctx context.Context, ref string) (*ActionResult, error) {
-	return s.power(ctx, ref, powerAction{action: vm.ActionResume, cmd: Command{Op: OpResume}, desired: vm.DesiredRunning, done: "VM resumed"})
+	return s.power(ctx, ref, powerAction{action: vm.ActionResume, cmd: nodeapi.Command{Op: agentv1.Op_OP_RESUME}, desired: vm.DesiredRunning, done: "VM resumed"})
 }
 
 // powerAction describes one power action.
 type powerAction struct {
 	action vm.Action
-	cmd    Command
+	cmd    nodeapi.Command
 	// desired is the desired_state the VM has once the action succeeded
 	// ("" leaves it).
 	desired vm.DesiredState
@@ -89,7 +92,7 @@ func (s *Service) power(ctx context.Context, ref string, a powerAction) (*Action
 		return nil, transitionError(v, err)
 	}
 	if !s.connected(v.NodeID) {
-		return nil, &Error{Kind: KindUnavailable, VM: v, Err: ErrNodeUnavailable,
+		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot %s it now", v.Name, nodeName(v), a.action)}
 	}
 	defer s.acting(v.ID)()
@@ -100,11 +103,11 @@ func (s *Service) power(ctx context.Context, ref string, a powerAction) (*Action
 	cmd := a.cmd
 	cmd.VMID = v.ID
 	if a.action == vm.ActionStart && prev == vm.StatePaused {
-		cmd.Op = OpResume
+		cmd.Op = agentv1.Op_OP_RESUME
 	}
 	res, err := s.execute(context.WithoutCancel(ctx), v.NodeID, cmd)
 	if err == nil && res.VM == nil {
-		err = fmt.Errorf("node %s reported no vm after %s", v.NodeID, cmd.Op)
+		err = fmt.Errorf("node %s reported no vm after %s", v.NodeID, wire.OpName(cmd.Op))
 	}
 	wctx, cancel := detached(ctx)
 	defer cancel()

@@ -9,6 +9,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -37,19 +40,20 @@ type Note struct {
 // transaction that reads the VM, changes it, stores it if nobody else wrote
 // it meanwhile (retrying on store.ErrStale) and appends a vm.Event when the
 // state or the message changed; once committed, the event is published on
-// the Broker.
+// the events.Broker.
 //
-// It is also the ReportHandler agents report to (reports.go: discovery,
-// full syncs, heartbeats and node liveness), corrects VMs stuck in a
+// It is also the nodeapi.ReportHandler agents report to (registrations and
+// node liveness in liveness.go, full syncs in fullsync.go, changes in
+// change.go, heartbeats in heartbeat.go), corrects VMs stuck in a
 // transitional state and restarts VMs by their restart policy. Run runs the
 // periodic part of that work; Close stops what is left of it.
 type Reconciler struct {
 	store  store.Store
-	exec   Executor
+	exec   nodeapi.Executor
 	log    hclog.Logger
 	now    func() time.Time
 	opts   ReconcilerOptions
-	broker *Broker
+	broker *events.Broker
 	// insertMu serialises the decisions that insert or replace VM records
 	// (finishing a create, inserting a VM a host reports), so that one VM
 	// never gets two records.
@@ -61,6 +65,8 @@ type Reconciler struct {
 
 	nodes    *liveness
 	restarts *restarter
+	// judge decides what reports mean for records (core/reconcile).
+	judge reconcile.Judge
 
 	// bg bounds the work the reconciler starts on its own (restarts);
 	// Close cancels it and waits for wg.
@@ -69,6 +75,9 @@ type Reconciler struct {
 	wg     sync.WaitGroup
 }
 
+// The Reconciler applies what agents report.
+var _ nodeapi.ReportHandler = (*Reconciler)(nil)
+
 // ReconcilerOptions configure a Reconciler. Zero values take the defaults
 // named on each field.
 type ReconcilerOptions struct {
@@ -76,11 +85,11 @@ type ReconcilerOptions struct {
 	Store store.Store
 	// Executor carries the commands the reconciler sends on its own: the
 	// host check of a stuck VM and restarts. Without one neither happens.
-	Executor Executor
+	Executor nodeapi.Executor
 	// Logger receives the reconciler's log; nil discards.
 	Logger hclog.Logger
 	// Broker publishes every change; nil makes one with default sizes.
-	Broker *Broker
+	Broker *events.Broker
 	// HeartbeatInterval is the heartbeat interval of nodes that register
 	// without giving theirs (5s, the agent's default).
 	HeartbeatInterval time.Duration
@@ -137,7 +146,7 @@ func (o *ReconcilerOptions) setDefaults() {
 		o.Logger = hclog.NewNullLogger()
 	}
 	if o.Broker == nil {
-		o.Broker = NewBroker(BrokerOptions{})
+		o.Broker = events.NewBroker(events.BrokerOptions{})
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -163,12 +172,13 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 	}
 	r.bg, r.cancel = context.WithCancel(context.Background())
 	r.nodes = newLiveness(r)
+	r.judge = reconcile.Judge{NodeName: r.nodeName, LastSeenRefresh: opts.LastSeenRefresh}
 	r.restarts = newRestarter(r, opts.Restart)
 	return r, nil
 }
 
 // Broker returns the broker the reconciler publishes on.
-func (r *Reconciler) Broker() *Broker { return r.broker }
+func (r *Reconciler) Broker() *events.Broker { return r.broker }
 
 // Close stops pending restarts and waits for those under way. Reports
 // after Close are still applied; restarts they call for are not made.
@@ -247,7 +257,7 @@ func (r *Reconciler) update(ctx context.Context, id string, note Note, mutate fu
 		return nil, storeError(fmt.Sprintf("updating vm %s", id), err)
 	}
 	if ev != nil {
-		r.broker.publishVM(ev)
+		r.broker.PublishVM(ev)
 	}
 	return out, nil
 }
@@ -345,7 +355,7 @@ func (r *Reconciler) Apply(ctx context.Context, nodeID string, observed *backend
 	if err != nil {
 		return nil, storeError(fmt.Sprintf("inserting vm %s reported by node %s", observed.ID, nodeID), err)
 	}
-	r.broker.publishVM(ev)
+	r.broker.PublishVM(ev)
 	return v, nil
 }
 
@@ -431,7 +441,7 @@ func (r *Reconciler) Reserve(ctx context.Context, v *vm.VM, note Note) error {
 		}
 		return storeError(fmt.Sprintf("creating vm %q", v.Name), err)
 	}
-	r.broker.publishVM(ev)
+	r.broker.PublishVM(ev)
 	return nil
 }
 
@@ -494,8 +504,8 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 	if err != nil {
 		return nil, storeError(fmt.Sprintf("recording created vm %s", observed.ID), err)
 	}
-	r.broker.rehome(placeholderID, out.ID)
-	r.broker.publishVM(done)
+	r.broker.Rehome(placeholderID, out.ID)
+	r.broker.PublishVM(done)
 	return out, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -81,7 +83,7 @@ type reportCase struct {
 	by string
 	// Exactly one of sync (a full sync, possibly empty) and change.
 	sync   []*backend.VM
-	change *Change
+	change *nodeapi.Change
 	want   []wantVM
 	// absent lists ids that must have no record.
 	absent []string
@@ -100,7 +102,7 @@ var reportCases = []reportCase{
 	{
 		name:    "a change of an unknown uuid is a discovery too",
 		by:      "B",
-		change:  &Change{VM: hostVM(u1, "handmade", backend.StatePaused), Reason: "started"},
+		change:  &nodeapi.Change{VM: hostVM(u1, "handmade", backend.StatePaused), Reason: "started"},
 		want:    []wantVM{{id: u1, state: vm.StatePaused, nodeRef: "B", discovered: true, lastKnown: vm.StatePaused, event: "discover", cause: vm.CauseHost}},
 		records: 1,
 	},
@@ -128,7 +130,7 @@ var reportCases = []reportCase{
 		name:    "the change of a uuid being created is not a discovery either",
 		seed:    []*vm.VM{rec("placeholder-1", "being-made", vm.StateCreating, "A", true)},
 		by:      "A",
-		change:  &Change{VM: hostVM(u1, "being-made", backend.StateStopped)},
+		change:  &nodeapi.Change{VM: hostVM(u1, "being-made", backend.StateStopped)},
 		absent:  []string{u1},
 		records: 1,
 	},
@@ -150,7 +152,7 @@ var reportCases = []reportCase{
 	{
 		name:    "a change of an ignored uuid does nothing",
 		by:      "A",
-		change:  &Change{VM: hostVM("00000000000000000000000000000000", "zero", backend.StateRunning)},
+		change:  &nodeapi.Change{VM: hostVM("00000000000000000000000000000000", "zero", backend.StateRunning)},
 		records: 0,
 	},
 	{
@@ -220,7 +222,7 @@ var reportCases = []reportCase{
 		name:    "the old node no longer having a moved vm changes nothing",
 		seed:    []*vm.VM{rec(u1, "traveller", vm.StateRunning, "B", true)},
 		by:      "A",
-		change:  &Change{Gone: true, VMID: u1, Reason: "migrated"},
+		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: "migrated"},
 		want:    []wantVM{{id: u1, state: vm.StateRunning, nodeRef: "B", lastKnown: vm.StateRunning, desired: vm.DesiredRunning}},
 		records: 1,
 	},
@@ -228,7 +230,7 @@ var reportCases = []reportCase{
 		name:    "gone by migration: a managed vm is MIGRATING, not LOST",
 		seed:    []*vm.VM{rec(u1, "traveller", vm.StateRunning, "A", true)},
 		by:      "A",
-		change:  &Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: reconcile.ReasonMigrated},
 		want:    []wantVM{{id: u1, state: vm.StateMigrating, nodeRef: "A", lastKnown: vm.StateRunning, desired: vm.DesiredRunning, event: "migrate", cause: vm.CauseHost, msg: "migrated away from node node-a"}},
 		records: 1,
 	},
@@ -236,7 +238,7 @@ var reportCases = []reportCase{
 		name:    "gone by migration: an unmanaged vm's record is kept, MIGRATING",
 		seed:    []*vm.VM{rec(u1, "foreign", vm.StatePaused, "A", false)},
 		by:      "A",
-		change:  &Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: reconcile.ReasonMigrated},
 		want:    []wantVM{{id: u1, state: vm.StateMigrating, nodeRef: "A", lastKnown: vm.StatePaused, event: "migrate", cause: vm.CauseHost, msg: "waiting for the node it went to"}},
 		records: 1,
 	},
@@ -244,7 +246,7 @@ var reportCases = []reportCase{
 		name:    "gone by migration: a vm being deleted is TERMINATED",
 		seed:    []*vm.VM{rec(u1, "going", vm.StateDeleting, "A", true)},
 		by:      "A",
-		change:  &Change{Gone: true, VMID: u1, Reason: ReasonMigrated},
+		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: reconcile.ReasonMigrated},
 		want:    []wantVM{{id: u1, state: vm.StateTerminated, nodeRef: "A", desired: vm.DesiredRunning, event: "terminate", cause: vm.CauseHost}},
 		records: 1,
 	},
@@ -252,7 +254,7 @@ var reportCases = []reportCase{
 		name:    "a MIGRATING vm reported by its new node moves there",
 		seed:    []*vm.VM{migrating(rec(u1, "traveller", vm.StateMigrating, "A", true), vm.StateRunning)},
 		by:      "B",
-		change:  &Change{VM: hostVM(u1, "traveller", backend.StateRunning), Reason: ReasonMigrated},
+		change:  &nodeapi.Change{VM: hostVM(u1, "traveller", backend.StateRunning), Reason: reconcile.ReasonMigrated},
 		want:    []wantVM{{id: u1, state: vm.StateRunning, nodeRef: "B", lastKnown: vm.StateRunning, desired: vm.DesiredRunning, event: "observe", cause: vm.CauseHost, msg: "moved from node node-a to node node-b; node node-b reports RUNNING (migrated)"}},
 		records: 1,
 	},
@@ -268,7 +270,7 @@ var reportCases = []reportCase{
 		name:    "a MIGRATING vm arriving stopped meets its restart policy as the running vm it was",
 		seed:    []*vm.VM{migrating(rec(u1, "traveller", vm.StateMigrating, "A", true), vm.StateRunning)},
 		by:      "B",
-		change:  &Change{VM: hostVM(u1, "traveller", backend.StateStopped)},
+		change:  &nodeapi.Change{VM: hostVM(u1, "traveller", backend.StateStopped)},
 		want:    []wantVM{{id: u1, state: vm.StateStopped, nodeRef: "B", lastKnown: vm.StateStopped, desired: vm.DesiredStopped, event: "observe", cause: vm.CauseHost, msg: "desired_state set to stopped"}},
 		records: 1,
 	},
@@ -287,7 +289,7 @@ var reportCases = []reportCase{
 		name:    "a MIGRATING vm its source reports again is back there",
 		seed:    []*vm.VM{migrating(rec(u1, "homebody", vm.StateMigrating, "A", true), vm.StateRunning)},
 		by:      "A",
-		change:  &Change{VM: hostVM(u1, "homebody", backend.StateRunning), Reason: "migration canceled"},
+		change:  &nodeapi.Change{VM: hostVM(u1, "homebody", backend.StateRunning), Reason: "migration canceled"},
 		want:    []wantVM{{id: u1, state: vm.StateRunning, nodeRef: "A", lastKnown: vm.StateRunning, desired: vm.DesiredRunning, event: "observe", cause: vm.CauseHost, msg: "node node-a reports RUNNING"}},
 		records: 1,
 	},
@@ -295,7 +297,7 @@ var reportCases = []reportCase{
 		name:    "a LOST vm found again is no longer lost",
 		seed:    []*vm.VM{with(rec(u1, "back", vm.StateLost, "A", true), func(v *vm.VM) { v.LostReason = "vanished"; now := time.Now(); v.LostAt = &now })},
 		by:      "A",
-		change:  &Change{VM: hostVM(u1, "back", backend.StateStopped)},
+		change:  &nodeapi.Change{VM: hostVM(u1, "back", backend.StateStopped)},
 		want:    []wantVM{{id: u1, state: vm.StateStopped, nodeRef: "A", lastKnown: vm.StateStopped, desired: vm.DesiredRunning, event: "found", cause: vm.CauseHost, msg: "found again on node node-a"}},
 		records: 1,
 	},
@@ -317,7 +319,7 @@ var reportCases = []reportCase{
 		name:    "gone: a managed vm is LOST",
 		seed:    []*vm.VM{rec(u1, "web", vm.StateStopped, "A", true)},
 		by:      "A",
-		change:  &Change{Gone: true, VMID: u1, Reason: "undefined"},
+		change:  &nodeapi.Change{Gone: true, VMID: u1, Reason: "undefined"},
 		want:    []wantVM{{id: u1, state: vm.StateLost, nodeRef: "A", lastKnown: vm.StateStopped, desired: vm.DesiredRunning, lost: true, event: "lost", cause: vm.CauseHost}},
 		records: 1,
 	},
@@ -325,7 +327,7 @@ var reportCases = []reportCase{
 		name:    "gone: an unmanaged vm's record is removed",
 		seed:    []*vm.VM{rec(u1, "foreign", vm.StateStopped, "A", false)},
 		by:      "A",
-		change:  &Change{Gone: true, VMID: u1},
+		change:  &nodeapi.Change{Gone: true, VMID: u1},
 		absent:  []string{u1},
 		records: 0,
 	},
@@ -333,14 +335,14 @@ var reportCases = []reportCase{
 		name:    "gone: a vm being deleted is TERMINATED",
 		seed:    []*vm.VM{rec(u1, "going", vm.StateDeleting, "A", true)},
 		by:      "A",
-		change:  &Change{Gone: true, VM: &backend.VM{ID: u1}},
+		change:  &nodeapi.Change{Gone: true, VM: &backend.VM{ID: u1}},
 		want:    []wantVM{{id: u1, state: vm.StateTerminated, nodeRef: "A", desired: vm.DesiredRunning, event: "terminate", cause: vm.CauseHost}},
 		records: 1,
 	},
 	{
 		name:    "gone: an unknown uuid does nothing",
 		by:      "A",
-		change:  &Change{Gone: true, VMID: u7},
+		change:  &nodeapi.Change{Gone: true, VMID: u7},
 		records: 0,
 	},
 }
@@ -484,10 +486,10 @@ func TestFullSyncIdempotent(t *testing.T) {
 		if n := e.writes.Load(); n != 0 {
 			t.Errorf("the second identical full sync made %d writes (the first %d), want 0", n, first)
 		}
-		if err := e.rec.Change(ctx, a, Change{VM: hostVM(u1, "managed", backend.StateRunning)}); err != nil {
+		if err := e.rec.Change(ctx, a, nodeapi.Change{VM: hostVM(u1, "managed", backend.StateRunning)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.rec.Change(ctx, a, Change{Gone: true, VMID: u2}); err != nil {
+		if err := e.rec.Change(ctx, a, nodeapi.Change{Gone: true, VMID: u2}); err != nil {
 			t.Fatal(err)
 		}
 		if n := e.writes.Load(); n != 0 {
@@ -521,10 +523,10 @@ func TestReportsNeedRegistration(t *testing.T) {
 	if err := e.rec.FullSync(ctx, "nobody", nil); err == nil || !strings.Contains(err.Error(), "not registered") {
 		t.Errorf("full sync of an unregistered node = %v", err)
 	}
-	if _, err := e.rec.Heartbeat(ctx, "nobody", HeartbeatReport{}); err == nil || !strings.Contains(err.Error(), "not registered") {
+	if _, err := e.rec.Heartbeat(ctx, "nobody", nodeapi.HeartbeatReport{}); err == nil || !strings.Contains(err.Error(), "not registered") {
 		t.Errorf("heartbeat of an unregistered node = %v", err)
 	}
-	if _, err := e.rec.Register(ctx, Registration{}); err == nil {
+	if _, err := e.rec.Register(ctx, nodeapi.Registration{}); err == nil {
 		t.Error("a registration without a node name was accepted")
 	}
 }

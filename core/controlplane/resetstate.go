@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -41,10 +43,10 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 		return &ActionResult{VM: v, Message: "VM state reset to STOPPED"}, nil
 	}
 	if !s.connected(v.NodeID) {
-		return nil, &Error{Kind: KindUnavailable, VM: v, Err: ErrNodeUnavailable,
+		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is unreachable, cannot ask it for the vm's state; %s", v.Name, nodeName(v), forceHint)}
 	}
-	res, err := s.execute(ctx, v.NodeID, Command{Op: OpGet, VMID: v.ID})
+	res, err := s.execute(ctx, v.NodeID, nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: v.ID})
 	wctx, cancel := detached(ctx)
 	defer cancel()
 	switch {
@@ -52,7 +54,7 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 		note.Message = fmt.Sprintf("node %s does not have the vm: state reset from %s to STOPPED", v.NodeID, v.State)
 		v, err = s.rec.SetState(wctx, v.ID, vm.StateStopped, note)
 	case err != nil:
-		return nil, hostError(v, v.NodeID, OpGet, err, forceHint)
+		return nil, hostError(v, v.NodeID, agentv1.Op_OP_GET, err, forceHint)
 	case res.VM == nil:
 		return nil, &Error{Kind: KindBackend, VM: v, Message: fmt.Sprintf("vm %q: node %s reported no vm", v.Name, v.NodeID)}
 	default:

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
 // RestartOptions tune restarts by restart policy; zero values take the
@@ -62,9 +64,10 @@ func (o RestartOptions) delay(failures int) time.Duration {
 	return min(d, o.MaxDelay)
 }
 
-// restarter starts again, through the Executor, the VMs the restart policy
-// says to restart (restartPolicy), with exponential backoff, and gives up
-// after MaxFailures failures within Window.
+// restarter starts again, through the Executor, the VMs whose restart
+// policy says to (the verdicts of core/reconcile that ask for a restart),
+// with exponential backoff, and gives up after MaxFailures failures within
+// Window.
 type restarter struct {
 	r    *Reconciler
 	opts RestartOptions
@@ -256,12 +259,12 @@ func (rs *restarter) restart(ctx context.Context, id string, attempt int) (resta
 	if err != nil {
 		return restartFailed, err
 	}
-	cmd := Command{Op: OpStart, VMID: id}
-	res, err := func() (*Result, error) {
+	cmd := nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id}
+	res, err := func() (*nodeapi.Result, error) {
 		if !slices.Contains(r.exec.Connected(), v.NodeID) {
-			return nil, fmt.Errorf("node %s is not connected: %w", nodeName(v), ErrNodeUnavailable)
+			return nil, fmt.Errorf("node %s is not connected: %w", nodeName(v), nodeapi.ErrNodeUnavailable)
 		}
-		ectx, cancel := context.WithTimeout(ctx, cmd.timeout())
+		ectx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 		defer cancel()
 		return r.exec.Execute(ectx, v.NodeID, cmd)
 	}()

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -15,22 +17,22 @@ func fastRestarts(o *ReconcilerOptions) {
 	o.Restart = RestartOptions{BaseDelay: 20 * time.Millisecond, MaxDelay: time.Second, MaxFailures: 5, Window: time.Minute}
 }
 
-// stopOutOfBand stops a VM on the host behind Quantix's back and returns the
-// host's view of it.
-func (e *env) stopOutOfBand(t *testing.T, id string) *backend.VM {
+// downOutOfBand makes a running VM stop behind Quantix's back, its guest
+// crashing or shutting itself down, and returns the reason its host gives.
+func (e *env) downOutOfBand(t *testing.T, id string, crash bool) string {
 	t.Helper()
-	ctx := context.Background()
-	if _, err := e.b.StopVM(ctx, id, backend.StopOptions{Force: true}); err != nil {
-		t.Fatalf("stopping %s on the host: %v", id, err)
+	down := e.b.GuestShutdown
+	if crash {
+		down = e.b.Crash
 	}
-	h, err := e.b.GetVM(ctx, id)
-	if err != nil || h.State != backend.StateStopped {
-		t.Fatalf("host view after the stop: %+v, %v", h, err)
+	h, err := down(id)
+	if err != nil {
+		t.Fatalf("stopping %s on the host (crash %v): %v", id, crash, err)
 	}
-	return h
+	return h.StateReason
 }
 
-// hostState is what the test driver says of a VM.
+// hostState is what the host says of a VM.
 func (e *env) hostState(t *testing.T, id string) backend.PowerState {
 	t.Helper()
 	h, err := e.b.GetVM(context.Background(), id)
@@ -38,6 +40,15 @@ func (e *env) hostState(t *testing.T, id string) backend.PowerState {
 		t.Fatal(err)
 	}
 	return h.State
+}
+
+// restarted reports whether the last event of VM id is a restart that left
+// it running.
+func (e *env) restarted(t *testing.T, id string) bool {
+	t.Helper()
+	evs := e.events(t, id)
+	last := evs[len(evs)-1]
+	return last.Action == "restart" && last.Cause == vm.CauseReconciler && last.NewState == vm.StateRunning
 }
 
 // restartEvents are the restart attempts of a VM (STARTING by the
@@ -53,16 +64,12 @@ func (e *env) restartEvents(t *testing.T, id string) []*vm.Event {
 	return out
 }
 
-// TestRestartPolicy: what happens to a running VM stopped or crashed behind
-// Quantix's back, per restart policy, on the real test driver.
+// TestRestartPolicy: what happens to a running VM whose guest crashes or
+// shuts itself down behind Quantix's back, per restart policy, as its
+// host's agent reports it.
 func TestRestartPolicy(t *testing.T) {
 	e := newEnvWith(t, "sqlite", true, fastRestarts)
 	ctx := context.Background()
-	crashed := func(h *backend.VM) *backend.VM {
-		c := *h
-		c.State = backend.StateCrashed
-		return &c
-	}
 	cases := []struct {
 		name    string
 		policy  vm.RestartPolicy
@@ -92,44 +99,33 @@ func TestRestartPolicy(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			h := e.stopOutOfBand(t, v.ID)
-			if c.crash {
-				// The test driver cannot crash a guest; its report can say so.
-				h = crashed(h)
-			}
-			if err := e.rec.Change(ctx, e.node, Change{VM: h, Reason: "destroyed"}); err != nil {
-				t.Fatal(err)
-			}
+			reason := e.downOutOfBand(t, v.ID, c.crash)
 			if c.restart {
-				eventually(t, 3*time.Second, "the restart", func() bool { return e.get(t, v.ID).State == vm.StateRunning })
+				wait.Until(t, 3*time.Second, "the restart", func() bool { return e.restarted(t, v.ID) })
 				if hs := e.hostState(t, v.ID); hs != backend.StateRunning {
 					t.Errorf("the host says %s after the restart", hs)
 				}
-				evs := e.events(t, v.ID)
-				if last := evs[len(evs)-1]; last.Action != "restart" || last.Cause != vm.CauseReconciler || last.NewState != vm.StateRunning {
-					t.Errorf("last event %+v, want the restart", last)
-				}
 			} else {
+				e.settle(t)
 				// Several backoff periods: nothing may restart it.
-				time.Sleep(150 * time.Millisecond)
-				if hs := e.hostState(t, v.ID); hs != backend.StateStopped {
-					t.Errorf("the host says %s: it was started again", hs)
-				}
-				if n := len(e.restartEvents(t, v.ID)); n != 0 {
-					t.Errorf("%d restart attempts, want none", n)
-				}
+				down := e.hostState(t, v.ID)
+				wait.Stays(t, 150*time.Millisecond, "the vm left down", func() bool {
+					return e.hostState(t, v.ID) == down && len(e.restartEvents(t, v.ID)) == 0
+				})
 			}
 			got := e.get(t, v.ID)
 			if got.State != c.wantState || got.DesiredState != c.wantDesired {
 				t.Errorf("vm is %s, desired %s; want %s, %s", got.State, got.DesiredState, c.wantState, c.wantDesired)
 			}
+			// The report of the vm going down; the one of its restart may
+			// follow it.
 			var observed *vm.Event
 			for _, ev := range e.events(t, v.ID) {
-				if ev.Action == "observe" && ev.Cause == vm.CauseHost {
+				if ev.Action == "observe" && ev.Cause == vm.CauseHost && (ev.NewState == vm.StateStopped || ev.NewState == vm.StateCrashed) {
 					observed = ev
 				}
 			}
-			if observed == nil || !strings.Contains(observed.Message, c.msg) || !strings.Contains(observed.Message, "(destroyed)") {
+			if observed == nil || !strings.Contains(observed.Message, c.msg) || !strings.Contains(observed.Message, "("+reason+")") {
 				t.Errorf("the host's report was recorded as %+v, want it to mention %q", observed, c.msg)
 			}
 		})
@@ -145,10 +141,10 @@ func TestRestartBackoff(t *testing.T) {
 	// A record whose VM the host does not have: every start fails.
 	ghost := with(rec(u1, "ghost", vm.StateRunning, e.node, true), func(v *vm.VM) { v.RestartPolicy = vm.RestartOnCrash })
 	e.seedAll(t, ghost)
-	if err := e.rec.Change(ctx, e.node, Change{VM: hostVM(u1, "ghost", backend.StateCrashed), Reason: "crashed"}); err != nil {
+	if err := e.rec.Change(ctx, e.node, nodeapi.Change{VM: hostVM(u1, "ghost", backend.StateCrashed), Reason: "crashed"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "giving up", func() bool {
+	wait.Until(t, 5*time.Second, "giving up", func() bool {
 		evs := e.events(t, u1)
 		return evs[len(evs)-1].Action == "restart_give_up"
 	})
@@ -166,21 +162,14 @@ func TestRestartBackoff(t *testing.T) {
 	if v.State != vm.StateCrashed || !strings.Contains(v.Message, "gave up restarting after 5 failures") {
 		t.Errorf("after giving up: %s %q", v.State, v.Message)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if n := len(e.restartEvents(t, u1)); n != 5 {
-		t.Errorf("%d attempts after giving up, want 5", n)
-	}
+	wait.Stays(t, 200*time.Millisecond, "no attempt after giving up", func() bool { return len(e.restartEvents(t, u1)) == 5 })
 
 	// A crash loop: each restart works, the VM crashes again at once.
 	loop := e.makeVM(t, "crash-loop", true, vm.RestartOnCrash)
 	var restarts []time.Time
-	for range 2 {
-		h := e.stopOutOfBand(t, loop.ID)
-		h.State = backend.StateCrashed
-		if err := e.rec.Change(ctx, e.node, Change{VM: h, Reason: "crashed"}); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, 3*time.Second, "a restart", func() bool { return e.get(t, loop.ID).State == vm.StateRunning })
+	for i := range 2 {
+		e.downOutOfBand(t, loop.ID, true)
+		wait.Until(t, 3*time.Second, "a restart", func() bool { return len(e.restartEvents(t, loop.ID)) == i+1 && e.restarted(t, loop.ID) })
 		evs := e.restartEvents(t, loop.ID)
 		restarts = append(restarts, evs[len(evs)-1].Time)
 	}

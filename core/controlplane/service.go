@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -24,7 +26,7 @@ type Options struct {
 	// Store is the inventory.
 	Store store.Store
 	// Executor delivers commands to nodes.
-	Executor Executor
+	Executor nodeapi.Executor
 	// Reconciler writes VM status and applies agents' reports; nil makes
 	// one from Reconcile, whose Store, Executor and Logger default to the
 	// ones above.
@@ -40,7 +42,7 @@ type Options struct {
 // status write to its Reconciler.
 type Service struct {
 	store store.Store
-	exec  Executor
+	exec  nodeapi.Executor
 	rec   *Reconciler
 	log   hclog.Logger
 	// creating holds the placeholder ids of the creates this process runs;
@@ -82,7 +84,7 @@ func New(opts Options) (*Service, error) {
 func (s *Service) Reconciler() *Reconciler { return s.rec }
 
 // Broker returns the broker VM and node changes are published on.
-func (s *Service) Broker() *Broker { return s.rec.broker }
+func (s *Service) Broker() *events.Broker { return s.rec.broker }
 
 // Get returns the VM with id ref, or else the VM named ref (a TERMINATED VM
 // is found by id only).
@@ -113,15 +115,15 @@ func (s *Service) connected(id string) bool {
 }
 
 // execute runs cmd on node nodeID with the command's own time bound.
-func (s *Service) execute(ctx context.Context, nodeID string, cmd Command) (*Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, cmd.timeout())
+func (s *Service) execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	defer cancel()
 	res, err := s.exec.Execute(ctx, nodeID, cmd)
 	if err != nil {
 		return nil, err
 	}
 	if res == nil {
-		res = &Result{}
+		res = &nodeapi.Result{}
 	}
 	return res, nil
 }

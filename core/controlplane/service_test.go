@@ -2,20 +2,22 @@ package controlplane
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/core/vmlog"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
-// TestLifecycle drives one VM through every action on the real libvirt
-// plugin (test driver), checking the record, the history and the host.
+// TestLifecycle drives one VM through every action on a simulated host,
+// through its agent, checking the record, the history and the host.
 func TestLifecycle(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		e := newEnv(t, driver, true)
@@ -33,6 +35,7 @@ func TestLifecycle(t *testing.T) {
 		if v.State != vm.StateStopped || v.NodeID != e.node || v.DesiredState != vm.DesiredStopped || v.Spec.Disks[0].Path == "" {
 			t.Errorf("created vm = %+v", v)
 		}
+		e.settle(t)
 		evs := e.events(t, v.ID)
 		if len(evs) != 2 || evs[0].NewState != vm.StateCreating || evs[1].NewState != vm.StateStopped {
 			t.Errorf("create history = %+v", evs)
@@ -52,6 +55,9 @@ func TestLifecycle(t *testing.T) {
 			if err != nil || stateOf(h.State) != want {
 				t.Fatalf("%s: host says %+v, %v; want %s", name, h, err, want)
 			}
+			// The agent reports the change too; the next action must not
+			// race that report.
+			e.settle(t)
 			return res.VM
 		}
 		res, err := e.svc.Start(ctx, "life")
@@ -126,39 +132,36 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The agent reports the host's own vm: the inventory has it, unmanaged.
+	e.settle(t)
 	_, err = e.svc.Create(ctx, CreateRequest{Name: "taken-on-host", VCPUs: 1, MemoryMiB: 64})
 	wantKind(t, err, KindConflict, "taken-on-host")
-	if _, err := e.svc.Get(ctx, "taken-on-host"); KindOf(err) != KindNotFound {
-		t.Errorf("a failed create left a record: %v", err)
+	if got, err := e.svc.Get(ctx, "taken-on-host"); err != nil || got.ID != foreign.ID || got.IsManaged || e.count(t) != 1 {
+		t.Errorf("after a failed create the name finds %+v, %v (%d records); want the host's own vm only, unmanaged", got, err, e.count(t))
 	}
 	if h, err := e.b.GetVM(ctx, foreign.ID); err != nil || h.Name != "taken-on-host" {
 		t.Errorf("the host's own vm was touched: %v", err)
 	}
-	_, err = e.svc.Create(ctx, CreateRequest{Name: "bad-net", VCPUs: 1, MemoryMiB: 64, NICs: []vm.NIC{{Type: "network", Source: "no-such-network"}}})
+	_, err = e.svc.Create(ctx, CreateRequest{Name: "bad-image", VCPUs: 1, MemoryMiB: 64, Disks: []vm.Disk{{Name: "root", BaseImage: "/nonexistent/base.qcow2"}}})
 	if err == nil {
-		t.Fatal("create on a missing network succeeded")
+		t.Fatal("create from a missing base image succeeded")
 	}
-	if _, err := e.svc.Get(ctx, "bad-net"); KindOf(err) != KindNotFound {
+	if _, err := e.svc.Get(ctx, "bad-image"); KindOf(err) != KindNotFound {
 		t.Errorf("a failed create left a record: %v", err)
 	}
 	_, err = e.svc.Create(ctx, CreateRequest{Name: "x", VCPUs: 1, MemoryMiB: 64, NodeID: "nowhere"})
 	wantKind(t, err, KindInvalid, "node_id", "nowhere")
 }
 
-// TestHostLostVM: the VM vanished from the host behind the control plane's
-// back; an action fails, the state goes back with the error kept, and
-// reset_state sets STOPPED.
+// TestHostLostVM: the record places the VM on a host that does not have it
+// (it vanished, and no report of that has come yet): an action fails, the
+// state goes back with the error kept, and reset_state sets STOPPED.
 func TestHostLostVM(t *testing.T) {
 	e := newEnv(t, "sqlite", true)
 	ctx := context.Background()
-	v, err := e.svc.Create(ctx, CreateRequest{Name: "vanishing", VCPUs: 1, MemoryMiB: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.b.DeleteVM(ctx, v.ID, backend.DeleteOptions{Force: true}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.svc.Start(ctx, v.ID)
+	v := rec(u1, "vanishing", vm.StateStopped, e.node, true)
+	e.seedAll(t, v)
+	_, err := e.svc.Start(ctx, v.ID)
 	wantKind(t, err, KindConflict, "reset_state")
 	got, _ := e.svc.Get(ctx, v.ID)
 	if got.State != vm.StateStopped || got.Message == "" {
@@ -197,14 +200,14 @@ func TestLogs(t *testing.T) {
 		t.Fatalf("tail without a log = %+v, %v; want empty", tail, err)
 	}
 	content := "starting up\nqemu: warning: slow disk\nIO error on drive\nshutting down\n"
-	if err := os.WriteFile(filepath.Join(e.b.LogDir, "logger.log"), []byte(content), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(e.host.LogDir, "logger.log"), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tail, err = e.svc.Logs(ctx, "logger", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []LogLine{{1, "qemu: warning: slow disk", SeverityWarning}, {2, "IO error on drive", SeverityError}, {3, "shutting down", SeverityInfo}}
+	want := []LogLine{{1, "qemu: warning: slow disk", vmlog.SeverityWarning}, {2, "IO error on drive", vmlog.SeverityError}, {3, "shutting down", vmlog.SeverityInfo}}
 	if len(tail.Lines) != len(want) || !tail.Truncated || tail.SizeBytes != int64(len(content)) || tail.LastModified == nil {
 		t.Fatalf("tail = %+v", tail)
 	}
@@ -217,9 +220,9 @@ func TestLogs(t *testing.T) {
 	wantKind(t, err, KindBadRequest, "lines")
 }
 
-// TestNodes: the local agent registers its node with host info and backend
-// health; once it closes, the node is UNREACHABLE and actions answer
-// unavailable.
+// TestNodes: the agent registers its node with host info and backend
+// health; once it goes away, the node is shown UNREACHABLE and actions
+// answer unavailable.
 func TestNodes(t *testing.T) {
 	e := newEnv(t, "sqlite", true)
 	ctx := context.Background()
@@ -232,7 +235,7 @@ func TestNodes(t *testing.T) {
 		t.Fatalf("nodes = %v, %v", list, err)
 	}
 	n := list[0]
-	if n.ID != e.node || n.State != node.StateReady || !n.Backend.Healthy || n.Backend.Name != "libvirt" || n.Host.CPUs == 0 || n.LastHeartbeat == nil {
+	if n.ID != e.node || n.State != node.StateReady || !n.Backend.Healthy || n.Backend.Name != "sim" || n.Host.CPUs == 0 || n.LastHeartbeat == nil {
 		t.Errorf("node = %+v", n)
 	}
 	if byName, err := e.svc.Node(ctx, n.Name); err != nil || byName.ID != n.ID {
@@ -241,36 +244,13 @@ func TestNodes(t *testing.T) {
 	if _, err := e.svc.Node(ctx, "nope"); KindOf(err) != KindNotFound {
 		t.Errorf("unknown node: %v", err)
 	}
-	if err := e.agent.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := e.svc.Node(ctx, e.node); n.State != node.StateUnreachable {
-		t.Errorf("node after the agent closed: %s", n.State)
+	e.host.Stop()
+	wait.Until(t, 5*time.Second, "the node's session to end", func() bool { return len(e.disp.Connected()) == 0 })
+	if n, _ := e.svc.Node(ctx, e.node); n.State != node.StateUnreachable || n.Connected {
+		t.Errorf("node after its agent went away: %s, connected %v", n.State, n.Connected)
 	}
 	_, err = e.svc.Start(ctx, v.ID)
 	wantKind(t, err, KindUnavailable, e.node)
 	_, err = e.svc.Create(ctx, CreateRequest{Name: "nowhere", VCPUs: 1, MemoryMiB: 64})
 	wantKind(t, err, KindUnavailable)
-}
-
-// TestDispatcher routes by node and forgets a node once unregistered or
-// once its executor stops serving it.
-func TestDispatcher(t *testing.T) {
-	e := newEnv(t, "sqlite", true)
-	ctx := context.Background()
-	if got := e.disp.Connected(); len(got) != 1 || got[0] != e.node {
-		t.Fatalf("connected = %v", got)
-	}
-	if _, err := e.disp.Execute(ctx, "other-node", Command{Op: OpGet, VMID: "x"}); !errors.Is(err, ErrNodeUnavailable) {
-		t.Errorf("command to an unknown node: %v", err)
-	}
-	unregister := e.disp.Register("second", e.agent)
-	if got := e.disp.Connected(); len(got) != 1 {
-		t.Errorf("an executor that does not serve node second counts as connected: %v", got)
-	}
-	unregister()
-	_ = e.agent.Close(ctx)
-	if got := e.disp.Connected(); len(got) != 0 {
-		t.Errorf("connected after the agent closed = %v", got)
-	}
 }

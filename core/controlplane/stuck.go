@@ -7,8 +7,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -102,8 +105,8 @@ func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.
 func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) {
 	release := r.hold(v.ID)
 	defer release()
-	cmd := Command{Op: OpGet, VMID: v.ID}
-	gctx, cancel := context.WithTimeout(ctx, cmd.timeout())
+	cmd := nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: v.ID}
+	gctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	res, err := r.exec.Execute(gctx, v.NodeID, cmd)
 	cancel()
 	var observed *backend.VM
@@ -118,51 +121,8 @@ func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) 
 	default:
 		observed = res.VM
 	}
-	rl := func(cur *vm.VM) verdict { return r.judgeStuck(cur, v, observed, now) }
+	rl := func(cur *vm.VM) reconcile.Verdict { return r.judge.Stuck(cur, v, observed, now) }
 	if err := r.commit(ctx, []item{newItem(v, rl)}, nil, v.NodeID, now); err != nil {
 		r.log.Error("correcting a stuck vm", "vm", v.Name, "id", v.ID, "error", err)
 	}
-}
-
-// judgeStuck corrects a VM the scan saw as seen by what its host says
-// (observed nil: the host does not have it). A VM that moved on since the
-// scan read it is left as it is, and so is one its host still shows in the
-// same transitional state. A VM MIGRATING away from its node that no node
-// has reported since, and that its node does not have, vanished
-// (judgeVanished: LOST when managed).
-func (r *Reconciler) judgeStuck(cur, seen *vm.VM, observed *backend.VM, now time.Time) verdict {
-	if cur.State != seen.State || !cur.StateChangedAt.Equal(seen.StateChangedAt) || cur.NodeID != seen.NodeID {
-		return verdict{}
-	}
-	v := *cur
-	stuckFor := now.Sub(cur.StateChangedAt).Round(time.Second)
-	if observed == nil && cur.State == vm.StateMigrating {
-		vd := r.judgeVanished(cur, cur.NodeID, fmt.Sprintf("vm migrated away from node %s and no node has reported it for %s",
-			r.nodeName(cur.NodeID), stuckFor), now)
-		vd.event.Cause = vm.CauseReconciler
-		return vd
-	}
-	if observed == nil {
-		v.State = vm.StateStopped
-		if cur.State == vm.StateDeleting {
-			v.State = vm.StateTerminated
-		}
-		v.Message = fmt.Sprintf("stuck in %s for %s: node %s does not have the vm, so it is %s now",
-			cur.State, stuckFor, r.nodeName(cur.NodeID), v.State)
-	} else {
-		reported := stateOf(observed.State)
-		if reported == cur.State {
-			return verdict{}
-		}
-		v.State = reported
-		if reported != vm.StateUnknown {
-			v.LastKnownState = reported
-		}
-		v.LastSeen = &now
-		v.LostReason, v.LostAt = "", nil
-		v.Message = fmt.Sprintf("stuck in %s for %s: the host reports %s", cur.State, stuckFor, reported)
-	}
-	v.StateChangedAt = now
-	ev := &vm.Event{VMID: v.ID, Time: now, Action: "stuck", OldState: cur.State, NewState: v.State, Cause: vm.CauseReconciler, Message: v.Message}
-	return verdict{next: &v, event: ev}
 }

@@ -2,11 +2,14 @@ package controlplane
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -20,8 +23,9 @@ func (e *env) setState(t *testing.T, id string, st, lastKnown vm.State, since ti
 	}
 }
 
-// makeVM creates a VM through the service on the test driver and, with
-// start, starts it.
+// makeVM creates a VM through the service on the node's host and, with
+// start, starts it; it returns once the agent's reports of the host's
+// changes are applied.
 func (e *env) makeVM(t *testing.T, name string, start bool, policy vm.RestartPolicy) *vm.VM {
 	t.Helper()
 	ctx := context.Background()
@@ -29,6 +33,8 @@ func (e *env) makeVM(t *testing.T, name string, start bool, policy vm.RestartPol
 	if err != nil {
 		t.Fatalf("creating %s: %v", name, err)
 	}
+	// The report of the new vm must not race the start.
+	e.settle(t)
 	if start {
 		res, err := e.svc.Start(ctx, v.ID)
 		if err != nil {
@@ -36,6 +42,7 @@ func (e *env) makeVM(t *testing.T, name string, start bool, policy vm.RestartPol
 		}
 		v = res.VM
 	}
+	e.settle(t)
 	return v
 }
 
@@ -45,11 +52,11 @@ func TestStuckStates(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		e := newEnvWith(t, driver, true, func(o *ReconcilerOptions) { o.StuckTimeout = time.Minute })
 		ctx := context.Background()
-		long := time.Now().Add(-2 * time.Minute)
 		stopped := e.makeVM(t, "was-stopping", false, vm.RestartNever)
 		running := e.makeVM(t, "was-starting", true, vm.RestartNever)
 		recent := e.makeVM(t, "recent", false, vm.RestartNever)
 		busy := e.makeVM(t, "busy", false, vm.RestartNever)
+		long := time.Now().Add(-2 * time.Minute)
 		e.seedAll(t,
 			rec(u1, "ghost", vm.StateStarting, e.node, true),
 			rec(u2, "ghost-deleting", vm.StateDeleting, e.node, true),
@@ -72,10 +79,10 @@ func TestStuckStates(t *testing.T) {
 		cases := []struct {
 			id    string
 			want  vm.State
-			event string // the stuck event's message, "" for none
+			event string // a regexp the stuck event's message matches, "" for none
 		}{
-			{stopped.ID, vm.StateStopped, "stuck in STOPPING for 2m0s: the host reports STOPPED"},
-			{running.ID, vm.StateRunning, "stuck in STARTING for 2m0s: the host reports RUNNING"},
+			{stopped.ID, vm.StateStopped, `stuck in STOPPING for 2m\d+s: the host reports STOPPED`},
+			{running.ID, vm.StateRunning, `stuck in STARTING for 2m\d+s: the host reports RUNNING`},
 			{u1, vm.StateStopped, "does not have the vm, so it is STOPPED now"},
 			{u2, vm.StateTerminated, "does not have the vm, so it is TERMINATED now"},
 			{recent.ID, vm.StateStopping, ""},
@@ -108,7 +115,7 @@ func TestStuckStates(t *testing.T) {
 					t.Errorf("%s: lost_reason %q lost_at %v last_known %s, want the event's reason, a time and RUNNING", v.Name, v.LostReason, v.LostAt, v.LastKnownState)
 				}
 			}
-			if last.Action != action || last.Cause != vm.CauseReconciler || last.NewState != c.want || !strings.Contains(last.Message, c.event) {
+			if last.Action != action || last.Cause != vm.CauseReconciler || last.NewState != c.want || !regexp.MustCompile(c.event).MatchString(last.Message) {
 				t.Errorf("%s: last event %+v, want a stuck correction saying %q", v.Name, last, c.event)
 			}
 			if v.Message != last.Message {
@@ -128,7 +135,7 @@ func TestStuckStates(t *testing.T) {
 		defer cancel()
 		e.rec.opts.StuckScan = 10 * time.Millisecond
 		go func() { _ = e.rec.Run(ctx) }()
-		eventually(t, 5*time.Second, "the busy vm corrected by the loop", func() bool { return e.get(t, busy.ID).State == vm.StateStopped })
+		wait.Until(t, 5*time.Second, "the busy vm corrected by the loop", func() bool { return e.get(t, busy.ID).State == vm.StateStopped })
 	})
 }
 
@@ -177,7 +184,7 @@ func TestStuckCreateDiscarded(t *testing.T) {
 			}
 		}
 		ev := nextEvent(t, stream)
-		for ev.Kind != StreamVM {
+		for ev.Kind != events.StreamVM {
 			ev = nextEvent(t, stream)
 		}
 		if ev.VM.VMID != "placeholder-dead" || ev.VM.Action != "discard" || ev.VM.Cause != vm.CauseReconciler ||

@@ -169,6 +169,12 @@ func payloadBytes(recs []Record) int {
 func (c *consumer) decode(recs []Record) []logsink.Entry {
 	out := make([]logsink.Entry, 0, len(recs))
 	for _, rec := range recs {
+		if rec.Tag == damagedTag {
+			// Whatever source the damaged record had, this consumer
+			// will not get it; opening the spool logged the damage.
+			c.m.drop(sourceOfTag(rec.Tag), c.sink, DropSpoolDamaged, 1)
+			continue
+		}
 		if c.sources != nil && !c.sources[sourceOfTag(rec.Tag)] {
 			continue
 		}

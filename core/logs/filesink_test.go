@@ -13,8 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/pluginhost"
+	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -23,13 +24,13 @@ import (
 // when `make test` built it there, else built once for the run.
 var fileSinkBinary = sync.OnceValues(func() (string, error) {
 	name := plugin.BinaryName(plugin.TypeLogSink, file.Name)
-	if bin := os.Getenv(cptest.EnvBinDir); bin != "" {
+	if bin := os.Getenv(testbin.EnvBinDir); bin != "" {
 		p := filepath.Join(bin, "plugins", name)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p, nil
 		}
 	}
-	root, err := cptest.RepoRoot()
+	root, err := testbin.RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -92,7 +93,7 @@ func TestPipelineFileSinkPlugin(t *testing.T) {
 	p := openPipeline(t, t.TempDir(), Options{Sinks: []Sink{{Name: "file", Writer: sink}}, Logger: logger})
 	first := entries("before", 200)
 	mustAppend(t, p, first)
-	waitFor(t, func() bool { ids, _ := fileIDs(t, path); return len(ids) == 200 }, "the first entries in the file")
+	wait.Until(t, settle, "the first entries in the file", func() bool { ids, _ := fileIDs(t, path); return len(ids) == 200 })
 
 	pid := sink.Status().PID
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -102,7 +103,7 @@ func TestPipelineFileSinkPlugin(t *testing.T) {
 	for i := 0; i < 300; i += 50 {
 		mustAppend(t, p, second[i:i+50])
 	}
-	waitFor(t, func() bool { ids, _ := fileIDs(t, path); return len(ids) == 500 }, "every entry in the file after the relaunch")
+	wait.Until(t, settle, "every entry in the file after the relaunch", func() bool { ids, _ := fileIDs(t, path); return len(ids) == 500 })
 	ids, lines := fileIDs(t, path)
 	for _, e := range append(first, second...) {
 		if !ids[e.ID] {

@@ -19,6 +19,9 @@ const (
 	// discarded the entry before the sink got it.
 	DropSpoolMaxBytes = "spool_" + ReasonMaxBytes
 	DropSpoolMaxAge   = "spool_" + ReasonMaxAge
+	// DropSpoolDamaged: the entry's spool record was found damaged on disk
+	// and skipped; its source is not known, so it counts as "unknown".
+	DropSpoolDamaged = "spool_damaged"
 
 	// RejectInvalid: the entry failed validation.
 	RejectInvalid = "invalid"
@@ -64,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, sinks []string, stats func() SpoolSta
 			Name: "quantix_logs_retried_total", Help: "Deliveries of a log entry that failed for a reason that may pass and were retried, per source and sink.",
 		}, []string{"source", "sink"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "quantix_logs_dropped_total", Help: "Log entries a sink will never get, per source, sink and reason (permanent, spool_max_bytes, spool_max_age, undecodable).",
+			Name: "quantix_logs_dropped_total", Help: "Log entries a sink will never get, per source, sink and reason (permanent, spool_max_bytes, spool_max_age, spool_damaged, undecodable).",
 		}, []string{"source", "sink", "reason"}),
 		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "quantix_logs_spool_evictions_total", Help: "Spool segments discarded because a retention bound was crossed, per bound.",
@@ -131,6 +134,7 @@ var (
 	spoolSegmentsDesc = prometheus.NewDesc("quantix_logs_spool_segments", "Number of log spool segment files.", nil, nil)
 	spoolSyncsDesc    = prometheus.NewDesc("quantix_logs_spool_syncs_total", "Group commits of the log spool: one write and one fsync each.", nil, nil)
 	spoolLagDesc      = prometheus.NewDesc("quantix_logs_spool_lag_entries", "Spooled log entries a consumer has not acknowledged yet.", []string{"sink"}, nil)
+	spoolDamagedDesc  = prometheus.NewDesc("quantix_logs_spool_damaged_records_total", "Log spool records found damaged on disk when the spool was opened, and skipped.", nil, nil)
 )
 
 // Describe sends the descriptions of the spool metrics.
@@ -139,6 +143,7 @@ func (c spoolCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- spoolSegmentsDesc
 	ch <- spoolSyncsDesc
 	ch <- spoolLagDesc
+	ch <- spoolDamagedDesc
 }
 
 // Collect sends the spool metrics' values now.
@@ -147,6 +152,7 @@ func (c spoolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(spoolBytesDesc, prometheus.GaugeValue, float64(st.Bytes))
 	ch <- prometheus.MustNewConstMetric(spoolSegmentsDesc, prometheus.GaugeValue, float64(st.Segments))
 	ch <- prometheus.MustNewConstMetric(spoolSyncsDesc, prometheus.CounterValue, float64(st.Syncs))
+	ch <- prometheus.MustNewConstMetric(spoolDamagedDesc, prometheus.CounterValue, float64(st.Damaged))
 	for name, lag := range st.Lag {
 		ch <- prometheus.MustNewConstMetric(spoolLagDesc, prometheus.GaugeValue, float64(lag), sinkOfConsumer(name))
 	}

@@ -14,8 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/teststore"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -88,14 +89,14 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChild(dir))
 	}
 	code := m.Run()
-	cptest.Cleanup()
+	teststore.Cleanup()
 	os.Exit(code)
 }
 
 func TestPipelineDeliversToStoreAndSinks(t *testing.T) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		t.Run(driver, func(t *testing.T) {
-			st := cptest.OpenStore(t, driver)
+			st := teststore.Open(t, driver)
 			uiOnly, all := &fakeSink{}, &fakeSink{}
 			reg := prometheus.NewRegistry()
 			p := openPipeline(t, t.TempDir(), Options{
@@ -122,10 +123,10 @@ func TestPipelineDeliversToStoreAndSinks(t *testing.T) {
 				}
 				return n == want
 			}
-			waitFor(t, func() bool {
+			wait.Until(t, settle, "delivery to the store and both sinks", func() bool {
 				return storeCount(t, st) == 400 && all.count() == 400 && uiOnly.count() == 100 &&
 					counted("store", 400) && counted("all", 400) && counted("ui-only", 100)
-			}, "delivery to the store and both sinks")
+			})
 			for _, m := range uiOnly.delivered() {
 				var i int
 				fmt.Sscanf(m, "d-%d", &i)
@@ -174,16 +175,18 @@ func TestPipelineSinkDownDelaysNeverLoses(t *testing.T) {
 	sink := &fakeSink{down: true}
 	p := openPipeline(t, t.TempDir(), Options{Sinks: []Sink{{Name: "flaky", Writer: sink}}})
 	es := entries("down", 300)
-	for i := 0; i < 300; i += 30 {
+	// The first batch makes the sink fail; the others are appended while
+	// its deliveries are being retried.
+	mustAppend(t, p, es[:30])
+	wait.Until(t, settle, "retries while the sink is down", func() bool { return testutil.ToFloat64(p.m.retried.WithLabelValues("ui", "flaky")) > 0 })
+	for i := 30; i < 300; i += 30 {
 		mustAppend(t, p, es[i:i+30])
-		time.Sleep(5 * time.Millisecond)
 	}
-	waitFor(t, func() bool { return testutil.ToFloat64(p.m.retried.WithLabelValues("ui", "flaky")) > 0 }, "retries while the sink is down")
 	if sink.count() != 0 {
 		t.Fatalf("a down sink got %d entries", sink.count())
 	}
 	sink.setDown(false)
-	waitFor(t, func() bool { return sink.count() >= 300 }, "delivery once the sink is back")
+	wait.Until(t, settle, "delivery once the sink is back", func() bool { return sink.count() >= 300 })
 	got := sink.delivered()
 	slices.Sort(got)
 	got = slices.Compact(got)
@@ -192,7 +195,7 @@ func TestPipelineSinkDownDelaysNeverLoses(t *testing.T) {
 	}
 	// The counts are made before the cursor moves: once the lag is 0
 	// they are all there.
-	waitFor(t, func() bool { return p.Stats().Lag[consumerOfSink("flaky")] == 0 }, "the sink's lag to reach 0")
+	wait.Until(t, settle, "the sink's lag to reach 0", func() bool { return p.Stats().Lag[consumerOfSink("flaky")] == 0 })
 	var delivered float64
 	for _, src := range logsink.Sources {
 		delivered += testutil.ToFloat64(p.m.delivered.WithLabelValues(string(src), "flaky"))
@@ -207,7 +210,7 @@ func TestPipelinePermanentResultsAreDropped(t *testing.T) {
 	sink := &fakeSink{refuse: func(e *logsink.Entry) bool { return strings.HasSuffix(e.Message, "7") }}
 	p := openPipeline(t, t.TempDir(), Options{Sinks: []Sink{{Name: "picky", Writer: sink}}, Logger: bufLogger(&logs)})
 	mustAppend(t, p, entries("p", 100))
-	waitFor(t, func() bool { return p.Stats().Lag[consumerOfSink("picky")] == 0 }, "the batch to be acknowledged")
+	wait.Until(t, settle, "the batch to be acknowledged", func() bool { return p.Stats().Lag[consumerOfSink("picky")] == 0 })
 	if sink.count() != 90 {
 		t.Fatalf("%d delivered, want 90", sink.count())
 	}
@@ -233,7 +236,7 @@ func TestPipelineBatchesBySizeAndTime(t *testing.T) {
 		Batch: BatchOptions{MaxEntries: 10, MaxWait: 150 * time.Millisecond},
 	})
 	mustAppend(t, p, entries("s", 25))
-	waitFor(t, func() bool { return sink.count() == 25 }, "25 entries")
+	wait.Until(t, settle, "25 entries", func() bool { return sink.count() == 25 })
 	sink.mu.Lock()
 	batches := slices.Clone(sink.batches)
 	sink.mu.Unlock()
@@ -242,7 +245,7 @@ func TestPipelineBatchesBySizeAndTime(t *testing.T) {
 	}
 	start := time.Now()
 	mustAppend(t, p, entries("one", 1))
-	waitFor(t, func() bool { return sink.count() == 26 }, "the single entry")
+	wait.Until(t, settle, "the single entry", func() bool { return sink.count() == 26 })
 	if took := time.Since(start); took < 120*time.Millisecond {
 		t.Errorf("a lone entry was delivered after %s; a batch waits up to MaxWait (150ms) for more", took)
 	}
@@ -265,7 +268,7 @@ func TestPipelineRestartRedelivers(t *testing.T) {
 	}
 	up := &fakeSink{}
 	openPipeline(t, dir, Options{Sinks: []Sink{{Name: "s", Writer: up}}})
-	waitFor(t, func() bool { return up.count() == 50 }, "redelivery after the restart")
+	wait.Until(t, settle, "redelivery after the restart", func() bool { return up.count() == 50 })
 }
 
 // TestPipelineSpoolBoundCounted: a retention bound that discards entries a
@@ -279,7 +282,7 @@ func TestPipelineSpoolBoundCounted(t *testing.T) {
 	for range 20 {
 		mustAppend(t, p, entries("b", 20))
 	}
-	waitFor(t, func() bool { return testutil.ToFloat64(p.m.evictions.WithLabelValues(ReasonMaxBytes)) > 0 }, "an eviction")
+	wait.Until(t, settle, "an eviction", func() bool { return testutil.ToFloat64(p.m.evictions.WithLabelValues(ReasonMaxBytes)) > 0 })
 	defer sink.setDown(false)
 	dropped := func() float64 {
 		var n float64
@@ -288,7 +291,7 @@ func TestPipelineSpoolBoundCounted(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, func() bool { return dropped() > 0 }, "entries discarded by max_bytes counted as dropped for the sink")
+	wait.Until(t, settle, "entries discarded by max_bytes counted as dropped for the sink", func() bool { return dropped() > 0 })
 }
 
 func TestPipelineRefusesInvalidEntries(t *testing.T) {
@@ -367,7 +370,7 @@ func TestMatchText(t *testing.T) {
 }
 
 // openTestStore opens a SQLite store for the test.
-func openTestStore(t testing.TB) store.Store { return cptest.OpenStore(t, "sqlite") }
+func openTestStore(t testing.TB) store.Store { return teststore.Open(t, "sqlite") }
 
 // TestPipelineOpenFailureUnregisters: a pipeline that fails to open leaves
 // nothing registered, so that opening it again with the same registry

@@ -23,6 +23,11 @@ const recordHeaderSize = 17
 // be garbage.
 const maxRecordPayload = 16 << 20
 
+// damagedTag is the tag of a filler record: recovery found the record of
+// that number damaged on disk (repairSegment) and put a filler of zeros in
+// its place. No entry has it; Append refuses it.
+const damagedTag byte = 0xff
+
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Record is one record of the spool.

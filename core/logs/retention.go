@@ -137,6 +137,9 @@ func (s *Spool) evict(seg *segment, reason string, ranges map[string][2]uint64, 
 	ev := Eviction{Reason: reason, Segment: seg.path, Bytes: seg.size, Lost: map[string]map[byte]int{}}
 	if len(ranges) > 0 {
 		_, err := scanSegment(seg.path, seg.first, func(rec Record, _ int64) error {
+			if rec.Tag == damagedTag {
+				return nil // counted as damaged when found
+			}
 			for name, r := range ranges {
 				if rec.Seq >= r[0] && rec.Seq < r[1] {
 					if ev.Lost[name] == nil {

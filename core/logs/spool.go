@@ -102,6 +102,9 @@ func (o SpoolOptions) withDefaults() (SpoolOptions, error) {
 // arrive while a sync runs are written and synced together (group commit).
 // Opening a spool after a crash finds a record the crash tore at the end of
 // the last segment and cuts it off: such a record was never acknowledged.
+// A damaged record that good records follow (the disk changed what was
+// written) is skipped instead, counted and logged, and the records after it
+// are kept; a reader gets a filler record of tag damagedTag in its place.
 type Spool struct {
 	dir  string
 	opts SpoolOptions
@@ -130,6 +133,8 @@ type Spool struct {
 	cursorWrites sync.Mutex
 	// syncs counts group commits.
 	syncs atomic.Uint64
+	// damaged counts the records found damaged at open and skipped.
+	damaged atomic.Uint64
 }
 
 // appendBatch is one Append waiting for its records to be durable.
@@ -169,7 +174,8 @@ func OpenSpool(opts SpoolOptions) (*Spool, error) {
 }
 
 // recover lists the segments, checks the last one record by record,
-// truncates what a crash tore at its end and opens it for writing.
+// fills damaged records that good ones follow (repairSegment), truncates
+// what a crash tore at its end and opens it for writing.
 func (s *Spool) recover() error {
 	segs, err := listSegments(s.dir)
 	if err != nil {
@@ -194,9 +200,14 @@ func (s *Spool) recover() error {
 		s.bytes += seg.size
 	}
 	last := segs[len(segs)-1]
-	res, err := scanSegment(last.path, last.first, nil)
+	res, damaged, err := repairSegment(last.path, last.first)
 	if err != nil {
 		return fmt.Errorf("opening log spool: %w", err)
+	}
+	for _, d := range damaged {
+		s.damaged.Add(d.next - d.first)
+		s.log.Error("LOG SPOOL DAMAGED: skipping damaged records in the middle of the last segment; the records after them are kept",
+			"segment", last.path, "offset", d.off, "bytes", d.size, "first_record", d.first, "records_skipped", d.next-d.first, "problem", d.problem)
 	}
 	if res.end == 0 {
 		// Not even the header made it: the crash came while the segment
@@ -294,6 +305,9 @@ func (s *Spool) Append(ctx context.Context, tags []byte, payloads [][]byte) (uin
 	for i, p := range payloads {
 		if len(p) > maxRecordPayload {
 			return 0, fmt.Errorf("appending to the log spool: record %d has %d bytes, more than %d", i, len(p), maxRecordPayload)
+		}
+		if tags[i] == damagedTag {
+			return 0, fmt.Errorf("appending to the log spool: record %d has tag %d, which marks damaged records", i, damagedTag)
 		}
 	}
 	b := &appendBatch{tags: tags, payloads: payloads, done: make(chan struct{})}
@@ -499,13 +513,16 @@ type SpoolStats struct {
 	Lag map[string]uint64
 	// Syncs counts the group commits so far: one write and one fsync each.
 	Syncs uint64
+	// Damaged counts the records found damaged when the spool was opened
+	// and skipped: no consumer gets them.
+	Damaged uint64
 }
 
 // Stats describes the spool now.
 func (s *Spool) Stats() SpoolStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := SpoolStats{Segments: len(s.segs), Bytes: s.bytes, First: s.segs[0].first, End: s.next, Lag: map[string]uint64{}, Syncs: s.syncs.Load()}
+	st := SpoolStats{Segments: len(s.segs), Bytes: s.bytes, First: s.segs[0].first, End: s.next, Lag: map[string]uint64{}, Syncs: s.syncs.Load(), Damaged: s.damaged.Load()}
 	for name, c := range s.cursors {
 		st.Lag[name] = s.next - c.acked
 	}

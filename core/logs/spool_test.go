@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // logBuffer collects a logger's output for checks.
@@ -330,7 +332,7 @@ func TestSpoolWait(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- r.Wait(context.Background()) }()
-	time.Sleep(20 * time.Millisecond)
+	wait.Stays(t, 20*time.Millisecond, "Wait to block with nothing appended", func() bool { return len(done) == 0 })
 	appendN(t, s, "w", 0, 1)
 	select {
 	case err := <-done:
@@ -342,7 +344,7 @@ func TestSpoolWait(t *testing.T) {
 	}
 	readAll(t, r)
 	go func() { done <- r.Wait(context.Background()) }()
-	time.Sleep(20 * time.Millisecond)
+	wait.Stays(t, 20*time.Millisecond, "Wait to block with everything read", func() bool { return len(done) == 0 })
 	_ = s.Close()
 	select {
 	case err := <-done:
@@ -371,7 +373,7 @@ func TestSpoolRemovesDeliveredSegments(t *testing.T) {
 	r, _ := s.Reader("a")
 	recs := readAll(t, r)
 	r.Commit(recs[len(recs)-1].Seq + 1)
-	waitFor(t, func() bool { return s.Stats().Segments == 1 }, "delivered segments to be removed")
+	wait.Until(t, settle, "delivered segments to be removed", func() bool { return s.Stats().Segments == 1 })
 	if got, _, _ := readCursor(dir, "a"); got != 100 {
 		t.Fatalf("persisted cursor %d, want 100", got)
 	}
@@ -392,7 +394,7 @@ func TestSpoolMaxBytes(t *testing.T) {
 		appendN(t, s, "m", i*10, 10)
 		fast.Commit(readAll(t, fast)[9].Seq + 1)
 	}
-	waitFor(t, func() bool { return s.Stats().Bytes <= 4096 && segmentFiles(t, dir) == s.Stats().Segments }, "the spool to shrink under max_bytes")
+	wait.Until(t, settle, "the spool to shrink under max_bytes", func() bool { return s.Stats().Bytes <= 4096 && segmentFiles(t, dir) == s.Stats().Segments })
 	mu.Lock()
 	lostSlow, lostFast := 0, 0
 	for _, ev := range evs {
@@ -442,7 +444,7 @@ func TestSpoolMaxAge(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		appendN(t, s, "g", i*5, 5)
 	}
-	waitFor(t, func() bool { return segmentFiles(t, dir) == 1 }, "old segments to be discarded")
+	wait.Until(t, settle, "old segments to be discarded", func() bool { return segmentFiles(t, dir) == 1 })
 	r, _ := s.Reader("a")
 	recs := readAll(t, r)
 	mu.Lock()
@@ -465,16 +467,9 @@ func TestSpoolOptions(t *testing.T) {
 	}
 }
 
-func waitFor(t testing.TB, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// settle bounds every wait for the spool's and the pipeline's background
+// work (delivery, retention, cursor syncs).
+const settle = 10 * time.Second
 
 // segmentFiles counts the segment files in dir.
 func segmentFiles(t testing.TB, dir string) int {

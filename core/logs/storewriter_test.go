@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -96,7 +97,7 @@ func TestPipelineStoreRetention(t *testing.T) {
 	st := openTestStore(t)
 	p := openPipeline(t, t.TempDir(), Options{Store: st.Logs(), Retention: Retention{MaxEntries: 30, Interval: 20 * time.Millisecond}})
 	mustAppend(t, p, entries("k", 100))
-	waitFor(t, func() bool { return storeCount(t, st) == 30 }, "the store to be pruned to 30 entries")
+	wait.Until(t, settle, "the store to be pruned to 30 entries", func() bool { return storeCount(t, st) == 30 })
 	page, err := st.Logs().Query(context.Background(), store.LogQuery{Limit: 1})
 	if err != nil || page.Entries[0].Message != "k-0099" {
 		t.Fatalf("newest kept entry: %+v, %v", page.Entries, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -28,7 +29,7 @@ func TestSystemSource(t *testing.T) {
 	logger.Info("not taken: after deregistering")
 	src.Close()
 
-	waitFor(t, func() bool { return storeCount(t, st) == 3 }, "3 system entries in the store")
+	wait.Until(t, settle, "3 system entries in the store", func() bool { return storeCount(t, st) == 3 })
 	page, err := st.Logs().Query(context.Background(), store.LogQuery{Ascending: true})
 	if err != nil {
 		t.Fatal(err)

@@ -13,8 +13,10 @@ import (
 // Locate returns the absolute path of the binary of plugin name of type t:
 // path when it is set (the plugin block's `path`), otherwise
 // <dir>/quantix-<t>-<name> (dir is plugin_dir). The file must exist, be a
-// regular file and be executable; the error says what was looked for, where,
-// and how to fix it.
+// regular file and be executable, and neither it nor the directory holding
+// it may be writable by anyone but its owner, who must be root or the user
+// quantixd runs as (checkOwnership); the error says what was looked for,
+// where, and how to fix it.
 func Locate(t plugin.Type, name, dir, path string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("locating %s plugin: the plugin has no name; give the plugin block a name, e.g. plugin %q {}", t, "libvirt")
@@ -44,6 +46,9 @@ func Locate(t plugin.Type, name, dir, path string) (string, error) {
 		return "", fmt.Errorf("locating plugin %q: %s is not a regular file (mode %s); point %s at the %s binary", name, abs, fi.Mode(), where, binary)
 	case fi.Mode().Perm()&0o111 == 0:
 		return "", fmt.Errorf("locating plugin %q: %s is not executable (mode %s); run \"chmod +x %s\" or rebuild it with \"make build\"", name, abs, fi.Mode().Perm(), abs)
+	}
+	if err := checkOwnership(name, abs); err != nil {
+		return "", err
 	}
 	return abs, nil
 }

@@ -102,12 +102,6 @@ type instance struct {
 	markDead context.CancelCauseFunc
 }
 
-// pluginClient is what the dispensed client of every plugin type answers.
-type pluginClient interface {
-	Info(ctx context.Context) (plugin.Info, error)
-	Configure(ctx context.Context, config []byte, apiVersion int) error
-}
-
 // launchInstance starts a plugin, checks what it says it is, negotiates the
 // API version and configures it.
 func launchInstance(ctx context.Context, spec processSpec, settings []byte) (*instance, error) {
@@ -125,7 +119,8 @@ func launchInstance(ctx context.Context, spec processSpec, settings []byte) (*in
 
 func setUp(ctx context.Context, spec processSpec, proc *process, settings []byte) (*instance, error) {
 	inst := &instance{proc: proc}
-	var client pluginClient
+	// What the dispensed client of every plugin type answers.
+	var client plugin.Base
 	switch c := proc.raw.(type) {
 	case *backend.GRPCClient:
 		if spec.kind.typ == plugin.TypeBackend {

@@ -2,10 +2,12 @@ package pluginhost
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -88,14 +90,13 @@ func TestLaunchAndCallRealPlugin(t *testing.T) {
 	// go-plugin's server logs its address through the plugin's logger, in
 	// the plugin process: seeing it here means plugin output is re-logged
 	// under the plugin's name.
-	deadline := time.Now().Add(2 * time.Second)
-	for !strings.Contains(logs.String(), "agent.plugin.libvirt: plugin address") && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.UntilNil(t, 2*time.Second, "the plugin's log lines in the host log under agent.plugin.libvirt", func() error {
+		if out := logs.String(); !strings.Contains(out, "agent.plugin.libvirt: plugin address") {
+			return fmt.Errorf("the host log:\n%s", out)
+		}
+		return nil
+	})
 	out := logs.String()
-	if !strings.Contains(out, "agent.plugin.libvirt: plugin address") {
-		t.Errorf("the plugin's log lines are not in the host log under agent.plugin.libvirt:\n%s", out)
-	}
 	if strings.Contains(out, "agent.plugin.libvirt.quantix-backend-libvirt") {
 		t.Errorf("plugin lines are logged under the binary name, not the plugin's:\n%s", out)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -195,16 +196,10 @@ func processAlive(pid int) bool {
 	return state != 'Z' && state != 'X'
 }
 
-// waitGone waits up to d for pid to be gone.
-func waitGone(pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if !processAlive(pid) {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return !processAlive(pid)
+// waitGone waits up to within for process pid to be gone.
+func waitGone(t testing.TB, pid int, within time.Duration) {
+	t.Helper()
+	wait.Until(t, within, fmt.Sprintf("plugin process %d to exit", pid), func() bool { return !processAlive(pid) })
 }
 
 // childPlugins lists live children of this process that run a Quantix

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -26,44 +27,7 @@ func TestKilledPluginIsUnavailableThenRelaunched(t *testing.T) {
 
 	// An event stream open when the plugin dies must end with an
 	// unavailable error.
-	events := make(chan backend.Event, 16)
-	streamErr := make(chan error, 1)
-	go func() {
-		streamErr <- b.WatchEvents(ctx, func(e backend.Event) error {
-			select {
-			case events <- e:
-			default:
-			}
-			return nil
-		})
-	}()
-	// Make sure the stream is established before the kill: create VMs until
-	// one's event arrives (a VM created before the plugin registered the
-	// subscriber has no event on this stream).
-	info, err := b.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Has(backend.CapEvents) {
-		deadline := time.After(5 * time.Second)
-	probe:
-		for i := 0; ; i++ {
-			if _, err := b.CreateVM(ctx, backend.VMSpec{Name: fmt.Sprintf("pluginhost-watch-%d", i), VCPUs: 1, MemoryMiB: 64}); err != nil {
-				t.Fatalf("CreateVM: %v", err)
-			}
-			select {
-			case <-events:
-				break probe
-			case err := <-streamErr:
-				t.Fatalf("WatchEvents ended before the kill: %v", err)
-			case <-deadline:
-				t.Fatal("the plugin announces events but none arrived within 5s of creating VMs")
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	} else {
-		time.Sleep(200 * time.Millisecond)
-	}
+	streamErr := watchEstablished(t, ctx, b)
 
 	old := b.Status().PID
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
@@ -83,7 +47,7 @@ func TestKilledPluginIsUnavailableThenRelaunched(t *testing.T) {
 
 	// Calls fail fast as unavailable, and the plugin is marked unhealthy.
 	var lastErr error
-	for {
+	wait.UntilNil(t, time.Until(killed.Add(time.Second)), "calls to fail as unavailable and the plugin to be unhealthy 1s after kill -9", func() error {
 		start := time.Now()
 		_, err := b.HostInfo(ctx)
 		if took := time.Since(start); took > 500*time.Millisecond {
@@ -95,14 +59,11 @@ func TestKilledPluginIsUnavailableThenRelaunched(t *testing.T) {
 			}
 			lastErr = err
 		}
-		if lastErr != nil && !b.Status().Healthy {
-			break
+		if lastErr == nil || b.Status().Healthy {
+			return fmt.Errorf("call error %v, status %+v", lastErr, b.Status())
 		}
-		if time.Since(killed) > time.Second {
-			t.Fatalf("1s after kill -9: call error %v, status %+v; want unavailable and unhealthy", lastErr, b.Status())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	t.Logf("unavailable and unhealthy %s after the kill", time.Since(killed).Round(time.Millisecond))
 
 	st := b.Status()
@@ -113,7 +74,7 @@ func TestKilledPluginIsUnavailableThenRelaunched(t *testing.T) {
 		t.Errorf("Health while down = %v, want unavailable", err)
 	}
 	start := time.Now()
-	_, err = b.ListVMs(ctx)
+	_, err := b.ListVMs(ctx)
 	if !errors.Is(err, plugin.ErrUnavailable) || !strings.Contains(err.Error(), `"libvirt"`) {
 		t.Errorf("ListVMs while down: %v, want unavailable naming the plugin", err)
 	}
@@ -202,9 +163,7 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 	}
 	t.Cleanup(func() { b.Close() })
 	pid := b.Status().PID
-	streamErr := make(chan error, 1)
-	go func() { streamErr <- b.WatchEvents(context.Background(), func(backend.Event) error { return nil }) }()
-	time.Sleep(100 * time.Millisecond)
+	streamErr := watchEstablished(t, context.Background(), b)
 
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -230,10 +189,7 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 	// Closed means closed: the supervisor does not bring it back.
-	time.Sleep(400 * time.Millisecond)
-	if left := childPlugins(); len(left) > 0 {
-		t.Errorf("plugin processes after Close: %v", left)
-	}
+	wait.Stays(t, 400*time.Millisecond, "no plugin process after Close", noChildPlugin(t))
 }
 
 func TestCloseWhileRelaunching(t *testing.T) {
@@ -243,10 +199,7 @@ func TestCloseWhileRelaunching(t *testing.T) {
 	if err := syscall.Kill(b.Status().PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for b.Status().Healthy && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Until(t, 2*time.Second, "the killed plugin to be unhealthy", func() bool { return !b.Status().Healthy })
 	start := time.Now()
 	if err := b.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -254,8 +207,60 @@ func TestCloseWhileRelaunching(t *testing.T) {
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("Close during the backoff took %s", took)
 	}
-	time.Sleep(1300 * time.Millisecond)
-	if left := childPlugins(); len(left) > 0 {
-		t.Errorf("a plugin was relaunched after Close: %v", left)
+	// Past the 1s backoff, nothing was relaunched.
+	wait.Stays(t, 1300*time.Millisecond, "no plugin relaunched after Close", noChildPlugin(t))
+}
+
+// noChildPlugin is a condition: no plugin process runs as a child of the
+// test; it logs the ones that do.
+func noChildPlugin(t *testing.T) func() bool {
+	return func() bool {
+		if left := childPlugins(); len(left) > 0 {
+			t.Logf("plugin processes: %v", left)
+			return false
+		}
+		return true
 	}
+}
+
+// watchEstablished calls WatchEvents on b in the background and returns
+// once the plugin has registered the stream, with the channel its end is
+// sent on. A VM created before the plugin registered the subscriber has
+// no event on the stream: VMs are created until one's event arrives.
+func watchEstablished(t *testing.T, ctx context.Context, b *SupervisedBackend) <-chan error {
+	t.Helper()
+	info, err := b.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Has(backend.CapEvents) {
+		t.Fatalf("the test backend announces no events (%v): the stream cannot be seen established", info.Capabilities)
+	}
+	events := make(chan backend.Event, 16)
+	streamErr := make(chan error, 1)
+	go func() {
+		streamErr <- b.WatchEvents(ctx, func(e backend.Event) error {
+			select {
+			case events <- e:
+			default:
+			}
+			return nil
+		})
+	}()
+	created := 0
+	wait.Until(t, 5*time.Second, "the event of a VM created after WatchEvents", func() bool {
+		select {
+		case <-events:
+			return true
+		case err := <-streamErr:
+			t.Fatalf("WatchEvents ended before the stream was established: %v", err)
+		default:
+		}
+		if _, err := b.CreateVM(ctx, backend.VMSpec{Name: fmt.Sprintf("pluginhost-watch-%d", created), VCPUs: 1, MemoryMiB: 64}); err != nil {
+			t.Fatalf("CreateVM: %v", err)
+		}
+		created++
+		return false
+	})
+	return streamErr
 }

@@ -1,9 +1,9 @@
-//go:build !linux
+//go:build !unix
 
 package pluginhost
 
 import "syscall"
 
-// sysProcAttr has no parent-death signal outside Linux; Close still kills
-// every plugin on an orderly shutdown.
+// sysProcAttr has no process group or parent-death signal to set outside
+// Unix; Close still stops every plugin on an orderly shutdown.
 func sysProcAttr() *syscall.SysProcAttr { return nil }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 func TestTx(t *testing.T) {
@@ -254,8 +255,9 @@ func TestNodes(t *testing.T) {
 		}
 		firstCreated := n.CreatedAt
 
-		// Replace: every field but created_at.
-		time.Sleep(2 * time.Millisecond)
+		// Replace: every field but created_at, once the stored clock has
+		// moved on so that updated_at can be told from it.
+		wait.Until(t, time.Second, "the clock to pass the first created_at", func() bool { return normTime(time.Now()).After(firstCreated) })
 		repl := &node.Node{ID: "node-b", Name: "beta2", State: node.StateUnreachable, Address: "10.0.0.3:7070",
 			Backend: node.Backend{Name: "libvirt", Healthy: false, Error: "connection refused"},
 			// A later CreatedAt in the argument does not move the stored one.

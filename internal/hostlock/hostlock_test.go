@@ -2,17 +2,27 @@ package hostlock
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // holdEnv names the file TestHelperHold writes just before it releases
 // the lock; set, it makes the test binary a process holding the lock
-// shared for a while.
+// shared.
 const holdEnv = "QUANTIX_HOSTLOCK_RELEASED"
+
+// untilWaitedEnv, set, makes TestHelperHold keep the lock until its parent
+// process waits to hold it exclusively.
+const untilWaitedEnv = "QUANTIX_HOSTLOCK_UNTIL_WAITED"
 
 // TestHelperHold is the other process of TestExclusiveWaitsForShared.
 func TestHelperHold(t *testing.T) {
@@ -29,7 +39,33 @@ func TestHelperHold(t *testing.T) {
 		}
 	})
 	os.Stdout.WriteString("held\n")
-	time.Sleep(time.Second)
+	if os.Getenv(untilWaitedEnv) != "" {
+		wait.UntilNil(t, 30*time.Second, "the parent process to wait for the lock exclusively", func() error { return waitsExclusive(os.Getppid()) })
+	}
+}
+
+// waitsExclusive says whether process pid waits for an exclusive flock of
+// the lock file, as /proc/locks shows a blocked request:
+//
+//	2: -> FLOCK  ADVISORY  WRITE 14205 fe:00:9981603 0 EOF
+func waitsExclusive(pid int) error {
+	path := filepath.Join(os.TempDir(), lockName)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	inode := fmt.Sprintf(":%d", fi.Sys().(*syscall.Stat_t).Ino)
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 7 && f[1] == "->" && f[2] == "FLOCK" && f[4] == "WRITE" && f[5] == strconv.Itoa(pid) && strings.HasSuffix(f[6], inode) {
+			return nil
+		}
+	}
+	return fmt.Errorf("process %d does not wait for an exclusive flock of %s", pid, path)
 }
 
 // TestExclusiveWaitsForShared: a test restarting libvirtd waits until
@@ -37,7 +73,7 @@ func TestHelperHold(t *testing.T) {
 func TestExclusiveWaitsForShared(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "released")
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestHelperHold$", "-test.v")
-	cmd.Env = append(os.Environ(), holdEnv+"="+marker)
+	cmd.Env = append(os.Environ(), holdEnv+"="+marker, untilWaitedEnv+"=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +88,11 @@ func TestExclusiveWaitsForShared(t *testing.T) {
 		for sc.Scan() {
 		}
 	}()
-	t.Cleanup(func() { _ = cmd.Wait() })
+	t.Cleanup(func() {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("the process holding the lock shared: %v", err)
+		}
+	})
 	t.Run("exclusive", func(t *testing.T) {
 		LibvirtdRestart(t)
 		if _, err := os.Stat(marker); err != nil {

@@ -1,8 +1,9 @@
-// Package testbin gives tests the binaries of this repository's plugins:
-// the one `make test` built into $QUANTIX_BIN_DIR/plugins, or else one it
-// builds once per test process (pure Go, CGO_ENABLED=0) from the plugin's
-// cmd directory under the calling package. Call Cleanup from TestMain to
-// remove what it built.
+// Package testbin gives tests the binaries of this repository: a plugin
+// (Plugin, LibvirtPlugin) or the daemon with the libvirt plugin next to it
+// (Daemon), the one `make test` built into $QUANTIX_BIN_DIR, or else one it
+// builds once per test process: Plugin from the plugin's cmd directory
+// under the calling package (pure Go, CGO_ENABLED=0), the others from the
+// repository root. Call Cleanup from TestMain to remove what it built.
 package testbin
 
 import (
@@ -48,18 +49,20 @@ func plugin(name string) (string, error) {
 			return remember(name, p), nil
 		}
 	}
-	if built.dir == "" {
-		d, err := os.MkdirTemp("", "quantix-test-plugins-")
-		if err != nil {
-			return "", err
-		}
-		built.dir = d
+	dir, err := buildDir()
+	if err != nil {
+		return "", err
 	}
-	out := filepath.Join(built.dir, name)
+	out := filepath.Join(dir, name)
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/"+name)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building %s: %w\n%s", name, err, b)
+	}
+	// Under a umask of 002 the binary is group-writable, and the plugin
+	// host refuses to run a binary others than its owner may replace.
+	if err := os.Chmod(out, 0o755); err != nil {
+		return "", err
 	}
 	return remember(name, out), nil
 }

@@ -145,7 +145,7 @@ func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) err
 func (b *Backend) setup(ctx context.Context, cfg Config) (*session, error) {
 	conn, err := dial(cfg.URI, b.log, connHooks{event: b.hub.push, reconnected: b.hub.resync})
 	if err != nil {
-		return nil, plugin.Unavailable(err, "configure: %s", lowerFirst(describe(err)))
+		return nil, plugin.Unavailable(err, "configure: %s%s", lowerFirst(describe(err)), daemonHint(cfg.URI))
 	}
 	grace, _ := cfg.rebootGrace()
 	rt := &session{cfg: cfg, conn: conn, rebootGrace: grace}
@@ -154,6 +154,16 @@ func (b *Backend) setup(ctx context.Context, cfg Config) (*session, error) {
 		return nil, err
 	}
 	return rt, nil
+}
+
+// daemonHint is what to check when the connection to uri cannot be opened:
+// that libvirtd runs, unless uri names the test driver, which runs in the
+// plugin's own process.
+func daemonHint(uri string) string {
+	if strings.HasPrefix(uri, "test:") {
+		return ""
+	}
+	return " (is libvirtd running? `make deps` installs and starts it)"
 }
 
 // inspect resolves the domain type from the host capabilities and prepares

@@ -109,7 +109,7 @@ func planDisks(c *libvirt.Connect, pool string, spec backend.VMSpec) ([]diskPlan
 			return nil, plugin.InvalidArgument(field+".name", "%s.name: %q is used by another disk", field, name)
 		}
 		seen[name] = true
-		p := diskPlan{Name: name, Bus: d.Bus, Pool: pool, VolName: spec.Name + "-" + name + ".qcow2",
+		p := diskPlan{Name: name, Bus: d.Bus, Pool: pool, VolName: volumeName(spec.Name, name),
 			Format: formatQCOW2, Capacity: d.SizeGiB * gib}
 		if d.BaseImage != "" {
 			if err := planOverlay(c, field, d, &p); err != nil {
@@ -119,6 +119,20 @@ func planDisks(c *libvirt.Connect, pool string, spec backend.VMSpec) ([]diskPlan
 		plans = append(plans, p)
 	}
 	return plans, nil
+}
+
+// volumeSep separates the VM's name from the disk's in a volume name. VM
+// and disk names cannot contain it (backend.ValidateName), so no two disks
+// of any VMs get the same volume name: with "-", VM "a" with disk "b-c"
+// and VM "a-b" with disk "c" both got "a-b-c.qcow2". Volumes of VMs
+// created with that naming are still deleted with their VM: the names of
+// the volumes a VM owns are recorded in its metadata, never derived again.
+const volumeSep = "+"
+
+// volumeName is the name of the volume of disk of VM vm:
+// <vm>+<disk>.qcow2.
+func volumeName(vm, disk string) string {
+	return vm + volumeSep + disk + ".qcow2"
 }
 
 // planOverlay makes p a copy-on-write overlay of d.BaseImage.

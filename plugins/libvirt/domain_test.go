@@ -240,3 +240,17 @@ func TestParseCache(t *testing.T) {
 		t.Errorf("%d entries after forget, want 0", c.len())
 	}
 }
+
+// TestVolumeNamesDistinct: the separator of volume names is a character no
+// VM or disk name may contain, so that two disks never share a volume name.
+func TestVolumeNamesDistinct(t *testing.T) {
+	if volumeName("a", "b-c") == volumeName("a-b", "c") || volumeName("a", "b.c") == volumeName("a.b", "c") {
+		t.Errorf("two disks share a volume name: %s, %s", volumeName("a", "b-c"), volumeName("a-b", "c"))
+	}
+	if err := backend.ValidateName("name", "a"+volumeSep+"b"); err == nil {
+		t.Errorf("a name with the volume separator %q is valid", volumeSep)
+	}
+	if got := volumeName("web-1", "root"); got != "web-1+root.qcow2" {
+		t.Errorf("volume name %s, want web-1+root.qcow2", got)
+	}
+}

@@ -269,8 +269,12 @@ func assertGone(t *testing.T, b *Backend, name string) {
 	if domainExists(t, b, name) {
 		t.Errorf("domain %s still exists", name)
 	}
-	if vols := poolVolumes(t, b, name+"-"); len(vols) > 0 {
-		t.Errorf("volumes of %s left behind: %v", name, vols)
+	// Volumes are named <vm>+<disk>.qcow2, or <vm>-<disk>.qcow2 for VMs
+	// created before.
+	for _, sep := range []string{volumeSep, "-"} {
+		if vols := poolVolumes(t, b, name+sep); len(vols) > 0 {
+			t.Errorf("volumes of %s left behind: %v", name, vols)
+		}
 	}
 }
 

@@ -118,7 +118,7 @@ func TestQEMUDiskVM(t *testing.T) {
 		t.Fatalf("disks = %+v", vm.Disks)
 	}
 	d := vm.Disks[0]
-	want := filepath.Join(qemuEnv.imageDir, spec.Name+"-root.qcow2")
+	want := filepath.Join(qemuEnv.imageDir, spec.Name+"+root.qcow2")
 	if d.Path != want || d.Format != formatQCOW2 || d.SizeBytes != gib || !d.Owned || d.Name != "root" {
 		t.Fatalf("disk = %+v, want %s", d, want)
 	}
@@ -252,4 +252,89 @@ func TestQEMUStopHonoursContext(t *testing.T) {
 	if state != libvirt.DOMAIN_RUNNING {
 		t.Errorf("state after a canceled stop = %d, want running", state)
 	}
+}
+
+// TestQEMUVolumeNamesDistinct: VM a with disk b-c and VM a-b with disk c,
+// whose volumes were once both named a-b-c.qcow2, are both created, each
+// with a volume of its own, and both deleted with their volumes.
+func TestQEMUVolumeNamesDistinct(t *testing.T) {
+	b := newQEMUBackend(t)
+	ctx := context.Background()
+	a := testSpec(testName(t))
+	a.Disks = []backend.DiskSpec{{Name: "b-c", SizeGiB: 1}}
+	ab := testSpec(a.Name + "-b")
+	ab.Disks = []backend.DiskSpec{{Name: "c", SizeGiB: 1}}
+	vmA := createVM(t, b, a)
+	vmAB := createVM(t, b, ab)
+	pathA, pathAB := vmA.Disks[0].Path, vmAB.Disks[0].Path
+	if pathA == pathAB {
+		t.Fatalf("both vms got volume %s", pathA)
+	}
+	for _, p := range []string{pathA, pathAB} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("volume file: %v", err)
+		}
+	}
+	if err := b.DeleteVM(ctx, vmA.ID, backend.DeleteOptions{DeleteDisks: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(pathA); !os.IsNotExist(err) {
+		t.Errorf("volume file %s of the deleted vm: %v, want gone", pathA, err)
+	}
+	if _, err := os.Stat(pathAB); err != nil {
+		t.Errorf("volume file %s of the other vm: %v", pathAB, err)
+	}
+	if err := b.DeleteVM(ctx, vmAB.ID, backend.DeleteOptions{DeleteDisks: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(pathAB); !os.IsNotExist(err) {
+		t.Errorf("volume file %s of the deleted vm: %v, want gone", pathAB, err)
+	}
+	assertGone(t, b, a.Name)
+	assertGone(t, b, ab.Name)
+}
+
+// TestQEMUDeletesVolumesNamedBefore: a VM whose volume was named
+// <vm>-<disk>.qcow2, as before volume names were made distinct, is deleted
+// with its volume.
+func TestQEMUDeletesVolumesNamedBefore(t *testing.T) {
+	b := newQEMUBackend(t)
+	ctx := context.Background()
+	spec := testSpec(testName(t))
+	spec.Disks = []backend.DiskSpec{{Name: "root", SizeGiB: 1}}
+	var vm *backend.VM
+	libvirtConn(t, b, func(s *session, c *libvirt.Connect) {
+		disks, err := planDisks(c, s.pool, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		disks[0].VolName = spec.Name + "-root.qcow2"
+		var undo undoStack
+		if err := b.createVolumes(ctx, s, c, disks, &undo); err != nil {
+			t.Fatal(err)
+		}
+		dom, err := defineDomain(ctx, c, s.domainType, spec, disks, nil)
+		if err != nil {
+			undo.run()
+			t.Fatal(err)
+		}
+		defer dom.Free()
+		if vm, err = b.readVM(c, dom); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() {
+		_ = b.DeleteVM(context.Background(), vm.ID, backend.DeleteOptions{Force: true, DeleteDisks: true})
+	})
+	path := vm.Disks[0].Path
+	if filepath.Base(path) != spec.Name+"-root.qcow2" || !vm.Disks[0].Owned {
+		t.Fatalf("disk = %+v, want an owned volume named %s-root.qcow2", vm.Disks[0], spec.Name)
+	}
+	if err := b.DeleteVM(ctx, vm.ID, backend.DeleteOptions{DeleteDisks: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("volume file %s: %v, want gone", path, err)
+	}
+	assertGone(t, b, spec.Name)
 }

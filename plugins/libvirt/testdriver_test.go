@@ -53,6 +53,15 @@ func TestConfigureErrors(t *testing.T) {
 	if err != nil && !strings.Contains(err.Error(), "connecting to test:///no/such/file.xml") {
 		t.Errorf("message %q lacks the connection context", err)
 	}
+	if err != nil && strings.Contains(err.Error(), "libvirtd") {
+		t.Errorf("message %q asks about libvirtd, which the test driver does not use", err)
+	}
+	sock := filepath.Join(t.TempDir(), "no-libvirtd", "libvirt-sock")
+	err = b.Configure(ctx, []byte(`{"uri": "qemu+unix:///system?socket=`+sock+`"}`), backend.APIVersion)
+	wantKind(t, "libvirtd unreachable", err, plugin.KindUnavailable, "")
+	if err != nil && !strings.Contains(err.Error(), "is libvirtd running?") {
+		t.Errorf("message %q does not ask whether libvirtd runs", err)
+	}
 	_, err = b.ListVMs(ctx)
 	wantKind(t, "list before configure", err, plugin.KindUnavailable, "")
 	err = b.Health(ctx)
@@ -75,8 +84,8 @@ func TestTestDriverLifecycle(t *testing.T) {
 		vm.Disks[0].SizeBytes != 1<<30 || vm.Disks[1].SizeBytes != 2<<30 || !vm.Disks[0].Owned {
 		t.Fatalf("disks = %+v", vm.Disks)
 	}
-	if got := poolVolumes(t, b, spec.Name+"-"); !slices.Equal(got, []string{spec.Name + "-disk1.qcow2", spec.Name + "-root.qcow2"}) &&
-		!slices.Equal(got, []string{spec.Name + "-root.qcow2", spec.Name + "-disk1.qcow2"}) {
+	if got := poolVolumes(t, b, spec.Name+"+"); !slices.Equal(got, []string{spec.Name + "+disk1.qcow2", spec.Name + "+root.qcow2"}) &&
+		!slices.Equal(got, []string{spec.Name + "+root.qcow2", spec.Name + "+disk1.qcow2"}) {
 		t.Fatalf("volumes = %v", got)
 	}
 	events.waitFor(t, "created", 5*time.Second, func(e backend.Event) bool {

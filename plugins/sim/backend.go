@@ -156,7 +156,9 @@ func (b *Backend) Configure(_ context.Context, raw []byte, apiVersion int) error
 		}
 	}
 	b.set = s
-	b.log.Info("configured", "hostname", s.hostname, "vms", len(b.vms), "log_dir", s.logDir, "latency", s.latency)
+	// A duration crosses the plugin's JSON log as a number of nanoseconds:
+	// log its text so that the host's log reads "2ms", not "2e+06".
+	b.log.Info("configured", "hostname", s.hostname, "vms", len(b.vms), "log_dir", s.logDir, "latency", s.latency.String())
 	return nil
 }
 

@@ -34,16 +34,37 @@ func (b *Backend) LogPath(name string) string {
 
 // vmLogPath returns the log path of VM id.
 func (b *Backend) vmLogPath(ctx context.Context, verb, id string) (string, error) {
+	path, _, err := b.vmLog(ctx, verb, id)
+	return path, err
+}
+
+// vmLog returns the log path and the name of VM id.
+func (b *Backend) vmLog(ctx context.Context, verb, id string) (path, name string, err error) {
 	if _, err := b.enter(ctx, verb); err != nil {
-		return "", err
+		return "", "", err
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	vm, err := b.lookup(verb, id)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return logPath(b.set, vm.Name), nil
+	return logPath(b.set, vm.Name), vm.Name, nil
+}
+
+// logOwner says whose lines the log of VM id, named name, gets now.
+func (b *Backend) logOwner(id, name string) func(context.Context) (logfile.Owner, error) {
+	return func(context.Context) (logfile.Owner, error) {
+		b.mu.RLock()
+		defer b.mu.RUnlock()
+		if _, ok := b.vms[id]; ok {
+			return logfile.OwnerVM, nil
+		}
+		if _, ok := b.names[name]; ok {
+			return logfile.OwnerOther, nil
+		}
+		return logfile.OwnerNone, nil
+	}
 }
 
 // TailLog returns the last n lines of the VM's log, reading backwards from
@@ -65,13 +86,16 @@ func (b *Backend) TailLog(ctx context.Context, id string, n int) (*backend.LogTa
 
 // StreamLog follows the VM's log from offset (negative: from the end) until
 // ctx ends, the backend closes or fn fails, across truncation and rotation.
-// A log that does not exist yet is waited for.
+// A log that does not exist yet is waited for. Once the VM is deleted (or
+// removed or moved away) it ends with a not-found error, after the lines
+// written before; a line a new VM of the same name writes is never handed
+// on as this VM's.
 func (b *Backend) StreamLog(ctx context.Context, id string, offset int64, fn func(backend.LogLine) error) error {
 	id, err := checkID(id)
 	if err != nil {
 		return err
 	}
-	path, err := b.vmLogPath(ctx, "following the log of vm "+id, id)
+	path, name, err := b.vmLog(ctx, "following the log of vm "+id, id)
 	if err != nil {
 		return err
 	}
@@ -79,7 +103,7 @@ func (b *Backend) StreamLog(ctx context.Context, id string, offset int64, fn fun
 	defer cancel()
 	stop := context.AfterFunc(b.life, cancel)
 	defer stop()
-	return logfile.Follow(ctx, path, offset, followPoll, fn)
+	return logfile.FollowVM(ctx, id, path, offset, followPoll, b.logOwner(id, name), fn)
 }
 
 // logChange writes a state change to the VM's log; b.mu is held.

@@ -40,25 +40,15 @@ const (
 
 // Backend drives one hypervisor host. Every method is safe for concurrent use.
 type Backend interface {
-	Describer
-	Configurer
+	// Info says what the backend is; Configure takes its config block, before
+	// any other operation but Info and again after every relaunch (the
+	// contracts of plugin.Describer and plugin.Configurer).
+	plugin.Base
 	Inventory
 	Provisioner
 	PowerController
 	LogReader
 	EventWatcher
-}
-
-// Describer says what the plugin is.
-type Describer interface {
-	Info(ctx context.Context) (plugin.Info, error)
-}
-
-// Configurer receives the plugin's `config {}` block (a JSON object, decode it
-// with plugin.DecodeConfig) and the negotiated API version. It is called once
-// before any other operation but Info, and again after every relaunch.
-type Configurer interface {
-	Configure(ctx context.Context, config []byte, apiVersion int) error
 }
 
 // Inventory reads what the host runs.
@@ -101,7 +91,11 @@ type LogReader interface {
 	// fn for each line until ctx ends (returning nil) or fn returns an error
 	// (returned as is). A log that does not exist yet is waited for. It keeps
 	// following across truncation and rotation, marking the first line read
-	// after either with Reopened.
+	// after either with Reopened. It ends with a not-found error once the VM
+	// is deleted, after handing on the lines written before; a line written
+	// after (by a new VM of the same name, which has another id, when the log
+	// is named after the VM) is never handed on for this id.
+	// logfile.FollowVM does all of this for a log file.
 	StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error
 }
 

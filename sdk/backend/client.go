@@ -14,6 +14,7 @@ import (
 // travel over gRPC. Errors come back as *plugin.Error of the kind the plugin
 // returned; a plugin that is gone gives plugin.ErrUnavailable.
 type GRPCClient struct {
+	plugin.BaseClient
 	client backendv1.BackendClient
 }
 
@@ -24,24 +25,8 @@ var (
 
 // NewGRPCClient wraps a connection to a backend plugin.
 func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
-	return &GRPCClient{client: backendv1.NewBackendClient(conn)}
-}
-
-func (c *GRPCClient) Info(ctx context.Context) (plugin.Info, error) {
-	resp, err := c.client.Info(ctx, &backendv1.InfoRequest{})
-	if err != nil {
-		return plugin.Info{}, plugin.FromStatus(err)
-	}
-	info := plugin.Info{Name: resp.GetName(), Type: plugin.Type(resp.GetType()), Version: resp.GetVersion(), Capabilities: resp.GetCapabilities()}
-	for _, v := range resp.GetApiVersions() {
-		info.APIVersions = append(info.APIVersions, int(v))
-	}
-	return info, nil
-}
-
-func (c *GRPCClient) Configure(ctx context.Context, config []byte, apiVersion int) error {
-	_, err := c.client.Configure(ctx, &backendv1.ConfigureRequest{ConfigJson: config, ApiVersion: int32(apiVersion)})
-	return plugin.FromStatus(err)
+	c := backendv1.NewBackendClient(conn)
+	return &GRPCClient{BaseClient: plugin.NewBaseClient(c), client: c}
 }
 
 func (c *GRPCClient) HostInfo(ctx context.Context) (*HostInfo, error) {
@@ -49,7 +34,7 @@ func (c *GRPCClient) HostInfo(ctx context.Context) (*HostInfo, error) {
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return hostInfoFromProto(resp), nil
+	return HostInfoFromProto(resp), nil
 }
 
 func (c *GRPCClient) ListVMs(ctx context.Context) ([]*VM, error) {
@@ -59,7 +44,7 @@ func (c *GRPCClient) ListVMs(ctx context.Context) ([]*VM, error) {
 	}
 	vms := make([]*VM, 0, len(resp.GetVms()))
 	for _, v := range resp.GetVms() {
-		vms = append(vms, vmFromProto(v))
+		vms = append(vms, VMFromProto(v))
 	}
 	return vms, nil
 }
@@ -69,22 +54,22 @@ func (c *GRPCClient) GetVM(ctx context.Context, id string) (*VM, error) {
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return vmFromProto(resp.GetVm()), nil
+	return VMFromProto(resp.GetVm()), nil
 }
 
 func (c *GRPCClient) CreateVM(ctx context.Context, spec VMSpec) (*VM, error) {
-	resp, err := c.client.CreateVM(ctx, &backendv1.CreateVMRequest{Spec: specToProto(spec)})
+	resp, err := c.client.CreateVM(ctx, &backendv1.CreateVMRequest{Spec: SpecToProto(spec)})
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return vmFromProto(resp.GetVm()), nil
+	return VMFromProto(resp.GetVm()), nil
 }
 
 func actionResult(resp *backendv1.VMActionResponse, err error) (*VM, error) {
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return vmFromProto(resp.GetVm()), nil
+	return VMFromProto(resp.GetVm()), nil
 }
 
 func (c *GRPCClient) StartVM(ctx context.Context, id string) (*VM, error) {
@@ -117,7 +102,7 @@ func (c *GRPCClient) TailLog(ctx context.Context, id string, n int) (*LogTail, e
 	if err != nil {
 		return nil, plugin.FromStatus(err)
 	}
-	return logTailFromProto(resp), nil
+	return LogTailFromProto(resp), nil
 }
 
 func (c *GRPCClient) StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error {

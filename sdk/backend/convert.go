@@ -1,5 +1,11 @@
 package backend
 
+// The conversions between the SDK's types and the backend protocol's
+// messages (proto/quantix/backend/v1). The gRPC client and server use them,
+// and so does the agent protocol, which carries VMs, specs, host info and
+// log tails as these messages. Every From function gives nil (or the zero
+// spec) for nil, every To function nil for nil.
+
 import (
 	"time"
 
@@ -69,7 +75,8 @@ func timeFromProto(t *timestamppb.Timestamp) time.Time {
 	return t.AsTime()
 }
 
-func specToProto(s VMSpec) *backendv1.VMSpec {
+// SpecToProto converts a VM spec.
+func SpecToProto(s VMSpec) *backendv1.VMSpec {
 	p := &backendv1.VMSpec{
 		Name:        s.Name,
 		Vcpus:       s.VCPUs,
@@ -86,7 +93,8 @@ func specToProto(s VMSpec) *backendv1.VMSpec {
 	return p
 }
 
-func specFromProto(p *backendv1.VMSpec) VMSpec {
+// SpecFromProto converts a VM spec back.
+func SpecFromProto(p *backendv1.VMSpec) VMSpec {
 	if p == nil {
 		return VMSpec{}
 	}
@@ -106,7 +114,9 @@ func specFromProto(p *backendv1.VMSpec) VMSpec {
 	return s
 }
 
-func vmToProto(v *VM) *backendv1.VM {
+// VMToProto converts a VM; a power state the protocol does not know travels
+// as UNKNOWN.
+func VMToProto(v *VM) *backendv1.VM {
 	if v == nil {
 		return nil
 	}
@@ -116,7 +126,7 @@ func vmToProto(v *VM) *backendv1.VM {
 		State:       powerStateToProto(v.State),
 		StateReason: v.StateReason,
 		Managed:     v.Managed,
-		Spec:        specToProto(v.Spec),
+		Spec:        SpecToProto(v.Spec),
 		ConsolePty:  v.ConsolePTY,
 	}
 	for _, d := range v.Disks {
@@ -125,7 +135,8 @@ func vmToProto(v *VM) *backendv1.VM {
 	return p
 }
 
-func vmFromProto(p *backendv1.VM) *VM {
+// VMFromProto converts a VM back; an unset power state is StateUnknown.
+func VMFromProto(p *backendv1.VM) *VM {
 	if p == nil {
 		return nil
 	}
@@ -135,7 +146,7 @@ func vmFromProto(p *backendv1.VM) *VM {
 		State:       powerStateFromProto(p.GetState()),
 		StateReason: p.GetStateReason(),
 		Managed:     p.GetManaged(),
-		Spec:        specFromProto(p.GetSpec()),
+		Spec:        SpecFromProto(p.GetSpec()),
 		ConsolePTY:  p.GetConsolePty(),
 	}
 	for _, d := range p.GetDisks() {
@@ -144,8 +155,12 @@ func vmFromProto(p *backendv1.VM) *VM {
 	return v
 }
 
-func hostInfoToProto(h *HostInfo) *backendv1.HostInfoResponse {
-	return &backendv1.HostInfoResponse{
+// HostInfoToProto converts what a backend says about its host.
+func HostInfoToProto(h *HostInfo) *backendv1.HostInfo {
+	if h == nil {
+		return nil
+	}
+	return &backendv1.HostInfo{
 		Hostname:          h.Hostname,
 		Cpus:              int32(h.CPUs),
 		MemoryMib:         h.MemoryMiB,
@@ -158,7 +173,11 @@ func hostInfoToProto(h *HostInfo) *backendv1.HostInfoResponse {
 	}
 }
 
-func hostInfoFromProto(p *backendv1.HostInfoResponse) *HostInfo {
+// HostInfoFromProto converts host info back.
+func HostInfoFromProto(p *backendv1.HostInfo) *HostInfo {
+	if p == nil {
+		return nil
+	}
 	return &HostInfo{
 		Hostname:          p.GetHostname(),
 		CPUs:              int(p.GetCpus()),
@@ -172,8 +191,12 @@ func hostInfoFromProto(p *backendv1.HostInfoResponse) *HostInfo {
 	}
 }
 
-func logTailToProto(t *LogTail) *backendv1.TailLogResponse {
-	return &backendv1.TailLogResponse{
+// LogTailToProto converts the tail of a VM's log.
+func LogTailToProto(t *LogTail) *backendv1.LogTail {
+	if t == nil {
+		return nil
+	}
+	return &backendv1.LogTail{
 		Path:         t.Path,
 		Exists:       t.Exists,
 		SizeBytes:    t.SizeBytes,
@@ -183,7 +206,11 @@ func logTailToProto(t *LogTail) *backendv1.TailLogResponse {
 	}
 }
 
-func logTailFromProto(p *backendv1.TailLogResponse) *LogTail {
+// LogTailFromProto converts a log tail back; its Lines are never nil.
+func LogTailFromProto(p *backendv1.LogTail) *LogTail {
+	if p == nil {
+		return nil
+	}
 	lines := p.GetLines()
 	if lines == nil {
 		lines = []string{}

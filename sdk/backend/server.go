@@ -5,6 +5,7 @@ import (
 	"time"
 
 	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
+	pluginv1 "github.com/quantixvm/quantix/proto/quantix/plugin/v1"
 	"github.com/quantixvm/quantix/sdk/plugin"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -18,31 +19,22 @@ type GRPCServer struct {
 
 var _ backendv1.BackendServer = (*GRPCServer)(nil)
 
-func (s *GRPCServer) Info(ctx context.Context, _ *backendv1.InfoRequest) (*backendv1.InfoResponse, error) {
-	info, err := s.Impl.Info(ctx)
-	if err != nil {
-		return nil, plugin.ToStatus(err)
-	}
-	resp := &backendv1.InfoResponse{Name: info.Name, Type: string(info.Type), Version: info.Version, Capabilities: info.Capabilities}
-	for _, v := range info.APIVersions {
-		resp.ApiVersions = append(resp.ApiVersions, int32(v))
-	}
-	return resp, nil
+// Info answers with the backend's Info.
+func (s *GRPCServer) Info(ctx context.Context, _ *pluginv1.InfoRequest) (*pluginv1.InfoResponse, error) {
+	return plugin.ServeInfo(ctx, s.Impl)
 }
 
-func (s *GRPCServer) Configure(ctx context.Context, req *backendv1.ConfigureRequest) (*backendv1.ConfigureResponse, error) {
-	if err := s.Impl.Configure(ctx, req.GetConfigJson(), int(req.GetApiVersion())); err != nil {
-		return nil, plugin.ToStatus(err)
-	}
-	return &backendv1.ConfigureResponse{}, nil
+// Configure passes the config block on.
+func (s *GRPCServer) Configure(ctx context.Context, req *pluginv1.ConfigureRequest) (*pluginv1.ConfigureResponse, error) {
+	return plugin.ServeConfigure(ctx, s.Impl, req)
 }
 
-func (s *GRPCServer) HostInfo(ctx context.Context, _ *backendv1.HostInfoRequest) (*backendv1.HostInfoResponse, error) {
+func (s *GRPCServer) HostInfo(ctx context.Context, _ *backendv1.HostInfoRequest) (*backendv1.HostInfo, error) {
 	h, err := s.Impl.HostInfo(ctx)
 	if err != nil {
 		return nil, plugin.ToStatus(err)
 	}
-	return hostInfoToProto(h), nil
+	return HostInfoToProto(h), nil
 }
 
 func (s *GRPCServer) ListVMs(ctx context.Context, _ *backendv1.ListVMsRequest) (*backendv1.ListVMsResponse, error) {
@@ -52,7 +44,7 @@ func (s *GRPCServer) ListVMs(ctx context.Context, _ *backendv1.ListVMsRequest) (
 	}
 	resp := &backendv1.ListVMsResponse{Vms: make([]*backendv1.VM, 0, len(vms))}
 	for _, v := range vms {
-		resp.Vms = append(resp.Vms, vmToProto(v))
+		resp.Vms = append(resp.Vms, VMToProto(v))
 	}
 	return resp, nil
 }
@@ -62,22 +54,22 @@ func (s *GRPCServer) GetVM(ctx context.Context, req *backendv1.GetVMRequest) (*b
 	if err != nil {
 		return nil, plugin.ToStatus(err)
 	}
-	return &backendv1.GetVMResponse{Vm: vmToProto(vm)}, nil
+	return &backendv1.GetVMResponse{Vm: VMToProto(vm)}, nil
 }
 
 func (s *GRPCServer) CreateVM(ctx context.Context, req *backendv1.CreateVMRequest) (*backendv1.CreateVMResponse, error) {
-	vm, err := s.Impl.CreateVM(ctx, specFromProto(req.GetSpec()))
+	vm, err := s.Impl.CreateVM(ctx, SpecFromProto(req.GetSpec()))
 	if err != nil {
 		return nil, plugin.ToStatus(err)
 	}
-	return &backendv1.CreateVMResponse{Vm: vmToProto(vm)}, nil
+	return &backendv1.CreateVMResponse{Vm: VMToProto(vm)}, nil
 }
 
 func actionReply(vm *VM, err error) (*backendv1.VMActionResponse, error) {
 	if err != nil {
 		return nil, plugin.ToStatus(err)
 	}
-	return &backendv1.VMActionResponse{Vm: vmToProto(vm)}, nil
+	return &backendv1.VMActionResponse{Vm: VMToProto(vm)}, nil
 }
 
 func (s *GRPCServer) StartVM(ctx context.Context, req *backendv1.VMActionRequest) (*backendv1.VMActionResponse, error) {
@@ -109,12 +101,12 @@ func (s *GRPCServer) DeleteVM(ctx context.Context, req *backendv1.DeleteVMReques
 	return &backendv1.DeleteVMResponse{}, nil
 }
 
-func (s *GRPCServer) TailLog(ctx context.Context, req *backendv1.TailLogRequest) (*backendv1.TailLogResponse, error) {
+func (s *GRPCServer) TailLog(ctx context.Context, req *backendv1.TailLogRequest) (*backendv1.LogTail, error) {
 	t, err := s.Impl.TailLog(ctx, req.GetId(), int(req.GetLines()))
 	if err != nil {
 		return nil, plugin.ToStatus(err)
 	}
-	return logTailToProto(t), nil
+	return LogTailToProto(t), nil
 }
 
 func (s *GRPCServer) StreamLog(req *backendv1.StreamLogRequest, stream backendv1.Backend_StreamLogServer) error {

@@ -12,6 +12,7 @@ import (
 // travel over gRPC. Errors come back as *plugin.Error of the kind the plugin
 // returned; a plugin that is gone gives plugin.ErrUnavailable.
 type GRPCClient struct {
+	plugin.BaseClient
 	client logsinkv1.LogSinkClient
 }
 
@@ -22,26 +23,8 @@ var (
 
 // NewGRPCClient wraps a connection to a log sink plugin.
 func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
-	return &GRPCClient{client: logsinkv1.NewLogSinkClient(conn)}
-}
-
-// Info asks the plugin what it is.
-func (c *GRPCClient) Info(ctx context.Context) (plugin.Info, error) {
-	resp, err := c.client.Info(ctx, &logsinkv1.InfoRequest{})
-	if err != nil {
-		return plugin.Info{}, plugin.FromStatus(err)
-	}
-	info := plugin.Info{Name: resp.GetName(), Type: plugin.Type(resp.GetType()), Version: resp.GetVersion(), Capabilities: resp.GetCapabilities()}
-	for _, v := range resp.GetApiVersions() {
-		info.APIVersions = append(info.APIVersions, int(v))
-	}
-	return info, nil
-}
-
-// Configure passes the config block, a JSON object, and the API version.
-func (c *GRPCClient) Configure(ctx context.Context, config []byte, apiVersion int) error {
-	_, err := c.client.Configure(ctx, &logsinkv1.ConfigureRequest{ConfigJson: config, ApiVersion: int32(apiVersion)})
-	return plugin.FromStatus(err)
+	c := logsinkv1.NewLogSinkClient(conn)
+	return &GRPCClient{BaseClient: plugin.NewBaseClient(c), client: c}
 }
 
 // Write sends the valid entries in one call; an entry that fails

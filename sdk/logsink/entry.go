@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Entry is one log entry, the same for every source (design §6). Its JSON
+// Entry is one log entry, the same for every source (docs/logs.md). Its JSON
 // form, with these snake_case keys, is what file and webhook sinks write.
 // Optional fields are left out of the JSON when empty.
 type Entry struct {

@@ -41,24 +41,13 @@ const (
 // Sink ships log entries to one destination. Every method is safe for
 // concurrent use.
 type Sink interface {
-	Describer
-	Configurer
+	// Info says what the sink is; Configure takes its config block, before
+	// the first Write and again after every relaunch (the contracts of
+	// plugin.Describer and plugin.Configurer). Configure may also come after
+	// Close, to open the sink again.
+	plugin.Base
 	Writer
 	Closer
-}
-
-// Describer says what the plugin is. Info may be called before Configure.
-type Describer interface {
-	Info(ctx context.Context) (plugin.Info, error)
-}
-
-// Configurer receives the plugin's `config {}` block (a JSON object; decode
-// it with plugin.DecodeConfig, which refuses unknown attributes) and the
-// negotiated API version. It is called once before the first Write, again
-// after every relaunch, and may be called after Close to open the sink
-// again. A bad config is an invalid-argument error naming the attribute.
-type Configurer interface {
-	Configure(ctx context.Context, config []byte, apiVersion int) error
 }
 
 // Writer delivers entries.

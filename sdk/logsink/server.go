@@ -4,6 +4,7 @@ import (
 	"context"
 
 	logsinkv1 "github.com/quantixvm/quantix/proto/quantix/logsink/v1"
+	pluginv1 "github.com/quantixvm/quantix/proto/quantix/plugin/v1"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -17,24 +18,13 @@ type GRPCServer struct {
 var _ logsinkv1.LogSinkServer = (*GRPCServer)(nil)
 
 // Info answers with the sink's Info.
-func (s *GRPCServer) Info(ctx context.Context, _ *logsinkv1.InfoRequest) (*logsinkv1.InfoResponse, error) {
-	info, err := s.Impl.Info(ctx)
-	if err != nil {
-		return nil, plugin.ToStatus(err)
-	}
-	resp := &logsinkv1.InfoResponse{Name: info.Name, Type: string(info.Type), Version: info.Version, Capabilities: info.Capabilities}
-	for _, v := range info.APIVersions {
-		resp.ApiVersions = append(resp.ApiVersions, int32(v))
-	}
-	return resp, nil
+func (s *GRPCServer) Info(ctx context.Context, _ *pluginv1.InfoRequest) (*pluginv1.InfoResponse, error) {
+	return plugin.ServeInfo(ctx, s.Impl)
 }
 
 // Configure passes the config block on.
-func (s *GRPCServer) Configure(ctx context.Context, req *logsinkv1.ConfigureRequest) (*logsinkv1.ConfigureResponse, error) {
-	if err := s.Impl.Configure(ctx, req.GetConfigJson(), int(req.GetApiVersion())); err != nil {
-		return nil, plugin.ToStatus(err)
-	}
-	return &logsinkv1.ConfigureResponse{}, nil
+func (s *GRPCServer) Configure(ctx context.Context, req *pluginv1.ConfigureRequest) (*pluginv1.ConfigureResponse, error) {
+	return plugin.ServeConfigure(ctx, s.Impl, req)
 }
 
 // Write validates the entries, hands the valid ones to the sink and answers

@@ -12,7 +12,12 @@ import (
 // plugin and exits non-zero.
 var Handshake = goplugin.HandshakeConfig{
 	// ProtocolVersion is go-plugin's own; Quantix API versions are negotiated
-	// through VersionedPlugins (see APIVersions of each plugin type).
+	// through VersionedPlugins (see APIVersions of each plugin type). A
+	// change that breaks the wire of a plugin type (a method renamed or moved
+	// to another service, a field renumbered or retyped, Info and Configure
+	// of proto/quantix/plugin/v1/base.proto included) is a new API version
+	// of that type. Moving Info and Configure's messages into base.proto kept
+	// their method names and field numbers, so the versions stayed.
 	ProtocolVersion:  1,
 	MagicCookieKey:   "QUANTIX_PLUGIN",
 	MagicCookieValue: "d1c2f0a4-quantix-plugin",

@@ -1,7 +1,8 @@
 // Package wire holds what both ends of the agent protocol
-// (proto/quantix/agent/v1) share: the metadata key of the join token and the
-// conversions between the protocol's messages and the sdk/backend and
-// core/node types each side works with.
+// (proto/quantix/agent/v1) share beyond the backend's messages: the metadata
+// key of the join token and the conversions of the protocol's own messages
+// (errors, the node's backend, times). VMs, specs, host info and log tails
+// travel as the backend protocol's messages, converted by sdk/backend.
 package wire
 
 // TokenMetadataKey is the gRPC metadata key carrying the join token on every

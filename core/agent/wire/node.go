@@ -3,23 +3,12 @@ package wire
 import (
 	"github.com/quantixvm/quantix/core/node"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
 )
 
-// HostToProto converts what a node says about its machine.
-func HostToProto(h node.HostInfo) *agentv1.HostInfo {
-	return &agentv1.HostInfo{
-		Hostname:          h.Hostname,
-		Cpus:              int32(h.CPUs),
-		MemoryMib:         h.MemoryMiB,
-		Arch:              h.Arch,
-		Hypervisor:        h.Hypervisor,
-		HypervisorVersion: h.HypervisorVersion,
-		KvmUsable:         h.KVMUsable,
-	}
-}
-
-// HostFromProto converts back; nil gives the zero value.
-func HostFromProto(p *agentv1.HostInfo) node.HostInfo {
+// HostFromProto is what the inventory keeps of the host a backend
+// described; nil gives the zero value.
+func HostFromProto(p *backendv1.HostInfo) node.HostInfo {
 	return node.HostInfo{
 		Hostname:          p.GetHostname(),
 		CPUs:              int(p.GetCpus()),

@@ -4,55 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/quantixvm/quantix/core/node"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
-func TestVMRoundTrip(t *testing.T) {
-	in := &backend.VM{
-		ID: "aaaaaaaa-0000-4000-8000-000000000001", Name: "web", State: backend.StateCrashed, StateReason: "crashed", Managed: true,
-		Spec: backend.VMSpec{
-			Name: "web", VCPUs: 2, MemoryMiB: 512, Boot: []string{"hd", "network"}, Description: "d",
-			Disks: []backend.DiskSpec{{Name: "disk0", SizeGiB: 4, BaseImage: "/b.qcow2", Bus: "sata"}},
-			NICs:  []backend.NICSpec{{Type: "bridge", Source: "br0", MAC: "52:54:00:00:00:01", Model: "e1000"}},
-		},
-		Disks:      []backend.Disk{{Name: "disk0", Path: "/i/web.qcow2", SizeBytes: 1 << 32, Format: "qcow2", BaseImage: "/b.qcow2", Owned: true}},
-		ConsolePTY: "/dev/pts/3",
-	}
-	if out := VMFromProto(VMToProto(in)); !reflect.DeepEqual(in, out) {
-		t.Errorf("round trip:\n got %+v\nwant %+v", out, in)
-	}
-	for _, s := range []backend.PowerState{backend.StateUnknown, backend.StateRunning, backend.StateStopped, backend.StatePaused,
-		backend.StateSuspended, backend.StateCrashed, backend.StateStarting, backend.StateStopping} {
-		if got := StateFromProto(StateToProto(s)); got != s {
-			t.Errorf("state %s came back as %s", s, got)
-		}
-	}
-	if got := StateFromProto(StateToProto("NEW")); got != backend.StateUnknown {
-		t.Errorf("an unknown state came back as %s", got)
-	}
-	if VMToProto(nil) != nil || VMFromProto(nil) != nil || LogTailToProto(nil) != nil || LogTailFromProto(nil) != nil {
-		t.Error("nil does not convert to nil")
-	}
-}
-
-func TestLogTailAndNodeRoundTrip(t *testing.T) {
-	tail := &backend.LogTail{Path: "/l", Exists: true, SizeBytes: 9, LastModified: time.Unix(1700000000, 5).UTC(), Lines: []string{"a"}, Truncated: true}
-	if got := LogTailFromProto(LogTailToProto(tail)); !reflect.DeepEqual(got, tail) {
-		t.Errorf("log tail: %+v", got)
-	}
-	h := node.HostInfo{Hostname: "h", CPUs: 8, MemoryMiB: 1024, Arch: "x86_64", Hypervisor: "QEMU", HypervisorVersion: "7.2", KVMUsable: true}
-	if got := HostFromProto(HostToProto(h)); got != h {
+func TestNodeRoundTrip(t *testing.T) {
+	h := &backend.HostInfo{Hostname: "h", CPUs: 8, MemoryMiB: 1024, Arch: "x86_64", Hypervisor: "QEMU", HypervisorVersion: "7.2",
+		LibraryVersion: "9.0.0", KVMUsable: true, DomainType: "kvm"}
+	want := node.HostInfo{Hostname: "h", CPUs: 8, MemoryMiB: 1024, Arch: "x86_64", Hypervisor: "QEMU", HypervisorVersion: "7.2", KVMUsable: true}
+	if got := HostFromProto(backend.HostInfoToProto(h)); got != want {
 		t.Errorf("host: %+v", got)
+	}
+	if got := HostFromProto(nil); got != (node.HostInfo{}) {
+		t.Errorf("no host: %+v", got)
 	}
 	b := node.Backend{Name: "libvirt", Version: "1", Healthy: false, Error: "down"}
 	if got := BackendFromProto(BackendToProto(b)); got != b {
 		t.Errorf("backend: %+v", got)
+	}
+	at := time.Unix(1700000000, 5).UTC()
+	if got := TimeFromProto(TimeToProto(at)); !got.Equal(at) {
+		t.Errorf("time: %v", got)
+	}
+	if TimeToProto(time.Time{}) != nil || !TimeFromProto(nil).IsZero() {
+		t.Error("the zero time does not travel as nil")
 	}
 }
 
@@ -89,5 +69,17 @@ func TestErrorRoundTrip(t *testing.T) {
 	}
 	if ErrorToProto(nil) != nil || ErrorFromProto(nil) != nil {
 		t.Error("nil does not convert to nil")
+	}
+}
+
+func TestOpName(t *testing.T) {
+	for op, want := range map[agentv1.Op]string{
+		agentv1.Op_OP_START:    "start",
+		agentv1.Op_OP_TAIL_LOG: "tail_log",
+		agentv1.Op(99):         "99",
+	} {
+		if got := OpName(op); got != want {
+			t.Errorf("OpName(%d) = %q, want %q", op, got, want)
+		}
 	}
 }

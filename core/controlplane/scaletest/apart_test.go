@@ -13,9 +13,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/plugins/sim"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -51,7 +53,7 @@ const (
 //     design §4 says, until the destination's report finds it again);
 //   - node A's agent stopped: node A's VMs only become UNKNOWN.
 func TestAgentsStayApart(t *testing.T) {
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
 			testAgentsStayApart(t, driver)
@@ -71,7 +73,7 @@ type apart struct {
 
 func testAgentsStayApart(t *testing.T, driver string) {
 	ctx := context.Background()
-	logger := cptest.Logger(t, hclog.Info)
+	logger := testlog.New(t, hclog.Info)
 	c := startCluster(t, driver, clusterOptions{
 		reconcile: controlplane.ReconcilerOptions{LivenessScan: 50 * time.Millisecond},
 		log:       logger.Named("server"),
@@ -89,7 +91,7 @@ func testAgentsStayApart(t *testing.T, driver string) {
 	x.a, x.b, x.c = start("node-a"), start("node-b"), start("node-c")
 	a, b := x.a, x.b
 	// Each agent registers with its backend's health known: healthy.
-	var regs []*controlplane.NodeEvent
+	var regs []*events.NodeEvent
 	waitFor(t, settle, "three registrations on the event stream", func() (bool, string) {
 		regs = regs[:0]
 		for _, ev := range x.stream.nodeEvents(t, 0) {

@@ -15,18 +15,22 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
+	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/teststore"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/sim"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	cptest.Cleanup()
+	teststore.Cleanup()
 	os.Exit(code)
 }
 
@@ -72,7 +76,7 @@ type clusterOptions struct {
 	log hclog.Logger
 	// handler, when set, wraps the Reconciler as the agent server's
 	// ReportHandler.
-	handler func(controlplane.ReportHandler) controlplane.ReportHandler
+	handler func(nodeapi.ReportHandler) nodeapi.ReportHandler
 	// storeLog, when set, receives the store's log (slow queries);
 	// otherwise the test's log gets its warnings.
 	storeLog hclog.Logger
@@ -88,10 +92,10 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 	}
 	var st store.Store
 	if opts.storeLog == nil {
-		st = cptest.OpenStore(tb, driver)
+		st = teststore.Open(tb, driver)
 	} else {
 		var err error
-		if st, err = store.Open(context.Background(), driver, cptest.DSN(tb, driver), opts.storeLog); err != nil {
+		if st, err = store.Open(context.Background(), driver, teststore.DSN(tb, driver), opts.storeLog); err != nil {
 			tb.Fatalf("opening %s store: %v", driver, err)
 		}
 		tb.Cleanup(func() {
@@ -100,7 +104,7 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 			}
 		})
 	}
-	disp := controlplane.NewDispatcher()
+	disp := agentserver.NewDispatcher()
 	svc, err := controlplane.New(controlplane.Options{Store: st, Executor: disp, Reconcile: opts.reconcile, Logger: logger})
 	if err != nil {
 		tb.Fatal(err)
@@ -120,11 +124,11 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var handler controlplane.ReportHandler = rec
+	var handler nodeapi.ReportHandler = rec
 	if opts.handler != nil {
 		handler = opts.handler(rec)
 	}
-	agents, err := controlplane.NewAgentServer(controlplane.AgentServerOptions{Handler: handler, Dispatcher: disp, Logger: logger})
+	agents, err := agentserver.New(agentserver.Options{Handler: handler, Dispatcher: disp, Logger: logger})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -268,21 +272,16 @@ func (h *host) nodeID(tb testing.TB) string {
 	return h.agent.Status().NodeID
 }
 
-// waitFor polls cond every few milliseconds until it holds; cond's text
-// says where things stand, for the failure message.
+// waitFor waits until cond holds (internal/wait); cond's text says where
+// things stand, for the failure message.
 func waitFor(tb testing.TB, within time.Duration, what string, cond func() (bool, string)) {
 	tb.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, state := cond()
-		if ok {
-			return
+	wait.UntilNil(tb, within, what, func() error {
+		if ok, state := cond(); !ok {
+			return fmt.Errorf("last seen: %s", state)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not within %s; last seen: %s", what, within, state)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // allVMs returns every VM record, by id.
@@ -354,7 +353,7 @@ func history(tb testing.TB, st store.Store, id string) []*vm.Event {
 // /api/events), removals of records included, which the store cannot keep.
 type recorder struct {
 	mu  sync.Mutex
-	evs []controlplane.StreamEvent
+	evs []events.StreamEvent
 	err error
 }
 
@@ -406,7 +405,7 @@ func (r *recorder) mark(tb testing.TB, st store.Store) int {
 		defer r.mu.Unlock()
 		n = len(r.evs)
 		for i := len(r.evs) - 1; i >= 0; i-- {
-			if ev := r.evs[i]; ev.Kind == controlplane.StreamVM && ev.VM.ID > 0 {
+			if ev := r.evs[i]; ev.Kind == events.StreamVM && ev.VM.ID > 0 {
 				return ev.VM.ID >= last, fmt.Sprintf("vm event %d", ev.VM.ID)
 			}
 		}
@@ -427,9 +426,9 @@ func (r *recorder) vmEvents(tb testing.TB, from int) []*vm.Event {
 	var out []*vm.Event
 	for _, ev := range r.evs[min(from, len(r.evs)):] {
 		switch ev.Kind {
-		case controlplane.StreamGap:
+		case events.StreamGap:
 			tb.Fatalf("the event stream dropped %d entries: %s", ev.Gap.Dropped, ev.Gap.Message)
-		case controlplane.StreamVM:
+		case events.StreamVM:
 			out = append(out, ev.VM)
 		}
 	}
@@ -437,13 +436,13 @@ func (r *recorder) vmEvents(tb testing.TB, from int) []*vm.Event {
 }
 
 // nodeEvents returns the node events recorded from position from on.
-func (r *recorder) nodeEvents(tb testing.TB, from int) []*controlplane.NodeEvent {
+func (r *recorder) nodeEvents(tb testing.TB, from int) []*events.NodeEvent {
 	tb.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*controlplane.NodeEvent
+	var out []*events.NodeEvent
 	for _, ev := range r.evs[min(from, len(r.evs)):] {
-		if ev.Kind == controlplane.StreamNode {
+		if ev.Kind == events.StreamNode {
 			out = append(out, ev.Node)
 		}
 	}

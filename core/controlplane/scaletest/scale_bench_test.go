@@ -17,8 +17,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/quantixvm/quantix/core/controlplane"
-	"github.com/quantixvm/quantix/core/controlplane/cptest"
+	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/plugins/sim"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -97,7 +98,7 @@ func BenchmarkScale(b *testing.B) {
 	if testing.Short() {
 		b.Skip("the scale benchmark runs for minutes: not with -short")
 	}
-	for _, driver := range cptest.Drivers {
+	for _, driver := range teststore.Drivers {
 		b.Run(driver, func(b *testing.B) { benchScale(b, driver) })
 	}
 }
@@ -109,7 +110,7 @@ func benchScale(b *testing.B, driver string) {
 	lists := envDuration("QUANTIX_SCALE_LIST_WINDOW", listWindow)
 	total := agents * perHost
 	ctx := context.Background()
-	logger := cptest.Logger(b, hclog.Error)
+	logger := testlog.New(b, hclog.Error)
 
 	m := newMeter(perHost)
 	c := startCluster(b, driver, clusterOptions{log: logger, storeLog: logger, handler: m.wrap})
@@ -350,7 +351,7 @@ func listPages(b *testing.B, apiURL string, cursors []string, rate int, d time.D
 // meter is the agent server's ReportHandler in BenchmarkScale: the
 // Reconciler, timed.
 type meter struct {
-	h controlplane.ReportHandler
+	h nodeapi.ReportHandler
 
 	mu sync.Mutex
 	// synced has, per node, when its first full sync of the expected size
@@ -365,12 +366,12 @@ type meter struct {
 // newMeter returns a meter waiting for full syncs of perNode VMs.
 func newMeter(perNode int) *meter { return &meter{synced: map[string]time.Time{}, want: perNode} }
 
-func (m *meter) wrap(h controlplane.ReportHandler) controlplane.ReportHandler {
+func (m *meter) wrap(h nodeapi.ReportHandler) nodeapi.ReportHandler {
 	m.h = h
 	return m
 }
 
-func (m *meter) Register(ctx context.Context, reg controlplane.Registration) (string, error) {
+func (m *meter) Register(ctx context.Context, reg nodeapi.Registration) (string, error) {
 	return m.h.Register(ctx, reg)
 }
 
@@ -387,11 +388,11 @@ func (m *meter) FullSync(ctx context.Context, nodeID string, vms []*backend.VM) 
 	return err
 }
 
-func (m *meter) Change(ctx context.Context, nodeID string, ch controlplane.Change) error {
+func (m *meter) Change(ctx context.Context, nodeID string, ch nodeapi.Change) error {
 	return m.h.Change(ctx, nodeID, ch)
 }
 
-func (m *meter) Heartbeat(ctx context.Context, nodeID string, hb controlplane.HeartbeatReport) (bool, error) {
+func (m *meter) Heartbeat(ctx context.Context, nodeID string, hb nodeapi.HeartbeatReport) (bool, error) {
 	t0 := time.Now()
 	full, err := m.h.Heartbeat(ctx, nodeID, hb)
 	d := time.Since(t0)

@@ -1,6 +1,7 @@
 // Package file is Quantix's file log sink: it appends entries to a file as
-// JSON lines, one entry per line with the keys of design §6, and rotates the
-// file by size, keeping a number of rotated files.
+// JSON lines, one entry per line with the keys of a log entry
+// (docs/logs.md), and rotates the file by size, keeping a number of rotated
+// files.
 //
 // A Write reports an entry delivered once its line is in the file (synced to
 // disk first with fsync). An I/O error makes the entries not yet written

@@ -3,11 +3,13 @@ package syslog_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/logsinks/syslog"
 	"github.com/quantixvm/quantix/sdk/logsink"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -70,21 +72,19 @@ func entry(id string) logsink.Entry {
 // await waits until every id shows up at r and returns the records by id.
 func await(t testing.TB, r *rsyslogd, ids ...string) map[string]record {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := recordsByID(t, r.read(t))
+	var got map[string]record
+	wait.UntilNil(t, 10*time.Second, fmt.Sprintf("%d entries to reach rsyslogd", len(ids)), func() error {
+		got = recordsByID(t, r.read(t))
 		missing := 0
 		for _, id := range ids {
 			if _, ok := got[id]; !ok {
 				missing++
 			}
 		}
-		if missing == 0 {
-			return got
+		if missing > 0 {
+			return fmt.Errorf("%d of them are missing", missing)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d entries did not reach rsyslogd within 10s", missing, len(ids))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return got
 }

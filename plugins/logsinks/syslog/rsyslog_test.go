@@ -7,16 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/logsinks/syslog"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -212,27 +215,27 @@ func (r *rsyslogd) waitReady(t testing.TB) {
 	for name := range inputs {
 		pending[name] = fmt.Sprintf("probe-%s-%d", name, time.Now().UnixNano())
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for len(pending) > 0 {
+	wait.UntilNil(t, 15*time.Second, "rsyslogd to deliver a probe through every input", func() error {
 		select {
 		case <-r.done:
 			t.Fatalf("rsyslogd exited while starting:\n%s", r.logs.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rsyslogd did not deliver probes through %v within 15s:\n%s", pending, r.logs.String())
-		}
-		for name, id := range pending {
-			probe(inputs[name][0], inputs[name][1], id)
-		}
-		time.Sleep(100 * time.Millisecond)
 		got := byID(r.entries(t))
 		for name, id := range pending {
 			if len(got[id]) > 0 {
 				delete(pending, name)
 			}
 		}
-	}
+		if len(pending) == 0 {
+			return nil
+		}
+		// A probe sent before the input listened is lost: send again.
+		for name, id := range pending {
+			probe(inputs[name][0], inputs[name][1], id)
+		}
+		return fmt.Errorf("no probe through %v yet:\n%s", slices.Sorted(maps.Keys(pending)), r.logs.String())
+	})
 }
 
 // read returns every record written so far, reading only what was added

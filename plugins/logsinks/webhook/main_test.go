@@ -51,7 +51,8 @@ type answer struct {
 	status int
 	header map[string]string
 	body   string
-	delay  time.Duration
+	// late holds the answer until the client has given up on the request.
+	late bool
 }
 
 // receiver is a webhook endpoint on 127.0.0.1: it checks each request's
@@ -77,6 +78,15 @@ func newReceiver(t testing.TB, secret string) *receiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
+}
+
+// untilGivenUp returns once the client has closed the connection of req.
+func (r *receiver) untilGivenUp(req *http.Request) {
+	select {
+	case <-req.Context().Done():
+	case <-time.After(30 * time.Second):
+		r.t.Errorf("receiver: the client still waits for a late answer after 30s")
+	}
 }
 
 // expectedSignature computes the signature with the standard library
@@ -116,16 +126,17 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if respond != nil {
-		if a := respond(n, body); a.status != 0 {
-			time.Sleep(a.delay)
+		a := respond(n, body)
+		if a.late {
+			r.untilGivenUp(req)
+		}
+		if a.status != 0 {
 			for k, v := range a.header {
 				w.Header().Set(k, v)
 			}
 			w.WriteHeader(a.status)
 			_, _ = io.WriteString(w, a.body)
 			return
-		} else if a.delay > 0 {
-			time.Sleep(a.delay)
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -1,7 +1,7 @@
 // Package webhook is Quantix's webhook log sink: it POSTs every batch of
-// entries as one JSON document, {"entries": [...]} with the keys of design
-// §6, to a URL, signed with HMAC-SHA256 when a secret is configured (see
-// Sign and Verify).
+// entries as one JSON document, {"entries": [...]} with the keys of a log
+// entry (docs/logs.md), to a URL, signed with HMAC-SHA256 when a secret is
+// configured (see Sign and Verify).
 //
 // A batch is delivered when the receiver answers 2xx. A POST that fails for
 // a reason that may pass (a timeout, no connection, an answer 5xx, 408 or

@@ -134,13 +134,13 @@ func TestRetriesExhausted(t *testing.T) {
 	}
 }
 
-// TestTimeoutRetried answers the first request too late: it times out and
-// is sent again.
+// TestTimeoutRetried answers the first request only after the sink gave up
+// on it: it times out and is sent again.
 func TestTimeoutRetried(t *testing.T) {
 	r := newReceiver(t, "k")
 	r.setRespond(func(n int, _ []byte) answer {
 		if n == 0 {
-			return answer{delay: 600 * time.Millisecond}
+			return answer{late: true}
 		}
 		return answer{}
 	})

@@ -68,16 +68,17 @@ var subtests = []subtest{
 	{"Disks", testDisks},
 	{"TailLog", testTailLog},
 	{"StreamLog", testStreamLog},
+	{"StreamLogDeleted", testStreamLogDeleted},
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 
 // Run runs the whole conformance suite against the backend h describes, one
 // subtest per area: Info, HostInfo, Create, InvalidSpec, NotFound,
-// Transitions, Events, Concurrency, Disks, TailLog and StreamLog. Subtests
-// run in parallel unless h.Sequential. A missing required Harness field
-// fails the run; a capability the backend does not announce skips the
-// subtests that need it, saying so.
+// Transitions, Events, Concurrency, Disks, TailLog, StreamLog and
+// StreamLogDeleted. Subtests run in parallel unless h.Sequential. A missing
+// required Harness field fails the run; a capability the backend does not
+// announce skips the subtests that need it, saying so.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.Backend == nil {

@@ -92,6 +92,7 @@ func TestSuiteCatchesViolations(t *testing.T) {
 		{"tail-truncated", "TailLog("},
 		{"stream-no-reopen", "is not marked Reopened, want true"},
 		{"stream-from-start", "lines already in the log must not be sent"},
+		{"stream-outlives-delete", "it must end with a not-found error once the VM is deleted"},
 		{"unsubscribe-all", "PauseVM: WatchEvents #1 delivered no state_changed PAUSED event"},
 		{"leak-watch", "the plugin's WatchEvents #2 was still running"},
 		{"no-logpath", "Harness.LogPath is nil"},

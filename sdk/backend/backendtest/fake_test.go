@@ -279,13 +279,36 @@ func (b *fakeBackend) TailLog(_ context.Context, id string, n int) (*backend.Log
 	return tail, nil
 }
 
+// logGone says whether VM id, named name, was deleted, and whether another
+// VM has its name now.
+func (b *fakeBackend) logGone(id, name string) (deleted, taken bool) {
+	if b.mutant == "stream-outlives-delete" {
+		return false, false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.vms[id]; ok {
+		return false, false
+	}
+	for _, vm := range b.vms {
+		if vm.Name == name {
+			return true, true
+		}
+	}
+	return true, false
+}
+
 // StreamLog polls the file every 10 ms, noticing rotation (another file at
-// the path) and truncation (the file shorter than what was read).
+// the path) and truncation (the file shorter than what was read). Once the
+// VM is deleted it hands on what is left in the file and ends, at once when
+// another VM has its name.
 func (b *fakeBackend) StreamLog(ctx context.Context, id string, offset int64, fn func(backend.LogLine) error) error {
 	path, err := b.vmLog(id)
 	if err != nil {
 		return err
 	}
+	name := strings.TrimSuffix(filepath.Base(path), ".log")
+	gone := plugin.NotFound("following the log of vm %s: the vm was deleted", id)
 	var f *os.File
 	defer func() {
 		if f != nil {
@@ -328,6 +351,7 @@ func (b *fakeBackend) StreamLog(ctx context.Context, id string, offset int64, fn
 			}
 			started = true
 		}
+		deleted, _ := b.logGone(id, name)
 		if f != nil {
 			data, err := io.ReadAll(io.NewSectionReader(f, pos, 1<<40))
 			if err != nil {
@@ -338,6 +362,9 @@ func (b *fakeBackend) StreamLog(ctx context.Context, id string, offset int64, fn
 				if nl < 0 {
 					break
 				}
+				if _, taken := b.logGone(id, name); taken {
+					return gone
+				}
 				pos += int64(nl) + 1
 				if err := fn(backend.LogLine{Text: string(data[:nl]), Offset: pos, Time: time.Now(), Reopened: reopened}); err != nil {
 					return err
@@ -345,6 +372,9 @@ func (b *fakeBackend) StreamLog(ctx context.Context, id string, offset int64, fn
 				reopened = false
 				data = data[nl+1:]
 			}
+		}
+		if deleted {
+			return gone
 		}
 		select {
 		case <-ctx.Done():

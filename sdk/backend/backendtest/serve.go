@@ -23,7 +23,7 @@ func Serve(t testing.TB, impl backend.Backend) *backend.GRPCClient {
 
 func serve(t testing.TB, impl backend.Backend) *backend.GRPCClient {
 	t.Helper()
-	ps := goplugin.PluginSet{backend.PluginName: &backend.GRPCPlugin{Impl: impl}}
+	ps := goplugin.PluginSet{backend.PluginName: backend.NewGRPCPlugin(impl)}
 	// Closing the client asks the server, through go-plugin's controller
 	// service, to stop: the same shutdown path a plugin process takes.
 	client, _ := goplugin.TestPluginGRPCConn(t, false, ps)

@@ -2,6 +2,7 @@ package logsinktest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -93,10 +95,11 @@ func byID(entries []logsink.Entry) map[string][]logsink.Entry {
 // delivered entries by id.
 func (e *env) awaitDelivered(t *testing.T, what string, want []logsink.Entry, exactlyOnce bool) map[string][]logsink.Entry {
 	t.Helper()
-	deadline := time.Now().Add(e.h.deliveryTimeout())
+	ctx, cancel := context.WithTimeout(context.Background(), e.h.deliveryTimeout())
+	defer cancel()
 	var got map[string][]logsink.Entry
 	var missing []string
-	for {
+	_ = wait.Poll(ctx, func() error {
 		got = byID(e.h.Delivered(t))
 		missing = missing[:0]
 		for _, w := range want {
@@ -104,11 +107,11 @@ func (e *env) awaitDelivered(t *testing.T, what string, want []logsink.Entry, ex
 				missing = append(missing, w.ID)
 			}
 		}
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
+		if len(missing) > 0 {
+			return fmt.Errorf("%d entries missing", len(missing))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if len(missing) > 0 {
 		t.Errorf("%s: %d of %d entries reported delivered are not at the destination after %s, e.g. %s",
 			what, len(missing), len(want), e.h.deliveryTimeout(), strings.Join(missing[:min(5, len(missing))], ", "))

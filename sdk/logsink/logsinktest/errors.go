@@ -1,13 +1,15 @@
 package logsinktest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/logsink"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -198,15 +200,15 @@ func testOutage(t *testing.T, e *env) {
 
 	// What the host does: send what was not delivered again until it is.
 	pending := during
-	deadline := time.Now().Add(e.h.deliveryTimeout())
-	for len(pending) > 0 && time.Now().Before(deadline) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.h.deliveryTimeout())
+	defer cancel()
+	_ = wait.Poll(ctx, func() error {
 		results, err := c.Write(e.op(t), pending)
 		if err != nil {
 			if logsink.ResultOf(err).Outcome != logsink.Retryable {
 				t.Fatalf("after the outage: Write failed with %s, which is permanent", describe(err))
 			}
-			time.Sleep(100 * time.Millisecond)
-			continue
+			return err
 		}
 		var next []logsink.Entry
 		for i, r := range results {
@@ -219,9 +221,10 @@ func testOutage(t *testing.T, e *env) {
 			}
 		}
 		if pending = next; len(pending) > 0 {
-			time.Sleep(100 * time.Millisecond)
+			return fmt.Errorf("%d entries still retryable", len(pending))
 		}
-	}
+		return nil
+	})
 	if len(pending) > 0 {
 		t.Fatalf("after the outage: %d entries still not delivered %s after the destination came back", len(pending), e.h.deliveryTimeout())
 	}

@@ -18,7 +18,7 @@ import (
 // itself is not closed.
 func Serve(t testing.TB, impl logsink.Sink) *logsink.GRPCClient {
 	t.Helper()
-	ps := goplugin.PluginSet{logsink.PluginName: &logsink.GRPCPlugin{Impl: impl}}
+	ps := goplugin.PluginSet{logsink.PluginName: logsink.NewGRPCPlugin(impl)}
 	// Closing the client asks the server, through go-plugin's controller
 	// service, to stop: the same shutdown path a plugin process takes.
 	client, _ := goplugin.TestPluginGRPCConn(t, false, ps)

@@ -2,7 +2,10 @@
 // agent dials the server (hosts behind NAT work), registers its node, then
 // keeps one bidirectional Session stream open per session: commands travel
 // down it, their replies, the agent's reports (full syncs, single changes,
-// heartbeats) and the lines of its VMs' hypervisor logs travel up.
+// heartbeats) and the lines of its VMs' hypervisor logs travel up. VMs,
+// their specs, the host's description and log tails travel as the backend
+// protocol's messages (quantix/backend/v1/backend.proto), as the backend
+// answered them.
 //
 // Authentication: when the server has a join token, every call carries it in
 // the metadata key "x-quantix-join-token"; a missing or wrong token is refused
@@ -18,6 +21,7 @@
 package agentv1
 
 import (
+	v1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -219,73 +223,6 @@ func (ErrorKind) EnumDescriptor() ([]byte, []int) {
 	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{2}
 }
 
-type PowerState int32
-
-const (
-	PowerState_POWER_STATE_UNSPECIFIED PowerState = 0
-	PowerState_POWER_STATE_UNKNOWN     PowerState = 1
-	PowerState_POWER_STATE_RUNNING     PowerState = 2
-	PowerState_POWER_STATE_STOPPED     PowerState = 3
-	PowerState_POWER_STATE_PAUSED      PowerState = 4
-	PowerState_POWER_STATE_SUSPENDED   PowerState = 5
-	PowerState_POWER_STATE_CRASHED     PowerState = 6
-	PowerState_POWER_STATE_STARTING    PowerState = 7
-	PowerState_POWER_STATE_STOPPING    PowerState = 8
-)
-
-// Enum value maps for PowerState.
-var (
-	PowerState_name = map[int32]string{
-		0: "POWER_STATE_UNSPECIFIED",
-		1: "POWER_STATE_UNKNOWN",
-		2: "POWER_STATE_RUNNING",
-		3: "POWER_STATE_STOPPED",
-		4: "POWER_STATE_PAUSED",
-		5: "POWER_STATE_SUSPENDED",
-		6: "POWER_STATE_CRASHED",
-		7: "POWER_STATE_STARTING",
-		8: "POWER_STATE_STOPPING",
-	}
-	PowerState_value = map[string]int32{
-		"POWER_STATE_UNSPECIFIED": 0,
-		"POWER_STATE_UNKNOWN":     1,
-		"POWER_STATE_RUNNING":     2,
-		"POWER_STATE_STOPPED":     3,
-		"POWER_STATE_PAUSED":      4,
-		"POWER_STATE_SUSPENDED":   5,
-		"POWER_STATE_CRASHED":     6,
-		"POWER_STATE_STARTING":    7,
-		"POWER_STATE_STOPPING":    8,
-	}
-)
-
-func (x PowerState) Enum() *PowerState {
-	p := new(PowerState)
-	*p = x
-	return p
-}
-
-func (x PowerState) String() string {
-	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
-}
-
-func (PowerState) Descriptor() protoreflect.EnumDescriptor {
-	return file_quantix_agent_v1_agent_proto_enumTypes[3].Descriptor()
-}
-
-func (PowerState) Type() protoreflect.EnumType {
-	return &file_quantix_agent_v1_agent_proto_enumTypes[3]
-}
-
-func (x PowerState) Number() protoreflect.EnumNumber {
-	return protoreflect.EnumNumber(x)
-}
-
-// Deprecated: Use PowerState.Descriptor instead.
-func (PowerState) EnumDescriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{3}
-}
-
 type RegisterRequest struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ProtocolVersion ProtocolVersion        `protobuf:"varint,1,opt,name=protocol_version,json=protocolVersion,proto3,enum=quantix.agent.v1.ProtocolVersion" json:"protocol_version,omitempty"`
@@ -294,7 +231,7 @@ type RegisterRequest struct {
 	// The address the agent reaches the server from; the server uses the
 	// connection's peer address when it is empty.
 	Address string       `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
-	Host    *HostInfo    `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"`
+	Host    *v1.HostInfo `protobuf:"bytes,4,opt,name=host,proto3" json:"host,omitempty"`
 	Backend *BackendInfo `protobuf:"bytes,5,opt,name=backend,proto3" json:"backend,omitempty"`
 	// How often the agent sends heartbeats (agent.heartbeat_interval).
 	HeartbeatIntervalMs int64 `protobuf:"varint,6,opt,name=heartbeat_interval_ms,json=heartbeatIntervalMs,proto3" json:"heartbeat_interval_ms,omitempty"`
@@ -355,7 +292,7 @@ func (x *RegisterRequest) GetAddress() string {
 	return ""
 }
 
-func (x *RegisterRequest) GetHost() *HostInfo {
+func (x *RegisterRequest) GetHost() *v1.HostInfo {
 	if x != nil {
 		return x.Host
 	}
@@ -436,98 +373,6 @@ func (x *RegisterResponse) GetSessionId() string {
 	return ""
 }
 
-type HostInfo struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	Hostname          string                 `protobuf:"bytes,1,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	Cpus              int32                  `protobuf:"varint,2,opt,name=cpus,proto3" json:"cpus,omitempty"`
-	MemoryMib         uint64                 `protobuf:"varint,3,opt,name=memory_mib,json=memoryMib,proto3" json:"memory_mib,omitempty"`
-	Arch              string                 `protobuf:"bytes,4,opt,name=arch,proto3" json:"arch,omitempty"`
-	Hypervisor        string                 `protobuf:"bytes,5,opt,name=hypervisor,proto3" json:"hypervisor,omitempty"`
-	HypervisorVersion string                 `protobuf:"bytes,6,opt,name=hypervisor_version,json=hypervisorVersion,proto3" json:"hypervisor_version,omitempty"`
-	KvmUsable         bool                   `protobuf:"varint,7,opt,name=kvm_usable,json=kvmUsable,proto3" json:"kvm_usable,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
-}
-
-func (x *HostInfo) Reset() {
-	*x = HostInfo{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *HostInfo) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*HostInfo) ProtoMessage() {}
-
-func (x *HostInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use HostInfo.ProtoReflect.Descriptor instead.
-func (*HostInfo) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *HostInfo) GetHostname() string {
-	if x != nil {
-		return x.Hostname
-	}
-	return ""
-}
-
-func (x *HostInfo) GetCpus() int32 {
-	if x != nil {
-		return x.Cpus
-	}
-	return 0
-}
-
-func (x *HostInfo) GetMemoryMib() uint64 {
-	if x != nil {
-		return x.MemoryMib
-	}
-	return 0
-}
-
-func (x *HostInfo) GetArch() string {
-	if x != nil {
-		return x.Arch
-	}
-	return ""
-}
-
-func (x *HostInfo) GetHypervisor() string {
-	if x != nil {
-		return x.Hypervisor
-	}
-	return ""
-}
-
-func (x *HostInfo) GetHypervisorVersion() string {
-	if x != nil {
-		return x.HypervisorVersion
-	}
-	return ""
-}
-
-func (x *HostInfo) GetKvmUsable() bool {
-	if x != nil {
-		return x.KvmUsable
-	}
-	return false
-}
-
 // BackendInfo is the backend plugin driving the node and its health.
 type BackendInfo struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -542,7 +387,7 @@ type BackendInfo struct {
 
 func (x *BackendInfo) Reset() {
 	*x = BackendInfo{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[3]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +399,7 @@ func (x *BackendInfo) String() string {
 func (*BackendInfo) ProtoMessage() {}
 
 func (x *BackendInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[3]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +412,7 @@ func (x *BackendInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackendInfo.ProtoReflect.Descriptor instead.
 func (*BackendInfo) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{3}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BackendInfo) GetName() string {
@@ -614,7 +459,7 @@ type AgentMessage struct {
 
 func (x *AgentMessage) Reset() {
 	*x = AgentMessage{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +471,7 @@ func (x *AgentMessage) String() string {
 func (*AgentMessage) ProtoMessage() {}
 
 func (x *AgentMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[4]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +484,7 @@ func (x *AgentMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentMessage.ProtoReflect.Descriptor instead.
 func (*AgentMessage) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AgentMessage) GetMsg() isAgentMessage_Msg {
@@ -724,7 +569,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +581,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[5]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +594,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Hello) GetNodeId() string {
@@ -788,7 +633,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +645,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[6]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +658,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Report) GetSessionId() string {
@@ -897,14 +742,14 @@ func (*Report_Heartbeat) isReport_Body() {}
 // left the host.
 type FullSync struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Vms           []*VM                  `protobuf:"bytes,1,rep,name=vms,proto3" json:"vms,omitempty"`
+	Vms           []*v1.VM               `protobuf:"bytes,1,rep,name=vms,proto3" json:"vms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FullSync) Reset() {
 	*x = FullSync{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +761,7 @@ func (x *FullSync) String() string {
 func (*FullSync) ProtoMessage() {}
 
 func (x *FullSync) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[7]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,10 +774,10 @@ func (x *FullSync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FullSync.ProtoReflect.Descriptor instead.
 func (*FullSync) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *FullSync) GetVms() []*VM {
+func (x *FullSync) GetVms() []*v1.VM {
 	if x != nil {
 		return x.Vms
 	}
@@ -943,7 +788,7 @@ func (x *FullSync) GetVms() []*VM {
 type Change struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The VM as the host has it now; unset when gone.
-	Vm *VM `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
+	Vm *v1.VM `protobuf:"bytes,1,opt,name=vm,proto3" json:"vm,omitempty"`
 	// The VM named vm_id left the host.
 	Gone bool   `protobuf:"varint,2,opt,name=gone,proto3" json:"gone,omitempty"`
 	VmId string `protobuf:"bytes,3,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
@@ -957,7 +802,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +814,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[8]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,10 +827,10 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *Change) GetVm() *VM {
+func (x *Change) GetVm() *v1.VM {
 	if x != nil {
 		return x.Vm
 	}
@@ -1035,7 +880,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1047,7 +892,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[9]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1060,7 +905,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Heartbeat) GetStateHash() string {
@@ -1101,7 +946,7 @@ type ServerMessage struct {
 
 func (x *ServerMessage) Reset() {
 	*x = ServerMessage{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +958,7 @@ func (x *ServerMessage) String() string {
 func (*ServerMessage) ProtoMessage() {}
 
 func (x *ServerMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[10]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +971,7 @@ func (x *ServerMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerMessage.ProtoReflect.Descriptor instead.
 func (*ServerMessage) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ServerMessage) GetMsg() isServerMessage_Msg {
@@ -1215,7 +1060,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1072,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[11]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1085,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Welcome) GetNodeId() string {
@@ -1281,7 +1126,7 @@ type LogBatch struct {
 
 func (x *LogBatch) Reset() {
 	*x = LogBatch{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1293,7 +1138,7 @@ func (x *LogBatch) String() string {
 func (*LogBatch) ProtoMessage() {}
 
 func (x *LogBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[12]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1306,7 +1151,7 @@ func (x *LogBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogBatch.ProtoReflect.Descriptor instead.
 func (*LogBatch) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LogBatch) GetId() uint64 {
@@ -1347,7 +1192,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1204,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[13]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1217,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LogLine) GetVmId() string {
@@ -1431,7 +1276,7 @@ type LogAck struct {
 
 func (x *LogAck) Reset() {
 	*x = LogAck{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1288,7 @@ func (x *LogAck) String() string {
 func (*LogAck) ProtoMessage() {}
 
 func (x *LogAck) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[14]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1301,7 @@ func (x *LogAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogAck.ProtoReflect.Descriptor instead.
 func (*LogAck) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogAck) GetId() uint64 {
@@ -1486,7 +1331,7 @@ type HeartbeatReply struct {
 
 func (x *HeartbeatReply) Reset() {
 	*x = HeartbeatReply{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1343,7 @@ func (x *HeartbeatReply) String() string {
 func (*HeartbeatReply) ProtoMessage() {}
 
 func (x *HeartbeatReply) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[15]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1356,7 @@ func (x *HeartbeatReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatReply.ProtoReflect.Descriptor instead.
 func (*HeartbeatReply) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HeartbeatReply) GetSeq() uint64 {
@@ -1538,7 +1383,7 @@ type Command struct {
 	// The hypervisor UUID of the VM (every op but create).
 	VmId string `protobuf:"bytes,3,opt,name=vm_id,json=vmId,proto3" json:"vm_id,omitempty"`
 	// The VM to define (create).
-	Spec *VMSpec `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
+	Spec *v1.VMSpec `protobuf:"bytes,4,opt,name=spec,proto3" json:"spec,omitempty"`
 	// stop: force destroys at once; timeout_ms bounds a graceful stop (0: the
 	// backend's default).
 	StopForce     bool  `protobuf:"varint,5,opt,name=stop_force,json=stopForce,proto3" json:"stop_force,omitempty"`
@@ -1556,7 +1401,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1413,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[16]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1426,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Command) GetId() uint64 {
@@ -1605,7 +1450,7 @@ func (x *Command) GetVmId() string {
 	return ""
 }
 
-func (x *Command) GetSpec() *VMSpec {
+func (x *Command) GetSpec() *v1.VMSpec {
 	if x != nil {
 		return x.Spec
 	}
@@ -1658,9 +1503,9 @@ type CommandReply struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	CommandId uint64                 `protobuf:"varint,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
 	// The VM as the host has it afterwards (every op but delete and tail_log).
-	Vm *VM `protobuf:"bytes,2,opt,name=vm,proto3" json:"vm,omitempty"`
+	Vm *v1.VM `protobuf:"bytes,2,opt,name=vm,proto3" json:"vm,omitempty"`
 	// The tail (tail_log).
-	Log *LogTail `protobuf:"bytes,3,opt,name=log,proto3" json:"log,omitempty"`
+	Log *v1.LogTail `protobuf:"bytes,3,opt,name=log,proto3" json:"log,omitempty"`
 	// Set when the command failed.
 	Error         *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1669,7 +1514,7 @@ type CommandReply struct {
 
 func (x *CommandReply) Reset() {
 	*x = CommandReply{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1526,7 @@ func (x *CommandReply) String() string {
 func (*CommandReply) ProtoMessage() {}
 
 func (x *CommandReply) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[17]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1539,7 @@ func (x *CommandReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandReply.ProtoReflect.Descriptor instead.
 func (*CommandReply) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{17}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CommandReply) GetCommandId() uint64 {
@@ -1704,14 +1549,14 @@ func (x *CommandReply) GetCommandId() uint64 {
 	return 0
 }
 
-func (x *CommandReply) GetVm() *VM {
+func (x *CommandReply) GetVm() *v1.VM {
 	if x != nil {
 		return x.Vm
 	}
 	return nil
 }
 
-func (x *CommandReply) GetLog() *LogTail {
+func (x *CommandReply) GetLog() *v1.LogTail {
 	if x != nil {
 		return x.Log
 	}
@@ -1737,7 +1582,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1594,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[18]
+	mi := &file_quantix_agent_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1607,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{18}
+	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Error) GetKind() ErrorKind {
@@ -1786,532 +1631,23 @@ func (x *Error) GetField() string {
 	return ""
 }
 
-type VM struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	State       PowerState             `protobuf:"varint,3,opt,name=state,proto3,enum=quantix.agent.v1.PowerState" json:"state,omitempty"`
-	StateReason string                 `protobuf:"bytes,4,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
-	// Created through Quantix (tagged in the hypervisor's metadata).
-	Managed       bool    `protobuf:"varint,5,opt,name=managed,proto3" json:"managed,omitempty"`
-	Spec          *VMSpec `protobuf:"bytes,6,opt,name=spec,proto3" json:"spec,omitempty"`
-	Disks         []*Disk `protobuf:"bytes,7,rep,name=disks,proto3" json:"disks,omitempty"`
-	ConsolePty    string  `protobuf:"bytes,8,opt,name=console_pty,json=consolePty,proto3" json:"console_pty,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *VM) Reset() {
-	*x = VM{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[19]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *VM) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*VM) ProtoMessage() {}
-
-func (x *VM) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[19]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use VM.ProtoReflect.Descriptor instead.
-func (*VM) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{19}
-}
-
-func (x *VM) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
-}
-
-func (x *VM) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *VM) GetState() PowerState {
-	if x != nil {
-		return x.State
-	}
-	return PowerState_POWER_STATE_UNSPECIFIED
-}
-
-func (x *VM) GetStateReason() string {
-	if x != nil {
-		return x.StateReason
-	}
-	return ""
-}
-
-func (x *VM) GetManaged() bool {
-	if x != nil {
-		return x.Managed
-	}
-	return false
-}
-
-func (x *VM) GetSpec() *VMSpec {
-	if x != nil {
-		return x.Spec
-	}
-	return nil
-}
-
-func (x *VM) GetDisks() []*Disk {
-	if x != nil {
-		return x.Disks
-	}
-	return nil
-}
-
-func (x *VM) GetConsolePty() string {
-	if x != nil {
-		return x.ConsolePty
-	}
-	return ""
-}
-
-type VMSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Vcpus         uint32                 `protobuf:"varint,2,opt,name=vcpus,proto3" json:"vcpus,omitempty"`
-	MemoryMib     uint64                 `protobuf:"varint,3,opt,name=memory_mib,json=memoryMib,proto3" json:"memory_mib,omitempty"`
-	Disks         []*DiskSpec            `protobuf:"bytes,4,rep,name=disks,proto3" json:"disks,omitempty"`
-	Nics          []*NICSpec             `protobuf:"bytes,5,rep,name=nics,proto3" json:"nics,omitempty"`
-	Boot          []string               `protobuf:"bytes,6,rep,name=boot,proto3" json:"boot,omitempty"`
-	Description   string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *VMSpec) Reset() {
-	*x = VMSpec{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[20]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *VMSpec) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*VMSpec) ProtoMessage() {}
-
-func (x *VMSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[20]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use VMSpec.ProtoReflect.Descriptor instead.
-func (*VMSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{20}
-}
-
-func (x *VMSpec) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *VMSpec) GetVcpus() uint32 {
-	if x != nil {
-		return x.Vcpus
-	}
-	return 0
-}
-
-func (x *VMSpec) GetMemoryMib() uint64 {
-	if x != nil {
-		return x.MemoryMib
-	}
-	return 0
-}
-
-func (x *VMSpec) GetDisks() []*DiskSpec {
-	if x != nil {
-		return x.Disks
-	}
-	return nil
-}
-
-func (x *VMSpec) GetNics() []*NICSpec {
-	if x != nil {
-		return x.Nics
-	}
-	return nil
-}
-
-func (x *VMSpec) GetBoot() []string {
-	if x != nil {
-		return x.Boot
-	}
-	return nil
-}
-
-func (x *VMSpec) GetDescription() string {
-	if x != nil {
-		return x.Description
-	}
-	return ""
-}
-
-type DiskSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	SizeGib       uint64                 `protobuf:"varint,2,opt,name=size_gib,json=sizeGib,proto3" json:"size_gib,omitempty"`
-	BaseImage     string                 `protobuf:"bytes,3,opt,name=base_image,json=baseImage,proto3" json:"base_image,omitempty"`
-	Bus           string                 `protobuf:"bytes,4,opt,name=bus,proto3" json:"bus,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *DiskSpec) Reset() {
-	*x = DiskSpec{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[21]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *DiskSpec) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*DiskSpec) ProtoMessage() {}
-
-func (x *DiskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[21]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use DiskSpec.ProtoReflect.Descriptor instead.
-func (*DiskSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{21}
-}
-
-func (x *DiskSpec) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *DiskSpec) GetSizeGib() uint64 {
-	if x != nil {
-		return x.SizeGib
-	}
-	return 0
-}
-
-func (x *DiskSpec) GetBaseImage() string {
-	if x != nil {
-		return x.BaseImage
-	}
-	return ""
-}
-
-func (x *DiskSpec) GetBus() string {
-	if x != nil {
-		return x.Bus
-	}
-	return ""
-}
-
-type NICSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
-	Source        string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
-	Mac           string                 `protobuf:"bytes,3,opt,name=mac,proto3" json:"mac,omitempty"`
-	Model         string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *NICSpec) Reset() {
-	*x = NICSpec{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[22]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *NICSpec) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*NICSpec) ProtoMessage() {}
-
-func (x *NICSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[22]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use NICSpec.ProtoReflect.Descriptor instead.
-func (*NICSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{22}
-}
-
-func (x *NICSpec) GetType() string {
-	if x != nil {
-		return x.Type
-	}
-	return ""
-}
-
-func (x *NICSpec) GetSource() string {
-	if x != nil {
-		return x.Source
-	}
-	return ""
-}
-
-func (x *NICSpec) GetMac() string {
-	if x != nil {
-		return x.Mac
-	}
-	return ""
-}
-
-func (x *NICSpec) GetModel() string {
-	if x != nil {
-		return x.Model
-	}
-	return ""
-}
-
-type Disk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	SizeBytes     uint64                 `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	Format        string                 `protobuf:"bytes,4,opt,name=format,proto3" json:"format,omitempty"`
-	BaseImage     string                 `protobuf:"bytes,5,opt,name=base_image,json=baseImage,proto3" json:"base_image,omitempty"`
-	Owned         bool                   `protobuf:"varint,6,opt,name=owned,proto3" json:"owned,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Disk) Reset() {
-	*x = Disk{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[23]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Disk) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Disk) ProtoMessage() {}
-
-func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[23]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Disk.ProtoReflect.Descriptor instead.
-func (*Disk) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{23}
-}
-
-func (x *Disk) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *Disk) GetPath() string {
-	if x != nil {
-		return x.Path
-	}
-	return ""
-}
-
-func (x *Disk) GetSizeBytes() uint64 {
-	if x != nil {
-		return x.SizeBytes
-	}
-	return 0
-}
-
-func (x *Disk) GetFormat() string {
-	if x != nil {
-		return x.Format
-	}
-	return ""
-}
-
-func (x *Disk) GetBaseImage() string {
-	if x != nil {
-		return x.BaseImage
-	}
-	return ""
-}
-
-func (x *Disk) GetOwned() bool {
-	if x != nil {
-		return x.Owned
-	}
-	return false
-}
-
-type LogTail struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Exists        bool                   `protobuf:"varint,2,opt,name=exists,proto3" json:"exists,omitempty"`
-	SizeBytes     int64                  `protobuf:"varint,3,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	LastModified  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_modified,json=lastModified,proto3" json:"last_modified,omitempty"`
-	Lines         []string               `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
-	Truncated     bool                   `protobuf:"varint,6,opt,name=truncated,proto3" json:"truncated,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *LogTail) Reset() {
-	*x = LogTail{}
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[24]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *LogTail) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*LogTail) ProtoMessage() {}
-
-func (x *LogTail) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_agent_proto_msgTypes[24]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use LogTail.ProtoReflect.Descriptor instead.
-func (*LogTail) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_agent_proto_rawDescGZIP(), []int{24}
-}
-
-func (x *LogTail) GetPath() string {
-	if x != nil {
-		return x.Path
-	}
-	return ""
-}
-
-func (x *LogTail) GetExists() bool {
-	if x != nil {
-		return x.Exists
-	}
-	return false
-}
-
-func (x *LogTail) GetSizeBytes() int64 {
-	if x != nil {
-		return x.SizeBytes
-	}
-	return 0
-}
-
-func (x *LogTail) GetLastModified() *timestamppb.Timestamp {
-	if x != nil {
-		return x.LastModified
-	}
-	return nil
-}
-
-func (x *LogTail) GetLines() []string {
-	if x != nil {
-		return x.Lines
-	}
-	return nil
-}
-
-func (x *LogTail) GetTruncated() bool {
-	if x != nil {
-		return x.Truncated
-	}
-	return false
-}
-
 var File_quantix_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x1cquantix/agent/v1/agent.proto\x12\x10quantix.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x02\n" +
+	"\x1cquantix/agent/v1/agent.proto\x12\x10quantix.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a quantix/backend/v1/backend.proto\"\xda\x02\n" +
 	"\x0fRegisterRequest\x12L\n" +
 	"\x10protocol_version\x18\x01 \x01(\x0e2!.quantix.agent.v1.ProtocolVersionR\x0fprotocolVersion\x12\x1b\n" +
 	"\tnode_name\x18\x02 \x01(\tR\bnodeName\x12\x18\n" +
-	"\aaddress\x18\x03 \x01(\tR\aaddress\x12.\n" +
-	"\x04host\x18\x04 \x01(\v2\x1a.quantix.agent.v1.HostInfoR\x04host\x127\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\x120\n" +
+	"\x04host\x18\x04 \x01(\v2\x1c.quantix.backend.v1.HostInfoR\x04host\x127\n" +
 	"\abackend\x18\x05 \x01(\v2\x1d.quantix.agent.v1.BackendInfoR\abackend\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x06 \x01(\x03R\x13heartbeatIntervalMs\x12#\n" +
 	"\ragent_version\x18\a \x01(\tR\fagentVersion\"J\n" +
 	"\x10RegisterResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x02 \x01(\tR\tsessionId\"\xdb\x01\n" +
-	"\bHostInfo\x12\x1a\n" +
-	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
-	"\x04cpus\x18\x02 \x01(\x05R\x04cpus\x12\x1d\n" +
-	"\n" +
-	"memory_mib\x18\x03 \x01(\x04R\tmemoryMib\x12\x12\n" +
-	"\x04arch\x18\x04 \x01(\tR\x04arch\x12\x1e\n" +
-	"\n" +
-	"hypervisor\x18\x05 \x01(\tR\n" +
-	"hypervisor\x12-\n" +
-	"\x12hypervisor_version\x18\x06 \x01(\tR\x11hypervisorVersion\x12\x1d\n" +
-	"\n" +
-	"kvm_usable\x18\a \x01(\bR\tkvmUsable\"k\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\"k\n" +
 	"\vBackendInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
@@ -2335,11 +1671,11 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\tfull_sync\x18\x04 \x01(\v2\x1a.quantix.agent.v1.FullSyncH\x00R\bfullSync\x122\n" +
 	"\x06change\x18\x05 \x01(\v2\x18.quantix.agent.v1.ChangeH\x00R\x06change\x12;\n" +
 	"\theartbeat\x18\x06 \x01(\v2\x1b.quantix.agent.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
-	"\x04body\"2\n" +
-	"\bFullSync\x12&\n" +
-	"\x03vms\x18\x01 \x03(\v2\x14.quantix.agent.v1.VMR\x03vms\"\x9b\x01\n" +
-	"\x06Change\x12$\n" +
-	"\x02vm\x18\x01 \x01(\v2\x14.quantix.agent.v1.VMR\x02vm\x12\x12\n" +
+	"\x04body\"4\n" +
+	"\bFullSync\x12(\n" +
+	"\x03vms\x18\x01 \x03(\v2\x16.quantix.backend.v1.VMR\x03vms\"\x9d\x01\n" +
+	"\x06Change\x12&\n" +
+	"\x02vm\x18\x01 \x01(\v2\x16.quantix.backend.v1.VMR\x02vm\x12\x12\n" +
 	"\x04gone\x18\x02 \x01(\bR\x04gone\x12\x13\n" +
 	"\x05vm_id\x18\x03 \x01(\tR\x04vmId\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12*\n" +
@@ -2377,12 +1713,12 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"N\n" +
 	"\x0eHeartbeatReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12*\n" +
-	"\x11request_full_sync\x18\x02 \x01(\bR\x0frequestFullSync\"\xc4\x02\n" +
+	"\x11request_full_sync\x18\x02 \x01(\bR\x0frequestFullSync\"\xc6\x02\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12$\n" +
 	"\x02op\x18\x02 \x01(\x0e2\x14.quantix.agent.v1.OpR\x02op\x12\x13\n" +
-	"\x05vm_id\x18\x03 \x01(\tR\x04vmId\x12,\n" +
-	"\x04spec\x18\x04 \x01(\v2\x18.quantix.agent.v1.VMSpecR\x04spec\x12\x1d\n" +
+	"\x05vm_id\x18\x03 \x01(\tR\x04vmId\x12.\n" +
+	"\x04spec\x18\x04 \x01(\v2\x1a.quantix.backend.v1.VMSpecR\x04spec\x12\x1d\n" +
 	"\n" +
 	"stop_force\x18\x05 \x01(\bR\tstopForce\x12&\n" +
 	"\x0fstop_timeout_ms\x18\x06 \x01(\x03R\rstopTimeoutMs\x12!\n" +
@@ -2391,64 +1727,17 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x05lines\x18\t \x01(\x05R\x05lines\x12\x1d\n" +
 	"\n" +
 	"timeout_ms\x18\n" +
-	" \x01(\x03R\ttimeoutMs\"\xaf\x01\n" +
+	" \x01(\x03R\ttimeoutMs\"\xb3\x01\n" +
 	"\fCommandReply\x12\x1d\n" +
 	"\n" +
-	"command_id\x18\x01 \x01(\x04R\tcommandId\x12$\n" +
-	"\x02vm\x18\x02 \x01(\v2\x14.quantix.agent.v1.VMR\x02vm\x12+\n" +
-	"\x03log\x18\x03 \x01(\v2\x19.quantix.agent.v1.LogTailR\x03log\x12-\n" +
+	"command_id\x18\x01 \x01(\x04R\tcommandId\x12&\n" +
+	"\x02vm\x18\x02 \x01(\v2\x16.quantix.backend.v1.VMR\x02vm\x12-\n" +
+	"\x03log\x18\x03 \x01(\v2\x1b.quantix.backend.v1.LogTailR\x03log\x12-\n" +
 	"\x05error\x18\x04 \x01(\v2\x17.quantix.agent.v1.ErrorR\x05error\"h\n" +
 	"\x05Error\x12/\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.quantix.agent.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05field\x18\x03 \x01(\tR\x05field\"\x96\x02\n" +
-	"\x02VM\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x122\n" +
-	"\x05state\x18\x03 \x01(\x0e2\x1c.quantix.agent.v1.PowerStateR\x05state\x12!\n" +
-	"\fstate_reason\x18\x04 \x01(\tR\vstateReason\x12\x18\n" +
-	"\amanaged\x18\x05 \x01(\bR\amanaged\x12,\n" +
-	"\x04spec\x18\x06 \x01(\v2\x18.quantix.agent.v1.VMSpecR\x04spec\x12,\n" +
-	"\x05disks\x18\a \x03(\v2\x16.quantix.agent.v1.DiskR\x05disks\x12\x1f\n" +
-	"\vconsole_pty\x18\b \x01(\tR\n" +
-	"consolePty\"\xe8\x01\n" +
-	"\x06VMSpec\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05vcpus\x18\x02 \x01(\rR\x05vcpus\x12\x1d\n" +
-	"\n" +
-	"memory_mib\x18\x03 \x01(\x04R\tmemoryMib\x120\n" +
-	"\x05disks\x18\x04 \x03(\v2\x1a.quantix.agent.v1.DiskSpecR\x05disks\x12-\n" +
-	"\x04nics\x18\x05 \x03(\v2\x19.quantix.agent.v1.NICSpecR\x04nics\x12\x12\n" +
-	"\x04boot\x18\x06 \x03(\tR\x04boot\x12 \n" +
-	"\vdescription\x18\a \x01(\tR\vdescription\"j\n" +
-	"\bDiskSpec\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
-	"\bsize_gib\x18\x02 \x01(\x04R\asizeGib\x12\x1d\n" +
-	"\n" +
-	"base_image\x18\x03 \x01(\tR\tbaseImage\x12\x10\n" +
-	"\x03bus\x18\x04 \x01(\tR\x03bus\"]\n" +
-	"\aNICSpec\x12\x12\n" +
-	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
-	"\x06source\x18\x02 \x01(\tR\x06source\x12\x10\n" +
-	"\x03mac\x18\x03 \x01(\tR\x03mac\x12\x14\n" +
-	"\x05model\x18\x04 \x01(\tR\x05model\"\x9a\x01\n" +
-	"\x04Disk\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1d\n" +
-	"\n" +
-	"size_bytes\x18\x03 \x01(\x04R\tsizeBytes\x12\x16\n" +
-	"\x06format\x18\x04 \x01(\tR\x06format\x12\x1d\n" +
-	"\n" +
-	"base_image\x18\x05 \x01(\tR\tbaseImage\x12\x14\n" +
-	"\x05owned\x18\x06 \x01(\bR\x05owned\"\xc9\x01\n" +
-	"\aLogTail\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
-	"\x06exists\x18\x02 \x01(\bR\x06exists\x12\x1d\n" +
-	"\n" +
-	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12?\n" +
-	"\rlast_modified\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\flastModified\x12\x14\n" +
-	"\x05lines\x18\x05 \x03(\tR\x05lines\x12\x1c\n" +
-	"\ttruncated\x18\x06 \x01(\bR\ttruncated*K\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
 	"\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PROTOCOL_VERSION_1\x10\x01*\x9a\x01\n" +
@@ -2473,18 +1762,7 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x16ERROR_KIND_UNAVAILABLE\x10\x05\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSUPPORTED\x10\x06\x12 \n" +
 	"\x1cERROR_KIND_DEADLINE_EXCEEDED\x10\a\x12\x17\n" +
-	"\x13ERROR_KIND_CANCELED\x10\b*\xf4\x01\n" +
-	"\n" +
-	"PowerState\x12\x1b\n" +
-	"\x17POWER_STATE_UNSPECIFIED\x10\x00\x12\x17\n" +
-	"\x13POWER_STATE_UNKNOWN\x10\x01\x12\x17\n" +
-	"\x13POWER_STATE_RUNNING\x10\x02\x12\x17\n" +
-	"\x13POWER_STATE_STOPPED\x10\x03\x12\x16\n" +
-	"\x12POWER_STATE_PAUSED\x10\x04\x12\x19\n" +
-	"\x15POWER_STATE_SUSPENDED\x10\x05\x12\x17\n" +
-	"\x13POWER_STATE_CRASHED\x10\x06\x12\x18\n" +
-	"\x14POWER_STATE_STARTING\x10\a\x12\x18\n" +
-	"\x14POWER_STATE_STOPPING\x10\b2\xb1\x01\n" +
+	"\x13ERROR_KIND_CANCELED\x10\b2\xb1\x01\n" +
 	"\fAgentService\x12Q\n" +
 	"\bRegister\x12!.quantix.agent.v1.RegisterRequest\x1a\".quantix.agent.v1.RegisterResponse\x12N\n" +
 	"\aSession\x12\x1e.quantix.agent.v1.AgentMessage\x1a\x1f.quantix.agent.v1.ServerMessage(\x010\x01B=Z;github.com/quantixvm/quantix/proto/quantix/agent/v1;agentv1b\x06proto3"
@@ -2501,83 +1779,73 @@ func file_quantix_agent_v1_agent_proto_rawDescGZIP() []byte {
 	return file_quantix_agent_v1_agent_proto_rawDescData
 }
 
-var file_quantix_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_quantix_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_quantix_agent_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_quantix_agent_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_quantix_agent_v1_agent_proto_goTypes = []any{
 	(ProtocolVersion)(0),          // 0: quantix.agent.v1.ProtocolVersion
 	(Op)(0),                       // 1: quantix.agent.v1.Op
 	(ErrorKind)(0),                // 2: quantix.agent.v1.ErrorKind
-	(PowerState)(0),               // 3: quantix.agent.v1.PowerState
-	(*RegisterRequest)(nil),       // 4: quantix.agent.v1.RegisterRequest
-	(*RegisterResponse)(nil),      // 5: quantix.agent.v1.RegisterResponse
-	(*HostInfo)(nil),              // 6: quantix.agent.v1.HostInfo
-	(*BackendInfo)(nil),           // 7: quantix.agent.v1.BackendInfo
-	(*AgentMessage)(nil),          // 8: quantix.agent.v1.AgentMessage
-	(*Hello)(nil),                 // 9: quantix.agent.v1.Hello
-	(*Report)(nil),                // 10: quantix.agent.v1.Report
-	(*FullSync)(nil),              // 11: quantix.agent.v1.FullSync
-	(*Change)(nil),                // 12: quantix.agent.v1.Change
-	(*Heartbeat)(nil),             // 13: quantix.agent.v1.Heartbeat
-	(*ServerMessage)(nil),         // 14: quantix.agent.v1.ServerMessage
-	(*Welcome)(nil),               // 15: quantix.agent.v1.Welcome
-	(*LogBatch)(nil),              // 16: quantix.agent.v1.LogBatch
-	(*LogLine)(nil),               // 17: quantix.agent.v1.LogLine
-	(*LogAck)(nil),                // 18: quantix.agent.v1.LogAck
-	(*HeartbeatReply)(nil),        // 19: quantix.agent.v1.HeartbeatReply
-	(*Command)(nil),               // 20: quantix.agent.v1.Command
-	(*CommandReply)(nil),          // 21: quantix.agent.v1.CommandReply
-	(*Error)(nil),                 // 22: quantix.agent.v1.Error
-	(*VM)(nil),                    // 23: quantix.agent.v1.VM
-	(*VMSpec)(nil),                // 24: quantix.agent.v1.VMSpec
-	(*DiskSpec)(nil),              // 25: quantix.agent.v1.DiskSpec
-	(*NICSpec)(nil),               // 26: quantix.agent.v1.NICSpec
-	(*Disk)(nil),                  // 27: quantix.agent.v1.Disk
-	(*LogTail)(nil),               // 28: quantix.agent.v1.LogTail
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*RegisterRequest)(nil),       // 3: quantix.agent.v1.RegisterRequest
+	(*RegisterResponse)(nil),      // 4: quantix.agent.v1.RegisterResponse
+	(*BackendInfo)(nil),           // 5: quantix.agent.v1.BackendInfo
+	(*AgentMessage)(nil),          // 6: quantix.agent.v1.AgentMessage
+	(*Hello)(nil),                 // 7: quantix.agent.v1.Hello
+	(*Report)(nil),                // 8: quantix.agent.v1.Report
+	(*FullSync)(nil),              // 9: quantix.agent.v1.FullSync
+	(*Change)(nil),                // 10: quantix.agent.v1.Change
+	(*Heartbeat)(nil),             // 11: quantix.agent.v1.Heartbeat
+	(*ServerMessage)(nil),         // 12: quantix.agent.v1.ServerMessage
+	(*Welcome)(nil),               // 13: quantix.agent.v1.Welcome
+	(*LogBatch)(nil),              // 14: quantix.agent.v1.LogBatch
+	(*LogLine)(nil),               // 15: quantix.agent.v1.LogLine
+	(*LogAck)(nil),                // 16: quantix.agent.v1.LogAck
+	(*HeartbeatReply)(nil),        // 17: quantix.agent.v1.HeartbeatReply
+	(*Command)(nil),               // 18: quantix.agent.v1.Command
+	(*CommandReply)(nil),          // 19: quantix.agent.v1.CommandReply
+	(*Error)(nil),                 // 20: quantix.agent.v1.Error
+	(*v1.HostInfo)(nil),           // 21: quantix.backend.v1.HostInfo
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*v1.VM)(nil),                 // 23: quantix.backend.v1.VM
+	(*v1.VMSpec)(nil),             // 24: quantix.backend.v1.VMSpec
+	(*v1.LogTail)(nil),            // 25: quantix.backend.v1.LogTail
 }
 var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	0,  // 0: quantix.agent.v1.RegisterRequest.protocol_version:type_name -> quantix.agent.v1.ProtocolVersion
-	6,  // 1: quantix.agent.v1.RegisterRequest.host:type_name -> quantix.agent.v1.HostInfo
-	7,  // 2: quantix.agent.v1.RegisterRequest.backend:type_name -> quantix.agent.v1.BackendInfo
-	9,  // 3: quantix.agent.v1.AgentMessage.hello:type_name -> quantix.agent.v1.Hello
-	10, // 4: quantix.agent.v1.AgentMessage.report:type_name -> quantix.agent.v1.Report
-	21, // 5: quantix.agent.v1.AgentMessage.reply:type_name -> quantix.agent.v1.CommandReply
-	16, // 6: quantix.agent.v1.AgentMessage.logs:type_name -> quantix.agent.v1.LogBatch
-	29, // 7: quantix.agent.v1.Report.time:type_name -> google.protobuf.Timestamp
-	11, // 8: quantix.agent.v1.Report.full_sync:type_name -> quantix.agent.v1.FullSync
-	12, // 9: quantix.agent.v1.Report.change:type_name -> quantix.agent.v1.Change
-	13, // 10: quantix.agent.v1.Report.heartbeat:type_name -> quantix.agent.v1.Heartbeat
-	23, // 11: quantix.agent.v1.FullSync.vms:type_name -> quantix.agent.v1.VM
-	23, // 12: quantix.agent.v1.Change.vm:type_name -> quantix.agent.v1.VM
-	29, // 13: quantix.agent.v1.Change.at:type_name -> google.protobuf.Timestamp
-	7,  // 14: quantix.agent.v1.Heartbeat.backend:type_name -> quantix.agent.v1.BackendInfo
-	15, // 15: quantix.agent.v1.ServerMessage.welcome:type_name -> quantix.agent.v1.Welcome
-	20, // 16: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
-	19, // 17: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
-	18, // 18: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
-	17, // 19: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
-	29, // 20: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	21, // 1: quantix.agent.v1.RegisterRequest.host:type_name -> quantix.backend.v1.HostInfo
+	5,  // 2: quantix.agent.v1.RegisterRequest.backend:type_name -> quantix.agent.v1.BackendInfo
+	7,  // 3: quantix.agent.v1.AgentMessage.hello:type_name -> quantix.agent.v1.Hello
+	8,  // 4: quantix.agent.v1.AgentMessage.report:type_name -> quantix.agent.v1.Report
+	19, // 5: quantix.agent.v1.AgentMessage.reply:type_name -> quantix.agent.v1.CommandReply
+	14, // 6: quantix.agent.v1.AgentMessage.logs:type_name -> quantix.agent.v1.LogBatch
+	22, // 7: quantix.agent.v1.Report.time:type_name -> google.protobuf.Timestamp
+	9,  // 8: quantix.agent.v1.Report.full_sync:type_name -> quantix.agent.v1.FullSync
+	10, // 9: quantix.agent.v1.Report.change:type_name -> quantix.agent.v1.Change
+	11, // 10: quantix.agent.v1.Report.heartbeat:type_name -> quantix.agent.v1.Heartbeat
+	23, // 11: quantix.agent.v1.FullSync.vms:type_name -> quantix.backend.v1.VM
+	23, // 12: quantix.agent.v1.Change.vm:type_name -> quantix.backend.v1.VM
+	22, // 13: quantix.agent.v1.Change.at:type_name -> google.protobuf.Timestamp
+	5,  // 14: quantix.agent.v1.Heartbeat.backend:type_name -> quantix.agent.v1.BackendInfo
+	13, // 15: quantix.agent.v1.ServerMessage.welcome:type_name -> quantix.agent.v1.Welcome
+	18, // 16: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
+	17, // 17: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
+	16, // 18: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
+	15, // 19: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
+	22, // 20: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
 	1,  // 21: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
-	24, // 22: quantix.agent.v1.Command.spec:type_name -> quantix.agent.v1.VMSpec
-	23, // 23: quantix.agent.v1.CommandReply.vm:type_name -> quantix.agent.v1.VM
-	28, // 24: quantix.agent.v1.CommandReply.log:type_name -> quantix.agent.v1.LogTail
-	22, // 25: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
+	24, // 22: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
+	23, // 23: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
+	25, // 24: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
+	20, // 25: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
 	2,  // 26: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
-	3,  // 27: quantix.agent.v1.VM.state:type_name -> quantix.agent.v1.PowerState
-	24, // 28: quantix.agent.v1.VM.spec:type_name -> quantix.agent.v1.VMSpec
-	27, // 29: quantix.agent.v1.VM.disks:type_name -> quantix.agent.v1.Disk
-	25, // 30: quantix.agent.v1.VMSpec.disks:type_name -> quantix.agent.v1.DiskSpec
-	26, // 31: quantix.agent.v1.VMSpec.nics:type_name -> quantix.agent.v1.NICSpec
-	29, // 32: quantix.agent.v1.LogTail.last_modified:type_name -> google.protobuf.Timestamp
-	4,  // 33: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
-	8,  // 34: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
-	5,  // 35: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
-	14, // 36: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
-	35, // [35:37] is the sub-list for method output_type
-	33, // [33:35] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	3,  // 27: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
+	6,  // 28: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
+	4,  // 29: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
+	12, // 30: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
+	29, // [29:31] is the sub-list for method output_type
+	27, // [27:29] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_quantix_agent_v1_agent_proto_init() }
@@ -2585,18 +1853,18 @@ func file_quantix_agent_v1_agent_proto_init() {
 	if File_quantix_agent_v1_agent_proto != nil {
 		return
 	}
-	file_quantix_agent_v1_agent_proto_msgTypes[4].OneofWrappers = []any{
+	file_quantix_agent_v1_agent_proto_msgTypes[3].OneofWrappers = []any{
 		(*AgentMessage_Hello)(nil),
 		(*AgentMessage_Report)(nil),
 		(*AgentMessage_Reply)(nil),
 		(*AgentMessage_Logs)(nil),
 	}
-	file_quantix_agent_v1_agent_proto_msgTypes[6].OneofWrappers = []any{
+	file_quantix_agent_v1_agent_proto_msgTypes[5].OneofWrappers = []any{
 		(*Report_FullSync)(nil),
 		(*Report_Change)(nil),
 		(*Report_Heartbeat)(nil),
 	}
-	file_quantix_agent_v1_agent_proto_msgTypes[10].OneofWrappers = []any{
+	file_quantix_agent_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerMessage_Welcome)(nil),
 		(*ServerMessage_Command)(nil),
 		(*ServerMessage_HeartbeatReply)(nil),
@@ -2607,8 +1875,8 @@ func file_quantix_agent_v1_agent_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quantix_agent_v1_agent_proto_rawDesc), len(file_quantix_agent_v1_agent_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   25,
+			NumEnums:      3,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -2,7 +2,10 @@
 // agent dials the server (hosts behind NAT work), registers its node, then
 // keeps one bidirectional Session stream open per session: commands travel
 // down it, their replies, the agent's reports (full syncs, single changes,
-// heartbeats) and the lines of its VMs' hypervisor logs travel up.
+// heartbeats) and the lines of its VMs' hypervisor logs travel up. VMs,
+// their specs, the host's description and log tails travel as the backend
+// protocol's messages (quantix/backend/v1/backend.proto), as the backend
+// answered them.
 //
 // Authentication: when the server has a join token, every call carries it in
 // the metadata key "x-quantix-join-token"; a missing or wrong token is refused

@@ -11,6 +11,7 @@
 package backendv1
 
 import (
+	v1 "github.com/quantixvm/quantix/proto/quantix/plugin/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -153,208 +154,6 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{1}
 }
 
-type InfoRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *InfoRequest) Reset() {
-	*x = InfoRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *InfoRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*InfoRequest) ProtoMessage() {}
-
-func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
-func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{0}
-}
-
-type InfoResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
-	ApiVersions   []int32                `protobuf:"varint,4,rep,packed,name=api_versions,json=apiVersions,proto3" json:"api_versions,omitempty"`
-	Capabilities  []string               `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *InfoResponse) Reset() {
-	*x = InfoResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *InfoResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*InfoResponse) ProtoMessage() {}
-
-func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
-func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *InfoResponse) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *InfoResponse) GetType() string {
-	if x != nil {
-		return x.Type
-	}
-	return ""
-}
-
-func (x *InfoResponse) GetVersion() string {
-	if x != nil {
-		return x.Version
-	}
-	return ""
-}
-
-func (x *InfoResponse) GetApiVersions() []int32 {
-	if x != nil {
-		return x.ApiVersions
-	}
-	return nil
-}
-
-func (x *InfoResponse) GetCapabilities() []string {
-	if x != nil {
-		return x.Capabilities
-	}
-	return nil
-}
-
-type ConfigureRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The plugin's `config {}` block as a JSON object.
-	ConfigJson []byte `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	// The API version the host negotiated.
-	ApiVersion    int32 `protobuf:"varint,2,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ConfigureRequest) Reset() {
-	*x = ConfigureRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ConfigureRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ConfigureRequest) ProtoMessage() {}
-
-func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
-func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *ConfigureRequest) GetConfigJson() []byte {
-	if x != nil {
-		return x.ConfigJson
-	}
-	return nil
-}
-
-func (x *ConfigureRequest) GetApiVersion() int32 {
-	if x != nil {
-		return x.ApiVersion
-	}
-	return 0
-}
-
-type ConfigureResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ConfigureResponse) Reset() {
-	*x = ConfigureResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ConfigureResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ConfigureResponse) ProtoMessage() {}
-
-func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
-func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{3}
-}
-
 type HealthRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -363,7 +162,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[4]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -375,7 +174,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[4]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -388,7 +187,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{4}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{0}
 }
 
 type HealthResponse struct {
@@ -402,7 +201,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[5]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +213,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[5]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +226,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{5}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *HealthResponse) GetHealthy() bool {
@@ -452,7 +251,7 @@ type HostInfoRequest struct {
 
 func (x *HostInfoRequest) Reset() {
 	*x = HostInfoRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[6]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +263,7 @@ func (x *HostInfoRequest) String() string {
 func (*HostInfoRequest) ProtoMessage() {}
 
 func (x *HostInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[6]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,10 +276,11 @@ func (x *HostInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostInfoRequest.ProtoReflect.Descriptor instead.
 func (*HostInfoRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{6}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{2}
 }
 
-type HostInfoResponse struct {
+// HostInfo describes the host. The agent protocol carries it too.
+type HostInfo struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	Hostname          string                 `protobuf:"bytes,1,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	Cpus              int32                  `protobuf:"varint,2,opt,name=cpus,proto3" json:"cpus,omitempty"`
@@ -495,21 +295,21 @@ type HostInfoResponse struct {
 	sizeCache         protoimpl.SizeCache
 }
 
-func (x *HostInfoResponse) Reset() {
-	*x = HostInfoResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[7]
+func (x *HostInfo) Reset() {
+	*x = HostInfo{}
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *HostInfoResponse) String() string {
+func (x *HostInfo) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*HostInfoResponse) ProtoMessage() {}
+func (*HostInfo) ProtoMessage() {}
 
-func (x *HostInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[7]
+func (x *HostInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,68 +320,68 @@ func (x *HostInfoResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use HostInfoResponse.ProtoReflect.Descriptor instead.
-func (*HostInfoResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{7}
+// Deprecated: Use HostInfo.ProtoReflect.Descriptor instead.
+func (*HostInfo) Descriptor() ([]byte, []int) {
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *HostInfoResponse) GetHostname() string {
+func (x *HostInfo) GetHostname() string {
 	if x != nil {
 		return x.Hostname
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetCpus() int32 {
+func (x *HostInfo) GetCpus() int32 {
 	if x != nil {
 		return x.Cpus
 	}
 	return 0
 }
 
-func (x *HostInfoResponse) GetMemoryMib() uint64 {
+func (x *HostInfo) GetMemoryMib() uint64 {
 	if x != nil {
 		return x.MemoryMib
 	}
 	return 0
 }
 
-func (x *HostInfoResponse) GetHypervisor() string {
+func (x *HostInfo) GetHypervisor() string {
 	if x != nil {
 		return x.Hypervisor
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetHypervisorVersion() string {
+func (x *HostInfo) GetHypervisorVersion() string {
 	if x != nil {
 		return x.HypervisorVersion
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetLibraryVersion() string {
+func (x *HostInfo) GetLibraryVersion() string {
 	if x != nil {
 		return x.LibraryVersion
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetKvmUsable() bool {
+func (x *HostInfo) GetKvmUsable() bool {
 	if x != nil {
 		return x.KvmUsable
 	}
 	return false
 }
 
-func (x *HostInfoResponse) GetDomainType() string {
+func (x *HostInfo) GetDomainType() string {
 	if x != nil {
 		return x.DomainType
 	}
 	return ""
 }
 
-func (x *HostInfoResponse) GetArch() string {
+func (x *HostInfo) GetArch() string {
 	if x != nil {
 		return x.Arch
 	}
@@ -600,7 +400,7 @@ type DiskSpec struct {
 
 func (x *DiskSpec) Reset() {
 	*x = DiskSpec{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[8]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +412,7 @@ func (x *DiskSpec) String() string {
 func (*DiskSpec) ProtoMessage() {}
 
 func (x *DiskSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[8]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +425,7 @@ func (x *DiskSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskSpec.ProtoReflect.Descriptor instead.
 func (*DiskSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{8}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DiskSpec) GetName() string {
@@ -668,7 +468,7 @@ type NICSpec struct {
 
 func (x *NICSpec) Reset() {
 	*x = NICSpec{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[9]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +480,7 @@ func (x *NICSpec) String() string {
 func (*NICSpec) ProtoMessage() {}
 
 func (x *NICSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[9]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +493,7 @@ func (x *NICSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NICSpec.ProtoReflect.Descriptor instead.
 func (*NICSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{9}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *NICSpec) GetType() string {
@@ -739,7 +539,7 @@ type VMSpec struct {
 
 func (x *VMSpec) Reset() {
 	*x = VMSpec{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[10]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +551,7 @@ func (x *VMSpec) String() string {
 func (*VMSpec) ProtoMessage() {}
 
 func (x *VMSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[10]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +564,7 @@ func (x *VMSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMSpec.ProtoReflect.Descriptor instead.
 func (*VMSpec) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{10}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *VMSpec) GetName() string {
@@ -830,7 +630,7 @@ type Disk struct {
 
 func (x *Disk) Reset() {
 	*x = Disk{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[11]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +642,7 @@ func (x *Disk) String() string {
 func (*Disk) ProtoMessage() {}
 
 func (x *Disk) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[11]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +655,7 @@ func (x *Disk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Disk.ProtoReflect.Descriptor instead.
 func (*Disk) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{11}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Disk) GetName() string {
@@ -900,23 +700,26 @@ func (x *Disk) GetOwned() bool {
 	return false
 }
 
+// VM is a VM as the host has it. The agent protocol carries it, and
+// VMSpec, too.
 type VM struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	State         PowerState             `protobuf:"varint,3,opt,name=state,proto3,enum=quantix.backend.v1.PowerState" json:"state,omitempty"`
-	StateReason   string                 `protobuf:"bytes,4,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
-	Managed       bool                   `protobuf:"varint,5,opt,name=managed,proto3" json:"managed,omitempty"`
-	Spec          *VMSpec                `protobuf:"bytes,6,opt,name=spec,proto3" json:"spec,omitempty"`
-	Disks         []*Disk                `protobuf:"bytes,7,rep,name=disks,proto3" json:"disks,omitempty"`
-	ConsolePty    string                 `protobuf:"bytes,8,opt,name=console_pty,json=consolePty,proto3" json:"console_pty,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	State       PowerState             `protobuf:"varint,3,opt,name=state,proto3,enum=quantix.backend.v1.PowerState" json:"state,omitempty"`
+	StateReason string                 `protobuf:"bytes,4,opt,name=state_reason,json=stateReason,proto3" json:"state_reason,omitempty"`
+	// Created through Quantix (tagged in the hypervisor's metadata).
+	Managed       bool    `protobuf:"varint,5,opt,name=managed,proto3" json:"managed,omitempty"`
+	Spec          *VMSpec `protobuf:"bytes,6,opt,name=spec,proto3" json:"spec,omitempty"`
+	Disks         []*Disk `protobuf:"bytes,7,rep,name=disks,proto3" json:"disks,omitempty"`
+	ConsolePty    string  `protobuf:"bytes,8,opt,name=console_pty,json=consolePty,proto3" json:"console_pty,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VM) Reset() {
 	*x = VM{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[12]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -928,7 +731,7 @@ func (x *VM) String() string {
 func (*VM) ProtoMessage() {}
 
 func (x *VM) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[12]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -941,7 +744,7 @@ func (x *VM) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VM.ProtoReflect.Descriptor instead.
 func (*VM) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{12}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *VM) GetId() string {
@@ -1008,7 +811,7 @@ type ListVMsRequest struct {
 
 func (x *ListVMsRequest) Reset() {
 	*x = ListVMsRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[13]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +823,7 @@ func (x *ListVMsRequest) String() string {
 func (*ListVMsRequest) ProtoMessage() {}
 
 func (x *ListVMsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[13]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +836,7 @@ func (x *ListVMsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVMsRequest.ProtoReflect.Descriptor instead.
 func (*ListVMsRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{13}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{9}
 }
 
 type ListVMsResponse struct {
@@ -1045,7 +848,7 @@ type ListVMsResponse struct {
 
 func (x *ListVMsResponse) Reset() {
 	*x = ListVMsResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[14]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +860,7 @@ func (x *ListVMsResponse) String() string {
 func (*ListVMsResponse) ProtoMessage() {}
 
 func (x *ListVMsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[14]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +873,7 @@ func (x *ListVMsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVMsResponse.ProtoReflect.Descriptor instead.
 func (*ListVMsResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{14}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListVMsResponse) GetVms() []*VM {
@@ -1089,7 +892,7 @@ type GetVMRequest struct {
 
 func (x *GetVMRequest) Reset() {
 	*x = GetVMRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[15]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +904,7 @@ func (x *GetVMRequest) String() string {
 func (*GetVMRequest) ProtoMessage() {}
 
 func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[15]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +917,7 @@ func (x *GetVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMRequest.ProtoReflect.Descriptor instead.
 func (*GetVMRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{15}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetVMRequest) GetId() string {
@@ -1133,7 +936,7 @@ type GetVMResponse struct {
 
 func (x *GetVMResponse) Reset() {
 	*x = GetVMResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[16]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +948,7 @@ func (x *GetVMResponse) String() string {
 func (*GetVMResponse) ProtoMessage() {}
 
 func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[16]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +961,7 @@ func (x *GetVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVMResponse.ProtoReflect.Descriptor instead.
 func (*GetVMResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{16}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetVMResponse) GetVm() *VM {
@@ -1177,7 +980,7 @@ type CreateVMRequest struct {
 
 func (x *CreateVMRequest) Reset() {
 	*x = CreateVMRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[17]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +992,7 @@ func (x *CreateVMRequest) String() string {
 func (*CreateVMRequest) ProtoMessage() {}
 
 func (x *CreateVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[17]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1005,7 @@ func (x *CreateVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVMRequest.ProtoReflect.Descriptor instead.
 func (*CreateVMRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{17}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateVMRequest) GetSpec() *VMSpec {
@@ -1221,7 +1024,7 @@ type CreateVMResponse struct {
 
 func (x *CreateVMResponse) Reset() {
 	*x = CreateVMResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[18]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1036,7 @@ func (x *CreateVMResponse) String() string {
 func (*CreateVMResponse) ProtoMessage() {}
 
 func (x *CreateVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[18]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1049,7 @@ func (x *CreateVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateVMResponse.ProtoReflect.Descriptor instead.
 func (*CreateVMResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{18}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateVMResponse) GetVm() *VM {
@@ -1265,7 +1068,7 @@ type VMActionRequest struct {
 
 func (x *VMActionRequest) Reset() {
 	*x = VMActionRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[19]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1080,7 @@ func (x *VMActionRequest) String() string {
 func (*VMActionRequest) ProtoMessage() {}
 
 func (x *VMActionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[19]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1093,7 @@ func (x *VMActionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMActionRequest.ProtoReflect.Descriptor instead.
 func (*VMActionRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{19}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VMActionRequest) GetId() string {
@@ -1309,7 +1112,7 @@ type VMActionResponse struct {
 
 func (x *VMActionResponse) Reset() {
 	*x = VMActionResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[20]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1321,7 +1124,7 @@ func (x *VMActionResponse) String() string {
 func (*VMActionResponse) ProtoMessage() {}
 
 func (x *VMActionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[20]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1334,7 +1137,7 @@ func (x *VMActionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VMActionResponse.ProtoReflect.Descriptor instead.
 func (*VMActionResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{20}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VMActionResponse) GetVm() *VM {
@@ -1357,7 +1160,7 @@ type StopVMRequest struct {
 
 func (x *StopVMRequest) Reset() {
 	*x = StopVMRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1172,7 @@ func (x *StopVMRequest) String() string {
 func (*StopVMRequest) ProtoMessage() {}
 
 func (x *StopVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1185,7 @@ func (x *StopVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopVMRequest.ProtoReflect.Descriptor instead.
 func (*StopVMRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{21}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StopVMRequest) GetId() string {
@@ -1417,7 +1220,7 @@ type DeleteVMRequest struct {
 
 func (x *DeleteVMRequest) Reset() {
 	*x = DeleteVMRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[22]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1232,7 @@ func (x *DeleteVMRequest) String() string {
 func (*DeleteVMRequest) ProtoMessage() {}
 
 func (x *DeleteVMRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[22]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1245,7 @@ func (x *DeleteVMRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVMRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVMRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{22}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteVMRequest) GetId() string {
@@ -1474,7 +1277,7 @@ type DeleteVMResponse struct {
 
 func (x *DeleteVMResponse) Reset() {
 	*x = DeleteVMResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[23]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1289,7 @@ func (x *DeleteVMResponse) String() string {
 func (*DeleteVMResponse) ProtoMessage() {}
 
 func (x *DeleteVMResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[23]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1302,7 @@ func (x *DeleteVMResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVMResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVMResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{23}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{19}
 }
 
 type TailLogRequest struct {
@@ -1512,7 +1315,7 @@ type TailLogRequest struct {
 
 func (x *TailLogRequest) Reset() {
 	*x = TailLogRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[24]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1327,7 @@ func (x *TailLogRequest) String() string {
 func (*TailLogRequest) ProtoMessage() {}
 
 func (x *TailLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[24]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1340,7 @@ func (x *TailLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailLogRequest.ProtoReflect.Descriptor instead.
 func (*TailLogRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{24}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TailLogRequest) GetId() string {
@@ -1554,7 +1357,9 @@ func (x *TailLogRequest) GetLines() int32 {
 	return 0
 }
 
-type TailLogResponse struct {
+// LogTail is the end of a VM's hypervisor log. The agent protocol carries
+// it too.
+type LogTail struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	Exists        bool                   `protobuf:"varint,2,opt,name=exists,proto3" json:"exists,omitempty"`
@@ -1566,21 +1371,21 @@ type TailLogResponse struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *TailLogResponse) Reset() {
-	*x = TailLogResponse{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[25]
+func (x *LogTail) Reset() {
+	*x = LogTail{}
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *TailLogResponse) String() string {
+func (x *LogTail) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*TailLogResponse) ProtoMessage() {}
+func (*LogTail) ProtoMessage() {}
 
-func (x *TailLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[25]
+func (x *LogTail) ProtoReflect() protoreflect.Message {
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,47 +1396,47 @@ func (x *TailLogResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use TailLogResponse.ProtoReflect.Descriptor instead.
-func (*TailLogResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{25}
+// Deprecated: Use LogTail.ProtoReflect.Descriptor instead.
+func (*LogTail) Descriptor() ([]byte, []int) {
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{21}
 }
 
-func (x *TailLogResponse) GetPath() string {
+func (x *LogTail) GetPath() string {
 	if x != nil {
 		return x.Path
 	}
 	return ""
 }
 
-func (x *TailLogResponse) GetExists() bool {
+func (x *LogTail) GetExists() bool {
 	if x != nil {
 		return x.Exists
 	}
 	return false
 }
 
-func (x *TailLogResponse) GetSizeBytes() int64 {
+func (x *LogTail) GetSizeBytes() int64 {
 	if x != nil {
 		return x.SizeBytes
 	}
 	return 0
 }
 
-func (x *TailLogResponse) GetLastModified() *timestamppb.Timestamp {
+func (x *LogTail) GetLastModified() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LastModified
 	}
 	return nil
 }
 
-func (x *TailLogResponse) GetLines() []string {
+func (x *LogTail) GetLines() []string {
 	if x != nil {
 		return x.Lines
 	}
 	return nil
 }
 
-func (x *TailLogResponse) GetTruncated() bool {
+func (x *LogTail) GetTruncated() bool {
 	if x != nil {
 		return x.Truncated
 	}
@@ -1649,7 +1454,7 @@ type StreamLogRequest struct {
 
 func (x *StreamLogRequest) Reset() {
 	*x = StreamLogRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[26]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1466,7 @@ func (x *StreamLogRequest) String() string {
 func (*StreamLogRequest) ProtoMessage() {}
 
 func (x *StreamLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[26]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1479,7 @@ func (x *StreamLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamLogRequest.ProtoReflect.Descriptor instead.
 func (*StreamLogRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{26}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StreamLogRequest) GetId() string {
@@ -1705,7 +1510,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[27]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1522,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[27]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1535,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{27}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LogLine) GetText() string {
@@ -1769,7 +1574,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[28]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1586,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[28]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +1599,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{28}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{24}
 }
 
 type Event struct {
@@ -1811,7 +1616,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[29]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1823,7 +1628,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_backend_v1_backend_proto_msgTypes[29]
+	mi := &file_quantix_backend_v1_backend_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1836,7 +1641,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{29}
+	return file_quantix_backend_v1_backend_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Event) GetType() EventType {
@@ -1885,26 +1690,13 @@ var File_quantix_backend_v1_backend_proto protoreflect.FileDescriptor
 
 const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\n" +
-	" quantix/backend/v1/backend.proto\x12\x12quantix.backend.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\r\n" +
-	"\vInfoRequest\"\x97\x01\n" +
-	"\fInfoResponse\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\tR\aversion\x12!\n" +
-	"\fapi_versions\x18\x04 \x03(\x05R\vapiVersions\x12\"\n" +
-	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\"T\n" +
-	"\x10ConfigureRequest\x12\x1f\n" +
-	"\vconfig_json\x18\x01 \x01(\fR\n" +
-	"configJson\x12\x1f\n" +
-	"\vapi_version\x18\x02 \x01(\x05R\n" +
-	"apiVersion\"\x13\n" +
-	"\x11ConfigureResponse\"\x0f\n" +
+	" quantix/backend/v1/backend.proto\x12\x12quantix.backend.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquantix/plugin/v1/base.proto\"\x0f\n" +
 	"\rHealthRequest\"D\n" +
 	"\x0eHealthResponse\x12\x18\n" +
 	"\ahealthy\x18\x01 \x01(\bR\ahealthy\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"\x11\n" +
-	"\x0fHostInfoRequest\"\xad\x02\n" +
-	"\x10HostInfoResponse\x12\x1a\n" +
+	"\x0fHostInfoRequest\"\xa5\x02\n" +
+	"\bHostInfo\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
 	"\x04cpus\x18\x02 \x01(\x05R\x04cpus\x12\x1d\n" +
 	"\n" +
@@ -1985,8 +1777,8 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\x10DeleteVMResponse\"6\n" +
 	"\x0eTailLogRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05lines\x18\x02 \x01(\x05R\x05lines\"\xd1\x01\n" +
-	"\x0fTailLogResponse\x12\x12\n" +
+	"\x05lines\x18\x02 \x01(\x05R\x05lines\"\xc9\x01\n" +
+	"\aLogTail\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06exists\x18\x02 \x01(\bR\x06exists\x12\x1d\n" +
 	"\n" +
@@ -2026,13 +1818,13 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\x18EVENT_TYPE_STATE_CHANGED\x10\x01\x12\x16\n" +
 	"\x12EVENT_TYPE_CREATED\x10\x02\x12\x16\n" +
 	"\x12EVENT_TYPE_DELETED\x10\x03\x12\x15\n" +
-	"\x11EVENT_TYPE_RESYNC\x10\x042\xcd\n" +
+	"\x11EVENT_TYPE_RESYNC\x10\x042\xb9\n" +
 	"\n" +
-	"\aBackend\x12I\n" +
-	"\x04Info\x12\x1f.quantix.backend.v1.InfoRequest\x1a .quantix.backend.v1.InfoResponse\x12X\n" +
-	"\tConfigure\x12$.quantix.backend.v1.ConfigureRequest\x1a%.quantix.backend.v1.ConfigureResponse\x12O\n" +
-	"\x06Health\x12!.quantix.backend.v1.HealthRequest\x1a\".quantix.backend.v1.HealthResponse\x12U\n" +
-	"\bHostInfo\x12#.quantix.backend.v1.HostInfoRequest\x1a$.quantix.backend.v1.HostInfoResponse\x12R\n" +
+	"\aBackend\x12G\n" +
+	"\x04Info\x12\x1e.quantix.plugin.v1.InfoRequest\x1a\x1f.quantix.plugin.v1.InfoResponse\x12V\n" +
+	"\tConfigure\x12#.quantix.plugin.v1.ConfigureRequest\x1a$.quantix.plugin.v1.ConfigureResponse\x12O\n" +
+	"\x06Health\x12!.quantix.backend.v1.HealthRequest\x1a\".quantix.backend.v1.HealthResponse\x12M\n" +
+	"\bHostInfo\x12#.quantix.backend.v1.HostInfoRequest\x1a\x1c.quantix.backend.v1.HostInfo\x12R\n" +
 	"\aListVMs\x12\".quantix.backend.v1.ListVMsRequest\x1a#.quantix.backend.v1.ListVMsResponse\x12L\n" +
 	"\x05GetVM\x12 .quantix.backend.v1.GetVMRequest\x1a!.quantix.backend.v1.GetVMResponse\x12U\n" +
 	"\bCreateVM\x12#.quantix.backend.v1.CreateVMRequest\x1a$.quantix.backend.v1.CreateVMResponse\x12T\n" +
@@ -2041,8 +1833,8 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\bRebootVM\x12#.quantix.backend.v1.VMActionRequest\x1a$.quantix.backend.v1.VMActionResponse\x12T\n" +
 	"\aPauseVM\x12#.quantix.backend.v1.VMActionRequest\x1a$.quantix.backend.v1.VMActionResponse\x12U\n" +
 	"\bResumeVM\x12#.quantix.backend.v1.VMActionRequest\x1a$.quantix.backend.v1.VMActionResponse\x12U\n" +
-	"\bDeleteVM\x12#.quantix.backend.v1.DeleteVMRequest\x1a$.quantix.backend.v1.DeleteVMResponse\x12R\n" +
-	"\aTailLog\x12\".quantix.backend.v1.TailLogRequest\x1a#.quantix.backend.v1.TailLogResponse\x12P\n" +
+	"\bDeleteVM\x12#.quantix.backend.v1.DeleteVMRequest\x1a$.quantix.backend.v1.DeleteVMResponse\x12J\n" +
+	"\aTailLog\x12\".quantix.backend.v1.TailLogRequest\x1a\x1b.quantix.backend.v1.LogTail\x12P\n" +
 	"\tStreamLog\x12$.quantix.backend.v1.StreamLogRequest\x1a\x1b.quantix.backend.v1.LogLine0\x01\x12R\n" +
 	"\vWatchEvents\x12&.quantix.backend.v1.WatchEventsRequest\x1a\x19.quantix.backend.v1.Event0\x01BAZ?github.com/quantixvm/quantix/proto/quantix/backend/v1;backendv1b\x06proto3"
 
@@ -2059,90 +1851,90 @@ func file_quantix_backend_v1_backend_proto_rawDescGZIP() []byte {
 }
 
 var file_quantix_backend_v1_backend_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_quantix_backend_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_quantix_backend_v1_backend_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_quantix_backend_v1_backend_proto_goTypes = []any{
 	(PowerState)(0),               // 0: quantix.backend.v1.PowerState
 	(EventType)(0),                // 1: quantix.backend.v1.EventType
-	(*InfoRequest)(nil),           // 2: quantix.backend.v1.InfoRequest
-	(*InfoResponse)(nil),          // 3: quantix.backend.v1.InfoResponse
-	(*ConfigureRequest)(nil),      // 4: quantix.backend.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 5: quantix.backend.v1.ConfigureResponse
-	(*HealthRequest)(nil),         // 6: quantix.backend.v1.HealthRequest
-	(*HealthResponse)(nil),        // 7: quantix.backend.v1.HealthResponse
-	(*HostInfoRequest)(nil),       // 8: quantix.backend.v1.HostInfoRequest
-	(*HostInfoResponse)(nil),      // 9: quantix.backend.v1.HostInfoResponse
-	(*DiskSpec)(nil),              // 10: quantix.backend.v1.DiskSpec
-	(*NICSpec)(nil),               // 11: quantix.backend.v1.NICSpec
-	(*VMSpec)(nil),                // 12: quantix.backend.v1.VMSpec
-	(*Disk)(nil),                  // 13: quantix.backend.v1.Disk
-	(*VM)(nil),                    // 14: quantix.backend.v1.VM
-	(*ListVMsRequest)(nil),        // 15: quantix.backend.v1.ListVMsRequest
-	(*ListVMsResponse)(nil),       // 16: quantix.backend.v1.ListVMsResponse
-	(*GetVMRequest)(nil),          // 17: quantix.backend.v1.GetVMRequest
-	(*GetVMResponse)(nil),         // 18: quantix.backend.v1.GetVMResponse
-	(*CreateVMRequest)(nil),       // 19: quantix.backend.v1.CreateVMRequest
-	(*CreateVMResponse)(nil),      // 20: quantix.backend.v1.CreateVMResponse
-	(*VMActionRequest)(nil),       // 21: quantix.backend.v1.VMActionRequest
-	(*VMActionResponse)(nil),      // 22: quantix.backend.v1.VMActionResponse
-	(*StopVMRequest)(nil),         // 23: quantix.backend.v1.StopVMRequest
-	(*DeleteVMRequest)(nil),       // 24: quantix.backend.v1.DeleteVMRequest
-	(*DeleteVMResponse)(nil),      // 25: quantix.backend.v1.DeleteVMResponse
-	(*TailLogRequest)(nil),        // 26: quantix.backend.v1.TailLogRequest
-	(*TailLogResponse)(nil),       // 27: quantix.backend.v1.TailLogResponse
-	(*StreamLogRequest)(nil),      // 28: quantix.backend.v1.StreamLogRequest
-	(*LogLine)(nil),               // 29: quantix.backend.v1.LogLine
-	(*WatchEventsRequest)(nil),    // 30: quantix.backend.v1.WatchEventsRequest
-	(*Event)(nil),                 // 31: quantix.backend.v1.Event
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(*HealthRequest)(nil),         // 2: quantix.backend.v1.HealthRequest
+	(*HealthResponse)(nil),        // 3: quantix.backend.v1.HealthResponse
+	(*HostInfoRequest)(nil),       // 4: quantix.backend.v1.HostInfoRequest
+	(*HostInfo)(nil),              // 5: quantix.backend.v1.HostInfo
+	(*DiskSpec)(nil),              // 6: quantix.backend.v1.DiskSpec
+	(*NICSpec)(nil),               // 7: quantix.backend.v1.NICSpec
+	(*VMSpec)(nil),                // 8: quantix.backend.v1.VMSpec
+	(*Disk)(nil),                  // 9: quantix.backend.v1.Disk
+	(*VM)(nil),                    // 10: quantix.backend.v1.VM
+	(*ListVMsRequest)(nil),        // 11: quantix.backend.v1.ListVMsRequest
+	(*ListVMsResponse)(nil),       // 12: quantix.backend.v1.ListVMsResponse
+	(*GetVMRequest)(nil),          // 13: quantix.backend.v1.GetVMRequest
+	(*GetVMResponse)(nil),         // 14: quantix.backend.v1.GetVMResponse
+	(*CreateVMRequest)(nil),       // 15: quantix.backend.v1.CreateVMRequest
+	(*CreateVMResponse)(nil),      // 16: quantix.backend.v1.CreateVMResponse
+	(*VMActionRequest)(nil),       // 17: quantix.backend.v1.VMActionRequest
+	(*VMActionResponse)(nil),      // 18: quantix.backend.v1.VMActionResponse
+	(*StopVMRequest)(nil),         // 19: quantix.backend.v1.StopVMRequest
+	(*DeleteVMRequest)(nil),       // 20: quantix.backend.v1.DeleteVMRequest
+	(*DeleteVMResponse)(nil),      // 21: quantix.backend.v1.DeleteVMResponse
+	(*TailLogRequest)(nil),        // 22: quantix.backend.v1.TailLogRequest
+	(*LogTail)(nil),               // 23: quantix.backend.v1.LogTail
+	(*StreamLogRequest)(nil),      // 24: quantix.backend.v1.StreamLogRequest
+	(*LogLine)(nil),               // 25: quantix.backend.v1.LogLine
+	(*WatchEventsRequest)(nil),    // 26: quantix.backend.v1.WatchEventsRequest
+	(*Event)(nil),                 // 27: quantix.backend.v1.Event
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*v1.InfoRequest)(nil),        // 29: quantix.plugin.v1.InfoRequest
+	(*v1.ConfigureRequest)(nil),   // 30: quantix.plugin.v1.ConfigureRequest
+	(*v1.InfoResponse)(nil),       // 31: quantix.plugin.v1.InfoResponse
+	(*v1.ConfigureResponse)(nil),  // 32: quantix.plugin.v1.ConfigureResponse
 }
 var file_quantix_backend_v1_backend_proto_depIdxs = []int32{
-	10, // 0: quantix.backend.v1.VMSpec.disks:type_name -> quantix.backend.v1.DiskSpec
-	11, // 1: quantix.backend.v1.VMSpec.nics:type_name -> quantix.backend.v1.NICSpec
+	6,  // 0: quantix.backend.v1.VMSpec.disks:type_name -> quantix.backend.v1.DiskSpec
+	7,  // 1: quantix.backend.v1.VMSpec.nics:type_name -> quantix.backend.v1.NICSpec
 	0,  // 2: quantix.backend.v1.VM.state:type_name -> quantix.backend.v1.PowerState
-	12, // 3: quantix.backend.v1.VM.spec:type_name -> quantix.backend.v1.VMSpec
-	13, // 4: quantix.backend.v1.VM.disks:type_name -> quantix.backend.v1.Disk
-	14, // 5: quantix.backend.v1.ListVMsResponse.vms:type_name -> quantix.backend.v1.VM
-	14, // 6: quantix.backend.v1.GetVMResponse.vm:type_name -> quantix.backend.v1.VM
-	12, // 7: quantix.backend.v1.CreateVMRequest.spec:type_name -> quantix.backend.v1.VMSpec
-	14, // 8: quantix.backend.v1.CreateVMResponse.vm:type_name -> quantix.backend.v1.VM
-	14, // 9: quantix.backend.v1.VMActionResponse.vm:type_name -> quantix.backend.v1.VM
-	32, // 10: quantix.backend.v1.TailLogResponse.last_modified:type_name -> google.protobuf.Timestamp
-	32, // 11: quantix.backend.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	8,  // 3: quantix.backend.v1.VM.spec:type_name -> quantix.backend.v1.VMSpec
+	9,  // 4: quantix.backend.v1.VM.disks:type_name -> quantix.backend.v1.Disk
+	10, // 5: quantix.backend.v1.ListVMsResponse.vms:type_name -> quantix.backend.v1.VM
+	10, // 6: quantix.backend.v1.GetVMResponse.vm:type_name -> quantix.backend.v1.VM
+	8,  // 7: quantix.backend.v1.CreateVMRequest.spec:type_name -> quantix.backend.v1.VMSpec
+	10, // 8: quantix.backend.v1.CreateVMResponse.vm:type_name -> quantix.backend.v1.VM
+	10, // 9: quantix.backend.v1.VMActionResponse.vm:type_name -> quantix.backend.v1.VM
+	28, // 10: quantix.backend.v1.LogTail.last_modified:type_name -> google.protobuf.Timestamp
+	28, // 11: quantix.backend.v1.LogLine.time:type_name -> google.protobuf.Timestamp
 	1,  // 12: quantix.backend.v1.Event.type:type_name -> quantix.backend.v1.EventType
 	0,  // 13: quantix.backend.v1.Event.state:type_name -> quantix.backend.v1.PowerState
-	32, // 14: quantix.backend.v1.Event.time:type_name -> google.protobuf.Timestamp
-	2,  // 15: quantix.backend.v1.Backend.Info:input_type -> quantix.backend.v1.InfoRequest
-	4,  // 16: quantix.backend.v1.Backend.Configure:input_type -> quantix.backend.v1.ConfigureRequest
-	6,  // 17: quantix.backend.v1.Backend.Health:input_type -> quantix.backend.v1.HealthRequest
-	8,  // 18: quantix.backend.v1.Backend.HostInfo:input_type -> quantix.backend.v1.HostInfoRequest
-	15, // 19: quantix.backend.v1.Backend.ListVMs:input_type -> quantix.backend.v1.ListVMsRequest
-	17, // 20: quantix.backend.v1.Backend.GetVM:input_type -> quantix.backend.v1.GetVMRequest
-	19, // 21: quantix.backend.v1.Backend.CreateVM:input_type -> quantix.backend.v1.CreateVMRequest
-	21, // 22: quantix.backend.v1.Backend.StartVM:input_type -> quantix.backend.v1.VMActionRequest
-	23, // 23: quantix.backend.v1.Backend.StopVM:input_type -> quantix.backend.v1.StopVMRequest
-	21, // 24: quantix.backend.v1.Backend.RebootVM:input_type -> quantix.backend.v1.VMActionRequest
-	21, // 25: quantix.backend.v1.Backend.PauseVM:input_type -> quantix.backend.v1.VMActionRequest
-	21, // 26: quantix.backend.v1.Backend.ResumeVM:input_type -> quantix.backend.v1.VMActionRequest
-	24, // 27: quantix.backend.v1.Backend.DeleteVM:input_type -> quantix.backend.v1.DeleteVMRequest
-	26, // 28: quantix.backend.v1.Backend.TailLog:input_type -> quantix.backend.v1.TailLogRequest
-	28, // 29: quantix.backend.v1.Backend.StreamLog:input_type -> quantix.backend.v1.StreamLogRequest
-	30, // 30: quantix.backend.v1.Backend.WatchEvents:input_type -> quantix.backend.v1.WatchEventsRequest
-	3,  // 31: quantix.backend.v1.Backend.Info:output_type -> quantix.backend.v1.InfoResponse
-	5,  // 32: quantix.backend.v1.Backend.Configure:output_type -> quantix.backend.v1.ConfigureResponse
-	7,  // 33: quantix.backend.v1.Backend.Health:output_type -> quantix.backend.v1.HealthResponse
-	9,  // 34: quantix.backend.v1.Backend.HostInfo:output_type -> quantix.backend.v1.HostInfoResponse
-	16, // 35: quantix.backend.v1.Backend.ListVMs:output_type -> quantix.backend.v1.ListVMsResponse
-	18, // 36: quantix.backend.v1.Backend.GetVM:output_type -> quantix.backend.v1.GetVMResponse
-	20, // 37: quantix.backend.v1.Backend.CreateVM:output_type -> quantix.backend.v1.CreateVMResponse
-	22, // 38: quantix.backend.v1.Backend.StartVM:output_type -> quantix.backend.v1.VMActionResponse
-	22, // 39: quantix.backend.v1.Backend.StopVM:output_type -> quantix.backend.v1.VMActionResponse
-	22, // 40: quantix.backend.v1.Backend.RebootVM:output_type -> quantix.backend.v1.VMActionResponse
-	22, // 41: quantix.backend.v1.Backend.PauseVM:output_type -> quantix.backend.v1.VMActionResponse
-	22, // 42: quantix.backend.v1.Backend.ResumeVM:output_type -> quantix.backend.v1.VMActionResponse
-	25, // 43: quantix.backend.v1.Backend.DeleteVM:output_type -> quantix.backend.v1.DeleteVMResponse
-	27, // 44: quantix.backend.v1.Backend.TailLog:output_type -> quantix.backend.v1.TailLogResponse
-	29, // 45: quantix.backend.v1.Backend.StreamLog:output_type -> quantix.backend.v1.LogLine
-	31, // 46: quantix.backend.v1.Backend.WatchEvents:output_type -> quantix.backend.v1.Event
+	28, // 14: quantix.backend.v1.Event.time:type_name -> google.protobuf.Timestamp
+	29, // 15: quantix.backend.v1.Backend.Info:input_type -> quantix.plugin.v1.InfoRequest
+	30, // 16: quantix.backend.v1.Backend.Configure:input_type -> quantix.plugin.v1.ConfigureRequest
+	2,  // 17: quantix.backend.v1.Backend.Health:input_type -> quantix.backend.v1.HealthRequest
+	4,  // 18: quantix.backend.v1.Backend.HostInfo:input_type -> quantix.backend.v1.HostInfoRequest
+	11, // 19: quantix.backend.v1.Backend.ListVMs:input_type -> quantix.backend.v1.ListVMsRequest
+	13, // 20: quantix.backend.v1.Backend.GetVM:input_type -> quantix.backend.v1.GetVMRequest
+	15, // 21: quantix.backend.v1.Backend.CreateVM:input_type -> quantix.backend.v1.CreateVMRequest
+	17, // 22: quantix.backend.v1.Backend.StartVM:input_type -> quantix.backend.v1.VMActionRequest
+	19, // 23: quantix.backend.v1.Backend.StopVM:input_type -> quantix.backend.v1.StopVMRequest
+	17, // 24: quantix.backend.v1.Backend.RebootVM:input_type -> quantix.backend.v1.VMActionRequest
+	17, // 25: quantix.backend.v1.Backend.PauseVM:input_type -> quantix.backend.v1.VMActionRequest
+	17, // 26: quantix.backend.v1.Backend.ResumeVM:input_type -> quantix.backend.v1.VMActionRequest
+	20, // 27: quantix.backend.v1.Backend.DeleteVM:input_type -> quantix.backend.v1.DeleteVMRequest
+	22, // 28: quantix.backend.v1.Backend.TailLog:input_type -> quantix.backend.v1.TailLogRequest
+	24, // 29: quantix.backend.v1.Backend.StreamLog:input_type -> quantix.backend.v1.StreamLogRequest
+	26, // 30: quantix.backend.v1.Backend.WatchEvents:input_type -> quantix.backend.v1.WatchEventsRequest
+	31, // 31: quantix.backend.v1.Backend.Info:output_type -> quantix.plugin.v1.InfoResponse
+	32, // 32: quantix.backend.v1.Backend.Configure:output_type -> quantix.plugin.v1.ConfigureResponse
+	3,  // 33: quantix.backend.v1.Backend.Health:output_type -> quantix.backend.v1.HealthResponse
+	5,  // 34: quantix.backend.v1.Backend.HostInfo:output_type -> quantix.backend.v1.HostInfo
+	12, // 35: quantix.backend.v1.Backend.ListVMs:output_type -> quantix.backend.v1.ListVMsResponse
+	14, // 36: quantix.backend.v1.Backend.GetVM:output_type -> quantix.backend.v1.GetVMResponse
+	16, // 37: quantix.backend.v1.Backend.CreateVM:output_type -> quantix.backend.v1.CreateVMResponse
+	18, // 38: quantix.backend.v1.Backend.StartVM:output_type -> quantix.backend.v1.VMActionResponse
+	18, // 39: quantix.backend.v1.Backend.StopVM:output_type -> quantix.backend.v1.VMActionResponse
+	18, // 40: quantix.backend.v1.Backend.RebootVM:output_type -> quantix.backend.v1.VMActionResponse
+	18, // 41: quantix.backend.v1.Backend.PauseVM:output_type -> quantix.backend.v1.VMActionResponse
+	18, // 42: quantix.backend.v1.Backend.ResumeVM:output_type -> quantix.backend.v1.VMActionResponse
+	21, // 43: quantix.backend.v1.Backend.DeleteVM:output_type -> quantix.backend.v1.DeleteVMResponse
+	23, // 44: quantix.backend.v1.Backend.TailLog:output_type -> quantix.backend.v1.LogTail
+	25, // 45: quantix.backend.v1.Backend.StreamLog:output_type -> quantix.backend.v1.LogLine
+	27, // 46: quantix.backend.v1.Backend.WatchEvents:output_type -> quantix.backend.v1.Event
 	31, // [31:47] is the sub-list for method output_type
 	15, // [15:31] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
@@ -2161,7 +1953,7 @@ func file_quantix_backend_v1_backend_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quantix_backend_v1_backend_proto_rawDesc), len(file_quantix_backend_v1_backend_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   30,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

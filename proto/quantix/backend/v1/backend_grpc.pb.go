@@ -12,6 +12,7 @@ package backendv1
 
 import (
 	context "context"
+	v1 "github.com/quantixvm/quantix/proto/quantix/plugin/v1"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -45,13 +46,16 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type BackendClient interface {
+	// Info and Configure are every plugin type's, with the messages of
+	// quantix/plugin/v1/base.proto.
+	//
 	// Info describes the plugin: name, type, version, API versions, capabilities.
-	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
+	Info(ctx context.Context, in *v1.InfoRequest, opts ...grpc.CallOption) (*v1.InfoResponse, error)
 	// Configure passes the plugin's `config {}` block, encoded as JSON.
-	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	Configure(ctx context.Context, in *v1.ConfigureRequest, opts ...grpc.CallOption) (*v1.ConfigureResponse, error)
 	// Health reports whether the backend can reach its hypervisor now.
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
-	HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfoResponse, error)
+	HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfo, error)
 	ListVMs(ctx context.Context, in *ListVMsRequest, opts ...grpc.CallOption) (*ListVMsResponse, error)
 	GetVM(ctx context.Context, in *GetVMRequest, opts ...grpc.CallOption) (*GetVMResponse, error)
 	CreateVM(ctx context.Context, in *CreateVMRequest, opts ...grpc.CallOption) (*CreateVMResponse, error)
@@ -62,7 +66,7 @@ type BackendClient interface {
 	ResumeVM(ctx context.Context, in *VMActionRequest, opts ...grpc.CallOption) (*VMActionResponse, error)
 	DeleteVM(ctx context.Context, in *DeleteVMRequest, opts ...grpc.CallOption) (*DeleteVMResponse, error)
 	// TailLog returns the last lines of a VM's hypervisor log.
-	TailLog(ctx context.Context, in *TailLogRequest, opts ...grpc.CallOption) (*TailLogResponse, error)
+	TailLog(ctx context.Context, in *TailLogRequest, opts ...grpc.CallOption) (*LogTail, error)
 	// StreamLog follows a VM's hypervisor log, sending lines as they are written.
 	StreamLog(ctx context.Context, in *StreamLogRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogLine], error)
 	// WatchEvents streams lifecycle events until the caller cancels.
@@ -77,9 +81,9 @@ func NewBackendClient(cc grpc.ClientConnInterface) BackendClient {
 	return &backendClient{cc}
 }
 
-func (c *backendClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error) {
+func (c *backendClient) Info(ctx context.Context, in *v1.InfoRequest, opts ...grpc.CallOption) (*v1.InfoResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(InfoResponse)
+	out := new(v1.InfoResponse)
 	err := c.cc.Invoke(ctx, Backend_Info_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -87,9 +91,9 @@ func (c *backendClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc.
 	return out, nil
 }
 
-func (c *backendClient) Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error) {
+func (c *backendClient) Configure(ctx context.Context, in *v1.ConfigureRequest, opts ...grpc.CallOption) (*v1.ConfigureResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ConfigureResponse)
+	out := new(v1.ConfigureResponse)
 	err := c.cc.Invoke(ctx, Backend_Configure_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -107,9 +111,9 @@ func (c *backendClient) Health(ctx context.Context, in *HealthRequest, opts ...g
 	return out, nil
 }
 
-func (c *backendClient) HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfoResponse, error) {
+func (c *backendClient) HostInfo(ctx context.Context, in *HostInfoRequest, opts ...grpc.CallOption) (*HostInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(HostInfoResponse)
+	out := new(HostInfo)
 	err := c.cc.Invoke(ctx, Backend_HostInfo_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -207,9 +211,9 @@ func (c *backendClient) DeleteVM(ctx context.Context, in *DeleteVMRequest, opts 
 	return out, nil
 }
 
-func (c *backendClient) TailLog(ctx context.Context, in *TailLogRequest, opts ...grpc.CallOption) (*TailLogResponse, error) {
+func (c *backendClient) TailLog(ctx context.Context, in *TailLogRequest, opts ...grpc.CallOption) (*LogTail, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(TailLogResponse)
+	out := new(LogTail)
 	err := c.cc.Invoke(ctx, Backend_TailLog_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -259,13 +263,16 @@ type Backend_WatchEventsClient = grpc.ServerStreamingClient[Event]
 // All implementations must embed UnimplementedBackendServer
 // for forward compatibility.
 type BackendServer interface {
+	// Info and Configure are every plugin type's, with the messages of
+	// quantix/plugin/v1/base.proto.
+	//
 	// Info describes the plugin: name, type, version, API versions, capabilities.
-	Info(context.Context, *InfoRequest) (*InfoResponse, error)
+	Info(context.Context, *v1.InfoRequest) (*v1.InfoResponse, error)
 	// Configure passes the plugin's `config {}` block, encoded as JSON.
-	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	Configure(context.Context, *v1.ConfigureRequest) (*v1.ConfigureResponse, error)
 	// Health reports whether the backend can reach its hypervisor now.
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
-	HostInfo(context.Context, *HostInfoRequest) (*HostInfoResponse, error)
+	HostInfo(context.Context, *HostInfoRequest) (*HostInfo, error)
 	ListVMs(context.Context, *ListVMsRequest) (*ListVMsResponse, error)
 	GetVM(context.Context, *GetVMRequest) (*GetVMResponse, error)
 	CreateVM(context.Context, *CreateVMRequest) (*CreateVMResponse, error)
@@ -276,7 +283,7 @@ type BackendServer interface {
 	ResumeVM(context.Context, *VMActionRequest) (*VMActionResponse, error)
 	DeleteVM(context.Context, *DeleteVMRequest) (*DeleteVMResponse, error)
 	// TailLog returns the last lines of a VM's hypervisor log.
-	TailLog(context.Context, *TailLogRequest) (*TailLogResponse, error)
+	TailLog(context.Context, *TailLogRequest) (*LogTail, error)
 	// StreamLog follows a VM's hypervisor log, sending lines as they are written.
 	StreamLog(*StreamLogRequest, grpc.ServerStreamingServer[LogLine]) error
 	// WatchEvents streams lifecycle events until the caller cancels.
@@ -291,16 +298,16 @@ type BackendServer interface {
 // pointer dereference when methods are called.
 type UnimplementedBackendServer struct{}
 
-func (UnimplementedBackendServer) Info(context.Context, *InfoRequest) (*InfoResponse, error) {
+func (UnimplementedBackendServer) Info(context.Context, *v1.InfoRequest) (*v1.InfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Info not implemented")
 }
-func (UnimplementedBackendServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
+func (UnimplementedBackendServer) Configure(context.Context, *v1.ConfigureRequest) (*v1.ConfigureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Configure not implemented")
 }
 func (UnimplementedBackendServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
 }
-func (UnimplementedBackendServer) HostInfo(context.Context, *HostInfoRequest) (*HostInfoResponse, error) {
+func (UnimplementedBackendServer) HostInfo(context.Context, *HostInfoRequest) (*HostInfo, error) {
 	return nil, status.Error(codes.Unimplemented, "method HostInfo not implemented")
 }
 func (UnimplementedBackendServer) ListVMs(context.Context, *ListVMsRequest) (*ListVMsResponse, error) {
@@ -330,7 +337,7 @@ func (UnimplementedBackendServer) ResumeVM(context.Context, *VMActionRequest) (*
 func (UnimplementedBackendServer) DeleteVM(context.Context, *DeleteVMRequest) (*DeleteVMResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteVM not implemented")
 }
-func (UnimplementedBackendServer) TailLog(context.Context, *TailLogRequest) (*TailLogResponse, error) {
+func (UnimplementedBackendServer) TailLog(context.Context, *TailLogRequest) (*LogTail, error) {
 	return nil, status.Error(codes.Unimplemented, "method TailLog not implemented")
 }
 func (UnimplementedBackendServer) StreamLog(*StreamLogRequest, grpc.ServerStreamingServer[LogLine]) error {
@@ -361,7 +368,7 @@ func RegisterBackendServer(s grpc.ServiceRegistrar, srv BackendServer) {
 }
 
 func _Backend_Info_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(InfoRequest)
+	in := new(v1.InfoRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -373,13 +380,13 @@ func _Backend_Info_Handler(srv interface{}, ctx context.Context, dec func(interf
 		FullMethod: Backend_Info_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(BackendServer).Info(ctx, req.(*InfoRequest))
+		return srv.(BackendServer).Info(ctx, req.(*v1.InfoRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
 func _Backend_Configure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ConfigureRequest)
+	in := new(v1.ConfigureRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -391,7 +398,7 @@ func _Backend_Configure_Handler(srv interface{}, ctx context.Context, dec func(i
 		FullMethod: Backend_Configure_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(BackendServer).Configure(ctx, req.(*ConfigureRequest))
+		return srv.(BackendServer).Configure(ctx, req.(*v1.ConfigureRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }

@@ -11,6 +11,7 @@
 package logsinkv1
 
 import (
+	v1 "github.com/quantixvm/quantix/proto/quantix/plugin/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -83,209 +84,7 @@ func (ResultCode) EnumDescriptor() ([]byte, []int) {
 	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{0}
 }
 
-type InfoRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *InfoRequest) Reset() {
-	*x = InfoRequest{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *InfoRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*InfoRequest) ProtoMessage() {}
-
-func (x *InfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use InfoRequest.ProtoReflect.Descriptor instead.
-func (*InfoRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{0}
-}
-
-type InfoResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
-	ApiVersions   []int32                `protobuf:"varint,4,rep,packed,name=api_versions,json=apiVersions,proto3" json:"api_versions,omitempty"`
-	Capabilities  []string               `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *InfoResponse) Reset() {
-	*x = InfoResponse{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *InfoResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*InfoResponse) ProtoMessage() {}
-
-func (x *InfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use InfoResponse.ProtoReflect.Descriptor instead.
-func (*InfoResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{1}
-}
-
-func (x *InfoResponse) GetName() string {
-	if x != nil {
-		return x.Name
-	}
-	return ""
-}
-
-func (x *InfoResponse) GetType() string {
-	if x != nil {
-		return x.Type
-	}
-	return ""
-}
-
-func (x *InfoResponse) GetVersion() string {
-	if x != nil {
-		return x.Version
-	}
-	return ""
-}
-
-func (x *InfoResponse) GetApiVersions() []int32 {
-	if x != nil {
-		return x.ApiVersions
-	}
-	return nil
-}
-
-func (x *InfoResponse) GetCapabilities() []string {
-	if x != nil {
-		return x.Capabilities
-	}
-	return nil
-}
-
-type ConfigureRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The plugin's `config {}` block as a JSON object.
-	ConfigJson []byte `protobuf:"bytes,1,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	// The API version the host negotiated.
-	ApiVersion    int32 `protobuf:"varint,2,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ConfigureRequest) Reset() {
-	*x = ConfigureRequest{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[2]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ConfigureRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ConfigureRequest) ProtoMessage() {}
-
-func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[2]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
-func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{2}
-}
-
-func (x *ConfigureRequest) GetConfigJson() []byte {
-	if x != nil {
-		return x.ConfigJson
-	}
-	return nil
-}
-
-func (x *ConfigureRequest) GetApiVersion() int32 {
-	if x != nil {
-		return x.ApiVersion
-	}
-	return 0
-}
-
-type ConfigureResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ConfigureResponse) Reset() {
-	*x = ConfigureResponse{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[3]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ConfigureResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ConfigureResponse) ProtoMessage() {}
-
-func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[3]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
-func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{3}
-}
-
-// Entry is one log entry, the same for every source (design §6).
+// Entry is one log entry, the same for every source (docs/logs.md).
 type Entry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Unique id of the entry; the same entry delivered twice has the same id.
@@ -319,7 +118,7 @@ type Entry struct {
 
 func (x *Entry) Reset() {
 	*x = Entry{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[4]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +130,7 @@ func (x *Entry) String() string {
 func (*Entry) ProtoMessage() {}
 
 func (x *Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[4]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +143,7 @@ func (x *Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entry.ProtoReflect.Descriptor instead.
 func (*Entry) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{4}
+	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Entry) GetId() string {
@@ -461,7 +260,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[5]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +272,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[5]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +285,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{5}
+	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *WriteRequest) GetEntries() []*Entry {
@@ -507,7 +306,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[6]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +318,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[6]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +331,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{6}
+	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Result) GetCode() ResultCode {
@@ -559,7 +358,7 @@ type WriteResponse struct {
 
 func (x *WriteResponse) Reset() {
 	*x = WriteResponse{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[7]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +370,7 @@ func (x *WriteResponse) String() string {
 func (*WriteResponse) ProtoMessage() {}
 
 func (x *WriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[7]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +383,7 @@ func (x *WriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteResponse.ProtoReflect.Descriptor instead.
 func (*WriteResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{7}
+	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WriteResponse) GetResults() []*Result {
@@ -602,7 +401,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[8]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -614,7 +413,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[8]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -627,7 +426,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{8}
+	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{4}
 }
 
 type FlushResponse struct {
@@ -638,7 +437,7 @@ type FlushResponse struct {
 
 func (x *FlushResponse) Reset() {
 	*x = FlushResponse{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[9]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +449,7 @@ func (x *FlushResponse) String() string {
 func (*FlushResponse) ProtoMessage() {}
 
 func (x *FlushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[9]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +462,7 @@ func (x *FlushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushResponse.ProtoReflect.Descriptor instead.
 func (*FlushResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{9}
+	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{5}
 }
 
 type CloseRequest struct {
@@ -674,7 +473,7 @@ type CloseRequest struct {
 
 func (x *CloseRequest) Reset() {
 	*x = CloseRequest{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[10]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +485,7 @@ func (x *CloseRequest) String() string {
 func (*CloseRequest) ProtoMessage() {}
 
 func (x *CloseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[10]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +498,7 @@ func (x *CloseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
 func (*CloseRequest) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{10}
+	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{6}
 }
 
 type CloseResponse struct {
@@ -710,7 +509,7 @@ type CloseResponse struct {
 
 func (x *CloseResponse) Reset() {
 	*x = CloseResponse{}
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[11]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +521,7 @@ func (x *CloseResponse) String() string {
 func (*CloseResponse) ProtoMessage() {}
 
 func (x *CloseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[11]
+	mi := &file_quantix_logsink_v1_logsink_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,27 +534,14 @@ func (x *CloseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
 func (*CloseResponse) Descriptor() ([]byte, []int) {
-	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{11}
+	return file_quantix_logsink_v1_logsink_proto_rawDescGZIP(), []int{7}
 }
 
 var File_quantix_logsink_v1_logsink_proto protoreflect.FileDescriptor
 
 const file_quantix_logsink_v1_logsink_proto_rawDesc = "" +
 	"\n" +
-	" quantix/logsink/v1/logsink.proto\x12\x12quantix.logsink.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\r\n" +
-	"\vInfoRequest\"\x97\x01\n" +
-	"\fInfoResponse\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
-	"\x04type\x18\x02 \x01(\tR\x04type\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\tR\aversion\x12!\n" +
-	"\fapi_versions\x18\x04 \x03(\x05R\vapiVersions\x12\"\n" +
-	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\"T\n" +
-	"\x10ConfigureRequest\x12\x1f\n" +
-	"\vconfig_json\x18\x01 \x01(\fR\n" +
-	"configJson\x12\x1f\n" +
-	"\vapi_version\x18\x02 \x01(\x05R\n" +
-	"apiVersion\"\x13\n" +
-	"\x11ConfigureResponse\"\xb6\x03\n" +
+	" quantix/logsink/v1/logsink.proto\x12\x12quantix.logsink.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cquantix/plugin/v1/base.proto\"\xb6\x03\n" +
 	"\x05Entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x128\n" +
 	"\ttimestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x14\n" +
@@ -792,10 +578,10 @@ const file_quantix_logsink_v1_logsink_proto_rawDesc = "" +
 	"\x17RESULT_CODE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eRESULT_CODE_OK\x10\x01\x12\x19\n" +
 	"\x15RESULT_CODE_RETRYABLE\x10\x02\x12\x19\n" +
-	"\x15RESULT_CODE_PERMANENT\x10\x032\x98\x03\n" +
-	"\aLogSink\x12I\n" +
-	"\x04Info\x12\x1f.quantix.logsink.v1.InfoRequest\x1a .quantix.logsink.v1.InfoResponse\x12X\n" +
-	"\tConfigure\x12$.quantix.logsink.v1.ConfigureRequest\x1a%.quantix.logsink.v1.ConfigureResponse\x12L\n" +
+	"\x15RESULT_CODE_PERMANENT\x10\x032\x94\x03\n" +
+	"\aLogSink\x12G\n" +
+	"\x04Info\x12\x1e.quantix.plugin.v1.InfoRequest\x1a\x1f.quantix.plugin.v1.InfoResponse\x12V\n" +
+	"\tConfigure\x12#.quantix.plugin.v1.ConfigureRequest\x1a$.quantix.plugin.v1.ConfigureResponse\x12L\n" +
 	"\x05Write\x12 .quantix.logsink.v1.WriteRequest\x1a!.quantix.logsink.v1.WriteResponse\x12L\n" +
 	"\x05Flush\x12 .quantix.logsink.v1.FlushRequest\x1a!.quantix.logsink.v1.FlushResponse\x12L\n" +
 	"\x05Close\x12 .quantix.logsink.v1.CloseRequest\x1a!.quantix.logsink.v1.CloseResponseBAZ?github.com/quantixvm/quantix/proto/quantix/logsink/v1;logsinkv1b\x06proto3"
@@ -813,38 +599,38 @@ func file_quantix_logsink_v1_logsink_proto_rawDescGZIP() []byte {
 }
 
 var file_quantix_logsink_v1_logsink_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_quantix_logsink_v1_logsink_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_quantix_logsink_v1_logsink_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_quantix_logsink_v1_logsink_proto_goTypes = []any{
 	(ResultCode)(0),               // 0: quantix.logsink.v1.ResultCode
-	(*InfoRequest)(nil),           // 1: quantix.logsink.v1.InfoRequest
-	(*InfoResponse)(nil),          // 2: quantix.logsink.v1.InfoResponse
-	(*ConfigureRequest)(nil),      // 3: quantix.logsink.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),     // 4: quantix.logsink.v1.ConfigureResponse
-	(*Entry)(nil),                 // 5: quantix.logsink.v1.Entry
-	(*WriteRequest)(nil),          // 6: quantix.logsink.v1.WriteRequest
-	(*Result)(nil),                // 7: quantix.logsink.v1.Result
-	(*WriteResponse)(nil),         // 8: quantix.logsink.v1.WriteResponse
-	(*FlushRequest)(nil),          // 9: quantix.logsink.v1.FlushRequest
-	(*FlushResponse)(nil),         // 10: quantix.logsink.v1.FlushResponse
-	(*CloseRequest)(nil),          // 11: quantix.logsink.v1.CloseRequest
-	(*CloseResponse)(nil),         // 12: quantix.logsink.v1.CloseResponse
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*Entry)(nil),                 // 1: quantix.logsink.v1.Entry
+	(*WriteRequest)(nil),          // 2: quantix.logsink.v1.WriteRequest
+	(*Result)(nil),                // 3: quantix.logsink.v1.Result
+	(*WriteResponse)(nil),         // 4: quantix.logsink.v1.WriteResponse
+	(*FlushRequest)(nil),          // 5: quantix.logsink.v1.FlushRequest
+	(*FlushResponse)(nil),         // 6: quantix.logsink.v1.FlushResponse
+	(*CloseRequest)(nil),          // 7: quantix.logsink.v1.CloseRequest
+	(*CloseResponse)(nil),         // 8: quantix.logsink.v1.CloseResponse
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*v1.InfoRequest)(nil),        // 10: quantix.plugin.v1.InfoRequest
+	(*v1.ConfigureRequest)(nil),   // 11: quantix.plugin.v1.ConfigureRequest
+	(*v1.InfoResponse)(nil),       // 12: quantix.plugin.v1.InfoResponse
+	(*v1.ConfigureResponse)(nil),  // 13: quantix.plugin.v1.ConfigureResponse
 }
 var file_quantix_logsink_v1_logsink_proto_depIdxs = []int32{
-	13, // 0: quantix.logsink.v1.Entry.timestamp:type_name -> google.protobuf.Timestamp
-	5,  // 1: quantix.logsink.v1.WriteRequest.entries:type_name -> quantix.logsink.v1.Entry
+	9,  // 0: quantix.logsink.v1.Entry.timestamp:type_name -> google.protobuf.Timestamp
+	1,  // 1: quantix.logsink.v1.WriteRequest.entries:type_name -> quantix.logsink.v1.Entry
 	0,  // 2: quantix.logsink.v1.Result.code:type_name -> quantix.logsink.v1.ResultCode
-	7,  // 3: quantix.logsink.v1.WriteResponse.results:type_name -> quantix.logsink.v1.Result
-	1,  // 4: quantix.logsink.v1.LogSink.Info:input_type -> quantix.logsink.v1.InfoRequest
-	3,  // 5: quantix.logsink.v1.LogSink.Configure:input_type -> quantix.logsink.v1.ConfigureRequest
-	6,  // 6: quantix.logsink.v1.LogSink.Write:input_type -> quantix.logsink.v1.WriteRequest
-	9,  // 7: quantix.logsink.v1.LogSink.Flush:input_type -> quantix.logsink.v1.FlushRequest
-	11, // 8: quantix.logsink.v1.LogSink.Close:input_type -> quantix.logsink.v1.CloseRequest
-	2,  // 9: quantix.logsink.v1.LogSink.Info:output_type -> quantix.logsink.v1.InfoResponse
-	4,  // 10: quantix.logsink.v1.LogSink.Configure:output_type -> quantix.logsink.v1.ConfigureResponse
-	8,  // 11: quantix.logsink.v1.LogSink.Write:output_type -> quantix.logsink.v1.WriteResponse
-	10, // 12: quantix.logsink.v1.LogSink.Flush:output_type -> quantix.logsink.v1.FlushResponse
-	12, // 13: quantix.logsink.v1.LogSink.Close:output_type -> quantix.logsink.v1.CloseResponse
+	3,  // 3: quantix.logsink.v1.WriteResponse.results:type_name -> quantix.logsink.v1.Result
+	10, // 4: quantix.logsink.v1.LogSink.Info:input_type -> quantix.plugin.v1.InfoRequest
+	11, // 5: quantix.logsink.v1.LogSink.Configure:input_type -> quantix.plugin.v1.ConfigureRequest
+	2,  // 6: quantix.logsink.v1.LogSink.Write:input_type -> quantix.logsink.v1.WriteRequest
+	5,  // 7: quantix.logsink.v1.LogSink.Flush:input_type -> quantix.logsink.v1.FlushRequest
+	7,  // 8: quantix.logsink.v1.LogSink.Close:input_type -> quantix.logsink.v1.CloseRequest
+	12, // 9: quantix.logsink.v1.LogSink.Info:output_type -> quantix.plugin.v1.InfoResponse
+	13, // 10: quantix.logsink.v1.LogSink.Configure:output_type -> quantix.plugin.v1.ConfigureResponse
+	4,  // 11: quantix.logsink.v1.LogSink.Write:output_type -> quantix.logsink.v1.WriteResponse
+	6,  // 12: quantix.logsink.v1.LogSink.Flush:output_type -> quantix.logsink.v1.FlushResponse
+	8,  // 13: quantix.logsink.v1.LogSink.Close:output_type -> quantix.logsink.v1.CloseResponse
 	9,  // [9:14] is the sub-list for method output_type
 	4,  // [4:9] is the sub-list for method input_type
 	4,  // [4:4] is the sub-list for extension type_name
@@ -863,7 +649,7 @@ func file_quantix_logsink_v1_logsink_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quantix_logsink_v1_logsink_proto_rawDesc), len(file_quantix_logsink_v1_logsink_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

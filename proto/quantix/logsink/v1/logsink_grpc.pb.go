@@ -12,6 +12,7 @@ package logsinkv1
 
 import (
 	context "context"
+	v1 "github.com/quantixvm/quantix/proto/quantix/plugin/v1"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -34,11 +35,14 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type LogSinkClient interface {
+	// Info and Configure are every plugin type's, with the messages of
+	// quantix/plugin/v1/base.proto.
+	//
 	// Info describes the plugin: name, type, version, API versions, capabilities.
-	Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error)
+	Info(ctx context.Context, in *v1.InfoRequest, opts ...grpc.CallOption) (*v1.InfoResponse, error)
 	// Configure passes the plugin's `config {}` block, encoded as JSON. It is
 	// called before the first Write and again after every relaunch.
-	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
+	Configure(ctx context.Context, in *v1.ConfigureRequest, opts ...grpc.CallOption) (*v1.ConfigureResponse, error)
 	// Write delivers a batch of entries and answers one result per entry, in
 	// the order of the request. A call that fails as a whole (a gRPC error)
 	// delivered none of the entries it could not vouch for: the host retries
@@ -60,9 +64,9 @@ func NewLogSinkClient(cc grpc.ClientConnInterface) LogSinkClient {
 	return &logSinkClient{cc}
 }
 
-func (c *logSinkClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc.CallOption) (*InfoResponse, error) {
+func (c *logSinkClient) Info(ctx context.Context, in *v1.InfoRequest, opts ...grpc.CallOption) (*v1.InfoResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(InfoResponse)
+	out := new(v1.InfoResponse)
 	err := c.cc.Invoke(ctx, LogSink_Info_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -70,9 +74,9 @@ func (c *logSinkClient) Info(ctx context.Context, in *InfoRequest, opts ...grpc.
 	return out, nil
 }
 
-func (c *logSinkClient) Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error) {
+func (c *logSinkClient) Configure(ctx context.Context, in *v1.ConfigureRequest, opts ...grpc.CallOption) (*v1.ConfigureResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ConfigureResponse)
+	out := new(v1.ConfigureResponse)
 	err := c.cc.Invoke(ctx, LogSink_Configure_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -114,11 +118,14 @@ func (c *logSinkClient) Close(ctx context.Context, in *CloseRequest, opts ...grp
 // All implementations must embed UnimplementedLogSinkServer
 // for forward compatibility.
 type LogSinkServer interface {
+	// Info and Configure are every plugin type's, with the messages of
+	// quantix/plugin/v1/base.proto.
+	//
 	// Info describes the plugin: name, type, version, API versions, capabilities.
-	Info(context.Context, *InfoRequest) (*InfoResponse, error)
+	Info(context.Context, *v1.InfoRequest) (*v1.InfoResponse, error)
 	// Configure passes the plugin's `config {}` block, encoded as JSON. It is
 	// called before the first Write and again after every relaunch.
-	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
+	Configure(context.Context, *v1.ConfigureRequest) (*v1.ConfigureResponse, error)
 	// Write delivers a batch of entries and answers one result per entry, in
 	// the order of the request. A call that fails as a whole (a gRPC error)
 	// delivered none of the entries it could not vouch for: the host retries
@@ -140,10 +147,10 @@ type LogSinkServer interface {
 // pointer dereference when methods are called.
 type UnimplementedLogSinkServer struct{}
 
-func (UnimplementedLogSinkServer) Info(context.Context, *InfoRequest) (*InfoResponse, error) {
+func (UnimplementedLogSinkServer) Info(context.Context, *v1.InfoRequest) (*v1.InfoResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Info not implemented")
 }
-func (UnimplementedLogSinkServer) Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error) {
+func (UnimplementedLogSinkServer) Configure(context.Context, *v1.ConfigureRequest) (*v1.ConfigureResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Configure not implemented")
 }
 func (UnimplementedLogSinkServer) Write(context.Context, *WriteRequest) (*WriteResponse, error) {
@@ -177,7 +184,7 @@ func RegisterLogSinkServer(s grpc.ServiceRegistrar, srv LogSinkServer) {
 }
 
 func _LogSink_Info_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(InfoRequest)
+	in := new(v1.InfoRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -189,13 +196,13 @@ func _LogSink_Info_Handler(srv interface{}, ctx context.Context, dec func(interf
 		FullMethod: LogSink_Info_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(LogSinkServer).Info(ctx, req.(*InfoRequest))
+		return srv.(LogSinkServer).Info(ctx, req.(*v1.InfoRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
 func _LogSink_Configure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ConfigureRequest)
+	in := new(v1.ConfigureRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -207,7 +214,7 @@ func _LogSink_Configure_Handler(srv interface{}, ctx context.Context, dec func(i
 		FullMethod: LogSink_Configure_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(LogSinkServer).Configure(ctx, req.(*ConfigureRequest))
+		return srv.(LogSinkServer).Configure(ctx, req.(*v1.ConfigureRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }

@@ -1,0 +1,23 @@
+// Package agentserver is the control plane's end of the agent protocol
+// (proto/quantix/agent/v1): the gRPC service node agents dial.
+//
+// A Server authenticates agents by the join token, registers their nodes
+// through a nodeapi.ReportHandler, keeps one session per node (a newer
+// registration supersedes the older session; three missed heartbeats end
+// one) and applies each session's reports in order, dropping those of
+// superseded sessions and those not newer than the last applied. While a
+// session is attached it is its node's nodeapi.Executor in the Dispatcher,
+// which is the Executor the control plane sends commands through: commands
+// travel down the session's stream and the agent's replies come back with
+// the backend's error kinds. The VM log lines agents send are appended to a
+// LogAppender (the log pipeline) and acknowledged once durable.
+//
+// The package depends on the control plane only through the interfaces of
+// core/nodeapi; the daemon wires them:
+//
+//	disp := agentserver.NewDispatcher()
+//	svc, _ := controlplane.New(controlplane.Options{Store: st, Executor: disp})
+//	srv, _ := agentserver.New(agentserver.Options{Handler: svc.Reconciler(), Dispatcher: disp, JoinToken: token, Logs: pipeline})
+//	go srv.Serve(ln)
+//	defer srv.Close(ctx)
+package agentserver

@@ -1,0 +1,88 @@
+package agentserver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/nodeapi"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+)
+
+// Execute sends cmd down the session's stream and waits for the agent's
+// reply, at most cmd.Timeout(). A session that is over, or that ends
+// before the reply comes, gives nodeapi.ErrNodeUnavailable at once.
+func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
+	if nodeID != s.nodeID {
+		return nil, fmt.Errorf("node %s: not served by the session of node %s: %w", nodeID, s.nodeID, nodeapi.ErrNodeUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
+	defer cancel()
+	s.mu.Lock()
+	if s.ctx.Err() != nil || !s.attached {
+		s.mu.Unlock()
+		return nil, s.unavailable(cmd, "is not connected")
+	}
+	s.nextCmd++
+	id := s.nextCmd
+	reply := make(chan *agentv1.CommandReply, 1)
+	s.pending[id] = reply
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, id)
+		s.mu.Unlock()
+	}()
+
+	timeout := cmd.Timeout()
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	msg := &agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Command{Command: commandToProto(id, cmd, timeout)}}
+	select {
+	case s.out <- msg:
+	case <-s.ctx.Done():
+		return nil, s.unavailable(cmd, "disconnected")
+	case <-ctx.Done():
+		return nil, fmt.Errorf("node %s: sending %s: %w", s.nodeID, wire.OpName(cmd.Op), ctx.Err())
+	}
+	select {
+	case r := <-reply:
+		return resultFromProto(r)
+	case <-s.ctx.Done():
+		return nil, s.unavailable(cmd, "disconnected before replying")
+	case <-ctx.Done():
+		return nil, fmt.Errorf("node %s: no reply to %s within %s: %w", s.nodeID, wire.OpName(cmd.Op), timeout.Round(time.Millisecond), ctx.Err())
+	}
+}
+
+func (s *agentSession) unavailable(cmd nodeapi.Command, what string) error {
+	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, wire.OpName(cmd.Op), nodeapi.ErrNodeUnavailable)
+}
+
+// deliver hands a reply to the Execute waiting for it; a reply nobody
+// waits for (the caller gave up) is dropped.
+func (s *agentSession) deliver(r *agentv1.CommandReply) {
+	s.mu.Lock()
+	ch := s.pending[r.GetCommandId()]
+	s.mu.Unlock()
+	if ch == nil {
+		s.srv.log.Debug("reply to a command nobody waits for anymore dropped", "node", s.name, "command", r.GetCommandId())
+		return
+	}
+	select {
+	case ch <- r:
+	default:
+	}
+}
+
+// Connected lists the session's node while it is attached.
+func (s *agentSession) Connected() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.attached || s.ctx.Err() != nil {
+		return nil
+	}
+	return []string{s.nodeID}
+}

@@ -1,0 +1,322 @@
+package agentserver
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/nodeapi"
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/logsink"
+)
+
+// Agent server timing.
+const (
+	// attachTimeout is how long a registered session may wait for its
+	// Session stream before it is dropped.
+	attachTimeout = 30 * time.Second
+	// missedHeartbeats is how many heartbeat intervals of silence end a
+	// session whose connection still looks open.
+	missedHeartbeats = 3
+	// reportTimeout bounds applying one report.
+	reportTimeout = time.Minute
+	// defaultAgentHeartbeat is assumed for agents that do not say theirs.
+	defaultAgentHeartbeat = 5 * time.Second
+	// logAppendTimeout bounds appending one batch of VM log lines.
+	logAppendTimeout = 30 * time.Second
+)
+
+// Why sessions end, as the agent is told.
+var (
+	errSuperseded    = errors.New("superseded by a newer session of the node")
+	errServerClosing = errors.New("the server is shutting down")
+	errMissedBeats   = errors.New("no heartbeat for three heartbeat intervals")
+	errNeverAttached = errors.New("the agent registered but never opened its session stream")
+)
+
+// Options configure a Server.
+type Options struct {
+	// Handler applies what agents report.
+	Handler nodeapi.ReportHandler
+	// Dispatcher routes commands to the nodes: each attached session
+	// registers itself for its node.
+	Dispatcher *Dispatcher
+	// JoinToken is what agents must present (server.join_token); empty
+	// takes agents on loopback only.
+	JoinToken string
+	// Logs takes the VM log lines agents send (source qemu); nil refuses
+	// them, and agents then keep them.
+	Logs LogAppender
+	// Logger receives the server's log; nil discards.
+	Logger hclog.Logger
+}
+
+// LogAppender takes log entries and returns once they are durable, as
+// logs.Pipeline.Append does.
+type LogAppender interface {
+	Append(ctx context.Context, entries []logsink.Entry) error
+}
+
+// Server is the control plane's end of the agent protocol
+// (proto/quantix/agent/v1): it authenticates agents by their join token,
+// registers their nodes, keeps one session per node, applies each
+// session's reports in order through the ReportHandler (dropping those of
+// superseded sessions and those not newer than the last applied), answers
+// heartbeats, carries the Dispatcher's commands down to the agents, and
+// appends the VM log lines agents send to the log pipeline, acknowledging
+// each batch once it is durable.
+type Server struct {
+	agentv1.UnimplementedAgentServiceServer
+
+	handler    nodeapi.ReportHandler
+	dispatcher *Dispatcher
+	token      string
+	logs       LogAppender
+	log        hclog.Logger
+	grpc       *grpc.Server
+
+	mu     sync.Mutex
+	nodes  map[string]*agentNode
+	closed bool
+}
+
+// agentNode is the server's state of one node: its current session and the
+// sequence number of the last report applied. mu serialises report
+// application and session switches, so that no report of a superseded
+// session lands after the new session's first.
+type agentNode struct {
+	mu      sync.Mutex
+	cur     *agentSession
+	lastSeq uint64
+}
+
+// New returns the server; serve it with Serve.
+func New(opts Options) (*Server, error) {
+	if opts.Handler == nil || opts.Dispatcher == nil {
+		return nil, errors.New("agent server: a report handler and a dispatcher are required")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	s := &Server{
+		handler:    opts.Handler,
+		dispatcher: opts.Dispatcher,
+		token:      opts.JoinToken,
+		logs:       opts.Logs,
+		log:        logger.Named("agentserver"),
+		nodes:      make(map[string]*agentNode),
+	}
+	s.grpc = grpc.NewServer(
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			if err := s.authenticate(ctx); err != nil {
+				return nil, err
+			}
+			return handler(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+			if err := s.authenticate(ss.Context()); err != nil {
+				return err
+			}
+			return handler(srv, ss)
+		}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
+	)
+	agentv1.RegisterAgentServiceServer(s.grpc, s)
+	return s, nil
+}
+
+// Serve takes agent connections on ln until Close; it returns nil after
+// Close.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.token == "" {
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+			s.log.Warn("server.join_token is empty: only agents connecting over loopback are taken; set it to let agents of other hosts join", "addr", ln.Addr().String())
+		}
+	}
+	if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serving agents on %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Close ends every session (their agents reconnect to another server or
+// wait for this one) and stops serving; when ctx ends first, connections
+// are cut.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	nodes := make([]*agentNode, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		nodes = append(nodes, n)
+	}
+	s.mu.Unlock()
+	for _, n := range nodes {
+		n.mu.Lock()
+		cur := n.cur
+		n.mu.Unlock()
+		if cur != nil {
+			cur.end(errServerClosing)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+		return fmt.Errorf("closing the agent server: %w", ctx.Err())
+	}
+}
+
+// authenticate checks the join token of a call: with a token configured
+// it must be presented and match; without one, only loopback peers are
+// taken.
+func (s *Server) authenticate(ctx context.Context) error {
+	from := peerAddr(ctx)
+	if s.token == "" {
+		if isLoopback(ctx) {
+			return nil
+		}
+		s.log.Warn("agent refused: it connects from another host and this server has no join token", "peer", from)
+		return status.Error(codes.Unauthenticated, "this server has no join token, so it only takes agents connecting over loopback: set server.join_token on the server and the same agent.join_token on the agent")
+	}
+	var got []string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		got = md.Get(wire.TokenMetadataKey)
+	}
+	if len(got) == 0 || got[0] == "" {
+		s.log.Warn("agent refused: no join token presented", "peer", from)
+		return status.Error(codes.Unauthenticated, "no join token presented: this server requires one; set agent.join_token to the server's server.join_token")
+	}
+	if subtle.ConstantTimeCompare([]byte(got[0]), []byte(s.token)) != 1 {
+		s.log.Warn("agent refused: wrong join token", "peer", from)
+		return status.Error(codes.Unauthenticated, "join token rejected: agent.join_token does not match the server's server.join_token")
+	}
+	return nil
+}
+
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}
+
+func isLoopback(ctx context.Context) bool {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return false
+	}
+	tcp, ok := p.Addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// node returns the state of node id, making it on first use.
+func (s *Server) node(id string) *agentNode {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodes[id]
+	if n == nil {
+		n = &agentNode{}
+		s.nodes[id] = n
+	}
+	return n
+}
+
+// Register records the agent's node through the handler and opens a
+// session, superseding the node's previous one.
+func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*agentv1.RegisterResponse, error) {
+	if v := req.GetProtocolVersion(); v != agentv1.ProtocolVersion_PROTOCOL_VERSION_1 {
+		return nil, status.Errorf(codes.FailedPrecondition, "agent protocol version %d is not supported: this server speaks version 1; run agents of the server's release", v)
+	}
+	name := strings.TrimSpace(req.GetNodeName())
+	if name == "" {
+		return nil, status.Error(codes.InvalidArgument, "node_name is empty: set agent.node_name")
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, status.Error(codes.Unavailable, errServerClosing.Error())
+	}
+	reg := registrationFromProto(req)
+	if reg.Address == "" {
+		if host, _, err := net.SplitHostPort(peerAddr(ctx)); err == nil {
+			reg.Address = host
+		}
+	}
+	nodeID, err := s.handler.Register(ctx, reg)
+	if err != nil {
+		s.log.Error("registering a node failed", "node", name, "error", err)
+		return nil, status.Errorf(codes.Internal, "registering node %q: %v", name, err)
+	}
+	hb := time.Duration(req.GetHeartbeatIntervalMs()) * time.Millisecond
+	if hb <= 0 {
+		hb = defaultAgentHeartbeat
+	}
+	n := s.node(nodeID)
+	sess := newAgentSession(s, n, nodeID, name, uuid.NewString(), hb)
+	n.mu.Lock()
+	old := n.cur
+	n.cur = sess
+	n.lastSeq = 0
+	n.mu.Unlock()
+	if old != nil {
+		s.log.Info("a new session supersedes the node's previous one", "node", name, "old_session", old.id, "session", sess.id)
+		old.end(errSuperseded)
+	}
+	time.AfterFunc(attachTimeout, func() { sess.expireUnattached() })
+	s.log.Info("agent registered", "node", name, "node_id", nodeID, "session", sess.id, "address", reg.Address,
+		"backend", reg.Backend.Name, "backend_healthy", reg.Backend.Healthy, "agent_version", req.GetAgentVersion())
+	return &agentv1.RegisterResponse{NodeId: nodeID, SessionId: sess.id}, nil
+}
+
+// Session attaches a stream to the session its Hello names and serves it.
+func (s *Server) Session(stream grpc.BidiStreamingServer[agentv1.AgentMessage, agentv1.ServerMessage]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return status.Errorf(codes.InvalidArgument, "the first message of a session must be a hello, not %T", first.GetMsg())
+	}
+	s.mu.Lock()
+	n := s.nodes[hello.GetNodeId()]
+	s.mu.Unlock()
+	var sess *agentSession
+	if n != nil {
+		n.mu.Lock()
+		sess = n.cur
+		n.mu.Unlock()
+	}
+	if sess == nil || sess.id != hello.GetSessionId() {
+		return status.Errorf(codes.FailedPrecondition, "session %s is not the current session of node %s (superseded, expired or unknown): register again", hello.GetSessionId(), hello.GetNodeId())
+	}
+	if !sess.attach(stream) {
+		return status.Errorf(codes.FailedPrecondition, "session %s of node %s is already attached or over: register again", sess.id, sess.nodeID)
+	}
+	return sess.serve()
+}
