@@ -25,7 +25,7 @@ func (s *Server) actionReply(c echo.Context, res *controlplane.ActionResult, err
 func (s *Server) actionFailed(c echo.Context, err error) error {
 	ae := classify(c, err)
 	if ae.status >= 500 {
-		s.log.Warn("action failed", "request_id", requestID(c), "path", c.Request().URL.Path, "status", ae.status, "error", err)
+		s.log.Warn("action failed", "request_id", requestID(c), "path", cut(c.Request().URL.Path), "status", ae.status, "error", shortMessage(err.Error()))
 	}
 	out := actionReply{Code: ae.code, Message: ae.message}
 	var ce *controlplane.Error

@@ -89,7 +89,6 @@ func TestVMRoutes(t *testing.T) {
 		"/api/vms?origin=control-plane":             "web-1,db-1",
 		"/api/vms?origin=host-discovered":           "",
 		"/api/vms?node_id=" + e.node:                "web-1,db-1",
-		"/api/vms?node_id=other":                    "",
 		"/api/vms?limit=1":                          "web-1",
 		"/api/vms?state=TERMINATED":                 "",
 		"/api/vms?limit=1000&label=env=prod&state=": "web-1",

@@ -71,7 +71,7 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 	req := c.Request()
 	route := c.Path()
 	vmID, _ := c.Get(auditVMKey).(string)
-	target := c.Param("id")
+	target := cut(c.Param("id"))
 	if target == "" {
 		target = route
 	}
@@ -85,20 +85,20 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 	fields := map[string]any{
 		"method":      req.Method,
 		"route":       route,
-		"path":        req.URL.Path,
+		"path":        cut(req.URL.Path),
 		"status":      status,
 		"duration_ms": float64(took.Microseconds()) / 1000,
 		"remote_addr": req.RemoteAddr,
 	}
 	if req.URL.RawQuery != "" {
-		fields["query"] = req.URL.RawQuery
+		fields["query"] = cut(req.URL.RawQuery)
 	}
 	raw, _ := json.Marshal(fields)
 	return logsink.Entry{
 		Level:         level,
 		Source:        logsink.SourceAudit,
 		Component:     auditComponent(route),
-		Message:       fmt.Sprintf("%s %s answered %d %s in %s", req.Method, req.URL.Path, status, http.StatusText(status), took.Round(time.Microsecond)),
+		Message:       fmt.Sprintf("%s %s answered %d %s in %s", req.Method, cut(req.URL.Path), status, http.StatusText(status), took.Round(time.Microsecond)),
 		Fields:        raw,
 		VMID:          vmID,
 		CorrelationID: requestID(c),

@@ -1,6 +1,11 @@
 // Package api is the Quantix REST API (docs/api.md) on echo: the VM, node and
 // health routes, JSON in snake_case, errors as {"code", "message"}.
 //
+// Bodies are decoded by one decoder (decodeJSON): keys match field names
+// exactly, case included. GET routes answer HEAD too, without the body.
+// What a reply or a log repeats of the request (a path, an id, a name, a
+// parameter) is cut to a few hundred bytes with its length.
+//
 // Status codes: 400 a malformed body (bad JSON, an unknown field, a body
 // that is not an object) or query parameter, naming it; 404 an unknown VM,
 // node or route; 405 a method a route does not take; 409 a duplicate name,
@@ -24,20 +29,23 @@
 // GET /api/events is a stream of server-sent events ("vm", "node" and
 // "gap"), resumable with since or Last-Event-ID, with keep-alive comments.
 //
-// Logs (docs/logs.md): GET /api/logs queries the built-in store (filters level
-// as a minimum, source, component, vm_id, node_id, correlation_id,
-// session_id, user_action, q, since, until; limit, cursor, order) and
-// replies {logs, next_cursor, has_more}; /api/logs/sources and
-// /api/logs/components list the known values. POST /api/logs/ui takes
-// {"logs": [...]} in the seed front end's shape (camelCase aliases
-// accepted), keeps the good entries when others are bad and replies
-// {accepted, rejected, errors: [{index, reason}]}: 200 when anything was
-// accepted, 422 when every entry was rejected, 413 over 1000 entries or
-// 1 MiB, 429 with Retry-After when the session is over its rate, 503 when
-// the spool cannot take entries. GET /api/logs/export streams json, csv or
-// txt; GET /api/logs/stream is server-sent events ("log" and "gap"). Every
-// mutating route is audited: its reply is released only once its audit
-// entry is durable. GET /metrics serves Prometheus metrics.
+// Logs (docs/logs.md): GET /api/logs queries the built-in store (filters
+// level as a minimum, source, component, vm_id, node_id, correlation_id,
+// session_id, user_action, q of at most 1,000 characters, since, until;
+// limit, cursor, order) and replies {logs, next_cursor, has_more};
+// /api/logs/sources and /api/logs/components list the known values.
+// POST /api/logs/ui takes {"logs": [...]} in the seed front end's shape
+// (camelCase aliases accepted; timestamps within 10 years of now; fields at
+// most 32 levels deep and 16 KiB), keeps the good entries when others are
+// bad and replies {accepted, rejected, errors: [{index, reason}]}: 200 when
+// anything was accepted, 422 when every entry was rejected, 413 over 1000
+// entries or 1 MiB, 429 with Retry-After when a session of the request, or
+// the client address over all its sessions, is over its rate, 503 when the
+// spool cannot take entries. GET /api/logs/export streams json, csv or txt
+// (txt with control characters escaped); GET /api/logs/stream is
+// server-sent events ("log" and "gap"). Every mutating route is audited:
+// its reply is released only once its audit entry is durable. GET /metrics
+// serves Prometheus metrics.
 //
 // Every reply carries X-Request-Id: the request's own when it sent a usable
 // one, else a new one. Panics become a JSON 500; every request is logged

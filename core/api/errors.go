@@ -66,8 +66,19 @@ var kindStatus = map[controlplane.Kind]struct {
 }
 
 // classify decides the status, code and message of err. Internal faults
-// are not shown to clients: the message points to the daemon's log.
+// are not shown to clients: the message points to the daemon's log. What
+// the message echoes of the request is cut short (shortMessage).
 func classify(c echo.Context, err error) *apiError {
+	ae := classifyFull(c, err)
+	if msg := shortMessage(ae.message); msg != ae.message {
+		short := *ae
+		short.message = msg
+		return &short
+	}
+	return ae
+}
+
+func classifyFull(c echo.Context, err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
@@ -89,9 +100,9 @@ func echoError(c echo.Context, he *echo.HTTPError) *apiError {
 	msg := fmt.Sprint(he.Message)
 	switch he.Code {
 	case http.StatusNotFound:
-		return &apiError{status: he.Code, code: codeNotFound, message: fmt.Sprintf("no route %s %s", c.Request().Method, c.Request().URL.Path)}
+		return &apiError{status: he.Code, code: codeNotFound, message: fmt.Sprintf("no route %s %s", c.Request().Method, cut(c.Request().URL.Path))}
 	case http.StatusMethodNotAllowed:
-		return &apiError{status: he.Code, code: codeMethodNotAllowed, message: fmt.Sprintf("method %s is not allowed on %s", c.Request().Method, c.Request().URL.Path)}
+		return &apiError{status: he.Code, code: codeMethodNotAllowed, message: fmt.Sprintf("method %s is not allowed on %s", c.Request().Method, cut(c.Request().URL.Path))}
 	case http.StatusRequestEntityTooLarge:
 		return &apiError{status: he.Code, code: codeTooLarge, message: tooLargeMessage}
 	case http.StatusBadRequest:
@@ -110,7 +121,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	ae := classify(c, err)
 	if ae.status >= 500 {
-		s.log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method, "path", c.Request().URL.Path, "error", err)
+		s.log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method, "path", cut(c.Request().URL.Path), "error", shortMessage(err.Error()))
 	}
 	if werr := c.JSON(ae.status, errorReply{Code: ae.code, Message: ae.message}); werr != nil {
 		s.log.Debug("writing an error reply", "request_id", requestID(c), "error", werr)

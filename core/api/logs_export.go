@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -75,6 +76,9 @@ func (s *Server) exportLogs(c echo.Context) error {
 	w.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="quantix-logs-%s.%s"`, now.UTC().Format("20060102T150405Z"), format))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+	if isHead(c) {
+		return nil
+	}
 	enc := newExportEncoder(format, w)
 	if err := enc.begin(); err != nil {
 		return nil
@@ -178,15 +182,42 @@ func (x *csvExport) entry(e *logsink.Entry) error {
 func (x *csvExport) end() error { x.w.Flush(); return x.w.Error() }
 
 // txtExport writes one line per entry, `[timestamp] [LEVEL] [source]
-// message`; a message's further lines follow indented by a tab.
+// message`; a message's further lines follow indented by a tab, and its
+// control characters are escaped (txtMessage), so that a message cannot
+// drive the terminal the export is read on, or disguise itself.
 type txtExport struct{ w io.Writer }
 
 func (x *txtExport) begin() error { return nil }
 
 func (x *txtExport) entry(e *logsink.Entry) error {
-	msg := strings.ReplaceAll(strings.ReplaceAll(e.Message, "\r\n", "\n"), "\n", "\n\t")
-	_, err := fmt.Fprintf(x.w, "[%s] [%s] [%s] %s\n", e.Timestamp.UTC().Format(time.RFC3339Nano), strings.ToUpper(string(e.Level)), e.Source, msg)
+	_, err := fmt.Fprintf(x.w, "[%s] [%s] [%s] %s\n", e.Timestamp.UTC().Format(time.RFC3339Nano), strings.ToUpper(string(e.Level)), e.Source, txtMessage(e.Message))
 	return err
+}
+
+// txtMessage is a message as a TXT export shows it: line breaks (\n or
+// \r\n) continue it on a line indented by a tab; tabs stay; every other
+// control character (C0, DEL, C1), the Unicode line and paragraph
+// separators and the bidirectional controls are escaped as Go escapes
+// them: ESC is \x1b, a lone CR \r, U+202E \u202e. A backslash stays as
+// it is.
+func txtMessage(msg string) string {
+	msg = strings.ReplaceAll(msg, "\r\n", "\n")
+	var b strings.Builder
+	b.Grow(len(msg))
+	for _, r := range msg {
+		switch {
+		case r == '\n':
+			b.WriteString("\n\t")
+		case r == '\t':
+			b.WriteRune(r)
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func (x *txtExport) end() error { return nil }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,11 +19,18 @@ const (
 	maxLogPage     = 1000
 )
 
+// MaxLogTextQuery bounds the text filter q (or search), in characters:
+// what is searched for is a phrase of a message, and a store's pattern
+// matching has limits of its own (SQLite refuses patterns over 50,000
+// bytes).
+const MaxLogTextQuery = 1000
+
 // logFilter reads the filters GET /api/logs, its export and its stream
 // share: level (the minimum), source and component (comma-separated or
 // repeated), vm_id, node_id, correlation_id, session_id, user_action, q
-// (text; search is an alias), since and until (RFC 3339 times, or a
-// duration such as 15m meaning that long ago).
+// (text, at most MaxLogTextQuery characters; search is an alias), since
+// and until (RFC 3339 times, or a duration such as 15m meaning that long
+// ago).
 func logFilter(c echo.Context, now time.Time) (store.LogFilter, error) {
 	var f store.LogFilter
 	if v := strings.TrimSpace(c.QueryParam("level")); v != "" {
@@ -57,9 +65,14 @@ func logFilter(c echo.Context, now time.Time) (store.LogFilter, error) {
 		}
 		f.UserAction = &b
 	}
-	f.Text = c.QueryParam("q")
+	textParam := "q"
+	f.Text = c.QueryParam(textParam)
 	if f.Text == "" {
-		f.Text = c.QueryParam("search")
+		textParam = "search"
+		f.Text = c.QueryParam(textParam)
+	}
+	if n := utf8.RuneCountInString(f.Text); n > MaxLogTextQuery {
+		return f, badRequest("%s: %d characters; at most %d", textParam, n, MaxLogTextQuery)
 	}
 	var err error
 	if f.Since, err = timeParam(c, "since", now); err != nil {

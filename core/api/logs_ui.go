@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -29,6 +30,17 @@ const (
 	MaxUIMessageBytes = 8 << 10
 	// maxUIFieldBytes bounds an entry's other strings (ids, action, target).
 	maxUIFieldBytes = 512
+	// MaxUIFieldsBytes bounds an entry's fields (or metadata), as sent.
+	MaxUIFieldsBytes = 16 << 10
+	// MaxUIFieldsDepth bounds how deep objects and arrays nest in an
+	// entry's fields, the outer object counting as 1: JSON readers such as
+	// jq and Python's give up on a few hundred to a thousand levels, and
+	// every page and export holding the entry would break them.
+	MaxUIFieldsDepth = 32
+	// UITimestampYears is how far from the server's clock, either way, an
+	// entry's timestamp may be: a front end's clock may be wrong, but not
+	// by decades.
+	UITimestampYears = 10
 )
 
 const codeRateLimited = "rate_limited"
@@ -87,8 +99,9 @@ type uiLogFail struct {
 // ingestUILogs: POST /api/logs/ui. Good entries are kept when others are
 // bad; the reply is 200 when at least one entry was accepted (or none was
 // sent), 422 when every entry was rejected, 413 over MaxUIEntries or the
-// body limit, 429 with Retry-After when the session is over its rate, 503
-// when the spool cannot take entries.
+// body limit, 429 with Retry-After when a session of the request or the
+// client address is over its rate (uiCharges), 503 when the spool cannot
+// take entries.
 func (s *Server) ingestUILogs(c echo.Context) error {
 	if s.logs == nil {
 		return errNoPipeline
@@ -116,18 +129,22 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 	for i, raw := range req.Logs {
 		e, err := parseUIEntry(raw, now)
 		if err != nil {
-			out.Errors = append(out.Errors, uiLogFail{Index: i, Reason: err.Error()})
+			out.Errors = append(out.Errors, uiLogFail{Index: i, Reason: shortMessage(err.Error())})
 			continue
 		}
 		good = append(good, e)
 	}
-	key := rateKey(c, good)
-	if ok, wait := s.uiLimit.take(key, n, now); !ok {
+	if ok, short, wait := s.uiLimit.takeAll(uiCharges(c, good, n), now); !ok {
 		s.logs.Metrics().Rejected(logsink.SourceUI, logs.RejectRateLimited, n)
-		secs := int(math.Ceil(wait.Seconds()))
-		c.Response().Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		secs := max(int(math.Ceil(wait.Seconds())), 1)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		who, across, rate, burst := cut(strings.Replace(short.key, ":", " ", 1)), "", s.uiLimit.rate, s.uiLimit.burst
+		if short.class == classAddress {
+			who = "address " + cut(strings.TrimPrefix(short.key, "client:"))
+			across, rate, burst = " across all its sessions", s.uiLimit.addrRate, s.uiLimit.addrBurst
+		}
 		return &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
-			message: fmt.Sprintf("%s is over its rate of %g log entries per second (burst %g); retry after %ds", strings.Replace(key, ":", " ", 1), s.uiLimit.rate, s.uiLimit.burst, max(secs, 1))}
+			message: fmt.Sprintf("%s is over its rate of %g log entries per second%s (burst %g); retry after %ds", who, rate, across, burst, secs)}
 	}
 	out.Rejected = len(out.Errors)
 	if out.Rejected > 0 {
@@ -148,28 +165,44 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// rateKey is whom a request counts against: the session of its entries,
-// or its peer address when they name none.
-func rateKey(c echo.Context, entries []logsink.Entry) string {
-	for i := range entries {
-		if entries[i].SessionID != "" {
-			return "session:" + entries[i].SessionID
-		}
-	}
+// uiCharges is what a request of n entries, good of them valid, costs:
+// each valid entry is charged to its session's bucket, or when it names
+// none, with the invalid ones, to its client address's sessionless
+// bucket; and all n to the address's bucket, which bounds what one client
+// sends whatever sessions it names.
+//
+// The client address is the peer address of the connection: the server
+// has no setting naming proxies to trust, and a forwarded-for header is the
+// client's to forge. Behind a proxy, its clients share the proxy's bounds.
+func uiCharges(c echo.Context, good []logsink.Entry, n int) []charge {
 	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
 	if err != nil {
 		host = c.Request().RemoteAddr
 	}
-	return "address:" + host
+	perSession := map[string]int{}
+	sessionless := n - len(good)
+	for i := range good {
+		if id := good[i].SessionID; id != "" {
+			perSession[id]++
+		} else {
+			sessionless++
+		}
+	}
+	out := make([]charge, 0, len(perSession)+2)
+	for _, id := range slices.Sorted(maps.Keys(perSession)) {
+		out = append(out, charge{key: "session:" + id, class: classSession, n: perSession[id]})
+	}
+	if sessionless > 0 {
+		out = append(out, charge{key: "address:" + host, class: classSession, n: sessionless})
+	}
+	return append(out, charge{key: "client:" + host, class: classAddress, n: n})
 }
 
 // parseUIEntry decodes and checks one entry of a UI request. Its error is
 // the reason given to the client, starting with the field at fault.
 func parseUIEntry(raw json.RawMessage, now time.Time) (logsink.Entry, error) {
 	var u uiEntry
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&u); err != nil {
+	if err := decodeJSON(raw, &u); err != nil {
 		return logsink.Entry{}, entryDecodeError(err)
 	}
 	e := logsink.Entry{Source: logsink.SourceUI, Action: u.Action, Target: u.Target, UserAction: true}
@@ -202,6 +235,10 @@ func parseUIEntry(raw json.RawMessage, now time.Time) (logsink.Entry, error) {
 		t, err := time.Parse(time.RFC3339Nano, *u.Timestamp)
 		if err != nil {
 			return e, fmt.Errorf("timestamp: %q is not an RFC 3339 time such as 2026-01-18T10:00:00.000Z", *u.Timestamp)
+		}
+		if lo, hi := now.AddDate(-UITimestampYears, 0, 0), now.AddDate(UITimestampYears, 0, 0); t.Before(lo) || t.After(hi) {
+			return e, fmt.Errorf("timestamp: %s is more than %d years from the server's time (%s); send the time the event happened",
+				t.Format(time.RFC3339Nano), UITimestampYears, now.UTC().Format(time.RFC3339))
 		}
 		e.Timestamp = t
 	}
@@ -252,6 +289,12 @@ func parseUIEntry(raw json.RawMessage, now time.Time) (logsink.Entry, error) {
 		if t := bytes.TrimSpace(fields); len(t) == 0 || t[0] != '{' {
 			return e, errors.New("fields: must be a JSON object")
 		}
+		if jsonDepth(fields, MaxUIFieldsDepth) > MaxUIFieldsDepth {
+			return e, fmt.Errorf("fields: objects and arrays nest more than %d levels deep; at most %d", MaxUIFieldsDepth, MaxUIFieldsDepth)
+		}
+		if len(fields) > MaxUIFieldsBytes {
+			return e, fmt.Errorf("fields: %d bytes, at most %d", len(fields), MaxUIFieldsBytes)
+		}
 		e.Fields = fields
 	}
 	if !utf8.ValidString(e.Message) {
@@ -261,6 +304,39 @@ func parseUIEntry(raw json.RawMessage, now time.Time) (logsink.Entry, error) {
 		return e, err
 	}
 	return e, nil
+}
+
+// jsonDepth is how deep objects and arrays nest in the JSON value b (0 for
+// a scalar), counted up to limit+1: past that it stops looking.
+func jsonDepth(b []byte, limit int) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > deepest {
+				if deepest = depth; deepest > limit {
+					return deepest
+				}
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // alias returns the value given under either key, refusing two different
@@ -282,8 +358,16 @@ func isJSONNull(raw json.RawMessage) bool {
 
 // entryDecodeError says what is wrong with one entry's JSON.
 func entryDecodeError(err error) error {
-	var typ *json.UnmarshalTypeError
+	var (
+		typ       *json.UnmarshalTypeError
+		notObject *notObjectError
+		unknown   *unknownFieldError
+	)
 	switch {
+	case errors.As(err, &notObject):
+		return fmt.Errorf("entry: must be a JSON object, not %s", notObject.kind)
+	case errors.As(err, &unknown):
+		return unknown
 	case errors.As(err, &typ):
 		if typ.Field == "" {
 			return fmt.Errorf("entry: must be a JSON object, not %s", typ.Value)

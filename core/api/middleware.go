@@ -49,7 +49,7 @@ func accessLog(logger hclog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			req, res := c.Request(), c.Response()
-			logger.Info("request", "request_id", requestID(c), "method", req.Method, "path", req.URL.Path,
+			logger.Info("request", "request_id", requestID(c), "method", req.Method, "path", cut(req.URL.Path),
 				"status", res.Status, "bytes", res.Size, "duration", time.Since(start).Round(time.Microsecond), "remote", req.RemoteAddr)
 			return nil
 		}
@@ -69,7 +69,7 @@ func recoverPanics(logger hclog.Logger) echo.MiddlewareFunc {
 						panic(r)
 					}
 					logger.Error("handler panicked", "request_id", requestID(c), "method", c.Request().Method,
-						"path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+						"path", cut(c.Request().URL.Path), "panic", shortMessage(fmt.Sprint(r)), "stack", string(debug.Stack()))
 					err = fmt.Errorf("handler panicked: %v", r)
 				}
 			}()

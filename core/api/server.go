@@ -34,8 +34,8 @@ type Options struct {
 	Logs *logs.Pipeline
 	// LogStore answers GET /api/logs and its export; nil answers 503.
 	LogStore store.LogRepo
-	// UIRate limits POST /api/logs/ui per session; zero fields take
-	// DefaultUIRate and DefaultUIBurst.
+	// UIRate limits POST /api/logs/ui per session and per client address;
+	// zero fields take their defaults (RateLimit).
 	UIRate RateLimit
 	// Metrics is served on GET /metrics in the Prometheus format; nil
 	// leaves the route out.
@@ -86,13 +86,14 @@ func New(opts Options) *Server {
 }
 
 // routes registers every route. Mutating routes are audited (audited);
-// POST /api/logs/ui is not: what it takes is a log itself.
+// POST /api/logs/ui is not: what it takes is a log itself. Every GET route
+// answers HEAD as well (get).
 func (s *Server) routes() {
 	g := s.echo.Group("/api")
-	g.GET("/health", s.health)
-	g.GET("/vms", s.listVMs)
+	get(g, "/health", s.health)
+	get(g, "/vms", s.listVMs)
 	g.POST("/vms", s.createVM, s.audited)
-	g.GET("/vms/:id", s.getVM)
+	get(g, "/vms/:id", s.getVM)
 	g.PATCH("/vms/:id", s.patchVM, s.audited)
 	g.DELETE("/vms/:id", s.deleteVM, s.audited)
 	g.POST("/vms/:id/start", s.startVM, s.audited)
@@ -102,21 +103,51 @@ func (s *Server) routes() {
 	g.POST("/vms/:id/resume", s.resumeVM, s.audited)
 	g.POST("/vms/:id/reset_state", s.resetState, s.audited)
 	g.POST("/vms/:id/adopt", s.adoptVM, s.audited)
-	g.GET("/vms/:id/logs", s.vmLogs)
-	g.GET("/vms/:id/events", s.vmEvents)
-	g.GET("/events", s.streamEvents)
-	g.GET("/nodes", s.listNodes)
-	g.GET("/nodes/:id", s.getNode)
-	g.GET("/logs", s.queryLogs)
+	get(g, "/vms/:id/logs", s.vmLogs)
+	get(g, "/vms/:id/events", s.vmEvents)
+	get(g, "/events", s.streamEvents)
+	get(g, "/nodes", s.listNodes)
+	get(g, "/nodes/:id", s.getNode)
+	get(g, "/logs", s.queryLogs)
 	g.POST("/logs/ui", s.ingestUILogs)
-	g.GET("/logs/sources", s.logSources)
-	g.GET("/logs/components", s.logComponents)
-	g.GET("/logs/export", s.exportLogs)
-	g.GET("/logs/stream", s.streamLogs)
+	get(g, "/logs/sources", s.logSources)
+	get(g, "/logs/components", s.logComponents)
+	get(g, "/logs/export", s.exportLogs)
+	get(g, "/logs/stream", s.streamLogs)
 	if s.metrics != nil {
-		s.echo.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
+		get(s.echo.Group(""), "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
 	}
 }
+
+// get registers h for GET path and for HEAD path. A HEAD reply is the GET
+// reply without its body: the same status and headers, the body left
+// unwritten (headOnly); streams and exports end once their headers are
+// sent (isHead).
+func get(g *echo.Group, path string, h echo.HandlerFunc) {
+	g.GET(path, h)
+	g.HEAD(path, h, headOnly)
+}
+
+// headOnly drops what a handler writes as the body of a HEAD reply.
+func headOnly(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res := c.Response()
+		res.Writer = headWriter{res.Writer}
+		return next(c)
+	}
+}
+
+// isHead tells a handler whose reply does not end by itself (a stream) or
+// costs to make (an export) that only its headers are wanted.
+func isHead(c echo.Context) bool { return c.Request().Method == http.MethodHead }
+
+// headWriter is a ResponseWriter that takes no body.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Unwrap lets http.ResponseController reach the writer's Flush.
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // metricsLog passes promhttp's errors to the API's log.
 type metricsLog struct{ log hclog.Logger }

@@ -139,7 +139,7 @@ func (s *Server) streamEvents(c echo.Context) error {
 
 // startStream starts the reply of a server-sent event stream: its headers
 // and a first comment, flushed. ok is false when the client is gone
-// already.
+// already, or asked with HEAD: the headers are then all it gets.
 func startStream(c echo.Context) (w *echo.Response, ok bool) {
 	w = c.Response()
 	h := w.Header()
@@ -148,6 +148,10 @@ func startStream(c echo.Context) (w *echo.Response, ok bool) {
 	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if isHead(c) {
+		w.Flush()
+		return w, false
+	}
 	if _, err := w.Write([]byte(": connected\n\n")); err != nil {
 		return w, false
 	}

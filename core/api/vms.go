@@ -4,13 +4,27 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/quantixvm/quantix/core/controlplane"
 )
 
-// listVMs: GET /api/vms?state=&node_id=&origin=&label=k=v&limit=&cursor=
+// listVMs: GET /api/vms?state=&node_id=&origin=&label=k=v&limit=&cursor=;
+// node_id is a node's id or name, and an unknown node is a 400.
 func (s *Server) listVMs(c echo.Context) error {
 	q, err := listQuery(c)
 	if err != nil {
 		return err
+	}
+	// node_id takes a node's id or name, as VM routes take a VM's.
+	if q.NodeID != "" {
+		n, err := s.svc.Node(c.Request().Context(), q.NodeID)
+		if controlplane.KindOf(err) == controlplane.KindNotFound {
+			return badRequest("node_id: node %q not found", q.NodeID)
+		}
+		if err != nil {
+			return err
+		}
+		q.NodeID = n.ID
 	}
 	page, err := s.svc.List(c.Request().Context(), q)
 	if err != nil {

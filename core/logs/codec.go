@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,12 +14,24 @@ import (
 // ingest and to read at every delivery than JSON:
 //
 //	version byte (entryCodecVersion)
-//	timestamp  varint, Unix nanoseconds
+//	timestamp  an uvarint length and that many bytes, the timestamp in
+//	           UTC as time.Time.MarshalBinary writes it: every time is
+//	           stored exactly, whatever its year
 //	flags      byte, bit 0: user_action
 //	then id, level, source, component, message, fields, vm_id, node_id,
 //	user_id, session_id, correlation_id, action, target, each an uvarint
 //	length and that many bytes.
-const entryCodecVersion = 1
+//
+// Version 1, which spools written before may still hold, differs only in
+// the timestamp: a varint of Unix nanoseconds, which holds only the years
+// 1678 to 2261 (beyond them it wrapped). It is still read.
+const (
+	entryCodecVersion   = 2
+	entryCodecVersionV1 = 1
+)
+
+// maxTimestampBytes bounds the encoded timestamp of a payload.
+const maxTimestampBytes = 32
 
 // errBadPayload: a spool payload that is not an encoded entry.
 var errBadPayload = errors.New("not an encoded log entry")
@@ -26,13 +39,18 @@ var errBadPayload = errors.New("not an encoded log entry")
 // encodeEntry is an entry's spool payload.
 func encodeEntry(e *logsink.Entry) []byte {
 	strs := entryStrings(e)
-	n := 1 + binary.MaxVarintLen64 + 1
+	n := 1 + binary.MaxVarintLen64 + maxTimestampBytes + 1
 	for _, s := range strs {
 		n += binary.MaxVarintLen64 + len(s)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, entryCodecVersion)
-	b = binary.AppendVarint(b, e.Timestamp.UnixNano())
+	// MarshalBinary fails only for a zone offset that is not whole minutes,
+	// which UTC is not; an empty timestamp, which decodeEntry refuses, is
+	// written if it ever did.
+	ts, _ := e.Timestamp.UTC().MarshalBinary()
+	b = binary.AppendUvarint(b, uint64(len(ts)))
+	b = append(b, ts...)
 	var flags byte
 	if e.UserAction {
 		flags |= 1
@@ -54,15 +72,34 @@ func entryStrings(e *logsink.Entry) [13]string {
 // decodeEntry reads a spool payload.
 func decodeEntry(b []byte) (logsink.Entry, error) {
 	var e logsink.Entry
-	if len(b) < 3 || b[0] != entryCodecVersion {
+	if len(b) < 3 || (b[0] != entryCodecVersion && b[0] != entryCodecVersionV1) {
 		return e, fmt.Errorf("decoding a log entry from the spool: %w (version byte %d)", errBadPayload, firstByte(b))
 	}
+	version := b[0]
 	b = b[1:]
-	ns, n := binary.Varint(b)
-	if n <= 0 || n >= len(b) {
-		return e, fmt.Errorf("decoding a log entry from the spool: %w: bad timestamp", errBadPayload)
+	var n int
+	if version == entryCodecVersionV1 {
+		var ns int64
+		if ns, n = binary.Varint(b); n <= 0 || n >= len(b) {
+			return e, fmt.Errorf("decoding a log entry from the spool: %w: bad timestamp", errBadPayload)
+		}
+		e.Timestamp = time.Unix(0, ns).UTC()
+	} else {
+		l, ln := binary.Uvarint(b)
+		if ln <= 0 || l == 0 || l > maxTimestampBytes || uint64(len(b)-ln) <= l {
+			return e, fmt.Errorf("decoding a log entry from the spool: %w: bad timestamp", errBadPayload)
+		}
+		n = ln + int(l)
+		if err := e.Timestamp.UnmarshalBinary(b[ln:n]); err != nil {
+			return e, fmt.Errorf("decoding a log entry from the spool: %w: bad timestamp: %v", errBadPayload, err)
+		}
+		// Only the form encodeEntry writes is taken: UnmarshalBinary lets
+		// through nanoseconds past a second, which would be read as
+		// another time than was written, and zones other than UTC.
+		if again, err := e.Timestamp.MarshalBinary(); err != nil || !bytes.Equal(again, b[ln:n]) || e.Timestamp.Location() != time.UTC {
+			return e, fmt.Errorf("decoding a log entry from the spool: %w: timestamp is not in the form written", errBadPayload)
+		}
 	}
-	e.Timestamp = time.Unix(0, ns).UTC()
 	e.UserAction = b[n]&1 != 0
 	b = b[n+1:]
 	var strs [13]string
