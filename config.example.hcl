@@ -58,8 +58,12 @@ server {
     retention_max_age     = "720h"
     retention_max_entries = 10000000
 
-    # POST /api/logs/ui accepts at most ui_rate entries per second per session,
-    # ui_burst at once; over that it answers 429 with Retry-After.
+    # POST /api/logs/ui accepts at most ui_rate entries per second and
+    # ui_burst at once from each session (entries naming no session count
+    # against their client address), and five times that from each client
+    # address across all its sessions; over either it answers 429 with
+    # Retry-After. The client address is the connection's peer: behind a
+    # proxy, its clients share the proxy's bounds.
     ui_rate  = 100
     ui_burst = 2000
   }
@@ -133,6 +137,11 @@ plugin "libvirt" {
 #
 # A plugin binary is refused when anyone but its owner (root or the user
 # quantixd runs as) may write it or its directory: run "chmod go-w" on both.
+# plugin "file" {
+#   path     = "/usr/lib/quantix/quantix-logsink-file"
+#   checksum = "sha256:..."
+#   # no config block here: a sink's settings go in its log_sink block
+# }
 # log_sink "file" {
 #   sources = ["ui", "audit"]
 #   config {

@@ -65,7 +65,8 @@ type LogsConfig struct {
 	RetentionMaxAge     time.Duration
 	RetentionMaxEntries int
 	// UIRate and UIBurst limit POST /api/logs/ui per session, in entries
-	// per second and at once.
+	// per second and at once; each client address may send
+	// api.DefaultUIAddressFactor times that across all its sessions.
 	UIRate  int
 	UIBurst int
 }
