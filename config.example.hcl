@@ -118,6 +118,8 @@ plugin "libvirt" {
     uri = "qemu:///system"
 
     # Directory of the libvirt storage pool holding VM disks; created if missing.
+    # Each disk is a volume named <vm>+<disk>.qcow2 (names take no "+", so no
+    # two disks share one).
     image_dir = "/var/lib/quantix/images"
 
     # Where QEMU writes each VM's log, <name>.log.
