@@ -322,9 +322,20 @@ func (d *daemon) follow(t *testing.T, args ...string) *follower {
 // waitFor waits until the follower's output holds every one of want.
 func (f *follower) waitFor(t *testing.T, timeout time.Duration, want ...string) {
 	t.Helper()
+	f.waitForAfter(t, timeout, 0, want...)
+}
+
+// waitForAfter is waitFor for what the command prints after its first skip
+// bytes: text it printed before (a tail) does not count.
+func (f *follower) waitForAfter(t *testing.T, timeout time.Duration, skip int, want ...string) {
+	t.Helper()
 	what := fmt.Sprintf("quantix %s to print %q", strings.Join(f.args, " "), want)
 	wait.UntilNil(t, timeout, what, func() error {
 		out := f.stdout.String()
+		if len(out) < skip {
+			return fmt.Errorf("printed %d bytes, fewer than the %d it printed before", len(out), skip)
+		}
+		out = out[skip:]
 		missing := ""
 		for _, w := range want {
 			if !strings.Contains(out, w) {
