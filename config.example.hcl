@@ -62,6 +62,12 @@ server {
     # ui_burst at once; over that it answers 429 with Retry-After.
     ui_rate  = 100
     ui_burst = 2000
+
+    # ... and at most ui_address_rate entries per second per client address
+    # over all its sessions, ui_address_burst at once. 0 (the default) is 5
+    # times ui_rate and ui_burst; otherwise at least ui_rate and ui_burst.
+    ui_address_rate  = 0
+    ui_address_burst = 0
   }
 }
 
