@@ -60,12 +60,17 @@ server {
 
     # POST /api/logs/ui accepts at most ui_rate entries per second and
     # ui_burst at once from each session (entries naming no session count
-    # against their client address), and five times that from each client
-    # address across all its sessions; over either it answers 429 with
-    # Retry-After. The client address is the connection's peer: behind a
-    # proxy, its clients share the proxy's bounds.
+    # against their client address); over it, or over the client address's
+    # bound below, it answers 429 with Retry-After. The client address is the
+    # connection's peer: behind a proxy, its clients share the proxy's bounds.
     ui_rate  = 100
     ui_burst = 2000
+
+    # ... and at most ui_address_rate entries per second per client address
+    # over all its sessions, ui_address_burst at once. 0 (the default) is 5
+    # times ui_rate and ui_burst; otherwise at least ui_rate and ui_burst.
+    ui_address_rate  = 0
+    ui_address_burst = 0
   }
 }
 

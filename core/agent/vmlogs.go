@@ -50,10 +50,12 @@ const (
 	offsetGrace = time.Minute
 )
 
-// logPos is a place in a VM's log: the byte offset just past a line, and
-// how many times the log was seen truncated or rotated before that line.
+// logPos is a place in a VM's log: the byte offset just past a line, the
+// file it counts in (LogLine.File: empty when the backend does not say),
+// and how many times the log was seen truncated or rotated before that line.
 type logPos struct {
 	Offset     int64  `json:"offset"`
+	File       string `json:"file,omitempty"`
 	Generation uint32 `json:"generation,omitempty"`
 }
 
@@ -396,9 +398,15 @@ func (sh *logShipper) follow(ctx context.Context, id string, done chan struct{})
 		from := sh.vms[id].read
 		sh.mu.Unlock()
 		began := time.Now()
-		err := sh.b.StreamLog(ctx, id, from.Offset, func(l backend.LogLine) error {
-			return sh.enqueue(ctx, id, l)
-		})
+		fn := func(l backend.LogLine) error { return sh.enqueue(ctx, id, l) }
+		var err error
+		if r, ok := sh.b.(backend.LogResumer); ok {
+			// By file: the rest of a log rotated while it was not
+			// followed is read from the rotated file.
+			err = r.StreamLogFrom(ctx, id, backend.LogPosition{File: from.File, Offset: from.Offset}, fn)
+		} else {
+			err = sh.b.StreamLog(ctx, id, from.Offset, fn)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -437,7 +445,7 @@ func (sh *logShipper) enqueue(ctx context.Context, id string, l backend.LogLine)
 		sh.mu.Lock()
 		if len(sh.queue) == 0 || len(sh.queue) < maxQueuedLines && sh.bytes+len(l.Text) <= maxQueuedBytes {
 			v := sh.vms[id]
-			pos := logPos{Offset: l.Offset, Generation: v.read.Generation}
+			pos := logPos{Offset: l.Offset, File: l.File, Generation: v.read.Generation}
 			if l.Reopened || l.Offset <= v.read.Offset {
 				pos.Generation++
 			}

@@ -555,3 +555,83 @@ func TestVMLogOfReusedName(t *testing.T) {
 		t.Errorf("entries of the second vm: %q; want its start and the line appended", messages(got))
 	}
 }
+
+// TestVMLogRotatedWhileAway: the log of a running VM (the simulated
+// backend's <name>.log) gets lines, is rotated to <name>.log.0 and the new
+// file grows past the acknowledged offset while the agent is down. The
+// agent, back on the same state dir, sends the rest of the rotated file and
+// the new file: no line lost, none twice.
+func TestVMLogRotatedWhileAway(t *testing.T) {
+	srv := startServer(t, "", "")
+	sb := sim.New(sim.WithLogger(testlog.New(t, hclog.Warn)))
+	in, err := pluginhost.InProcess(context.Background(), "sim", sb, sim.Config{Hostname: "sim-" + testid.Hex(3)}.Settings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = in.Close() })
+	dir := t.TempDir()
+	cfg := agent.Config{NodeName: "node-" + testid.Hex(3), Servers: []string{srv.addr}, Backend: in, HeartbeatInterval: 200 * time.Millisecond, StateDir: dir}
+	a, stop := startAgent(t, cfg)
+	srv.rec.waitReport(t, 0, 10*time.Second, "first full sync", isKind("full_sync"))
+	ctx := context.Background()
+	name := "rotated-" + testid.Hex(3)
+	sp := spec(name)
+	res, err := srv.disp.Execute(ctx, a.Status().NodeID, nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.VM.ID
+	if _, err := srv.disp.Execute(ctx, a.Status().NodeID, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id}); err != nil {
+		t.Fatal(err)
+	}
+	path := sb.LogPath(name)
+	appendLog(t, path, "acknowledged 1", "acknowledged 2")
+	srv.logs.waitMessages(t, id, 10*time.Second, "acknowledged 1", "acknowledged 2")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stopped once the offsets file says every line was acknowledged, so
+	// that none is sent again for want of an acknowledgement.
+	wait.UntilNil(t, 10*time.Second, "the offsets file at the end of the log", func() error {
+		data, err := os.ReadFile(filepath.Join(dir, "vm-logs.json"))
+		if err != nil {
+			return err
+		}
+		var st struct {
+			VMs map[string]struct {
+				Offset int64
+				File   string
+			}
+		}
+		if err := json.Unmarshal(data, &st); err != nil {
+			return err
+		}
+		if p := st.VMs[id]; p.Offset != fi.Size() || p.File == "" {
+			return fmt.Errorf("the offsets file says %s; want offset %d and the file for vm %s", data, fi.Size(), id)
+		}
+		return nil
+	})
+	stop()
+
+	appendLog(t, path, "after the last acknowledged line")
+	if err := os.Rename(path, path+".0"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := []string{
+		"in the new file, a line longer than what was acknowledged of the old one, so that its offset is passed",
+		"in the new file 2",
+	}
+	appendLog(t, path, fresh...)
+	startAgent(t, cfg)
+	got := srv.logs.waitMessages(t, id, 10*time.Second, append([]string{"after the last acknowledged line"}, fresh...)...)
+	msgs := messages(got)
+	if d := srv.logs.duplicates(); d != 0 {
+		t.Errorf("%d lines sent twice; entries: %q", d, msgs)
+	}
+	want := []string{"acknowledged 1", "acknowledged 2", "after the last acknowledged line", fresh[0], fresh[1]}
+	if len(msgs) < len(want) || !slices.Equal(msgs[len(msgs)-len(want):], want) {
+		t.Errorf("entries %q; want them to end with %q", msgs, want)
+	}
+	wait.Stays(t, time.Second, "no entry more", func() bool { return len(srv.logs.entries(id)) == len(got) })
+}

@@ -69,6 +69,10 @@ type LogsConfig struct {
 	// api.DefaultUIAddressFactor times that across all its sessions.
 	UIRate  int
 	UIBurst int
+	// UIAddressRate and UIAddressBurst limit it per client address, over
+	// all its sessions; zero is 5 times UIRate and UIBurst.
+	UIAddressRate  int
+	UIAddressBurst int
 }
 
 // DatabaseConfig is the `server { database {} }` block.

@@ -229,3 +229,36 @@ func TestExampleFileIsTrue(t *testing.T) {
 		}
 	}
 }
+
+// TestUIAddressRate: the per-address bounds of POST /api/logs/ui are read
+// from server.logs, zero by default (5 times the session bounds), and a
+// bound below the session's is refused naming both keys.
+func TestUIAddressRate(t *testing.T) {
+	c, err := Parse("q.hcl", []byte("server {\n logs {\n ui_rate = 10\n ui_address_rate = 30\n ui_address_burst = 9000\n }\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Server.Logs; l.UIAddressRate != 30 || l.UIAddressBurst != 9000 {
+		t.Fatalf("logs block: %+v", l)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := Default().Server.Logs; d.UIAddressRate != 0 || d.UIAddressBurst != 0 {
+		t.Errorf("default per-address bounds %d and %d, want 0 (5 times the session bounds)", d.UIAddressRate, d.UIAddressBurst)
+	}
+	if err := c.Set("server.logs.ui_address_rate", "5"); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "server.logs.ui_address_rate") || !strings.Contains(err.Error(), "server.logs.ui_rate (10)") {
+		t.Errorf("ui_address_rate below ui_rate: error %v, want one naming both keys", err)
+	}
+	c = Default()
+	if err := c.Set("server.logs.ui_address_burst", "-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "server.logs.ui_address_burst") {
+		t.Errorf("a negative ui_address_burst: error %v, want one naming it", err)
+	}
+}

@@ -37,6 +37,8 @@ func (c *Config) bindings() map[string]attr {
 		{"server.logs.retention_max_entries", &c.Server.Logs.RetentionMaxEntries},
 		{"server.logs.ui_rate", &c.Server.Logs.UIRate},
 		{"server.logs.ui_burst", &c.Server.Logs.UIBurst},
+		{"server.logs.ui_address_rate", &c.Server.Logs.UIAddressRate},
+		{"server.logs.ui_address_burst", &c.Server.Logs.UIAddressBurst},
 		{"agent.node_name", &c.Agent.NodeName},
 		{"agent.servers", &c.Agent.Servers},
 		{"agent.join_token", &c.Agent.JoinToken},

@@ -33,6 +33,8 @@ func (c *Config) Validate() error {
 	v.atLeastInt("server.logs.retention_max_entries", c.Server.Logs.RetentionMaxEntries, 1000)
 	v.atLeastInt("server.logs.ui_rate", c.Server.Logs.UIRate, 1)
 	v.atLeastInt("server.logs.ui_burst", c.Server.Logs.UIBurst, 1000)
+	v.zeroOrAtLeast("server.logs.ui_address_rate", c.Server.Logs.UIAddressRate, c.Server.Logs.UIRate, "server.logs.ui_rate")
+	v.zeroOrAtLeast("server.logs.ui_address_burst", c.Server.Logs.UIAddressBurst, c.Server.Logs.UIBurst, "server.logs.ui_burst")
 	v.nonEmpty("agent.node_name", c.Agent.NodeName)
 	v.nonEmpty("agent.backend", c.Agent.Backend)
 	if len(c.Agent.Servers) == 0 {
@@ -117,6 +119,14 @@ func (v *validator) addr(path, val string) {
 func (v *validator) atLeastInt(path string, n, min int) {
 	if n < min {
 		v.fail(path, "is %d; must be at least %d", n, min)
+	}
+}
+
+// zeroOrAtLeast checks a bound that is zero (its default) or at least the
+// bound at minPath, min.
+func (v *validator) zeroOrAtLeast(path string, n, min int, minPath string) {
+	if n != 0 && n < min {
+		v.fail(path, "is %d; must be 0 (5 times %s) or at least %s (%d)", n, minPath, minPath, min)
 	}
 }
 

@@ -3,11 +3,15 @@ package controlplane
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
 // TestEventStreamResume: resuming from a position the ring no longer
@@ -153,6 +157,79 @@ func TestCreateHistoryInOrder(t *testing.T) {
 					t.Errorf("since %s: event %d is %d of vm %s, want %d of vm %s", since, i, g.ID, g.VMID, rest[i].ID, v.ID)
 				}
 			}
+		}
+	})
+}
+
+// TestCompleteOverDiscoveredStreamsAgree: a create that completes over the
+// record a host report inserted for the same VM keeps that record's
+// events (its discovery) with the VM's history, so that a stream resumed
+// from the ring and one replayed from the store tell the same events.
+func TestCompleteOverDiscoveredStreamsAgree(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver, false)
+		r := e.svc.rec
+		ctx := context.Background()
+		base := e.seed(t, "base", vm.StateStopped, "n1")
+		d := "a position to resume from"
+		if _, err := e.svc.Patch(ctx, base.ID, PatchRequest{Description: &d}); err != nil {
+			t.Fatal(err)
+		}
+		baseEvs := e.events(t, base.ID)
+		from := events.Position{VMEvent: baseEvs[len(baseEvs)-1].ID}
+
+		observed := &backend.VM{ID: "uuid-agree", Name: "agree", State: backend.StateStopped}
+		if v, err := r.Apply(ctx, "n1", observed, Note{Cause: vm.CauseHost}); err != nil || v.Origin != vm.OriginHostDiscovered {
+			t.Fatalf("report of an unknown vm = %+v, %v; want it discovered", v, err)
+		}
+		p := &vm.VM{ID: "ph-agree", Name: "agree", Origin: vm.OriginControlPlane, IsManaged: true, NodeID: "n1"}
+		if err := r.Reserve(ctx, p, Note{Cause: vm.CauseAPI, Action: "create", Message: "creation requested"}); err != nil {
+			t.Fatal(err)
+		}
+		v, err := r.Complete(ctx, p.ID, "n1", observed, vm.Spec{VCPUs: 1, MemoryMiB: 64}, Note{Cause: vm.CauseAPI, Action: "create"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := e.events(t, v.ID)
+		last := stored[len(stored)-1].ID
+
+		// collect reads es up to the event last, keeping those of the VM.
+		collect := func(es *events.Stream) []string {
+			t.Helper()
+			defer es.Close()
+			var got []string
+			for {
+				ev := nextEvent(t, es)
+				if ev.Kind != events.StreamVM {
+					continue
+				}
+				if ev.VM.VMID == v.ID {
+					got = append(got, fmt.Sprintf("%d %s %s", ev.VM.ID, ev.VM.Action, ev.VM.NewState))
+				}
+				if ev.VM.ID >= last {
+					return got
+				}
+			}
+		}
+		resumed, err := e.svc.Subscribe(ctx, from.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromRing := collect(resumed)
+		// A server started afresh on the store has nothing in its ring: it
+		// replays from the store.
+		fresh := events.NewBroker(events.BrokerOptions{})
+		fresh.Seed(last)
+		replayed, err := fresh.Subscribe(&from, e.store.Events())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromStore := collect(replayed)
+		if !slices.Equal(fromRing, fromStore) {
+			t.Errorf("events of vm %s resumed from the ring %q, replayed from the store %q; want the same", v.ID, fromRing, fromStore)
+		}
+		if len(fromStore) != 3 || !strings.Contains(fromStore[0], "discover") {
+			t.Errorf("events of vm %s from the store %q; want its discovery, the creation requested and the create", v.ID, fromStore)
 		}
 	})
 }

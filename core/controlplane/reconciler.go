@@ -1,9 +1,11 @@
 package controlplane
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -471,6 +473,16 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 			if old.IsManaged {
 				return fmt.Errorf("%w: vm %s is already in the inventory as %q", store.ErrConflict, observed.ID, old.Name)
 			}
+			// A report inserted the VM meanwhile: its events (its
+			// discovery), published and removed with its record, stay
+			// the VM's, so that a replay from the store tells what a
+			// stream resumed from the ring does.
+			found, err := tx.Events().List(ctx, observed.ID, 0, MaxEventPage)
+			if err != nil {
+				return err
+			}
+			history = append(history, found...)
+			slices.SortFunc(history, func(a, b *vm.Event) int { return cmp.Compare(a.ID, b.ID) })
 			if err := tx.VMs().Delete(ctx, observed.ID); err != nil {
 				return err
 			}
@@ -488,7 +500,8 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 			return err
 		}
 		// The placeholder's history (removed with it) is the VM's, under
-		// the same event ids: replays of the stream see it where it was.
+		// the same event ids, with that of a record a report inserted:
+		// replays of the stream see it where it was.
 		for _, e := range history {
 			e.VMID = v.ID
 		}

@@ -167,6 +167,13 @@ func (s *SupervisedBackend) StreamLog(ctx context.Context, id string, offset int
 	})
 }
 
+// StreamLogFrom is StreamLog resuming by file (backend.LogResumer).
+func (s *SupervisedBackend) StreamLogFrom(ctx context.Context, id string, from backend.LogPosition, fn func(backend.LogLine) error) error {
+	return s.stream(ctx, func(ctx context.Context, c *backend.GRPCClient) error {
+		return c.StreamLogFrom(ctx, id, from, fn)
+	})
+}
+
 // WatchEvents streams lifecycle events; when the plugin dies the stream ends
 // with an unavailable error and the caller re-subscribes and resyncs.
 func (s *SupervisedBackend) WatchEvents(ctx context.Context, fn func(backend.Event) error) error {

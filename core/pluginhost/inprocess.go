@@ -26,6 +26,8 @@ var (
 	_ backend.Backend       = (*InProcessBackend)(nil)
 	_ backend.Closer        = (*InProcessBackend)(nil)
 	_ backend.HealthChecker = (*InProcessBackend)(nil)
+	_ backend.LogResumer    = (*InProcessBackend)(nil)
+	_ backend.LogResumer    = (*SupervisedBackend)(nil)
 )
 
 // InProcess checks b the way a plugin is checked (complete Info, type
@@ -62,6 +64,15 @@ func InProcess(ctx context.Context, name string, b backend.Backend, settings map
 			InProcess:  true,
 		},
 	}, nil
+}
+
+// StreamLogFrom resumes by file when the backend can (backend.LogResumer),
+// by offset alone otherwise.
+func (p *InProcessBackend) StreamLogFrom(ctx context.Context, id string, from backend.LogPosition, fn func(backend.LogLine) error) error {
+	if r, ok := p.Backend.(backend.LogResumer); ok {
+		return r.StreamLogFrom(ctx, id, from, fn)
+	}
+	return p.Backend.StreamLog(ctx, id, from.Offset, fn)
 }
 
 // Status reports the backend healthy until Close.

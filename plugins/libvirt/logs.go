@@ -86,6 +86,13 @@ func (b *Backend) TailLog(_ context.Context, id string, n int) (*backend.LogTail
 // not-found error, after the lines written before; a line a new domain of
 // the same name writes is never handed on as this VM's.
 func (b *Backend) StreamLog(ctx context.Context, id string, offset int64, fn func(backend.LogLine) error) error {
+	return b.StreamLogFrom(ctx, id, backend.LogPosition{Offset: offset}, fn)
+}
+
+// StreamLogFrom is StreamLog resuming by file (backend.LogResumer): the
+// rest of a log virtlogd rotated (to <name>.log.0, .1, ...) while nobody
+// followed is read from the rotated file first.
+func (b *Backend) StreamLogFrom(ctx context.Context, id string, from backend.LogPosition, fn func(backend.LogLine) error) error {
 	id, err := checkID(id)
 	if err != nil {
 		return err
@@ -94,5 +101,5 @@ func (b *Backend) StreamLog(ctx context.Context, id string, offset int64, fn fun
 	if err != nil {
 		return err
 	}
-	return logfile.FollowVM(ctx, id, path, offset, logfile.DefaultPoll, b.logOwner(id, name), fn)
+	return logfile.FollowVM(ctx, id, path, from, logfile.DefaultPoll, b.logOwner(id, name), fn)
 }

@@ -87,6 +87,13 @@ func (b *Backend) TailLog(ctx context.Context, id string, n int) (*backend.LogTa
 // written before; a line a new VM of the same name writes is never handed
 // on as this VM's.
 func (b *Backend) StreamLog(ctx context.Context, id string, offset int64, fn func(backend.LogLine) error) error {
+	return b.StreamLogFrom(ctx, id, backend.LogPosition{Offset: offset}, fn)
+}
+
+// StreamLogFrom is StreamLog resuming by file (backend.LogResumer): the
+// rest of a log rotated while nobody followed is read from the rotated
+// file first.
+func (b *Backend) StreamLogFrom(ctx context.Context, id string, from backend.LogPosition, fn func(backend.LogLine) error) error {
 	id, err := checkID(id)
 	if err != nil {
 		return err
@@ -99,7 +106,7 @@ func (b *Backend) StreamLog(ctx context.Context, id string, offset int64, fn fun
 	defer cancel()
 	stop := context.AfterFunc(b.life, cancel)
 	defer stop()
-	return logfile.FollowVM(ctx, id, path, offset, followPoll, b.logOwner(id, name), fn)
+	return logfile.FollowVM(ctx, id, path, from, followPoll, b.logOwner(id, name), fn)
 }
 
 // logChange writes a state change to the VM's log; b.mu is held.

@@ -99,6 +99,20 @@ type LogReader interface {
 	StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error
 }
 
+// LogResumer is an optional interface of a LogReader that resumes a log by
+// the file an offset counts in. StreamLogFrom follows the log as StreamLog
+// does from from.Offset, when from.File is empty or the file the log is now.
+// When the log was rotated away from from.File, it hands on the rest of
+// that file from from.Offset first, if the file is still there, then the
+// files the log was rotated to after it, then the log as it is now, each
+// from its start and its first line marked Reopened; when from.File is gone,
+// the log as it is now from its start, its first line marked Reopened. No
+// line is lost or handed on twice by a rotation while nobody followed.
+// logfile.FollowVM does this for a log file.
+type LogResumer interface {
+	StreamLogFrom(ctx context.Context, id string, from LogPosition, fn func(LogLine) error) error
+}
+
 // EventWatcher streams lifecycle events.
 type EventWatcher interface {
 	// WatchEvents calls fn for each event until ctx ends (returning nil) or

@@ -106,15 +106,21 @@ func (c *GRPCClient) TailLog(ctx context.Context, id string, n int) (*LogTail, e
 }
 
 func (c *GRPCClient) StreamLog(ctx context.Context, id string, offset int64, fn func(LogLine) error) error {
+	return c.StreamLogFrom(ctx, id, LogPosition{Offset: offset}, fn)
+}
+
+// StreamLogFrom resumes by file (LogResumer); a plugin that does not know
+// the file field resumes by the offset alone, as StreamLog.
+func (c *GRPCClient) StreamLogFrom(ctx context.Context, id string, from LogPosition, fn func(LogLine) error) error {
 	// Cancelling on return ends the plugin's side too when fn fails.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.client.StreamLog(ctx, &backendv1.StreamLogRequest{Id: id, Offset: offset})
+	stream, err := c.client.StreamLog(ctx, &backendv1.StreamLogRequest{Id: id, Offset: from.Offset, File: from.File})
 	if err != nil {
 		return plugin.FromStatus(err)
 	}
 	return recvLoop(ctx, stream.Recv, func(l *backendv1.LogLine) error {
-		return fn(LogLine{Text: l.GetText(), Offset: l.GetOffset(), Time: timeFromProto(l.GetTime()), Reopened: l.GetReopened()})
+		return fn(LogLine{Text: l.GetText(), Offset: l.GetOffset(), Time: timeFromProto(l.GetTime()), Reopened: l.GetReopened(), File: l.GetFile()})
 	})
 }
 

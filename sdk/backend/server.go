@@ -110,9 +110,15 @@ func (s *GRPCServer) TailLog(ctx context.Context, req *backendv1.TailLogRequest)
 }
 
 func (s *GRPCServer) StreamLog(req *backendv1.StreamLogRequest, stream backendv1.Backend_StreamLogServer) error {
-	err := s.Impl.StreamLog(stream.Context(), req.GetId(), req.GetOffset(), func(l LogLine) error {
-		return sendUnlessDone(stream.Context(), stream.Send(&backendv1.LogLine{Text: l.Text, Offset: l.Offset, Time: timestamppb.New(l.Time), Reopened: l.Reopened}))
-	})
+	send := func(l LogLine) error {
+		return sendUnlessDone(stream.Context(), stream.Send(&backendv1.LogLine{Text: l.Text, Offset: l.Offset, Time: timestamppb.New(l.Time), Reopened: l.Reopened, File: l.File}))
+	}
+	var err error
+	if r, ok := s.Impl.(LogResumer); ok && req.GetFile() != "" {
+		err = r.StreamLogFrom(stream.Context(), req.GetId(), LogPosition{File: req.GetFile(), Offset: req.GetOffset()}, send)
+	} else {
+		err = s.Impl.StreamLog(stream.Context(), req.GetId(), req.GetOffset(), send)
+	}
 	return plugin.ToStatus(err)
 }
 

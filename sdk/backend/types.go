@@ -152,6 +152,17 @@ type LogLine struct {
 	Time   time.Time
 	// Reopened marks the first line after the file was truncated or rotated.
 	Reopened bool
+	// File identifies the file the line came from, opaquely (for a log
+	// file, its device and inode); pass it back with Offset to resume (see
+	// LogResumer). Empty when the backend does not say.
+	File string
+}
+
+// LogPosition is where to resume following a log: Offset (negative: the
+// end) in File, a LogLine's File; an empty File is the file the log is now.
+type LogPosition struct {
+	File   string
+	Offset int64
 }
 
 // EventType classifies an Event.

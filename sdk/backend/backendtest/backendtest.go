@@ -84,6 +84,7 @@ var subtests = []subtest{
 	{"Disks", testDisks, false},
 	{"TailLog", testTailLog, false},
 	{"StreamLog", testStreamLog, false},
+	{"StreamLogFrom", testStreamLogFrom, false},
 	{"StreamLogDeleted", testStreamLogDeleted, false},
 }
 
@@ -92,7 +93,7 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 // Run runs the whole conformance suite against the backend h describes, one
 // subtest per area: Relaunch, Info, HostInfo, Config, Create, InvalidSpec,
 // NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog,
-// StreamLog and StreamLogDeleted. Relaunch runs first and alone (it
+// StreamLog, StreamLogFrom and StreamLogDeleted. Relaunch runs first and alone (it
 // replaces the backend the others use); the others run in parallel unless
 // h.Sequential. A missing
 // required Harness field fails the run; a capability the backend does not

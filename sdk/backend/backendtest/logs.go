@@ -294,11 +294,22 @@ type follower struct {
 // follow starts StreamLog(id, offset) and waits until the plugin side runs.
 func (e *env) follow(t *testing.T, id string, offset int64) *follower {
 	t.Helper()
+	return e.followFrom(t, id, backend.LogPosition{Offset: offset})
+}
+
+// followFrom starts StreamLogFrom(id, from) (StreamLog when from names no
+// file) and waits until the plugin side runs.
+func (e *env) followFrom(t *testing.T, id string, from backend.LogPosition) *follower {
+	t.Helper()
+	what := fmt.Sprintf("StreamLog(%s, offset %d)", id, from.Offset)
+	if from.File != "" {
+		what = fmt.Sprintf("StreamLogFrom(%s, file %s, offset %d)", id, from.File, from.Offset)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
 	f := &follower{
 		e:      e,
-		what:   fmt.Sprintf("StreamLog(%s, offset %d)", id, offset),
+		what:   what,
 		lines:  newCollector[backend.LogLine](),
 		done:   make(chan error, 1),
 		cancel: cancel,
@@ -307,7 +318,7 @@ func (e *env) follow(t *testing.T, id string, offset int64) *follower {
 		ctx, f.sc = e.tr.tag(ctx, "stream-"+randHex(8))
 	}
 	go func() {
-		f.done <- e.c.StreamLog(ctx, id, offset, func(l backend.LogLine) error {
+		f.done <- e.c.StreamLogFrom(ctx, id, from, func(l backend.LogLine) error {
 			f.lines.add(l)
 			return nil
 		})
@@ -490,5 +501,45 @@ func testStreamLog(t *testing.T, e *env) {
 
 	more := numbered("after-rotation", 2)
 	f.expect(t, "after lines were appended to the new log", more, lf.append(more...), noReopen)
+	f.stop(t)
+}
+
+// testStreamLogFrom, for a backend that resumes by file (backend.LogResumer):
+// lines name their file, and a log rotated while nobody followed is resumed
+// in the rotated file, then the new one, no line lost or sent twice.
+func testStreamLogFrom(t *testing.T, e *env) {
+	e.needCap(t, backend.CapLogs, "StreamLogFrom")
+	e.needLogPath(t)
+	if e.tr == nil {
+		t.Skip("SKIPPED: the backend was handed over as a client: whether it resumes by file is not known")
+	}
+	if _, ok := e.tr.Backend.(backend.LogResumer); !ok {
+		t.Skipf("SKIPPED: backend %q does not implement backend.LogResumer", e.info.Name)
+	}
+	vm, _ := e.create(t, "resume")
+	lf := e.takeLog(t, vm)
+	first := numbered("first", 3)
+	offs := lf.write(first...)
+	f := e.follow(t, vm.ID, 0)
+	f.expect(t, "of an existing log", first, offs, noReopen)
+	got := f.lines.snapshot()
+	f.stop(t)
+	file := got[0].File
+	for _, l := range got {
+		if l.File == "" || l.File != file {
+			t.Fatalf("%s: line %q has File %q, want the same identity of the log file on every line", f.what, l.Text, l.File)
+		}
+	}
+
+	// Rotated while nobody followed, and the new file grown past the
+	// offset resumed from.
+	unsent := numbered("unsent", 2)
+	uoffs := lf.append(unsent...)
+	lf.rotate()
+	fresh := numbered("fresh file, longer than the rest of the rotated one", 3)
+	foffs := lf.write(fresh...)
+	f = e.followFrom(t, vm.ID, backend.LogPosition{File: file, Offset: offs[0]})
+	f.expect(t, "of the rotated log", append(first[1:], unsent...), append(offs[1:], uoffs...), noReopen)
+	f.expect(t, "of the log it was rotated to", fresh, foffs, firstReopened)
 	f.stop(t)
 }

@@ -111,6 +111,16 @@ func (tr *tracker) StreamLog(ctx context.Context, id string, offset int64, fn fu
 	return tr.track(ctx, func() error { return tr.Backend.StreamLog(ctx, id, offset, fn) })
 }
 
+// StreamLogFrom records the call and passes it on, as StreamLog to a
+// backend that does not resume by file.
+func (tr *tracker) StreamLogFrom(ctx context.Context, id string, from backend.LogPosition, fn func(backend.LogLine) error) error {
+	r, ok := tr.Backend.(backend.LogResumer)
+	if !ok {
+		return tr.StreamLog(ctx, id, from.Offset, fn)
+	}
+	return tr.track(ctx, func() error { return r.StreamLogFrom(ctx, id, from, fn) })
+}
+
 // WatchEvents records the call and passes it on.
 func (tr *tracker) WatchEvents(ctx context.Context, fn func(backend.Event) error) error {
 	return tr.track(ctx, func() error { return tr.Backend.WatchEvents(ctx, fn) })

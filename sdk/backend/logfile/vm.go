@@ -39,7 +39,7 @@ const (
 // errVMGone ends following the log of a VM that was deleted.
 var errVMGone = errors.New("the vm was deleted")
 
-// FollowVM follows the log at path of VM id as Follow does, and ends once
+// FollowVM follows the log at path of VM id from from as FollowFrom does, and ends once
 // the VM is deleted, so that no line of a later VM of the same name is
 // handed on as this VM's. owner says whose the log is; it is asked after
 // each line is read and before fn gets it, and every OwnerCheckInterval
@@ -51,7 +51,7 @@ var errVMGone = errors.New("the vm was deleted")
 // log again from the last line it got); one while no line comes is asked
 // again at the next check. It returns nil when ctx ends and fn's error as
 // is.
-func FollowVM(ctx context.Context, id, path string, offset int64, poll time.Duration, owner func(context.Context) (Owner, error), fn func(backend.LogLine) error) error {
+func FollowVM(ctx context.Context, id, path string, from backend.LogPosition, poll time.Duration, owner func(context.Context) (Owner, error), fn func(backend.LogLine) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
@@ -106,7 +106,7 @@ func FollowVM(ctx context.Context, id, path string, offset int64, poll time.Dura
 			}
 		}
 	}()
-	err := Follow(ctx, path, offset, poll, func(l backend.LogLine) error {
+	err := FollowFrom(ctx, path, from, poll, func(l backend.LogLine) error {
 		if err := check(time.Now()); err != nil {
 			return err
 		}

@@ -39,7 +39,7 @@ func startFollowVM(t *testing.T, path string, owner *scriptedOwner) (<-chan back
 	lines := make(chan backend.LogLine, 100)
 	done := make(chan error, 1)
 	go func() {
-		done <- FollowVM(ctx, "vm-1", path, 0, testPoll, owner.get, func(l backend.LogLine) error {
+		done <- FollowVM(ctx, "vm-1", path, backend.LogPosition{}, testPoll, owner.get, func(l backend.LogLine) error {
 			lines <- l
 			return nil
 		})
@@ -135,11 +135,11 @@ func TestFollowVMCancelled(t *testing.T) {
 	owner := &scriptedOwner{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := FollowVM(ctx, "vm-1", path, 0, testPoll, owner.get, func(backend.LogLine) error { return nil }); err != nil {
+	if err := FollowVM(ctx, "vm-1", path, backend.LogPosition{}, testPoll, owner.get, func(backend.LogLine) error { return nil }); err != nil {
 		t.Errorf("FollowVM with its context ended returned %v, want nil", err)
 	}
 	stop := errors.New("enough")
-	err := FollowVM(context.Background(), "vm-1", path, 0, testPoll, owner.get, func(backend.LogLine) error { return stop })
+	err := FollowVM(context.Background(), "vm-1", path, backend.LogPosition{}, testPoll, owner.get, func(backend.LogLine) error { return stop })
 	if err != stop {
 		t.Errorf("FollowVM returned %v, want fn's error as is", err)
 	}

@@ -1447,7 +1447,11 @@ type StreamLogRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Byte offset to start from; negative starts at the end of the file.
-	Offset        int64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Offset int64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The file offset counts in, as a LogLine's file names it; empty: the
+	// file the log is now. A backend that finds the log rotated away from
+	// this file reads the rest of it first when it is still there.
+	File          string `protobuf:"bytes,3,opt,name=file,proto3" json:"file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1496,6 +1500,13 @@ func (x *StreamLogRequest) GetOffset() int64 {
 	return 0
 }
 
+func (x *StreamLogRequest) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
 type LogLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
@@ -1503,7 +1514,10 @@ type LogLine struct {
 	Offset int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
 	Time   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
 	// Set on the first line read after the file was truncated or rotated.
-	Reopened      bool `protobuf:"varint,4,opt,name=reopened,proto3" json:"reopened,omitempty"`
+	Reopened bool `protobuf:"varint,4,opt,name=reopened,proto3" json:"reopened,omitempty"`
+	// Identifies the file the line came from (opaque; a log file's device and
+	// inode); empty when the backend does not say.
+	File          string `protobuf:"bytes,5,opt,name=file,proto3" json:"file,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1564,6 +1578,13 @@ func (x *LogLine) GetReopened() bool {
 		return x.Reopened
 	}
 	return false
+}
+
+func (x *LogLine) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
 }
 
 type WatchEventsRequest struct {
@@ -1785,15 +1806,17 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12?\n" +
 	"\rlast_modified\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\flastModified\x12\x14\n" +
 	"\x05lines\x18\x05 \x03(\tR\x05lines\x12\x1c\n" +
-	"\ttruncated\x18\x06 \x01(\bR\ttruncated\":\n" +
+	"\ttruncated\x18\x06 \x01(\bR\ttruncated\"N\n" +
 	"\x10StreamLogRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06offset\x18\x02 \x01(\x03R\x06offset\"\x81\x01\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x12\n" +
+	"\x04file\x18\x03 \x01(\tR\x04file\"\x95\x01\n" +
 	"\aLogLine\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12.\n" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
-	"\breopened\x18\x04 \x01(\bR\breopened\"\x14\n" +
+	"\breopened\x18\x04 \x01(\bR\breopened\x12\x12\n" +
+	"\x04file\x18\x05 \x01(\tR\x04file\"\x14\n" +
 	"\x12WatchEventsRequest\"\xe6\x01\n" +
 	"\x05Event\x121\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1d.quantix.backend.v1.EventTypeR\x04type\x12\x13\n" +
