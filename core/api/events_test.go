@@ -17,6 +17,7 @@ import (
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -421,16 +422,45 @@ func TestStreamOutlivesReadTimeout(t *testing.T) {
 	defer srv.Close()
 	stream, stop := openStream(t, srv.URL, "", nil)
 	defer stop()
-	// Time passing is what is tested: the stream outlives the deadline.
-	time.Sleep(4 * srv.Config.ReadTimeout)
+	msgs, ended := make(chan sseMsg), make(chan error, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			m, err := stream.read()
+			if err != nil {
+				ended <- err
+				return
+			}
+			select {
+			case msgs <- m:
+			case <-done:
+				return
+			}
+		}
+	}()
+	// Time passing is what is tested: the stream stays open well past the
+	// deadline, then still delivers.
+	wait.Stays(t, 4*srv.Config.ReadTimeout, "the stream open past the read timeout", func() bool {
+		select {
+		case err := <-ended:
+			t.Errorf("the stream ended after the read timeout: %v", err)
+			return false
+		case <-msgs:
+			return true
+		default:
+			return true
+		}
+	})
 	id := e.create(t, "after-the-deadline")
 	for {
-		m, err := stream.read()
-		if err != nil {
+		select {
+		case err := <-ended:
 			t.Fatalf("the stream ended after the read timeout: %v", err)
-		}
-		if m.event == "vm" && strings.Contains(m.data, id) {
-			return
+		case m := <-msgs:
+			if m.event == "vm" && strings.Contains(m.data, id) {
+				return
+			}
 		}
 	}
 }

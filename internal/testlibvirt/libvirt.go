@@ -9,6 +9,7 @@
 package testlibvirt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/internal/hostlock"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // QEMUURI is the libvirtd the end-to-end tests drive.
@@ -47,8 +49,13 @@ func CheckLibvirt() error {
 func RequireLibvirt(t testing.TB) {
 	t.Helper()
 	if err := CheckLibvirt(); err != nil {
-		t.Fatalf("libvirtd with QEMU is not usable (%v): run `make deps` (scripts/setup-host.sh) to install and start it", err)
+		failUnusable(t, err)
 	}
+}
+
+func failUnusable(t testing.TB, err error) {
+	t.Helper()
+	t.Fatalf("libvirtd with QEMU is not usable (%v): run `make deps` (scripts/setup-host.sh) to install and start it", err)
 }
 
 // UseLibvirt holds the host's libvirtd for t (hostlock.Libvirtd: no other
@@ -58,11 +65,11 @@ func RequireLibvirt(t testing.TB) {
 func UseLibvirt(t testing.TB) {
 	t.Helper()
 	hostlock.Libvirtd(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for CheckLibvirt() != nil && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := wait.Poll(ctx, CheckLibvirt); err != nil {
+		failUnusable(t, err)
 	}
-	RequireLibvirt(t)
 }
 
 // ForeignDomainXML is the definition of a domain as someone outside

@@ -19,6 +19,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/quantixvm/quantix/internal/hostlock"
+	"github.com/quantixvm/quantix/internal/wait"
 	qxlibvirt "github.com/quantixvm/quantix/plugins/libvirt"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/backend/backendtest"
@@ -238,17 +239,17 @@ const imageDirPrefix = "qx-conf-images-"
 // connect opens uri, retrying for up to patience: libvirtd may be
 // restarting.
 func connect(uri string, patience time.Duration) (*golibvirt.Connect, error) {
-	var err error
-	for deadline := time.Now().Add(patience); ; {
-		var conn *golibvirt.Connect
-		if conn, err = golibvirt.NewConnect(uri); err == nil {
-			return conn, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, err
-		}
-		time.Sleep(250 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	var conn *golibvirt.Connect
+	err := wait.Poll(ctx, func() (err error) {
+		conn, err = golibvirt.NewConnect(uri)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("no connection within %s: %w", patience, err)
 	}
+	return conn, nil
 }
 
 // removePools destroys and undefines the storage pools of uri that match:

@@ -150,11 +150,14 @@ func TestKeyedMutex(t *testing.T) {
 		}
 		close(got)
 	}()
-	select {
-	case <-got:
-		t.Fatal("second lock did not wait")
-	case <-time.After(20 * time.Millisecond):
-	}
+	wait.Stays(t, 20*time.Millisecond, "the second lock of a held key waiting", func() bool {
+		select {
+		case <-got:
+			return false
+		default:
+			return true
+		}
+	})
 	unlock()
 	<-got
 	if n := k.size(); n != 0 {

@@ -18,6 +18,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/quantixvm/quantix/internal/hostlock"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -310,13 +311,7 @@ func watchEvents(t *testing.T, b *Backend) *eventLog {
 			t.Errorf("WatchEvents returned %v after cancel, want nil", err)
 		}
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for b.hub.Subscribers() == before {
-		if time.Now().After(deadline) {
-			t.Fatal("WatchEvents did not subscribe")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.Until(t, 5*time.Second, "WatchEvents to subscribe", func() bool { return b.hub.Subscribers() > before })
 	return l
 }
 

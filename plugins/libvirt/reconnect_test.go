@@ -3,6 +3,7 @@ package libvirt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/internal/hostlock"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -55,17 +57,12 @@ func TestQEMUReconnectAfterLibvirtdRestart(t *testing.T) {
 // waitHealth waits until check accepts what Health returns.
 func waitHealth(t *testing.T, b *Backend, want string, timeout time.Duration, check func(error) bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := b.Health(context.Background())
-		if check(err) {
-			return
+	wait.UntilNil(t, timeout, "health "+want, func() error {
+		if err := b.Health(context.Background()); !check(err) {
+			return fmt.Errorf("health %v (kind %s)", err, plugin.KindOf(err))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health after %s: %v (kind %s), want %s", timeout, err, plugin.KindOf(err), want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // libvirtdPid reads the running libvirtd's pid from its pid file.
@@ -91,13 +88,7 @@ func stopLibvirtd(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatalf("stopping libvirtd %d: %v", pid, err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("libvirtd %d still running 30s after SIGTERM", pid)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	wait.Until(t, 30*time.Second, fmt.Sprintf("libvirtd %d to exit after SIGTERM", pid), func() bool { return !alive(pid) })
 }
 
 func startLibvirtd(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -90,34 +91,37 @@ func TestConcurrentChurn(t *testing.T) {
 			}
 			names[vm.Name] = true
 		}
-		// Wait until the events stop coming, then replay them.
-		n := -1
-		for len(watchers[i].snapshot()) != n {
-			n = len(watchers[i].snapshot())
-			time.Sleep(50 * time.Millisecond)
-		}
-		replayed := map[string]backend.PowerState{}
-		for _, vm := range initial[h] {
-			replayed[vm.ID] = vm.State
-		}
-		for _, ev := range watchers[i].snapshot() {
-			switch ev.Type {
-			case backend.EventCreated, backend.EventStateChanged:
-				replayed[ev.VMID] = ev.State
-			case backend.EventDeleted:
-				delete(replayed, ev.VMID)
-			case backend.EventResync:
-				t.Fatalf("host %d sent a resync with a buffer of %d: events were lost", i, 1<<16)
+		// The events, replayed, come to what the host lists.
+		var n int
+		wait.UntilNil(t, 10*time.Second, fmt.Sprintf("host %d's events to replay to its listing", i), func() error {
+			evs := watchers[i].snapshot()
+			n = len(evs)
+			replayed := map[string]backend.PowerState{}
+			for _, vm := range initial[h] {
+				replayed[vm.ID] = vm.State
 			}
-		}
-		if len(replayed) != len(want) {
-			t.Errorf("host %d: events give %d VMs, ListVMs %d", i, len(replayed), len(want))
-		}
-		for id, st := range want {
-			if replayed[id] != st {
-				t.Errorf("host %d: VM %s is %s, its events say %q", i, id, st, replayed[id])
+			for _, ev := range evs {
+				switch ev.Type {
+				case backend.EventCreated, backend.EventStateChanged:
+					replayed[ev.VMID] = ev.State
+				case backend.EventDeleted:
+					delete(replayed, ev.VMID)
+				case backend.EventResync:
+					t.Fatalf("host %d sent a resync with a buffer of %d: events were lost", i, 1<<16)
+				}
 			}
-		}
+			if len(replayed) != len(want) {
+				return fmt.Errorf("%d events give %d VMs, ListVMs %d", n, len(replayed), len(want))
+			}
+			for id, st := range want {
+				if replayed[id] != st {
+					return fmt.Errorf("%d events: VM %s is %s, its events say %q", n, id, st, replayed[id])
+				}
+			}
+			return nil
+		})
+		wait.Stays(t, 50*time.Millisecond, fmt.Sprintf("no event of host %d after the %d that replay to its listing", i, n),
+			func() bool { return len(watchers[i].snapshot()) == n })
 		t.Logf("host %d: %d VMs, %d events", i, len(vms), n)
 	}
 	for _, id := range ids {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
@@ -22,6 +23,11 @@ func TestSlowSubscriber(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var slow []backend.Event
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(slow)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -38,9 +44,7 @@ func TestSlowSubscriber(t *testing.T) {
 			return nil
 		})
 	}()
-	for b.hub.Subscribers() == before {
-		time.Sleep(time.Millisecond)
-	}
+	subscribed(t, b, before)
 
 	// Batches of half a buffer, each drained by the fast subscriber before
 	// the next: it must get every event while the blocked one overflows.
@@ -59,17 +63,7 @@ func TestSlowSubscriber(t *testing.T) {
 		busy += time.Since(start)
 		if i == 0 {
 			// The slow subscriber holds the first event, blocked in fn.
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-				mu.Lock()
-				n := len(slow)
-				mu.Unlock()
-				if n == 1 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the slow subscriber did not get the first event")
-				}
-			}
+			wait.Until(t, 5*time.Second, "the slow subscriber to get the first event", func() bool { return received() == 1 })
 		}
 		if (i+1)%(buffer/2) == 0 {
 			fast.wait(t, i+1)
@@ -88,31 +82,14 @@ func TestSlowSubscriber(t *testing.T) {
 		}
 	}
 	close(release)
-	// Wait for the slow subscriber to catch up: first event, then resync.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		n := len(slow)
-		mu.Unlock()
-		if n >= 2 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// Wait for the slow subscriber to catch up: first event, then resync;
+	// then the next change, and nothing after it.
+	wait.Until(t, 5*time.Second, "the slow subscriber to get a second event", func() bool { return received() >= 2 })
 	if _, err := b.SetState(id, backend.StatePaused); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		n := len(slow)
-		mu.Unlock()
-		if n >= 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
+	wait.Until(t, 5*time.Second, "the slow subscriber to get a third event", func() bool { return received() >= 3 })
+	wait.Stays(t, 50*time.Millisecond, "no fourth event for the slow subscriber", func() bool { return received() == 3 })
 	mu.Lock()
 	got := append([]backend.Event(nil), slow...)
 	mu.Unlock()
@@ -136,9 +113,7 @@ func TestWatchEnds(t *testing.T) {
 	go func() {
 		errc <- b.WatchEvents(context.Background(), func(backend.Event) error { return stop })
 	}()
-	for b.hub.Subscribers() == before {
-		time.Sleep(time.Millisecond)
-	}
+	subscribed(t, b, before)
 	if _, err := b.Crash(PopulatedID("ends", 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -156,16 +131,27 @@ func TestWatchEnds(t *testing.T) {
 
 	watching := make(chan error, 1)
 	streaming := make(chan error, 1)
+	// The crash wrote a line to the VM's log: its arrival tells that
+	// StreamLog is following.
+	following := make(chan struct{})
+	var once sync.Once
 	go func() {
 		watching <- b.WatchEvents(context.Background(), func(backend.Event) error { return nil })
 	}()
 	go func() {
-		streaming <- b.StreamLog(context.Background(), PopulatedID("ends", 0), 0, func(backend.LogLine) error { return nil })
+		streaming <- b.StreamLog(context.Background(), PopulatedID("ends", 0), 0, func(backend.LogLine) error {
+			once.Do(func() { close(following) })
+			return nil
+		})
 	}()
-	for b.hub.Subscribers() == 0 {
-		time.Sleep(time.Millisecond)
+	subscribed(t, b, 0)
+	select {
+	case <-following:
+	case err := <-streaming:
+		t.Fatalf("StreamLog returned %v before any line", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("StreamLog sent no line of the VM's log within 5s")
 	}
-	time.Sleep(2 * followPoll)
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -140,15 +141,16 @@ func watch(t testing.TB, b *Backend) *events {
 			return nil
 		})
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for b.hub.Subscribers() <= before {
-		if time.Now().After(deadline) {
-			t.Fatal("WatchEvents did not subscribe within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	subscribed(t, b, before)
 	t.Cleanup(func() { w.stop(t) })
 	return w
+}
+
+// subscribed waits until b's event hub has more than before subscribers:
+// a WatchEvents call started since is registered.
+func subscribed(t testing.TB, b *Backend, before int) {
+	t.Helper()
+	wait.Until(t, 5*time.Second, "WatchEvents to subscribe", func() bool { return b.hub.Subscribers() > before })
 }
 
 // stop ends the call and checks that it returned nil.
@@ -198,12 +200,15 @@ func (w *events) snapshot() []backend.Event {
 // quiet checks that no event beyond the first n arrives within d.
 func (w *events) quiet(t testing.TB, n int, d time.Duration) {
 	t.Helper()
-	time.Sleep(d)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.list) > n {
-		t.Errorf("unexpected events after the first %d: %s", n, fmtEvents(w.list[n:]))
-	}
+	wait.Stays(t, d, fmt.Sprintf("no event after the first %d", n), func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.list) > n {
+			t.Errorf("unexpected events after the first %d: %s", n, fmtEvents(w.list[n:]))
+			return false
+		}
+		return true
+	})
 }
 
 // fmtEvents formats events for failure messages.

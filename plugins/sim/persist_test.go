@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -104,17 +106,12 @@ func TestPluginKilledKeepsVMs(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st := b.Status()
-		if st.Healthy && st.PID != pid && st.PID != 0 {
-			break
+	wait.UntilNil(t, 20*time.Second, "the plugin to be relaunched", func() error {
+		if st := b.Status(); !st.Healthy || st.PID == pid || st.PID == 0 {
+			return fmt.Errorf("status %+v", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the plugin was not relaunched within 20s: %+v", st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	got, err := b.GetVM(ctx, vm.ID)
 	if err != nil || got.State != backend.StateRunning || !got.Managed {
 		t.Errorf("GetVM(%s) after the relaunch = %+v, %v; want it RUNNING and managed", vm.ID, got, err)

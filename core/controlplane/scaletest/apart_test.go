@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/internal/teststore"
@@ -22,12 +24,17 @@ import (
 	"github.com/quantixvm/quantix/sdk/backend"
 )
 
-// Timing of TestAgentsStayApart: heartbeats every apartBeat, so a stopped
-// agent's node is UNREACHABLE after three of them.
+// Timing of TestAgentsStayApart: heartbeats every apartBeat, so that the
+// hash comparisons the test waits for come soon, and a node silent for
+// apartLiveness is UNREACHABLE. Only the stopped agent's node may become
+// UNREACHABLE, so the window is many heartbeats long: a loaded machine
+// that delays a few heartbeats must not make a live node UNREACHABLE
+// mid-test.
 const (
-	apartBeat   = 200 * time.Millisecond
-	apartJitter = 50 * time.Millisecond
-	apartVMs    = 6
+	apartBeat     = 200 * time.Millisecond
+	apartJitter   = 50 * time.Millisecond
+	apartLiveness = 5 * time.Second
+	apartVMs      = 6
 	// settle bounds how long a change may take to reach the database.
 	settle = 10 * time.Second
 )
@@ -66,19 +73,75 @@ type apart struct {
 	t       *testing.T
 	cl      *cluster
 	stream  *recorder
+	beats   *beatCounter
 	a, b, c *host
 	// ids of the nodes, by host name.
 	ids map[string]string
 }
 
+// beatCounter is the agent server's ReportHandler in TestAgentsStayApart:
+// the Reconciler, counting per node the heartbeats whose state hash
+// matched the database's (that asked for no full sync).
+type beatCounter struct {
+	nodeapi.ReportHandler
+	mu      sync.Mutex
+	matched map[string]int
+}
+
+func (c *beatCounter) Heartbeat(ctx context.Context, nodeID string, hb nodeapi.HeartbeatReport) (bool, error) {
+	full, err := c.ReportHandler.Heartbeat(ctx, nodeID, hb)
+	if err == nil && !full {
+		c.mu.Lock()
+		c.matched[nodeID]++
+		c.mu.Unlock()
+	}
+	return full, err
+}
+
+func (c *beatCounter) count(nodeID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.matched[nodeID]
+}
+
+// hashesCompared waits until every host of hosts has had two heartbeats
+// handled from now on whose hash matched the database's: the second began
+// after this call, so the records of the hosts are what their agents
+// report and no full sync is called for. A hash that keeps differing
+// fails the test.
+func (x *apart) hashesCompared(what string, hosts ...*host) {
+	x.t.Helper()
+	from := make(map[string]int, len(hosts))
+	for _, h := range hosts {
+		from[h.name] = x.beats.count(x.ids[h.name])
+	}
+	waitFor(x.t, settle, what+": two heartbeats with matching hashes from "+fmt.Sprint(len(hosts))+" nodes", func() (bool, string) {
+		var behind []string
+		for _, h := range hosts {
+			if n := x.beats.count(x.ids[h.name]) - from[h.name]; n < 2 {
+				behind = append(behind, fmt.Sprintf("%s: %d", h.name, n))
+			}
+		}
+		return len(behind) == 0, "matching heartbeats since: " + strings.Join(behind, ", ")
+	})
+}
+
 func testAgentsStayApart(t *testing.T, driver string) {
 	ctx := context.Background()
 	logger := testlog.New(t, hclog.Info)
+	beats := &beatCounter{matched: map[string]int{}}
 	c := startCluster(t, driver, clusterOptions{
-		reconcile: controlplane.ReconcilerOptions{LivenessScan: 50 * time.Millisecond},
-		log:       logger.Named("server"),
+		reconcile: controlplane.ReconcilerOptions{
+			LivenessScan:     50 * time.Millisecond,
+			MissedHeartbeats: int(apartLiveness / apartBeat),
+		},
+		log: logger.Named("server"),
+		handler: func(h nodeapi.ReportHandler) nodeapi.ReportHandler {
+			beats.ReportHandler = h
+			return beats
+		},
 	})
-	x := &apart{t: t, cl: c, stream: c.record(t), ids: map[string]string{}}
+	x := &apart{t: t, cl: c, stream: c.record(t), beats: beats, ids: map[string]string{}}
 	start := func(name string) *host {
 		h := startHost(t, c, name, hostOptions{
 			vms:       sim.VMsConfig{Count: apartVMs, State: "running"},
@@ -249,8 +312,7 @@ func (x *apart) changesStayOnTheirNode() {
 	if err != nil || named.ID != popID(b, 0) {
 		t.Errorf("the vm named %s-0 is %+v (%v), want node B's managed one", b.name, named, err)
 	}
-	// A heartbeat of every node has compared hashes since.
-	time.Sleep(3 * apartBeat)
+	x.hashesCompared("changes on node A", x.a, x.b, x.c)
 	x.untouched(others, "changes on node A")
 	if got, want := len(onNode(t, st, idA)), apartVMs-1+2; got != want {
 		t.Errorf("node A has %d records, want %d", got, want)
@@ -319,8 +381,8 @@ func (x *apart) move(id string, src, dst *host, through string, move func(), als
 	what := fmt.Sprintf("%s moved from %s to %s through %s", before.Name, src.name, dst.name, through)
 	x.waitVM(id, what, inState(x.ids[dst.name], before.State))
 	// The source's heartbeats compare its hash, which must not call for
-	// anything that makes the VM LOST: wait for a few of them.
-	time.Sleep(3 * apartBeat)
+	// anything that makes the VM LOST: wait for them.
+	x.hashesCompared(what, x.a, x.b, x.c)
 	v := getVM(t, x.cl.store, id)
 	if v == nil || v.NodeID != x.ids[dst.name] || v.State != before.State || v.IsManaged != before.IsManaged ||
 		v.Origin != before.Origin || v.Name != before.Name || v.LostReason != "" || v.LostAt != nil {
@@ -411,7 +473,7 @@ func (x *apart) stoppedAgent() {
 	others := x.snapshot(x.b, x.c)
 	before := onNode(t, st, x.ids[a.name])
 	a.stop()
-	waitFor(t, settle, "node A unreachable", func() (bool, string) {
+	waitFor(t, apartLiveness+settle, "node A unreachable", func() (bool, string) {
 		n, err := st.Nodes().Get(ctx, x.ids[a.name])
 		if err != nil {
 			t.Fatal(err)

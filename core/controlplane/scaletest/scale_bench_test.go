@@ -20,6 +20,7 @@ import (
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/internal/teststore"
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/sim"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -127,8 +128,8 @@ func benchScale(b *testing.B, driver string) {
 	for _, h := range hosts {
 		h.start(b, c, opts)
 	}
-	if !m.waitSynced(agents, 2*time.Minute) {
-		b.Fatalf("after 2m, %d of %d nodes had their full sync applied", m.syncedCount(), agents)
+	if err := m.waitSynced(agents, 2*time.Minute); err != nil {
+		b.Fatal(err)
 	}
 	fullSync := m.lastSync().Sub(began)
 	_, _, syncOthers, syncWall := syncUse.since()
@@ -150,7 +151,9 @@ func benchScale(b *testing.B, driver string) {
 	pages := walkPages(b, c.apiURL, total)
 
 	// Steady state: every agent has heartbeated since its full sync.
-	time.Sleep(scaleHeartbeat + time.Second)
+	if err := m.waitBeatSinceSync(agents, time.Minute); err != nil {
+		b.Fatal(err)
+	}
 	m.resetWindow()
 	var prof bytes.Buffer
 	profiling := pprof.StartCPUProfile(&prof) == nil
@@ -158,6 +161,7 @@ func benchScale(b *testing.B, driver string) {
 		b.Log("cpu profiling is in use already (-cpuprofile): the shares of the server and the agents are not measured")
 	}
 	use := readUsage()
+	// The window of the steady state: this sleep is the measurement.
 	time.Sleep(window)
 	cpu, pgCPU, others, wall := use.since()
 	if profiling {
@@ -356,7 +360,9 @@ type meter struct {
 	mu sync.Mutex
 	// synced has, per node, when its first full sync of the expected size
 	// was applied.
-	synced     map[string]time.Time
+	synced map[string]time.Time
+	// beaten has, per node, when its last heartbeat was handled.
+	beaten     map[string]time.Time
 	want       int
 	fullSyncs  []time.Duration
 	heartbeats []time.Duration
@@ -364,7 +370,9 @@ type meter struct {
 }
 
 // newMeter returns a meter waiting for full syncs of perNode VMs.
-func newMeter(perNode int) *meter { return &meter{synced: map[string]time.Time{}, want: perNode} }
+func newMeter(perNode int) *meter {
+	return &meter{synced: map[string]time.Time{}, beaten: map[string]time.Time{}, want: perNode}
+}
 
 func (m *meter) wrap(h nodeapi.ReportHandler) nodeapi.ReportHandler {
 	m.h = h
@@ -399,6 +407,7 @@ func (m *meter) Heartbeat(ctx context.Context, nodeID string, hb nodeapi.Heartbe
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.heartbeats = append(m.heartbeats, d)
+	m.beaten[nodeID] = time.Now()
 	if full {
 		m.asks++
 	}
@@ -408,16 +417,45 @@ func (m *meter) Heartbeat(ctx context.Context, nodeID string, hb nodeapi.Heartbe
 func (m *meter) Disconnected(ctx context.Context, nodeID string) { m.h.Disconnected(ctx, nodeID) }
 
 // waitSynced waits until nodes nodes had a full sync of the expected size
-// applied; false after within.
-func (m *meter) waitSynced(nodes int, within time.Duration) bool {
-	deadline := time.Now().Add(within)
-	for m.syncedCount() < nodes {
-		if time.Now().After(deadline) {
-			return false
+// applied; an error after within says how many had.
+func (m *meter) waitSynced(nodes int, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	err := wait.Poll(ctx, func() error {
+		if n := m.syncedCount(); n < nodes {
+			return fmt.Errorf("%d of %d nodes had their full sync applied", n, nodes)
 		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting %s for the full syncs: %w", within, err)
 	}
-	return true
+	return nil
+}
+
+// waitBeatSinceSync waits until each of nodes nodes had a heartbeat handled
+// after its first full sync; an error after within says how many had.
+func (m *meter) waitBeatSinceSync(nodes int, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	err := wait.Poll(ctx, func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		n := 0
+		for id, synced := range m.synced {
+			if m.beaten[id].After(synced) {
+				n++
+			}
+		}
+		if n < nodes {
+			return fmt.Errorf("%d of %d nodes heartbeated since their full sync", n, nodes)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting %s for a heartbeat of every node: %w", within, err)
+	}
+	return nil
 }
 
 func (m *meter) syncedCount() int {

@@ -41,8 +41,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -324,16 +324,21 @@ func (e *env) cleanup(t *testing.T, r *reservation) {
 // error, for up to the harness's per-call timeout: cleanups outlast a
 // hypervisor that is briefly away.
 func retryUnavailable[T any](e *env, fn func(context.Context) (T, error)) (T, error) {
-	deadline := time.Now().Add(e.h.opTimeout())
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), e.h.opTimeout())
-		v, err := fn(ctx)
-		cancel()
-		if plugin.KindOf(err) != plugin.KindUnavailable || time.Now().After(deadline) {
-			return v, err
+	ctx, cancel := context.WithTimeout(context.Background(), e.h.opTimeout())
+	defer cancel()
+	var v T
+	var err error
+	// Poll's own error only says that the last call was unavailable too:
+	// err, returned, says so.
+	_ = wait.Poll(ctx, func() error {
+		call, cancel := context.WithTimeout(context.Background(), e.h.opTimeout())
+		defer cancel()
+		if v, err = fn(call); plugin.KindOf(err) == plugin.KindUnavailable {
+			return err
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
+	return v, err
 }
 
 // create creates a VM from the harness's minimal spec under a fresh name

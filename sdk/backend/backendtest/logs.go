@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -437,8 +438,10 @@ func testStreamLog(t *testing.T, e *env) {
 
 	// A log that does not exist yet is waited for.
 	f := e.follow(t, vm.ID, 0)
-	time.Sleep(min(300*time.Millisecond, timeout))
-	f.running(t, "while the log did not exist yet")
+	wait.Stays(t, min(300*time.Millisecond, timeout), f.what+" following a log that does not exist yet", func() bool {
+		f.running(t, "while the log did not exist yet")
+		return true
+	})
 	initial := numbered("initial", 3)
 	offs := lf.write(initial...)
 	f.expect(t, "after the log was created", initial, offs, anyReopen)
@@ -459,16 +462,18 @@ func testStreamLog(t *testing.T, e *env) {
 	f = e.follow(t, vm.ID, -1)
 	var marks []string
 	var markOffs []int64
-	deadline := time.Now().Add(timeout)
-	for len(f.lines.snapshot()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s delivered none of %d lines appended to the log over %s", f.what, len(marks), timeout)
+	wait.UntilNil(t, timeout, f.what+" to deliver a line appended to the log", func() error {
+		if len(f.lines.snapshot()) > 0 {
+			return nil
 		}
 		m := fmt.Sprintf("backendtest marker %03d %s", len(marks), randHex(3))
 		marks = append(marks, m)
 		markOffs = append(markOffs, lf.append(m)...)
-		f.lines.waitFor(0, 200*time.Millisecond, func(backend.LogLine) bool { return true })
-	}
+		if f.lines.waitFor(0, 200*time.Millisecond, func(backend.LogLine) bool { return true }) < 0 {
+			return fmt.Errorf("none of the %d lines appended so far was delivered", len(marks))
+		}
+		return nil
+	})
 	first := f.lines.snapshot()[0]
 	i := slices.Index(marks, first.Text)
 	if i < 0 {
