@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/plugins/logsinks/file"
 	"github.com/quantixvm/quantix/sdk/logsink"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -28,7 +29,7 @@ func fileSinkPath(t testing.TB, dir string) string {
 			return p
 		}
 	}
-	root, err := repoRoot()
+	root, err := testbin.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,8 @@ package pluginhost
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -17,8 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/internal/wait"
-	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 // Environment of the re-executed test binary acting as a small daemon.
@@ -45,12 +43,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envDaemon) == "1" {
 		os.Exit(runTestDaemon())
 	}
-	tmp, err := os.MkdirTemp("", "pluginhost-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	pluginPath, buildErr = findOrBuildPlugin(tmp)
+	pluginPath, buildErr = testbin.LibvirtPlugin()
 	code := m.Run()
 	if left := childPlugins(); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "FAIL: plugin processes left behind: %v\n", left)
@@ -59,54 +52,8 @@ func TestMain(m *testing.M) {
 		}
 		code = 1
 	}
-	_ = os.RemoveAll(tmp)
+	testbin.Cleanup()
 	os.Exit(code)
-}
-
-// findOrBuildPlugin uses $QUANTIX_BIN_DIR's plugin when `make test` built
-// one, and otherwise builds it into dir.
-func findOrBuildPlugin(dir string) (string, error) {
-	name := plugin.BinaryName(plugin.TypeBackend, pluginName)
-	if bin := os.Getenv("QUANTIX_BIN_DIR"); bin != "" {
-		for _, p := range []string{filepath.Join(bin, "plugins", name), filepath.Join(bin, name)} {
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				return p, nil
-			}
-		}
-	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("building %s: go not found in PATH: %w", name, err)
-	}
-	out := filepath.Join(dir, name)
-	cmd := exec.Command(goBin, "build", "-o", out, "./plugins/libvirt/cmd/"+name)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building %s (run \"make deps\" for libvirt-dev): %w\n%s", name, err, b)
-	}
-	return out, nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the test's directory")
-		}
-		dir = parent
-	}
 }
 
 // requirePlugin fails the test when the real plugin could not be built: it is
