@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -110,3 +113,48 @@ func TestResetStateOfLeftoverCreate(t *testing.T) {
 	}
 }
 
+// TestConcurrentCreatesNameNoPlaceholder: of concurrent creates of one
+// name, one wins; every 409 of the others that names a vm id names one
+// that exists afterwards (the winner's final id), never the temporary id
+// of its record while it was being created.
+func TestConcurrentCreatesNameNoPlaceholder(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	const n = 30
+	replies := make(chan reply, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := httptest.NewRequest("POST", "/api/vms", strings.NewReader(`{"name":"contested","vcpus":1,"memory_mib":64}`))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			e.srv.ServeHTTP(rec, req)
+			r := reply{status: rec.Code, raw: rec.Body.String()}
+			_ = json.Unmarshal(rec.Body.Bytes(), &r.body)
+			replies <- r
+		}()
+	}
+	wg.Wait()
+	close(replies)
+	e.host.Settle(t)
+	uuidRE := regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	won, named := 0, 0
+	for r := range replies {
+		switch r.status {
+		case http.StatusCreated:
+			won++
+		case http.StatusConflict:
+			for _, id := range uuidRE.FindAllString(r.str("message"), -1) {
+				named++
+				e.do(t, "GET", "/api/vms/"+id, "").want(t, http.StatusOK, "")
+			}
+		default:
+			t.Errorf("status %d: %s", r.status, r.raw)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d creates won, want 1", won)
+	}
+	t.Logf("%d of %d conflicts named an id", named, n-1)
+}
