@@ -83,6 +83,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*vm.VM, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkFits(ctx, nodeID, spec.VCPUs, spec.MemoryMiB); err != nil {
+		return nil, err
+	}
 	if v, err := s.store.VMs().GetByName(ctx, req.Name); err == nil && v.IsManaged {
 		return nil, nameTaken(req.Name, v, nil)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -157,6 +157,18 @@ func (s *Service) Patch(ctx context.Context, ref string, p PatchRequest) (*vm.VM
 	if len(fields) == 0 {
 		return v, nil
 	}
+	if (p.VCPUs != nil || p.MemoryMiB != nil) && v.NodeID != "" {
+		vcpus, mem := v.Spec.VCPUs, v.Spec.MemoryMiB
+		if p.VCPUs != nil {
+			vcpus = uint32(*p.VCPUs)
+		}
+		if p.MemoryMiB != nil {
+			mem = uint64(*p.MemoryMiB)
+		}
+		if err := s.checkFits(ctx, v.NodeID, vcpus, mem); err != nil {
+			return nil, err
+		}
+	}
 	if p.Name != nil && *p.Name != v.Name {
 		if other, err := s.store.VMs().GetByName(ctx, *p.Name); err == nil && other.IsManaged && other.ID != v.ID {
 			return nil, nameTaken(*p.Name, other, v)
