@@ -39,8 +39,9 @@ server {
   reconcile {
     # A VM in a transitional state (STARTING, STOPPING, ...) longer than this
     # is re-checked against its host and corrected; the placeholder of a
-    # create that no request runs any more (the server stopped during it) is
-    # removed, and a VM the host made for it is discovered.
+    # create that no request runs any more (the server stopped during it)
+    # becomes the VM the host made for it, or is removed when the host has
+    # none (as reset_state does).
     stuck_timeout = "5m"
   }
 
