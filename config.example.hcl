@@ -39,9 +39,24 @@ server {
   reconcile {
     # A VM in a transitional state (STARTING, STOPPING, ...) longer than this
     # is re-checked against its host and corrected; the placeholder of a
-    # create that no request runs any more (the server stopped during it) is
-    # removed, and a VM the host made for it is discovered.
+    # create that no request runs any more (the server stopped during it)
+    # becomes the VM the host made for it, or is removed when the host has
+    # none (as reset_state does).
     stuck_timeout = "5m"
+  }
+
+  overcommit {
+    # How much more than a node reports (its CPUs and memory) its VMs may ask
+    # for. One VM may have at most CPUs × cpu vCPUs and memory × memory MiB
+    # (checked at create, at an edit of vcpus or memory_mib, and at start,
+    # 422 naming the field); at start the VMs already running, paused or on
+    # their way on the node and the one starting together may not pass those
+    # bounds either (409: stop another VM first). vCPUs are time-shared, so 4
+    # per CPU is a usual start; memory beyond 1.0 relies on ballooning and
+    # page sharing. cpu: 0.1..64, memory: 0.1..16. Disks are at most 64 TiB
+    # each, whatever these say.
+    cpu    = 4.0
+    memory = 1.5
   }
 
   logs {

@@ -119,7 +119,10 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		Store:     d.store,
 		Executor:  dispatcher,
 		Reconcile: controlplane.ReconcilerOptions{StuckTimeout: cfg.Server.Reconcile.StuckTimeout},
-		Logger:    logger,
+		Overcommit: controlplane.Overcommit{
+			CPU: cfg.Server.Overcommit.CPU, Memory: cfg.Server.Overcommit.Memory,
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		return err

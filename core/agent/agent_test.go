@@ -427,3 +427,30 @@ func TestAgentIgnoresUnusableUUIDs(t *testing.T) {
 		t.Errorf("heartbeat counts %d vms, want 1", hb.hb.VMCount)
 	}
 }
+
+// TestAgentFindsByName: find_by_name returns the VM of that name the
+// libvirt backend made (its UUID, marked managed by the Quantix metadata
+// of its domain), is not found for a name the host lacks, and refuses an
+// empty name.
+func TestAgentFindsByName(t *testing.T) {
+	srv, _, a := connected(t, agent.Config{})
+	ctx := context.Background()
+	node := a.Status().NodeID
+	s := spec("find-" + testid.Hex(3))
+	made, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_FIND_BY_NAME, Name: s.Name})
+	if err != nil || res.VM == nil || res.VM.ID != made.VM.ID || res.VM.Name != s.Name || !res.VM.Managed {
+		t.Fatalf("find_by_name %q = %+v, %v; want %s, managed", s.Name, res, err, made.VM.ID)
+	}
+	_, err = srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_FIND_BY_NAME, Name: s.Name + "-absent"})
+	if !errors.Is(err, plugin.ErrNotFound) {
+		t.Errorf("find_by_name of an absent vm: %v; want not found", err)
+	}
+	_, err = srv.disp.Execute(ctx, node, nodeapi.Command{Op: agentv1.Op_OP_FIND_BY_NAME})
+	if plugin.FieldOf(err) != "vm_name" {
+		t.Errorf("find_by_name without a name: %v; want an invalid argument naming vm_name", err)
+	}
+}

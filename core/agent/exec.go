@@ -43,6 +43,8 @@ func (a *Agent) execute(ctx context.Context, cmd *agentv1.Command) *agentv1.Comm
 		x, err = b.ResumeVM(ctx, id)
 	case agentv1.Op_OP_DELETE:
 		err = b.DeleteVM(ctx, id, backend.DeleteOptions{DeleteDisks: cmd.GetDeleteDisks(), Force: cmd.GetDeleteForce()})
+	case agentv1.Op_OP_FIND_BY_NAME:
+		x, err = findByName(ctx, b, cmd.GetVmName())
 	case agentv1.Op_OP_TAIL_LOG:
 		var t *backend.LogTail
 		t, err = b.TailLog(ctx, id, int(cmd.GetLines()))
@@ -55,4 +57,22 @@ func (a *Agent) execute(ctx context.Context, cmd *agentv1.Command) *agentv1.Comm
 	}
 	out.Vm = backend.VMToProto(x)
 	return out
+}
+
+// findByName returns the VM named name on the host; not found when there is
+// none.
+func findByName(ctx context.Context, b backend.Backend, name string) (*backend.VM, error) {
+	if name == "" {
+		return nil, plugin.InvalidArgument("vm_name", "find_by_name: the command names no vm")
+	}
+	list, err := b.ListVMs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range list {
+		if x != nil && x.Name == name {
+			return x, nil
+		}
+	}
+	return nil, plugin.NotFound("vm %q", name)
 }

@@ -23,6 +23,7 @@ func commandToProto(id uint64, cmd nodeapi.Command, timeout time.Duration) *agen
 		DeleteDisks:   cmd.Delete.DeleteDisks,
 		DeleteForce:   cmd.Delete.Force,
 		Lines:         int32(cmd.Lines),
+		VmName:        cmd.Name,
 		TimeoutMs:     max(timeout.Milliseconds(), 1),
 	}
 	if cmd.Spec != nil {

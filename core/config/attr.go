@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,7 @@ import (
 // same forms and give the same errors.
 type attr struct {
 	name string
-	ptr  any // *string, *[]string, *time.Duration, *bool, *int
+	ptr  any // *string, *[]string, *time.Duration, *bool, *int, *float64
 }
 
 // fromValue sets the field from an HCL value.
@@ -90,6 +91,12 @@ func (a attr) fromString(s string) error {
 			return fmt.Errorf("%q is not %s", s, a.expected())
 		}
 		*p = n
+	case *float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q is not %s", s, a.expected())
+		}
+		*p = f
 	default:
 		panic(fmt.Sprintf("config: attribute %s has unsupported type %T", a.name, a.ptr))
 	}
@@ -106,6 +113,8 @@ func (a attr) expected() string {
 		return "true or false"
 	case *int:
 		return "a whole number"
+	case *float64:
+		return "a number such as 1.5"
 	default:
 		return "a string"
 	}

@@ -48,6 +48,8 @@ type ServerConfig struct {
 	Database DatabaseConfig
 	// Reconcile tunes the reconciler.
 	Reconcile ReconcileConfig
+	// Overcommit bounds what VMs may ask of their node.
+	Overcommit OvercommitConfig
 	// Logs tunes the log pipeline.
 	Logs LogsConfig
 }
@@ -89,6 +91,16 @@ type ReconcileConfig struct {
 	// StuckTimeout is how long a VM may stay in a transitional state before
 	// it is re-checked against its host.
 	StuckTimeout time.Duration
+}
+
+// OvercommitConfig is the `server { overcommit {} }` block: how much more
+// than a node reports its VMs may ask for. One VM may have at most the
+// node's CPUs × CPU vCPUs and its memory × Memory (at create, edit and
+// start); the VMs running on the node together may not pass those bounds
+// either (at start).
+type OvercommitConfig struct {
+	CPU    float64
+	Memory float64
 }
 
 // AgentConfig is the `agent {}` block.

@@ -128,6 +128,8 @@ func TestValidateErrors(t *testing.T) {
 		{"no sources", "log_sink \"f\" {}", `log_sink "f" sources: needs at least one`},
 		{"spool bound", "server {\n logs {\n spool_max_mib = 4\n }\n}", `q.hcl:3,18: server.logs.spool_max_mib is 4; must be at least 16`},
 		{"ui burst", "server {\n logs {\n ui_burst = 10\n }\n}", `server.logs.ui_burst is 10; must be at least 1000`},
+		{"cpu overcommit", "server {\n overcommit {\n cpu = 0\n }\n}", `q.hcl:3,8: server.overcommit.cpu is 0; must be between 0.1 and 64`},
+		{"memory overcommit", "server {\n overcommit {\n memory = 100\n }\n}", `server.overcommit.memory is 100; must be between 0.1 and 16`},
 		{"log linger", "agent {\n qemu_log_linger = \"0s\"\n}", `q.hcl:2,20: agent.qemu_log_linger is 0s; must be at least 100ms`},
 	}
 	for _, tc := range cases {
@@ -159,6 +161,40 @@ func TestLogsBlock(t *testing.T) {
 	}
 	if err := c.Set("server.logs.ui_burst", "lots"); err == nil {
 		t.Error("a ui_burst that is not a number was accepted")
+	}
+}
+
+// TestOvercommitBlock: the ratios default to 4 and 1.5, take fractions
+// from the file and the environment, and refuse what is not a number.
+func TestOvercommitBlock(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.Server.Overcommit; o.CPU != 4 || o.Memory != 1.5 {
+		t.Errorf("defaults: %+v, want cpu 4, memory 1.5", o)
+	}
+	c, err = Parse("q.hcl", []byte("server {\n overcommit {\n cpu = 2.5\n memory = 1\n }\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := c.Server.Overcommit; o.CPU != 2.5 || o.Memory != 1 {
+		t.Errorf("from the file: %+v", o)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load("", []string{"QUANTIX_SERVER_OVERCOMMIT_MEMORY=0.9"})
+	if err != nil || c.Server.Overcommit.Memory != 0.9 {
+		t.Errorf("from the environment: %v, %+v", err, c)
+	}
+	for _, bad := range []string{"lots", "NaN", "Inf"} {
+		if err := c.Set("server.overcommit.cpu", bad); err == nil || !strings.Contains(err.Error(), "a number such as 1.5") {
+			t.Errorf("cpu %q: %v, want it refused", bad, err)
+		}
+	}
+	if _, err := Parse("q.hcl", []byte("server {\n overcommit {\n cpu = \"x\"\n }\n}")); err == nil {
+		t.Error("a cpu ratio that is not a number was accepted")
 	}
 }
 

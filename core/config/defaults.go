@@ -17,6 +17,8 @@ const (
 	DefaultResyncInterval    = 30 * time.Second
 	DefaultSyncJitter        = 5 * time.Second
 	DefaultQEMULogLinger     = 5 * time.Second
+	DefaultCPUOvercommit     = 4.0
+	DefaultMemoryOvercommit  = 1.5
 
 	DefaultSpoolMaxMiB         = 1024
 	DefaultSpoolMaxAge         = 7 * 24 * time.Hour
@@ -35,10 +37,11 @@ func Default() *Config {
 		LogFormat: "text",
 		PluginDir: DefaultPluginDir(),
 		Server: ServerConfig{
-			HTTPAddr:  DefaultHTTPAddr,
-			RPCAddr:   DefaultRPCAddr,
-			Database:  DatabaseConfig{Driver: "sqlite"},
-			Reconcile: ReconcileConfig{StuckTimeout: DefaultStuckTimeout},
+			HTTPAddr:   DefaultHTTPAddr,
+			RPCAddr:    DefaultRPCAddr,
+			Database:   DatabaseConfig{Driver: "sqlite"},
+			Reconcile:  ReconcileConfig{StuckTimeout: DefaultStuckTimeout},
+			Overcommit: OvercommitConfig{CPU: DefaultCPUOvercommit, Memory: DefaultMemoryOvercommit},
 			Logs: LogsConfig{
 				SpoolMaxMiB: DefaultSpoolMaxMiB, SpoolMaxAge: DefaultSpoolMaxAge,
 				RetentionMaxAge: DefaultRetentionMaxAge, RetentionMaxEntries: DefaultRetentionMaxEntries,

@@ -31,6 +31,8 @@ func (c *Config) bindings() map[string]attr {
 		{"server.database.driver", &c.Server.Database.Driver},
 		{"server.database.dsn", &c.Server.Database.DSN},
 		{"server.reconcile.stuck_timeout", &c.Server.Reconcile.StuckTimeout},
+		{"server.overcommit.cpu", &c.Server.Overcommit.CPU},
+		{"server.overcommit.memory", &c.Server.Overcommit.Memory},
 		{"server.logs.spool_max_mib", &c.Server.Logs.SpoolMaxMiB},
 		{"server.logs.spool_max_age", &c.Server.Logs.SpoolMaxAge},
 		{"server.logs.retention_max_age", &c.Server.Logs.RetentionMaxAge},
@@ -244,8 +246,8 @@ func join(path, name string) string {
 func (d *decoder) nested(path string, blk *hcl.Block) {
 	switch full := join(path, blk.Type); full {
 	case "server":
-		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "logs"}})
-	case "agent", "server.database", "server.reconcile", "server.logs":
+		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}})
+	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs":
 		d.block(blk.Body, full, nil)
 	case "plugin":
 		p := PluginConfig{Name: blk.Labels[0], DeclRange: blk.DefRange}

@@ -27,6 +27,8 @@ func (c *Config) Validate() error {
 		v.fail("server.database.dsn", "is required with driver \"postgres\", e.g. \"host=127.0.0.1 user=quantix dbname=quantix\"")
 	}
 	v.atLeast("server.reconcile.stuck_timeout", c.Server.Reconcile.StuckTimeout, time.Second)
+	v.between("server.overcommit.cpu", c.Server.Overcommit.CPU, 0.1, 64)
+	v.between("server.overcommit.memory", c.Server.Overcommit.Memory, 0.1, 16)
 	v.atLeastInt("server.logs.spool_max_mib", c.Server.Logs.SpoolMaxMiB, 16)
 	v.atLeast("server.logs.spool_max_age", c.Server.Logs.SpoolMaxAge, time.Minute)
 	v.atLeast("server.logs.retention_max_age", c.Server.Logs.RetentionMaxAge, time.Minute)
@@ -133,5 +135,11 @@ func (v *validator) zeroOrAtLeast(path string, n, min int, minPath string) {
 func (v *validator) atLeast(path string, d, min time.Duration) {
 	if d < min {
 		v.fail(path, "is %s; must be at least %s", d, min)
+	}
+}
+
+func (v *validator) between(path string, x, lo, hi float64) {
+	if !(x >= lo && x <= hi) {
+		v.fail(path, "is %g; must be between %g and %g", x, lo, hi)
 	}
 }

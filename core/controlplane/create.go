@@ -83,8 +83,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*vm.VM, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkFits(ctx, nodeID, spec.VCPUs, spec.MemoryMiB); err != nil {
+		return nil, err
+	}
 	if v, err := s.store.VMs().GetByName(ctx, req.Name); err == nil && v.IsManaged {
-		return nil, &Error{Kind: KindConflict, Message: fmt.Sprintf("vm name %q is taken by another vm (%s)", req.Name, v.ID)}
+		return nil, nameTaken(req.Name, v, nil)
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, storeError(fmt.Sprintf("creating vm %q", req.Name), err)
 	}
@@ -162,4 +165,16 @@ func (s *Service) placement(ctx context.Context, ref string) (string, error) {
 		return "", errorf(KindUnavailable, "node %q is not connected: cannot create a vm on it now", n.Name)
 	}
 	return n.ID, nil
+}
+
+// nameTaken is the conflict of a name that managed VM other holds; subject
+// is the VM the request was about (nil for a create). A VM being created
+// is named by no id: its record is a placeholder whose id goes away when
+// the create ends, so the message says so instead.
+func nameTaken(name string, other, subject *vm.VM) error {
+	msg := fmt.Sprintf("vm name %q is taken by another vm (%s)", name, other.ID)
+	if other.State == vm.StateCreating {
+		msg = fmt.Sprintf("vm name %q is taken by another vm being created right now", name)
+	}
+	return &Error{Kind: KindConflict, VM: subject, Message: msg}
 }

@@ -157,9 +157,21 @@ func (s *Service) Patch(ctx context.Context, ref string, p PatchRequest) (*vm.VM
 	if len(fields) == 0 {
 		return v, nil
 	}
+	if (p.VCPUs != nil || p.MemoryMiB != nil) && v.NodeID != "" {
+		vcpus, mem := v.Spec.VCPUs, v.Spec.MemoryMiB
+		if p.VCPUs != nil {
+			vcpus = uint32(*p.VCPUs)
+		}
+		if p.MemoryMiB != nil {
+			mem = uint64(*p.MemoryMiB)
+		}
+		if err := s.checkFits(ctx, v.NodeID, vcpus, mem); err != nil {
+			return nil, err
+		}
+	}
 	if p.Name != nil && *p.Name != v.Name {
 		if other, err := s.store.VMs().GetByName(ctx, *p.Name); err == nil && other.IsManaged && other.ID != v.ID {
-			return nil, &Error{Kind: KindConflict, VM: v, Message: fmt.Sprintf("vm name %q is taken by another vm (%s)", *p.Name, other.ID)}
+			return nil, nameTaken(*p.Name, other, v)
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, storeError(fmt.Sprintf("renaming vm %q", v.Name), err)
 		}

@@ -95,6 +95,11 @@ func (s *Service) power(ctx context.Context, ref string, a powerAction) (*Action
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot %s it now", v.Name, nodeName(v), a.action)}
 	}
+	if a.action == vm.ActionStart && v.State != vm.StatePaused {
+		if err := s.checkRoom(ctx, v); err != nil {
+			return nil, err
+		}
+	}
 	defer s.acting(v.ID)()
 	v, prev, err := s.rec.Begin(ctx, v.ID, a.action, false)
 	if err != nil {

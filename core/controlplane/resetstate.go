@@ -17,7 +17,11 @@ const forceHint = "use force=true to reset the state to STOPPED without asking t
 // ResetState corrects the state of a VM, from any state. Without force it
 // asks the VM's node for the real state and applies it (a VM its node does
 // not have is STOPPED); an unreachable node is unavailable, with a hint to
-// use force. With force the VM is STOPPED without asking anyone.
+// use force. With force the VM is STOPPED without asking anyone. A CREATING
+// record of a create no request of this process runs (the server stopped
+// during it) is settled instead (resetPlaceholder): it becomes the VM the
+// host made for it, or is removed when the host has none (with force:
+// removed without asking).
 func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*ActionResult, error) {
 	v, err := s.Get(ctx, ref)
 	if err != nil {
@@ -31,6 +35,9 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 	}
 	if err := s.refuseCreating(v, "reset the state of"); err != nil {
 		return nil, err
+	}
+	if v.State == vm.StateCreating {
+		return s.resetPlaceholder(ctx, v, force)
 	}
 	defer s.acting(v.ID)()
 	note := Note{Cause: vm.CauseAPI, Action: string(vm.ActionResetState), Always: true}

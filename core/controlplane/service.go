@@ -35,6 +35,9 @@ type Options struct {
 	Reconcile ReconcilerOptions
 	// Logger receives the service's log; nil discards.
 	Logger hclog.Logger
+	// Overcommit bounds what VMs may ask of their node; unset ratios take
+	// DefaultCPUOvercommit and DefaultMemoryOvercommit.
+	Overcommit Overcommit
 }
 
 // Service is the VM and node service the REST API calls. It writes what
@@ -45,6 +48,8 @@ type Service struct {
 	exec  nodeapi.Executor
 	rec   *Reconciler
 	log   hclog.Logger
+	// overcommit bounds what VMs may ask of their node.
+	overcommit Overcommit
 	// creating holds the placeholder ids of the creates this process runs;
 	// reset_state and delete leave those VMs alone until they are done.
 	creating sync.Map
@@ -76,7 +81,7 @@ func New(opts Options) (*Service, error) {
 			return nil, err
 		}
 	}
-	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane")}, nil
+	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane"), overcommit: opts.Overcommit.withDefaults()}, nil
 }
 
 // Reconciler returns the service's status writer: the ReportHandler of

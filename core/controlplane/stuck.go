@@ -2,14 +2,12 @@ package controlplane
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/reconcile"
-	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -62,43 +60,59 @@ func (r *Reconciler) scanStuck(ctx context.Context) {
 	}
 }
 
-// discardStuckCreate removes placeholder v of a create that has not
+// discardStuckCreate settles placeholder v of a create that has not
 // finished within StuckTimeout and that this process does not run (the
-// server stopped during it): the VM never got its record. A VM the host
-// made for it is then in the node's state hash but not in the inventory,
-// so the node's next heartbeat asks for a full sync, which discovers it
-// (host-discovered, to adopt). A placeholder that changed since the scan
-// read it is left alone.
+// server stopped during it), as reset_state does (see placeholder.go): when
+// v's node is connected and has the VM the create made, v becomes that VM;
+// otherwise v is removed. A VM the host made that could not be asked for
+// (node not connected, or the question failed) is then in the node's state
+// hash but not in the inventory, so the node's next heartbeat asks for a
+// full sync, which discovers it (host-discovered, to adopt). A placeholder
+// that changed since the scan read it is left alone.
 func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.Time) {
 	release := r.hold(v.ID)
 	defer release()
-	removed := false
-	err := r.store.Tx(ctx, func(tx store.Store) error {
-		cur, err := tx.VMs().Get(ctx, v.ID)
-		if err != nil {
-			return err
+	age := now.Sub(v.StateChangedAt).Round(time.Second)
+	if slices.Contains(r.exec.Connected(), v.NodeID) {
+		found, err := r.findCreated(ctx, v)
+		switch {
+		case err != nil:
+			r.log.Warn("asking the node for the vm of a create that did not finish; removing its placeholder", "vm", v.Name, "id", v.ID, "node", v.NodeID, "error", err)
+		case found != nil:
+			msg := fmt.Sprintf("the create of vm %q did not finish within %s and no request runs it any more (the server stopped during it?): "+
+				"node %s has the vm (%s, %s): the create is completed", v.Name, age, r.nodeName(v.NodeID), found.ID, stateOf(found.State))
+			out, err := r.takeOver(ctx, v, found, Note{Cause: vm.CauseReconciler, Action: "create", Message: msg})
+			if err != nil {
+				if ctx.Err() == nil && KindOf(err) != KindNotFound {
+					r.log.Error("completing a create that did not finish", "vm", v.Name, "id", v.ID, "error", err)
+				}
+				return
+			}
+			r.log.Warn(msg, "id", out.ID, "placeholder", v.ID)
+			return
+		default:
+			msg := fmt.Sprintf("the create of vm %q did not finish within %s and no request runs it any more (the server stopped during it?): "+
+				"node %s has no vm of that name made by quantix: the placeholder is removed", v.Name, age, r.nodeName(v.NodeID))
+			r.dropStuck(ctx, v, msg)
+			return
 		}
-		if cur.State != vm.StateCreating || !cur.StateChangedAt.Equal(v.StateChangedAt) {
-			return nil
-		}
-		removed = true
-		return tx.VMs().Delete(ctx, v.ID)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return
 	}
+	msg := fmt.Sprintf("the create of vm %q did not finish within %s and no request runs it any more (the server stopped during it?): "+
+		"its placeholder is removed; a vm node %s made for it is discovered by the node's next full sync",
+		v.Name, age, r.nodeName(v.NodeID))
+	r.dropStuck(ctx, v, msg)
+}
+
+// dropStuck removes stuck placeholder v with msg as the reason.
+func (r *Reconciler) dropStuck(ctx context.Context, v *vm.VM, msg string) {
+	removed, err := r.dropPlaceholder(ctx, v, Note{Cause: vm.CauseReconciler, Message: msg})
 	if err != nil {
 		r.log.Error("removing the placeholder of a create that did not finish", "vm", v.Name, "id", v.ID, "error", err)
 		return
 	}
-	if !removed {
-		return
+	if removed {
+		r.log.Warn(msg, "id", v.ID)
 	}
-	msg := fmt.Sprintf("the create of vm %q did not finish within %s and no request runs it any more (the server stopped during it?): "+
-		"its placeholder is removed; a vm node %s made for it is discovered by the node's next full sync",
-		v.Name, now.Sub(v.StateChangedAt).Round(time.Second), r.nodeName(v.NodeID))
-	r.log.Warn(msg, "id", v.ID)
-	r.publishRemoved(ctx, &vm.Event{VMID: v.ID, Time: now, Action: "discard", OldState: vm.StateCreating, Cause: vm.CauseReconciler, Message: msg})
 }
 
 // correctStuck asks v's host about v and writes what it says.

@@ -201,3 +201,47 @@ func TestStuckCreateDiscarded(t *testing.T) {
 		}
 	})
 }
+
+// TestStuckCreateTakenOver: the stuck scan settles a dead create's
+// placeholder as reset_state does: when the node has the VM the create
+// made, the placeholder becomes it (one record for the name, the host's
+// UUID and state, managed, its history kept); a foreign VM of that name
+// does not count, and the placeholder of a create the host never got is
+// removed.
+func TestStuckCreateTakenOver(t *testing.T) {
+	e := newEnvWith(t, "sqlite", true, func(o *ReconcilerOptions) { o.StuckTimeout = time.Minute })
+	ctx := context.Background()
+	e.seedAll(t,
+		rec("placeholder-made", "made-on-host", vm.StateCreating, e.node, true),
+		rec("placeholder-foreign", "foreign-name", vm.StateCreating, e.node, true),
+	)
+	for _, id := range []string{"placeholder-made", "placeholder-foreign"} {
+		e.setState(t, id, vm.StateCreating, "", time.Now().Add(-2*time.Minute))
+	}
+	made, err := e.b.CreateVM(ctx, backend.VMSpec{Name: "made-on-host", VCPUs: 1, MemoryMiB: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.StartVM(ctx, made.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.AddForeign(backend.VMSpec{Name: "foreign-name", VCPUs: 1, MemoryMiB: 64}); err != nil {
+		t.Fatal(err)
+	}
+	e.settle(t)
+
+	e.rec.scanStuck(ctx)
+	v := e.get(t, made.ID)
+	if v.Name != "made-on-host" || v.State != vm.StateRunning || !v.IsManaged || v.Origin != vm.OriginControlPlane {
+		t.Errorf("the host's vm after the scan: %+v, want it managed, RUNNING", v)
+	}
+	if _, err := e.store.VMs().Get(ctx, "placeholder-made"); err == nil {
+		t.Error("the placeholder of the vm taken over is still there")
+	}
+	if evs := e.events(t, made.ID); len(evs) == 0 || !strings.Contains(evs[len(evs)-1].Message, "the create is completed") {
+		t.Errorf("events of the vm taken over: %+v", evs)
+	}
+	if _, err := e.store.VMs().Get(ctx, "placeholder-foreign"); err == nil {
+		t.Error("the placeholder named like a foreign vm is still there")
+	}
+}

@@ -49,7 +49,10 @@ func checkSize(field string, v int64, least int64, most uint64) error {
 
 // checkSpec checks a VM's name and spec as every backend will.
 func checkSpec(name string, s vm.Spec) error {
-	return specError(backend.ValidateSpec(backendSpec(name, "", s)))
+	if err := specError(backend.ValidateSpec(backendSpec(name, "", s))); err != nil {
+		return err
+	}
+	return checkDisks(s.Disks)
 }
 
 // checkDescription checks a description.

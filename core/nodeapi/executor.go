@@ -39,6 +39,8 @@ type Command struct {
 	Delete backend.DeleteOptions `json:"delete"`
 	// Lines is how many log lines tail_log returns.
 	Lines int `json:"lines,omitempty"`
+	// Name is the VM find_by_name looks for.
+	Name string `json:"name,omitempty"`
 }
 
 // Result is what the host reports after a command.
@@ -55,7 +57,7 @@ type Result struct {
 // hard, so it gets that much more.
 func (c Command) Timeout() time.Duration {
 	switch c.Op {
-	case agentv1.Op_OP_GET, agentv1.Op_OP_TAIL_LOG:
+	case agentv1.Op_OP_GET, agentv1.Op_OP_TAIL_LOG, agentv1.Op_OP_FIND_BY_NAME:
 		return 30 * time.Second
 	case agentv1.Op_OP_STOP:
 		t := c.Stop.Timeout

@@ -98,33 +98,38 @@ const (
 	Op_OP_RESUME      Op = 7
 	Op_OP_DELETE      Op = 8
 	Op_OP_TAIL_LOG    Op = 9
+	// The VM named vm_name on the host (not found when it has none), for a
+	// create whose reply the server never got.
+	Op_OP_FIND_BY_NAME Op = 10
 )
 
 // Enum value maps for Op.
 var (
 	Op_name = map[int32]string{
-		0: "OP_UNSPECIFIED",
-		1: "OP_CREATE",
-		2: "OP_GET",
-		3: "OP_START",
-		4: "OP_STOP",
-		5: "OP_REBOOT",
-		6: "OP_PAUSE",
-		7: "OP_RESUME",
-		8: "OP_DELETE",
-		9: "OP_TAIL_LOG",
+		0:  "OP_UNSPECIFIED",
+		1:  "OP_CREATE",
+		2:  "OP_GET",
+		3:  "OP_START",
+		4:  "OP_STOP",
+		5:  "OP_REBOOT",
+		6:  "OP_PAUSE",
+		7:  "OP_RESUME",
+		8:  "OP_DELETE",
+		9:  "OP_TAIL_LOG",
+		10: "OP_FIND_BY_NAME",
 	}
 	Op_value = map[string]int32{
-		"OP_UNSPECIFIED": 0,
-		"OP_CREATE":      1,
-		"OP_GET":         2,
-		"OP_START":       3,
-		"OP_STOP":        4,
-		"OP_REBOOT":      5,
-		"OP_PAUSE":       6,
-		"OP_RESUME":      7,
-		"OP_DELETE":      8,
-		"OP_TAIL_LOG":    9,
+		"OP_UNSPECIFIED":  0,
+		"OP_CREATE":       1,
+		"OP_GET":          2,
+		"OP_START":        3,
+		"OP_STOP":         4,
+		"OP_REBOOT":       5,
+		"OP_PAUSE":        6,
+		"OP_RESUME":       7,
+		"OP_DELETE":       8,
+		"OP_TAIL_LOG":     9,
+		"OP_FIND_BY_NAME": 10,
 	}
 )
 
@@ -1394,7 +1399,9 @@ type Command struct {
 	// tail_log: how many lines.
 	Lines int32 `protobuf:"varint,9,opt,name=lines,proto3" json:"lines,omitempty"`
 	// How long the server waits for the reply; the agent gives up then too.
-	TimeoutMs     int64 `protobuf:"varint,10,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	TimeoutMs int64 `protobuf:"varint,10,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	// find_by_name: the VM's name.
+	VmName        string `protobuf:"bytes,11,opt,name=vm_name,json=vmName,proto3" json:"vm_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1497,6 +1504,13 @@ func (x *Command) GetTimeoutMs() int64 {
 		return x.TimeoutMs
 	}
 	return 0
+}
+
+func (x *Command) GetVmName() string {
+	if x != nil {
+		return x.VmName
+	}
+	return ""
 }
 
 type CommandReply struct {
@@ -1713,7 +1727,7 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"N\n" +
 	"\x0eHeartbeatReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12*\n" +
-	"\x11request_full_sync\x18\x02 \x01(\bR\x0frequestFullSync\"\xc6\x02\n" +
+	"\x11request_full_sync\x18\x02 \x01(\bR\x0frequestFullSync\"\xdf\x02\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12$\n" +
 	"\x02op\x18\x02 \x01(\x0e2\x14.quantix.agent.v1.OpR\x02op\x12\x13\n" +
@@ -1727,7 +1741,8 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x05lines\x18\t \x01(\x05R\x05lines\x12\x1d\n" +
 	"\n" +
 	"timeout_ms\x18\n" +
-	" \x01(\x03R\ttimeoutMs\"\xb3\x01\n" +
+	" \x01(\x03R\ttimeoutMs\x12\x17\n" +
+	"\avm_name\x18\v \x01(\tR\x06vmName\"\xb3\x01\n" +
 	"\fCommandReply\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\x04R\tcommandId\x12&\n" +
@@ -1740,7 +1755,7 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x05field\x18\x03 \x01(\tR\x05field*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
 	"\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
-	"\x12PROTOCOL_VERSION_1\x10\x01*\x9a\x01\n" +
+	"\x12PROTOCOL_VERSION_1\x10\x01*\xaf\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tOP_CREATE\x10\x01\x12\n" +
@@ -1752,7 +1767,9 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\bOP_PAUSE\x10\x06\x12\r\n" +
 	"\tOP_RESUME\x10\a\x12\r\n" +
 	"\tOP_DELETE\x10\b\x12\x0f\n" +
-	"\vOP_TAIL_LOG\x10\t*\x87\x02\n" +
+	"\vOP_TAIL_LOG\x10\t\x12\x13\n" +
+	"\x0fOP_FIND_BY_NAME\x10\n" +
+	"*\x87\x02\n" +
 	"\tErrorKind\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13ERROR_KIND_INTERNAL\x10\x01\x12\x18\n" +
