@@ -22,6 +22,7 @@ import (
 	"github.com/quantixvm/quantix/core/agent/wire"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -251,9 +252,15 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	if v := req.GetProtocolVersion(); v != agentv1.ProtocolVersion_PROTOCOL_VERSION_1 {
 		return nil, status.Errorf(codes.FailedPrecondition, "agent protocol version %d is not supported: this server speaks version 1; run agents of the server's release", v)
 	}
-	name := strings.TrimSpace(req.GetNodeName())
-	if name == "" {
+	name := req.GetNodeName()
+	if strings.TrimSpace(name) == "" {
 		return nil, status.Error(codes.InvalidArgument, "node_name is empty: set agent.node_name")
+	}
+	// Node names follow the rules of VM names: they name directories and
+	// appear in logs and URLs.
+	if err := backend.ValidateName("node_name", name); err != nil {
+		s.log.Warn("registration refused: invalid node name", "peer", peerAddr(ctx), "error", err)
+		return nil, status.Errorf(codes.InvalidArgument, "%v: set agent.node_name to a valid name", err)
 	}
 	s.mu.Lock()
 	closed := s.closed

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -227,5 +228,30 @@ func TestExampleFileIsTrue(t *testing.T) {
 		if !strings.Contains(string(src), name+" ") {
 			t.Errorf("config.example.hcl does not mention %s", p)
 		}
+	}
+}
+
+// TestValidateNodeName: agent.node_name follows the rules of VM names, so
+// a bad one stops the agent at start with the key and the rule.
+func TestValidateNodeName(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"../../etc/x y", `agent.node_name "../../etc/x y" may only contain letters, digits, '.', '_' and '-'`},
+		{strings.Repeat("n", 5000), "agent.node_name 5000 characters, at most 64 allowed"},
+		{"..", `agent.node_name ".." is not a valid name`},
+	} {
+		c, err := Parse("q.hcl", []byte(fmt.Sprintf("agent {\n node_name = %q\n}", tc.name)))
+		if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("node_name %.20q: error = %v\nwant it to contain %q", tc.name, err, tc.want)
+		}
+	}
+	c, err := Parse("q.hcl", []byte("agent {\n node_name = \"rack1-node.07_b\"\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("a valid node name refused: %v", err)
 	}
 }
