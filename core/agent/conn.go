@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
@@ -153,6 +154,15 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 
 	host, info := a.describe(ctx)
 	rctx, cancel := context.WithTimeout(ctx, registerTimeout)
+	// Connect before registering, so that the registration carries the
+	// local address of the connection as the address this agent claims. A
+	// failure to connect is left to Register to report.
+	conn.Connect()
+	for st := conn.GetState(); st == connectivity.Idle || st == connectivity.Connecting; st = conn.GetState() {
+		if !conn.WaitForStateChange(rctx, st) {
+			break
+		}
+	}
 	reg, err := client.Register(rctx, &agentv1.RegisterRequest{
 		ProtocolVersion:     agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		NodeName:            a.cfg.NodeName,

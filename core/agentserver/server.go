@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -268,11 +269,15 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	if closed {
 		return nil, status.Error(codes.Unavailable, errServerClosing.Error())
 	}
+	if err := validateClaimedAddress(req.GetAddress()); err != nil {
+		s.log.Warn("registration refused: invalid address", "peer", peerAddr(ctx), "node", name, "error", err)
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	reg := registrationFromProto(req)
-	if reg.Address == "" {
-		if host, _, err := net.SplitHostPort(peerAddr(ctx)); err == nil {
-			reg.Address = host
-		}
+	// The node's address is the one its agent connects from; what the
+	// agent claims is kept beside it.
+	if host, _, err := net.SplitHostPort(peerAddr(ctx)); err == nil {
+		reg.Address = host
 	}
 	nodeID, err := s.handler.Register(ctx, reg)
 	if err != nil {
@@ -298,6 +303,24 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	s.log.Info("agent registered", "node", name, "node_id", nodeID, "session", sess.id, "address", reg.Address,
 		"backend", reg.Backend.Name, "backend_healthy", reg.Backend.Healthy, "agent_version", req.GetAgentVersion())
 	return &agentv1.RegisterResponse{NodeId: nodeID, SessionId: sess.id}, nil
+}
+
+// maxClaimedAddress bounds the address an agent says it has.
+const maxClaimedAddress = 255
+
+var claimedAddressRE = regexp.MustCompile(`^[A-Za-z0-9.:%\[\]-]*$`)
+
+// validateClaimedAddress checks the address an agent says it has: an IP
+// address or a host name, at most maxClaimedAddress characters; empty is
+// allowed.
+func validateClaimedAddress(a string) error {
+	switch {
+	case len(a) > maxClaimedAddress:
+		return fmt.Errorf("address: %d characters, at most %d allowed", len(a), maxClaimedAddress)
+	case !claimedAddressRE.MatchString(a):
+		return fmt.Errorf("address: %q may only contain letters, digits, '.', ':', '%%', '[', ']' and '-'", a)
+	}
+	return nil
 }
 
 // Session attaches a stream to the session its Hello names and serves it.

@@ -12,22 +12,23 @@ import (
 
 // nodeReply is a node as the API shows it.
 type nodeReply struct {
-	ID            string        `json:"id"`
-	Name          string        `json:"name"`
-	State         node.State    `json:"state"`
-	Address       string        `json:"address"`
-	Connected     bool          `json:"connected"`
-	LastHeartbeat *time.Time    `json:"last_heartbeat"`
-	VMCount       int           `json:"vm_count"`
-	Host          node.HostInfo `json:"host"`
-	Backend       node.Backend  `json:"backend"`
-	CreatedAt     time.Time     `json:"created_at"`
-	UpdatedAt     time.Time     `json:"updated_at"`
+	ID             string        `json:"id"`
+	Name           string        `json:"name"`
+	State          node.State    `json:"state"`
+	Address        string        `json:"address"`
+	ClaimedAddress string        `json:"claimed_address"`
+	Connected      bool          `json:"connected"`
+	LastHeartbeat  *time.Time    `json:"last_heartbeat"`
+	VMCount        int           `json:"vm_count"`
+	Host           node.HostInfo `json:"host"`
+	Backend        node.Backend  `json:"backend"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
 }
 
 func toNodeReply(n *controlplane.NodeInfo) *nodeReply {
 	return &nodeReply{
-		ID: n.ID, Name: n.Name, State: n.State, Address: n.Address, Connected: n.Connected,
+		ID: n.ID, Name: n.Name, State: n.State, Address: n.Address, ClaimedAddress: n.ClaimedAddress, Connected: n.Connected,
 		LastHeartbeat: n.LastHeartbeat, VMCount: n.VMCount, Host: n.Host, Backend: n.Backend,
 		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
 	}
