@@ -66,6 +66,12 @@ type Options struct {
 	Logs LogAppender
 	// Logger receives the server's log; nil discards.
 	Logger hclog.Logger
+	// KnownNode tells whether a node of that name is in the inventory:
+	// registering it again is not limited by NewNodes. Nil counts only the
+	// nodes this server registered since it started.
+	KnownNode func(ctx context.Context, name string) (bool, error)
+	// NewNodes bounds how fast registrations create new nodes.
+	NewNodes NewNodeLimit
 }
 
 // LogAppender takes log entries and returns once they are durable, as
@@ -92,8 +98,13 @@ type Server struct {
 	log        hclog.Logger
 	grpc       *grpc.Server
 
+	knownNode func(ctx context.Context, name string) (bool, error)
+	limiter   *newNodeLimiter
+
 	mu     sync.Mutex
 	nodes  map[string]*agentNode
+	known  map[string]bool // names registered since start
+	warned map[string]time.Time
 	closed bool
 }
 
@@ -123,6 +134,10 @@ func New(opts Options) (*Server, error) {
 		logs:       opts.Logs,
 		log:        logger.Named("agentserver"),
 		nodes:      make(map[string]*agentNode),
+		known:      make(map[string]bool),
+		warned:     make(map[string]time.Time),
+		knownNode:  opts.KnownNode,
+		limiter:    newNewNodeLimiter(opts.NewNodes),
 	}
 	s.grpc = grpc.NewServer(
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -279,11 +294,17 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	if host, _, err := net.SplitHostPort(peerAddr(ctx)); err == nil {
 		reg.Address = host
 	}
+	if err := s.admitNew(ctx, name); err != nil {
+		return nil, err
+	}
 	nodeID, err := s.handler.Register(ctx, reg)
 	if err != nil {
 		s.log.Error("registering a node failed", "node", name, "error", err)
 		return nil, status.Errorf(codes.Internal, "registering node %q: %v", name, err)
 	}
+	s.mu.Lock()
+	s.known[name] = true
+	s.mu.Unlock()
 	hb := time.Duration(req.GetHeartbeatIntervalMs()) * time.Millisecond
 	if hb <= 0 {
 		hb = defaultAgentHeartbeat
@@ -303,6 +324,54 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	s.log.Info("agent registered", "node", name, "node_id", nodeID, "session", sess.id, "address", reg.Address,
 		"backend", reg.Backend.Name, "backend_healthy", reg.Backend.Healthy, "agent_version", req.GetAgentVersion())
 	return &agentv1.RegisterResponse{NodeId: nodeID, SessionId: sess.id}, nil
+}
+
+// admitNew lets a registration of node name through: one of a node that
+// exists always, one that would create a node only within the NewNodes
+// limit, else ResourceExhausted.
+func (s *Server) admitNew(ctx context.Context, name string) error {
+	s.mu.Lock()
+	known := s.known[name]
+	s.mu.Unlock()
+	if !known && s.knownNode != nil {
+		var err error
+		if known, err = s.knownNode(ctx, name); err != nil {
+			s.log.Error("looking up a registering node failed", "node", name, "error", err)
+			return status.Errorf(codes.Internal, "registering node %q: %v", name, err)
+		}
+	}
+	if known {
+		return nil
+	}
+	peerHost := peerAddr(ctx)
+	if host, _, err := net.SplitHostPort(peerHost); err == nil {
+		peerHost = host
+	}
+	ok, bound := s.limiter.take(peerHost, time.Now())
+	if ok {
+		return nil
+	}
+	l := s.limiter.lim
+	logf := s.log.Warn
+	s.mu.Lock()
+	// A flood is logged once a minute per address, not per registration.
+	if now := time.Now(); now.Sub(s.warned[peerHost]) < time.Minute {
+		logf = s.log.Debug
+	} else {
+		if len(s.warned) >= maxPeerBuckets {
+			clear(s.warned)
+		}
+		s.warned[peerHost] = now
+	}
+	s.mu.Unlock()
+	if bound == "peer" {
+		logf("registration of a new node refused: too many new nodes from one address", "peer", peerHost, "node", name)
+		return status.Errorf(codes.ResourceExhausted, "too many new nodes registering from %s (at most %d at once, then one every %s): try again later; nodes already registered are not limited",
+			peerHost, l.PeerBurst, time.Duration(float64(time.Second)/l.PeerPerSecond))
+	}
+	logf("registration of a new node refused: too many new nodes registering", "peer", peerHost, "node", name)
+	return status.Errorf(codes.ResourceExhausted, "too many new nodes registering (at most %d at once, then %g a second): try again later; nodes already registered are not limited",
+		l.TotalBurst, l.TotalPerSecond)
 }
 
 // maxClaimedAddress bounds the address an agent says it has.
