@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -491,5 +492,32 @@ func TestNodes(t *testing.T) {
 	}
 	if _, err := c.GetNode(ctx, "x"); !IsNotFound(err) {
 		t.Fatalf("unknown node: %v", err)
+	}
+}
+
+// TestListNodesFollowsPages: ListNodes reads every page, passing each
+// next_cursor on, and stops on a cursor the API returns twice.
+func TestListNodesFollowsPages(t *testing.T) {
+	var cursors []string
+	c := newServer(t, "", func(w http.ResponseWriter, r *http.Request) {
+		cursors = append(cursors, r.URL.Query().Get("cursor"))
+		switch r.URL.Query().Get("cursor") {
+		case "":
+			writeJSON(w, 200, `{"nodes":[{"id":"n1","name":"a"}],"next_cursor":"c1"}`)
+		case "c1":
+			writeJSON(w, 200, `{"nodes":[{"id":"n2","name":"b"}],"next_cursor":""}`)
+		default:
+			writeJSON(w, 400, `{"code":"bad_request","message":"cursor: malformed"}`)
+		}
+	})
+	nodes, err := c.ListNodes(context.Background())
+	if err != nil || len(nodes) != 2 || nodes[0].Name != "a" || nodes[1].Name != "b" || !slices.Equal(cursors, []string{"", "c1"}) {
+		t.Fatalf("ListNodes = %+v, %v (cursors sent %q)", nodes, err, cursors)
+	}
+	loop := newServer(t, "", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `{"nodes":[{"id":"n1","name":"a"}],"next_cursor":"same"}`)
+	})
+	if _, err := loop.ListNodes(context.Background()); err == nil || !strings.Contains(err.Error(), `cursor "same" twice`) {
+		t.Errorf("a repeated cursor: %v", err)
 	}
 }

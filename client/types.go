@@ -198,15 +198,18 @@ type Node struct {
 	// Name is the node's name, unique.
 	Name string `json:"name"`
 	// State is READY, UNREACHABLE or MAINTENANCE.
-	State         string     `json:"state"`
-	Address       string     `json:"address"`
-	Connected     bool       `json:"connected"`
-	LastHeartbeat *time.Time `json:"last_heartbeat"`
-	VMCount       int        `json:"vm_count"`
-	Host          HostInfo   `json:"host"`
-	Backend       Backend    `json:"backend"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	State string `json:"state"`
+	// Address is the address the server sees the node's agent connect
+	// from; ClaimedAddress the one the agent says it has.
+	Address        string     `json:"address"`
+	ClaimedAddress string     `json:"claimed_address"`
+	Connected      bool       `json:"connected"`
+	LastHeartbeat  *time.Time `json:"last_heartbeat"`
+	VMCount        int        `json:"vm_count"`
+	Host           HostInfo   `json:"host"`
+	Backend        Backend    `json:"backend"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 
 	// Raw is the node as the API sent it.
 	Raw json.RawMessage `json:"-"`

@@ -13,9 +13,9 @@ import (
 func nodeCommand() *command {
 	return &command{
 		name:    "node",
-		summary: "list and show hypervisor nodes",
+		summary: "list, show and remove hypervisor nodes",
 		help:    "Nodes are the hosts agents serve; they are addressed by name or id.\n",
-		subs:    []*command{nodeListCommand(), nodeShowCommand()},
+		subs:    []*command{nodeListCommand(), nodeShowCommand(), nodeRemoveCommand()},
 	}
 }
 
@@ -38,8 +38,8 @@ func nodeListCommand() *command {
 	return &command{
 		name:    "list",
 		summary: "list nodes",
-		help: `Lists the nodes (GET /api/nodes): READY while an agent serves them, UNREACHABLE
-after missed heartbeats.`,
+		help: `Lists the nodes (GET /api/nodes, following its pages) in name order: READY while
+an agent serves them, UNREACHABLE after missed heartbeats.`,
 		setup: func(a *app, fs *flag.FlagSet) runner {
 			quiet := fs.Bool("q", false, "print only the names, one a line")
 			return func(ctx context.Context, args []string) error {
@@ -104,6 +104,9 @@ func nodeShowCommand() *command {
 				kv("State", n.State)
 				kv("Connected", yesNo(n.Connected))
 				kv("Address", n.Address)
+				if n.ClaimedAddress != "" && n.ClaimedAddress != n.Address {
+					kv("Claimed address", n.ClaimedAddress)
+				}
 				kv("Last heartbeat", when(n.LastHeartbeat))
 				kv("VMs", strconv.Itoa(n.VMCount))
 				kv("Hostname", n.Host.Hostname)
@@ -119,6 +122,37 @@ func nodeShowCommand() *command {
 				kv("Registered", when(&n.CreatedAt))
 				kv("Updated", when(&n.UpdatedAt))
 				return t.flush()
+			}
+		},
+	}
+}
+
+func nodeRemoveCommand() *command {
+	return &command{
+		name:    "remove",
+		args:    "NAME",
+		summary: "remove a node from the inventory",
+		help: `Removes a node by name or id (DELETE /api/nodes/{id}). The API refuses a node
+whose agent is connected or that holds VMs unless -force is given; -force ends
+the agent's session and removes the records of the node's unmanaged VMs with
+it. A node holding managed VMs is refused even with -force: delete them first.
+Stop the node's agent before: an agent still running registers its node again.`,
+		complete: "node",
+		setup: func(a *app, fs *flag.FlagSet) runner {
+			force := fs.Bool("force", false, "end the agent's session and remove the node's unmanaged VM records too")
+			return func(ctx context.Context, args []string) error {
+				if err := exactArgs(args, "NAME"); err != nil {
+					return err
+				}
+				res, err := a.api.RemoveNode(ctx, args[0], *force)
+				if err != nil {
+					return err
+				}
+				if a.jsonOutput() {
+					return printJSON(a.stdout, res.Raw)
+				}
+				fmt.Fprintln(a.stdout, res.Message)
+				return nil
 			}
 		},
 	}

@@ -208,6 +208,13 @@ func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *cont
 		JoinToken:  cfg.Server.JoinToken,
 		Logs:       d.logs.pipe,
 		Logger:     d.log,
+		KnownNode: func(ctx context.Context, name string) (bool, error) {
+			_, err := d.store.Nodes().GetByName(ctx, name)
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		},
 	})
 	if err != nil {
 		_ = ln.Close()

@@ -92,6 +92,8 @@ func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if c.NodeName == "" {
 		errs = append(errs, errors.New("no node name: set agent.node_name"))
+	} else if err := backend.ValidateName("agent.node_name", c.NodeName); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.Servers) == 0 {
 		errs = append(errs, errors.New("no server to dial: set agent.servers to the control plane's server.rpc_addr"))

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
@@ -36,6 +37,19 @@ const stableSession = 10 * time.Second
 // be reconfigured, so the agent keeps trying.
 var errRefused = errors.New("refused by the server")
 
+// errInvalid marks a registration the server refused as invalid (a node
+// name it does not accept): the same registration will never be taken, so
+// the agent waits invalidRetry between attempts instead of its backoff,
+// giving the operator time to fix the configuration.
+var errInvalid = errors.New("refused as invalid by the server: fix the agent's configuration and restart it")
+
+// errLimited marks a registration the server refused because it takes new
+// nodes at a bounded rate: the agent waits its longest backoff.
+var errLimited = errors.New("the server is limiting registrations of new nodes")
+
+// invalidRetry is how long the agent waits after an invalid registration.
+const invalidRetry = 5 * time.Minute
+
 // connectLoop dials the servers in turn until ctx ends, running a session
 // on each successful connection and backing off between attempts.
 func (a *Agent) connectLoop(ctx context.Context) {
@@ -56,12 +70,23 @@ func (a *Agent) connectLoop(ctx context.Context) {
 			b.reset()
 		}
 		wait := b.next()
+		switch {
+		case errors.Is(err, errInvalid):
+			wait = max(wait, invalidRetry)
+		case errors.Is(err, errLimited):
+			wait = max(wait, a.cfg.MaxBackoff)
+		}
 		// The same error every few seconds says nothing new: log it when it
 		// changes, and at least every half minute.
 		if msg := err.Error(); msg != last || time.Since(lastLogged) > 30*time.Second {
-			if errors.Is(err, errRefused) {
+			switch {
+			case errors.Is(err, errInvalid):
+				a.log.Error("the server refused the registration as invalid; fix the agent's configuration and restart the agent", "server", server, "node", a.cfg.NodeName, "error", err, "retry_in", wait)
+			case errors.Is(err, errLimited):
+				a.log.Warn("the server is limiting new node registrations; retrying", "server", server, "error", err, "retry_in", wait)
+			case errors.Is(err, errRefused):
 				a.log.Error("the server refused the agent; retrying", "server", server, "error", err, "retry_in", wait)
-			} else {
+			default:
 				a.log.Warn("no session with the server; retrying", "server", server, "error", err, "retry_in", wait)
 			}
 			last, lastLogged = msg, time.Now()
@@ -129,6 +154,15 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 
 	host, info := a.describe(ctx)
 	rctx, cancel := context.WithTimeout(ctx, registerTimeout)
+	// Connect before registering, so that the registration carries the
+	// local address of the connection as the address this agent claims. A
+	// failure to connect is left to Register to report.
+	conn.Connect()
+	for st := conn.GetState(); st == connectivity.Idle || st == connectivity.Connecting; st = conn.GetState() {
+		if !conn.WaitForStateChange(rctx, st) {
+			break
+		}
+	}
 	reg, err := client.Register(rctx, &agentv1.RegisterRequest{
 		ProtocolVersion:     agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		NodeName:            a.cfg.NodeName,
@@ -189,6 +223,10 @@ func callError(server, what string, err error) error {
 		return fmt.Errorf("server %s: %s: %s: %w; set agent.join_token to the server's server.join_token", server, what, st.Message(), errRefused)
 	case codes.PermissionDenied, codes.FailedPrecondition:
 		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errRefused)
+	case codes.InvalidArgument:
+		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errInvalid)
+	case codes.ResourceExhausted:
+		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errLimited)
 	case codes.Unavailable:
 		return fmt.Errorf("server %s: %s: server unreachable (%s); is `quantixd server` running there and is agent.servers right?", server, what, st.Message())
 	}

@@ -43,10 +43,10 @@ func resultFromProto(r *agentv1.CommandReply) (*nodeapi.Result, error) {
 
 func registrationFromProto(req *agentv1.RegisterRequest) nodeapi.Registration {
 	return nodeapi.Registration{
-		NodeName: req.GetNodeName(),
-		Address:  req.GetAddress(),
-		Host:     wire.HostFromProto(req.GetHost()),
-		Backend:  wire.BackendFromProto(req.GetBackend()),
+		NodeName:       req.GetNodeName(),
+		ClaimedAddress: req.GetAddress(),
+		Host:           wire.HostFromProto(req.GetHost()),
+		Backend:        wire.BackendFromProto(req.GetBackend()),
 		// Zero when the agent does not say: the reconciler's default.
 		HeartbeatInterval: time.Duration(req.GetHeartbeatIntervalMs()) * time.Millisecond,
 	}

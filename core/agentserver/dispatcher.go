@@ -57,6 +57,21 @@ func (d *Dispatcher) Execute(ctx context.Context, nodeID string, cmd nodeapi.Com
 	return r.exec.Execute(ctx, nodeID, cmd)
 }
 
+// Disconnect ends the session of node nodeID when its executor can end
+// one (a session of the agent server does); false when none is registered.
+func (d *Dispatcher) Disconnect(nodeID, reason string) bool {
+	d.mu.RLock()
+	r := d.nodes[nodeID]
+	d.mu.RUnlock()
+	if r == nil {
+		return false
+	}
+	dc, ok := r.exec.(nodeapi.Disconnecter)
+	return ok && dc.Disconnect(nodeID, reason)
+}
+
+var _ nodeapi.Disconnecter = (*Dispatcher)(nil)
+
 // Connected lists, sorted, the registered nodes whose executor says it
 // serves them now.
 func (d *Dispatcher) Connected() []string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/quantixvm/quantix/core/agent/wire"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -64,6 +66,12 @@ type Options struct {
 	Logs LogAppender
 	// Logger receives the server's log; nil discards.
 	Logger hclog.Logger
+	// KnownNode tells whether a node of that name is in the inventory:
+	// registering it again is not limited by NewNodes. Nil counts only the
+	// nodes this server registered since it started.
+	KnownNode func(ctx context.Context, name string) (bool, error)
+	// NewNodes bounds how fast registrations create new nodes.
+	NewNodes NewNodeLimit
 }
 
 // LogAppender takes log entries and returns once they are durable, as
@@ -90,8 +98,13 @@ type Server struct {
 	log        hclog.Logger
 	grpc       *grpc.Server
 
+	knownNode func(ctx context.Context, name string) (bool, error)
+	limiter   *newNodeLimiter
+
 	mu     sync.Mutex
 	nodes  map[string]*agentNode
+	known  map[string]bool // names registered since start
+	warned map[string]time.Time
 	closed bool
 }
 
@@ -121,6 +134,10 @@ func New(opts Options) (*Server, error) {
 		logs:       opts.Logs,
 		log:        logger.Named("agentserver"),
 		nodes:      make(map[string]*agentNode),
+		known:      make(map[string]bool),
+		warned:     make(map[string]time.Time),
+		knownNode:  opts.KnownNode,
+		limiter:    newNewNodeLimiter(opts.NewNodes),
 	}
 	s.grpc = grpc.NewServer(
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -251,9 +268,15 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	if v := req.GetProtocolVersion(); v != agentv1.ProtocolVersion_PROTOCOL_VERSION_1 {
 		return nil, status.Errorf(codes.FailedPrecondition, "agent protocol version %d is not supported: this server speaks version 1; run agents of the server's release", v)
 	}
-	name := strings.TrimSpace(req.GetNodeName())
-	if name == "" {
+	name := req.GetNodeName()
+	if strings.TrimSpace(name) == "" {
 		return nil, status.Error(codes.InvalidArgument, "node_name is empty: set agent.node_name")
+	}
+	// Node names follow the rules of VM names: they name directories and
+	// appear in logs and URLs.
+	if err := backend.ValidateName("node_name", name); err != nil {
+		s.log.Warn("registration refused: invalid node name", "peer", peerAddr(ctx), "error", err)
+		return nil, status.Errorf(codes.InvalidArgument, "%v: set agent.node_name to a valid name", err)
 	}
 	s.mu.Lock()
 	closed := s.closed
@@ -261,17 +284,27 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	if closed {
 		return nil, status.Error(codes.Unavailable, errServerClosing.Error())
 	}
+	if err := validateClaimedAddress(req.GetAddress()); err != nil {
+		s.log.Warn("registration refused: invalid address", "peer", peerAddr(ctx), "node", name, "error", err)
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	reg := registrationFromProto(req)
-	if reg.Address == "" {
-		if host, _, err := net.SplitHostPort(peerAddr(ctx)); err == nil {
-			reg.Address = host
-		}
+	// The node's address is the one its agent connects from; what the
+	// agent claims is kept beside it.
+	if host, _, err := net.SplitHostPort(peerAddr(ctx)); err == nil {
+		reg.Address = host
+	}
+	if err := s.admitNew(ctx, name); err != nil {
+		return nil, err
 	}
 	nodeID, err := s.handler.Register(ctx, reg)
 	if err != nil {
 		s.log.Error("registering a node failed", "node", name, "error", err)
 		return nil, status.Errorf(codes.Internal, "registering node %q: %v", name, err)
 	}
+	s.mu.Lock()
+	s.known[name] = true
+	s.mu.Unlock()
 	hb := time.Duration(req.GetHeartbeatIntervalMs()) * time.Millisecond
 	if hb <= 0 {
 		hb = defaultAgentHeartbeat
@@ -291,6 +324,72 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	s.log.Info("agent registered", "node", name, "node_id", nodeID, "session", sess.id, "address", reg.Address,
 		"backend", reg.Backend.Name, "backend_healthy", reg.Backend.Healthy, "agent_version", req.GetAgentVersion())
 	return &agentv1.RegisterResponse{NodeId: nodeID, SessionId: sess.id}, nil
+}
+
+// admitNew lets a registration of node name through: one of a node that
+// exists always, one that would create a node only within the NewNodes
+// limit, else ResourceExhausted.
+func (s *Server) admitNew(ctx context.Context, name string) error {
+	s.mu.Lock()
+	known := s.known[name]
+	s.mu.Unlock()
+	if !known && s.knownNode != nil {
+		var err error
+		if known, err = s.knownNode(ctx, name); err != nil {
+			s.log.Error("looking up a registering node failed", "node", name, "error", err)
+			return status.Errorf(codes.Internal, "registering node %q: %v", name, err)
+		}
+	}
+	if known {
+		return nil
+	}
+	peerHost := peerAddr(ctx)
+	if host, _, err := net.SplitHostPort(peerHost); err == nil {
+		peerHost = host
+	}
+	ok, bound := s.limiter.take(peerHost, time.Now())
+	if ok {
+		return nil
+	}
+	l := s.limiter.lim
+	logf := s.log.Warn
+	s.mu.Lock()
+	// A flood is logged once a minute per address, not per registration.
+	if now := time.Now(); now.Sub(s.warned[peerHost]) < time.Minute {
+		logf = s.log.Debug
+	} else {
+		if len(s.warned) >= maxPeerBuckets {
+			clear(s.warned)
+		}
+		s.warned[peerHost] = now
+	}
+	s.mu.Unlock()
+	if bound == "peer" {
+		logf("registration of a new node refused: too many new nodes from one address", "peer", peerHost, "node", name)
+		return status.Errorf(codes.ResourceExhausted, "too many new nodes registering from %s (at most %d at once, then one every %s): try again later; nodes already registered are not limited",
+			peerHost, l.PeerBurst, time.Duration(float64(time.Second)/l.PeerPerSecond))
+	}
+	logf("registration of a new node refused: too many new nodes registering", "peer", peerHost, "node", name)
+	return status.Errorf(codes.ResourceExhausted, "too many new nodes registering (at most %d at once, then %g a second): try again later; nodes already registered are not limited",
+		l.TotalBurst, l.TotalPerSecond)
+}
+
+// maxClaimedAddress bounds the address an agent says it has.
+const maxClaimedAddress = 255
+
+var claimedAddressRE = regexp.MustCompile(`^[A-Za-z0-9.:%\[\]-]*$`)
+
+// validateClaimedAddress checks the address an agent says it has: an IP
+// address or a host name, at most maxClaimedAddress characters; empty is
+// allowed.
+func validateClaimedAddress(a string) error {
+	switch {
+	case len(a) > maxClaimedAddress:
+		return fmt.Errorf("address: %d characters, at most %d allowed", len(a), maxClaimedAddress)
+	case !claimedAddressRE.MatchString(a):
+		return fmt.Errorf("address: %q may only contain letters, digits, '.', ':', '%%', '[', ']' and '-'", a)
+	}
+	return nil
 }
 
 // Session attaches a stream to the session its Hello names and serves it.

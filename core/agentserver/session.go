@@ -60,6 +60,17 @@ func newAgentSession(srv *Server, n *agentNode, nodeID, name, id string, heartbe
 	}
 }
 
+// Disconnect ends the session, telling the agent reason; false when it is
+// not node nodeID's or is over already.
+func (s *agentSession) Disconnect(nodeID, reason string) bool {
+	if nodeID != s.nodeID || s.ctx.Err() != nil {
+		return false
+	}
+	s.srv.log.Info("ending the session of a node", "node", s.name, "session", s.id, "reason", reason)
+	s.end(errors.New(reason))
+	return true
+}
+
 // end ends the session for cause; the first cause sticks.
 func (s *agentSession) end(cause error) { s.cancel(cause) }
 

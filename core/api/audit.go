@@ -29,6 +29,16 @@ func setAuditVM(c echo.Context, id string) {
 	}
 }
 
+// auditNodeKey is where a handler leaves the id of the node it acted on.
+const auditNodeKey = "audit_node_id"
+
+// setAuditNode records the node a mutating call acted on.
+func setAuditNode(c echo.Context, id string) {
+	if id != "" {
+		c.Set(auditNodeKey, id)
+	}
+}
+
 // audited wraps a mutating route: once the handler has answered, an audit
 // entry (route, VM, result, duration, caller, the request id as the
 // correlation id) is appended to the log pipeline, and only when it is
@@ -71,6 +81,7 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 	req := c.Request()
 	route := c.Path()
 	vmID, _ := c.Get(auditVMKey).(string)
+	nodeID, _ := c.Get(auditNodeKey).(string)
 	target := cut(c.Param("id"))
 	if target == "" {
 		target = route
@@ -101,6 +112,7 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 		Message:       fmt.Sprintf("%s %s answered %d %s in %s", req.Method, cut(req.URL.Path), status, http.StatusText(status), took.Round(time.Microsecond)),
 		Fields:        raw,
 		VMID:          vmID,
+		NodeID:        nodeID,
 		CorrelationID: requestID(c),
 		Action:        auditAction(req.Method, route),
 		Target:        target,

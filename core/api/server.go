@@ -108,6 +108,7 @@ func (s *Server) routes() {
 	get(g, "/events", s.streamEvents)
 	get(g, "/nodes", s.listNodes)
 	get(g, "/nodes/:id", s.getNode)
+	g.DELETE("/nodes/:id", s.deleteNode, s.audited)
 	get(g, "/logs", s.queryLogs)
 	g.POST("/logs/ui", s.ingestUILogs)
 	get(g, "/logs/sources", s.logSources)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,5 +297,30 @@ func TestUIAddressRate(t *testing.T) {
 	}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "server.logs.ui_address_burst") {
 		t.Errorf("a negative ui_address_burst: error %v, want one naming it", err)
+	}
+}
+
+// TestValidateNodeName: agent.node_name follows the rules of VM names, so
+// a bad one stops the agent at start with the key and the rule.
+func TestValidateNodeName(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"../../etc/x y", `agent.node_name "../../etc/x y" may only contain letters, digits, '.', '_' and '-'`},
+		{strings.Repeat("n", 5000), "agent.node_name 5000 characters, at most 64 allowed"},
+		{"..", `agent.node_name ".." is not a valid name`},
+	} {
+		c, err := Parse("q.hcl", []byte(fmt.Sprintf("agent {\n node_name = %q\n}", tc.name)))
+		if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("node_name %.20q: error = %v\nwant it to contain %q", tc.name, err, tc.want)
+		}
+	}
+	c, err := Parse("q.hcl", []byte("agent {\n node_name = \"rack1-node.07_b\"\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("a valid node name refused: %v", err)
 	}
 }

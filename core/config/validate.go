@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
 // LogSources are the values log_sink sources accepts.
@@ -38,6 +40,7 @@ func (c *Config) Validate() error {
 	v.zeroOrAtLeast("server.logs.ui_address_rate", c.Server.Logs.UIAddressRate, c.Server.Logs.UIRate, "server.logs.ui_rate")
 	v.zeroOrAtLeast("server.logs.ui_address_burst", c.Server.Logs.UIAddressBurst, c.Server.Logs.UIBurst, "server.logs.ui_burst")
 	v.nonEmpty("agent.node_name", c.Agent.NodeName)
+	v.nodeName("agent.node_name", c.Agent.NodeName)
 	v.nonEmpty("agent.backend", c.Agent.Backend)
 	if len(c.Agent.Servers) == 0 {
 		v.fail("agent.servers", "needs at least one server address")
@@ -109,6 +112,17 @@ func (v *validator) oneOf(path, val string, allowed ...string) {
 func (v *validator) nonEmpty(path, val string) {
 	if strings.TrimSpace(val) == "" {
 		v.fail(path, "must not be empty")
+	}
+}
+
+// nodeName checks a node name by the rules of VM names
+// (backend.ValidateName); an empty one is nonEmpty's to report.
+func (v *validator) nodeName(path, val string) {
+	if strings.TrimSpace(val) == "" {
+		return
+	}
+	if err := backend.ValidateName(path, val); err != nil {
+		v.fail(path, "%s", strings.TrimPrefix(err.Error(), path+": "))
 	}
 }
 

@@ -205,7 +205,7 @@ func (r *Reconciler) Register(ctx context.Context, reg nodeapi.Registration) (st
 	}
 	now := r.now()
 	n := &node.Node{ID: uuid.NewString(), Name: reg.NodeName, State: node.StateReady, Address: reg.Address,
-		Host: reg.Host, Backend: reg.Backend, LastHeartbeat: &now}
+		ClaimedAddress: reg.ClaimedAddress, Host: reg.Host, Backend: reg.Backend, LastHeartbeat: &now}
 	var old node.State
 	prev, err := r.store.Nodes().GetByName(ctx, reg.NodeName)
 	switch {

@@ -16,15 +16,20 @@ const (
 
 // Node is one host of the inventory.
 type Node struct {
-	ID            string     `json:"id"`
-	Name          string     `json:"name"`
-	State         State      `json:"state"`
-	Address       string     `json:"address"`
-	Host          HostInfo   `json:"host"`
-	Backend       Backend    `json:"backend"`
-	LastHeartbeat *time.Time `json:"last_heartbeat"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	State State  `json:"state"`
+	// Address is the address the server sees the node's agent connect
+	// from.
+	Address string `json:"address"`
+	// ClaimedAddress is the address the agent says it has; it may differ
+	// from Address behind NAT, and nothing vouches for it.
+	ClaimedAddress string     `json:"claimed_address"`
+	Host           HostInfo   `json:"host"`
+	Backend        Backend    `json:"backend"`
+	LastHeartbeat  *time.Time `json:"last_heartbeat"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 }
 
 // HostInfo describes the machine.

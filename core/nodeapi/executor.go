@@ -24,6 +24,14 @@ type Executor interface {
 	Connected() []string
 }
 
+// Disconnecter is an Executor that can end the agent session of a node,
+// as removing the node from the inventory does.
+type Disconnecter interface {
+	// Disconnect ends the session of node nodeID's agent, which is told
+	// reason; false when no agent of the node is connected.
+	Disconnect(nodeID, reason string) bool
+}
+
 // Command is one operation on a node's backend. Only the fields of its Op
 // are read.
 type Command struct {

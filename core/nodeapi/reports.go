@@ -35,9 +35,12 @@ type ReportHandler interface {
 // Registration is what an agent says about its node when it connects.
 type Registration struct {
 	NodeName string
-	Address  string
-	Host     node.HostInfo
-	Backend  node.Backend
+	// Address is the address the server sees the agent connect from.
+	Address string
+	// ClaimedAddress is the address the agent says it has.
+	ClaimedAddress string
+	Host           node.HostInfo
+	Backend        node.Backend
 	// HeartbeatInterval is how often the agent sends heartbeats; the node
 	// is UNREACHABLE once it misses three. Zero takes the handler's
 	// default.

@@ -236,6 +236,14 @@ var migrations = []migration{
 			`CREATE INDEX log_entries_correlation_id_idx ON log_entries (correlation_id, ts, seq)`,
 		},
 	},
+	{
+		Version: 5,
+		Name:    "node claimed address",
+		// address is what the server sees the agent connect from;
+		// claimed_address what the agent says it has.
+		SQLite:   []string{`ALTER TABLE nodes ADD COLUMN claimed_address TEXT NOT NULL DEFAULT ''`},
+		Postgres: []string{`ALTER TABLE nodes ADD COLUMN claimed_address TEXT NOT NULL DEFAULT ''`},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

@@ -163,15 +163,16 @@ func (labelRow) TableName() string { return "vm_labels" }
 
 // nodeRow is a row of nodes.
 type nodeRow struct {
-	ID            string                    `gorm:"column:id;primaryKey"`
-	Name          string                    `gorm:"column:name"`
-	State         string                    `gorm:"column:state"`
-	Address       string                    `gorm:"column:address"`
-	Host          jsonColumn[node.HostInfo] `gorm:"column:host"`
-	Backend       jsonColumn[node.Backend]  `gorm:"column:backend"`
-	LastHeartbeat *dbTime                   `gorm:"column:last_heartbeat"`
-	CreatedAt     dbTime                    `gorm:"column:created_at;autoCreateTime:false"`
-	UpdatedAt     dbTime                    `gorm:"column:updated_at;autoUpdateTime:false"`
+	ID             string                    `gorm:"column:id;primaryKey"`
+	Name           string                    `gorm:"column:name"`
+	State          string                    `gorm:"column:state"`
+	Address        string                    `gorm:"column:address"`
+	ClaimedAddress string                    `gorm:"column:claimed_address"`
+	Host           jsonColumn[node.HostInfo] `gorm:"column:host"`
+	Backend        jsonColumn[node.Backend]  `gorm:"column:backend"`
+	LastHeartbeat  *dbTime                   `gorm:"column:last_heartbeat"`
+	CreatedAt      dbTime                    `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt      dbTime                    `gorm:"column:updated_at;autoUpdateTime:false"`
 }
 
 // TableName is the table of nodeRow.
@@ -287,29 +288,31 @@ func (r *vmRow) toVM(labels map[string]string) *vm.VM {
 
 func toNodeRow(n *node.Node) nodeRow {
 	return nodeRow{
-		ID:            n.ID,
-		Name:          n.Name,
-		State:         string(n.State),
-		Address:       n.Address,
-		Host:          jsonColumn[node.HostInfo]{V: n.Host},
-		Backend:       jsonColumn[node.Backend]{V: n.Backend},
-		LastHeartbeat: toDBTimePtr(n.LastHeartbeat),
-		CreatedAt:     dbTime(n.CreatedAt),
-		UpdatedAt:     dbTime(n.UpdatedAt),
+		ID:             n.ID,
+		Name:           n.Name,
+		State:          string(n.State),
+		Address:        n.Address,
+		ClaimedAddress: n.ClaimedAddress,
+		Host:           jsonColumn[node.HostInfo]{V: n.Host},
+		Backend:        jsonColumn[node.Backend]{V: n.Backend},
+		LastHeartbeat:  toDBTimePtr(n.LastHeartbeat),
+		CreatedAt:      dbTime(n.CreatedAt),
+		UpdatedAt:      dbTime(n.UpdatedAt),
 	}
 }
 
 func (r *nodeRow) toNode() *node.Node {
 	return &node.Node{
-		ID:            r.ID,
-		Name:          r.Name,
-		State:         node.State(r.State),
-		Address:       r.Address,
-		Host:          r.Host.V,
-		Backend:       r.Backend.V,
-		LastHeartbeat: fromDBTimePtr(r.LastHeartbeat),
-		CreatedAt:     time.Time(r.CreatedAt),
-		UpdatedAt:     time.Time(r.UpdatedAt),
+		ID:             r.ID,
+		Name:           r.Name,
+		State:          node.State(r.State),
+		Address:        r.Address,
+		ClaimedAddress: r.ClaimedAddress,
+		Host:           r.Host.V,
+		Backend:        r.Backend.V,
+		LastHeartbeat:  fromDBTimePtr(r.LastHeartbeat),
+		CreatedAt:      time.Time(r.CreatedAt),
+		UpdatedAt:      time.Time(r.UpdatedAt),
 	}
 }
 

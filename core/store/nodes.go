@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -15,12 +17,13 @@ type nodeRepo struct{ s *sqlStore }
 
 // upsertNodeSQL inserts a node or replaces every field of the one with the
 // same id but created_at, and returns the stored created_at.
-const upsertNodeSQL = `INSERT INTO nodes (id, name, state, address, host, backend, last_heartbeat, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+const upsertNodeSQL = `INSERT INTO nodes (id, name, state, address, claimed_address, host, backend, last_heartbeat, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
 	name = excluded.name,
 	state = excluded.state,
 	address = excluded.address,
+	claimed_address = excluded.claimed_address,
 	host = excluded.host,
 	backend = excluded.backend,
 	last_heartbeat = excluded.last_heartbeat,
@@ -48,7 +51,7 @@ func (r nodeRepo) Upsert(ctx context.Context, n *node.Node) error {
 		CreatedAt dbTime `gorm:"column:created_at"`
 	}
 	err := r.s.write(ctx, false, func(tx *gorm.DB) error {
-		return tx.Raw(upsertNodeSQL, row.ID, row.Name, row.State, row.Address, row.Host, row.Backend,
+		return tx.Raw(upsertNodeSQL, row.ID, row.Name, row.State, row.Address, row.ClaimedAddress, row.Host, row.Backend,
 			row.LastHeartbeat, row.CreatedAt, row.UpdatedAt).Scan(&stored).Error
 	})
 	if err != nil {
@@ -116,6 +119,94 @@ func (r nodeRepo) UpdateStatus(ctx context.Context, id string, st NodeStatus) er
 	})
 	if err != nil {
 		return fmt.Errorf("updating status of node %s: %w", id, dbError(err))
+	}
+	return nil
+}
+
+// ListPage returns one page of nodes in name order. A limit outside
+// 0..1000 or a cursor this store did not make is ErrInvalid.
+func (r nodeRepo) ListPage(ctx context.Context, opts NodeListOptions) ([]*node.Node, string, error) {
+	limit := opts.Limit
+	switch {
+	case limit == 0:
+		limit = defaultPageSize
+	case limit < 0 || limit > maxPageSize:
+		return nil, "", fmt.Errorf("listing nodes: %w: limit %d is outside 1..%d", ErrInvalid, opts.Limit, maxPageSize)
+	}
+	q := r.s.read(ctx)
+	if opts.Cursor != "" {
+		after, err := decodeNodeCursor(opts.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("listing nodes: %w", err)
+		}
+		q = q.Where("name > ?", after)
+	}
+	var rows []nodeRow
+	if err := q.Order("name").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return nil, "", fmt.Errorf("listing nodes: %w", err)
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = encodeNodeCursor(rows[limit-1].Name)
+	}
+	out := make([]*node.Node, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toNode()
+	}
+	return out, next, nil
+}
+
+// nodeCursorPrefix tells a node cursor from a VM cursor.
+const nodeCursorPrefix = "node|"
+
+// encodeNodeCursor returns the cursor of the node page that ends at name:
+// base64url of "node|<name>". Clients treat it as opaque.
+func encodeNodeCursor(name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(nodeCursorPrefix + name))
+}
+
+// decodeNodeCursor parses a cursor made by encodeNodeCursor.
+func decodeNodeCursor(c string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", fmt.Errorf("%w: malformed cursor: not base64url", ErrInvalid)
+	}
+	name, ok := strings.CutPrefix(string(raw), nodeCursorPrefix)
+	if !ok || name == "" {
+		return "", fmt.Errorf("%w: malformed cursor: not a node cursor", ErrInvalid)
+	}
+	return name, nil
+}
+
+// Delete removes node id with the VM records placed on it that are not
+// managed and not TERMINATED (the host's VMs as last reported, which a
+// returning agent reports again). TERMINATED VMs stay as history. A managed
+// VM placed on the node that is not TERMINATED makes it ErrConflict, and
+// nothing is removed; no such node is ErrNotFound.
+func (r nodeRepo) Delete(ctx context.Context, id string) error {
+	err := r.s.write(ctx, true, func(tx *gorm.DB) error {
+		var managed int64
+		if err := tx.Model(&vmRow{}).Where("node_id = ? AND is_managed AND state <> ?", id, "TERMINATED").Count(&managed).Error; err != nil {
+			return err
+		}
+		if managed > 0 {
+			return fmt.Errorf("%w: %d managed vms are placed on the node", ErrConflict, managed)
+		}
+		if err := tx.Where("node_id = ? AND NOT is_managed AND state <> ?", id, "TERMINATED").Delete(&vmRow{}).Error; err != nil {
+			return err
+		}
+		res := tx.Where("id = ?", id).Delete(&nodeRow{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("deleting node %s: %w", id, dbError(err))
 	}
 	return nil
 }

@@ -126,6 +126,21 @@ type NodeRepo interface {
 	// UpdateStatus writes the liveness fields of node id (state, backend
 	// health, last heartbeat) and leaves the rest; ErrNotFound if absent.
 	UpdateStatus(ctx context.Context, id string, st NodeStatus) error
+	// ListPage returns one page of nodes in name order and the cursor of
+	// the next ("" at the end); a bad limit or cursor is ErrInvalid.
+	ListPage(ctx context.Context, opts NodeListOptions) ([]*node.Node, string, error)
+	// Delete removes node id and the VM records on it that are neither
+	// managed nor TERMINATED; a managed VM on it that is not TERMINATED
+	// is ErrConflict, an unknown id ErrNotFound.
+	Delete(ctx context.Context, id string) error
+}
+
+// NodeListOptions page a node list.
+type NodeListOptions struct {
+	// Limit is the page size, 0..1000; 0 means 100.
+	Limit int
+	// Cursor is the cursor of the previous page.
+	Cursor string
 }
 
 // NodeStatus is what node liveness changes of a node record.

@@ -237,7 +237,7 @@ func TestNodes(t *testing.T) {
 		s, _ := openFresh(t, b)
 		hb := time.Date(2026, 2, 3, 4, 5, 6, 7008009, time.Local)
 		n := &node.Node{
-			ID: "node-b", Name: "beta", State: node.StateReady, Address: "10.0.0.2:7070",
+			ID: "node-b", Name: "beta", State: node.StateReady, Address: "10.0.0.2:7070", ClaimedAddress: "192.168.1.2",
 			Host: node.HostInfo{Hostname: "beta.example", CPUs: 32, MemoryMiB: 1 << 20, Arch: "x86_64",
 				Hypervisor: "QEMU", HypervisorVersion: "8.2.0", KVMUsable: true},
 			Backend:       node.Backend{Name: "libvirt", Version: "1.2.3", Healthy: true},
@@ -258,7 +258,7 @@ func TestNodes(t *testing.T) {
 		// Replace: every field but created_at, once the stored clock has
 		// moved on so that updated_at can be told from it.
 		wait.Until(t, time.Second, "the clock to pass the first created_at", func() bool { return normTime(time.Now()).After(firstCreated) })
-		repl := &node.Node{ID: "node-b", Name: "beta2", State: node.StateUnreachable, Address: "10.0.0.3:7070",
+		repl := &node.Node{ID: "node-b", Name: "beta2", State: node.StateUnreachable, Address: "10.0.0.3:7070", ClaimedAddress: "192.168.1.3",
 			Backend: node.Backend{Name: "libvirt", Healthy: false, Error: "connection refused"},
 			// A later CreatedAt in the argument does not move the stored one.
 			CreatedAt: time.Now().Add(time.Hour)}

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/internal/wait"
+)
+
+// TestCLINodeRemove: quantix node remove against `quantixd dev`: refused
+// while the node's agent is connected, done with -force (the agent,
+// still running, then registers its node again as a new node).
+func TestCLINodeRemove(t *testing.T) {
+	requireE2E(t)
+	d := startDaemon(t)
+	nodeName := strings.TrimSpace(d.ok(t, "node", "list", "-q").stdout)
+	oldID, _ := d.apiGet(t, "/api/nodes/"+nodeName)["id"].(string)
+	d.steps(t, "", []step{
+		{args: []string{"node", "remove"}, code: 2, stderr: []string{"missing NAME", "usage: quantix node remove"}},
+		{args: []string{"node", "remove", "-h"}, code: 0, stdout: []string{"DELETE /api/nodes/{id}", "-force"}},
+		{args: []string{"node", "remove", "no-such-node"}, code: 1, stderr: []string{`node "no-such-node" not found`}},
+		{args: []string{"node", "remove", nodeName}, code: 1, stderr: []string{`node "` + nodeName + `" has a connected agent`, "force=true"}},
+		{args: []string{"node", "remove", "-force", nodeName}, code: 0, stdout: []string{"node " + nodeName + " removed"}},
+	})
+	wait.Until(t, 20*time.Second, "the agent registers its node again", func() bool {
+		r := d.quantix(t, "-output", "json", "node", "show", nodeName)
+		return r.code == 0 && !strings.Contains(r.stdout, oldID)
+	})
+	if r := d.quantix(t, "node", "show", oldID); r.code != 1 || !strings.Contains(r.stderr, "not found") {
+		t.Errorf("node show of the removed id: %s", r)
+	}
+}
