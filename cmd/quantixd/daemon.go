@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/quantixvm/quantix/core/admission"
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
@@ -119,7 +120,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		Store:     d.store,
 		Executor:  dispatcher,
 		Reconcile: controlplane.ReconcilerOptions{StuckTimeout: cfg.Server.Reconcile.StuckTimeout},
-		Overcommit: controlplane.Overcommit{
+		Overcommit: admission.Overcommit{
 			CPU: cfg.Server.Overcommit.CPU, Memory: cfg.Server.Overcommit.Memory,
 		},
 		Logger: logger,

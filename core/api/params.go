@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/quantixvm/quantix/core/admission"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/vm"
 )
@@ -74,7 +75,7 @@ func listQuery(c echo.Context) (controlplane.ListQuery, error) {
 		}
 		q.Labels = make(map[string]string, len(labels))
 		for _, l := range labels {
-			k, v, err := controlplane.ParseLabelFilter(l)
+			k, v, err := admission.ParseLabelFilter(l)
 			if err != nil {
 				return q, badRequest("label: %v", err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/quantixvm/quantix/core/admission"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
@@ -37,10 +38,10 @@ type CreateRequest struct {
 // validate checks the request and returns the spec and restart policy it
 // asks for.
 func (r CreateRequest) validate() (vm.Spec, vm.RestartPolicy, error) {
-	if err := checkSize("vcpus", r.VCPUs, 1, maxVCPUs); err != nil {
+	if err := admit(admission.Size("vcpus", r.VCPUs, 1, admission.MaxVCPUs), nil); err != nil {
 		return vm.Spec{}, "", err
 	}
-	if err := checkSize("memory_mib", r.MemoryMiB, backend.MinMemoryMiB, maxMemoryMiB); err != nil {
+	if err := admit(admission.Size("memory_mib", r.MemoryMiB, backend.MinMemoryMiB, admission.MaxMemoryMiB), nil); err != nil {
 		return vm.Spec{}, "", err
 	}
 	disks := make([]vm.Disk, len(r.Disks))
@@ -58,10 +59,10 @@ func (r CreateRequest) validate() (vm.Spec, vm.RestartPolicy, error) {
 	if err := checkSpec(r.Name, spec); err != nil {
 		return vm.Spec{}, "", err
 	}
-	if err := checkDescription(r.Description); err != nil {
+	if err := admit(admission.Description(r.Description), nil); err != nil {
 		return vm.Spec{}, "", err
 	}
-	if err := checkLabels(r.Labels); err != nil {
+	if err := admit(admission.Labels(r.Labels), nil); err != nil {
 		return vm.Spec{}, "", err
 	}
 	policy, err := vm.ParseRestartPolicy(r.RestartPolicy)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/quantixvm/quantix/core/admission"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -64,12 +65,12 @@ func (p PatchRequest) check() error {
 		}
 	}
 	if p.Description != nil {
-		if err := checkDescription(*p.Description); err != nil {
+		if err := admit(admission.Description(*p.Description), nil); err != nil {
 			return err
 		}
 	}
 	if p.Labels != nil {
-		if err := checkLabels(*p.Labels); err != nil {
+		if err := admit(admission.Labels(*p.Labels), nil); err != nil {
 			return err
 		}
 	}
@@ -84,12 +85,12 @@ func (p PatchRequest) check() error {
 		}
 	}
 	if p.VCPUs != nil {
-		if err := checkSize("vcpus", *p.VCPUs, 1, maxVCPUs); err != nil {
+		if err := admit(admission.Size("vcpus", *p.VCPUs, 1, admission.MaxVCPUs), nil); err != nil {
 			return err
 		}
 	}
 	if p.MemoryMiB != nil {
-		if err := checkSize("memory_mib", *p.MemoryMiB, backend.MinMemoryMiB, maxMemoryMiB); err != nil {
+		if err := admit(admission.Size("memory_mib", *p.MemoryMiB, backend.MinMemoryMiB, admission.MaxMemoryMiB), nil); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/admission"
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
@@ -36,8 +37,8 @@ type Options struct {
 	// Logger receives the service's log; nil discards.
 	Logger hclog.Logger
 	// Overcommit bounds what VMs may ask of their node; unset ratios take
-	// DefaultCPUOvercommit and DefaultMemoryOvercommit.
-	Overcommit Overcommit
+	// admission.DefaultCPUOvercommit and DefaultMemoryOvercommit.
+	Overcommit admission.Overcommit
 }
 
 // Service is the VM and node service the REST API calls. It writes what
@@ -49,7 +50,7 @@ type Service struct {
 	rec   *Reconciler
 	log   hclog.Logger
 	// overcommit bounds what VMs may ask of their node.
-	overcommit Overcommit
+	overcommit admission.Overcommit
 	// creating holds the placeholder ids of the creates this process runs;
 	// reset_state and delete leave those VMs alone until they are done.
 	creating sync.Map
@@ -81,7 +82,7 @@ func New(opts Options) (*Service, error) {
 			return nil, err
 		}
 	}
-	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane"), overcommit: opts.Overcommit.withDefaults()}, nil
+	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane"), overcommit: opts.Overcommit.WithDefaults()}, nil
 }
 
 // Reconciler returns the service's status writer: the ReportHandler of
