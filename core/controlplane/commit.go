@@ -40,7 +40,7 @@ func (r *Reconciler) flush(ctx context.Context, out *outbox) {
 		r.publishRemoved(ctx, e)
 	}
 	for _, id := range out.restarts {
-		r.restarts.trigger(id)
+		r.restarts.Trigger(id)
 	}
 }
 

@@ -20,8 +20,8 @@ func TestStateOf(t *testing.T) {
 		"SOMETHING-NEW":        vm.StateUnknown,
 	}
 	for in, want := range cases {
-		if got := stateOf(in); got != want {
-			t.Errorf("stateOf(%s) = %s, want %s", in, got, want)
+		if got := vm.StateOf(in); got != want {
+			t.Errorf("vm.StateOf(%s) = %s, want %s", in, got, want)
 		}
 	}
 }
@@ -29,7 +29,7 @@ func TestStateOf(t *testing.T) {
 func TestWithHostDisks(t *testing.T) {
 	spec := vm.Spec{Disks: []vm.Disk{{SizeGiB: 1}, {Name: "data", SizeGiB: 2}}}
 	host := &backend.VM{Disks: []backend.Disk{{Name: "disk0", Path: "/img/a-disk0.qcow2"}, {Name: "data", Path: "/img/a-data.qcow2"}}}
-	got := withHostDisks(spec, host)
+	got := vm.WithHostDisks(spec, host)
 	if got.Disks[0].Name != "disk0" || got.Disks[0].Path != "/img/a-disk0.qcow2" || got.Disks[1].Path != "/img/a-data.qcow2" {
 		t.Errorf("withHostDisks = %+v", got.Disks)
 	}

@@ -112,7 +112,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*vm.VM, error)
 	}
 	// From here on the client going away must not leave a half-made VM.
 	wctx := context.WithoutCancel(ctx)
-	bspec := backendSpec(req.Name, req.Description, spec)
+	bspec := vm.BackendSpec(req.Name, req.Description, spec)
 	res, err := s.execute(wctx, nodeID, nodeapi.Command{Op: agentv1.Op_OP_CREATE, Spec: &bspec})
 	if err == nil && res.VM == nil {
 		err = fmt.Errorf("node %s reported no vm after creating it", nodeID)
@@ -123,7 +123,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*vm.VM, error)
 		}
 		return nil, hostError(nil, nodeID, agentv1.Op_OP_CREATE, err, "")
 	}
-	v, err := s.rec.Complete(wctx, placeholder.ID, nodeID, res.VM, withHostDisks(spec, res.VM), Note{Cause: vm.CauseAPI, Action: "create"})
+	v, err := s.rec.Complete(wctx, placeholder.ID, nodeID, res.VM, vm.WithHostDisks(spec, res.VM), Note{Cause: vm.CauseAPI, Action: "create"})
 	if err != nil {
 		s.undoCreate(wctx, nodeID, placeholder.ID, res.VM)
 		return nil, err

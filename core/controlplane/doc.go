@@ -24,9 +24,10 @@
 // report of an unknown UUID whose name matches a CREATING placeholder on that
 // node is taken as the VM being created, not as a discovery: the inventory
 // never shows the VM twice. While its create runs, reset_state and delete
-// refuse the placeholder; one left behind by a crash is cleared with
-// reset_state (the host does not know its id, so it becomes STOPPED) and
-// then deleted.
+// refuse the placeholder; one left behind by a crash is settled by
+// reset_state or the stuck-state scan (placeholder.go): the host is asked
+// for the VM of that name Quantix made, which the record then becomes, or
+// the record is removed.
 //
 // # Reconciliation
 //
@@ -48,7 +49,8 @@
 // makes a node that missed its heartbeats UNREACHABLE, its VMs UNKNOWN,
 // and scans for VMs stuck in a transitional state (stuck.go). Restart
 // policies are applied after the commit of the report that showed the VM
-// down (restart.go).
+// down (restart.go; core/restart schedules them). Requests are checked
+// against the rules of core/admission before anything is written.
 //
 // Every VM event is published on the events.Broker (core/events) after its
 // commit, with the node changes and the removals of unmanaged records,

@@ -52,7 +52,7 @@ func (r *Reconciler) findCreated(ctx context.Context, v *vm.VM) (*backend.VM, er
 // takeOver makes placeholder v the record of observed, the VM its create
 // made on v's node.
 func (r *Reconciler) takeOver(ctx context.Context, v *vm.VM, observed *backend.VM, note Note) (*vm.VM, error) {
-	return r.Complete(ctx, v.ID, v.NodeID, observed, withHostDisks(v.Spec, observed), note)
+	return r.Complete(ctx, v.ID, v.NodeID, observed, vm.WithHostDisks(v.Spec, observed), note)
 }
 
 // dropPlaceholder removes placeholder v, unless it changed since v was read
@@ -121,7 +121,7 @@ func (s *Service) resetPlaceholder(ctx context.Context, v *vm.VM, force bool) (*
 			fmt.Sprintf("VM %q was never created on node %s (the server stopped during the create): its leftover record is removed; create it again", v.Name, node))
 	}
 	note := Note{Cause: vm.CauseAPI, Action: string(vm.ActionResetState),
-		Message: fmt.Sprintf("node %s has the vm (%s, %s): the unfinished create is completed", node, found.ID, stateOf(found.State))}
+		Message: fmt.Sprintf("node %s has the vm (%s, %s): the unfinished create is completed", node, found.ID, vm.StateOf(found.State))}
 	out, err := s.rec.takeOver(wctx, v, found, note)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/reconcile"
+	"github.com/quantixvm/quantix/core/restart"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -66,7 +67,7 @@ type Reconciler struct {
 	busy   map[string]int
 
 	nodes    *liveness
-	restarts *restarter
+	restarts *restart.Scheduler
 	// judge decides what reports mean for records (core/reconcile).
 	judge reconcile.Judge
 
@@ -112,7 +113,7 @@ type ReconcilerOptions struct {
 	// StuckScan is how often VMs are looked at for that (5s).
 	StuckScan time.Duration
 	// Restart tunes restarts by restart policy.
-	Restart RestartOptions
+	Restart restart.Options
 	// Now is the clock of timestamps and deadlines; nil is time.Now.
 	Now func() time.Time
 }
@@ -143,7 +144,7 @@ func (o *ReconcilerOptions) setDefaults() {
 	if o.MissedHeartbeats <= 0 {
 		o.MissedHeartbeats = DefaultMissedHeartbeats
 	}
-	o.Restart.setDefaults()
+	o.Restart.SetDefaults()
 	if o.Logger == nil {
 		o.Logger = hclog.NewNullLogger()
 	}
@@ -175,7 +176,7 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 	r.bg, r.cancel = context.WithCancel(context.Background())
 	r.nodes = newLiveness(r)
 	r.judge = reconcile.Judge{NodeName: r.nodeName, LastSeenRefresh: opts.LastSeenRefresh}
-	r.restarts = newRestarter(r, opts.Restart)
+	r.restarts = newRestarts(r, opts.Restart)
 	return r, nil
 }
 
@@ -186,7 +187,7 @@ func (r *Reconciler) Broker() *events.Broker { return r.broker }
 // after Close are still applied; restarts they call for are not made.
 func (r *Reconciler) Close() {
 	r.cancel()
-	r.restarts.stop()
+	r.restarts.Stop()
 	r.wg.Wait()
 }
 
@@ -372,7 +373,7 @@ func (r *Reconciler) applyKnown(ctx context.Context, nodeID string, observed *ba
 // observe copies a host report into v's status fields. A VM the host has
 // is not LOST any more.
 func observe(v *vm.VM, nodeID string, observed *backend.VM, now time.Time) {
-	v.State = stateOf(observed.State)
+	v.State = vm.StateOf(observed.State)
 	if v.State != vm.StateUnknown {
 		v.LastKnownState = v.State
 	}
@@ -398,7 +399,7 @@ func (r *Reconciler) discovered(nodeID string, observed *backend.VM, cause vm.Ca
 		Origin:        vm.OriginHostDiscovered,
 		IsManaged:     false,
 		RestartPolicy: vm.RestartNever,
-		Spec:          specOf(observed),
+		Spec:          vm.SpecOf(observed),
 		CreatedAt:     now,
 	}
 	observe(v, nodeID, observed, now)

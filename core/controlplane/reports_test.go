@@ -411,8 +411,8 @@ func checkWant(t *testing.T, e *env, w wantVM, nodes map[string]string, seed *vm
 			}
 		}
 		if got.Origin != vm.OriginHostDiscovered || got.IsManaged || got.Name != observed.Name || got.DesiredState != "" ||
-			!reflect.DeepEqual(got.Spec, specOf(observed)) || got.Description != observed.Spec.Description || got.LastSeen == nil {
-			t.Errorf("%s: discovered record %+v, want host-discovered, unmanaged, spec %+v from the host", w.id, got, specOf(observed))
+			!reflect.DeepEqual(got.Spec, vm.SpecOf(observed)) || got.Description != observed.Spec.Description || got.LastSeen == nil {
+			t.Errorf("%s: discovered record %+v, want host-discovered, unmanaged, spec %+v from the host", w.id, got, vm.SpecOf(observed))
 		}
 	} else {
 		// What users own never changes by a report.

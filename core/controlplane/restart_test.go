@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/restart"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -14,7 +15,7 @@ import (
 
 // fastRestarts makes restarts quick for tests.
 func fastRestarts(o *ReconcilerOptions) {
-	o.Restart = RestartOptions{BaseDelay: 20 * time.Millisecond, MaxDelay: time.Second, MaxFailures: 5, Window: time.Minute}
+	o.Restart = restart.Options{BaseDelay: 20 * time.Millisecond, MaxDelay: time.Second, MaxFailures: 5, Window: time.Minute}
 }
 
 // downOutOfBand makes a running VM stop behind Quantix's back, its guest
@@ -189,19 +190,16 @@ func TestRestartBackoff(t *testing.T) {
 	if _, err := e.svc.Stop(ctx, loop.ID, StopOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	e.rec.restarts.mu.Lock()
-	_, tracked := e.rec.restarts.vms[loop.ID]
-	e.rec.restarts.mu.Unlock()
-	if tracked {
+	if e.rec.restarts.Tracked(loop.ID) {
 		t.Error("the restart history survived a stop through the API")
 	}
 }
 
 func TestRestartDelays(t *testing.T) {
-	o := RestartOptions{BaseDelay: time.Second, MaxDelay: time.Minute}
+	o := restart.Options{BaseDelay: time.Second, MaxDelay: time.Minute}
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
 	for i, w := range want {
-		if got := o.delay(i); got != w {
+		if got := o.Delay(i); got != w {
 			t.Errorf("delay(%d) = %s, want %s", i, got, w)
 		}
 	}

@@ -162,6 +162,6 @@ func requireManaged(v *vm.VM, what string) error {
 // had planned is dropped (the user decides now), and the stuck-state check
 // leaves the VM alone until the returned func is called.
 func (s *Service) acting(id string) (done func()) {
-	s.rec.restarts.forget(id)
+	s.rec.restarts.Forget(id)
 	return s.rec.hold(id)
 }

@@ -52,7 +52,7 @@ func TestLifecycle(t *testing.T) {
 				t.Fatalf("%s: state %s, want %s", name, res.VM.State, want)
 			}
 			h, err := e.b.GetVM(ctx, v.ID)
-			if err != nil || stateOf(h.State) != want {
+			if err != nil || vm.StateOf(h.State) != want {
 				t.Fatalf("%s: host says %+v, %v; want %s", name, h, err, want)
 			}
 			// The agent reports the change too; the next action must not

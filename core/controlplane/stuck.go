@@ -80,7 +80,7 @@ func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.
 			r.log.Warn("asking the node for the vm of a create that did not finish; removing its placeholder", "vm", v.Name, "id", v.ID, "node", v.NodeID, "error", err)
 		case found != nil:
 			msg := fmt.Sprintf("the create of vm %q did not finish within %s and no request runs it any more (the server stopped during it?): "+
-				"node %s has the vm (%s, %s): the create is completed", v.Name, age, r.nodeName(v.NodeID), found.ID, stateOf(found.State))
+				"node %s has the vm (%s, %s): the create is completed", v.Name, age, r.nodeName(v.NodeID), found.ID, vm.StateOf(found.State))
 			out, err := r.takeOver(ctx, v, found, Note{Cause: vm.CauseReconciler, Action: "create", Message: msg})
 			if err != nil {
 				if ctx.Err() == nil && KindOf(err) != KindNotFound {

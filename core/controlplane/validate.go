@@ -38,7 +38,7 @@ func admit(err error, v *vm.VM) error {
 
 // checkSpec checks a VM's name and spec as every backend will.
 func checkSpec(name string, s vm.Spec) error {
-	if err := specError(backend.ValidateSpec(backendSpec(name, "", s))); err != nil {
+	if err := specError(backend.ValidateSpec(vm.BackendSpec(name, "", s))); err != nil {
 		return err
 	}
 	return admit(admission.Disks(s.Disks), nil)

@@ -59,10 +59,6 @@ func (j Judge) nodeName(id string) string {
 	return j.NodeName(id)
 }
 
-// hostState maps what a backend reports onto the control plane's states
-// (vm.HostState, which agents hash with too).
-func hostState(p backend.PowerState) vm.State { return vm.HostState(string(p)) }
-
 // Report applies what a host reports of a VM the inventory knows:
 // status only (state, node, last_seen, message), never spec, origin,
 // is_managed, name or labels.
@@ -77,7 +73,7 @@ func hostState(p backend.PowerState) vm.State { return vm.HostState(string(p)) }
 //     meets its restart policy (restartPolicy).
 //   - Nothing but last_seen changing writes only every LastSeenRefresh.
 func (j Judge) Report(cur *vm.VM, rep HostReport) Verdict {
-	reported := hostState(rep.Observed.State)
+	reported := vm.StateOf(rep.Observed.State)
 	moved := cur.NodeID != rep.NodeID
 	// MIGRATING is the host's doing, not an action's (MigratedAway):
 	// the source showing the VM again ends it, as any other node does.
@@ -305,7 +301,7 @@ func (j Judge) Stuck(cur, seen *vm.VM, observed *backend.VM, now time.Time) Verd
 		v.Message = fmt.Sprintf("stuck in %s for %s: node %s does not have the vm, so it is %s now",
 			cur.State, stuckFor, j.nodeName(cur.NodeID), v.State)
 	} else {
-		reported := hostState(observed.State)
+		reported := vm.StateOf(observed.State)
 		if reported == cur.State {
 			return Verdict{}
 		}
