@@ -194,13 +194,3 @@ func TestRestartBackoff(t *testing.T) {
 		t.Error("the restart history survived a stop through the API")
 	}
 }
-
-func TestRestartDelays(t *testing.T) {
-	o := restart.Options{BaseDelay: time.Second, MaxDelay: time.Minute}
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
-	for i, w := range want {
-		if got := o.Delay(i); got != w {
-			t.Errorf("delay(%d) = %s, want %s", i, got, w)
-		}
-	}
-}
