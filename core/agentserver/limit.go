@@ -1,9 +1,9 @@
 package agentserver
 
 import (
-	"math"
-	"sync"
 	"time"
+
+	"github.com/quantixvm/quantix/internal/ratelimit"
 )
 
 // Defaults of NewNodeLimit: a host registers one node, so a peer naming
@@ -16,8 +16,8 @@ const (
 	DefaultTotalNewNodePerSecond = 5
 )
 
-// maxPeerBuckets bounds how many peers' buckets are kept; buckets that
-// refilled are dropped first.
+// maxPeerBuckets bounds how many peers' buckets are kept: buckets that
+// refilled are forgotten first, and past it new peers share one bucket.
 const maxPeerBuckets = 4096
 
 // NewNodeLimit bounds how fast registrations create new nodes: each peer
@@ -47,63 +47,39 @@ func (l NewNodeLimit) withDefaults() NewNodeLimit {
 	return l
 }
 
-// bucket is a token bucket.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
+// The classes of the new-node limiter's buckets.
+const (
+	classPeer = iota
+	classTotal
+)
 
-func (b *bucket) refill(now time.Time, perSecond float64, burst int) {
-	b.tokens = math.Min(float64(burst), b.tokens+now.Sub(b.last).Seconds()*perSecond)
-	b.last = now
-}
+// totalKey is the one bucket of classTotal; no peer address looks like it.
+const totalKey = "\x00total"
 
 // newNodeLimiter enforces a NewNodeLimit.
 type newNodeLimiter struct {
-	lim   NewNodeLimit
-	mu    sync.Mutex
-	total bucket
-	peers map[string]*bucket
+	lim     NewNodeLimit
+	buckets *ratelimit.Limiter
 }
 
 func newNewNodeLimiter(l NewNodeLimit) *newNodeLimiter {
 	l = l.withDefaults()
-	return &newNodeLimiter{lim: l, total: bucket{tokens: float64(l.TotalBurst), last: time.Now()}, peers: make(map[string]*bucket)}
+	return &newNodeLimiter{lim: l, buckets: ratelimit.New(maxPeerBuckets, []ratelimit.Class{
+		classPeer:  {PerSecond: l.PeerPerSecond, Burst: float64(l.PeerBurst)},
+		classTotal: {PerSecond: l.TotalPerSecond, Burst: float64(l.TotalBurst)},
+	}...)}
 }
 
 // take charges one new node to peer and to the total; false, with which
 // bound was hit ("peer" or "total"), when either has no token left, and
 // then nothing is charged.
 func (l *newNodeLimiter) take(peer string, now time.Time) (bool, string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	p := l.peers[peer]
-	if p == nil {
-		if len(l.peers) >= maxPeerBuckets {
-			l.prune(now)
-		}
-		p = &bucket{tokens: float64(l.lim.PeerBurst), last: now}
-		l.peers[peer] = p
-	}
-	p.refill(now, l.lim.PeerPerSecond, l.lim.PeerBurst)
-	l.total.refill(now, l.lim.TotalPerSecond, l.lim.TotalBurst)
+	ok, short, _ := l.buckets.TakeAll([]ratelimit.Charge{{Key: peer, Class: classPeer, N: 1}, {Key: totalKey, Class: classTotal, N: 1}}, now)
 	switch {
-	case p.tokens < 1:
+	case ok:
+		return true, ""
+	case short.Class == classPeer:
 		return false, "peer"
-	case l.total.tokens < 1:
-		return false, "total"
 	}
-	p.tokens--
-	l.total.tokens--
-	return true, ""
-}
-
-// prune drops the buckets that have refilled, which are as good as new.
-func (l *newNodeLimiter) prune(now time.Time) {
-	for k, b := range l.peers {
-		b.refill(now, l.lim.PeerPerSecond, l.lim.PeerBurst)
-		if b.tokens >= float64(l.lim.PeerBurst) {
-			delete(l.peers, k)
-		}
-	}
+	return false, "total"
 }

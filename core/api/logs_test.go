@@ -361,20 +361,20 @@ func TestLogsWithoutPipeline(t *testing.T) {
 func TestRateLimiter(t *testing.T) {
 	l := newLimiter(RateLimit{PerSecond: 10, Burst: 20})
 	now := time.Unix(1000, 0)
-	if ok, _ := l.take("a", 20, now); !ok {
+	if ok, _ := l.Take("a", classSession, 20, now); !ok {
 		t.Fatal("a full burst was refused")
 	}
-	ok, wait := l.take("a", 5, now)
+	ok, wait := l.Take("a", classSession, 5, now)
 	if ok || wait != 500*time.Millisecond {
 		t.Fatalf("over the burst: %v, wait %s; want refused, 500ms", ok, wait)
 	}
-	if ok, _ := l.take("b", 20, now); !ok {
+	if ok, _ := l.Take("b", classSession, 20, now); !ok {
 		t.Fatal("another key shares the first one's bucket")
 	}
-	if ok, _ := l.take("a", 5, now.Add(500*time.Millisecond)); !ok {
+	if ok, _ := l.Take("a", classSession, 5, now.Add(500*time.Millisecond)); !ok {
 		t.Fatal("refused after the refill")
 	}
-	if ok, _ := l.take("a", 100, now.Add(time.Hour)); !ok {
+	if ok, _ := l.Take("a", classSession, 100, now.Add(time.Hour)); !ok {
 		t.Fatal("a request over the burst can never pass")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/quantixvm/quantix/core/logs"
+	"github.com/quantixvm/quantix/internal/ratelimit"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -134,17 +135,16 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 		}
 		good = append(good, e)
 	}
-	if ok, short, wait := s.uiLimit.takeAll(uiCharges(c, good, n), now); !ok {
+	if ok, short, wait := s.uiLimit.TakeAll(uiCharges(c, good, n), now); !ok {
 		s.logs.Metrics().Rejected(logsink.SourceUI, logs.RejectRateLimited, n)
 		secs := max(int(math.Ceil(wait.Seconds())), 1)
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		who, across, rate, burst := cut(strings.Replace(short.key, ":", " ", 1)), "", s.uiLimit.rate, s.uiLimit.burst
-		if short.class == classAddress {
-			who = "address " + cut(strings.TrimPrefix(short.key, "client:"))
-			across, rate, burst = " across all its sessions", s.uiLimit.addrRate, s.uiLimit.addrBurst
+		who, across, class := cut(strings.Replace(short.Key, ":", " ", 1)), "", s.uiLimit.Class(short.Class)
+		if short.Class == classAddress {
+			who, across = "address "+cut(strings.TrimPrefix(short.Key, "client:")), " across all its sessions"
 		}
 		return &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
-			message: fmt.Sprintf("%s is over its rate of %g log entries per second%s (burst %g); retry after %ds", who, rate, across, burst, secs)}
+			message: fmt.Sprintf("%s is over its rate of %g log entries per second%s (burst %g); retry after %ds", who, class.PerSecond, across, class.Burst, secs)}
 	}
 	out.Rejected = len(out.Errors)
 	if out.Rejected > 0 {
@@ -174,7 +174,7 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 // The client address is the peer address of the connection: the server
 // has no setting naming proxies to trust, and a forwarded-for header is the
 // client's to forge. Behind a proxy, its clients share the proxy's bounds.
-func uiCharges(c echo.Context, good []logsink.Entry, n int) []charge {
+func uiCharges(c echo.Context, good []logsink.Entry, n int) []ratelimit.Charge {
 	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
 	if err != nil {
 		host = c.Request().RemoteAddr
@@ -188,14 +188,14 @@ func uiCharges(c echo.Context, good []logsink.Entry, n int) []charge {
 			sessionless++
 		}
 	}
-	out := make([]charge, 0, len(perSession)+2)
+	out := make([]ratelimit.Charge, 0, len(perSession)+2)
 	for _, id := range slices.Sorted(maps.Keys(perSession)) {
-		out = append(out, charge{key: "session:" + id, class: classSession, n: perSession[id]})
+		out = append(out, ratelimit.Charge{Key: "session:" + id, Class: classSession, N: perSession[id]})
 	}
 	if sessionless > 0 {
-		out = append(out, charge{key: "address:" + host, class: classSession, n: sessionless})
+		out = append(out, ratelimit.Charge{Key: "address:" + host, Class: classSession, N: sessionless})
 	}
-	return append(out, charge{key: "client:" + host, class: classAddress, n: n})
+	return append(out, ratelimit.Charge{Key: "client:" + host, Class: classAddress, N: n})
 }
 
 // parseUIEntry decodes and checks one entry of a UI request. Its error is

@@ -13,6 +13,7 @@ import (
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/internal/ratelimit"
 )
 
 // Options configure a Server.
@@ -55,7 +56,7 @@ type Server struct {
 	keepAlive time.Duration
 	logs      *logs.Pipeline
 	logStore  store.LogRepo
-	uiLimit   *limiter
+	uiLimit   *ratelimit.Limiter
 	metrics   prometheus.Gatherer
 	streamBuf int
 }
