@@ -27,10 +27,12 @@ const (
 // cores); these follow the memory-hard profile of RFC 9106 section 4 scaled
 // to such a machine:
 //   - 64 MiB of memory makes each guess cost an attacker with the hash file
-//     that much memory, while the server's cost stays bounded (logins are
-//     throttled, so only a few hashes run at once);
-//   - one pass (t=1) keeps a login near 50 ms on one such core, since memory,
-//     not passes, is what makes argon2id expensive to attack;
+//     that much memory; on the server each login in flight holds 64 MiB, so
+//     the login path must bound how many run at once (and throttles
+//     failures);
+//   - one pass (t=1) keeps a login to a few tens of milliseconds on such a
+//     machine (BenchmarkVerifyPassword), since memory, not passes, is what
+//     makes argon2id expensive to attack;
 //   - two lanes (p=2) use both cores for one login.
 //
 // VerifyPassword reads the parameters from each encoded hash, so these can
