@@ -65,19 +65,29 @@ func (j Judge) nodeName(id string) string {
 //
 //   - A VM in a transitional state of the control plane's own keeps it
 //     while the host still shows the state the action started from
-//     (last_known_state): the action's own result, or the stuck-state check,
-//     ends it.
+//     (last_known_state), and DELETING whatever the host shows: the
+//     action's own result, or the stuck-state check, ends it.
+//   - A TERMINATED VM stays so: a report of it was sent before its delete
+//     ended.
 //   - Another node reporting the VM means it moved: the record follows.
 //   - UNKNOWN and LOST VMs come back to the reported state.
 //   - A managed VM that stops or crashes without the control plane asking
 //     meets its restart policy (restartPolicy).
 //   - Nothing but last_seen changing writes only every LastSeenRefresh.
 func (j Judge) Report(cur *vm.VM, rep HostReport) Verdict {
+	if cur.State == vm.StateTerminated {
+		// Deleted through the control plane and confirmed gone: a report
+		// of the VM is one the host sent before the delete ended.
+		return Verdict{}
+	}
 	reported := vm.StateOf(rep.Observed.State)
 	moved := cur.NodeID != rep.NodeID
 	// MIGRATING is the host's doing, not an action's (MigratedAway):
 	// the source showing the VM again ends it, as any other node does.
-	hold := cur.State.Transitional() && cur.State != vm.StateMigrating && reported == cur.LastKnownState && !moved
+	// A delete stops the VM on its way: DELETING holds whatever the host
+	// shows until the delete ends.
+	hold := cur.State.Transitional() && cur.State != vm.StateMigrating && !moved &&
+		(reported == cur.LastKnownState || cur.State == vm.StateDeleting)
 	changed := !hold && reported != cur.State
 	v := *cur
 	v.LastSeen = &rep.Now
