@@ -69,6 +69,8 @@ type daemon struct {
 	pid int
 	// out is the rest of the daemon's stdout.
 	out *bufio.Reader
+	// stderr is the daemon's log.
+	stderr *syncBuffer
 	// exited delivers cmd.Wait's result once.
 	exited chan error
 }
@@ -77,9 +79,19 @@ type daemon struct {
 // its plugin are killed when the test ends, whatever happens.
 func startDaemon(t *testing.T) *daemon {
 	t.Helper()
+	return launchDaemon(t, false)
+}
+
+// launchDaemon is startDaemon, with the daemon leading a process group of
+// its own when group is set (as systemd starts a service).
+func launchDaemon(t *testing.T, group bool) *daemon {
+	t.Helper()
 	path := requirePlugin(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envDaemon+"=1", envDaemonPlugin+"="+path)
+	if group {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
@@ -89,7 +101,7 @@ func startDaemon(t *testing.T) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{cmd: cmd, out: bufio.NewReader(stdout), exited: make(chan error, 1)}
+	d := &daemon{cmd: cmd, out: bufio.NewReader(stdout), stderr: stderr, exited: make(chan error, 1)}
 	line := make(chan string, 1)
 	go func() {
 		l, _ := d.out.ReadString('\n')
@@ -99,6 +111,9 @@ func startDaemon(t *testing.T) *daemon {
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
+		if group {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		if d.pid > 0 && processAlive(d.pid) {
 			_ = syscall.Kill(d.pid, syscall.SIGKILL)
 		}
