@@ -87,6 +87,27 @@ server {
     ui_address_rate  = 0
     ui_address_burst = 0
   }
+
+  tls {
+    # How the REST API is served:
+    #   "auto" (default): TLS, except on a loopback http_addr (127.0.0.1, ::1,
+    #          localhost), where it serves plain HTTP, as `quantixd dev` does;
+    #   "on":  TLS on every address, loopback ones included;
+    #   "off": plain HTTP, refused unless http_addr is a loopback address.
+    # Clients on another host must never see the API in plain HTTP.
+    mode = "auto"
+
+    # The certificate (PEM, its chain may follow it) and its private key the
+    # API serves. Both or neither; setting them turns TLS on. Without them the
+    # server generates a CA under <data_dir>/pki/api (ca.crt, ca.key) on first
+    # start and a certificate it issues for http_addr, the hostname, localhost,
+    # 127.0.0.1 and ::1 (server.crt, server.key), keeps them across restarts,
+    # and logs the CA's SHA-256 fingerprint and the path of ca.crt: hand that
+    # file to clients (quantix -ca-cert, QUANTIX_CACERT, curl --cacert), or let
+    # `quantix login` show the fingerprint and ask before trusting it.
+    cert_file = ""
+    key_file  = ""
+  }
 }
 
 agent {

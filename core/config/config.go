@@ -52,6 +52,33 @@ type ServerConfig struct {
 	Overcommit OvercommitConfig
 	// Logs tunes the log pipeline.
 	Logs LogsConfig
+	// TLS secures the REST API.
+	TLS TLSConfig
+}
+
+// TLS modes of the REST API (server.tls.mode).
+const (
+	// TLSAuto serves TLS unless server.http_addr is a loopback address,
+	// where the API serves plain HTTP (the default).
+	TLSAuto = "auto"
+	// TLSOn serves TLS on every address, loopback ones included.
+	TLSOn = "on"
+	// TLSOff serves plain HTTP; it is refused unless server.http_addr is a
+	// loopback address.
+	TLSOff = "off"
+)
+
+// TLSConfig is the `server { tls {} }` block. With CertFile and KeyFile the
+// API serves that certificate; without them, when it serves TLS, it uses a
+// certificate issued by a CA the server generates under <data_dir>/pki/api
+// and keeps across restarts.
+type TLSConfig struct {
+	// Mode is TLSAuto, TLSOn or TLSOff.
+	Mode string
+	// CertFile is a PEM certificate (its chain may follow it) and KeyFile
+	// its PEM private key. Both or neither.
+	CertFile string
+	KeyFile  string
 }
 
 // LogsConfig is the `server { logs {} }` block: the bounds of the log

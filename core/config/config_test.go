@@ -324,3 +324,76 @@ func TestValidateNodeName(t *testing.T) {
 		t.Errorf("a valid node name refused: %v", err)
 	}
 }
+
+// TestTLSBlock: server.tls is read from the file and the environment, its
+// files go in pairs, plain HTTP is refused on a non-loopback address naming
+// server.tls.mode, and APITLS says when the API serves TLS.
+func TestTLSBlock(t *testing.T) {
+	c, err := Parse("q.hcl", []byte("server {\n tls {\n cert_file = \"/etc/q/api.crt\"\n key_file = \"/etc/q/api.key\"\n }\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl := c.Server.TLS; tl.CertFile != "/etc/q/api.crt" || tl.KeyFile != "/etc/q/api.key" || tl.Mode != TLSAuto {
+		t.Fatalf("tls block: %+v", tl)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !c.APITLS() {
+		t.Error("APITLS is false with cert_file set on loopback")
+	}
+	c, err = Load("", []string{"QUANTIX_SERVER_TLS_MODE=on", "QUANTIX_SERVER_TLS_CERT_FILE=/a.crt", "QUANTIX_SERVER_TLS_KEY_FILE=/a.key"})
+	if err != nil || c.Server.TLS != (TLSConfig{Mode: TLSOn, CertFile: "/a.crt", KeyFile: "/a.key"}) {
+		t.Fatalf("from the environment: %v, %+v", err, c.Server.TLS)
+	}
+
+	for _, tc := range []struct{ name, src, want string }{
+		{"mode", "server {\n tls {\n mode = \"maybe\"\n }\n}", `q.hcl:3,9: server.tls.mode is "maybe"; must be one of auto, on, off`},
+		{"cert without key", "server {\n tls {\n cert_file = \"/a\"\n }\n}", `server.tls.key_file must be set with server.tls.cert_file`},
+		{"key without cert", "server {\n tls {\n key_file = \"/a\"\n }\n}", `server.tls.cert_file must be set with server.tls.key_file`},
+		{"off with files", "server {\n tls {\n mode = \"off\"\n cert_file = \"/a\"\n key_file = \"/b\"\n }\n}", `server.tls.mode is "off" but server.tls.cert_file or key_file is set`},
+		{"off on all interfaces", "server {\n http_addr = \"0.0.0.0:8080\"\n tls {\n mode = \"off\"\n }\n}", `q.hcl:4,9: server.tls.mode is "off", but plain HTTP is allowed only on a loopback server.http_addr and it is "0.0.0.0:8080"`},
+		{"off on a host name", "server {\n http_addr = \"api.example.org:8080\"\n tls {\n mode = \"off\"\n }\n}", `plain HTTP is allowed only on a loopback server.http_addr`},
+		{"off on no host", "server {\n http_addr = \":8080\"\n tls {\n mode = \"off\"\n }\n}", `plain HTTP is allowed only on a loopback server.http_addr`},
+		{"unknown attribute", "server {\n tls {\n disable = true\n }\n}", `An argument named "disable" is not expected here`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("q.hcl", []byte(tc.src))
+			if err == nil {
+				err = c.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		addr, mode, cert string
+		tls              bool
+	}{
+		{"127.0.0.1:8080", TLSAuto, "", false},
+		{"[::1]:8080", TLSAuto, "", false},
+		{"localhost:8080", TLSAuto, "", false},
+		{"127.0.0.2:8080", TLSOff, "", false},
+		{"127.0.0.1:8080", TLSOn, "", true},
+		{"127.0.0.1:8080", TLSAuto, "/a.crt", true},
+		{"0.0.0.0:8080", TLSAuto, "", true},
+		{":8080", TLSAuto, "", true},
+		{"[::]:8080", TLSAuto, "", true},
+		{"10.1.2.3:8080", TLSAuto, "", true},
+		{"api.example.org:8080", TLSAuto, "", true},
+	} {
+		c := Default()
+		c.Server.HTTPAddr, c.Server.TLS.Mode, c.Server.TLS.CertFile = tc.addr, tc.mode, tc.cert
+		if tc.cert != "" {
+			c.Server.TLS.KeyFile = "/a.key"
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s mode %s: %v", tc.addr, tc.mode, err)
+		}
+		if got := c.APITLS(); got != tc.tls {
+			t.Errorf("%s mode %s cert %q: APITLS = %v, want %v", tc.addr, tc.mode, tc.cert, got, tc.tls)
+		}
+	}
+}

@@ -47,6 +47,7 @@ func Default() *Config {
 				RetentionMaxAge: DefaultRetentionMaxAge, RetentionMaxEntries: DefaultRetentionMaxEntries,
 				UIRate: DefaultUIRate, UIBurst: DefaultUIBurst,
 			},
+			TLS: TLSConfig{Mode: TLSAuto},
 		},
 		Agent: AgentConfig{
 			NodeName:          host,

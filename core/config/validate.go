@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	v.atLeastInt("server.logs.ui_burst", c.Server.Logs.UIBurst, 1000)
 	v.zeroOrAtLeast("server.logs.ui_address_rate", c.Server.Logs.UIAddressRate, c.Server.Logs.UIRate, "server.logs.ui_rate")
 	v.zeroOrAtLeast("server.logs.ui_address_burst", c.Server.Logs.UIAddressBurst, c.Server.Logs.UIBurst, "server.logs.ui_burst")
+	v.tls(&c.Server)
 	v.nonEmpty("agent.node_name", c.Agent.NodeName)
 	v.nodeName("agent.node_name", c.Agent.NodeName)
 	v.nonEmpty("agent.backend", c.Agent.Backend)
@@ -76,6 +77,58 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(v.errs...)
+}
+
+// tls checks the server.tls block against server.http_addr: plain HTTP
+// only on a loopback address.
+func (v *validator) tls(s *ServerConfig) {
+	v.oneOf("server.tls.mode", s.TLS.Mode, TLSAuto, TLSOn, TLSOff)
+	cert, key := strings.TrimSpace(s.TLS.CertFile) != "", strings.TrimSpace(s.TLS.KeyFile) != ""
+	switch {
+	case cert && !key:
+		v.fail("server.tls.key_file", "must be set with server.tls.cert_file: the private key of that certificate")
+	case key && !cert:
+		v.fail("server.tls.cert_file", "must be set with server.tls.key_file: the certificate of that key")
+	}
+	if s.TLS.Mode != TLSOff {
+		return
+	}
+	if cert || key {
+		v.fail("server.tls.mode", "is \"off\" but server.tls.cert_file or key_file is set; remove them or set server.tls.mode to \"auto\"")
+	}
+	if _, _, err := net.SplitHostPort(s.HTTPAddr); err == nil && !IsLoopback(s.HTTPAddr) {
+		v.fail("server.tls.mode", "is \"off\", but plain HTTP is allowed only on a loopback server.http_addr and it is %q; "+
+			"remove server.tls.mode (TLS with a certificate the server generates, or server.tls.cert_file and key_file), or listen on 127.0.0.1", s.HTTPAddr)
+	}
+}
+
+// IsLoopback reports whether the host of addr ("host:port") is a loopback
+// address: an IP in 127.0.0.0/8, ::1, or "localhost". An empty host or a
+// wildcard (every interface) is not.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// APITLS reports whether the REST API serves TLS: always with
+// server.tls.cert_file or mode "on", never with mode "off", and with mode
+// "auto" unless server.http_addr is a loopback address.
+func (c *Config) APITLS() bool {
+	t := c.Server.TLS
+	switch {
+	case t.CertFile != "" || t.Mode == TLSOn:
+		return true
+	case t.Mode == TLSOff:
+		return false
+	}
+	return !IsLoopback(c.Server.HTTPAddr)
 }
 
 // CheckChecksum checks the form "sha256:<64 hex digits>".
