@@ -151,12 +151,17 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 			AddressPerSecond: float64(cfg.Server.Logs.UIAddressRate), AddressBurst: cfg.Server.Logs.UIAddressBurst,
 		},
 	})
+	tlsCfg, err := apiTLS(cfg, logger)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Server.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening for the API on %s: %w", cfg.Server.HTTPAddr, err)
 	}
 	srv := &http.Server{
 		Handler:           handler,
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -166,8 +171,14 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	srv.RegisterOnShutdown(svc.Broker().Close)
 	srv.RegisterOnShutdown(d.logs.pipe.EndSubscriptions)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info("API listening", "url", "http://"+ln.Addr().String()+"/api")
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	logger.Info("API listening", "url", scheme+"://"+ln.Addr().String()+"/api", "tls", tlsCfg != nil)
 
 	select {
 	case err := <-served:

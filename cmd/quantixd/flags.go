@@ -34,6 +34,9 @@ var settings = []setting{
 	{"rpc-addr", "server.rpc_addr", "host:port agents connect to (default 127.0.0.1:8081)", []mode{modeDev, modeServer}},
 	{"db-driver", "server.database.driver", "inventory database: sqlite or postgres (default sqlite)", []mode{modeDev, modeServer}},
 	{"db-dsn", "server.database.dsn", "database connection string; sqlite: a file path (default <data-dir>/quantix.db)", []mode{modeDev, modeServer}},
+	{"tls-mode", "server.tls.mode", "REST API transport: auto (TLS unless -http-addr is loopback), on, or off (plain HTTP, loopback only) (default auto)", []mode{modeDev, modeServer}},
+	{"tls-cert-file", "server.tls.cert_file", "PEM certificate the REST API serves, with -tls-key-file (default: one issued by a CA generated under <data-dir>/pki/api)", []mode{modeDev, modeServer}},
+	{"tls-key-file", "server.tls.key_file", "PEM private key of -tls-cert-file", []mode{modeDev, modeServer}},
 	{"log-level", "log_level", "trace, debug, info, warn or error (default info)", []mode{modeDev, modeServer, modeAgent}},
 	{"log-format", "log_format", "text or json (default text)", []mode{modeDev, modeServer, modeAgent}},
 	{"plugin-dir", "plugin_dir", "directory of plugin binaries (default: plugins next to the quantixd binary)", []mode{modeDev, modeServer, modeAgent}},
@@ -104,11 +107,23 @@ config file it keeps a SQLite database under ./quantix-data, serves the REST API
 127.0.0.1:8080 and agents on 127.0.0.1:8081, and drives the hypervisor through the
 libvirt backend plugin (quantix-backend-libvirt in the plugins directory next to
 the binary) on qemu:///system.
+
+The REST API serves plain HTTP on a loopback -http-addr (the default) and TLS on
+any other address or with -tls-mode on: a certificate of -tls-cert-file and
+-tls-key-file, or one issued by a CA generated under <data-dir>/pki/api on first
+start and kept (the log names its ca.crt and its SHA-256 fingerprint).
 `,
 	modeServer: `Runs the control plane alone: the REST API, the inventory database and the agent
 port (server.rpc_addr) that "quantixd agent" processes connect to. Actions on VMs
 whose node has no connected agent answer 503. With server.join_token set, agents
 must present it; without, only agents connecting over loopback are taken.
+
+The REST API serves TLS unless -http-addr is a loopback address (server.tls.mode
+"auto"): the certificate of server.tls.cert_file and key_file, or one issued by a
+CA the server generates under <data-dir>/pki/api on first start and keeps across
+restarts; the log names the CA's certificate file and its SHA-256 fingerprint,
+which clients check (quantix -ca-cert FILE, QUANTIX_CACERT, or quantix login).
+Plain HTTP (server.tls.mode "off") is refused on any but a loopback address.
 `,
 	modeAgent: `Runs the node agent of this host: it launches the backend plugin agent.backend
 names (from the plugins directory), dials the control plane servers of
