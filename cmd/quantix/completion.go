@@ -15,10 +15,11 @@ func completionCommand() *command {
 		args:    "bash|zsh",
 		summary: "print a shell completion script",
 		help: `Prints the completion script of a shell. It completes commands, flags, the
-values of flags with a fixed set of values, and VM and node names (asking the
-API with 'quantix vm list -q' and 'quantix node list -q', with the -address
-and -token of the command line being completed, else QUANTIX_ADDR and
-QUANTIX_TOKEN).
+values of flags with a fixed set of values, and VM, node and user names and
+token ids (asking the API with 'quantix vm list -q', 'quantix node list -q',
+'quantix user list -q' and 'quantix token list -q', with the -address, -token
+and -ca-cert of the command line being completed, else QUANTIX_ADDR,
+QUANTIX_TOKEN, QUANTIX_CACERT and the saved login).
 
 bash:  source <(quantix completion bash)          (e.g. in ~/.bashrc)
 zsh:   source <(quantix completion zsh)           (after compinit, e.g. in ~/.zshrc)
@@ -43,7 +44,7 @@ zsh:   source <(quantix completion zsh)           (after compinit, e.g. in ~/.zs
 }
 
 // globalFlagNames are the flags every command takes.
-var globalFlagNames = []string{"-address", "-token", "-output", "-h"}
+var globalFlagNames = []string{"-address", "-token", "-ca-cert", "-output", "-h"}
 
 // flagValues are the values of flags that take one of a fixed set; the
 // words "vm", "node" and "file" stand for VM names, node names and files.
@@ -62,6 +63,8 @@ var flagValues = map[string]string{
 	"vm":             "vm",
 	"node":           "node",
 	"o":              "file",
+	"ca-cert":        "file",
+	"role":           "admin operator viewer",
 }
 
 // compGroup is a command with subcommands ("" is the root).
@@ -93,7 +96,7 @@ func isBoolFlag(f *flag.Flag) bool {
 // completionSpec walks the command tree.
 func completionSpec() *compSpec {
 	s := &compSpec{}
-	values := map[string]bool{"-address": true, "-token": true, "-output": true}
+	values := map[string]bool{"-address": true, "-token": true, "-ca-cert": true, "-output": true}
 	bools := map[string]bool{}
 	var walk func(path string, cmds []*command)
 	walk = func(path string, cmds []*command) {
@@ -204,7 +207,7 @@ func writeBashCompletion(w io.Writer, s *compSpec) error {
 	p("    for (( i = 1; i < COMP_CWORD; i++ )); do\n")
 	p("        w=\"${COMP_WORDS[i]}\"\n")
 	p("        case \"$w\" in\n")
-	p("            -address|--address|-token|--token)\n")
+	p("            -address|--address|-token|--token|-ca-cert|--ca-cert)\n")
 	p("                qargs+=(\"$w\" \"${COMP_WORDS[i+1]}\"); (( i++ )); continue ;;\n")
 	p("            %s)\n                (( i++ )); continue ;;\n", withDoubleDash(s.valueFlags))
 	p("            -*) continue ;;\n")
@@ -252,8 +255,8 @@ func writeBashCompletion(w io.Writer, s *compSpec) error {
 		switch kind {
 		case "vm":
 			p("        %s) (( npos > 0 )) && return; words=\"$(_quantix_names vm list -q)\" ;;\n", pat)
-		case "node":
-			p("        %s) (( npos > 0 )) && return; words=\"$(_quantix_names node list -q)\" ;;\n", pat)
+		case "node", "user", "token":
+			p("        %s) (( npos > 0 )) && return; words=\"$(_quantix_names %s list -q)\" ;;\n", pat, kind)
 		case "file":
 			p("        %s) (( npos > 0 )) && return; compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", pat)
 		default:
@@ -286,7 +289,7 @@ func writeZshCompletion(w io.Writer, s *compSpec) error {
 	p("    for (( i = 2; i < CURRENT; i++ )); do\n")
 	p("        w=\"${words[i]}\"\n")
 	p("        case \"$w\" in\n")
-	p("            -address|--address|-token|--token)\n")
+	p("            -address|--address|-token|--token|-ca-cert|--ca-cert)\n")
 	p("                qargs+=(\"$w\" \"${words[i+1]}\"); (( i++ )); continue ;;\n")
 	p("            %s)\n                (( i++ )); continue ;;\n", withDoubleDash(s.valueFlags))
 	p("            -*) continue ;;\n")
@@ -333,8 +336,8 @@ func writeZshCompletion(w io.Writer, s *compSpec) error {
 		switch kind {
 		case "vm":
 			p("        %s) (( npos > 0 )) && return 1; _quantix_names vm list -q ;;\n", pat)
-		case "node":
-			p("        %s) (( npos > 0 )) && return 1; _quantix_names node list -q ;;\n", pat)
+		case "node", "user", "token":
+			p("        %s) (( npos > 0 )) && return 1; _quantix_names %s list -q ;;\n", pat, kind)
 		case "file":
 			p("        %s) (( npos > 0 )) && return 1; _files ;;\n", pat)
 		default:

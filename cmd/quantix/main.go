@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 const (
 	envAddress = "QUANTIX_ADDR"
 	envToken   = "QUANTIX_TOKEN"
+	envCACert  = "QUANTIX_CACERT"
 )
 
 // Exit codes.
@@ -42,12 +45,25 @@ func main() {
 type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// term is where prompts are answered; nil is the process's stdin.
+	term *terminal
 
 	address string
 	token   string
 	output  string
+	caCert  string
 
 	api *client.Client
+	// addr is the API's normalized base URL.
+	addr string
+	// tokenFrom says where the token sent comes from: "-token",
+	// envToken, "saved" (the login of addr) or "" (none).
+	tokenFrom string
+	// caFrom says which CA certificates the client trusts: "-ca-cert",
+	// envCACert, "saved" (trusted at login for addr) or "" (the system's).
+	caFrom, caFile string
+	// loginExpired is set when the saved login of addr has expired.
+	loginExpired *time.Time
 	// following is set by the commands that follow a stream (-f): for
 	// them, Ctrl-C is the normal end.
 	following bool
@@ -61,7 +77,8 @@ type command struct {
 	summary string
 	help    string
 	// complete says what positional arguments complete to in the shell:
-	// "vm", "node", "file", a space-separated list of words, or nothing.
+	// "vm", "node", "user", "token" (their names or ids), "file", a
+	// space-separated list of words, or nothing.
 	complete string
 	subs     []*command
 	setup    func(a *app, fs *flag.FlagSet) runner
@@ -81,12 +98,16 @@ func usagef(format string, args ...any) error {
 
 // commands is the command tree.
 func commands() []*command {
-	return []*command{vmCommand(), nodeCommand(), logsCommand(), configCommand(), versionCommand(), completionCommand()}
+	return []*command{vmCommand(), nodeCommand(), logsCommand(), loginCommand(), logoutCommand(), userCommand(), tokenCommand(),
+		configCommand(), versionCommand(), completionCommand()}
 }
 
 const globalHelp = `global flags (accepted before or after the command):
   -address URL    the quantixd API (default $QUANTIX_ADDR, else http://127.0.0.1:8080)
-  -token TOKEN    sent as a bearer token (default $QUANTIX_TOKEN)
+  -token TOKEN    sent as a bearer token (default $QUANTIX_TOKEN, else the token
+                  'quantix login' saved for the address)
+  -ca-cert FILE   PEM CA certificate to trust for an https address, instead of the
+                  system's (default $QUANTIX_CACERT, else the CA trusted at login)
   -output FORMAT  table or json (default table); json prints the API's objects
 `
 
@@ -103,7 +124,8 @@ func rootUsage(w io.Writer) {
 // globalFlags registers the global flags on fs.
 func (a *app) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&a.address, "address", a.address, "the quantixd API `URL` (default $"+envAddress+", else "+client.DefaultAddress+")")
-	fs.StringVar(&a.token, "token", a.token, "bearer `token` sent to the API (default $"+envToken+")")
+	fs.StringVar(&a.token, "token", a.token, "bearer `token` sent to the API (default $"+envToken+", else the saved login)")
+	fs.StringVar(&a.caCert, "ca-cert", a.caCert, "PEM CA certificate `file` to trust for https (default $"+envCACert+", else the CA trusted at login)")
 	fs.StringVar(&a.output, "output", a.output, "output `format`: table or json (default table)")
 }
 
@@ -299,6 +321,9 @@ func (a *app) exitCode(path string, cmd *command, ctx context.Context, err error
 		return exitError
 	}
 	fmt.Fprintf(a.stderr, "quantix: %v\n", err)
+	if hint := a.hint(err); hint != "" {
+		fmt.Fprintln(a.stderr, hint)
+	}
 	return exitError
 }
 
@@ -340,25 +365,119 @@ func (a *app) configure() error {
 	if addr == "" {
 		addr = client.DefaultAddress
 	}
-	token := a.token
-	if token == "" {
-		token = a.getenv(envToken)
-	}
-	c, err := client.New(addr, token)
+	norm, err := client.NormalizeAddress(addr)
 	if err != nil {
 		return fmt.Errorf("-address: %w", err)
 	}
+	a.addr = norm
+	token := a.token
+	a.tokenFrom = "-token"
+	if token == "" {
+		token, a.tokenFrom = a.getenv(envToken), envToken
+	}
+	if token == "" {
+		a.tokenFrom = ""
+		if st, err := userStore(a.getenv); err == nil {
+			l, ok, err := st.login(norm)
+			if err != nil {
+				return err
+			}
+			switch {
+			case ok && l.expired(time.Now()):
+				a.loginExpired = l.ExpiresAt
+			case ok:
+				token, a.tokenFrom = l.Token, "saved"
+			}
+		}
+	}
+	tlsCfg, err := a.tlsConfig(norm)
+	if err != nil {
+		return err
+	}
+	a.api = a.newClient(norm, token, tlsCfg)
+	return nil
+}
+
+// newClient makes the API client of address.
+func (a *app) newClient(address, token string, tlsCfg *tls.Config) *client.Client {
+	c := &client.Client{Address: address, Token: token}
 	c.HTTPClient = &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsCfg,
 		TLSHandshakeTimeout:   10 * time.Second,
 		MaxIdleConns:          4,
 		IdleConnTimeout:       30 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}}
 	c.UserAgent = "quantix-cli/" + version.Version
-	a.api = c
-	return nil
+	return c
+}
+
+// tlsConfig is the TLS configuration of the client of address: the CA of
+// -ca-cert or QUANTIX_CACERT alone, else the system's CAs and the CA
+// trusted at login for address.
+func (a *app) tlsConfig(address string) (*tls.Config, error) {
+	a.caFrom, a.caFile = "-ca-cert", a.caCert
+	if a.caFile == "" {
+		a.caFrom, a.caFile = envCACert, a.getenv(envCACert)
+	}
+	if a.caFile != "" {
+		pool, err := client.LoadCAFile(a.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", a.caFrom, err)
+		}
+		return &tls.Config{RootCAs: pool}, nil
+	}
+	a.caFrom = ""
+	st, err := userStore(a.getenv)
+	if err != nil {
+		return nil, nil
+	}
+	path, err := st.savedCA(address)
+	if err != nil || path == "" {
+		return nil, err
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA trusted at login: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate: remove it and run 'quantix login' again", path)
+	}
+	a.caFrom, a.caFile = "saved", path
+	return &tls.Config{RootCAs: pool}, nil
+}
+
+// hint says how to fix what err says went wrong, or "".
+func (a *app) hint(err error) string {
+	var ae *client.APIError
+	switch {
+	case client.IsUnknownAuthority(err):
+		if a.caFrom == "-ca-cert" || a.caFrom == envCACert {
+			return fmt.Sprintf("The server's certificate is not signed by the CA of %s (%s): give the CA that quantixd logged at start (ca_file, under <data_dir>/pki/api/ca.crt) with -ca-cert FILE or %s.", a.caFrom, a.caFile, envCACert)
+		}
+		return fmt.Sprintf("The server's certificate is signed by a CA this client does not trust. Give the CA certificate quantixd logged at start (ca_file, <data_dir>/pki/api/ca.crt) with -ca-cert FILE or %s=FILE, or run 'quantix login -address %s' to check the CA's fingerprint and trust it.", envCACert, a.addr)
+	case client.IsHostnameMismatch(err):
+		return fmt.Sprintf("The server's certificate does not name the host of %s: use an address it covers (quantixd's certificate names its http_addr, its hostname, localhost, 127.0.0.1 and ::1), or give quantixd a certificate for this name (server.tls.cert_file).", a.addr)
+	case errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest && strings.Contains(ae.Message, "HTTPS server"):
+		return fmt.Sprintf("The server speaks TLS: use an https:// address (-address or %s).", envAddress)
+	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
+		if a.loginExpired != nil {
+			return fmt.Sprintf("The saved login for %s expired on %s: run 'quantix login' again.", a.addr, stamp(*a.loginExpired))
+		}
+		switch a.tokenFrom {
+		case "saved":
+			return fmt.Sprintf("The token saved at login for %s was refused (revoked or expired?): run 'quantix login' again.", a.addr)
+		case "":
+			return fmt.Sprintf("Log in with 'quantix login', or give an API token with -token or %s.", envToken)
+		}
+	}
+	return ""
 }
 
 // jsonOutput reports whether -output json was asked for.
