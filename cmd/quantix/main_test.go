@@ -223,14 +223,19 @@ func (r result) String() string {
 }
 
 // cliEnv is the environment of the quantix binary: this process's, without
-// QUANTIX_ADDR and QUANTIX_TOKEN, plus env.
+// QUANTIX_ADDR, QUANTIX_TOKEN and QUANTIX_CACERT, with XDG_CONFIG_HOME and
+// HOME in the run's temp dir (no saved login of the real user is read or
+// written), plus env; a variable of env wins over one set before.
 func cliEnv(env ...string) []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envAddress+"=") && !strings.HasPrefix(kv, envToken+"=") {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case envAddress, envToken, envCACert, "XDG_CONFIG_HOME", "HOME":
+		default:
 			out = append(out, kv)
 		}
 	}
+	out = append(out, "XDG_CONFIG_HOME="+filepath.Join(e2e.tmp, "config"), "HOME="+filepath.Join(e2e.tmp, "home"))
 	return append(out, env...)
 }
 
