@@ -226,6 +226,9 @@ func (a *app) trustServer(ctx context.Context, st *store, accept string) (*tls.C
 		return nil, fmt.Errorf("the certificate %s presents does not verify against the CA it sent (%v): not offering to trust it", a.addr, verr)
 	}
 	fp := pki.Fingerprint(ca)
+	if a.caFrom == "saved" {
+		fmt.Fprintf(a.stderr, "WARNING: the CA trusted earlier for %s (%s) no longer signs the certificate it presents: its CA was replaced, or this is not the same server.\n", a.addr, a.caFile)
+	}
 	fmt.Fprintf(a.stderr, "The server at %s presents a certificate of a CA this client does not trust:\n  subject: %s\n  SHA-256 fingerprint: %s\n",
 		a.addr, ca.Subject.String(), fp)
 	fmt.Fprintf(a.stderr, "Compare it with the ca_sha256 quantixd logged at start (or run: openssl x509 -noout -fingerprint -sha256 -in <data_dir>/pki/api/ca.crt).\n")
