@@ -24,6 +24,7 @@ import (
 // generated.
 type tlsServer struct {
 	url    string // https://127.0.0.1:port
+	data   string // its data_dir
 	caFile string // <data_dir>/pki/api/ca.crt
 	fp     string // the CA's SHA-256 fingerprint
 	log    string
@@ -46,7 +47,7 @@ func startTLSServer(t *testing.T, extra ...string) *tlsServer {
 		rpc = freeAddr(t)
 	}
 	data := filepath.Join(dir, "data")
-	s := &tlsServer{url: "https://" + addr, caFile: filepath.Join(data, "pki", "api", pki.CACertFile), log: filepath.Join(dir, "quantixd.log")}
+	s := &tlsServer{url: "https://" + addr, data: data, caFile: filepath.Join(data, "pki", "api", pki.CACertFile), log: filepath.Join(dir, "quantixd.log")}
 	logFile, err := os.Create(s.log)
 	if err != nil {
 		t.Fatal(err)
