@@ -39,7 +39,7 @@ func nodeReady(resp *http.Response) bool {
 // apiGet returns the decoded JSON of a GET on the daemon's API.
 func (d *daemon) apiGet(t *testing.T, path string) map[string]any {
 	t.Helper()
-	resp, err := http.Get(d.url + path)
+	resp, err := d.get(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,6 +136,13 @@ type daemon struct {
 	url  string
 	log  string
 	done chan struct{}
+	// env is the environment of the quantix binary run against it: its
+	// address and a configuration directory of its own, holding the
+	// login of its admin when the daemon made one.
+	env []string
+	// token is the admin's token the CLI saved at login, "" when the
+	// daemon made no admin.
+	token string
 }
 
 // startDaemon runs `quantixd dev` on free loopback ports with a temp data
@@ -174,6 +181,7 @@ func startDaemon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	d := &daemon{cmd: cmd, url: "http://" + addr, log: logFile.Name(), done: make(chan struct{})}
+	d.env = cliEnv(envAddress+"="+d.url, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+filepath.Join(dir, "home"))
 	go func() {
 		_ = cmd.Wait()
 		_ = logFile.Close()
@@ -192,14 +200,27 @@ func startDaemon(t *testing.T) *daemon {
 			t.Logf("quantixd log:\n%s", b)
 		}
 	})
-	wait.UntilNil(t, 30*time.Second, "quantixd dev to serve a READY node on "+d.url, func() error {
+	exited := func() {
 		select {
 		case <-d.done:
 			b, _ := os.ReadFile(d.log)
 			t.Fatalf("quantixd dev exited at start:\n%s", b)
 		default:
 		}
-		resp, err := http.Get(d.url + "/api/nodes")
+	}
+	wait.UntilNil(t, 30*time.Second, "quantixd dev to answer on "+d.url, func() error {
+		exited()
+		resp, err := http.Get(d.url + "/api/health")
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		return nil
+	})
+	d.login(t, filepath.Join(dir, "data"))
+	wait.UntilNil(t, 30*time.Second, "quantixd dev to serve a READY node on "+d.url, func() error {
+		exited()
+		resp, err := d.get("/api/nodes")
 		if err != nil {
 			return err
 		}
@@ -239,10 +260,55 @@ func cliEnv(env ...string) []string {
 	return append(out, env...)
 }
 
+// login logs the CLI in as the admin the daemon made at its first start,
+// as a user would (quantix login, the password on stdin), when it made one
+// (the file admin-password in its data dir); the token saved is sent by
+// every later quantix run against d and by d.get.
+func (d *daemon) login(t *testing.T, dataDir string) {
+	t.Helper()
+	pw, err := os.ReadFile(filepath.Join(dataDir, "admin-password"))
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(e2e.cli, "login", "-username", "admin", "-password-stdin")
+	cmd.Env = d.env
+	cmd.Stdin = strings.NewReader(strings.TrimSpace(string(pw)) + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("quantix login as the bootstrap admin: %v\n%s", err, out)
+	}
+	cfg := ""
+	for _, kv := range d.env {
+		if v, ok := strings.CutPrefix(kv, "XDG_CONFIG_HOME="); ok {
+			cfg = v
+		}
+	}
+	st := &store{dir: filepath.Join(cfg, "quantix")}
+	l, ok, err := st.login(d.url)
+	if err != nil || !ok {
+		t.Fatalf("quantix login saved no token for %s: %v", d.url, err)
+	}
+	d.token = l.Token
+}
+
+// get makes a GET on d's API with the admin's token, if any.
+func (d *daemon) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, d.url+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if d.token != "" {
+		req.Header.Set("Authorization", "Bearer "+d.token)
+	}
+	return http.DefaultClient.Do(req)
+}
+
 // quantix runs the binary against d (through QUANTIX_ADDR) and waits for it.
 func (d *daemon) quantix(t *testing.T, args ...string) result {
 	t.Helper()
-	return runCLI(t, cliEnv(envAddress+"="+d.url), args...)
+	return runCLI(t, d.env, args...)
 }
 
 func runCLI(t *testing.T, env []string, args ...string) result {
@@ -304,7 +370,7 @@ type follower struct {
 func (d *daemon) follow(t *testing.T, args ...string) *follower {
 	t.Helper()
 	f := &follower{cmd: exec.Command(e2e.cli, args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), args: args}
-	f.cmd.Env = cliEnv(envAddress + "=" + d.url)
+	f.cmd.Env = d.env
 	f.cmd.Stdout, f.cmd.Stderr = f.stdout, f.stderr
 	if err := f.cmd.Start(); err != nil {
 		t.Fatal(err)
