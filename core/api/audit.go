@@ -40,8 +40,8 @@ func setAuditNode(c echo.Context, id string) {
 }
 
 // audited wraps a mutating route: once the handler has answered, an audit
-// entry (route, VM, result, duration, caller, the request id as the
-// correlation id) is appended to the log pipeline, and only when it is
+// entry (route, VM, result, duration, caller, the client's correlation id
+// or else the request id as the correlation id, the request id in fields) is appended to the log pipeline, and only when it is
 // durable is the reply released to the client, so that a change the client
 // saw acknowledged is audited even if the daemon dies right after.
 func (s *Server) audited(next echo.HandlerFunc) echo.HandlerFunc {
@@ -100,6 +100,7 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 		"status":      status,
 		"duration_ms": float64(took.Microseconds()) / 1000,
 		"remote_addr": req.RemoteAddr,
+		"request_id":  requestID(c),
 	}
 	if req.URL.RawQuery != "" {
 		fields["query"] = cut(req.URL.RawQuery)
@@ -113,7 +114,7 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 		Fields:        raw,
 		VMID:          vmID,
 		NodeID:        nodeID,
-		CorrelationID: requestID(c),
+		CorrelationID: correlationID(c),
 		Action:        auditAction(req.Method, route),
 		Target:        target,
 	}

@@ -15,21 +15,37 @@ import (
 // HeaderRequestID carries the request id both ways.
 const HeaderRequestID = "X-Request-Id"
 
-const requestIDKey = "request_id"
+// HeaderCorrelationID carries a client's correlation id: the id of an
+// operation of the client (a UI action) that may take several API calls.
+// It becomes the correlation_id of the audit entries of each of them and is
+// echoed in the reply; one that is not short and plain (as for
+// HeaderRequestID) is ignored.
+const HeaderCorrelationID = "X-Correlation-Id"
 
-// A client's request id is kept when it is short and plain.
+const (
+	requestIDKey     = "request_id"
+	correlationIDKey = "correlation_id"
+)
+
+// A client's request or correlation id is kept when it is short and plain.
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._:/+=-]{1,128}$`)
 
 // withRequestID takes the client's request id or makes one, and echoes it
-// in the reply.
+// in the reply; it keeps the client's correlation id, when usable, and
+// echoes it too.
 func withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(HeaderRequestID)
+		h := c.Request().Header
+		id := h.Get(HeaderRequestID)
 		if !requestIDRE.MatchString(id) {
 			id = uuid.NewString()
 		}
 		c.Set(requestIDKey, id)
 		c.Response().Header().Set(HeaderRequestID, id)
+		if corr := h.Get(HeaderCorrelationID); corr != "" && requestIDRE.MatchString(corr) {
+			c.Set(correlationIDKey, corr)
+			c.Response().Header().Set(HeaderCorrelationID, corr)
+		}
 		return next(c)
 	}
 }
@@ -37,6 +53,15 @@ func withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 func requestID(c echo.Context) string {
 	id, _ := c.Get(requestIDKey).(string)
 	return id
+}
+
+// correlationID is the correlation id of the request's audit entries: the
+// client's X-Correlation-Id, else the request id.
+func correlationID(c echo.Context) string {
+	if id, _ := c.Get(correlationIDKey).(string); id != "" {
+		return id
+	}
+	return requestID(c)
 }
 
 // accessLog logs every request once its reply is written; an error a
