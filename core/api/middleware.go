@@ -66,6 +66,8 @@ func correlationID(c echo.Context) string {
 
 // accessLog logs every request once its reply is written; an error a
 // handler returns is rendered first, so the logged status is the one sent.
+// An authenticated request's line names the user and the credential id
+// (never a secret).
 func accessLog(logger hclog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -74,8 +76,12 @@ func accessLog(logger hclog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			req, res := c.Request(), c.Response()
-			logger.Info("request", "request_id", requestID(c), "method", req.Method, "path", cut(req.URL.Path),
-				"status", res.Status, "bytes", res.Size, "duration", time.Since(start).Round(time.Microsecond), "remote", req.RemoteAddr)
+			args := []any{"request_id", requestID(c), "method", req.Method, "path", cut(req.URL.Path),
+				"status", res.Status, "bytes", res.Size, "duration", time.Since(start).Round(time.Microsecond), "remote", req.RemoteAddr}
+			if p, ok := principalOf(c); ok {
+				args = append(args, "user", p.User, "credential", p.CredentialID())
+			}
+			logger.Info("request", args...)
 			return nil
 		}
 	}
