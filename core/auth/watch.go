@@ -145,4 +145,3 @@ func (s *Service) current(ctx context.Context, p Principal) (identity.Role, erro
 	}
 	return gone("no credentials: %s", hintCredentials)
 }
-
