@@ -30,6 +30,10 @@ func setAuditVM(c echo.Context, id string) {
 	}
 }
 
+// auditLoginUserKey is where the login route leaves the user name tried,
+// so that the audit entry of a failed login names it.
+const auditLoginUserKey = "audit_login_user"
+
 // auditNodeKey is where a handler leaves the id of the node it acted on.
 const auditNodeKey = "audit_node_id"
 
@@ -112,6 +116,9 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 	}
 	if req.URL.RawQuery != "" {
 		fields["query"] = cut(req.URL.RawQuery)
+	}
+	if u, _ := c.Get(auditLoginUserKey).(string); u != "" {
+		fields["login_user"] = cut(u)
 	}
 	p, authenticated := principalOf(c)
 	if authenticated {
