@@ -375,6 +375,11 @@ func TestUsersAndTokensRoutes(t *testing.T) {
 	if p.str("role") != "viewer" {
 		t.Errorf("patched user %s", p.raw)
 	}
+	// A refused password changes nothing, the role given with it neither.
+	e.do(t, "PATCH", "/api/users/olive", `{"role":"admin","password":"short"}`).want(t, http.StatusUnprocessableEntity, codeInvalid, "password")
+	if g := e.do(t, "GET", "/api/users/olive", ""); g.str("role") != "viewer" {
+		t.Errorf("after a refused patch: %s", g.raw)
+	}
 	e.do(t, "PATCH", "/api/users/olive", `{"password":"a new long password"}`).want(t, http.StatusOK, "")
 	// A new password ends the user's sessions.
 	e.doAs(t, olive, "GET", "/api/auth/whoami", nil).want(t, http.StatusUnauthorized, codeUnauthenticated)

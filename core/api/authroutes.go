@@ -223,7 +223,8 @@ func (s *Server) getUser(c echo.Context) error {
 }
 
 // patchUser: PATCH /api/users/{name} {role?, password?}; a new password
-// ends the user's sessions. Both given: the role changes first.
+// ends the user's sessions. Both given: the password is checked against
+// the rules first, then the role changes, then the password.
 func (s *Server) patchUser(c echo.Context) error {
 	var req userRequest
 	if err := decodeBody(c, &req); err != nil {
@@ -234,6 +235,13 @@ func (s *Server) patchUser(c echo.Context) error {
 	}
 	if req.Role == nil && req.Password == nil {
 		return unprocessable("send role or password (or both)")
+	}
+	if req.Password != nil {
+		// Checked before anything changes, so that a refused password
+		// leaves the role as it was.
+		if err := identity.ValidatePassword(*req.Password); err != nil {
+			return unprocessable("password: %s", err)
+		}
 	}
 	ctx, name := c.Request().Context(), c.Param("name")
 	var role identity.Role
