@@ -23,7 +23,7 @@ const sessionSweepInterval = time.Hour
 
 // errWrongLogin is the one answer to a wrong user name or password: it
 // does not say which was wrong.
-var errWrongLogin = errorf(KindUnauthenticated, "wrong user name or password")
+func errWrongLogin() error { return errorf(KindUnauthenticated, "wrong user name or password") }
 
 // Login checks a user's password and opens a browser session, which works
 // for SessionTTL. Failures are throttled per user name and per client
@@ -49,7 +49,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 		CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
 	if err := s.repo.CreateSession(ctx, ss); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return Session{}, errWrongLogin
+			return Session{}, errWrongLogin()
 		}
 		return Session{}, internal(err, "storing a session of user %q", u.Name)
 	}
@@ -168,7 +168,7 @@ func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*store.Auth
 		if s.opts.LoginFailed != nil {
 			s.opts.LoginFailed(ctx, LoginFailure{User: req.Username, ClientAddr: req.ClientAddr, Reason: reason})
 		}
-		return nil, errWrongLogin
+		return nil, errWrongLogin()
 	}
 	s.throttle.succeed(userKey)
 	return u, nil
