@@ -38,7 +38,9 @@ const (
 
 // errNoCredentials: the request carries neither a bearer token nor a
 // session cookie.
-var errNoCredentials = errorf(KindUnauthenticated, "no credentials: %s", hintCredentials)
+func errNoCredentials() error {
+	return errorf(KindUnauthenticated, "no credentials: %s", hintCredentials)
+}
 
 // parseBearer reads the Authorization header values of a request. No
 // header is ("", false, nil). Exactly one header of the form
@@ -187,7 +189,7 @@ func (s *Service) Authenticate(ctx context.Context, r *http.Request) (Principal,
 		return Principal{}, err
 	}
 	if !ok {
-		return Principal{}, errNoCredentials
+		return Principal{}, errNoCredentials()
 	}
 	p, csrf, err := s.authenticateSession(ctx, cookie)
 	if err != nil {
@@ -284,11 +286,19 @@ func (s *Service) fresh(e *cacheEntry, now time.Time) bool {
 	return now.Sub(e.checked) < s.opts.CacheRefresh && now.After(e.checked.Add(-time.Minute))
 }
 
-var (
-	errTokenUnknown = errorf(KindUnauthenticated, "unknown API token: it does not exist or its user was deleted; create a new one")
-	errTokenWrong   = errorf(KindUnauthenticated, "wrong API token: the secret does not match; check the token or create a new one")
-	errSessionGone  = errorf(KindUnauthenticated, "unknown session: it ended, expired or was never made; log in again")
-)
+// The errors of credentials that are not (or no longer) valid. Each call
+// makes a new *Error, so that a caller may change what it gets.
+func errTokenUnknown() error {
+	return errorf(KindUnauthenticated, "unknown API token: it does not exist or its user was deleted; create a new one")
+}
+
+func errTokenWrong() error {
+	return errorf(KindUnauthenticated, "wrong API token: the secret does not match; check the token or create a new one")
+}
+
+func errSessionGone() error {
+	return errorf(KindUnauthenticated, "unknown session: it ended, expired or was never made; log in again")
+}
 
 func (s *Service) authenticateToken(ctx context.Context, prefix, secret string) (Principal, error) {
 	key := sha256.Sum256([]byte(secret))
@@ -304,13 +314,13 @@ func (s *Service) authenticateToken(ctx context.Context, prefix, secret string) 
 	}
 	t, err := s.repo.GetTokenByPrefix(ctx, prefix)
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, errTokenUnknown
+		return Principal{}, errTokenUnknown()
 	}
 	if err != nil {
 		return Principal{}, internal(err, "reading API token %s", prefix)
 	}
 	if !identity.CheckToken(secret, t.Hash) {
-		return Principal{}, errTokenWrong
+		return Principal{}, errTokenWrong()
 	}
 	if t.RevokedAt != nil {
 		return Principal{}, errorf(KindUnauthenticated, "API token %s was revoked at %s; create a new one", prefix, t.RevokedAt.UTC().Format(time.RFC3339))
@@ -320,7 +330,7 @@ func (s *Service) authenticateToken(ctx context.Context, prefix, secret string) 
 	}
 	u, err := s.repo.GetUser(ctx, t.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, errTokenUnknown
+		return Principal{}, errTokenUnknown()
 	}
 	if err != nil {
 		return Principal{}, internal(err, "reading the owner of API token %s", prefix)
@@ -357,7 +367,7 @@ func (s *Service) authenticateSession(ctx context.Context, cookie string) (Princ
 	var csrf [sha256.Size]byte
 	ss, err := s.repo.GetSessionByHash(ctx, key[:])
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, csrf, errSessionGone
+		return Principal{}, csrf, errSessionGone()
 	}
 	if err != nil {
 		return Principal{}, csrf, internal(err, "reading a session")
@@ -367,7 +377,7 @@ func (s *Service) authenticateSession(ctx context.Context, cookie string) (Princ
 	}
 	u, err := s.repo.GetUser(ctx, ss.UserID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, csrf, errSessionGone
+		return Principal{}, csrf, errSessionGone()
 	}
 	if err != nil {
 		return Principal{}, csrf, internal(err, "reading the user of session %s", ss.ID)

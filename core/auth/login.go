@@ -23,7 +23,7 @@ const sessionSweepInterval = time.Hour
 
 // errWrongLogin is the one answer to a wrong user name or password: it
 // does not say which was wrong.
-var errWrongLogin = errorf(KindUnauthenticated, "wrong user name or password")
+func errWrongLogin() error { return errorf(KindUnauthenticated, "wrong user name or password") }
 
 // Login checks a user's password and opens a browser session, which works
 // for SessionTTL. Failures are throttled per user name and per client
@@ -49,7 +49,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (Session, error) 
 		CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}
 	if err := s.repo.CreateSession(ctx, ss); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return Session{}, errWrongLogin
+			return Session{}, errWrongLogin()
 		}
 		return Session{}, internal(err, "storing a session of user %q", u.Name)
 	}
@@ -168,7 +168,7 @@ func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*store.Auth
 		if s.opts.LoginFailed != nil {
 			s.opts.LoginFailed(ctx, LoginFailure{User: req.Username, ClientAddr: req.ClientAddr, Reason: reason})
 		}
-		return nil, errWrongLogin
+		return nil, errWrongLogin()
 	}
 	s.throttle.succeed(userKey)
 	return u, nil
@@ -253,8 +253,8 @@ func addressKey(addr string) string {
 
 // ThrottleOptions tune login throttling. Zero fields take the defaults.
 type ThrottleOptions struct {
-	// Free is how many failures a user name or address has before delays
-	// start (3).
+	// Free is how many failures in a row a user name or address has
+	// before it must wait (3).
 	Free int
 	// Base is the first delay (1s); each further failure doubles it, up
 	// to Max (5m).
@@ -266,10 +266,12 @@ type ThrottleOptions struct {
 	Entries int
 }
 
-// throttle counts failed logins per user name and per address. After Free
-// failures each further one makes the key wait a delay that doubles with
-// every failure, up to Max; a login during the wait is refused without
-// checking the password. Memory is bounded by Entries per kind of key.
+// throttle counts failed logins per user name and per address. From the
+// Free-th failure on, each failure makes the key wait, Base at first,
+// doubling with every further failure up to Max; a login during the wait
+// is refused (KindThrottled) without checking the password. A success
+// forgets the user name's failures, not the address's. Memory is bounded
+// by Entries per kind of key.
 type throttle struct {
 	opts  ThrottleOptions
 	mu    sync.Mutex
@@ -361,7 +363,7 @@ func (t *throttle) strike(m map[string]*strikes, key string, now time.Time) {
 	}
 	st.failures++
 	st.last = now
-	if n := st.failures - t.opts.Free; n > 0 {
+	if n := st.failures - t.opts.Free + 1; n > 0 {
 		d := t.opts.Max
 		if n <= 30 {
 			d = min(t.opts.Base<<(n-1), t.opts.Max)

@@ -366,7 +366,7 @@ func (s *Service) acquireHasher(ctx context.Context) error {
 	if s.queued.Add(1) > int64(s.opts.PasswordHashers+s.opts.PasswordQueue) {
 		s.queued.Add(-1)
 		return &Error{Kind: KindThrottled, RetryAfter: time.Second,
-			Message: "too many logins in progress: try again in 1s"}
+			Message: "too many password checks in progress: try again in 1s"}
 	}
 	select {
 	case s.hashers <- struct{}{}:

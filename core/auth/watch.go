@@ -106,6 +106,10 @@ func (s *Service) current(ctx context.Context, p Principal) (identity.Role, erro
 		return "", errorf(KindUnauthenticated, format, args...)
 	}
 	fault := func(err error) (identity.Role, error) {
+		if ctx.Err() != nil {
+			// The stream ended before the check: nothing to report.
+			return "", nil
+		}
 		s.log.Warn("could not check a credential for an open stream", "user", p.User, "credential", p.CredentialID(), "error", err)
 		return "", nil
 	}
