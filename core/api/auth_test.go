@@ -457,8 +457,8 @@ func openAs(t *testing.T, srv *httptest.Server, c cred, path string) *bufio.Read
 }
 
 // TestStreamsEndOnRevocation: open event and log streams end at once when
-// their token is revoked, when it expires, and when their session logs
-// out; other streams stay open.
+// their token is revoked, when its role changes, when it expires, and when
+// their session logs out; other streams stay open.
 func TestStreamsEndOnRevocation(t *testing.T) {
 	for _, path := range []string{"/api/events", "/api/logs/stream"} {
 		t.Run(strings.ReplaceAll(path, "/", "_"), func(t *testing.T) {
@@ -476,6 +476,14 @@ func TestStreamsEndOnRevocation(t *testing.T) {
 				t.Fatalf("the stream of a revoked token is still open")
 			}
 			le.doAs(t, revoked, "GET", path, nil).want(t, http.StatusUnauthorized, codeUnauthenticated)
+
+			// A role change ends the streams made under the old role.
+			changed, ct := le.newToken(t, "to-change", identity.RoleViewer, 0)
+			cs := openAs(t, srv, changed, path)
+			le.do(t, "PATCH", "/api/tokens/"+ct.ID, `{"role":"operator"}`).want(t, http.StatusOK, "")
+			if !readUntilEnd(cs, 10*time.Second) {
+				t.Fatalf("the stream of a token whose role changed is still open")
+			}
 
 			// Expiry: a token that expires in a moment.
 			const ttl = 1500 * time.Millisecond
