@@ -52,16 +52,28 @@ const (
 // constraintNames says, per unique constraint, what a conflict on it means.
 // SQLite names the columns ("vms.name"), PostgreSQL the constraint or index.
 var constraintNames = map[string]string{
-	"vms.id":               "a vm with this id exists",
-	"vms_pkey":             "a vm with this id exists",
-	"vms.name":             "the name is taken by another managed vm that is not TERMINATED",
-	"vms_managed_name_key": "the name is taken by another managed vm that is not TERMINATED",
-	"nodes.id":             "a node with this id exists",
-	"nodes_pkey":           "a node with this id exists",
-	"nodes.name":           "the node name is taken by another node",
-	"nodes_name_key":       "the node name is taken by another node",
-	"vm_labels.vm_id":      "duplicate label key",
-	"vm_labels_pkey":       "duplicate label key",
+	"vms.id":                "a vm with this id exists",
+	"vms_pkey":              "a vm with this id exists",
+	"vms.name":              "the name is taken by another managed vm that is not TERMINATED",
+	"vms_managed_name_key":  "the name is taken by another managed vm that is not TERMINATED",
+	"nodes.id":              "a node with this id exists",
+	"nodes_pkey":            "a node with this id exists",
+	"nodes.name":            "the node name is taken by another node",
+	"nodes_name_key":        "the node name is taken by another node",
+	"vm_labels.vm_id":       "duplicate label key",
+	"vm_labels_pkey":        "duplicate label key",
+	"users.id":              "a user with this id exists",
+	"users_pkey":            "a user with this id exists",
+	"users.name":            "the user name is taken",
+	"users_name_key":        "the user name is taken",
+	"api_tokens.id":         "a token with this id exists",
+	"api_tokens_pkey":       "a token with this id exists",
+	"api_tokens.prefix":     "a token with this prefix exists",
+	"api_tokens_prefix_key": "a token with this prefix exists",
+	"sessions.id":           "a session with this id exists",
+	"sessions_pkey":         "a session with this id exists",
+	"sessions.hash":         "a session with this secret exists",
+	"sessions_hash_key":     "a session with this secret exists",
 }
 
 // dbError turns a driver error into one of the package's errors where one

@@ -244,6 +244,90 @@ var migrations = []migration{
 		SQLite:   []string{`ALTER TABLE nodes ADD COLUMN claimed_address TEXT NOT NULL DEFAULT ''`},
 		Postgres: []string{`ALTER TABLE nodes ADD COLUMN claimed_address TEXT NOT NULL DEFAULT ''`},
 	},
+	{
+		Version: 6,
+		Name:    "users, api tokens and sessions",
+		// Only hashes of secrets are kept: password_hash is an argon2id
+		// PHC string, api_tokens.hash the SHA-256 of a token's secret
+		// (looked up by its visible prefix), sessions.hash the SHA-256 of
+		// the cookie's secret and csrf_hash that of the CSRF token. A
+		// user's tokens and sessions go with the user.
+		SQLite: []string{
+			`CREATE TABLE users (
+				id            TEXT NOT NULL PRIMARY KEY,
+				name          TEXT NOT NULL,
+				role          TEXT NOT NULL,
+				password_hash TEXT NOT NULL,
+				created_at    TEXT NOT NULL,
+				updated_at    TEXT NOT NULL
+			)`,
+			`CREATE UNIQUE INDEX users_name_key ON users (name)`,
+			`CREATE TABLE api_tokens (
+				id           TEXT NOT NULL PRIMARY KEY,
+				prefix       TEXT NOT NULL,
+				hash         BLOB NOT NULL,
+				name         TEXT NOT NULL,
+				role         TEXT NOT NULL,
+				user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				created_at   TEXT NOT NULL,
+				expires_at   TEXT,
+				last_used_at TEXT,
+				revoked_at   TEXT
+			)`,
+			`CREATE UNIQUE INDEX api_tokens_prefix_key ON api_tokens (prefix)`,
+			`CREATE INDEX api_tokens_user_id_idx ON api_tokens (user_id)`,
+			`CREATE TABLE sessions (
+				id         TEXT NOT NULL PRIMARY KEY,
+				hash       BLOB NOT NULL,
+				csrf_hash  BLOB NOT NULL,
+				user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				created_at TEXT NOT NULL,
+				expires_at TEXT NOT NULL
+			)`,
+			`CREATE UNIQUE INDEX sessions_hash_key ON sessions (hash)`,
+			`CREATE INDEX sessions_user_id_idx ON sessions (user_id)`,
+			`CREATE INDEX sessions_expires_at_idx ON sessions (expires_at)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE users (
+				id            TEXT COLLATE "C" NOT NULL,
+				name          TEXT COLLATE "C" NOT NULL,
+				role          TEXT NOT NULL,
+				password_hash TEXT NOT NULL,
+				created_at    TIMESTAMPTZ NOT NULL,
+				updated_at    TIMESTAMPTZ NOT NULL,
+				CONSTRAINT users_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE UNIQUE INDEX users_name_key ON users (name)`,
+			`CREATE TABLE api_tokens (
+				id           TEXT COLLATE "C" NOT NULL,
+				prefix       TEXT COLLATE "C" NOT NULL,
+				hash         BYTEA NOT NULL,
+				name         TEXT NOT NULL,
+				role         TEXT NOT NULL,
+				user_id      TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				created_at   TIMESTAMPTZ NOT NULL,
+				expires_at   TIMESTAMPTZ,
+				last_used_at TIMESTAMPTZ,
+				revoked_at   TIMESTAMPTZ,
+				CONSTRAINT api_tokens_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE UNIQUE INDEX api_tokens_prefix_key ON api_tokens (prefix)`,
+			`CREATE INDEX api_tokens_user_id_idx ON api_tokens (user_id)`,
+			`CREATE TABLE sessions (
+				id         TEXT COLLATE "C" NOT NULL,
+				hash       BYTEA NOT NULL,
+				csrf_hash  BYTEA NOT NULL,
+				user_id    TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				created_at TIMESTAMPTZ NOT NULL,
+				expires_at TIMESTAMPTZ NOT NULL,
+				CONSTRAINT sessions_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE UNIQUE INDEX sessions_hash_key ON sessions (hash)`,
+			`CREATE INDEX sessions_user_id_idx ON sessions (user_id)`,
+			`CREATE INDEX sessions_expires_at_idx ON sessions (expires_at)`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

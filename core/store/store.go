@@ -30,6 +30,8 @@ type Store interface {
 	Events() EventRepo
 	// Logs returns the built-in log store.
 	Logs() LogRepo
+	// Auth returns the users, API tokens and sessions.
+	Auth() AuthRepo
 	// Tx runs fn in one transaction: every repository of the Store passed to
 	// fn writes inside it; an error from fn rolls everything back. fn must
 	// use the Store it is passed: SQLite has a single writer, so a write
