@@ -20,6 +20,7 @@ import (
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
+	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/pluginhost"
@@ -92,6 +93,8 @@ type daemon struct {
 	agentDone chan struct{}
 	// logs is the log pipeline and its sinks.
 	logs *logPipeline
+	// auth authenticates API requests; closed before the store.
+	auth *auth.Service
 }
 
 // serve runs the control plane (and, for dev, an agent dialling it over
@@ -143,8 +146,13 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		}
 	}
 
+	authn := auth.New(d.store.Auth(), auth.Options{Logger: logger.Named("auth")})
+	d.auth = authn
+	if _, err := authn.Bootstrap(ctx, cfg.DataDir); err != nil {
+		return fmt.Errorf("creating the first user: %w", err)
+	}
 	handler := api.New(api.Options{
-		Service: svc, Logger: logger, Version: version.String("quantixd"),
+		Service: svc, Logger: logger, Version: version.String("quantixd"), Auth: authn,
 		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg,
 		UIRate: api.RateLimit{
 			PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst,
@@ -296,8 +304,8 @@ func dialAddr(a net.Addr) string {
 }
 
 // close stops the local agent, the agent server (its sessions end), the
-// reconciler, the log pipeline and its sinks, the plugins and the database,
-// in that order.
+// reconciler, the log pipeline and its sinks, the plugins, authentication
+// (pending token uses are written) and the database, in that order.
 func (d *daemon) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
@@ -321,6 +329,9 @@ func (d *daemon) close() error {
 	errs = append(errs, d.logs.close())
 	if d.plugins != nil {
 		errs = append(errs, d.plugins.Close())
+	}
+	if d.auth != nil {
+		errs = append(errs, d.auth.Close())
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
