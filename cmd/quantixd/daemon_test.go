@@ -11,10 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/auth"
+	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/internal/testid"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
 	"github.com/quantixvm/quantix/internal/wait"
@@ -114,6 +117,7 @@ func startDaemon(t testing.TB, args ...string) *proc {
 		}
 		return nil
 	})
+	p.useAdminToken(t, args)
 	return p
 }
 
@@ -183,8 +187,42 @@ func (p *proc) stop(t testing.TB) {
 	}
 }
 
-// client talks JSON to a daemon.
-var client = &http.Client{Timeout: 2 * time.Minute}
+// client talks JSON to a daemon, as its admin (adminTokens).
+var client = &http.Client{Timeout: 2 * time.Minute, Transport: adminTransport{}}
+
+// adminTokens maps the host:port of each test daemon's API to the token of
+// the admin it created at its first start (<data_dir>/admin-token).
+var adminTokens sync.Map
+
+// adminTransport sends the admin token of the daemon a request goes to.
+type adminTransport struct{}
+
+func (adminTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if tok, ok := adminTokens.Load(r.URL.Host); ok && r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+tok.(string))
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// useAdminToken makes client call p as the admin of its data dir (the
+// -data-dir of args, else the data_dir of its -config file).
+func (p *proc) useAdminToken(t testing.TB, args []string) {
+	t.Helper()
+	dir := flagValue(args, "-data-dir")
+	if dir == "" {
+		cfg, err := config.Load(flagValue(args, "-config"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = cfg.DataDir
+	}
+	b, err := os.ReadFile(filepath.Join(dir, auth.TokenFileName))
+	if err != nil {
+		t.Fatalf("the admin token of quantixd: %v", err)
+	}
+	adminTokens.Store(strings.TrimPrefix(p.url, "http://"), strings.TrimSpace(string(b)))
+}
 
 // resp is a decoded reply.
 type resp struct {

@@ -159,7 +159,9 @@ func TestLogsSurviveKill9(t *testing.T) {
 					return
 				default:
 				}
-				if err != nil && !strings.Contains(err.Error(), "connection") && !strings.Contains(err.Error(), "EOF") {
+				// 429: the entries of every worker count against the one
+				// principal the test calls as; the next request retries.
+				if err != nil && !strings.Contains(err.Error(), "connection") && !strings.Contains(err.Error(), "EOF") && !strings.Contains(err.Error(), "status 429") {
 					t.Errorf("POST /api/logs/ui: %v", err)
 					return
 				}
