@@ -121,6 +121,19 @@ func parseCert(pemBytes []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(der)
 }
 
+// adminEnv is QUANTIX_TOKEN set to the token of the admin quantixd made
+// at its first start, when it made one.
+func (s *tlsServer) adminEnv(t *testing.T) []string {
+	b, err := os.ReadFile(filepath.Join(s.data, "admin-token"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{envToken + "=" + strings.TrimSpace(string(b))}
+}
+
 // configHome is a fresh XDG_CONFIG_HOME (and HOME) for the CLI.
 func configHome(t *testing.T) (dir string, env []string) {
 	dir = t.TempDir()
@@ -133,7 +146,7 @@ func configHome(t *testing.T) (dir string, env []string) {
 func TestCLITLS(t *testing.T) {
 	s := startTLSServer(t)
 	_, home := configHome(t)
-	env := cliEnv(append(home, envAddress+"="+s.url)...)
+	env := cliEnv(append(append(home, envAddress+"="+s.url), s.adminEnv(t)...)...)
 
 	r := runCLI(t, env, "node", "list")
 	if r.code != exitError || !strings.Contains(r.stderr, "certificate") ||
@@ -252,7 +265,7 @@ func TestCLILoginTrustsCA(t *testing.T) {
 		}
 	}
 	// Later commands to that address trust it with no flag.
-	if r := runCLI(t, env, "node", "list"); r.code != 0 {
+	if r := runCLI(t, append(env, s.adminEnv(t)...), "node", "list"); r.code != 0 {
 		t.Errorf("node list after trusting the CA at login: %s", r)
 	}
 	// -accept-fingerprint with the right value (colons and upper case
