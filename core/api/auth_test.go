@@ -109,9 +109,11 @@ func (e *env) statusOf(t *testing.T, req *http.Request) (int, string) {
 }
 
 // TestRouteRoleMatrix: every route echo has, for no credentials and each
-// role: 401 without credentials (unless public), 403 naming both roles when
-// the role does not allow what AUTH-SPEC says the route needs, and served
-// otherwise. A route registered without a declared access fails here.
+// role (by bearer token): 401 without credentials (unless public), 403
+// naming both roles when the role does not allow what AUTH-SPEC says the
+// route needs, and served otherwise; with an admin's session cookie, 403
+// naming the CSRF header for every change without it, and served with it.
+// A route registered without a declared access fails here.
 func TestRouteRoleMatrix(t *testing.T) {
 	le := newLogEnv(t, "sqlite", logEnvOptions{})
 	routes := le.srv.echo.Routes()
@@ -119,6 +121,8 @@ func TestRouteRoleMatrix(t *testing.T) {
 		t.Fatalf("only %d routes registered", len(routes))
 	}
 	roles := []identity.Role{identity.RoleViewer, identity.RoleOperator, identity.RoleAdmin}
+	sess, r, _ := le.login(t, "admin", adminPassword)
+	r.want(t, http.StatusOK, "")
 	for _, rt := range routes {
 		key := routeKey(rt.Method, rt.Path)
 		t.Run(strings.ReplaceAll(key, "/", "_"), func(t *testing.T) {
@@ -145,6 +149,19 @@ func TestRouteRoleMatrix(t *testing.T) {
 				t.Errorf("without credentials %d, want 401: %s", code, body)
 			case !public && rt.Method != http.MethodHead && !strings.Contains(body, `"code":"unauthenticated"`):
 				t.Errorf("401 body %s", body)
+			}
+			// The admin's session cookie without its CSRF header changes
+			// nothing; with it, the route is served.
+			if !public && rt.Method != http.MethodGet && rt.Method != http.MethodHead {
+				code, body := le.statusOf(t, request(cred{cookie: sess.cookie}))
+				if code != http.StatusForbidden || !strings.Contains(body, "X-CSRF-Token") {
+					t.Errorf("admin cookie without X-CSRF-Token: %d, want 403 naming the header: %s", code, body)
+				}
+			}
+			if !public && rt.Path != "/api/auth/logout" {
+				if code, body := le.statusOf(t, request(sess)); code == http.StatusUnauthorized || code == http.StatusForbidden || code >= 500 && code != http.StatusNotImplemented {
+					t.Errorf("admin cookie with X-CSRF-Token: %d, want it served: %s", code, body)
+				}
 			}
 			for _, role := range roles {
 				c, _ := le.newToken(t, "matrix-"+string(role), role, 0)
