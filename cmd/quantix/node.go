@@ -13,9 +13,9 @@ import (
 func nodeCommand() *command {
 	return &command{
 		name:    "node",
-		summary: "list, show and remove hypervisor nodes",
+		summary: "list, show and remove nodes; join tokens for new ones",
 		help:    "Nodes are the hosts agents serve; they are addressed by name or id.\n",
-		subs:    []*command{nodeListCommand(), nodeShowCommand(), nodeRemoveCommand()},
+		subs:    []*command{nodeListCommand(), nodeShowCommand(), nodeRemoveCommand(), nodeTokenCommand()},
 	}
 }
 
