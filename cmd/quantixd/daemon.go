@@ -88,16 +88,16 @@ type daemon struct {
 	// agents serves the agent protocol; agentsDone has Serve's error.
 	agents     *agentserver.Server
 	agentsDone chan error
+	// agentCA is the agent cluster CA; enroll keeps join tokens and the
+	// certificates issued to nodes.
+	agentCA *pki.CA
+	enroll  *enroll.Service
 	// agentStop ends the local agent of `quantixd dev`; agentDone closes
 	// when it has.
 	agentStop context.CancelFunc
 	agentDone chan struct{}
 	// logs is the log pipeline and its sinks.
 	logs *logPipeline
-	// agentCA is the agent cluster CA; enroll keeps join tokens and the
-	// certificates issued to nodes.
-	agentCA *pki.CA
-	enroll  *enroll.Service
 }
 
 // serve runs the control plane (and, for dev, an agent dialling it over
