@@ -22,6 +22,8 @@ import (
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/enroll"
+	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/version"
@@ -86,6 +88,10 @@ type daemon struct {
 	// agents serves the agent protocol; agentsDone has Serve's error.
 	agents     *agentserver.Server
 	agentsDone chan error
+	// agentCA is the agent cluster CA; enroll keeps join tokens and the
+	// certificates issued to nodes.
+	agentCA *pki.CA
+	enroll  *enroll.Service
 	// agentStop ends the local agent of `quantixd dev`; agentDone closes
 	// when it has.
 	agentStop context.CancelFunc
@@ -110,6 +116,9 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if d.store, err = store.Open(ctx, cfg.Server.Database.Driver, cfg.DatabaseDSN(), logger); err != nil {
 		return err
 	}
+	if d.agentCA, d.enroll, err = openEnrollment(cfg, d.store, logger); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := d.startLogs(ctx, cfg, reg); err != nil {
@@ -123,7 +132,8 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		Overcommit: admission.Overcommit{
 			CPU: cfg.Server.Overcommit.CPU, Memory: cfg.Server.Overcommit.Memory,
 		},
-		Logger: logger,
+		NodeCerts: d.enroll,
+		Logger:    logger,
 	})
 	if err != nil {
 		return err
@@ -145,7 +155,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 
 	handler := api.New(api.Options{
 		Service: svc, Logger: logger, Version: version.String("quantixd"),
-		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg,
+		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll,
 		UIRate: api.RateLimit{
 			PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst,
 			AddressPerSecond: float64(cfg.Server.Logs.UIAddressRate), AddressBurst: cfg.Server.Logs.UIAddressBurst,

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/enroll"
 	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/ratelimit"
@@ -24,6 +25,8 @@ type Options struct {
 	Logger hclog.Logger
 	// Version is what GET /api/health reports.
 	Version string
+	// Enroll answers the join token routes; nil answers them 503.
+	Enroll *enroll.Service
 	// KeepAlive is how often an idle GET /api/events or /api/logs/stream
 	// stream gets a comment line; zero is DefaultKeepAlive. The daemon ends
 	// open streams at shutdown with Service.Broker().Close and
@@ -53,6 +56,7 @@ type Server struct {
 	svc       *controlplane.Service
 	log       hclog.Logger
 	version   string
+	enroll    *enroll.Service
 	keepAlive time.Duration
 	logs      *logs.Pipeline
 	logStore  store.LogRepo
@@ -77,6 +81,7 @@ func New(opts Options) *Server {
 	if s.keepAlive <= 0 {
 		s.keepAlive = DefaultKeepAlive
 	}
+	s.enroll = opts.Enroll
 	e := s.echo
 	e.HideBanner = true
 	e.HidePort = true
@@ -119,6 +124,7 @@ func (s *Server) routes() {
 	if s.metrics != nil {
 		get(s.echo.Group(""), "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
 	}
+	s.joinTokenRoutes(g)
 }
 
 // get registers h for GET path and for HEAD path. A HEAD reply is the GET
