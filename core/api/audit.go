@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -29,6 +30,10 @@ func setAuditVM(c echo.Context, id string) {
 	}
 }
 
+// auditLoginUserKey is where the login route leaves the user name tried,
+// so that the audit entry of a failed login names it.
+const auditLoginUserKey = "audit_login_user"
+
 // auditNodeKey is where a handler leaves the id of the node it acted on.
 const auditNodeKey = "audit_node_id"
 
@@ -40,10 +45,14 @@ func setAuditNode(c echo.Context, id string) {
 }
 
 // audited wraps a mutating route: once the handler has answered, an audit
-// entry (route, VM, result, duration, caller, the request id as the
-// correlation id) is appended to the log pipeline, and only when it is
-// durable is the reply released to the client, so that a change the client
-// saw acknowledged is audited even if the daemon dies right after.
+// entry is appended to the log pipeline (route, VM, result, duration,
+// caller; the principal: its user id as user_id, its credential id
+// ("token:<id>", "session:<id>") as session_id, user name, role and token
+// or session id in fields, never a secret; the client's correlation id as
+// the correlation id, else the request id, which is in fields either way),
+// and only when it is durable is the reply released to the client, so that
+// a change the client saw acknowledged is audited even if the daemon dies
+// right after.
 func (s *Server) audited(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.logs == nil {
@@ -84,6 +93,9 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 	nodeID, _ := c.Get(auditNodeKey).(string)
 	target := cut(c.Param("id"))
 	if target == "" {
+		target = cut(c.Param("name"))
+	}
+	if target == "" {
 		target = route
 	}
 	level := logsink.LevelInfo
@@ -100,12 +112,26 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 		"status":      status,
 		"duration_ms": float64(took.Microseconds()) / 1000,
 		"remote_addr": req.RemoteAddr,
+		"request_id":  requestID(c),
 	}
 	if req.URL.RawQuery != "" {
 		fields["query"] = cut(req.URL.RawQuery)
 	}
+	if u, _ := c.Get(auditLoginUserKey).(string); u != "" {
+		fields["login_user"] = cut(u)
+	}
+	p, authenticated := principalOf(c)
+	if authenticated {
+		fields["user"], fields["role"], fields["via"] = p.User, string(p.Role), string(p.Via)
+		switch p.Via {
+		case auth.MethodToken:
+			fields["token_id"] = p.TokenID
+		case auth.MethodSession:
+			fields["session_id"] = p.SessionID
+		}
+	}
 	raw, _ := json.Marshal(fields)
-	return logsink.Entry{
+	e := logsink.Entry{
 		Level:         level,
 		Source:        logsink.SourceAudit,
 		Component:     auditComponent(route),
@@ -113,10 +139,14 @@ func (s *Server) auditEntry(c echo.Context, status int, took time.Duration) logs
 		Fields:        raw,
 		VMID:          vmID,
 		NodeID:        nodeID,
-		CorrelationID: requestID(c),
+		CorrelationID: correlationID(c),
 		Action:        auditAction(req.Method, route),
 		Target:        target,
 	}
+	if authenticated {
+		e.UserID, e.SessionID = p.UserID, p.CredentialID()
+	}
+	return e
 }
 
 // auditAction names a mutating call after its route: POST /api/vms is
@@ -148,6 +178,8 @@ func auditComponent(route string) logsink.Component {
 		return logsink.ComponentNode
 	case strings.HasPrefix(route, "/api/logs"):
 		return logsink.ComponentLogs
+	case strings.HasPrefix(route, "/api/auth"), strings.HasPrefix(route, "/api/users"), strings.HasPrefix(route, "/api/tokens"):
+		return logsink.ComponentAuth
 	}
 	return logsink.ComponentSystem
 }

@@ -78,3 +78,33 @@ func TestAuditedPanic(t *testing.T) {
 		t.Fatalf("audit entry of the panic: %+v, %v", page.Entries, err)
 	}
 }
+
+// TestAuditCorrelationID: a client's X-Correlation-Id becomes the
+// correlation_id of the call's audit entry, the request id staying in its
+// fields; one that is not short and plain is ignored, as is its absence
+// (the request id is the correlation id then).
+func TestAuditCorrelationID(t *testing.T) {
+	le := newLogEnv(t, "sqlite", logEnvOptions{})
+	r := le.do(t, "POST", "/api/vms/nope/start", "", HeaderRequestID, "req-1", HeaderCorrelationID, "ui-click-42")
+	r.want(t, http.StatusNotFound, codeNotFound)
+	if got := r.header.Get(HeaderCorrelationID); got != "ui-click-42" {
+		t.Errorf("reply %s %q, want it echoed", HeaderCorrelationID, got)
+	}
+	le.do(t, "POST", "/api/vms/nope/stop", "", HeaderRequestID, "req-2", HeaderCorrelationID, "has space").want(t, http.StatusNotFound, codeNotFound)
+	le.do(t, "POST", "/api/vms/nope/pause", "", HeaderRequestID, "req-3").want(t, http.StatusNotFound, codeNotFound)
+	le.waitStored(t, 3)
+	page, err := le.store.Logs().Query(context.Background(), store.LogQuery{LogFilter: store.LogFilter{Sources: []logsink.Source{logsink.SourceAudit}}, Ascending: true})
+	if err != nil || len(page.Entries) != 3 {
+		t.Fatalf("audit entries: %d, %v", len(page.Entries), err)
+	}
+	for i, want := range []struct{ corr, req string }{{"ui-click-42", "req-1"}, {"req-2", "req-2"}, {"req-3", "req-3"}} {
+		e := page.Entries[i]
+		var f map[string]any
+		if err := json.Unmarshal(e.Fields, &f); err != nil {
+			t.Fatal(err)
+		}
+		if e.CorrelationID != want.corr || f["request_id"] != want.req {
+			t.Errorf("entry %d: correlation_id %q, fields.request_id %v; want %q, %q", i, e.CorrelationID, f["request_id"], want.corr, want.req)
+		}
+	}
+}

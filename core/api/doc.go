@@ -39,13 +39,21 @@
 // most 32 levels deep and 16 KiB), keeps the good entries when others are
 // bad and replies {accepted, rejected, errors: [{index, reason}]}: 200 when
 // anything was accepted, 422 when every entry was rejected, 413 over 1000
-// entries or 1 MiB, 429 with Retry-After when a session of the request, or
-// the client address over all its sessions, is over its rate, 503 when the
+// entries or 1 MiB, 429 with Retry-After when the caller's credential, or
+// the client address over all its credentials, is over its rate, 503 when the
 // spool cannot take entries. GET /api/logs/export streams json, csv or txt
 // (txt with control characters escaped); GET /api/logs/stream is
 // server-sent events ("log" and "gap"). Every mutating route is audited:
 // its reply is released only once its audit entry is durable. GET /metrics
 // serves Prometheus metrics.
+//
+// Authentication (access.go, docs/api.md): every route but GET /api/health
+// and POST /api/auth/login needs a bearer token or the session cookie (with
+// its CSRF header for changes), and a role allowing the route's action; 401
+// {"code":"unauthenticated"}, 403 {"code":"forbidden"} naming the role needed
+// and the caller's, 429 {"code":"too_many_requests"} with Retry-After for
+// throttled logins. /api/auth/* log in and out, /api/users and /api/tokens
+// are for admins. Open streams end when their credential stops working.
 //
 // Every reply carries X-Request-Id: the request's own when it sent a usable
 // one, else a new one. Panics become a JSON 500; every request is logged

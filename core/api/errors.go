@@ -3,11 +3,15 @@ package api
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/controlplane"
 )
 
@@ -23,6 +27,9 @@ const (
 	codeUnsupported      = "unsupported"
 	codeBackend          = "backend_error"
 	codeInternal         = "internal"
+	codeUnauthenticated  = "unauthenticated"
+	codeForbidden        = "forbidden"
+	codeTooManyRequests  = "too_many_requests"
 )
 
 // errorReply is the body of every error.
@@ -37,6 +44,9 @@ type apiError struct {
 	code    string
 	message string
 	cause   error
+	// retryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up).
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return e.message }
@@ -65,6 +75,36 @@ var kindStatus = map[controlplane.Kind]struct {
 	controlplane.KindInternal:    {http.StatusInternalServerError, codeInternal},
 }
 
+// authKindStatus maps auth error kinds to replies.
+var authKindStatus = map[auth.Kind]struct {
+	status int
+	code   string
+}{
+	auth.KindUnauthenticated: {http.StatusUnauthorized, codeUnauthenticated},
+	auth.KindForbidden:       {http.StatusForbidden, codeForbidden},
+	auth.KindThrottled:       {http.StatusTooManyRequests, codeTooManyRequests},
+	auth.KindInvalid:         {http.StatusUnprocessableEntity, codeInvalid},
+	auth.KindNotFound:        {http.StatusNotFound, codeNotFound},
+	auth.KindConflict:        {http.StatusConflict, codeConflict},
+}
+
+// unauthenticated and forbidden are the 401 and 403 of the API's own
+// checks.
+func unauthenticated(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusUnauthorized, code: codeUnauthenticated, message: fmt.Sprintf(format, args...)}
+}
+
+func forbidden(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusForbidden, code: codeForbidden, message: fmt.Sprintf(format, args...)}
+}
+
+// setRetryAfter sets Retry-After to d in whole seconds, at least 1.
+func setRetryAfter(c echo.Context, d time.Duration) int {
+	secs := max(int(math.Ceil(d.Seconds())), 1)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return secs
+}
+
 // classify decides the status, code and message of err. Internal faults
 // are not shown to clients: the message points to the daemon's log. What
 // the message echoes of the request is cut short (shortMessage).
@@ -86,6 +126,11 @@ func classifyFull(c echo.Context, err error) *apiError {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return echoError(c, he)
+	}
+	var ue *auth.Error
+	if errors.As(err, &ue) && ue.Kind != auth.KindInternal {
+		m := authKindStatus[ue.Kind]
+		return &apiError{status: m.status, code: m.code, message: ue.Message, cause: err, retryAfter: ue.RetryAfter}
 	}
 	var ce *controlplane.Error
 	if errors.As(err, &ce) && ce.Kind != controlplane.KindInternal {
@@ -122,6 +167,14 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	ae := classify(c, err)
 	if ae.status >= 500 {
 		s.log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method, "path", cut(c.Request().URL.Path), "error", shortMessage(err.Error()))
+	}
+	switch ae.status {
+	case http.StatusUnauthorized:
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="quantix"`)
+	case http.StatusTooManyRequests:
+		if ae.retryAfter > 0 {
+			setRetryAfter(c, ae.retryAfter)
+		}
 	}
 	if werr := c.JSON(ae.status, errorReply{Code: ae.code, Message: ae.message}); werr != nil {
 		s.log.Debug("writing an error reply", "request_id", requestID(c), "error", werr)

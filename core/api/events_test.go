@@ -201,8 +201,9 @@ func (s sseReader) nextEvent(t testing.TB) sseMsg {
 	}
 }
 
-// openStream GETs /api/events with the given query and header.
-func openStream(t testing.TB, base, query string, header http.Header) (sseReader, func()) {
+// openStream GETs /api/events with the given query and header,
+// authenticating with c.
+func openStream(t testing.TB, c cred, base, query string, header http.Header) (sseReader, func()) {
 	t.Helper()
 	// A stream that stops delivering fails the test instead of hanging it.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -210,6 +211,7 @@ func openStream(t testing.TB, base, query string, header http.Header) (sseReader
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.apply(req)
 	for k, v := range header {
 		req.Header[k] = v
 	}
@@ -229,7 +231,7 @@ func TestEventsSSE(t *testing.T) {
 	e := newEnvWith(t, "sqlite", false, controlplane.ReconcilerOptions{}, 30*time.Millisecond)
 	srv := httptest.NewServer(e.srv)
 	defer srv.Close()
-	stream, stop := openStream(t, srv.URL, "", nil)
+	stream, stop := openStream(t, cred{token: e.token}, srv.URL, "", nil)
 	defer stop()
 	if m := stream.next(t); m.comment != "connected" {
 		t.Fatalf("first frame %+v", m)
@@ -261,14 +263,14 @@ func TestEventsSSE(t *testing.T) {
 	}
 
 	// Resume after the first VM event: the adopt event comes again.
-	resumed, stop2 := openStream(t, srv.URL, "?since="+first.id, nil)
+	resumed, stop2 := openStream(t, cred{token: e.token}, srv.URL, "?since="+first.id, nil)
 	defer stop2()
 	if m := resumed.nextEvent(t); m.id != second.id {
 		t.Errorf("resumed after %s: got %+v, want %s", first.id, m, second.id)
 	}
 	// Last-Event-ID, as a reconnecting browser sends it, wins over since.
 	h := http.Header{"Last-Event-Id": []string{second.id}}
-	after, stop3 := openStream(t, srv.URL, "?since="+first.id, h)
+	after, stop3 := openStream(t, cred{token: e.token}, srv.URL, "?since="+first.id, h)
 	defer stop3()
 	e.do(t, "PATCH", "/api/vms/seen", `{"description":"x"}`).want(t, http.StatusOK, "")
 	if m := after.nextEvent(t); !strings.Contains(m.data, `"action":"edit"`) {
@@ -311,7 +313,7 @@ func TestEventsSlowClient(t *testing.T) {
 	defer conn.Close()
 	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
-	if _, err := fmt.Fprintf(conn, "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+	if _, err := fmt.Fprintf(conn, "GET /api/events HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n", bearer(e.token)); err != nil {
 		t.Fatal(err)
 	}
 	// It reads the headers and the first comment, which the server sends
@@ -331,7 +333,7 @@ func TestEventsSlowClient(t *testing.T) {
 	if m := slow.next(t); m.comment != "connected" {
 		t.Fatalf("the slow client's first frame: %+v", m)
 	}
-	fast, stop := openStream(t, srv.URL, "", nil)
+	fast, stop := openStream(t, cred{token: e.token}, srv.URL, "", nil)
 	defer stop()
 	fast.next(t) // connected
 	const edits = 400
@@ -389,7 +391,7 @@ func TestEventsSlowClient(t *testing.T) {
 	t.Logf("the slow client got %d events, then a gap of %v", len(seen), gap["dropped"])
 	// Resuming from the marker's position fetches what was dropped: every
 	// edit after the last one the client saw, without a gap.
-	resumed, stop2 := openStream(t, srv.URL, "?since="+gap["resume_since"].(string), nil)
+	resumed, stop2 := openStream(t, cred{token: e.token}, srv.URL, "?since="+gap["resume_since"].(string), nil)
 	defer stop2()
 	page, err := e.svc.VMEvents(context.Background(), "busy", "", 1000)
 	if err != nil {
@@ -420,7 +422,7 @@ func TestStreamOutlivesReadTimeout(t *testing.T) {
 	srv.Config.ReadTimeout = 100 * time.Millisecond
 	srv.Start()
 	defer srv.Close()
-	stream, stop := openStream(t, srv.URL, "", nil)
+	stream, stop := openStream(t, cred{token: e.token}, srv.URL, "", nil)
 	defer stop()
 	msgs, ended := make(chan sseMsg), make(chan error, 1)
 	done := make(chan struct{})

@@ -83,7 +83,7 @@ func TestExportFormats(t *testing.T) {
 
 	export := func(query string) (*firstWriteRecorder, string) {
 		repo.queries.Store(0)
-		req := httptest.NewRequest("GET", "/api/logs/export?"+query, nil)
+		req := le.authorize(httptest.NewRequest("GET", "/api/logs/export?"+query, nil))
 		rec := &firstWriteRecorder{ResponseRecorder: httptest.NewRecorder(), repo: repo}
 		le.srv.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
@@ -200,7 +200,7 @@ func TestExportCutShort(t *testing.T) {
 	defer srv.Close()
 	for _, format := range []string{"csv", "txt", "json"} {
 		repo.pages.Store(1)
-		res, err := http.Get(srv.URL + "/api/logs/export?format=" + format)
+		res, err := le.client().Get(srv.URL + "/api/logs/export?format=" + format)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,7 +212,7 @@ func TestExportCutShort(t *testing.T) {
 	}
 	repo.pages.Store(0)
 	rec := httptest.NewRecorder()
-	le.srv.ServeHTTP(rec, httptest.NewRequest("GET", "/api/logs/export?format=csv", nil))
+	le.srv.ServeHTTP(rec, le.authorize(httptest.NewRequest("GET", "/api/logs/export?format=csv", nil)))
 	if rec.Code < 500 {
 		t.Errorf("a store failure before the export started: %d %s, want a 5xx", rec.Code, rec.Body)
 	}

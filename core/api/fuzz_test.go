@@ -255,8 +255,9 @@ func FuzzPatchBody(f *testing.F) {
 }
 
 // checkUIEntry fails t unless got is the entry raw said, read the way
-// POST /api/logs/ui documents it.
-func checkUIEntry(t *testing.T, raw json.RawMessage, got logsink.Entry, now time.Time) {
+// POST /api/logs/ui documents it, sent by the user userID with the
+// credential credential (which the body's ids do not change).
+func checkUIEntry(t *testing.T, raw json.RawMessage, got logsink.Entry, now time.Time, userID, credential string) {
 	t.Helper()
 	v, err := jsonValue(raw)
 	in, ok := v.(map[string]any)
@@ -279,7 +280,7 @@ func checkUIEntry(t *testing.T, raw json.RawMessage, got logsink.Entry, now time
 		level = "debug"
 	}
 	if got.Message != str("message") || string(got.Level) != level || got.Source != logsink.SourceUI ||
-		got.SessionID != str("session_id", "sessionId") || got.VMID != str("vm_id", "vmId") ||
+		got.SessionID != credential || got.UserID != userID || got.VMID != str("vm_id", "vmId") ||
 		got.CorrelationID != str("correlation_id", "correlationId") || got.Action != str("action") || got.Target != str("target") {
 		t.Fatalf("entry sent %s taken as %+v", raw, got)
 	}
@@ -372,7 +373,7 @@ func FuzzUILogBatch(f *testing.F) {
 		next := 0
 		for i, raw := range in.Logs {
 			if !refused[i] {
-				checkUIEntry(t, raw, got[next], now)
+				checkUIEntry(t, raw, got[next], now, le.admin.ID, le.credential())
 				next++
 			}
 		}
@@ -401,7 +402,7 @@ func FuzzLogQuery(f *testing.F) {
 	}
 	le.waitStored(f, len(es))
 	get := func(t *testing.T, path, query string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req := le.authorize(httptest.NewRequest(http.MethodGet, path, nil))
 		req.URL.RawQuery = query
 		if path == "/api/logs/stream" {
 			req.Method = http.MethodHead

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/identity"
 	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -189,7 +190,7 @@ func TestUITimestampWindow(t *testing.T) {
 		}
 	}
 	le.waitStored(t, 3)
-	got := logsOf(t, le.do(t, "GET", "/api/logs?session_id=tw&order=asc", ""))
+	got := logsOf(t, le.do(t, "GET", "/api/logs?source=ui&order=asc", ""))
 	if len(got) != 3 {
 		t.Fatalf("%d entries stored, want 3", len(got))
 	}
@@ -264,7 +265,7 @@ func TestUIFieldsBounds(t *testing.T) {
 		}
 	}
 	le.waitStored(t, 2)
-	got := logsOf(t, le.do(t, "GET", "/api/logs?session_id=fb&order=asc", ""))
+	got := logsOf(t, le.do(t, "GET", "/api/logs?source=ui&order=asc", ""))
 	if len(got) != 2 || string(got[0].Fields) != nested(32) || string(got[1].Fields) != big {
 		t.Errorf("stored fields differ from those sent: %d entries", len(got))
 	}
@@ -345,7 +346,7 @@ func (e *env) head(t *testing.T, path string) *httptest.ResponseRecorder {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rec := httptest.NewRecorder()
-	e.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, path, nil).WithContext(ctx))
+	e.srv.ServeHTTP(rec, e.authorize(httptest.NewRequest(http.MethodHead, path, nil).WithContext(ctx)))
 	if ctx.Err() != nil {
 		t.Fatalf("HEAD %s did not return until its request was cancelled", path)
 	}
@@ -416,7 +417,7 @@ func TestListVMsByNodeName(t *testing.T) {
 // postUIFrom sends a UI log batch from the peer address addr.
 func (e *env) postUIFrom(t *testing.T, addr, body string, header ...string) reply {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/api/logs/ui", strings.NewReader(body))
+	req := e.authorize(httptest.NewRequest(http.MethodPost, "/api/logs/ui", strings.NewReader(body)))
 	req.RemoteAddr = addr
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(header); i += 2 {
@@ -440,33 +441,37 @@ func sessionEntries(session string, n int) []string {
 	return es
 }
 
-// TestUIRateChargesEverySession: every entry of a batch counts against its
-// own session (only the first session named was charged), and the
-// sessions of one client address are bounded together (a client inventing
-// a session per request got a fresh burst each time). The address is the
-// connection's, whatever a forwarded-for header says.
-func TestUIRateChargesEverySession(t *testing.T) {
+// TestUIRateKeyedOnCredential: a batch is charged to the credential that
+// sent it, whatever sessions its entries name (a client inventing a
+// session per request gets no fresh burst), and the credentials of one
+// client address are bounded together. The address is the connection's,
+// whatever a forwarded-for header says.
+func TestUIRateKeyedOnCredential(t *testing.T) {
 	// Refills are slow enough that none matters while the test runs.
 	le := newLogEnv(t, "sqlite", logEnvOptions{rate: RateLimit{PerSecond: 0.1, Burst: 10, AddressPerSecond: 0.5, AddressBurst: 40}})
 	const client = "192.0.2.10:40000"
-	le.postUIFrom(t, client, uiBody(append(sessionEntries("first", 2), sessionEntries("second", 10)...)...)).want(t, http.StatusOK, "")
-	r := le.postUIFrom(t, client, uiBody(sessionEntries("second", 3)...))
-	r.want(t, http.StatusTooManyRequests, codeRateLimited, "session second is over its rate of 0.1 log entries per second (burst 10)")
+	var toks []cred
+	var ids []string
+	for i := range 6 {
+		c, tok := le.newToken(t, fmt.Sprintf("ui-%d", i), identity.RoleOperator, 0)
+		toks, ids = append(toks, c), append(ids, tok.ID)
+	}
+	as := func(i int) []string { return []string{"Authorization", bearer(toks[i].token)} }
+	le.postUIFrom(t, client, uiBody(append(sessionEntries("first", 2), sessionEntries("second", 8)...)...), as(0)...).want(t, http.StatusOK, "")
+	r := le.postUIFrom(t, client, uiBody(sessionEntries("fresh", 1)...), as(0)...)
+	r.want(t, http.StatusTooManyRequests, codeRateLimited, "token "+ids[0]+" is over its rate of 0.1 log entries per second (burst 10)")
 	if r.header.Get("Retry-After") == "" {
 		t.Errorf("429 without Retry-After")
 	}
-	le.postUIFrom(t, client, uiBody(append(sessionEntries("first", 2), sessionEntries("second", 1)...)...)).
-		want(t, http.StatusTooManyRequests, codeRateLimited, "session second is over its rate")
-	le.postUIFrom(t, client, uiBody(sessionEntries("first", 2)...)).want(t, http.StatusOK, "")
-	// 14 of the address's 40 are spent; fresh sessions get 26 more.
-	for i := range 2 {
-		le.postUIFrom(t, client, uiBody(sessionEntries(fmt.Sprintf("fresh-%d", i), 10)...)).want(t, http.StatusOK, "")
+	// 10 of the address's 40 are spent; other credentials get 30 more.
+	for i := 1; i <= 3; i++ {
+		le.postUIFrom(t, client, uiBody(sessionEntries(fmt.Sprintf("fresh-%d", i), 10)...), as(i)...).want(t, http.StatusOK, "")
 	}
-	le.postUIFrom(t, client, uiBody(sessionEntries("fresh-2", 10)...), "X-Forwarded-For", "203.0.113.9", "X-Real-Ip", "203.0.113.9").
-		want(t, http.StatusTooManyRequests, codeRateLimited, "address 192.0.2.10 is over its rate of 0.5 log entries per second across all its sessions (burst 40)")
+	le.postUIFrom(t, client, uiBody(sessionEntries("fresh-4", 1)...), append(as(4), "X-Forwarded-For", "203.0.113.9", "X-Real-Ip", "203.0.113.9")...).
+		want(t, http.StatusTooManyRequests, codeRateLimited, "address 192.0.2.10 is over its rate of 0.5 log entries per second across all its credentials (burst 40)")
 	// Another address is bounded on its own.
-	le.postUIFrom(t, "198.51.100.7:5555", uiBody(sessionEntries("elsewhere", 10)...)).want(t, http.StatusOK, "")
-	le.waitStored(t, 44)
+	le.postUIFrom(t, "198.51.100.7:5555", uiBody(sessionEntries("elsewhere", 10)...), as(5)...).want(t, http.StatusOK, "")
+	le.waitStored(t, 50)
 }
 
 // TestTxtExportEscapesControls: the control characters of a UI message
@@ -478,7 +483,7 @@ func TestTxtExportEscapesControls(t *testing.T) {
 	msg := `\u001b[31mred\u001b[0m bell\u0007 over\rwritten one\r\ntwo\nthree\ttab \u009b[2J c1 \u202egnp.exe \u2028sep del\u007f`
 	le.do(t, "POST", "/api/logs/ui", uiBody(`{"message":"`+msg+`","session_id":"ansi"}`)).want(t, http.StatusOK, "")
 	le.waitStored(t, 1)
-	body := le.raw(t, "GET", "/api/logs/export?format=txt&session_id=ansi")
+	body := le.raw(t, "GET", "/api/logs/export?format=txt&source=ui")
 	want := `\x1b[31mred\x1b[0m bell\a over\rwritten one` + "\n\ttwo\n\tthree\ttab " + `\u009b[2J c1 \u202egnp.exe \u2028sep del\x7f` + "\n"
 	if !strings.HasSuffix(body, "[INFO] [ui] "+want) {
 		t.Errorf("TXT export:\n%q\nwant it to end with\n%q", body, want)
@@ -489,7 +494,7 @@ func TestTxtExportEscapesControls(t *testing.T) {
 		}
 	}
 	// The entry itself keeps the message as it was sent.
-	if got := logsOf(t, le.do(t, "GET", "/api/logs?session_id=ansi", "")); len(got) != 1 || !strings.Contains(got[0].Message, "\x1b[31m") {
+	if got := logsOf(t, le.do(t, "GET", "/api/logs?source=ui", "")); len(got) != 1 || !strings.Contains(got[0].Message, "\x1b[31m") {
 		t.Errorf("stored message: %+v", got)
 	}
 }

@@ -22,10 +22,9 @@ import (
 // joinTokenRoutes registers the join token routes on g; GET answers HEAD
 // as well, as every GET route does.
 func (s *Server) joinTokenRoutes(g *echo.Group) {
-	g.POST("/join-tokens", s.createJoinToken, s.audited)
-	g.GET("/join-tokens", s.listJoinTokens)
-	g.HEAD("/join-tokens", s.listJoinTokens, headOnly)
-	g.DELETE("/join-tokens/:id", s.revokeJoinToken, s.audited)
+	s.add(g, http.MethodPost, "/join-tokens", administer, s.createJoinToken, s.audited)
+	s.get(g, "/join-tokens", administer, s.listJoinTokens)
+	s.add(g, http.MethodDelete, "/join-tokens/:id", administer, s.revokeJoinToken, s.audited)
 }
 
 // joinTokenRequest is the body of POST /api/join-tokens; every field is

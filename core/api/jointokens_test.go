@@ -48,15 +48,9 @@ func newJoinEnv(t *testing.T) *joinEnv {
 			defer cancel()
 			_ = p.Close(ctx)
 		})
-		ca, err := pki.LoadOrCreateCA(t.TempDir(), "quantix agents test CA")
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc, err := enroll.New(e.store.JoinTokens(), e.store.NodeCerts(), enroll.Options{CAFingerprint: ca.Fingerprint(), Logger: testlog.New(t, hclog.Warn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		je.enroll, je.ca = svc, ca
+		je.ca = testAgentCA(t)
+		je.enroll = testEnrollWith(t, e, je.ca)
+		svc := je.enroll
 		opts.Logs, opts.LogStore, opts.Enroll = p, e.store.Logs(), svc
 	})
 	return je
@@ -67,7 +61,9 @@ func newJoinEnv(t *testing.T) *joinEnv {
 func (e *env) status(t testing.TB, method, path string) (int, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	e.srv.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+	req := httptest.NewRequest(method, path, nil)
+	req.Header.Set("Authorization", bearer(e.token))
+	e.srv.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
 }
 
@@ -187,4 +183,29 @@ func TestJoinTokenRoutesUnavailable(t *testing.T) {
 		e.do(t, m, "/api/join-tokens", "").want(t, http.StatusServiceUnavailable, codeUnavailable, "no agent enrollment")
 	}
 	e.do(t, "DELETE", "/api/join-tokens/abcdefgh", "").want(t, http.StatusServiceUnavailable, codeUnavailable)
+}
+
+// testAgentCA makes an agent cluster CA for a test server.
+func testAgentCA(t testing.TB) *pki.CA {
+	t.Helper()
+	ca, err := pki.LoadOrCreateCA(t.TempDir(), "quantix agents test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// testEnroll is the enrollment service of a test server, over its store,
+// with a CA of its own.
+func testEnroll(t testing.TB, e *env) *enroll.Service { return testEnrollWith(t, e, testAgentCA(t)) }
+
+// testEnrollWith is the enrollment service of a test server over its
+// store, pinned to ca.
+func testEnrollWith(t testing.TB, e *env, ca *pki.CA) *enroll.Service {
+	t.Helper()
+	svc, err := enroll.New(e.store.JoinTokens(), e.store.NodeCerts(), enroll.Options{CAFingerprint: ca.Fingerprint(), Logger: testlog.New(t, hclog.Warn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }

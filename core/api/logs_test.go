@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/identity"
 	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/testlog"
@@ -34,6 +35,8 @@ type logEnvOptions struct {
 	rate      RateLimit
 	streamBuf int
 	keepAlive time.Duration
+	// logger, when set, is the server's and the authentication's.
+	logger hclog.Logger
 }
 
 func newLogEnv(t testing.TB, driver string, o logEnvOptions) *logEnv {
@@ -55,6 +58,10 @@ func newLogEnv(t testing.TB, driver string, o logEnvOptions) *logEnv {
 		})
 		le.pipe = p
 		opts.Logs, opts.LogStore, opts.UIRate, opts.Metrics, opts.LogStreamBuffer = p, e.store.Logs(), o.rate, le.reg, o.streamBuf
+		opts.Enroll = testEnroll(t, e)
+		if o.logger != nil {
+			opts.Logger = o.logger
+		}
 	})
 	return le
 }
@@ -109,14 +116,19 @@ func TestUILogsSeedFrontEndShape(t *testing.T) {
 				t.Fatalf("reply %s", r.raw)
 			}
 			le.waitStored(t, 5)
-			got := logsOf(t, le.do(t, "GET", "/api/logs?session_id=session-1-abc&order=asc", ""))
+			// The body's userId and sessionId are ignored: the entries are
+			// the caller's.
+			if got := logsOf(t, le.do(t, "GET", "/api/logs?session_id=session-1-abc", "")); len(got) != 0 {
+				t.Fatalf("%d entries kept the session id of the body", len(got))
+			}
+			got := logsOf(t, le.do(t, "GET", "/api/logs?session_id="+le.credential()+"&order=asc", ""))
 			if len(got) != 5 {
-				t.Fatalf("%d entries for the session, want 5", len(got))
+				t.Fatalf("%d entries for the caller's credential, want 5", len(got))
 			}
 			e := got[2]
 			if e.Source != logsink.SourceUI || e.Level != logsink.LevelInfo || e.Component != logsink.ComponentVM || e.Action != "button.click" ||
-				e.Target != "start-2" || e.Message != "Clicked start-2" || e.CorrelationID != "corr-2" || e.UserID != "alice" ||
-				e.SessionID != "session-1-abc" || !e.UserAction || string(e.Fields) != `{"vm":"web-2"}` || e.ID == "" ||
+				e.Target != "start-2" || e.Message != "Clicked start-2" || e.CorrelationID != "corr-2" || e.UserID != le.admin.ID ||
+				e.SessionID != le.credential() || !e.UserAction || string(e.Fields) != `{"vm":"web-2"}` || e.ID == "" ||
 				!e.Timestamp.Equal(time.Date(2026, 1, 18, 10, 0, 2, 2e6, time.UTC)) {
 				t.Errorf("stored entry: %+v", e)
 			}
@@ -125,7 +137,7 @@ func TestUILogsSeedFrontEndShape(t *testing.T) {
 			r.want(t, http.StatusOK, "")
 			le.waitStored(t, 6)
 			got = logsOf(t, le.do(t, "GET", "/api/logs?correlation_id=c-s", ""))
-			if len(got) != 1 || got[0].UserAction || got[0].UserID != "bob" || got[0].VMID != "vm-9" || got[0].NodeID != "n-9" || got[0].Level != logsink.LevelWarn {
+			if len(got) != 1 || got[0].UserAction || got[0].UserID != le.admin.ID || got[0].SessionID != le.credential() || got[0].VMID != "vm-9" || got[0].NodeID != "n-9" || got[0].Level != logsink.LevelWarn {
 				t.Errorf("snake_case entry: %+v", got)
 			}
 		})
@@ -182,7 +194,7 @@ func TestUILogsBadEntriesKeepGoodOnes(t *testing.T) {
 		}
 	}
 	le.waitStored(t, good)
-	stored := logsOf(t, le.do(t, "GET", "/api/logs?session_id=s-bad", ""))
+	stored := logsOf(t, le.do(t, "GET", "/api/logs?source=ui", ""))
 	if len(stored) != good {
 		t.Fatalf("%d good entries stored, want %d", len(stored), good)
 	}
@@ -227,11 +239,17 @@ func TestUILogsRequestBounds(t *testing.T) {
 	le.waitStored(t, 2)
 }
 
-// TestUILogsFlood: a session over its rate gets 429 with Retry-After and
-// nothing of that request is taken; other sessions and the session's
-// earlier requests are unaffected: every acknowledged entry is stored.
+// TestUILogsFlood: a credential over its rate gets 429 with Retry-After
+// and nothing of that request is taken; other credentials and the
+// credential's earlier requests are unaffected: every acknowledged entry
+// is stored. The session ids the body names make no difference.
 func TestUILogsFlood(t *testing.T) {
 	le := newLogEnv(t, "sqlite", logEnvOptions{rate: RateLimit{PerSecond: 20, Burst: 100}})
+	flooder, ft := le.newToken(t, "flooder", identity.RoleOperator, 0)
+	calm, _ := le.newToken(t, "calm", identity.RoleOperator, 0)
+	post := func(c cred, body string) reply {
+		return le.doAs(t, c, "POST", "/api/logs/ui", strings.NewReader(body))
+	}
 	batch := func(session string, n int) string {
 		es := make([]string, n)
 		for i := range es {
@@ -241,15 +259,15 @@ func TestUILogsFlood(t *testing.T) {
 	}
 	acked, limited := 0, 0
 	var retryAfter string
-	for range 10 {
-		r := le.do(t, "POST", "/api/logs/ui", batch("flooder", 30))
+	for i := range 10 {
+		r := post(flooder, batch(fmt.Sprintf("invented-%d", i), 30))
 		switch r.status {
 		case http.StatusOK:
 			acked += int(r.body["accepted"].(float64))
 		case http.StatusTooManyRequests:
 			limited++
 			retryAfter = r.header.Get("Retry-After")
-			r.want(t, http.StatusTooManyRequests, codeRateLimited, "session flooder is over its rate of 20 log entries per second")
+			r.want(t, http.StatusTooManyRequests, codeRateLimited, "token "+ft.ID+" is over its rate of 20 log entries per second")
 		default:
 			t.Fatalf("status %d: %s", r.status, r.raw)
 		}
@@ -260,16 +278,16 @@ func TestUILogsFlood(t *testing.T) {
 	if retryAfter == "" || retryAfter == "0" {
 		t.Errorf("Retry-After %q", retryAfter)
 	}
-	r := le.do(t, "POST", "/api/logs/ui", batch("calm", 30))
+	r := post(calm, batch("invented-0", 30))
 	r.want(t, http.StatusOK, "")
 	le.waitStored(t, 120)
-	if n := len(logsOf(t, le.do(t, "GET", "/api/logs?session_id=flooder&limit=1000", ""))); n != 90 {
+	if n := len(logsOf(t, le.do(t, "GET", "/api/logs?session_id=token:"+ft.ID+"&limit=1000", ""))); n != 90 {
 		t.Errorf("%d of the flooder's acknowledged entries stored, want 90", n)
 	}
 	// Refused requests take no tokens: the flooder is accepted again once
 	// its bucket has refilled (at 20 a second, 30 entries take 1.5 s).
 	wait.UntilNil(t, 10*time.Second, "the flooder's bucket to refill", func() error {
-		if r := le.do(t, "POST", "/api/logs/ui", batch("flooder", 30)); r.status != http.StatusOK {
+		if r := post(flooder, batch("invented-11", 30)); r.status != http.StatusOK {
 			return fmt.Errorf("status %d: %s", r.status, r.raw)
 		}
 		return nil

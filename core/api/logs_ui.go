@@ -6,18 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"math"
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/internal/ratelimit"
 	"github.com/quantixvm/quantix/sdk/logsink"
@@ -97,10 +95,12 @@ type uiLogFail struct {
 	Reason string `json:"reason"`
 }
 
-// ingestUILogs: POST /api/logs/ui. Good entries are kept when others are
-// bad; the reply is 200 when at least one entry was accepted (or none was
+// ingestUILogs: POST /api/logs/ui. Each entry's user_id and session_id
+// are the caller's (its user id and credential id, auth.Principal):
+// values in the body, under either spelling, are ignored. Good entries are
+// kept when others are bad; the reply is 200 when at least one entry was accepted (or none was
 // sent), 422 when every entry was rejected, 413 over MaxUIEntries or the
-// body limit, 429 with Retry-After when a session of the request or the
+// body limit, 429 with Retry-After when the caller's credential or its
 // client address is over its rate (uiCharges), 503 when the spool cannot
 // take entries.
 func (s *Server) ingestUILogs(c echo.Context) error {
@@ -125,6 +125,7 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 			message: fmt.Sprintf("logs: %d entries; at most %d per request", n, MaxUIEntries)}
 	}
 	now := time.Now()
+	p, _ := principalOf(c)
 	good := make([]logsink.Entry, 0, n)
 	out := uiLogsReply{Errors: []uiLogFail{}}
 	for i, raw := range req.Logs {
@@ -133,15 +134,16 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 			out.Errors = append(out.Errors, uiLogFail{Index: i, Reason: shortMessage(err.Error())})
 			continue
 		}
+		// Who sent the entry is the caller, whatever the body says.
+		e.UserID, e.SessionID = p.UserID, p.CredentialID()
 		good = append(good, e)
 	}
-	if ok, short, wait := s.uiLimit.TakeAll(uiCharges(c, good, n), now); !ok {
+	if ok, short, wait := s.uiLimit.TakeAll(uiCharges(c, p, n), now); !ok {
 		s.logs.Metrics().Rejected(logsink.SourceUI, logs.RejectRateLimited, n)
-		secs := max(int(math.Ceil(wait.Seconds())), 1)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		secs := setRetryAfter(c, wait)
 		who, across, class := cut(strings.Replace(short.Key, ":", " ", 1)), "", s.uiLimit.Class(short.Class)
 		if short.Class == classAddress {
-			who, across = "address "+cut(strings.TrimPrefix(short.Key, "client:")), " across all its sessions"
+			who, across = "address "+cut(strings.TrimPrefix(short.Key, "client:")), " across all its credentials"
 		}
 		return &apiError{status: http.StatusTooManyRequests, code: codeRateLimited,
 			message: fmt.Sprintf("%s is over its rate of %g log entries per second%s (burst %g); retry after %ds", who, class.PerSecond, across, class.Burst, secs)}
@@ -165,37 +167,35 @@ func (s *Server) ingestUILogs(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// uiCharges is what a request of n entries, good of them valid, costs:
-// each valid entry is charged to its session's bucket, or when it names
-// none, with the invalid ones, to its client address's sessionless
-// bucket; and all n to the address's bucket, which bounds what one client
-// sends whatever sessions it names.
+// uiCharges is what a request of n entries costs: all n are charged to
+// the caller's credential (its token or session: a client cannot buy a
+// fresh bucket by naming another session in the body) and to its client
+// address, which bounds what one address sends across all its
+// credentials. Without a principal (a server built without
+// authentication, in tests), the credential's bucket is the address's.
 //
 // The client address is the peer address of the connection: the server
 // has no setting naming proxies to trust, and a forwarded-for header is the
 // client's to forge. Behind a proxy, its clients share the proxy's bounds.
-func uiCharges(c echo.Context, good []logsink.Entry, n int) []ratelimit.Charge {
+func uiCharges(c echo.Context, p auth.Principal, n int) []ratelimit.Charge {
+	host := clientAddr(c)
+	key := p.CredentialID()
+	if key == "" {
+		key = "address:" + host
+	}
+	return []ratelimit.Charge{
+		{Key: key, Class: classSession, N: n},
+		{Key: "client:" + host, Class: classAddress, N: n},
+	}
+}
+
+// clientAddr is the host of the connection's peer address.
+func clientAddr(c echo.Context) string {
 	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
 	if err != nil {
-		host = c.Request().RemoteAddr
+		return c.Request().RemoteAddr
 	}
-	perSession := map[string]int{}
-	sessionless := n - len(good)
-	for i := range good {
-		if id := good[i].SessionID; id != "" {
-			perSession[id]++
-		} else {
-			sessionless++
-		}
-	}
-	out := make([]ratelimit.Charge, 0, len(perSession)+2)
-	for _, id := range slices.Sorted(maps.Keys(perSession)) {
-		out = append(out, ratelimit.Charge{Key: "session:" + id, Class: classSession, N: perSession[id]})
-	}
-	if sessionless > 0 {
-		out = append(out, ratelimit.Charge{Key: "address:" + host, Class: classSession, N: sessionless})
-	}
-	return append(out, ratelimit.Charge{Key: "client:" + host, Class: classAddress, N: n})
+	return host
 }
 
 // parseUIEntry decodes and checks one entry of a UI request. Its error is

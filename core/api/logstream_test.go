@@ -45,11 +45,12 @@ func readLogEvents(t *testing.T, sc *bufio.Scanner, n int) []logSSEEvent {
 	return out
 }
 
-func openLogStream(t *testing.T, url string) *bufio.Scanner {
+func openLogStream(t *testing.T, c cred, url string) *bufio.Scanner {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	c.apply(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +72,7 @@ func TestLogStream(t *testing.T) {
 	srv := httptest.NewServer(le.srv)
 	defer srv.Close()
 
-	sc := openLogStream(t, srv.URL+"/api/logs/stream?vm_id=vm-live&level=warn")
+	sc := openLogStream(t, cred{token: le.token}, srv.URL+"/api/logs/stream?vm_id=vm-live&level=warn")
 	es := []logsink.Entry{
 		{Level: logsink.LevelWarn, Source: logsink.SourceQEMU, Message: "shown 1", VMID: "vm-live"},
 		{Level: logsink.LevelInfo, Source: logsink.SourceQEMU, Message: "below the level", VMID: "vm-live"},

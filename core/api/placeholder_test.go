@@ -126,7 +126,7 @@ func TestConcurrentCreatesNameNoPlaceholder(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req := httptest.NewRequest("POST", "/api/vms", strings.NewReader(`{"name":"contested","vcpus":1,"memory_mib":64}`))
+			req := e.authorize(httptest.NewRequest("POST", "/api/vms", strings.NewReader(`{"name":"contested","vcpus":1,"memory_mib":64}`)))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			e.srv.ServeHTTP(rec, req)

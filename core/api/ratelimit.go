@@ -3,27 +3,27 @@ package api
 import "github.com/quantixvm/quantix/internal/ratelimit"
 
 // Defaults of RateLimit: a front end flushes at most 100 entries every few
-// seconds, so a session sending more than DefaultUIRate entries a second
+// seconds, so a credential sending more than DefaultUIRate entries a second
 // for long is a flood.
 const (
 	DefaultUIRate  = 100
 	DefaultUIBurst = 2000
 )
 
-// DefaultUIAddressFactor is how many sessions' worth of entries one client
-// address may send in all when RateLimit leaves its address bounds zero:
-// a few people behind one address are served, and a client inventing a
-// session per request gets no more than that.
+// DefaultUIAddressFactor is how many credentials' worth of entries one
+// client address may send in all when RateLimit leaves its address bounds
+// zero: a few people behind one address are served.
 const DefaultUIAddressFactor = 5
 
-// RateLimit bounds how many entries POST /api/logs/ui takes: each session
-// may send Burst at once, refilled at PerSecond; each client address
-// AddressBurst in all, across its sessions, refilled at AddressPerSecond.
+// RateLimit bounds how many entries POST /api/logs/ui takes: each
+// credential (auth.Principal.CredentialID: a token or a session) may send
+// Burst at once, refilled at PerSecond; each client address AddressBurst in
+// all, across its credentials, refilled at AddressPerSecond.
 type RateLimit struct {
 	PerSecond float64
 	Burst     int
-	// AddressPerSecond and AddressBurst bound the sum over all sessions of
-	// one client address; zero is DefaultUIAddressFactor times PerSecond
+	// AddressPerSecond and AddressBurst bound the sum over all credentials
+	// of one client address; zero is DefaultUIAddressFactor times PerSecond
 	// and Burst.
 	AddressPerSecond float64
 	AddressBurst     int
@@ -47,8 +47,8 @@ func (r RateLimit) withDefaults() RateLimit {
 
 // The classes of the UI limiter's buckets.
 const (
-	// classSession: one session, or the entries of one address that name
-	// no session.
+	// classSession: one credential (or, on a server without
+	// authentication, one address).
 	classSession = iota
 	// classAddress: everything one client address sends.
 	classAddress
@@ -58,7 +58,7 @@ const (
 // keys share one bucket per class until idle ones are swept.
 const maxRateKeys = 100_000
 
-// newLimiter returns the buckets of r: sessions and client addresses.
+// newLimiter returns the buckets of r: credentials and client addresses.
 func newLimiter(r RateLimit) *ratelimit.Limiter {
 	r = r.withDefaults()
 	return ratelimit.New(maxRateKeys, []ratelimit.Class{

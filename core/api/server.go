@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/enroll"
 	"github.com/quantixvm/quantix/core/logs"
@@ -21,6 +22,11 @@ import (
 type Options struct {
 	// Service answers the VM and node routes.
 	Service *controlplane.Service
+	// Auth authenticates every request but GET /api/health and POST
+	// /api/auth/login and keeps users, tokens and sessions. Nil serves
+	// nothing but GET /api/health: every other route answers 503, so that
+	// a server wired without it never serves unauthenticated.
+	Auth *auth.Service
 	// Logger receives the access log and errors; nil discards.
 	Logger hclog.Logger
 	// Version is what GET /api/health reports.
@@ -38,7 +44,7 @@ type Options struct {
 	Logs *logs.Pipeline
 	// LogStore answers GET /api/logs and its export; nil answers 503.
 	LogStore store.LogRepo
-	// UIRate limits POST /api/logs/ui per session and per client address;
+	// UIRate limits POST /api/logs/ui per credential and per client address;
 	// zero fields take their defaults (RateLimit).
 	UIRate RateLimit
 	// Metrics is served on GET /metrics in the Prometheus format; nil
@@ -48,6 +54,11 @@ type Options struct {
 	// may fall behind by before entries are dropped for it and a gap is
 	// sent; zero is DefaultLogStreamBuffer.
 	LogStreamBuffer int
+
+	// withoutAuth builds the server with no authentication at all, for the
+	// benchmarks that measure what authentication costs; only this
+	// package's tests can set it.
+	withoutAuth bool
 }
 
 // Server is the REST API as an http.Handler.
@@ -63,6 +74,11 @@ type Server struct {
 	uiLimit   *ratelimit.Limiter
 	metrics   prometheus.Gatherer
 	streamBuf int
+	auth      *auth.Service
+	// access is the access each route declares (add), by method and path;
+	// registered is every route echo has (noteRegistered).
+	access     map[string]access
+	registered map[string]bool
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -74,7 +90,8 @@ func New(opts Options) *Server {
 		logger = hclog.NewNullLogger()
 	}
 	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive,
-		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, streamBuf: opts.LogStreamBuffer}
+		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, streamBuf: opts.LogStreamBuffer,
+		auth: opts.Auth, access: map[string]access{}}
 	if s.streamBuf <= 0 {
 		s.streamBuf = DefaultLogStreamBuffer
 	}
@@ -87,53 +104,64 @@ func New(opts Options) *Server {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(withRequestID, accessLog(s.log), recoverPanics(s.log))
+	if !opts.withoutAuth {
+		e.Use(s.authenticate)
+		if s.auth == nil {
+			s.log.Error("the API has no authentication configured (api.Options.Auth): every route but GET /api/health answers 503")
+		}
+	}
 	s.routes()
+	s.noteRegistered()
 	return s
 }
 
-// routes registers every route. Mutating routes are audited (audited);
-// POST /api/logs/ui is not: what it takes is a log itself. Every GET route
-// answers HEAD as well (get).
+// routes registers every route with the access it needs (access.go).
+// Users and tokens are administered, reads of them included.
+// Mutating routes are audited (audited); POST /api/logs/ui is not: what it
+// takes is a log itself. Every GET route answers HEAD as well (get).
 func (s *Server) routes() {
 	g := s.echo.Group("/api")
-	get(g, "/health", s.health)
-	get(g, "/vms", s.listVMs)
-	g.POST("/vms", s.createVM, s.audited)
-	get(g, "/vms/:id", s.getVM)
-	g.PATCH("/vms/:id", s.patchVM, s.audited)
-	g.DELETE("/vms/:id", s.deleteVM, s.audited)
-	g.POST("/vms/:id/start", s.startVM, s.audited)
-	g.POST("/vms/:id/stop", s.stopVM, s.audited)
-	g.POST("/vms/:id/reboot", s.rebootVM, s.audited)
-	g.POST("/vms/:id/pause", s.pauseVM, s.audited)
-	g.POST("/vms/:id/resume", s.resumeVM, s.audited)
-	g.POST("/vms/:id/reset_state", s.resetState, s.audited)
-	g.POST("/vms/:id/adopt", s.adoptVM, s.audited)
-	get(g, "/vms/:id/logs", s.vmLogs)
-	get(g, "/vms/:id/events", s.vmEvents)
-	get(g, "/events", s.streamEvents)
-	get(g, "/nodes", s.listNodes)
-	get(g, "/nodes/:id", s.getNode)
-	g.DELETE("/nodes/:id", s.deleteNode, s.audited)
-	get(g, "/logs", s.queryLogs)
-	g.POST("/logs/ui", s.ingestUILogs)
-	get(g, "/logs/sources", s.logSources)
-	get(g, "/logs/components", s.logComponents)
-	get(g, "/logs/export", s.exportLogs)
-	get(g, "/logs/stream", s.streamLogs)
+	s.get(g, "/health", public, s.health)
+	s.add(g, http.MethodPost, "/auth/login", public, s.login, s.audited)
+	s.add(g, http.MethodPost, "/auth/logout", read, s.logout, s.audited)
+	s.get(g, "/auth/whoami", read, s.whoami)
+	s.get(g, "/users", administer, s.listUsers)
+	s.add(g, http.MethodPost, "/users", administer, s.createUser, s.audited)
+	s.get(g, "/users/:name", administer, s.getUser)
+	s.add(g, http.MethodPatch, "/users/:name", administer, s.patchUser, s.audited)
+	s.add(g, http.MethodDelete, "/users/:name", administer, s.deleteUser, s.audited)
+	s.get(g, "/tokens", administer, s.listTokens)
+	s.add(g, http.MethodPost, "/tokens", administer, s.createToken, s.audited)
+	s.add(g, http.MethodPatch, "/tokens/:id", administer, s.patchToken, s.audited)
+	s.add(g, http.MethodDelete, "/tokens/:id", administer, s.deleteToken, s.audited)
+	s.get(g, "/vms", read, s.listVMs)
+	s.add(g, http.MethodPost, "/vms", operate, s.createVM, s.audited)
+	s.get(g, "/vms/:id", read, s.getVM)
+	s.add(g, http.MethodPatch, "/vms/:id", operate, s.patchVM, s.audited)
+	s.add(g, http.MethodDelete, "/vms/:id", operate, s.deleteVM, s.audited)
+	for _, action := range []struct {
+		name string
+		h    echo.HandlerFunc
+	}{{"start", s.startVM}, {"stop", s.stopVM}, {"reboot", s.rebootVM}, {"pause", s.pauseVM}, {"resume", s.resumeVM},
+		{"reset_state", s.resetState}, {"adopt", s.adoptVM}} {
+		s.add(g, http.MethodPost, "/vms/:id/"+action.name, operate, action.h, s.audited)
+	}
+	s.get(g, "/vms/:id/logs", read, s.vmLogs)
+	s.get(g, "/vms/:id/events", readStream, s.vmEvents)
+	s.get(g, "/events", readStream, s.streamEvents)
+	s.get(g, "/nodes", read, s.listNodes)
+	s.get(g, "/nodes/:id", read, s.getNode)
+	s.add(g, http.MethodDelete, "/nodes/:id", administer, s.deleteNode, s.audited)
+	s.get(g, "/logs", read, s.queryLogs)
+	s.add(g, http.MethodPost, "/logs/ui", operate, s.ingestUILogs)
+	s.get(g, "/logs/sources", read, s.logSources)
+	s.get(g, "/logs/components", read, s.logComponents)
+	s.get(g, "/logs/export", readStream, s.exportLogs)
+	s.get(g, "/logs/stream", readStream, s.streamLogs)
 	if s.metrics != nil {
-		get(s.echo.Group(""), "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
+		s.get(s.echo.Group(""), "/metrics", read, echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
 	}
 	s.joinTokenRoutes(g)
-}
-
-// get registers h for GET path and for HEAD path. A HEAD reply is the GET
-// reply without its body: the same status and headers, the body left
-// unwritten (headOnly); streams and exports end once their headers are
-// sent (isHead).
-func get(g *echo.Group, path string, h echo.HandlerFunc) {
-	g.GET(path, h)
-	g.HEAD(path, h, headOnly)
 }
 
 // headOnly drops what a handler writes as the body of a HEAD reply.

@@ -17,8 +17,10 @@ import (
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
+	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/identity"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
@@ -48,6 +50,8 @@ type cluster struct {
 	svc     *controlplane.Service
 	rpcAddr string
 	apiURL  string
+	// apiToken is an admin API token of the API at apiURL.
+	apiToken string
 	// stopReconciler ends the reconciler's periodic work (liveness, stuck
 	// states) and waits for it; later calls do nothing.
 	stopReconciler func()
@@ -142,7 +146,17 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hs := &http.Server{Handler: api.New(api.Options{Service: svc, Logger: logger, Version: "scaletest"}), ReadHeaderTimeout: 10 * time.Second}
+	authn := auth.New(st.Auth(), auth.Options{Logger: logger})
+	admin, err := authn.CreateUser(context.Background(), "admin", "scaletest admin password", identity.RoleAdmin)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, apiToken, err := authn.CreateToken(context.Background(), auth.Principal{Via: auth.MethodSession, UserID: admin.ID, User: admin.Name, Role: admin.Role},
+		auth.TokenSpec{Name: "scaletest"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := &http.Server{Handler: api.New(api.Options{Service: svc, Logger: logger, Version: "scaletest", Auth: authn}), ReadHeaderTimeout: 10 * time.Second}
 	hs.RegisterOnShutdown(svc.Broker().Close)
 	apiDone := make(chan error, 1)
 	labelled(sideAPI, func() { apiDone <- hs.Serve(apiLn) })
@@ -165,7 +179,7 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 		stopRec()
 		rec.Close()
 	})
-	return &cluster{driver: driver, store: st, svc: svc, rpcAddr: rpcLn.Addr().String(), apiURL: "http://" + apiLn.Addr().String(),
+	return &cluster{driver: driver, store: st, svc: svc, rpcAddr: rpcLn.Addr().String(), apiURL: "http://" + apiLn.Addr().String(), apiToken: apiToken,
 		stopReconciler: stopRec}
 }
 

@@ -148,7 +148,7 @@ func benchScale(b *testing.B, driver string) {
 		driver, agents, perHost, fullSync.Round(time.Millisecond), scaleJitter, m.fullSyncP(0.5), m.fullSyncP(1))
 
 	// Every page, once, through the API: all the VMs, 100 at a time.
-	pages := walkPages(b, c.apiURL, total)
+	pages := walkPages(b, c.apiURL, c.apiToken, total)
 
 	// Steady state: every agent has heartbeated since its full sync.
 	if err := m.waitBeatSinceSync(agents, time.Minute); err != nil {
@@ -175,7 +175,7 @@ func benchScale(b *testing.B, driver string) {
 	hbs, asks := m.window()
 
 	// The list, heartbeats going on.
-	steady := listPages(b, c.apiURL, pages, listRate, lists)
+	steady := listPages(b, c.apiURL, c.apiToken, pages, listRate, lists)
 	_, asks = m.window() // over both windows
 
 	// Baseline: the same pages with no agent and no reconciler running.
@@ -185,7 +185,7 @@ func benchScale(b *testing.B, driver string) {
 	}
 	wg.Wait()
 	c.stopReconciler()
-	base := listPages(b, c.apiURL, pages, baseRate, time.Duration(len(steady))*time.Second/baseRate)
+	base := listPages(b, c.apiURL, c.apiToken, pages, baseRate, time.Duration(len(steady))*time.Second/baseRate)
 	b.StopTimer()
 
 	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / wall.Seconds() }
@@ -267,13 +267,19 @@ type listReply struct {
 	NextCursor string `json:"next_cursor"`
 }
 
-// getPage asks for one page of VMs after cursor ("" for the first).
-func getPage(client *http.Client, apiURL, cursor string) (*listReply, error) {
+// getPage asks for one page of VMs after cursor ("" for the first), with
+// the API token token.
+func getPage(client *http.Client, apiURL, token, cursor string) (*listReply, error) {
 	u := fmt.Sprintf("%s/api/vms?limit=%d", apiURL, listPage)
 	if cursor != "" {
 		u += "&cursor=" + url.QueryEscape(cursor)
 	}
-	resp, err := client.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("listing vms: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("listing vms: %w", err)
 	}
@@ -290,14 +296,14 @@ func getPage(client *http.Client, apiURL, cursor string) (*listReply, error) {
 
 // walkPages lists every VM through the API and returns the cursor of each
 // page ("" for the first); it fails unless it finds want distinct VMs.
-func walkPages(b *testing.B, apiURL string, want int) []string {
+func walkPages(b *testing.B, apiURL, token string, want int) []string {
 	b.Helper()
 	client := &http.Client{Timeout: 30 * time.Second}
 	seen := make(map[string]bool, want)
 	var cursors []string
 	cursor := ""
 	for {
-		page, err := getPage(client, apiURL, cursor)
+		page, err := getPage(client, apiURL, token, cursor)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -319,7 +325,7 @@ func walkPages(b *testing.B, apiURL string, want int) []string {
 // listPages asks for the pages of cursors in turn, rate a second, for d,
 // from goroutines labelled side=client, and returns each request's
 // latency. A failed or short page fails the benchmark.
-func listPages(b *testing.B, apiURL string, cursors []string, rate int, d time.Duration) []time.Duration {
+func listPages(b *testing.B, apiURL, token string, cursors []string, rate int, d time.Duration) []time.Duration {
 	b.Helper()
 	n := max(1, int(d.Seconds()*float64(rate)))
 	out := make([]time.Duration, 0, n)
@@ -334,7 +340,7 @@ func listPages(b *testing.B, apiURL string, cursors []string, rate int, d time.D
 			<-tick.C
 			cursor := cursors[i%len(cursors)]
 			t0 := time.Now()
-			page, err := getPage(client, apiURL, cursor)
+			page, err := getPage(client, apiURL, token, cursor)
 			out = append(out, time.Since(t0))
 			if err == nil && len(page.VMs) != listPage && page.NextCursor != "" {
 				err = fmt.Errorf("a page of %d vms that is not the last", len(page.VMs))

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/quantixvm/quantix/core/identity"
+)
+
+// access is what a route asks of its caller. Every route the server
+// registers declares one (Server.add); a route of echo's without one is
+// refused (authenticate) and fails the route x role test.
+type access struct {
+	// public routes are served to anyone, without credentials.
+	public bool
+	// action is what the caller's role must allow.
+	action identity.Action
+	// stream routes run under the principal's Watch: they end as soon as
+	// its token or session is revoked or expires, its user is deleted or
+	// its role changes.
+	stream bool
+}
+
+// The accesses of the routes (AUTH-SPEC's roles: every GET, HEAD and
+// stream is read; VM changes, actions and POST /api/logs/ui are operate;
+// users, tokens and node removal are administer; /api/auth/* take any
+// authenticated caller, and every role allows read).
+var (
+	public     = access{public: true}
+	read       = access{action: identity.ActionRead}
+	readStream = access{action: identity.ActionRead, stream: true}
+	operate    = access{action: identity.ActionOperate}
+	administer = access{action: identity.ActionAdminister}
+)
+
+// errNoAuth answers every route but GET /api/health of a server built
+// without Options.Auth.
+var errNoAuth = &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable,
+	message: "the API has no authentication configured (api.Options.Auth is nil); it serves only GET /api/health"}
+
+const healthPath = "/api/health"
+
+// authenticate runs before every route: it lets public routes through,
+// answers everything else 401 without valid credentials (auth.Service's
+// Authenticate: a bearer token, or the session cookie with its CSRF header
+// for changes) and 403 when the caller's role does not allow the route's
+// action, and puts the principal in the request's context. A request echo
+// matched to no route (404, 405) needs credentials too, so that routes are
+// not revealed to strangers; a route registered without an access is
+// refused (500) rather than served.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		key := routeKey(req.Method, c.Path())
+		acc, known := s.access[key]
+		if s.auth == nil {
+			if known && c.Path() == healthPath {
+				return next(c)
+			}
+			return errNoAuth
+		}
+		if known && acc.public {
+			return next(c)
+		}
+		p, err := s.auth.Authenticate(req.Context(), req)
+		if err != nil {
+			return err
+		}
+		setPrincipal(c, p)
+		if !known {
+			if s.registered[key] {
+				s.log.Error("a route has no access declared; refusing it", "route", key)
+				return fmt.Errorf("route %s has no access declared", key)
+			}
+			return next(c)
+		}
+		if !p.Allows(acc.action) {
+			err := forbidden("%s %s needs the %s role (to %s); the caller's role is %s", req.Method, c.Path(), leastRole(acc.action), acc.action, roleName(p.Role))
+			if req.Method != http.MethodGet && req.Method != http.MethodHead {
+				// A refused change is audited like an allowed one.
+				return s.audited(func(echo.Context) error { return err })(c)
+			}
+			return err
+		}
+		if acc.stream {
+			ctx, cancel := s.auth.Watch(c.Request().Context(), p)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+		}
+		return next(c)
+	}
+}
+
+// leastRole is the least privileged role that allows a.
+func leastRole(a identity.Action) identity.Role {
+	roles := slices.Clone(identity.Roles)
+	slices.Reverse(roles)
+	for _, r := range roles {
+		if r.Allows(a) {
+			return r
+		}
+	}
+	return identity.RoleAdmin
+}
+
+func roleName(r identity.Role) string {
+	if r == "" {
+		return "none"
+	}
+	return string(r)
+}
+
+func routeKey(method, path string) string { return method + " " + path }
+
+// add registers h for method path under g with its access.
+func (s *Server) add(g *echo.Group, method, path string, acc access, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r := g.Add(method, path, h, m...)
+	s.access[routeKey(method, r.Path)] = acc
+}
+
+// get registers h for GET path and for HEAD path, both with acc. A HEAD
+// reply is the GET reply without its body: the same status and headers,
+// the body left unwritten (headOnly); streams and exports end once their
+// headers are sent (isHead).
+func (s *Server) get(g *echo.Group, path string, acc access, h echo.HandlerFunc) {
+	s.add(g, http.MethodGet, path, acc, h)
+	s.add(g, http.MethodHead, path, acc, h, headOnly)
+}
+
+// noteRegistered records every route echo has once routes are added, so
+// that authenticate tells a route without an access from a request that
+// matched none.
+func (s *Server) noteRegistered() {
+	s.registered = map[string]bool{}
+	for _, r := range s.echo.Routes() {
+		s.registered[routeKey(r.Method, r.Path)] = true
+	}
+}
