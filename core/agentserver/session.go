@@ -26,6 +26,8 @@ type agentSession struct {
 	name      string
 	id        string
 	heartbeat time.Duration
+	// serial is the agent's client certificate's.
+	serial string
 
 	// ctx ends with the session; its cause says why.
 	ctx    context.Context
@@ -326,6 +328,8 @@ func endStatus(cause error) error {
 		return status.Error(codes.Aborted, errSuperseded.Error()+": register again")
 	case errors.Is(cause, errServerClosing):
 		return status.Error(codes.Unavailable, errServerClosing.Error())
+	case errors.Is(cause, errRevoked):
+		return status.Error(codes.Unauthenticated, cause.Error())
 	case errors.Is(cause, errMissedBeats):
 		return status.Error(codes.DeadlineExceeded, errMissedBeats.Error()+": register again")
 	}
