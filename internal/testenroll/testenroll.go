@@ -24,6 +24,7 @@ type Records struct {
 	current map[string]cert
 	issued  map[string][]string // node -> every serial recorded
 	revoked map[string]bool     // serials
+	known   map[string]bool     // serials recorded
 }
 
 type cert struct {
@@ -33,7 +34,7 @@ type cert struct {
 
 // New returns records holding token, good for uses enrollments.
 func New(token string, uses int) *Records {
-	r := &Records{tokens: map[string]int{}, current: map[string]cert{}, issued: map[string][]string{}, revoked: map[string]bool{}}
+	r := &Records{tokens: map[string]int{}, current: map[string]cert{}, issued: map[string][]string{}, revoked: map[string]bool{}, known: map[string]bool{}}
 	r.AddToken(token, uses)
 	return r
 }
@@ -66,6 +67,7 @@ func (r *Records) RecordCert(_ context.Context, node, serial string, notAfter ti
 	defer r.mu.Unlock()
 	r.current[node] = cert{serial: serial, notAfter: notAfter}
 	r.issued[node] = append(r.issued[node], serial)
+	r.known[serial] = true
 	return nil
 }
 
@@ -80,11 +82,12 @@ func (r *Records) ActiveCert(_ context.Context, node string) (string, bool, erro
 	return c.serial, true, nil
 }
 
-// Revoked reports whether serial was revoked.
+// Revoked reports whether serial was revoked; a serial never recorded
+// counts as revoked.
 func (r *Records) Revoked(_ context.Context, serial string) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.revoked[serial], nil
+	return r.revoked[serial] || !r.known[serial], nil
 }
 
 // RevokeNode revokes every certificate of node.
