@@ -243,21 +243,31 @@ func startServer(t *testing.T, addr string) *server {
 // log lines agents send to logs (nil: the server keeps none).
 func startServerLogs(t *testing.T, addr string, logs *logRecorder) *server {
 	t.Helper()
+	return startServerOpts(t, addr, logs)
+}
+
+// startServerOpts is startServerLogs with opts set on the server's
+// options.
+func startServerOpts(t *testing.T, addr string, logs *logRecorder, opts ...func(*agentserver.Options)) *server {
+	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	ln := listen(t, addr)
 	c := clusterOf(t)
 	s := &server{disp: agentserver.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1), cluster: c}
-	opts := agentserver.Options{
+	o := agentserver.Options{
 		Handler: s.rec, Dispatcher: s.disp, CA: c.ca, Certificate: c.cert, Enrollment: c.records,
 		Logger: testlog.New(t, hclog.Debug).Named("server"),
 	}
 	if logs != nil {
-		opts.Logs = logs
+		o.Logs = logs
+	}
+	for _, set := range opts {
+		set(&o)
 	}
 	var err error
-	s.srv, err = agentserver.New(opts)
+	s.srv, err = agentserver.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
