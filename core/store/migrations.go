@@ -244,6 +244,144 @@ var migrations = []migration{
 		SQLite:   []string{`ALTER TABLE nodes ADD COLUMN claimed_address TEXT NOT NULL DEFAULT ''`},
 		Postgres: []string{`ALTER TABLE nodes ADD COLUMN claimed_address TEXT NOT NULL DEFAULT ''`},
 	},
+	{
+		Version: 6,
+		Name:    "users, api tokens and sessions",
+		// Only hashes of secrets are kept: password_hash is an argon2id
+		// PHC string, api_tokens.hash the SHA-256 of a token's secret
+		// (looked up by its visible prefix), sessions.hash the SHA-256 of
+		// the cookie's secret and csrf_hash that of the CSRF token. A
+		// user's tokens and sessions go with the user.
+		SQLite: []string{
+			`CREATE TABLE users (
+				id            TEXT NOT NULL PRIMARY KEY,
+				name          TEXT NOT NULL,
+				role          TEXT NOT NULL,
+				password_hash TEXT NOT NULL,
+				created_at    TEXT NOT NULL,
+				updated_at    TEXT NOT NULL
+			)`,
+			`CREATE UNIQUE INDEX users_name_key ON users (name)`,
+			`CREATE TABLE api_tokens (
+				id           TEXT NOT NULL PRIMARY KEY,
+				prefix       TEXT NOT NULL,
+				hash         BLOB NOT NULL,
+				name         TEXT NOT NULL,
+				role         TEXT NOT NULL,
+				user_id      TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				created_at   TEXT NOT NULL,
+				expires_at   TEXT,
+				last_used_at TEXT,
+				revoked_at   TEXT
+			)`,
+			`CREATE UNIQUE INDEX api_tokens_prefix_key ON api_tokens (prefix)`,
+			`CREATE INDEX api_tokens_user_id_idx ON api_tokens (user_id)`,
+			`CREATE TABLE sessions (
+				id         TEXT NOT NULL PRIMARY KEY,
+				hash       BLOB NOT NULL,
+				csrf_hash  BLOB NOT NULL,
+				user_id    TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				created_at TEXT NOT NULL,
+				expires_at TEXT NOT NULL
+			)`,
+			`CREATE UNIQUE INDEX sessions_hash_key ON sessions (hash)`,
+			`CREATE INDEX sessions_user_id_idx ON sessions (user_id)`,
+			`CREATE INDEX sessions_expires_at_idx ON sessions (expires_at)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE users (
+				id            TEXT COLLATE "C" NOT NULL,
+				name          TEXT COLLATE "C" NOT NULL,
+				role          TEXT NOT NULL,
+				password_hash TEXT NOT NULL,
+				created_at    TIMESTAMPTZ NOT NULL,
+				updated_at    TIMESTAMPTZ NOT NULL,
+				CONSTRAINT users_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE UNIQUE INDEX users_name_key ON users (name)`,
+			`CREATE TABLE api_tokens (
+				id           TEXT COLLATE "C" NOT NULL,
+				prefix       TEXT COLLATE "C" NOT NULL,
+				hash         BYTEA NOT NULL,
+				name         TEXT NOT NULL,
+				role         TEXT NOT NULL,
+				user_id      TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				created_at   TIMESTAMPTZ NOT NULL,
+				expires_at   TIMESTAMPTZ,
+				last_used_at TIMESTAMPTZ,
+				revoked_at   TIMESTAMPTZ,
+				CONSTRAINT api_tokens_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE UNIQUE INDEX api_tokens_prefix_key ON api_tokens (prefix)`,
+			`CREATE INDEX api_tokens_user_id_idx ON api_tokens (user_id)`,
+			`CREATE TABLE sessions (
+				id         TEXT COLLATE "C" NOT NULL,
+				hash       BYTEA NOT NULL,
+				csrf_hash  BYTEA NOT NULL,
+				user_id    TEXT COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+				created_at TIMESTAMPTZ NOT NULL,
+				expires_at TIMESTAMPTZ NOT NULL,
+				CONSTRAINT sessions_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE UNIQUE INDEX sessions_hash_key ON sessions (hash)`,
+			`CREATE INDEX sessions_user_id_idx ON sessions (user_id)`,
+			`CREATE INDEX sessions_expires_at_idx ON sessions (expires_at)`,
+		},
+	},
+	{
+		Version: 7,
+		Name:    "join tokens and node certificates",
+		// join_tokens keeps only the SHA-256 of a token's secret; a use is
+		// counted by one conditional UPDATE (used < max_uses), which the
+		// CHECK backs. node_certs records every client certificate issued
+		// to an agent, so that a node's certificates can be revoked.
+		SQLite: []string{
+			`CREATE TABLE join_tokens (
+				id          TEXT NOT NULL PRIMARY KEY,
+				secret_hash BLOB NOT NULL,
+				description TEXT NOT NULL DEFAULT '',
+				created_at  TEXT NOT NULL,
+				expires_at  TEXT NOT NULL,
+				max_uses    INTEGER NOT NULL,
+				used        INTEGER NOT NULL DEFAULT 0,
+				revoked_at  TEXT,
+				CHECK (max_uses >= 1 AND used >= 0 AND used <= max_uses)
+			)`,
+			`CREATE INDEX join_tokens_created_at_idx ON join_tokens (created_at, id)`,
+			`CREATE TABLE node_certs (
+				serial     TEXT NOT NULL PRIMARY KEY,
+				node_name  TEXT NOT NULL,
+				issued_at  TEXT NOT NULL,
+				not_after  TEXT NOT NULL,
+				revoked_at TEXT
+			)`,
+			`CREATE INDEX node_certs_node_name_idx ON node_certs (node_name, issued_at)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE join_tokens (
+				id          TEXT COLLATE "C" NOT NULL,
+				secret_hash BYTEA NOT NULL,
+				description TEXT NOT NULL DEFAULT '',
+				created_at  TIMESTAMPTZ NOT NULL,
+				expires_at  TIMESTAMPTZ NOT NULL,
+				max_uses    INTEGER NOT NULL,
+				used        INTEGER NOT NULL DEFAULT 0,
+				revoked_at  TIMESTAMPTZ,
+				CONSTRAINT join_tokens_pkey PRIMARY KEY (id),
+				CONSTRAINT join_tokens_uses_check CHECK (max_uses >= 1 AND used >= 0 AND used <= max_uses)
+			)`,
+			`CREATE INDEX join_tokens_created_at_idx ON join_tokens (created_at, id)`,
+			`CREATE TABLE node_certs (
+				serial     TEXT COLLATE "C" NOT NULL,
+				node_name  TEXT COLLATE "C" NOT NULL,
+				issued_at  TIMESTAMPTZ NOT NULL,
+				not_after  TIMESTAMPTZ NOT NULL,
+				revoked_at TIMESTAMPTZ,
+				CONSTRAINT node_certs_pkey PRIMARY KEY (serial)
+			)`,
+			`CREATE INDEX node_certs_node_name_idx ON node_certs (node_name, issued_at)`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

@@ -166,16 +166,19 @@ func TestMigrations(t *testing.T) {
 
 		t.Run("schema", func(t *testing.T) {
 			s, _ := openFresh(t, b)
-			for _, table := range []string{"vms", "vm_labels", "nodes", "vm_events", "schema_migrations"} {
+			for _, table := range []string{"vms", "vm_labels", "nodes", "vm_events", "schema_migrations", "users", "api_tokens", "sessions"} {
 				if !s.w.Migrator().HasTable(table) {
 					t.Errorf("table %s missing", table)
 				}
 			}
 			for table, indexes := range map[string][]string{
-				"vms":       {"vms_managed_name_key", "vms_created_at_id_idx", "vms_node_id_idx", "vms_state_idx"},
-				"vm_labels": {"vm_labels_key_value_idx"},
-				"vm_events": {"vm_events_vm_id_id_idx"},
-				"nodes":     {"nodes_name_key"},
+				"vms":        {"vms_managed_name_key", "vms_created_at_id_idx", "vms_node_id_idx", "vms_state_idx"},
+				"vm_labels":  {"vm_labels_key_value_idx"},
+				"vm_events":  {"vm_events_vm_id_id_idx"},
+				"nodes":      {"nodes_name_key"},
+				"users":      {"users_name_key"},
+				"api_tokens": {"api_tokens_prefix_key", "api_tokens_user_id_idx"},
+				"sessions":   {"sessions_hash_key", "sessions_user_id_idx", "sessions_expires_at_idx"},
 			} {
 				for _, idx := range indexes {
 					if !s.w.Migrator().HasIndex(table, idx) {
