@@ -22,6 +22,8 @@ import (
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/enroll"
+	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/version"
@@ -86,6 +88,10 @@ type daemon struct {
 	// agents serves the agent protocol; agentsDone has Serve's error.
 	agents     *agentserver.Server
 	agentsDone chan error
+	// agentCA is the agent cluster CA; enroll keeps join tokens and node
+	// certificates.
+	agentCA *pki.CA
+	enroll  *enroll.Service
 	// agentStop ends the local agent of `quantixd dev`; agentDone closes
 	// when it has.
 	agentStop context.CancelFunc
@@ -203,12 +209,28 @@ func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
 // the reconciler, the VM log lines they send to the log pipeline, and the
 // nodes they serve are routed commands.
 func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *controlplane.Reconciler, dispatcher *agentserver.Dispatcher) error {
+	ca, cert, err := agentPKI(cfg)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	svc, err := enroll.New(d.store.JoinTokens(), d.store.NodeCerts(), enroll.Options{
+		CAFingerprint: ca.Fingerprint(), StaticToken: cfg.Server.JoinToken, Logger: d.log,
+	})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	d.agentCA, d.enroll = ca, svc
 	srv, err := agentserver.New(agentserver.Options{
-		Handler:    rec,
-		Dispatcher: dispatcher,
-		JoinToken:  cfg.Server.JoinToken,
-		Logs:       d.logs.pipe,
-		Logger:     d.log,
+		Handler:       rec,
+		Dispatcher:    dispatcher,
+		CA:            ca,
+		Certificate:   cert,
+		Enrollment:    svc,
+		ClientCertTTL: cfg.Server.AgentCertTTL,
+		Logs:          d.logs.pipe,
+		Logger:        d.log,
 		KnownNode: func(ctx context.Context, name string) (bool, error) {
 			_, err := d.store.Nodes().GetByName(ctx, name)
 			if errors.Is(err, store.ErrNotFound) {
@@ -223,7 +245,8 @@ func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *cont
 	}
 	d.agents, d.agentsDone = srv, make(chan error, 1)
 	go func() { d.agentsDone <- srv.Serve(ln) }()
-	d.log.Info("agent RPC listening", "addr", ln.Addr().String(), "join_token", cfg.Server.JoinToken != "")
+	d.log.Info("agent RPC listening (TLS, client certificates of the agent CA)", "addr", ln.Addr().String(),
+		"agent_ca", ca.Dir(), "agent_ca_fingerprint", ca.Fingerprint(), "static_join_token", cfg.Server.JoinToken != "")
 	return nil
 }
 
@@ -238,9 +261,13 @@ func (d *daemon) startLocalAgent(ctx context.Context, cfg *config.Config, rpc ne
 	}
 	acfg := agentConfig(cfg, b, d.log)
 	acfg.Servers = []string{dialAddr(rpc)}
-	if acfg.JoinToken == "" {
-		acfg.JoinToken = cfg.Server.JoinToken
+	// The local agent enrolls over TLS like any other, with a token made
+	// for it, pinning this server's CA.
+	token, err := localJoinToken(ctx, cfg, d.agentCA, d.enroll)
+	if err != nil {
+		return fmt.Errorf("enrolling the local agent: %w", err)
 	}
+	acfg.JoinToken, acfg.CAFile, acfg.CAFingerprint = token, "", ""
 	a, err := agent.New(acfg)
 	if err != nil {
 		return err
