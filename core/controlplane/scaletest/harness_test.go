@@ -23,6 +23,7 @@ import (
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testenroll"
 	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/sim"
@@ -48,6 +49,8 @@ type cluster struct {
 	svc     *controlplane.Service
 	rpcAddr string
 	apiURL  string
+	// joinToken enrolls any number of hosts.
+	joinToken string
 	// stopReconciler ends the reconciler's periodic work (liveness, stuck
 	// states) and waits for it; later calls do nothing.
 	stopReconciler func()
@@ -130,7 +133,12 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 	}
 	// Every host dials from loopback: the bound on new nodes per address
 	// is lifted.
+	// The agent port speaks TLS; every host enrolls with the cluster's
+	// join token.
+	ca, cert := testenroll.TLS(tb)
+	token := testenroll.Token(ca, "scale")
 	agents, err := agentserver.New(agentserver.Options{Handler: handler, Dispatcher: disp, Logger: logger,
+		CA: ca, Certificate: cert, Enrollment: testenroll.New(token, 1<<30),
 		NewNodes: agentserver.NewNodeLimit{PeerBurst: 1 << 20, TotalBurst: 1 << 20}})
 	if err != nil {
 		tb.Fatal(err)
@@ -165,7 +173,7 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 		stopRec()
 		rec.Close()
 	})
-	return &cluster{driver: driver, store: st, svc: svc, rpcAddr: rpcLn.Addr().String(), apiURL: "http://" + apiLn.Addr().String(),
+	return &cluster{driver: driver, store: st, svc: svc, rpcAddr: rpcLn.Addr().String(), apiURL: "http://" + apiLn.Addr().String(), joinToken: token,
 		stopReconciler: stopRec}
 }
 
@@ -177,6 +185,8 @@ type host struct {
 	agent *agent.Agent
 	// in is the backend as the agent drives it.
 	in *pluginhost.InProcessBackend
+	// certDir keeps the agent's certificate across its restarts.
+	certDir string
 	// stop ends the agent and waits for it; later calls do nothing.
 	stop func()
 }
@@ -215,7 +225,7 @@ func newHost(tb testing.TB, name string, opts hostOptions) *host {
 	if err != nil {
 		tb.Fatalf("host %s: %v", name, err)
 	}
-	h := &host{name: name, sim: b, in: in, stop: func() {}}
+	h := &host{name: name, sim: b, in: in, certDir: tb.TempDir(), stop: func() {}}
 	tb.Cleanup(func() {
 		h.stop()
 		if err := in.Close(); err != nil {
@@ -236,6 +246,8 @@ func (h *host) start(tb testing.TB, c *cluster, opts hostOptions) {
 	a, err := agent.New(agent.Config{
 		NodeName:          h.name,
 		Servers:           []string{c.rpcAddr},
+		JoinToken:         c.joinToken,
+		CertDir:           h.certDir,
 		Backend:           h.in,
 		HeartbeatInterval: opts.heartbeat,
 		ResyncInterval:    opts.resync,
