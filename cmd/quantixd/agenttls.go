@@ -17,36 +17,23 @@ import (
 	"github.com/quantixvm/quantix/core/pki"
 )
 
-// agentCAName is the common name of the generated agent cluster CA.
-const agentCAName = "Quantix agent CA"
-
 // localTokenTTL bounds the join token `quantix dev` mints for its own
 // agent; the agent redeems it at once.
 const localTokenTTL = 10 * time.Minute
-
-// agentCADir is where the agent cluster CA and the agent port's server
-// certificate are kept.
-func agentCADir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "pki", "agents") }
 
 // agentCertDir is where an agent keeps its key, certificate and the
 // cluster's CA.
 func agentCertDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "agent") }
 
-// agentPKI loads the agent cluster CA under <data_dir>/pki/agents, made on
-// first start, and the agent port's server certificate it issued for the
-// hosts of server.rpc_addr (reissued when it no longer covers them or
-// nears its expiry).
-func agentPKI(cfg *config.Config) (*pki.CA, tls.Certificate, error) {
-	dir := agentCADir(cfg)
-	ca, err := pki.LoadOrCreateCA(dir, agentCAName)
+// agentServerCert is the agent port's server certificate, issued by the
+// agent cluster CA for the hosts of server.rpc_addr and kept beside it
+// (reissued when it no longer covers them or nears its expiry).
+func agentServerCert(cfg *config.Config, ca *pki.CA) (tls.Certificate, error) {
+	cert, err := ca.LoadOrIssueServer(agentCADir(cfg.DataDir), pki.DefaultServerHosts(cfg.Server.RPCAddr))
 	if err != nil {
-		return nil, tls.Certificate{}, fmt.Errorf("the agent cluster CA: %w", err)
+		return tls.Certificate{}, fmt.Errorf("the agent port's certificate: %w", err)
 	}
-	cert, err := ca.LoadOrIssueServer(dir, pki.DefaultServerHosts(cfg.Server.RPCAddr))
-	if err != nil {
-		return nil, tls.Certificate{}, fmt.Errorf("the agent port's certificate: %w", err)
-	}
-	return ca, cert, nil
+	return cert, nil
 }
 
 // localJoinToken prepares the enrollment of `quantixd dev`'s own agent,

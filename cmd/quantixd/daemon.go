@@ -88,8 +88,8 @@ type daemon struct {
 	// agents serves the agent protocol; agentsDone has Serve's error.
 	agents     *agentserver.Server
 	agentsDone chan error
-	// agentCA is the agent cluster CA; enroll keeps join tokens and node
-	// certificates.
+	// agentCA is the agent cluster CA; enroll keeps join tokens and the
+	// certificates issued to nodes.
 	agentCA *pki.CA
 	enroll  *enroll.Service
 	// agentStop ends the local agent of `quantixd dev`; agentDone closes
@@ -114,6 +114,9 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		return fmt.Errorf("creating data dir: %w", err)
 	}
 	if d.store, err = store.Open(ctx, cfg.Server.Database.Driver, cfg.DatabaseDSN(), logger); err != nil {
+		return err
+	}
+	if d.agentCA, d.enroll, err = openEnrollment(cfg, d.store, logger); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -209,25 +212,18 @@ func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
 // the reconciler, the VM log lines they send to the log pipeline, and the
 // nodes they serve are routed commands.
 func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *controlplane.Reconciler, dispatcher *agentserver.Dispatcher) error {
-	ca, cert, err := agentPKI(cfg)
+	ca := d.agentCA
+	cert, err := agentServerCert(cfg, ca)
 	if err != nil {
 		_ = ln.Close()
 		return err
 	}
-	svc, err := enroll.New(d.store.JoinTokens(), d.store.NodeCerts(), enroll.Options{
-		CAFingerprint: ca.Fingerprint(), StaticToken: cfg.Server.JoinToken, Logger: d.log,
-	})
-	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	d.agentCA, d.enroll = ca, svc
 	srv, err := agentserver.New(agentserver.Options{
 		Handler:       rec,
 		Dispatcher:    dispatcher,
 		CA:            ca,
 		Certificate:   cert,
-		Enrollment:    svc,
+		Enrollment:    d.enroll,
 		ClientCertTTL: cfg.Server.AgentCertTTL,
 		Logs:          d.logs.pipe,
 		Logger:        d.log,
