@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/enroll"
 	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/ratelimit"
@@ -45,6 +46,8 @@ type Options struct {
 	// may fall behind by before entries are dropped for it and a gap is
 	// sent; zero is DefaultLogStreamBuffer.
 	LogStreamBuffer int
+	// Enroll answers the join token routes; nil answers them 503.
+	Enroll *enroll.Service
 }
 
 // Server is the REST API as an http.Handler.
@@ -59,6 +62,7 @@ type Server struct {
 	uiLimit   *ratelimit.Limiter
 	metrics   prometheus.Gatherer
 	streamBuf int
+	enroll    *enroll.Service
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -71,6 +75,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive,
 		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, streamBuf: opts.LogStreamBuffer}
+	s.enroll = opts.Enroll
 	if s.streamBuf <= 0 {
 		s.streamBuf = DefaultLogStreamBuffer
 	}
@@ -116,6 +121,7 @@ func (s *Server) routes() {
 	get(g, "/logs/components", s.logComponents)
 	get(g, "/logs/export", s.exportLogs)
 	get(g, "/logs/stream", s.streamLogs)
+	s.joinTokenRoutes(g)
 	if s.metrics != nil {
 		get(s.echo.Group(""), "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
 	}
