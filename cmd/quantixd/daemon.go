@@ -154,7 +154,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 
 	handler := api.New(api.Options{
 		Service: svc, Logger: logger, Version: version.String("quantixd"),
-		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg,
+		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll,
 		UIRate: api.RateLimit{
 			PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst,
 			AddressPerSecond: float64(cfg.Server.Logs.UIAddressRate), AddressBurst: cfg.Server.Logs.UIAddressBurst,
