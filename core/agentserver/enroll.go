@@ -56,6 +56,21 @@ func identityFrom(ctx context.Context) (identity, bool) {
 	return id, ok
 }
 
+// tlsIdentity is the identity of the client certificate of the call's TLS
+// connection, verified against the agent CA during the handshake.
+func tlsIdentity(ctx context.Context) (identity, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return identity{}, false
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return identity{}, false
+	}
+	leaf := ti.State.VerifiedChains[0][0]
+	return identity{node: leaf.Subject.CommonName, serial: SerialHex(leaf)}, true
+}
+
 // enrollMethod is the only call taken without a client certificate.
 const enrollMethod = "/quantix.agent.v1.AgentService/Enroll"
 
@@ -67,18 +82,11 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 		return ctx, nil
 	}
 	from := peerAddr(ctx)
-	var chains [][]*x509.Certificate
-	if p, ok := peer.FromContext(ctx); ok {
-		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
-			chains = ti.State.VerifiedChains
-		}
-	}
-	if len(chains) == 0 || len(chains[0]) == 0 {
+	id, ok := s.identify(ctx)
+	if !ok {
 		s.log.Warn("agent refused: no client certificate", "peer", from, "call", method)
 		return nil, status.Error(codes.Unauthenticated, "no client certificate: this agent has not enrolled; set agent.join_token to a join token (quantix node token create) so that it enrolls")
 	}
-	leaf := chains[0][0]
-	id := identity{node: leaf.Subject.CommonName, serial: SerialHex(leaf)}
 	revoked, err := s.enroll.Revoked(ctx, id.serial)
 	if err != nil {
 		s.log.Error("checking a node certificate failed", "node", id.node, "serial", id.serial, "error", err)

@@ -108,6 +108,8 @@ type Server struct {
 	certTTL    time.Duration
 	// enrollMu serialises enrollments.
 	enrollMu sync.Mutex
+	// identify says which agent a call is from.
+	identify func(context.Context) (identity, bool)
 	logs     LogAppender
 	log      hclog.Logger
 	grpc     *grpc.Server
@@ -134,6 +136,23 @@ type agentNode struct {
 
 // New returns the server; serve it with Serve.
 func New(opts Options) (*Server, error) {
+	tlsConf := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{opts.Certificate},
+		// Enroll is taken without a client certificate; every other call
+		// checks for one (authenticate). One given must verify.
+		ClientAuth: tls.VerifyClientCertIfGiven,
+	}
+	if opts.CA != nil {
+		tlsConf.ClientCAs = opts.CA.Pool()
+	}
+	return newServer(opts, credentials.NewTLS(tlsConf), tlsIdentity)
+}
+
+// newServer is New with the transport credentials of the agent port and
+// how a call's agent is identified through them; the TLS of New and
+// tlsIdentity outside of benchmarks comparing transports.
+func newServer(opts Options, creds credentials.TransportCredentials, identify func(context.Context) (identity, bool)) (*Server, error) {
 	if opts.Handler == nil || opts.Dispatcher == nil {
 		return nil, errors.New("agent server: a report handler and a dispatcher are required")
 	}
@@ -165,16 +184,9 @@ func New(opts Options) (*Server, error) {
 		knownNode:  opts.KnownNode,
 		limiter:    newNewNodeLimiter(opts.NewNodes),
 	}
-	tlsConf := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{opts.Certificate},
-		ClientCAs:    opts.CA.Pool(),
-		// Enroll is taken without a client certificate; every other call
-		// checks for one (authenticate). One given must verify.
-		ClientAuth: tls.VerifyClientCertIfGiven,
-	}
+	s.identify = identify
 	s.grpc = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsConf)),
+		grpc.Creds(creds),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 			ctx, err := s.authenticate(ctx, info.FullMethod)
 			if err != nil {
