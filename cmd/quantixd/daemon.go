@@ -132,7 +132,8 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		Overcommit: admission.Overcommit{
 			CPU: cfg.Server.Overcommit.CPU, Memory: cfg.Server.Overcommit.Memory,
 		},
-		Logger: logger,
+		NodeCerts: d.enroll,
+		Logger:    logger,
 	})
 	if err != nil {
 		return err
