@@ -332,7 +332,8 @@ func TestAgentAcrossNetworkNamespaces(t *testing.T) {
 	// The node removed: its certificate is revoked and its session ends;
 	// the agent is refused from then on.
 	s.must(t, http.StatusOK, "DELETE", "/api/nodes/"+node+"?force=true", "")
-	a.waitLog(t, 10*time.Second, fmt.Sprintf("the certificate of node %q is revoked", node))
+	s.waitLog(t, 10*time.Second, "session ended")
+	a.waitLog(t, 10*time.Second, "is revoked (the node was removed): remove the agent's node.crt and node.key")
 	s.waitLog(t, 5*time.Second, "agent refused: its certificate is revoked")
 	wait.Stays(t, 2*time.Second, "the removed node to stay away", func() bool {
 		for _, n := range nodeNames(t, s) {
