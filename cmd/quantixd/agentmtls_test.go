@@ -399,3 +399,37 @@ func freePort(t *testing.T, ip string) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestAgentStaticToken: the static server.join_token enrolls an agent that
+// knows the CA by its fingerprint; without a fingerprint or CA the agent
+// does not start, its error naming both keys.
+func TestAgentStaticToken(t *testing.T) {
+	requireDaemon(t)
+	dir := t.TempDir()
+	static := "static-" + testid.Hex(8)
+	s := startDaemon(t, "server", "-config", writeMTLSConfig(t, dir, fmt.Sprintf("server {\n  join_token = %q\n}\n", static)), "-data-dir", dir)
+	ca, err := nodecert.ReadCAFile(filepath.Join(dir, "pki", "agents", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	blind := startMTLSAgent(t, nil, s.rpc, mtlsPrefix+"blind", static, "")
+	select {
+	case <-blind.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("an agent with the static token and no CA kept running")
+	}
+	for _, want := range []string{"agent.ca_fingerprint", "agent.ca_cert"} {
+		if !blind.logHas(want) {
+			t.Errorf("the agent's error does not name %s", want)
+		}
+	}
+
+	node := mtlsPrefix + "static"
+	fp := strings.ToUpper(nodecert.Fingerprint(ca))
+	a := startMTLSAgent(t, []string{"env", "QUANTIX_AGENT_CA_FINGERPRINT=" + fp}, s.rpc, node, static, "")
+	s.waitNode(t, node, 30*time.Second, "READY")
+	s.waitLog(t, 5*time.Second, "static join token redeemed")
+	a.stop(t)
+	s.stop(t)
+}
