@@ -200,3 +200,24 @@ func TestAgentServerRenew(t *testing.T) {
 		t.Errorf("register with the renewed certificate: %v", err)
 	}
 }
+
+// TestAgentServerDisconnectTellsWhy: a session ended through the
+// dispatcher (node removal) ends with the reason, for the agent's log.
+func TestAgentServerDisconnectTellsWhy(t *testing.T) {
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
+	a.mustConnect("n1")
+	if !e.disp.Disconnect(a.node, "the node was removed from the inventory") {
+		t.Fatal("Disconnect found no session")
+	}
+	for {
+		_, err := a.stream.Recv()
+		if err == nil {
+			continue
+		}
+		if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "the node was removed from the inventory") {
+			t.Errorf("session ended with %v; want Aborted with the reason", err)
+		}
+		break
+	}
+}

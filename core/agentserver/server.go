@@ -49,6 +49,7 @@ var (
 	errMissedBeats   = errors.New("no heartbeat for three heartbeat intervals")
 	errNeverAttached = errors.New("the agent registered but never opened its session stream")
 	errRevoked       = errors.New("the node's certificate was revoked")
+	errEnded         = errors.New("the server ended the session")
 )
 
 // Options configure a Server.

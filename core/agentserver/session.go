@@ -3,6 +3,7 @@ package agentserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,7 +70,7 @@ func (s *agentSession) Disconnect(nodeID, reason string) bool {
 		return false
 	}
 	s.srv.log.Info("ending the session of a node", "node", s.name, "session", s.id, "reason", reason)
-	s.end(errors.New(reason))
+	s.end(fmt.Errorf("%w: %s", errEnded, reason))
 	return true
 }
 
@@ -328,6 +329,8 @@ func endStatus(cause error) error {
 		return status.Error(codes.Aborted, errSuperseded.Error()+": register again")
 	case errors.Is(cause, errServerClosing):
 		return status.Error(codes.Unavailable, errServerClosing.Error())
+	case errors.Is(cause, errEnded):
+		return status.Error(codes.Aborted, cause.Error())
 	case errors.Is(cause, errRevoked):
 		return status.Error(codes.Unauthenticated, cause.Error())
 	case errors.Is(cause, errMissedBeats):
