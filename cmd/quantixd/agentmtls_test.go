@@ -333,6 +333,7 @@ func TestAgentAcrossNetworkNamespaces(t *testing.T) {
 	// the agent is refused from then on.
 	s.must(t, http.StatusOK, "DELETE", "/api/nodes/"+node+"?force=true", "")
 	s.waitLog(t, 10*time.Second, "session ended")
+	a.waitLog(t, 10*time.Second, "the node was removed from the inventory and its certificates revoked")
 	a.waitLog(t, 10*time.Second, "is revoked (the node was removed): remove the agent's node.crt and node.key")
 	s.waitLog(t, 5*time.Second, "agent refused: its certificate is revoked")
 	wait.Stays(t, 2*time.Second, "the removed node to stay away", func() bool {
