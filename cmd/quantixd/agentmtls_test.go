@@ -213,7 +213,7 @@ func TestAgentNodeNameTaken(t *testing.T) {
 	requireDaemon(t)
 	s := startMTLSServer(t, "")
 	node := mtlsPrefix + "n1"
-	_, tok := joinToken(t, s, `{"uses":5}`)
+	tokID, tok := joinToken(t, s, `{"uses":2}`)
 	real := startMTLSAgent(t, nil, s.rpc, node, tok, "")
 	s.waitNode(t, node, 30*time.Second, "READY")
 	real.waitLog(t, 10*time.Second, "session attached")
@@ -221,8 +221,15 @@ func TestAgentNodeNameTaken(t *testing.T) {
 	intruder := startMTLSAgent(t, nil, s.rpc, node, tok, "")
 	want := fmt.Sprintf("node %s already has a certificate; remove it with quantix node remove %s", node, node)
 	intruder.waitLog(t, 30*time.Second, want)
+	intruder.waitLog(t, 5*time.Second, "remove that node or set another agent.node_name")
 	s.waitLog(t, 5*time.Second, "enrollment refused: the node already has a certificate")
 	intruder.stop(t)
+	// The refused claim used none of the token's uses.
+	for _, jt := range s.must(t, http.StatusOK, "GET", "/api/join-tokens", "").body["join_tokens"].([]any) {
+		if m := jt.(map[string]any); m["id"] == tokID && m["used"] != 1.0 {
+			t.Errorf("join token used %v times; want once, by the real node", m["used"])
+		}
+	}
 
 	// The real node is untouched: one session, still READY, its agent
 	// still heartbeating.

@@ -49,7 +49,13 @@ var errInvalid = errors.New("refused as invalid by the server: fix the agent's c
 // nodes at a bounded rate: the agent waits its longest backoff.
 var errLimited = errors.New("the server is limiting registrations of new nodes")
 
-// invalidRetry is how long the agent waits after an invalid registration.
+// errTaken marks an enrollment the server refused because the node name
+// has another host's certificate: the node must be removed first, so the
+// agent waits invalidRetry between attempts.
+var errTaken = errors.New("the node name is taken: another host holds its certificate")
+
+// invalidRetry is how long the agent waits after an invalid registration
+// or a taken node name.
 const invalidRetry = 5 * time.Minute
 
 // connectLoop dials the servers in turn until ctx ends, running a session
@@ -73,7 +79,7 @@ func (a *Agent) connectLoop(ctx context.Context) {
 		}
 		wait := b.next()
 		switch {
-		case errors.Is(err, errInvalid):
+		case errors.Is(err, errInvalid), errors.Is(err, errTaken):
 			wait = max(wait, invalidRetry)
 		case errors.Is(err, errLimited):
 			wait = max(wait, a.cfg.MaxBackoff)
@@ -82,6 +88,8 @@ func (a *Agent) connectLoop(ctx context.Context) {
 		// changes, and at least every half minute.
 		if msg := err.Error(); msg != last || time.Since(lastLogged) > 30*time.Second {
 			switch {
+			case errors.Is(err, errTaken):
+				a.log.Error("the server refused to enroll this host: its node name has another host's certificate; remove that node or set another agent.node_name", "server", server, "node", a.cfg.NodeName, "error", err, "retry_in", wait)
 			case errors.Is(err, errInvalid):
 				a.log.Error("the server refused the registration as invalid; fix the agent's configuration and restart the agent", "server", server, "node", a.cfg.NodeName, "error", err, "retry_in", wait)
 			case errors.Is(err, errLimited):
@@ -214,7 +222,9 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 func callError(server, what string, err error) error {
 	st, _ := status.FromError(err)
 	switch st.Code() {
-	case codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition, codes.AlreadyExists:
+	case codes.AlreadyExists:
+		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errTaken)
+	case codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition:
 		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errRefused)
 	case codes.InvalidArgument:
 		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errInvalid)

@@ -100,9 +100,8 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 }
 
 // Enroll issues a client certificate for the node named in the request.
-// The token is redeemed first, so that nothing is said of the nodes to a
-// caller without a valid one; enrollments are serialised, so that two
-// hosts claiming one name never both get a certificate.
+// Enrollments are serialised, so that two hosts claiming one name never
+// both get a certificate.
 func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
 	from := peerAddr(ctx)
 	name := req.GetNodeName()
@@ -118,10 +117,11 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 	}
 	s.enrollMu.Lock()
 	defer s.enrollMu.Unlock()
-	if err := s.enroll.Redeem(ctx, req.GetJoinToken()); err != nil {
-		s.log.Warn("enrollment refused: join token not accepted", "peer", from, "node", name, "error", err)
-		return nil, status.Errorf(codes.Unauthenticated, "join token refused: %v", err)
-	}
+	// The name is checked before the token is redeemed, so that a host
+	// claiming a taken name (a copy of another host's configuration, say)
+	// uses up none of the token's uses, however often it retries. That
+	// tells a caller whether a node name has a certificate, which is no
+	// secret: node names are in every listing.
 	serial, ok, err := s.enroll.ActiveCert(ctx, name)
 	if err != nil {
 		s.log.Error("looking up a node's certificate failed", "node", name, "error", err)
@@ -130,6 +130,10 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 	if ok {
 		s.log.Warn("enrollment refused: the node already has a certificate", "peer", from, "node", name, "serial", serial)
 		return nil, status.Errorf(codes.AlreadyExists, "node %s already has a certificate; remove it with quantix node remove %s", name, name)
+	}
+	if err := s.enroll.Redeem(ctx, req.GetJoinToken()); err != nil {
+		s.log.Warn("enrollment refused: join token not accepted", "peer", from, "node", name, "error", err)
+		return nil, status.Errorf(codes.Unauthenticated, "join token refused: %v", err)
 	}
 	resp, err := s.issue(ctx, name, req.GetCsr())
 	if err != nil {

@@ -50,6 +50,14 @@ func TestAgentServerEnrollment(t *testing.T) {
 	if status.Code(err) != codes.AlreadyExists || !strings.Contains(err.Error(), "node n1 already has a certificate; remove it with quantix node remove n1") {
 		t.Errorf("a second host enrolling as n1: %v; want AlreadyExists naming quantix node remove", err)
 	}
+	// The claim used up none of the token's uses.
+	e.enroll.AddToken("twice", 1)
+	if _, err := other.enroll("n1", "twice"); status.Code(err) != codes.AlreadyExists {
+		t.Errorf("a second host enrolling as n1 with a one-use token: %v", err)
+	}
+	if _, err := other.enroll("n3", "twice"); err != nil {
+		t.Errorf("the one-use token after a refused claim: %v", err)
+	}
 	// The real node's session is untouched.
 	a.report(a.session, 1, &agentv1.Heartbeat{StateHash: "h"})
 	if r := a.recvHeartbeatReply(); r.GetSeq() != 1 {
