@@ -19,10 +19,12 @@ import (
 //	GET    /api/join-tokens      -> 200 {"join_tokens": [...]}
 //	DELETE /api/join-tokens/:id  -> 204
 
-// joinTokenRoutes registers the join token routes on g.
+// joinTokenRoutes registers the join token routes on g; GET answers HEAD
+// as well, as every GET route does.
 func (s *Server) joinTokenRoutes(g *echo.Group) {
 	g.POST("/join-tokens", s.createJoinToken, s.audited)
-	get(g, "/join-tokens", s.listJoinTokens)
+	g.GET("/join-tokens", s.listJoinTokens)
+	g.HEAD("/join-tokens", s.listJoinTokens, headOnly)
 	g.DELETE("/join-tokens/:id", s.revokeJoinToken, s.audited)
 }
 

@@ -11,7 +11,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/enroll"
+	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/testlog"
@@ -22,24 +24,42 @@ import (
 // joinEnv is the API with audit entries and join tokens over a real store
 // and a real agent CA.
 type joinEnv struct {
-	*logEnv
+	*env
 	enroll *enroll.Service
 	ca     *pki.CA
 }
 
+// newJoinEnv builds the API as newEnvWith does, with the log pipeline (for
+// audit entries) and the enrollment service added to its options.
 func newJoinEnv(t *testing.T) *joinEnv {
 	t.Helper()
-	le := newLogEnv(t, "sqlite", logEnvOptions{})
-	ca, err := pki.LoadOrCreateCA(t.TempDir(), "quantix agents test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := enroll.New(le.store.JoinTokens(), le.store.NodeCerts(), enroll.Options{CAFingerprint: ca.Fingerprint(), Logger: testlog.New(t, hclog.Warn)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	le.srv = New(Options{Service: le.svc, Logger: testlog.New(t, hclog.Warn), Logs: le.pipe, LogStore: le.store.Logs(), Enroll: svc})
-	return &joinEnv{logEnv: le, enroll: svc, ca: ca}
+	je := &joinEnv{}
+	je.env = newEnvWith(t, "sqlite", false, controlplane.ReconcilerOptions{}, 0, func(e *env, opts *Options) {
+		p, err := logs.Open(logs.Options{
+			Dir: t.TempDir(), Store: e.store.Logs(),
+			Batch:  logs.BatchOptions{MaxWait: 10 * time.Millisecond},
+			Logger: testlog.New(t, hclog.Warn),
+		})
+		if err != nil {
+			t.Fatalf("opening the log pipeline: %v", err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = p.Close(ctx)
+		})
+		ca, err := pki.LoadOrCreateCA(t.TempDir(), "quantix agents test CA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := enroll.New(e.store.JoinTokens(), e.store.NodeCerts(), enroll.Options{CAFingerprint: ca.Fingerprint(), Logger: testlog.New(t, hclog.Warn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		je.enroll, je.ca = svc, ca
+		opts.Logs, opts.LogStore, opts.Enroll = p, e.store.Logs(), svc
+	})
+	return je
 }
 
 // status sends a request without a body and returns the status and body,

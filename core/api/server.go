@@ -25,6 +25,8 @@ type Options struct {
 	Logger hclog.Logger
 	// Version is what GET /api/health reports.
 	Version string
+	// Enroll answers the join token routes; nil answers them 503.
+	Enroll *enroll.Service
 	// KeepAlive is how often an idle GET /api/events or /api/logs/stream
 	// stream gets a comment line; zero is DefaultKeepAlive. The daemon ends
 	// open streams at shutdown with Service.Broker().Close and
@@ -46,8 +48,6 @@ type Options struct {
 	// may fall behind by before entries are dropped for it and a gap is
 	// sent; zero is DefaultLogStreamBuffer.
 	LogStreamBuffer int
-	// Enroll answers the join token routes; nil answers them 503.
-	Enroll *enroll.Service
 }
 
 // Server is the REST API as an http.Handler.
@@ -56,13 +56,13 @@ type Server struct {
 	svc       *controlplane.Service
 	log       hclog.Logger
 	version   string
+	enroll    *enroll.Service
 	keepAlive time.Duration
 	logs      *logs.Pipeline
 	logStore  store.LogRepo
 	uiLimit   *ratelimit.Limiter
 	metrics   prometheus.Gatherer
 	streamBuf int
-	enroll    *enroll.Service
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -75,13 +75,13 @@ func New(opts Options) *Server {
 	}
 	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive,
 		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, streamBuf: opts.LogStreamBuffer}
-	s.enroll = opts.Enroll
 	if s.streamBuf <= 0 {
 		s.streamBuf = DefaultLogStreamBuffer
 	}
 	if s.keepAlive <= 0 {
 		s.keepAlive = DefaultKeepAlive
 	}
+	s.enroll = opts.Enroll
 	e := s.echo
 	e.HideBanner = true
 	e.HidePort = true
@@ -121,10 +121,10 @@ func (s *Server) routes() {
 	get(g, "/logs/components", s.logComponents)
 	get(g, "/logs/export", s.exportLogs)
 	get(g, "/logs/stream", s.streamLogs)
-	s.joinTokenRoutes(g)
 	if s.metrics != nil {
 		get(s.echo.Group(""), "/metrics", echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
 	}
+	s.joinTokenRoutes(g)
 }
 
 // get registers h for GET path and for HEAD path. A HEAD reply is the GET
