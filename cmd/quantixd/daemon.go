@@ -213,12 +213,21 @@ func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
 // the reconciler, the VM log lines they send to the log pipeline, and the
 // nodes they serve are routed commands.
 func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *controlplane.Reconciler, dispatcher *agentserver.Dispatcher) error {
+	ca := d.agentCA
+	cert, err := agentServerCert(cfg, ca)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	srv, err := agentserver.New(agentserver.Options{
-		Handler:    rec,
-		Dispatcher: dispatcher,
-		JoinToken:  cfg.Server.JoinToken,
-		Logs:       d.logs.pipe,
-		Logger:     d.log,
+		Handler:       rec,
+		Dispatcher:    dispatcher,
+		CA:            ca,
+		Certificate:   cert,
+		Enrollment:    d.enroll,
+		ClientCertTTL: cfg.Server.AgentCertTTL,
+		Logs:          d.logs.pipe,
+		Logger:        d.log,
 		KnownNode: func(ctx context.Context, name string) (bool, error) {
 			_, err := d.store.Nodes().GetByName(ctx, name)
 			if errors.Is(err, store.ErrNotFound) {
@@ -233,7 +242,8 @@ func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *cont
 	}
 	d.agents, d.agentsDone = srv, make(chan error, 1)
 	go func() { d.agentsDone <- srv.Serve(ln) }()
-	d.log.Info("agent RPC listening", "addr", ln.Addr().String(), "join_token", cfg.Server.JoinToken != "")
+	d.log.Info("agent RPC listening (TLS, client certificates of the agent CA)", "addr", ln.Addr().String(),
+		"agent_ca", ca.Dir(), "agent_ca_fingerprint", ca.Fingerprint(), "static_join_token", cfg.Server.JoinToken != "")
 	return nil
 }
 
@@ -248,9 +258,13 @@ func (d *daemon) startLocalAgent(ctx context.Context, cfg *config.Config, rpc ne
 	}
 	acfg := agentConfig(cfg, b, d.log)
 	acfg.Servers = []string{dialAddr(rpc)}
-	if acfg.JoinToken == "" {
-		acfg.JoinToken = cfg.Server.JoinToken
+	// The local agent enrolls over TLS like any other, with a token made
+	// for it, pinning this server's CA.
+	token, err := localJoinToken(ctx, cfg, d.agentCA, d.enroll)
+	if err != nil {
+		return fmt.Errorf("enrolling the local agent: %w", err)
 	}
+	acfg.JoinToken, acfg.CAFile, acfg.CAFingerprint = token, "", ""
 	a, err := agent.New(acfg)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -132,11 +133,19 @@ func flagValue(args []string, flag string) string {
 // and its log is shown when the test failed.
 func spawn(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return spawnIn(t, nil, args...)
+}
+
+// spawnIn is spawn with the command line prefixed by wrap (such as `ip
+// netns exec <ns>`, which executes quantixd in its place).
+func spawnIn(t testing.TB, wrap []string, args ...string) *proc {
+	t.Helper()
 	logFile, err := os.CreateTemp(t.TempDir(), "quantixd-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(e2e.daemon, args...)
+	argv := append(append(slices.Clone(wrap), e2e.daemon), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
