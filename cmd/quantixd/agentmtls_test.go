@@ -128,7 +128,7 @@ func (p *proc) status(t *testing.T, method, path string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := client.Do(req)
+	res, err := p.send(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
+	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/enroll"
@@ -98,6 +99,8 @@ type daemon struct {
 	agentDone chan struct{}
 	// logs is the log pipeline and its sinks.
 	logs *logPipeline
+	// auth authenticates API callers; closed before the store.
+	auth *auth.Service
 }
 
 // serve runs the control plane (and, for dev, an agent dialling it over
@@ -117,6 +120,9 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		return err
 	}
 	if d.agentCA, d.enroll, err = openEnrollment(cfg, d.store, logger); err != nil {
+		return err
+	}
+	if err := d.openAuth(ctx, cfg, logger); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -155,7 +161,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 
 	handler := api.New(api.Options{
 		Service: svc, Logger: logger, Version: version.String("quantixd"),
-		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll,
+		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll, Auth: d.auth,
 		UIRate: api.RateLimit{
 			PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst,
 			AddressPerSecond: float64(cfg.Server.Logs.UIAddressRate), AddressBurst: cfg.Server.Logs.UIAddressBurst,
@@ -330,6 +336,9 @@ func (d *daemon) close() error {
 		d.recStop()
 		<-d.recDone
 		d.rec.Close()
+	}
+	if d.auth != nil {
+		d.auth.Close()
 	}
 	errs = append(errs, d.logs.close())
 	if d.plugins != nil {

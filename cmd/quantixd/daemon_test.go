@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/auth"
+	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/internal/testid"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
 	"github.com/quantixvm/quantix/internal/wait"
@@ -23,12 +25,15 @@ import (
 
 // proc is a quantixd process under test.
 type proc struct {
-	cmd  *exec.Cmd
-	url  string
-	rpc  string // the agent port of dev and server
-	log  string
-	done chan struct{}
-	err  error // set when done closes
+	cmd *exec.Cmd
+	url string
+	rpc string // the agent port of dev and server
+	log string
+	// token is an API token of user admin, got by logging in once the
+	// daemon answers (startDaemon); send puts it on requests.
+	token string
+	done  chan struct{}
+	err   error // set when done closes
 }
 
 // requireE2E fails the test when what the end-to-end tests need is
@@ -115,7 +120,62 @@ func startDaemon(t testing.TB, args ...string) *proc {
 		}
 		return nil
 	})
+	p.login(t, dataDir(t, args))
 	return p
+}
+
+// dataDir is the data_dir of a daemon started with args: -data-dir, else
+// the data_dir of its -config file.
+func dataDir(t testing.TB, args []string) string {
+	t.Helper()
+	if dir := flagValue(args, "-data-dir"); dir != "" {
+		return dir
+	}
+	path := flagValue(args, "-config")
+	if path == "" {
+		t.Fatalf("quantixd %s: give the test daemon -data-dir or -config, so that it can log in", strings.Join(args, " "))
+	}
+	cfg, err := config.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.DataDir
+}
+
+// login logs in as user admin, as a user of a fresh installation does:
+// with the password the first start wrote to <data_dir>/admin-password,
+// asking for an API token.
+func (p *proc) login(t testing.TB, dataDir string) {
+	t.Helper()
+	pw, err := os.ReadFile(filepath.Join(dataDir, auth.PasswordFileName))
+	if err != nil {
+		t.Fatalf("the first start's admin password: %v", err)
+	}
+	body, err := json.Marshal(map[string]string{"username": auth.AdminUser, "password": strings.TrimSpace(string(pw)), "kind": "token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.must(t, http.StatusOK, "POST", "/api/auth/login", string(body))
+	if p.token = r.str("token"); p.token == "" {
+		t.Fatalf("login gave no token: %s", r.raw)
+	}
+}
+
+// get sends GET path with the admin token.
+func (p *proc) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, p.url+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return p.send(req)
+}
+
+// send sends req with the admin token.
+func (p *proc) send(req *http.Request) (*http.Response, error) {
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	return client.Do(req)
 }
 
 // flagValue returns the value following flag in args, or "".
@@ -227,7 +287,7 @@ func (p *proc) call(t testing.TB, method, path, body string) resp {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	res, err := client.Do(req)
+	res, err := p.send(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
