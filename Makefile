@@ -58,10 +58,13 @@ run: HTTP_ADDR ?= 127.0.0.1:8080
 run: deps build
 	@echo ""
 	@echo "quantixd dev: REST API on http://$(HTTP_ADDR)/api, inventory in ./quantix-data, Ctrl-C stops it."
-	@echo "Create and start a first VM (64 MiB and no disk: it boots into the firmware):"
-	@echo "  curl -s -X POST http://$(HTTP_ADDR)/api/vms -d '{\"name\":\"first-vm\",\"vcpus\":1,\"memory_mib\":64}'"
-	@echo "  curl -s -X POST http://$(HTTP_ADDR)/api/vms/first-vm/start"
-	@echo "  curl -s 'http://$(HTTP_ADDR)/api/vms/first-vm/logs?lines=20'"
+	@echo "Every call but /api/health needs credentials. The first start makes user admin and writes"
+	@echo "its password to ./quantix-data/admin-password and an admin API token to ./quantix-data/admin-token"
+	@echo "(mode 0600). In another shell, in this directory:"
+	@echo "  export QUANTIX_ADDR=http://$(HTTP_ADDR) QUANTIX_TOKEN=\$$(cat quantix-data/admin-token)"
+	@echo "  bin/quantix vm create first-vm -vcpus 1 -memory 64    # 64 MiB, no disk: boots into the firmware"
+	@echo "  bin/quantix vm start first-vm"
+	@echo "  curl -s -H \"Authorization: Bearer \$$QUANTIX_TOKEN\" 'http://$(HTTP_ADDR)/api/vms/first-vm/logs?lines=20'"
 	@echo ""
 	$(BIN)/quantixd dev -http-addr $(HTTP_ADDR)
 

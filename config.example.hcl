@@ -24,8 +24,22 @@ server {
   # Where node agents connect.
   rpc_addr = "127.0.0.1:8081"
 
-  # Secret agents must present. Empty: agents on loopback only.
+  # The agent port (rpc_addr) speaks TLS only. Its certificate is issued by
+  # the cluster's agent CA, generated under <data_dir>/pki/agents/ on first
+  # start and kept (the server logs its SHA-256 fingerprint). A new agent
+  # enrolls with a join token: `quantix node token create` prints one that
+  # also carries that fingerprint, so the agent pins the server on first
+  # contact. It gets a client certificate for its node name and connects
+  # with it from then on.
+  #
+  # A static join token, besides those: it never expires nor runs out (for
+  # automation). Agents using it need agent.ca_fingerprint or agent.ca_cert.
+  # Empty: none.
   join_token = ""
+
+  # How long a node's client certificate is valid; agents renew theirs over
+  # their session once two thirds of it have passed. At least 1s.
+  agent_cert_ttl = "720h"
 
   database {
     # sqlite (embedded, the default) or postgres.
@@ -117,8 +131,18 @@ agent {
   # Control plane RPC addresses the agent dials.
   servers = ["127.0.0.1:8081"]
 
-  # Secret presented to the server; must match server.join_token.
+  # The join token the agent enrolls with when it has no certificate yet
+  # (its key, certificate and the cluster's CA are kept under
+  # <data_dir>/agent, mode 0600; once there the token is not used again): a
+  # token of `quantix node token create`, or the server's server.join_token.
   join_token = ""
+
+  # How the agent knows the server when it enrolls with the static
+  # server.join_token (a token of `quantix node token create` carries it):
+  # a copy of the server's <data_dir>/pki/agents/ca.crt, or that CA's
+  # SHA-256 fingerprint as the server logs it. One is enough.
+  ca_cert        = ""
+  ca_fingerprint = ""
 
   # The backend plugin driving this host.
   backend = "libvirt"

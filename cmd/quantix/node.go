@@ -13,9 +13,9 @@ import (
 func nodeCommand() *command {
 	return &command{
 		name:    "node",
-		summary: "list, show and remove hypervisor nodes",
+		summary: "list, show and remove nodes; join tokens for new ones",
 		help:    "Nodes are the hosts agents serve; they are addressed by name or id.\n",
-		subs:    []*command{nodeListCommand(), nodeShowCommand(), nodeRemoveCommand()},
+		subs:    []*command{nodeListCommand(), nodeShowCommand(), nodeRemoveCommand(), nodeTokenCommand()},
 	}
 }
 
@@ -132,14 +132,16 @@ func nodeRemoveCommand() *command {
 		name:    "remove",
 		args:    "NAME",
 		summary: "remove a node from the inventory",
-		help: `Removes a node by name or id (DELETE /api/nodes/{id}). The API refuses a node
-whose agent is connected or that holds VMs unless -force is given; -force ends
-the agent's session and removes the records of the node's unmanaged VMs with
-it. A node holding managed VMs is refused even with -force: delete them first.
-Stop the node's agent before: an agent still running registers its node again.`,
+		help: `Removes a node by name or id (DELETE /api/nodes/{id}): revokes the node's
+certificates, ends its agent's session at once and removes the node from the
+inventory. The agent cannot join again unless it enrolls anew with a join
+token ('quantix node token create'), so a connected agent needs no -force.
+The API refuses a node that holds VMs unless -force is given, which removes
+the records of the node's unmanaged VMs with it. A node holding managed VMs
+is refused even with -force: delete them first.`,
 		complete: "node",
 		setup: func(a *app, fs *flag.FlagSet) runner {
-			force := fs.Bool("force", false, "end the agent's session and remove the node's unmanaged VM records too")
+			force := fs.Bool("force", false, "remove the node's unmanaged VM records too")
 			return func(ctx context.Context, args []string) error {
 				if err := exactArgs(args, "NAME"); err != nil {
 					return err

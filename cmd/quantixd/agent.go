@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -54,18 +53,21 @@ func (d *daemon) launchBackend(ctx context.Context, cfg *config.Config) (*plugin
 }
 
 // agentConfig is the agent's configuration from the agent block; the agent
-// keeps its state under <data_dir>/agent.
+// keeps its state, key and certificate under <data_dir>/agent.
 func agentConfig(cfg *config.Config, b *pluginhost.SupervisedBackend, logger hclog.Logger) agent.Config {
 	return agent.Config{
 		NodeName:          cfg.Agent.NodeName,
 		Servers:           cfg.Agent.Servers,
 		JoinToken:         cfg.Agent.JoinToken,
+		CAFile:            cfg.Agent.CACert,
+		CAFingerprint:     cfg.Agent.CAFingerprint,
+		CertDir:           agentCertDir(cfg),
 		Backend:           b,
 		HeartbeatInterval: cfg.Agent.HeartbeatInterval,
 		ResyncInterval:    cfg.Agent.ResyncInterval,
 		SyncJitter:        cfg.Agent.SyncJitter,
 		Version:           version.String("quantixd"),
-		StateDir:          filepath.Join(cfg.DataDir, "agent"),
+		StateDir:          agentCertDir(cfg),
 		DisableQEMULogs:   !cfg.Agent.QEMULogs,
 		QEMULogLinger:     cfg.Agent.QEMULogLinger,
 		Logger:            logger,

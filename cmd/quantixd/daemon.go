@@ -23,6 +23,8 @@ import (
 	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/enroll"
+	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/version"
@@ -87,13 +89,17 @@ type daemon struct {
 	// agents serves the agent protocol; agentsDone has Serve's error.
 	agents     *agentserver.Server
 	agentsDone chan error
+	// agentCA is the agent cluster CA; enroll keeps join tokens and the
+	// certificates issued to nodes.
+	agentCA *pki.CA
+	enroll  *enroll.Service
 	// agentStop ends the local agent of `quantixd dev`; agentDone closes
 	// when it has.
 	agentStop context.CancelFunc
 	agentDone chan struct{}
 	// logs is the log pipeline and its sinks.
 	logs *logPipeline
-	// auth authenticates API requests; closed before the store.
+	// auth authenticates API callers; closed before the store.
 	auth *auth.Service
 }
 
@@ -113,6 +119,12 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if d.store, err = store.Open(ctx, cfg.Server.Database.Driver, cfg.DatabaseDSN(), logger); err != nil {
 		return err
 	}
+	if d.agentCA, d.enroll, err = openEnrollment(cfg, d.store, logger); err != nil {
+		return err
+	}
+	if err := d.openAuth(ctx, cfg, logger); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := d.startLogs(ctx, cfg, reg); err != nil {
@@ -126,7 +138,8 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		Overcommit: admission.Overcommit{
 			CPU: cfg.Server.Overcommit.CPU, Memory: cfg.Server.Overcommit.Memory,
 		},
-		Logger: logger,
+		NodeCerts: d.enroll,
+		Logger:    logger,
 	})
 	if err != nil {
 		return err
@@ -146,14 +159,9 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		}
 	}
 
-	authn := auth.New(d.store.Auth(), auth.Options{Logger: logger.Named("auth")})
-	d.auth = authn
-	if _, err := authn.Bootstrap(ctx, cfg.DataDir); err != nil {
-		return fmt.Errorf("creating the first user: %w", err)
-	}
 	handler := api.New(api.Options{
-		Service: svc, Logger: logger, Version: version.String("quantixd"), Auth: authn,
-		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg,
+		Service: svc, Logger: logger, Version: version.String("quantixd"),
+		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll, Auth: d.auth,
 		UIRate: api.RateLimit{
 			PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst,
 			AddressPerSecond: float64(cfg.Server.Logs.UIAddressRate), AddressBurst: cfg.Server.Logs.UIAddressBurst,
@@ -222,12 +230,21 @@ func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
 // the reconciler, the VM log lines they send to the log pipeline, and the
 // nodes they serve are routed commands.
 func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *controlplane.Reconciler, dispatcher *agentserver.Dispatcher) error {
+	ca := d.agentCA
+	cert, err := agentServerCert(cfg, ca)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	srv, err := agentserver.New(agentserver.Options{
-		Handler:    rec,
-		Dispatcher: dispatcher,
-		JoinToken:  cfg.Server.JoinToken,
-		Logs:       d.logs.pipe,
-		Logger:     d.log,
+		Handler:       rec,
+		Dispatcher:    dispatcher,
+		CA:            ca,
+		Certificate:   cert,
+		Enrollment:    d.enroll,
+		ClientCertTTL: cfg.Server.AgentCertTTL,
+		Logs:          d.logs.pipe,
+		Logger:        d.log,
 		KnownNode: func(ctx context.Context, name string) (bool, error) {
 			_, err := d.store.Nodes().GetByName(ctx, name)
 			if errors.Is(err, store.ErrNotFound) {
@@ -242,7 +259,8 @@ func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *cont
 	}
 	d.agents, d.agentsDone = srv, make(chan error, 1)
 	go func() { d.agentsDone <- srv.Serve(ln) }()
-	d.log.Info("agent RPC listening", "addr", ln.Addr().String(), "join_token", cfg.Server.JoinToken != "")
+	d.log.Info("agent RPC listening (TLS, client certificates of the agent CA)", "addr", ln.Addr().String(),
+		"agent_ca", ca.Dir(), "agent_ca_fingerprint", ca.Fingerprint(), "static_join_token", cfg.Server.JoinToken != "")
 	return nil
 }
 
@@ -257,9 +275,13 @@ func (d *daemon) startLocalAgent(ctx context.Context, cfg *config.Config, rpc ne
 	}
 	acfg := agentConfig(cfg, b, d.log)
 	acfg.Servers = []string{dialAddr(rpc)}
-	if acfg.JoinToken == "" {
-		acfg.JoinToken = cfg.Server.JoinToken
+	// The local agent enrolls over TLS like any other, with a token made
+	// for it, pinning this server's CA.
+	token, err := localJoinToken(ctx, cfg, d.agentCA, d.enroll)
+	if err != nil {
+		return fmt.Errorf("enrolling the local agent: %w", err)
 	}
+	acfg.JoinToken, acfg.CAFile, acfg.CAFingerprint = token, "", ""
 	a, err := agent.New(acfg)
 	if err != nil {
 		return err
@@ -304,8 +326,8 @@ func dialAddr(a net.Addr) string {
 }
 
 // close stops the local agent, the agent server (its sessions end), the
-// reconciler, the log pipeline and its sinks, the plugins, authentication
-// (pending token uses are written) and the database, in that order.
+// reconciler, the log pipeline and its sinks, the plugins and the database,
+// in that order.
 func (d *daemon) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
@@ -326,12 +348,12 @@ func (d *daemon) close() error {
 		<-d.recDone
 		d.rec.Close()
 	}
+	if d.auth != nil {
+		d.auth.Close()
+	}
 	errs = append(errs, d.logs.close())
 	if d.plugins != nil {
 		errs = append(errs, d.plugins.Close())
-	}
-	if d.auth != nil {
-		errs = append(errs, d.auth.Close())
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())

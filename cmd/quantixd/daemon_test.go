@@ -10,8 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,12 +25,15 @@ import (
 
 // proc is a quantixd process under test.
 type proc struct {
-	cmd  *exec.Cmd
-	url  string
-	rpc  string // the agent port of dev and server
-	log  string
-	done chan struct{}
-	err  error // set when done closes
+	cmd *exec.Cmd
+	url string
+	rpc string // the agent port of dev and server
+	log string
+	// token is an API token of user admin, got by logging in once the
+	// daemon answers (startDaemon); send puts it on requests.
+	token string
+	done  chan struct{}
+	err   error // set when done closes
 }
 
 // requireE2E fails the test when what the end-to-end tests need is
@@ -117,8 +120,62 @@ func startDaemon(t testing.TB, args ...string) *proc {
 		}
 		return nil
 	})
-	p.useAdminToken(t, args)
+	p.login(t, dataDir(t, args))
 	return p
+}
+
+// dataDir is the data_dir of a daemon started with args: -data-dir, else
+// the data_dir of its -config file.
+func dataDir(t testing.TB, args []string) string {
+	t.Helper()
+	if dir := flagValue(args, "-data-dir"); dir != "" {
+		return dir
+	}
+	path := flagValue(args, "-config")
+	if path == "" {
+		t.Fatalf("quantixd %s: give the test daemon -data-dir or -config, so that it can log in", strings.Join(args, " "))
+	}
+	cfg, err := config.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.DataDir
+}
+
+// login logs in as user admin, as a user of a fresh installation does:
+// with the password the first start wrote to <data_dir>/admin-password,
+// asking for an API token.
+func (p *proc) login(t testing.TB, dataDir string) {
+	t.Helper()
+	pw, err := os.ReadFile(filepath.Join(dataDir, auth.PasswordFileName))
+	if err != nil {
+		t.Fatalf("the first start's admin password: %v", err)
+	}
+	body, err := json.Marshal(map[string]string{"username": auth.AdminUser, "password": strings.TrimSpace(string(pw)), "kind": "token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.must(t, http.StatusOK, "POST", "/api/auth/login", string(body))
+	if p.token = r.str("token"); p.token == "" {
+		t.Fatalf("login gave no token: %s", r.raw)
+	}
+}
+
+// get sends GET path with the admin token.
+func (p *proc) get(path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, p.url+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return p.send(req)
+}
+
+// send sends req with the admin token.
+func (p *proc) send(req *http.Request) (*http.Response, error) {
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	return client.Do(req)
 }
 
 // flagValue returns the value following flag in args, or "".
@@ -136,11 +193,19 @@ func flagValue(args []string, flag string) string {
 // and its log is shown when the test failed.
 func spawn(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return spawnIn(t, nil, args...)
+}
+
+// spawnIn is spawn with the command line prefixed by wrap (such as `ip
+// netns exec <ns>`, which executes quantixd in its place).
+func spawnIn(t testing.TB, wrap []string, args ...string) *proc {
+	t.Helper()
 	logFile, err := os.CreateTemp(t.TempDir(), "quantixd-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(e2e.daemon, args...)
+	argv := append(append(slices.Clone(wrap), e2e.daemon), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -187,42 +252,8 @@ func (p *proc) stop(t testing.TB) {
 	}
 }
 
-// client talks JSON to a daemon, as its admin (adminTokens).
-var client = &http.Client{Timeout: 2 * time.Minute, Transport: adminTransport{}}
-
-// adminTokens maps the host:port of each test daemon's API to the token of
-// the admin it created at its first start (<data_dir>/admin-token).
-var adminTokens sync.Map
-
-// adminTransport sends the admin token of the daemon a request goes to.
-type adminTransport struct{}
-
-func (adminTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if tok, ok := adminTokens.Load(r.URL.Host); ok && r.Header.Get("Authorization") == "" {
-		r = r.Clone(r.Context())
-		r.Header.Set("Authorization", "Bearer "+tok.(string))
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-// useAdminToken makes client call p as the admin of its data dir (the
-// -data-dir of args, else the data_dir of its -config file).
-func (p *proc) useAdminToken(t testing.TB, args []string) {
-	t.Helper()
-	dir := flagValue(args, "-data-dir")
-	if dir == "" {
-		cfg, err := config.Load(flagValue(args, "-config"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = cfg.DataDir
-	}
-	b, err := os.ReadFile(filepath.Join(dir, auth.TokenFileName))
-	if err != nil {
-		t.Fatalf("the admin token of quantixd: %v", err)
-	}
-	adminTokens.Store(strings.TrimPrefix(p.url, "http://"), strings.TrimSpace(string(b)))
-}
+// client talks JSON to a daemon.
+var client = &http.Client{Timeout: 2 * time.Minute}
 
 // resp is a decoded reply.
 type resp struct {
@@ -256,7 +287,7 @@ func (p *proc) call(t testing.TB, method, path, body string) resp {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	res, err := client.Do(req)
+	res, err := p.send(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -29,9 +29,9 @@ type setting struct {
 // configuration; a flag that is given wins over QUANTIX_* variables, which
 // win over the file.
 var settings = []setting{
-	{"data-dir", "data_dir", "directory of the embedded database and other state (default ./quantix-data)", []mode{modeDev, modeServer}},
+	{"data-dir", "data_dir", "directory of the embedded database, the agent CA (pki/agents) and other state; agent: of the node's key and certificate (agent/) (default ./quantix-data)", []mode{modeDev, modeServer, modeAgent}},
 	{"http-addr", "server.http_addr", "host:port the REST API listens on (default 127.0.0.1:8080)", []mode{modeDev, modeServer}},
-	{"rpc-addr", "server.rpc_addr", "host:port agents connect to (default 127.0.0.1:8081)", []mode{modeDev, modeServer}},
+	{"rpc-addr", "server.rpc_addr", "host:port agents connect to, over TLS with client certificates (default 127.0.0.1:8081)", []mode{modeDev, modeServer}},
 	{"db-driver", "server.database.driver", "inventory database: sqlite or postgres (default sqlite)", []mode{modeDev, modeServer}},
 	{"db-dsn", "server.database.dsn", "database connection string; sqlite: a file path (default <data-dir>/quantix.db)", []mode{modeDev, modeServer}},
 	{"tls-mode", "server.tls.mode", "REST API transport: auto (TLS unless -http-addr is loopback), on, or off (plain HTTP, loopback only) (default auto)", []mode{modeDev, modeServer}},
@@ -43,6 +43,9 @@ var settings = []setting{
 	{"node-name", "agent.node_name", "this host's name in the inventory (default: the hostname)", []mode{modeDev, modeAgent}},
 	{"backend", "agent.backend", "backend plugin driving this host (default libvirt)", []mode{modeDev, modeAgent}},
 	{"servers", "agent.servers", "comma-separated host:port addresses of control plane servers, tried in turn (default 127.0.0.1:8081)", []mode{modeAgent}},
+	{"join-token", "agent.join_token", "join token to enroll with when this host has no certificate yet (from `quantix node token create`, or server.join_token); QUANTIX_AGENT_JOIN_TOKEN keeps it out of the process list", []mode{modeAgent}},
+	{"ca-cert", "agent.ca_cert", "PEM file of the cluster's agent CA (the server's <data_dir>/pki/agents/ca.crt), to enroll with server.join_token", []mode{modeAgent}},
+	{"ca-fingerprint", "agent.ca_fingerprint", "SHA-256 fingerprint of the cluster's agent CA, as the server logs it, to enroll with server.join_token", []mode{modeAgent}},
 }
 
 // errHelp: the user asked for the flags; they were printed.
@@ -102,7 +105,8 @@ func loadConfig(m mode, args []string, stderr io.Writer) (*config.Config, error)
 
 var modeHelp = map[mode]string{
 	modeDev: `Runs the control plane, its database and an agent in one process; the agent
-dials the control plane's agent port over loopback like any other agent. With no
+dials the control plane's agent port over loopback like any other agent, over TLS,
+enrolling on first start with a one-use join token the server makes for it. With no
 config file it keeps a SQLite database under ./quantix-data, serves the REST API on
 127.0.0.1:8080 and agents on 127.0.0.1:8081, and drives the hypervisor through the
 libvirt backend plugin (quantix-backend-libvirt in the plugins directory next to
@@ -115,8 +119,11 @@ start and kept (the log names its ca.crt and its SHA-256 fingerprint).
 `,
 	modeServer: `Runs the control plane alone: the REST API, the inventory database and the agent
 port (server.rpc_addr) that "quantixd agent" processes connect to. Actions on VMs
-whose node has no connected agent answer 503. With server.join_token set, agents
-must present it; without, only agents connecting over loopback are taken.
+whose node has no connected agent answer 503. The agent port speaks TLS only, with
+a certificate of the agent cluster CA kept under <data_dir>/pki/agents (made on
+first start; its fingerprint is logged). A new agent enrolls with a join token
+("quantix node token create", or the static server.join_token) and gets a client
+certificate for its node; every other call needs that certificate.
 
 The REST API serves TLS unless -http-addr is a loopback address (server.tls.mode
 "auto"): the certificate of server.tls.cert_file and key_file, or one issued by a
@@ -126,10 +133,14 @@ which clients check (quantix -ca-cert FILE, QUANTIX_CACERT, or quantix login).
 Plain HTTP (server.tls.mode "off") is refused on any but a loopback address.
 `,
 	modeAgent: `Runs the node agent of this host: it launches the backend plugin agent.backend
-names (from the plugins directory), dials the control plane servers of
-agent.servers in turn with agent.join_token, registers this host as node
-agent.node_name, reports every VM change at once, heartbeats every
-agent.heartbeat_interval and runs the commands the server sends. It reconnects
-by itself when the server goes away.
+names (from the plugins directory) and dials the control plane servers of
+agent.servers in turn, over TLS. On first start it enrolls: it makes its own key,
+presents agent.join_token and keeps the client certificate it gets for node
+agent.node_name under <data_dir>/agent (mode 0600); it trusts the server by the CA
+fingerprint the token carries (with server.join_token, by agent.ca_cert or
+agent.ca_fingerprint). From then on it connects with that certificate only and
+renews it before it expires. It registers this host, reports every VM change at
+once, heartbeats every agent.heartbeat_interval and runs the commands the server
+sends. It reconnects by itself when the server goes away.
 `,
 }

@@ -102,6 +102,7 @@ server {
 }
 agent {
   join_token         = %q
+  ca_cert            = %q
   heartbeat_interval = %q
   sync_jitter        = "200ms"
 }
@@ -111,7 +112,7 @@ plugin "libvirt" {
     image_dir = %q
   }
 }
-`, dir, token, token, heartbeat, testlibvirt.QEMUURI, e2e.imageDir)
+`, dir, token, token, filepath.Join(dir, "pki", "agents", "ca.crt"), heartbeat, testlibvirt.QEMUURI, e2e.imageDir)
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -364,10 +365,11 @@ func TestE2EAgentWrongToken(t *testing.T) {
 	dir := t.TempDir()
 	s := startDaemon(t, "server", "-config", writeRecConfig(t, dir, "right-"+testid.Hex(4), "1s"))
 	other := t.TempDir()
-	a := spawn(t, "agent", "-config", writeRecConfig(t, other, "wrong", "1s"), "-servers", s.rpc, "-node-name", "qx-rec-intruder")
-	a.waitLog(t, 20*time.Second, "join token rejected")
-	a.waitLog(t, 5*time.Second, "agent.join_token")
-	s.waitLog(t, 5*time.Second, "agent refused: wrong join token")
+	a := spawn(t, "agent", "-config", writeRecConfig(t, other, "wrong", "1s"), "-servers", s.rpc, "-node-name", "qx-rec-intruder",
+		"-ca-cert", filepath.Join(dir, "pki", "agents", "ca.crt"))
+	a.waitLog(t, 20*time.Second, "join token refused")
+	a.waitLog(t, 5*time.Second, "quantix node token create")
+	s.waitLog(t, 5*time.Second, "enrollment refused: join token not accepted")
 	if n := s.must(t, http.StatusOK, "GET", "/api/nodes", ""); len(n.body["nodes"].([]any)) != 0 {
 		t.Errorf("a refused agent registered a node: %s", n.raw)
 	}

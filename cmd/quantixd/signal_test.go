@@ -136,7 +136,7 @@ func TestGroupSIGTERMStopsCleanly(t *testing.T) {
 			cfg := writeSimConfig(t, dir, pluginDir, sinkPath)
 			d := startDaemon(t, mode, "-config", cfg, "-data-dir", dir)
 			msg := "before-sigterm-" + mode
-			if ok, err := postUI(d.url, []byte(`{"logs":[{"level":"info","component":"dashboard","action":"button.click","message":"`+msg+`","sessionId":"sigterm"}]}`)); !ok {
+			if ok, err := postUI(d, []byte(`{"logs":[{"level":"info","component":"dashboard","action":"button.click","message":"`+msg+`","sessionId":"sigterm"}]}`)); !ok {
 				t.Fatalf("POST /api/logs/ui: %v", err)
 			}
 			plugins := pluginChildren(d.cmd.Process.Pid)

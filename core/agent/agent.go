@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/agent/nodecert"
 	"github.com/quantixvm/quantix/core/node"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -30,11 +31,16 @@ type Agent struct {
 	// logsRefused is set once a server that takes no log lines was logged.
 	logsRefused bool
 
+	// trust is how the server is known before enrollment.
+	trust trust
+
 	// resyncReq asks the lister for a listing followed by a full sync.
 	resyncReq chan struct{}
 
 	mu      sync.Mutex
-	sess    *session // the attached session, nil while disconnected
+	id      *nodecert.Identity // the node's certificate, nil before enrollment
+	renewAt time.Time          // when to renew it
+	sess    *session           // the attached session, nil while disconnected
 	status  Status
 	host    *backend.HostInfo // last host info the backend gave
 	info    node.Backend      // name and version of the backend, last health
@@ -57,6 +63,10 @@ type Status struct {
 	Sessions int
 	// LastError is why the last connection attempt or session ended.
 	LastError error
+	// CertNotAfter is when the node's certificate expires, once it has one.
+	CertNotAfter time.Time
+	// Renewals counts the certificate renewals since Run started.
+	Renewals int
 }
 
 // New checks cfg and returns an agent that does nothing until Run.
@@ -70,6 +80,12 @@ func New(cfg Config) (*Agent, error) {
 		log:       cfg.Logger.Named("agent"),
 		view:      newView(),
 		resyncReq: make(chan struct{}, 1),
+	}
+	if err := a.loadIdentity(); err != nil {
+		return nil, fmt.Errorf("agent of node %q: %w", cfg.NodeName, err)
+	}
+	if a.id != nil {
+		a.status.CertNotAfter = a.id.NotAfter()
 	}
 	if !cfg.DisableQEMULogs {
 		if a.logs, err = newLogShipper(cfg.Backend, cfg.StateDir, logTiming{linger: cfg.QEMULogLinger, scan: cfg.QEMULogScanInterval, retry: cfg.QEMULogRetryBackoff}, a.log); err != nil {

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,10 +16,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/agent"
+	"github.com/quantixvm/quantix/core/agent/nodecert"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testenroll"
 	"github.com/quantixvm/quantix/internal/testid"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
 	"github.com/quantixvm/quantix/internal/testlog"
@@ -36,7 +40,7 @@ func spec(name string) backend.VMSpec {
 // sync jitter, and waits for the agent's first full sync.
 func connected(t *testing.T, cfg agent.Config) (*server, *testlibvirt.TestDriverBackend, *agent.Agent) {
 	t.Helper()
-	srv := startServer(t, "", "")
+	srv := startServer(t, "")
 	b := testlibvirt.LaunchTestDriver(t)
 	cfg.Servers = []string{srv.addr}
 	cfg.Backend = b
@@ -178,17 +182,20 @@ func TestAgentHeartbeats(t *testing.T) {
 	})
 }
 
-// TestAgentWrongJoinToken: a server with another token refuses the agent
-// with a clear error; the agent keeps trying, so a server configured with
-// its token takes it.
+// TestAgentWrongJoinToken: a join token the server does not know is
+// refused with an error naming the fix; the agent keeps trying, so once
+// the server takes the token the agent enrolls, keeps its key and
+// certificate (mode 0600) and connects with them.
 func TestAgentWrongJoinToken(t *testing.T) {
-	srv := startServer(t, "", "right")
+	srv := startServer(t, "")
 	b := testlibvirt.LaunchTestDriver(t)
-	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, JoinToken: "wrong", Backend: b, MaxBackoff: 300 * time.Millisecond})
+	token := testenroll.Token(srv.cluster.ca, "wrong")
+	dir := t.TempDir()
+	a := runAgent(t, agent.Config{Servers: []string{srv.addr}, JoinToken: token, CertDir: dir, Backend: b, MaxBackoff: 300 * time.Millisecond})
 	wait.Until(t, 5*time.Second, "the agent sees the refusal", func() bool { return a.Status().LastError != nil })
 	err := a.Status().LastError
-	if !strings.Contains(err.Error(), "join token rejected") || !strings.Contains(err.Error(), "agent.join_token") {
-		t.Errorf("agent's error: %v; want it to say the join token was rejected and name agent.join_token", err)
+	if !strings.Contains(err.Error(), "join token refused") || !strings.Contains(err.Error(), "quantix node token create") {
+		t.Errorf("agent's error: %v; want it to say the join token was refused and how to make one", err)
 	}
 	// The agent retries every 300ms at most: a second covers several
 	// refused attempts.
@@ -199,10 +206,26 @@ func TestAgentWrongJoinToken(t *testing.T) {
 		}
 		return true
 	})
-	addr := srv.addr
-	srv.stop(t)
-	next := startServer(t, addr, "wrong")
-	next.rec.waitReport(t, 0, 5*time.Second, "registration once the tokens match", isKind("register"))
+	if _, err := os.Stat(filepath.Join(dir, nodecert.CertFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a refused agent has a certificate file: %v", err)
+	}
+	srv.cluster.records.AddToken(token, 1)
+	srv.rec.waitReport(t, 0, 5*time.Second, "registration once the token is taken", isKind("register"))
+	for _, f := range []string{nodecert.KeyFile, nodecert.CertFile, nodecert.CAFile} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v; want mode 0600", f, err, fi.Mode().Perm())
+		}
+	}
+	id, err := nodecert.Load(dir)
+	if err != nil {
+		t.Fatalf("the certificate kept: %v", err)
+	}
+	for _, r := range srv.rec.all() {
+		if r.kind == "register" && r.reg.NodeName != id.Node() {
+			t.Errorf("registered as %q with a certificate for %q", r.reg.NodeName, id.Node())
+		}
+	}
 }
 
 // TestAgentReconnects: when the server goes away the agent reconnects with
@@ -233,7 +256,7 @@ func TestAgentReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	next := startServer(t, srv.addr, "")
+	next := startServer(t, srv.addr)
 	next.rec.waitReport(t, 0, 3*time.Second, "registration with the new server", isKind("register"))
 	t.Logf("registered again %s after the server came back", time.Since(began).Round(time.Millisecond))
 	next.rec.waitReport(t, 0, 5*time.Second, "full sync to the new server", fullSyncWith(testDomain))
@@ -274,7 +297,7 @@ func TestAgentKeepsLatestStateOnly(t *testing.T) {
 	wait.Until(t, 5*time.Second, "the six events applied by the agent", func() bool {
 		return a.EventsApplied() >= applied+6 && a.VMState(x.ID) == backend.StatePaused
 	})
-	next := startServer(t, srv.addr, "")
+	next := startServer(t, srv.addr)
 	sync := next.rec.waitReport(t, 0, 5*time.Second, "full sync", fullSyncWith(x.ID))
 	i := slices.IndexFunc(sync.vms, func(v *backend.VM) bool { return v.ID == x.ID })
 	if sync.vms[i].State != backend.StatePaused {
@@ -317,7 +340,7 @@ func TestAgentResyncsAfterPluginKill(t *testing.T) {
 // delay below sync_jitter, even when heartbeat replies ask for one sooner.
 func TestAgentSyncJitter(t *testing.T) {
 	const jitter = 800 * time.Millisecond
-	srv := startServer(t, "", "")
+	srv := startServer(t, "")
 	b := testlibvirt.LaunchTestDriver(t)
 	runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, SyncJitter: jitter, MaxBackoff: 200 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond})
 	var delays []time.Duration
@@ -332,7 +355,7 @@ func TestAgentSyncJitter(t *testing.T) {
 			t.Errorf("round %d: full sync %s after registering, sync_jitter is %s", round, d, jitter)
 		}
 		srv.stop(t)
-		srv = startServer(t, addr, "")
+		srv = startServer(t, addr)
 	}
 	t.Logf("delays: %v", delays)
 	// Heartbeats every 100ms ask for a full sync: were the jitter cut
@@ -346,12 +369,38 @@ func TestAgentSyncJitter(t *testing.T) {
 // what to set.
 func TestAgentConfig(t *testing.T) {
 	_, err := agent.New(agent.Config{})
-	for _, want := range []string{"agent.node_name", "agent.servers", "backend"} {
+	for _, want := range []string{"agent.node_name", "agent.servers", "backend", "certificate"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("empty config: %v; want it to name %s", err, want)
 		}
 	}
 	b := testlibvirt.LaunchTestDriver(t)
+	ca, _ := testenroll.TLS(t)
+	for _, tc := range []struct {
+		cfg  agent.Config
+		want string
+	}{
+		{agent.Config{}, "no join token to enroll with: set agent.join_token to a token of `quantix node token create`"},
+		{agent.Config{JoinToken: "static"}, "set agent.ca_fingerprint to the fingerprint the server logs for its agent CA, or agent.ca_cert"},
+		{agent.Config{JoinToken: "static", CAFingerprint: "abc"}, `agent.ca_fingerprint: "abc" is not a SHA-256 fingerprint`},
+		{agent.Config{JoinToken: "static", CAFile: "/nonexistent/ca.crt"}, "agent.ca_cert: open /nonexistent/ca.crt"},
+		{agent.Config{JoinToken: testenroll.Token(ca, "x"), CAFingerprint: strings.Repeat("ab", 32)}, "differs from the CA fingerprint"},
+	} {
+		tc.cfg.NodeName, tc.cfg.Servers, tc.cfg.Backend, tc.cfg.CertDir = "n", []string{"127.0.0.1:1"}, b, t.TempDir()
+		if _, err := agent.New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("agent.New(token %q, fingerprint %q, ca %q): %v; want it to say %q", tc.cfg.JoinToken, tc.cfg.CAFingerprint, tc.cfg.CAFile, err, tc.want)
+		}
+	}
+	for _, cfg := range []agent.Config{
+		{JoinToken: testenroll.Token(ca, "x")},
+		{JoinToken: "static", CAFingerprint: strings.ToUpper(ca.Fingerprint())},
+		{JoinToken: "static", CAFile: filepath.Join(ca.Dir(), pki.CACertFile)},
+	} {
+		cfg.NodeName, cfg.Servers, cfg.Backend, cfg.CertDir = "n", []string{"127.0.0.1:1"}, b, t.TempDir()
+		if _, err := agent.New(cfg); err != nil {
+			t.Errorf("agent.New(token %q, fingerprint %q, ca %q): %v", cfg.JoinToken, cfg.CAFingerprint, cfg.CAFile, err)
+		}
+	}
 	_, err = agent.New(agent.Config{NodeName: "n", Servers: []string{"127.0.0.1:1"}, Backend: b, SyncJitter: -time.Second})
 	if err == nil || !strings.Contains(err.Error(), "sync jitter") {
 		t.Errorf("negative jitter: %v", err)
@@ -404,7 +453,7 @@ func TestAgentIgnoresUnusableUUIDs(t *testing.T) {
 		t.Fatalf("the backend lists %d vms (%v), want the file's 3", len(all), err)
 	}
 
-	srv := startServer(t, "", "")
+	srv := startServer(t, "")
 	runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond})
 	sync := srv.rec.waitReport(t, 0, 10*time.Second, "full sync", fullSyncWith(good))
 	if len(sync.vms) != 1 {

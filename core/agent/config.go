@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/agent/nodecert"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -34,8 +35,23 @@ type Config struct {
 	// Servers are the control plane RPC addresses, tried in turn
 	// (agent.servers).
 	Servers []string
-	// JoinToken is presented on every call (agent.join_token).
+	// JoinToken enrolls the node when CertDir holds no certificate yet
+	// (agent.join_token): a token of `quantix node token create`, which
+	// carries the fingerprint of the cluster's agent CA, or the server's
+	// static server.join_token, which needs CAFile or CAFingerprint. Once
+	// enrolled the agent connects with its certificate only.
 	JoinToken string
+	// CAFile is a PEM file of the cluster's agent CA (agent.ca_cert), the
+	// server's <data_dir>/pki/agents/ca.crt: the server the agent enrolls
+	// with must have a certificate it issued.
+	CAFile string
+	// CAFingerprint is the SHA-256 fingerprint of the cluster's agent CA
+	// (agent.ca_fingerprint), as the server logs it: the server the agent
+	// enrolls with must have a certificate that CA issued.
+	CAFingerprint string
+	// CertDir holds the node's key, client certificate and the cluster's
+	// agent CA (node.key, node.crt, ca.crt, mode 0600); required.
+	CertDir string
 	// Backend drives the host. When it implements backend.HealthChecker its
 	// health travels with registrations and heartbeats; when it implements
 	// Relauncher the agent resyncs after each relaunch.
@@ -101,6 +117,14 @@ func (c Config) withDefaults() (Config, error) {
 	for _, s := range c.Servers {
 		if s == "" {
 			errs = append(errs, errors.New("an empty server address: list host:port addresses in agent.servers"))
+		}
+	}
+	if c.CertDir == "" {
+		errs = append(errs, errors.New("no directory for the node's certificate"))
+	}
+	if c.CAFingerprint != "" {
+		if _, err := nodecert.NormalizeFingerprint(c.CAFingerprint); err != nil {
+			errs = append(errs, fmt.Errorf("agent.ca_fingerprint: %w", err))
 		}
 	}
 	if c.Backend == nil {

@@ -5,16 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
+	"github.com/quantixvm/quantix/core/agent/nodecert"
 	"github.com/quantixvm/quantix/core/agent/wire"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -47,7 +49,13 @@ var errInvalid = errors.New("refused as invalid by the server: fix the agent's c
 // nodes at a bounded rate: the agent waits its longest backoff.
 var errLimited = errors.New("the server is limiting registrations of new nodes")
 
-// invalidRetry is how long the agent waits after an invalid registration.
+// errTaken marks an enrollment the server refused because the node name
+// has another host's certificate: the node must be removed first, so the
+// agent waits invalidRetry between attempts.
+var errTaken = errors.New("the node name is taken: another host holds its certificate")
+
+// invalidRetry is how long the agent waits after an invalid registration
+// or a taken node name.
 const invalidRetry = 5 * time.Minute
 
 // connectLoop dials the servers in turn until ctx ends, running a session
@@ -71,7 +79,7 @@ func (a *Agent) connectLoop(ctx context.Context) {
 		}
 		wait := b.next()
 		switch {
-		case errors.Is(err, errInvalid):
+		case errors.Is(err, errInvalid), errors.Is(err, errTaken):
 			wait = max(wait, invalidRetry)
 		case errors.Is(err, errLimited):
 			wait = max(wait, a.cfg.MaxBackoff)
@@ -80,6 +88,8 @@ func (a *Agent) connectLoop(ctx context.Context) {
 		// changes, and at least every half minute.
 		if msg := err.Error(); msg != last || time.Since(lastLogged) > 30*time.Second {
 			switch {
+			case errors.Is(err, errTaken):
+				a.log.Error("the server refused to enroll this host: its node name has another host's certificate; remove that node or set another agent.node_name", "server", server, "node", a.cfg.NodeName, "error", err, "retry_in", wait)
 			case errors.Is(err, errInvalid):
 				a.log.Error("the server refused the registration as invalid; fix the agent's configuration and restart the agent", "server", server, "node", a.cfg.NodeName, "error", err, "retry_in", wait)
 			case errors.Is(err, errLimited):
@@ -96,17 +106,6 @@ func (a *Agent) connectLoop(ctx context.Context) {
 		}
 	}
 }
-
-// tokenCreds puts the join token in the metadata of every call. The
-// transport is plain TCP (loopback or a trusted network), so it does not
-// ask for transport security.
-type tokenCreds string
-
-func (t tokenCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{wire.TokenMetadataKey: string(t)}, nil
-}
-
-func (tokenCreds) RequireTransportSecurity() bool { return false }
 
 // localAddr records the local address of the connection the dialer made.
 type localAddr struct {
@@ -136,14 +135,17 @@ func (l *localAddr) get() string {
 // attached reports whether the server accepted the session; err says why it
 // ended.
 func (a *Agent) connect(ctx context.Context, server string) (attached bool, err error) {
+	id := a.identity()
+	if id == nil {
+		if id, err = a.enroll(ctx, server); err != nil {
+			return false, err
+		}
+	}
 	local := &localAddr{}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(credentials.NewTLS(nodecert.ServerTLS(id.CA, a.clientCert))),
 		grpc.WithContextDialer(local.dial),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveInterval, Timeout: keepaliveTimeout, PermitWithoutStream: true}),
-	}
-	if a.cfg.JoinToken != "" {
-		opts = append(opts, grpc.WithPerRPCCredentials(tokenCreds(a.cfg.JoinToken)))
 	}
 	conn, err := grpc.NewClient(server, opts...)
 	if err != nil {
@@ -194,6 +196,7 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 		return false, fmt.Errorf("server %s: attaching the session: the server answered the hello with %T instead of a welcome; agent and server speak different protocols", server, first.GetMsg())
 	}
 	s := newSession(a, server, reg.GetNodeId(), reg.GetSessionId(), stream, stop)
+	s.client = client
 	s.shipLogs = a.logs != nil && first.GetWelcome().GetAcceptsLogs()
 	if a.logs != nil && !s.shipLogs {
 		a.mu.Lock()
@@ -219,15 +222,18 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 func callError(server, what string, err error) error {
 	st, _ := status.FromError(err)
 	switch st.Code() {
-	case codes.Unauthenticated:
-		return fmt.Errorf("server %s: %s: %s: %w; set agent.join_token to the server's server.join_token", server, what, st.Message(), errRefused)
-	case codes.PermissionDenied, codes.FailedPrecondition:
+	case codes.AlreadyExists:
+		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errTaken)
+	case codes.Unauthenticated, codes.PermissionDenied, codes.FailedPrecondition:
 		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errRefused)
 	case codes.InvalidArgument:
 		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errInvalid)
 	case codes.ResourceExhausted:
 		return fmt.Errorf("server %s: %s: %s: %w", server, what, st.Message(), errLimited)
 	case codes.Unavailable:
+		if strings.Contains(st.Message(), "handshake") || strings.Contains(st.Message(), "certificate") {
+			return fmt.Errorf("server %s: %s: TLS handshake failed (%s): %w; agent.servers must name servers of the cluster whose CA the join token (or agent.ca_fingerprint, agent.ca_cert) pins", server, what, st.Message(), errRefused)
+		}
 		return fmt.Errorf("server %s: %s: server unreachable (%s); is `quantixd server` running there and is agent.servers right?", server, what, st.Message())
 	}
 	return fmt.Errorf("server %s: %s: %w", server, what, err)

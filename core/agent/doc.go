@@ -4,8 +4,15 @@
 // periodic listings, and pushes that view to the control plane over the
 // agent protocol (proto/quantix/agent/v1), whose commands it runs.
 //
-// The agent dials the servers of its configuration in turn, registers its
-// node with the join token and keeps one Session stream open per session.
+// The agent dials the servers of its configuration in turn over TLS. On its
+// first connection it enrolls: it makes its own key and a certificate
+// request for its node name, presents the join token and keeps the client
+// certificate it gets, with the cluster's agent CA, in Config.CertDir; it
+// trusts the server by the CA fingerprint the join token carries (or
+// agent.ca_fingerprint, agent.ca_cert). From then on it connects with that
+// certificate only, registers its node (the certificate's) and keeps one
+// Session stream open per session, over which it renews the certificate
+// once two thirds of its validity have passed.
 // Reports travel up it: a change notification at once for each event, a full
 // sync after a random jitter on every (re)connect and whenever the backend's
 // event stream broke, the backend asked for a resync, the plugin was

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -15,7 +16,9 @@ import (
 	"github.com/quantixvm/quantix/core/agent"
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testenroll"
 	"github.com/quantixvm/quantix/internal/testid"
 	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/internal/wait"
@@ -183,31 +186,88 @@ type server struct {
 	logs *logRecorder
 	addr string
 	done chan error
+	// cluster is the test's agent CA and enrollment records, which every
+	// server of the test shares.
+	cluster *cluster
+}
+
+// cluster is the agent CA, server certificate and enrollment records the
+// servers of one test share, as the servers of one cluster do: an agent
+// enrolled with one is known to the next.
+type cluster struct {
+	ca      *pki.CA
+	cert    tls.Certificate
+	records *testenroll.Records
+	// token enrolls any number of agents and pins ca.
+	token string
+}
+
+var clusters sync.Map // testing.TB -> *cluster
+
+// clusterOf returns t's cluster, made on first use.
+func clusterOf(t testing.TB) *cluster {
+	if c, ok := clusters.Load(t); ok {
+		return c.(*cluster)
+	}
+	ca, cert := testenroll.TLS(t)
+	token := testenroll.Token(ca, "s3cret")
+	c := &cluster{ca: ca, cert: cert, records: testenroll.New(token, 1<<30), token: token}
+	clusters.Store(t, c)
+	t.Cleanup(func() { clusters.Delete(t) })
+	return c
+}
+
+// withIdentity fills in what an agent of t's cluster needs to enroll: the
+// cluster's join token and a certificate directory (StateDir when set, so
+// that an agent restarted on it keeps its certificate).
+func withIdentity(t testing.TB, cfg agent.Config) agent.Config {
+	if cfg.JoinToken == "" {
+		cfg.JoinToken = clusterOf(t).token
+	}
+	if cfg.CertDir == "" {
+		cfg.CertDir = cfg.StateDir
+	}
+	if cfg.CertDir == "" {
+		cfg.CertDir = t.TempDir()
+	}
+	return cfg
 }
 
 // startServer serves on addr ("" picks a free port).
-func startServer(t *testing.T, addr, token string) *server {
+func startServer(t *testing.T, addr string) *server {
 	t.Helper()
-	return startServerLogs(t, addr, token, newLogRecorder())
+	return startServerLogs(t, addr, newLogRecorder())
 }
 
 // startServerLogs serves on addr ("" picks a free port), appending the
 // log lines agents send to logs (nil: the server keeps none).
-func startServerLogs(t *testing.T, addr, token string, logs *logRecorder) *server {
+func startServerLogs(t *testing.T, addr string, logs *logRecorder) *server {
+	t.Helper()
+	return startServerOpts(t, addr, logs)
+}
+
+// startServerOpts is startServerLogs with opts set on the server's
+// options.
+func startServerOpts(t *testing.T, addr string, logs *logRecorder, opts ...func(*agentserver.Options)) *server {
 	t.Helper()
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
 	ln := listen(t, addr)
-	s := &server{disp: agentserver.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1)}
-	opts := agentserver.Options{
-		Handler: s.rec, Dispatcher: s.disp, JoinToken: token, Logger: testlog.New(t, hclog.Debug).Named("server"),
+	c := clusterOf(t)
+	s := &server{disp: agentserver.NewDispatcher(), rec: newRecorder(), logs: logs, addr: ln.Addr().String(), done: make(chan error, 1), cluster: c}
+	o := agentserver.Options{
+		Handler: s.rec, Dispatcher: s.disp, CA: c.ca, Certificate: c.cert, Enrollment: c.records,
+		Logger: testlog.New(t, hclog.Debug).Named("server"),
 	}
 	if logs != nil {
-		opts.Logs = logs
+		o.Logs = logs
+	}
+	for _, set := range opts {
+		set(&o)
 	}
 	var err error
-	s.srv, err = agentserver.New(opts)
+	s.srv, err = agentserver.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +302,7 @@ func runAgent(t *testing.T, cfg agent.Config) *agent.Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = testlog.New(t, hclog.Debug)
 	}
-	a, err := agent.New(cfg)
+	a, err := agent.New(withIdentity(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

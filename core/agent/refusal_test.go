@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -10,22 +11,33 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/quantixvm/quantix/core/agent"
+	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
 	"github.com/quantixvm/quantix/internal/wait"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 )
 
-// refusingServer answers every Register with one status and counts the
-// attempts: it stands for a server whose rules the agent's registration
-// does not meet.
+// refusingServer enrolls agents (over TLS, with the test cluster's CA)
+// but answers every Register with one status and counts the attempts: it
+// stands for a server whose rules the agent's registration does not meet.
 type refusingServer struct {
 	agentv1.UnimplementedAgentServiceServer
+	ca       *pki.CA
 	refusal  error
 	attempts atomic.Int64
 	addr     string
+}
+
+func (s *refusingServer) Enroll(_ context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
+	der, err := s.ca.SignClientCSR(req.GetCsr(), req.GetNodeName(), time.Hour)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return &agentv1.EnrollResponse{Certificate: der, CaCertificate: s.ca.Certificate().Raw}, nil
 }
 
 func (s *refusingServer) Register(context.Context, *agentv1.RegisterRequest) (*agentv1.RegisterResponse, error) {
@@ -39,8 +51,9 @@ func startRefusingServer(t *testing.T, refusal error) *refusingServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &refusingServer{refusal: refusal, addr: ln.Addr().String()}
-	g := grpc.NewServer()
+	c := clusterOf(t)
+	s := &refusingServer{ca: c.ca, refusal: refusal, addr: ln.Addr().String()}
+	g := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{c.cert}, ClientCAs: c.ca.Pool(), ClientAuth: tls.VerifyClientCertIfGiven})))
 	agentv1.RegisterAgentServiceServer(g, s)
 	go func() { _ = g.Serve(ln) }()
 	t.Cleanup(g.Stop)
@@ -82,7 +95,7 @@ func TestAgentBacksOffWhenLimited(t *testing.T) {
 // node name the server would refuse.
 func TestAgentRefusesBadNodeName(t *testing.T) {
 	b := testlibvirt.LaunchTestDriver(t)
-	_, err := agent.New(agent.Config{NodeName: "../../etc/x y", Servers: []string{"127.0.0.1:1"}, Backend: b})
+	_, err := agent.New(withIdentity(t, agent.Config{NodeName: "../../etc/x y", Servers: []string{"127.0.0.1:1"}, Backend: b}))
 	if err == nil || !strings.Contains(err.Error(), `agent.node_name: "../../etc/x y" may only contain letters, digits`) {
 		t.Errorf("agent.New with a bad node name: %v", err)
 	}

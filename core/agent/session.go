@@ -26,6 +26,8 @@ type session struct {
 	nodeID string
 	id     string
 	stream grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage]
+	// client renews the node's certificate over the session's connection.
+	client agentv1.AgentServiceClient
 	// end cancels the stream's context: a Recv or Send blocked on it
 	// returns.
 	end context.CancelFunc
@@ -74,6 +76,9 @@ func (s *session) run(ctx context.Context) error {
 	wg.Go(func() { cancel(s.report(ctx)) })
 	if s.shipLogs {
 		wg.Go(func() { cancel(s.sendLogs(ctx)) })
+	}
+	if s.client != nil {
+		wg.Go(func() { s.a.renewLoop(ctx, s.client) })
 	}
 	<-ctx.Done()
 	err := context.Cause(ctx)

@@ -180,7 +180,7 @@ func startAgent(t *testing.T, cfg agent.Config) (*agent.Agent, func()) {
 	if cfg.Logger == nil {
 		cfg.Logger = testlog.New(t, hclog.Debug)
 	}
-	a, err := agent.New(cfg)
+	a, err := agent.New(withIdentity(t, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestVMLogLinesSurviveFailures(t *testing.T) {
 	appendLog(t, path, "while no server is there")
 	logs.setBlock(nil)
 	close(gate)
-	startServerLogs(t, srv.addr, "", logs)
+	startServerLogs(t, srv.addr, logs)
 	got := logs.waitMessages(t, id, 20*time.Second, "in flight when the session breaks", "while no server is there")
 	if d := logs.duplicates(); d != 0 {
 		t.Errorf("%d lines were appended twice; entries: %q", d, messages(got))
@@ -303,7 +303,7 @@ func TestVMLogLinesSurviveFailures(t *testing.T) {
 // carries on from where the server acknowledged the log: it sends the lines
 // written meanwhile and none of those sent before.
 func TestVMLogOffsetsSurviveRestart(t *testing.T) {
-	srv := startServer(t, "", "")
+	srv := startServer(t, "")
 	b := testlibvirt.LaunchTestDriver(t)
 	dir := t.TempDir()
 	cfg := agent.Config{NodeName: "node-" + testid.Hex(3), Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, StateDir: dir}
@@ -382,7 +382,7 @@ func (s *streamCounter) streamCalls(id string) int {
 // followed while it runs and for the linger after it stopped, then no more
 // until it runs again.
 func TestVMLogFollowedWhileRunning(t *testing.T) {
-	srv := startServer(t, "", "")
+	srv := startServer(t, "")
 	td := testlibvirt.LaunchTestDriver(t)
 	b := newStreamCounter(td)
 	// Scans every 50ms: the log of a VM that stopped is no longer followed
@@ -439,7 +439,7 @@ func TestVMLogFollowedWhileRunning(t *testing.T) {
 // agent of a server that keeps none keeps its session.
 func TestVMLogsNotShipped(t *testing.T) {
 	t.Run("disabled", func(t *testing.T) {
-		srv := startServer(t, "", "")
+		srv := startServer(t, "")
 		td := testlibvirt.LaunchTestDriver(t)
 		b := newStreamCounter(td)
 		runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 200 * time.Millisecond, DisableQEMULogs: true})
@@ -457,7 +457,7 @@ func TestVMLogsNotShipped(t *testing.T) {
 		})
 	})
 	t.Run("server keeps none", func(t *testing.T) {
-		srv := startServerLogs(t, "", "", nil)
+		srv := startServerLogs(t, "", nil)
 		b := testlibvirt.LaunchTestDriver(t)
 		appendLog(t, filepath.Join(b.LogDir, testDomain+".log"), "kept by the agent")
 		runAgent(t, agent.Config{Servers: []string{srv.addr}, Backend: b, HeartbeatInterval: 100 * time.Millisecond})
@@ -486,7 +486,7 @@ func entryOffset(t *testing.T, e logsink.Entry) int64 {
 // under the VM that wrote it and no other, and the deleted VM's log is no
 // longer followed.
 func TestVMLogOfReusedName(t *testing.T) {
-	srv := startServer(t, "", "")
+	srv := startServer(t, "")
 	sb := sim.New(sim.WithLogger(testlog.New(t, hclog.Warn)))
 	in, err := pluginhost.InProcess(context.Background(), "sim", sb, sim.Config{Hostname: "sim-" + testid.Hex(3)}.Settings())
 	if err != nil {
@@ -562,7 +562,7 @@ func TestVMLogOfReusedName(t *testing.T) {
 // agent, back on the same state dir, sends the rest of the rotated file and
 // the new file: no line lost, none twice.
 func TestVMLogRotatedWhileAway(t *testing.T) {
-	srv := startServer(t, "", "")
+	srv := startServer(t, "")
 	sb := sim.New(sim.WithLogger(testlog.New(t, hclog.Warn)))
 	in, err := pluginhost.InProcess(context.Background(), "sim", sb, sim.Config{Hostname: "sim-" + testid.Hex(3)}.Settings())
 	if err != nil {

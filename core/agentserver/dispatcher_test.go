@@ -24,8 +24,8 @@ func (s serving) Connected() []string { return s.nodes }
 // TestDispatcher routes by node and forgets a node once unregistered or
 // once its executor stops serving it.
 func TestDispatcher(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	a.mustConnect("n1")
 	ctx := context.Background()
 	if got := e.disp.Connected(); len(got) != 1 || got[0] != a.node {

@@ -1,7 +1,12 @@
 // Package agentserver is the control plane's end of the agent protocol
 // (proto/quantix/agent/v1): the gRPC service node agents dial.
 //
-// A Server authenticates agents by the join token, registers their nodes
+// A Server speaks TLS only, with a certificate of the cluster's agent CA.
+// It enrolls agents that present a join token (Enroll: their certificate
+// request is signed for the node name they ask, unless that node already
+// has an active certificate), knows every other call's agent by its client
+// certificate, which must not be revoked, renews certificates over the
+// session (Renew), registers their nodes
 // through a nodeapi.ReportHandler, keeps one session per node (a newer
 // registration supersedes the older session; three missed heartbeats end
 // one) and applies each session's reports in order, dropping those of
@@ -17,7 +22,8 @@
 //
 //	disp := agentserver.NewDispatcher()
 //	svc, _ := controlplane.New(controlplane.Options{Store: st, Executor: disp})
-//	srv, _ := agentserver.New(agentserver.Options{Handler: svc.Reconciler(), Dispatcher: disp, JoinToken: token, Logs: pipeline})
+//	srv, _ := agentserver.New(agentserver.Options{Handler: svc.Reconciler(), Dispatcher: disp,
+//		CA: ca, Certificate: cert, Enrollment: enrollSvc, Logs: pipeline})
 //	go srv.Serve(ln)
 //	defer srv.Close(ctx)
 package agentserver

@@ -22,8 +22,8 @@ func (r *recorder) registrations() int {
 // ResourceExhausted saying why, and nodes already registered still
 // register again.
 func TestAgentServerBoundsNewNodes(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	refused := 0
 	for i := range 200 {
 		err := a.register(fmt.Sprintf("junk-%03d", i), time.Minute)
@@ -49,11 +49,11 @@ func TestAgentServerBoundsNewNodes(t *testing.T) {
 // TestAgentServerBoundsNewNodesInAll: the bound over all peers holds, and
 // a node the inventory knows (KnownNode) is not charged.
 func TestAgentServerBoundsNewNodesInAll(t *testing.T) {
-	e := startAgentServer(t, "", nil, func(o *Options) {
+	e := startAgentServer(t, nil, func(o *Options) {
 		o.NewNodes = NewNodeLimit{PeerBurst: 100, TotalBurst: 2, TotalPerSecond: 0.001}
 		o.KnownNode = func(_ context.Context, name string) (bool, error) { return strings.HasPrefix(name, "old-"), nil }
 	})
-	a := dialScripted(t, e.addr, "")
+	a := dialScripted(t, e)
 	for i := range 5 {
 		if err := a.register(fmt.Sprintf("old-%d", i), time.Minute); err != nil {
 			t.Fatalf("a known node: %v", err)

@@ -73,8 +73,8 @@ func (a *scripted) recvLogAck() *agentv1.LogAck {
 // entries; a failed append is answered with its error.
 func TestAgentServerStoresLogLines(t *testing.T) {
 	app := &appender{}
-	e := startAgentServer(t, "", nil, func(o *Options) { o.Logs = app })
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil, func(o *Options) { o.Logs = app })
+	a := dialScripted(t, e)
 	a.mustConnect("n1")
 	if !a.welcome.GetAcceptsLogs() {
 		t.Fatalf("welcome of a server with a log appender: %v; want accepts_logs", a.welcome)
@@ -131,8 +131,8 @@ func TestAgentServerStoresLogLines(t *testing.T) {
 // its welcome and answers log batches with an error, and the session goes
 // on.
 func TestAgentServerWithoutLogs(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	a.mustConnect("n1")
 	if a.welcome.GetAcceptsLogs() {
 		t.Errorf("welcome of a server without a log appender: %v", a.welcome)

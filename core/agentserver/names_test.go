@@ -16,8 +16,8 @@ import (
 // names; a bad one is refused with InvalidArgument naming the field and
 // the rule, and never reaches the handler.
 func TestAgentServerRefusesBadNodeNames(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	for _, tc := range []struct{ name, want string }{
 		{strings.Repeat("n", 5000), "node_name: 5000 characters, at most 64 allowed"},
 		{"../../etc/x y", `node_name: "../../etc/x y" may only contain letters, digits, '.', '_' and '-'`},
@@ -44,13 +44,21 @@ func TestAgentServerRefusesBadNodeNames(t *testing.T) {
 // server sees the agent connect from; the one the agent claims is kept
 // beside it, and a claimed address that is no address is refused.
 func TestAgentServerRecordsPeerAddress(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	req := func(name, addr string) *agentv1.RegisterRequest {
 		return &agentv1.RegisterRequest{ProtocolVersion: agentv1.ProtocolVersion_PROTOCOL_VERSION_1, NodeName: name, Address: addr,
 			Backend: &agentv1.BackendInfo{Name: "libvirt", Healthy: true}}
 	}
-	if _, err := a.client.Register(context.Background(), req("n1", "203.0.113.9")); err != nil {
+	n1, err := a.clientFor("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := a.clientFor("n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n1.Register(context.Background(), req("n1", "203.0.113.9")); err != nil {
 		t.Fatal(err)
 	}
 	e.rec.mu.Lock()
@@ -63,7 +71,7 @@ func TestAgentServerRecordsPeerAddress(t *testing.T) {
 		{strings.Repeat("1", 300), "address: 300 characters, at most 255 allowed"},
 		{"../../etc/x y", `address: "../../etc/x y" may only contain letters, digits`},
 	} {
-		_, err := a.client.Register(context.Background(), req("n2", tc.addr))
+		_, err := n2.Register(context.Background(), req("n2", tc.addr))
 		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("claimed address %.20q: %v; want InvalidArgument containing %q", tc.addr, err, tc.want)
 		}

@@ -2,12 +2,11 @@ package agentserver
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,13 +14,13 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/quantixvm/quantix/core/agent/wire"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/pki"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
@@ -49,6 +48,8 @@ var (
 	errServerClosing = errors.New("the server is shutting down")
 	errMissedBeats   = errors.New("no heartbeat for three heartbeat intervals")
 	errNeverAttached = errors.New("the agent registered but never opened its session stream")
+	errRevoked       = errors.New("the node's certificate was revoked")
+	errEnded         = errors.New("the server ended the session")
 )
 
 // Options configure a Server.
@@ -58,9 +59,18 @@ type Options struct {
 	// Dispatcher routes commands to the nodes: each attached session
 	// registers itself for its node.
 	Dispatcher *Dispatcher
-	// JoinToken is what agents must present (server.join_token); empty
-	// takes agents on loopback only.
-	JoinToken string
+	// CA is the cluster's agent CA (<data_dir>/pki/agents): it issues the
+	// nodes' client certificates and verifies them (required).
+	CA *pki.CA
+	// Certificate is the server's certificate on the agent port, issued by
+	// CA (required).
+	Certificate tls.Certificate
+	// Enrollment redeems join tokens and keeps the nodes' certificates
+	// (required).
+	Enrollment Enrollment
+	// ClientCertTTL is how long an issued node certificate is valid; zero
+	// means DefaultClientCertTTL.
+	ClientCertTTL time.Duration
 	// Logs takes the VM log lines agents send (source qemu); nil refuses
 	// them, and agents then keep them.
 	Logs LogAppender
@@ -81,8 +91,9 @@ type LogAppender interface {
 }
 
 // Server is the control plane's end of the agent protocol
-// (proto/quantix/agent/v1): it authenticates agents by their join token,
-// registers their nodes, keeps one session per node, applies each
+// (proto/quantix/agent/v1), over TLS only: it enrolls agents presenting a
+// join token, issuing them a client certificate for their node, knows each
+// agent by its certificate afterwards, registers their nodes, keeps one session per node, applies each
 // session's reports in order through the ReportHandler (dropping those of
 // superseded sessions and those not newer than the last applied), answers
 // heartbeats, carries the Dispatcher's commands down to the agents, and
@@ -93,10 +104,16 @@ type Server struct {
 
 	handler    nodeapi.ReportHandler
 	dispatcher *Dispatcher
-	token      string
-	logs       LogAppender
-	log        hclog.Logger
-	grpc       *grpc.Server
+	ca         *pki.CA
+	enroll     Enrollment
+	certTTL    time.Duration
+	// enrollMu serialises enrollments.
+	enrollMu sync.Mutex
+	// identify says which agent a call is from.
+	identify func(context.Context) (identity, bool)
+	logs     LogAppender
+	log      hclog.Logger
+	grpc     *grpc.Server
 
 	knownNode func(ctx context.Context, name string) (bool, error)
 	limiter   *newNodeLimiter
@@ -120,8 +137,35 @@ type agentNode struct {
 
 // New returns the server; serve it with Serve.
 func New(opts Options) (*Server, error) {
+	tlsConf := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{opts.Certificate},
+		// Enroll is taken without a client certificate; every other call
+		// checks for one (authenticate). One given must verify.
+		ClientAuth: tls.VerifyClientCertIfGiven,
+	}
+	if opts.CA != nil {
+		tlsConf.ClientCAs = opts.CA.Pool()
+	}
+	return newServer(opts, credentials.NewTLS(tlsConf), tlsIdentity)
+}
+
+// newServer is New with the transport credentials of the agent port and
+// how a call's agent is identified through them; the TLS of New and
+// tlsIdentity outside of benchmarks comparing transports.
+func newServer(opts Options, creds credentials.TransportCredentials, identify func(context.Context) (identity, bool)) (*Server, error) {
 	if opts.Handler == nil || opts.Dispatcher == nil {
 		return nil, errors.New("agent server: a report handler and a dispatcher are required")
+	}
+	if opts.CA == nil || opts.Enrollment == nil || len(opts.Certificate.Certificate) == 0 {
+		return nil, errors.New("agent server: the agent CA, a server certificate and the enrollment records are required (the agent port speaks TLS only)")
+	}
+	if opts.ClientCertTTL < 0 {
+		return nil, fmt.Errorf("agent server: client certificate ttl %s is negative", opts.ClientCertTTL)
+	}
+	ttl := opts.ClientCertTTL
+	if ttl == 0 {
+		ttl = DefaultClientCertTTL
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -130,7 +174,9 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		handler:    opts.Handler,
 		dispatcher: opts.Dispatcher,
-		token:      opts.JoinToken,
+		ca:         opts.CA,
+		enroll:     opts.Enrollment,
+		certTTL:    ttl,
 		logs:       opts.Logs,
 		log:        logger.Named("agentserver"),
 		nodes:      make(map[string]*agentNode),
@@ -139,18 +185,22 @@ func New(opts Options) (*Server, error) {
 		knownNode:  opts.KnownNode,
 		limiter:    newNewNodeLimiter(opts.NewNodes),
 	}
+	s.identify = identify
 	s.grpc = grpc.NewServer(
+		grpc.Creds(creds),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-			if err := s.authenticate(ctx); err != nil {
+			ctx, err := s.authenticate(ctx, info.FullMethod)
+			if err != nil {
 				return nil, err
 			}
 			return handler(ctx, req)
 		}),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-			if err := s.authenticate(ss.Context()); err != nil {
+			ctx, err := s.authenticate(ss.Context(), info.FullMethod)
+			if err != nil {
 				return err
 			}
-			return handler(srv, ss)
+			return handler(srv, &identifiedStream{ServerStream: ss, ctx: ctx})
 		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
@@ -162,11 +212,6 @@ func New(opts Options) (*Server, error) {
 // Serve takes agent connections on ln until Close; it returns nil after
 // Close.
 func (s *Server) Serve(ln net.Listener) error {
-	if s.token == "" {
-		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-			s.log.Warn("server.join_token is empty: only agents connecting over loopback are taken; set it to let agents of other hosts join", "addr", ln.Addr().String())
-		}
-	}
 	if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("serving agents on %s: %w", ln.Addr(), err)
 	}
@@ -207,47 +252,20 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 }
 
-// authenticate checks the join token of a call: with a token configured
-// it must be presented and match; without one, only loopback peers are
-// taken.
-func (s *Server) authenticate(ctx context.Context) error {
-	from := peerAddr(ctx)
-	if s.token == "" {
-		if isLoopback(ctx) {
-			return nil
-		}
-		s.log.Warn("agent refused: it connects from another host and this server has no join token", "peer", from)
-		return status.Error(codes.Unauthenticated, "this server has no join token, so it only takes agents connecting over loopback: set server.join_token on the server and the same agent.join_token on the agent")
-	}
-	var got []string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		got = md.Get(wire.TokenMetadataKey)
-	}
-	if len(got) == 0 || got[0] == "" {
-		s.log.Warn("agent refused: no join token presented", "peer", from)
-		return status.Error(codes.Unauthenticated, "no join token presented: this server requires one; set agent.join_token to the server's server.join_token")
-	}
-	if subtle.ConstantTimeCompare([]byte(got[0]), []byte(s.token)) != 1 {
-		s.log.Warn("agent refused: wrong join token", "peer", from)
-		return status.Error(codes.Unauthenticated, "join token rejected: agent.join_token does not match the server's server.join_token")
-	}
-	return nil
+// identifiedStream carries the identity authenticate found to the
+// stream's handler.
+type identifiedStream struct {
+	grpc.ServerStream
+	ctx context.Context
 }
+
+func (s *identifiedStream) Context() context.Context { return s.ctx }
 
 func peerAddr(ctx context.Context) string {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		return p.Addr.String()
 	}
 	return ""
-}
-
-func isLoopback(ctx context.Context) bool {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return false
-	}
-	tcp, ok := p.Addr.(*net.TCPAddr)
-	return ok && tcp.IP.IsLoopback()
 }
 
 // node returns the state of node id, making it on first use.
@@ -268,9 +286,16 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	if v := req.GetProtocolVersion(); v != agentv1.ProtocolVersion_PROTOCOL_VERSION_1 {
 		return nil, status.Errorf(codes.FailedPrecondition, "agent protocol version %d is not supported: this server speaks version 1; run agents of the server's release", v)
 	}
-	name := req.GetNodeName()
-	if strings.TrimSpace(name) == "" {
-		return nil, status.Error(codes.InvalidArgument, "node_name is empty: set agent.node_name")
+	id, ok := identityFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no client certificate")
+	}
+	// The node is the one the certificate names; a name in the request
+	// must be the same.
+	name := id.node
+	if claimed := req.GetNodeName(); claimed != "" && claimed != name {
+		s.log.Warn("registration refused: the node name differs from the certificate's", "peer", peerAddr(ctx), "certificate_node", name, "node_name", claimed)
+		return nil, status.Errorf(codes.PermissionDenied, "this agent's certificate is for node %q, not %q: set agent.node_name to %q, or remove the agent's node.crt and node.key under <data_dir>/agent and enroll as %q with a new join token", name, claimed, name, claimed)
 	}
 	// Node names follow the rules of VM names: they name directories and
 	// appear in logs and URLs.
@@ -289,6 +314,7 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	reg := registrationFromProto(req)
+	reg.NodeName = name
 	// The node's address is the one its agent connects from; what the
 	// agent claims is kept beside it.
 	if host, _, err := net.SplitHostPort(peerAddr(ctx)); err == nil {
@@ -311,6 +337,7 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	}
 	n := s.node(nodeID)
 	sess := newAgentSession(s, n, nodeID, name, uuid.NewString(), hb)
+	sess.serial = id.serial
 	n.mu.Lock()
 	old := n.cur
 	n.cur = sess
@@ -410,6 +437,9 @@ func (s *Server) Session(stream grpc.BidiStreamingServer[agentv1.AgentMessage, a
 		n.mu.Lock()
 		sess = n.cur
 		n.mu.Unlock()
+	}
+	if id, ok := identityFrom(stream.Context()); !ok || sess != nil && sess.name != id.node {
+		return status.Errorf(codes.PermissionDenied, "session %s is not a session of the node this agent's certificate names", hello.GetSessionId())
 	}
 	if sess == nil || sess.id != hello.GetSessionId() {
 		return status.Errorf(codes.FailedPrecondition, "session %s is not the current session of node %s (superseded, expired or unknown): register again", hello.GetSessionId(), hello.GetNodeId())

@@ -2,6 +2,7 @@ package agentserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,14 +15,15 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
-	"github.com/quantixvm/quantix/core/agent/wire"
+	"github.com/quantixvm/quantix/core/agent/nodecert"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testenroll"
 	"github.com/quantixvm/quantix/internal/testid"
 	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/internal/teststore"
@@ -120,11 +122,21 @@ type agentServerEnv struct {
 	addr string
 	disp *Dispatcher
 	rec  *recorder
+	ca   *pki.CA
+	// enroll holds the join token agentToken, good for any number of
+	// enrollments.
+	enroll *testenroll.Records
+
+	mu  sync.Mutex
+	ids map[string]*nodecert.Identity // the certificates scripted agents enrolled
 }
 
+// agentToken is the join token of the test servers.
+const agentToken = "s3cret"
+
 // startAgentServer serves agents on ln (nil: a free loopback port), with
-// token and whatever opts set.
-func startAgentServer(t *testing.T, token string, ln net.Listener, opts ...func(*Options)) *agentServerEnv {
+// whatever opts set.
+func startAgentServer(t *testing.T, ln net.Listener, opts ...func(*Options)) *agentServerEnv {
 	t.Helper()
 	if ln == nil {
 		var err error
@@ -132,8 +144,9 @@ func startAgentServer(t *testing.T, token string, ln net.Listener, opts ...func(
 			t.Fatal(err)
 		}
 	}
-	e := &agentServerEnv{addr: ln.Addr().String(), disp: NewDispatcher(), rec: newRecorder()}
-	o := Options{Handler: e.rec, Dispatcher: e.disp, JoinToken: token, Logger: testlog.New(t, hclog.Debug)}
+	ca, cert := testenroll.TLS(t)
+	e := &agentServerEnv{addr: ln.Addr().String(), disp: NewDispatcher(), rec: newRecorder(), ca: ca, ids: map[string]*nodecert.Identity{}, enroll: testenroll.New(agentToken, 1<<30)}
+	o := Options{Handler: e.rec, Dispatcher: e.disp, CA: ca, Certificate: cert, Enrollment: e.enroll, Logger: testlog.New(t, hclog.Debug)}
 	for _, set := range opts {
 		set(&o)
 	}
@@ -157,12 +170,15 @@ func startAgentServer(t *testing.T, token string, ln net.Listener, opts ...func(
 	return e
 }
 
-// scripted is an agent speaking the protocol by hand.
+// scripted is an agent speaking the protocol by hand. It enrolls each node
+// name it registers as with the server's join token, and calls as that
+// node with its certificate.
 type scripted struct {
 	t       *testing.T
-	conn    *grpc.ClientConn
+	env     *agentServerEnv
+	conns   map[string]*grpc.ClientConn
+	conn    *grpc.ClientConn // of the last node registered
 	client  agentv1.AgentServiceClient
-	token   string
 	node    string
 	session string
 	stream  grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage]
@@ -170,24 +186,69 @@ type scripted struct {
 	welcome *agentv1.Welcome
 }
 
-func dialScripted(t *testing.T, addr, token string) *scripted {
-	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return &scripted{t: t, conn: conn, client: agentv1.NewAgentServiceClient(conn), token: token}
+func dialScripted(t *testing.T, e *agentServerEnv) *scripted {
+	return &scripted{t: t, env: e, conns: map[string]*grpc.ClientConn{}}
 }
 
-func (a *scripted) ctx(parent context.Context) context.Context {
-	if a.token == "" {
-		return parent
+// enroll gets a certificate for name with the join token.
+func (a *scripted) enroll(name, token string) (*nodecert.Identity, error) {
+	conn, err := grpc.NewClient(a.env.addr, grpc.WithTransportCredentials(credentials.NewTLS(nodecert.PinnedTLS(a.env.ca.Fingerprint(), nil))))
+	if err != nil {
+		a.t.Fatal(err)
 	}
-	return metadata.AppendToOutgoingContext(parent, wire.TokenMetadataKey, a.token)
+	defer conn.Close()
+	key, csr, err := nodecert.NewRequest(name)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	resp, err := agentv1.NewAgentServiceClient(conn).Enroll(context.Background(), &agentv1.EnrollRequest{JoinToken: token, NodeName: name, Csr: csr})
+	if err != nil {
+		return nil, err
+	}
+	return nodecert.Save(a.t.TempDir(), key, resp.GetCertificate(), resp.GetCaCertificate())
 }
+
+// dialAs connects with id's certificate.
+func (a *scripted) dialAs(id *nodecert.Identity) *grpc.ClientConn {
+	conn, err := grpc.NewClient(a.env.addr, grpc.WithTransportCredentials(credentials.NewTLS(nodecert.ServerTLS(id.CA, func() *tls.Certificate { return &id.Cert }))))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// clientFor is the client calling as node name, enrolled on first use by
+// any scripted agent of the server: the scripted agents of a test are one
+// host's agent connecting again.
+func (a *scripted) clientFor(name string) (agentv1.AgentServiceClient, error) {
+	conn := a.conns[name]
+	if conn == nil {
+		a.env.mu.Lock()
+		defer a.env.mu.Unlock()
+		id := a.env.ids[name]
+		if id == nil {
+			var err error
+			if id, err = a.enroll(name, agentToken); err != nil {
+				return nil, err
+			}
+			a.env.ids[name] = id
+		}
+		conn = a.dialAs(id)
+		a.conns[name] = conn
+	}
+	a.conn = conn
+	return agentv1.NewAgentServiceClient(conn), nil
+}
+
+func (a *scripted) ctx(parent context.Context) context.Context { return parent }
 
 func (a *scripted) register(name string, heartbeat time.Duration) error {
+	client, err := a.clientFor(name)
+	if err != nil {
+		return err
+	}
+	a.client = client
 	resp, err := a.client.Register(a.ctx(context.Background()), &agentv1.RegisterRequest{
 		ProtocolVersion:     agentv1.ProtocolVersion_PROTOCOL_VERSION_1,
 		NodeName:            name,
@@ -274,68 +335,9 @@ func runningVM(id string) *backendv1.VM {
 	return &backendv1.VM{Id: id, Name: "vm-" + id[:4], State: backendv1.PowerState_POWER_STATE_RUNNING}
 }
 
-func TestAgentServerJoinToken(t *testing.T) {
-	e := startAgentServer(t, "s3cret", nil)
-	for _, c := range []struct{ token, want string }{
-		{"", "no join token presented"},
-		{"wrong", "join token rejected"},
-	} {
-		a := dialScripted(t, e.addr, c.token)
-		err := a.register("n1", time.Minute)
-		if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "agent.join_token") {
-			t.Errorf("register with token %q: %v; want Unauthenticated saying %q and naming agent.join_token", c.token, err, c.want)
-		}
-		a.node, a.session = "x", "y"
-		if err := a.attach(); status.Code(err) != codes.Unauthenticated {
-			t.Errorf("session with token %q: %v; want Unauthenticated", c.token, err)
-		}
-	}
-	if len(e.rec.regs) != 0 {
-		t.Errorf("refused agents reached the handler: %+v", e.rec.regs)
-	}
-	a := dialScripted(t, e.addr, "s3cret")
-	a.mustConnect("n1")
-	if got := e.rec.regs[0]; got.NodeName != "n1" || got.Address != "127.0.0.1" || got.Host.CPUs != 2 || !got.Backend.Healthy {
-		t.Errorf("registration = %+v", got)
-	}
-}
-
-// TestAgentServerLoopbackOnly: without a join token only loopback agents
-// are taken.
-func TestAgentServerLoopbackOnly(t *testing.T) {
-	ip := nonLoopbackIP(t)
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := startAgentServer(t, "", ln)
-	a := dialScripted(t, e.addr, "")
-	err = a.register("n1", time.Minute)
-	if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "server.join_token") {
-		t.Errorf("register from %s: %v; want Unauthenticated naming server.join_token", ip, err)
-	}
-	lo := startAgentServer(t, "", nil)
-	dialScripted(t, lo.addr, "").mustConnect("n1")
-}
-
-func nonLoopbackIP(t *testing.T) string {
-	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
-			return n.IP.String()
-		}
-	}
-	t.Skip("SKIPPED LOUDLY: this machine has no non-loopback IPv4 address to connect from")
-	return ""
-}
-
 func TestAgentServerDropsStaleReports(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	a.mustConnect("n1")
 	idA, idB, idC := "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002", "cccccccc-0000-4000-8000-000000000003"
 	a.report(a.session, 1, &agentv1.Change{Vm: runningVM(idA), VmId: idA})
@@ -375,11 +377,11 @@ func TestAgentServerDropsStaleReports(t *testing.T) {
 }
 
 func TestAgentServerNewSessionSupersedes(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	old := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	old := dialScripted(t, e)
 	old.mustConnect("n1")
 	oldSession := old.session
-	next := dialScripted(t, e.addr, "")
+	next := dialScripted(t, e)
 	next.mustConnect("n1")
 	if next.node != old.node || next.session == oldSession {
 		t.Fatalf("second registration: node %s session %s; first: node %s session %s", next.node, next.session, old.node, oldSession)
@@ -417,8 +419,8 @@ func TestAgentServerNewSessionSupersedes(t *testing.T) {
 }
 
 func TestAgentServerCommands(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	a.mustConnect("n1")
 	id := "aaaaaaaa-0000-4000-8000-000000000001"
 
@@ -507,8 +509,8 @@ func TestAgentServerCommands(t *testing.T) {
 // goes away, and every later one, fail at once as unavailable; the API
 // answers 503 for the node's VMs.
 func TestAgentServerDisconnectFailsFast(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	a.mustConnect("n1")
 	id := "aaaaaaaa-0000-4000-8000-000000000001"
 	errc := make(chan error, 1)
@@ -558,8 +560,8 @@ func TestAgentServerDisconnectFailsFast(t *testing.T) {
 // TestAgentServerMissedHeartbeats: an agent silent for three heartbeat
 // intervals is cut off though its connection stays open.
 func TestAgentServerMissedHeartbeats(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	if err := a.register("n1", 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
@@ -578,16 +580,28 @@ func TestAgentServerMissedHeartbeats(t *testing.T) {
 }
 
 func TestAgentServerRefusesBadRequests(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
-	_, err := a.client.Register(context.Background(), &agentv1.RegisterRequest{NodeName: "n1"})
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
+	client, err := a.clientFor("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Register(context.Background(), &agentv1.RegisterRequest{NodeName: "n1"})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "protocol version") {
 		t.Errorf("register without a protocol version: %v", err)
 	}
-	_, err = a.client.Register(context.Background(), &agentv1.RegisterRequest{ProtocolVersion: agentv1.ProtocolVersion_PROTOCOL_VERSION_1})
-	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "agent.node_name") {
-		t.Errorf("register without a node name: %v", err)
+	// The node is the certificate's: a request naming another is refused,
+	// one naming none registers the certificate's node.
+	_, err = client.Register(context.Background(), &agentv1.RegisterRequest{ProtocolVersion: agentv1.ProtocolVersion_PROTOCOL_VERSION_1, NodeName: "n2"})
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), `certificate is for node "n1", not "n2": set agent.node_name to "n1"`) {
+		t.Errorf("register as another node than the certificate's: %v", err)
 	}
+	if _, err = client.Register(context.Background(), &agentv1.RegisterRequest{ProtocolVersion: agentv1.ProtocolVersion_PROTOCOL_VERSION_1}); err != nil {
+		t.Errorf("register without a node name: %v", err)
+	} else if got := e.rec.regs[0].NodeName; got != "n1" {
+		t.Errorf("registered node %q, want the certificate's n1", got)
+	}
+	a.client = client
 	a.node, a.session = "nowhere", "nothing"
 	if err := a.attach(); status.Code(err) != codes.FailedPrecondition {
 		t.Errorf("attaching an unknown session: %v", err)
@@ -595,8 +609,8 @@ func TestAgentServerRefusesBadRequests(t *testing.T) {
 }
 
 func TestAgentServerCloseEndsSessions(t *testing.T) {
-	e := startAgentServer(t, "", nil)
-	a := dialScripted(t, e.addr, "")
+	e := startAgentServer(t, nil)
+	a := dialScripted(t, e)
 	a.mustConnect("n1")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -3,6 +3,7 @@ package agentserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ type agentSession struct {
 	name      string
 	id        string
 	heartbeat time.Duration
+	// serial is the agent's client certificate's.
+	serial string
 
 	// ctx ends with the session; its cause says why.
 	ctx    context.Context
@@ -67,7 +70,7 @@ func (s *agentSession) Disconnect(nodeID, reason string) bool {
 		return false
 	}
 	s.srv.log.Info("ending the session of a node", "node", s.name, "session", s.id, "reason", reason)
-	s.end(errors.New(reason))
+	s.end(fmt.Errorf("%w: %s", errEnded, reason))
 	return true
 }
 
@@ -326,6 +329,10 @@ func endStatus(cause error) error {
 		return status.Error(codes.Aborted, errSuperseded.Error()+": register again")
 	case errors.Is(cause, errServerClosing):
 		return status.Error(codes.Unavailable, errServerClosing.Error())
+	case errors.Is(cause, errEnded):
+		return status.Error(codes.Aborted, cause.Error())
+	case errors.Is(cause, errRevoked):
+		return status.Error(codes.Unauthenticated, cause.Error())
 	case errors.Is(cause, errMissedBeats):
 		return status.Error(codes.DeadlineExceeded, errMissedBeats.Error()+": register again")
 	}

@@ -68,8 +68,9 @@ type nodeRemovedReply struct {
 }
 
 // deleteNode: DELETE /api/nodes/{id or name}[?force=true], 200 with the
-// node as it was; refused (409) while its agent is connected or it holds
-// VMs, unless forced, and while it holds managed VMs even when forced.
+// node as it was; refused (409) while it holds VMs unless forced, and
+// while it holds managed VMs even when forced. The node's certificates
+// are revoked and its agent's session ended (controlplane.RemoveNode).
 func (s *Server) deleteNode(c echo.Context) error {
 	force, err := boolParam(c, "force")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/enroll"
 	"github.com/quantixvm/quantix/core/logs"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/ratelimit"
@@ -30,6 +31,8 @@ type Options struct {
 	Logger hclog.Logger
 	// Version is what GET /api/health reports.
 	Version string
+	// Enroll answers the join token routes; nil answers them 503.
+	Enroll *enroll.Service
 	// KeepAlive is how often an idle GET /api/events or /api/logs/stream
 	// stream gets a comment line; zero is DefaultKeepAlive. The daemon ends
 	// open streams at shutdown with Service.Broker().Close and
@@ -64,6 +67,7 @@ type Server struct {
 	svc       *controlplane.Service
 	log       hclog.Logger
 	version   string
+	enroll    *enroll.Service
 	keepAlive time.Duration
 	logs      *logs.Pipeline
 	logStore  store.LogRepo
@@ -94,6 +98,7 @@ func New(opts Options) *Server {
 	if s.keepAlive <= 0 {
 		s.keepAlive = DefaultKeepAlive
 	}
+	s.enroll = opts.Enroll
 	e := s.echo
 	e.HideBanner = true
 	e.HidePort = true
@@ -156,6 +161,7 @@ func (s *Server) routes() {
 	if s.metrics != nil {
 		s.get(s.echo.Group(""), "/metrics", read, echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
 	}
+	s.joinTokenRoutes(g)
 }
 
 // headOnly drops what a handler writes as the body of a HEAD reply.

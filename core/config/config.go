@@ -42,8 +42,13 @@ type ServerConfig struct {
 	HTTPAddr string
 	// RPCAddr is where agents connect.
 	RPCAddr string
-	// JoinToken is the secret agents must present.
+	// JoinToken is a static join token agents may enroll with, besides the
+	// tokens of `quantix node token create`; it never expires nor runs out
+	// (for automation). Empty: none.
 	JoinToken string
+	// AgentCertTTL is how long the client certificate issued to a node is
+	// valid; agents renew theirs once two thirds of it have passed.
+	AgentCertTTL time.Duration
 	// Database selects the inventory database.
 	Database DatabaseConfig
 	// Reconcile tunes the reconciler.
@@ -136,8 +141,16 @@ type AgentConfig struct {
 	NodeName string
 	// Servers lists the control plane RPC addresses to dial.
 	Servers []string
-	// JoinToken is presented to the server.
+	// JoinToken enrolls the agent when it has no certificate yet: a token
+	// of `quantix node token create` or the server's server.join_token.
 	JoinToken string
+	// CACert is a PEM file of the cluster's agent CA: the server the agent
+	// enrolls with must have a certificate it issued. Needed with the
+	// static server.join_token unless CAFingerprint is set.
+	CACert string
+	// CAFingerprint is the SHA-256 fingerprint of the cluster's agent CA,
+	// as the server logs it; an alternative to CACert.
+	CAFingerprint string
 	// Backend names the backend plugin driving this host.
 	Backend string
 	// HeartbeatInterval is how often the agent sends a heartbeat.

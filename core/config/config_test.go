@@ -397,3 +397,34 @@ func TestTLSBlock(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentTLSKeys: agent.ca_fingerprint must be a SHA-256 fingerprint
+// (colons allowed), named when it is not; server.agent_cert_ttl has a
+// floor.
+func TestAgentTLSKeys(t *testing.T) {
+	c := Default()
+	for _, ok := range []string{strings.Repeat("ab", 32), strings.ToUpper(strings.Repeat("ab:", 31) + "ab")} {
+		if err := c.Set("agent.ca_fingerprint", ok); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Errorf("fingerprint %s: %v", ok, err)
+		}
+	}
+	if err := c.Set("agent.ca_fingerprint", "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "agent.ca_fingerprint") || !strings.Contains(err.Error(), "64 hex digits") {
+		t.Errorf("a bad fingerprint: %v; want an error naming agent.ca_fingerprint", err)
+	}
+	c = Default()
+	if c.Server.AgentCertTTL != DefaultAgentCertTTL {
+		t.Errorf("default agent_cert_ttl %s", c.Server.AgentCertTTL)
+	}
+	if err := c.Set("server.agent_cert_ttl", "100ms"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "server.agent_cert_ttl") {
+		t.Errorf("a 100ms agent_cert_ttl: %v; want an error naming server.agent_cert_ttl", err)
+	}
+}

@@ -26,6 +26,8 @@ const (
 	DefaultRetentionMaxEntries = 10_000_000
 	DefaultUIRate              = 100
 	DefaultUIBurst             = 2000
+	// DefaultAgentCertTTL is how long a node's client certificate is valid.
+	DefaultAgentCertTTL = 30 * 24 * time.Hour
 )
 
 // Default returns the configuration used when nothing is set.
@@ -37,11 +39,12 @@ func Default() *Config {
 		LogFormat: "text",
 		PluginDir: DefaultPluginDir(),
 		Server: ServerConfig{
-			HTTPAddr:   DefaultHTTPAddr,
-			RPCAddr:    DefaultRPCAddr,
-			Database:   DatabaseConfig{Driver: "sqlite"},
-			Reconcile:  ReconcileConfig{StuckTimeout: DefaultStuckTimeout},
-			Overcommit: OvercommitConfig{CPU: DefaultCPUOvercommit, Memory: DefaultMemoryOvercommit},
+			HTTPAddr:     DefaultHTTPAddr,
+			RPCAddr:      DefaultRPCAddr,
+			AgentCertTTL: DefaultAgentCertTTL,
+			Database:     DatabaseConfig{Driver: "sqlite"},
+			Reconcile:    ReconcileConfig{StuckTimeout: DefaultStuckTimeout},
+			Overcommit:   OvercommitConfig{CPU: DefaultCPUOvercommit, Memory: DefaultMemoryOvercommit},
 			Logs: LogsConfig{
 				SpoolMaxMiB: DefaultSpoolMaxMiB, SpoolMaxAge: DefaultSpoolMaxAge,
 				RetentionMaxAge: DefaultRetentionMaxAge, RetentionMaxEntries: DefaultRetentionMaxEntries,

@@ -28,6 +28,7 @@ func (c *Config) Validate() error {
 	if c.Server.Database.Driver == "postgres" && c.Server.Database.DSN == "" {
 		v.fail("server.database.dsn", "is required with driver \"postgres\", e.g. \"host=127.0.0.1 user=quantix dbname=quantix\"")
 	}
+	v.atLeast("server.agent_cert_ttl", c.Server.AgentCertTTL, time.Second)
 	v.atLeast("server.reconcile.stuck_timeout", c.Server.Reconcile.StuckTimeout, time.Second)
 	v.between("server.overcommit.cpu", c.Server.Overcommit.CPU, 0.1, 64)
 	v.between("server.overcommit.memory", c.Server.Overcommit.Memory, 0.1, 16)
@@ -48,6 +49,11 @@ func (c *Config) Validate() error {
 	}
 	for _, s := range c.Agent.Servers {
 		v.addr("agent.servers", s)
+	}
+	if fp := c.Agent.CAFingerprint; fp != "" {
+		if b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(fp), ":", "")); err != nil || len(b) != 32 {
+			v.fail("agent.ca_fingerprint", "is %q; must be the agent CA's SHA-256 fingerprint, 64 hex digits (colons allowed), as the server logs it", fp)
+		}
 	}
 	v.atLeast("agent.heartbeat_interval", c.Agent.HeartbeatInterval, 100*time.Millisecond)
 	v.atLeast("agent.resync_interval", c.Agent.ResyncInterval, time.Second)

@@ -37,15 +37,28 @@ func (s *Service) NodesPage(ctx context.Context, limit int, cursor string) (*Nod
 	return page, nil
 }
 
+// NodeCertRevoker revokes the client certificates of a node's agent
+// (enroll.Service does).
+type NodeCertRevoker interface {
+	// RevokeNode revokes every certificate issued to node name: its agent
+	// is refused from then on.
+	RevokeNode(ctx context.Context, node string) error
+}
+
 // RemoveNode removes node ref (an id or a name) from the inventory and
-// returns it as it was. Without force a node whose agent is connected, or
-// that holds VMs that are not TERMINATED, is refused (KindConflict). With
-// force the agent's session is ended and the node goes with the unmanaged
-// VM records on it (a returning agent reports its VMs again); managed VMs
-// that are not TERMINATED are refused even then, since removing them would
-// lose what the control plane manages: delete them first. TERMINATED VMs
-// stay as history. An agent still running registers its node again, as a
-// new node.
+// returns it as it was. A node that holds VMs that are not TERMINATED is
+// refused without force (KindConflict); with force it goes with the
+// unmanaged VM records on it (a returning agent reports its VMs again).
+// Managed VMs that are not TERMINATED are refused even then, since
+// removing them would lose what the control plane manages: delete them
+// first. TERMINATED VMs stay as history.
+//
+// With Options.NodeCerts the node's certificates are revoked first (a
+// failure there changes nothing), then its agent's session is ended and
+// the node removed: the agent cannot come back without enrolling anew
+// with a join token, so a connected agent needs no force. Without it a
+// node whose agent is connected is refused unless forced, since the
+// agent, still running, registers its node again, as a new node.
 func (s *Service) RemoveNode(ctx context.Context, ref string, force bool) (*NodeInfo, error) {
 	n, err := s.node(ctx, ref)
 	if err != nil {
@@ -69,14 +82,21 @@ func (s *Service) RemoveNode(ctx context.Context, ref string, force bool) (*Node
 	switch {
 	case managed > 0:
 		return nil, &Error{Kind: KindConflict, Message: fmt.Sprintf("node %q holds %d managed vms: delete them first (force does not remove managed vms)", n.Name, managed)}
-	case !force && info.Connected:
+	case !force && info.Connected && s.certs == nil:
 		return nil, &Error{Kind: KindConflict, Message: fmt.Sprintf("node %q has a connected agent: stop the agent first, or use force=true to end its session", n.Name)}
 	case !force && live > 0:
 		return nil, &Error{Kind: KindConflict, Message: fmt.Sprintf("node %q holds %d vms: use force=true to remove their records with the node", n.Name, live)}
 	}
+	reason := "the node was removed from the inventory"
+	if s.certs != nil {
+		if err := s.certs.RevokeNode(ctx, n.Name); err != nil {
+			return nil, &Error{Kind: KindInternal, Message: fmt.Sprintf("revoking the certificates of node %q: %v", n.Name, err), Err: err}
+		}
+		reason = "the node was removed from the inventory and its certificates revoked: enroll it again with a new join token"
+	}
 	if info.Connected {
 		if dc, ok := s.exec.(nodeapi.Disconnecter); ok {
-			dc.Disconnect(n.ID, "the node was removed from the inventory")
+			dc.Disconnect(n.ID, reason)
 		}
 	}
 	if err := s.store.Nodes().Delete(ctx, n.ID); err != nil {
@@ -86,7 +106,7 @@ func (s *Service) RemoveNode(ctx context.Context, ref string, force bool) (*Node
 	now := s.rec.now()
 	s.rec.publishNode(ctx, events.NodeEvent{NodeID: n.ID, NodeName: n.Name, Time: now, Action: "remove",
 		OldState: info.State, Message: fmt.Sprintf("removed from the inventory (forced: %v)", force)})
-	s.log.Info("node removed", "node", n.Name, "id", n.ID, "forced", force, "vm_records_removed", live)
+	s.log.Info("node removed", "node", n.Name, "id", n.ID, "forced", force, "vm_records_removed", live, "certificates_revoked", s.certs != nil)
 	return info, nil
 }
 

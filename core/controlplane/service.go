@@ -39,6 +39,10 @@ type Options struct {
 	// Overcommit bounds what VMs may ask of their node; unset ratios take
 	// admission.DefaultCPUOvercommit and DefaultMemoryOvercommit.
 	Overcommit admission.Overcommit
+	// NodeCerts revokes the agent certificates of a node RemoveNode
+	// removes; nil revokes none, and a node whose agent is connected is
+	// then removed only when forced.
+	NodeCerts NodeCertRevoker
 }
 
 // Service is the VM and node service the REST API calls. It writes what
@@ -51,6 +55,8 @@ type Service struct {
 	log   hclog.Logger
 	// overcommit bounds what VMs may ask of their node.
 	overcommit admission.Overcommit
+	// certs revokes removed nodes' certificates; nil when there are none.
+	certs NodeCertRevoker
 	// creating holds the placeholder ids of the creates this process runs;
 	// reset_state and delete leave those VMs alone until they are done.
 	creating sync.Map
@@ -82,7 +88,8 @@ func New(opts Options) (*Service, error) {
 			return nil, err
 		}
 	}
-	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane"), overcommit: opts.Overcommit.WithDefaults()}, nil
+	return &Service{store: opts.Store, exec: opts.Executor, rec: rec, log: logger.Named("controlplane"), overcommit: opts.Overcommit.WithDefaults(),
+		certs: opts.NodeCerts}, nil
 }
 
 // Reconciler returns the service's status writer: the ReportHandler of

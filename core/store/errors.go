@@ -74,6 +74,10 @@ var constraintNames = map[string]string{
 	"sessions_pkey":         "a session with this id exists",
 	"sessions.hash":         "a session with this secret exists",
 	"sessions_hash_key":     "a session with this secret exists",
+	"join_tokens.id":        "a join token with this id exists",
+	"join_tokens_pkey":      "a join token with this id exists",
+	"node_certs.serial":     "a certificate with this serial is recorded",
+	"node_certs_pkey":       "a certificate with this serial is recorded",
 }
 
 // dbError turns a driver error into one of the package's errors where one

@@ -328,6 +328,60 @@ var migrations = []migration{
 			`CREATE INDEX sessions_expires_at_idx ON sessions (expires_at)`,
 		},
 	},
+	{
+		Version: 7,
+		Name:    "join tokens and node certificates",
+		// join_tokens keeps only the SHA-256 of a token's secret; a use is
+		// counted by one conditional UPDATE (used < max_uses), which the
+		// CHECK backs. node_certs records every client certificate issued
+		// to an agent, so that a node's certificates can be revoked.
+		SQLite: []string{
+			`CREATE TABLE join_tokens (
+				id          TEXT NOT NULL PRIMARY KEY,
+				secret_hash BLOB NOT NULL,
+				description TEXT NOT NULL DEFAULT '',
+				created_at  TEXT NOT NULL,
+				expires_at  TEXT NOT NULL,
+				max_uses    INTEGER NOT NULL,
+				used        INTEGER NOT NULL DEFAULT 0,
+				revoked_at  TEXT,
+				CHECK (max_uses >= 1 AND used >= 0 AND used <= max_uses)
+			)`,
+			`CREATE INDEX join_tokens_created_at_idx ON join_tokens (created_at, id)`,
+			`CREATE TABLE node_certs (
+				serial     TEXT NOT NULL PRIMARY KEY,
+				node_name  TEXT NOT NULL,
+				issued_at  TEXT NOT NULL,
+				not_after  TEXT NOT NULL,
+				revoked_at TEXT
+			)`,
+			`CREATE INDEX node_certs_node_name_idx ON node_certs (node_name, issued_at)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE join_tokens (
+				id          TEXT COLLATE "C" NOT NULL,
+				secret_hash BYTEA NOT NULL,
+				description TEXT NOT NULL DEFAULT '',
+				created_at  TIMESTAMPTZ NOT NULL,
+				expires_at  TIMESTAMPTZ NOT NULL,
+				max_uses    INTEGER NOT NULL,
+				used        INTEGER NOT NULL DEFAULT 0,
+				revoked_at  TIMESTAMPTZ,
+				CONSTRAINT join_tokens_pkey PRIMARY KEY (id),
+				CONSTRAINT join_tokens_uses_check CHECK (max_uses >= 1 AND used >= 0 AND used <= max_uses)
+			)`,
+			`CREATE INDEX join_tokens_created_at_idx ON join_tokens (created_at, id)`,
+			`CREATE TABLE node_certs (
+				serial     TEXT COLLATE "C" NOT NULL,
+				node_name  TEXT COLLATE "C" NOT NULL,
+				issued_at  TIMESTAMPTZ NOT NULL,
+				not_after  TIMESTAMPTZ NOT NULL,
+				revoked_at TIMESTAMPTZ,
+				CONSTRAINT node_certs_pkey PRIMARY KEY (serial)
+			)`,
+			`CREATE INDEX node_certs_node_name_idx ON node_certs (node_name, issued_at)`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

@@ -32,6 +32,10 @@ type Store interface {
 	Logs() LogRepo
 	// Auth returns the users, API tokens and sessions.
 	Auth() AuthRepo
+	// JoinTokens returns the join tokens agents enroll with.
+	JoinTokens() JoinTokenRepo
+	// NodeCerts returns the client certificates issued to nodes.
+	NodeCerts() NodeCertRepo
 	// Tx runs fn in one transaction: every repository of the Store passed to
 	// fn writes inside it; an error from fn rolls everything back. fn must
 	// use the Store it is passed: SQLite has a single writer, so a write

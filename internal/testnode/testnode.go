@@ -1,7 +1,8 @@
 // Package testnode gives tests a node wired as production wires one: the
 // simulated backend (plugins/sim) linked in-process, driven by the real node
 // agent (core/agent), which dials a real agent server (core/agentserver) on
-// a loopback port. The agent server applies the agent's reports through the
+// a loopback port over TLS, the agent enrolling with a join token as a new
+// host does. The agent server applies the agent's reports through the
 // ReportHandler the test gives (the control plane's Reconciler) and routes
 // commands to the node through the test's Dispatcher, so that a test of the
 // control plane or of the API runs every command and every report over the
@@ -30,6 +31,7 @@ import (
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pluginhost"
+	"github.com/quantixvm/quantix/internal/testenroll"
 	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/sim"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -97,7 +99,12 @@ func Start(t testing.TB, opts Options) *Node {
 	if err != nil {
 		t.Fatalf("testnode: listening for the agent: %v", err)
 	}
-	srv, err := agentserver.New(agentserver.Options{Handler: rec, Dispatcher: opts.Dispatcher, Logger: logger})
+	ca, cert := testenroll.TLS(t)
+	token := testenroll.Token(ca, strings.ToLower(rand.Text()))
+	srv, err := agentserver.New(agentserver.Options{
+		Handler: rec, Dispatcher: opts.Dispatcher, Logger: logger,
+		CA: ca, Certificate: cert, Enrollment: testenroll.New(token, 1),
+	})
 	if err != nil {
 		t.Fatalf("testnode: %v", err)
 	}
@@ -122,6 +129,8 @@ func Start(t testing.TB, opts Options) *Node {
 	a, err := agent.New(agent.Config{
 		NodeName:          name,
 		Servers:           []string{ln.Addr().String()},
+		JoinToken:         token,
+		CertDir:           t.TempDir(),
 		Backend:           lb,
 		HeartbeatInterval: quiet,
 		ResyncInterval:    quiet,

@@ -25,6 +25,7 @@ import (
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/testenroll"
 	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/sim"
@@ -52,6 +53,8 @@ type cluster struct {
 	apiURL  string
 	// apiToken is an admin API token of the API at apiURL.
 	apiToken string
+	// joinToken enrolls any number of hosts.
+	joinToken string
 	// stopReconciler ends the reconciler's periodic work (liveness, stuck
 	// states) and waits for it; later calls do nothing.
 	stopReconciler func()
@@ -134,7 +137,12 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 	}
 	// Every host dials from loopback: the bound on new nodes per address
 	// is lifted.
+	// The agent port speaks TLS; every host enrolls with the cluster's
+	// join token.
+	ca, cert := testenroll.TLS(tb)
+	token := testenroll.Token(ca, "scale")
 	agents, err := agentserver.New(agentserver.Options{Handler: handler, Dispatcher: disp, Logger: logger,
+		CA: ca, Certificate: cert, Enrollment: testenroll.New(token, 1<<30),
 		NewNodes: agentserver.NewNodeLimit{PeerBurst: 1 << 20, TotalBurst: 1 << 20}})
 	if err != nil {
 		tb.Fatal(err)
@@ -179,7 +187,8 @@ func startCluster(tb testing.TB, driver string, opts clusterOptions) *cluster {
 		stopRec()
 		rec.Close()
 	})
-	return &cluster{driver: driver, store: st, svc: svc, rpcAddr: rpcLn.Addr().String(), apiURL: "http://" + apiLn.Addr().String(), apiToken: apiToken,
+	return &cluster{driver: driver, store: st, svc: svc, rpcAddr: rpcLn.Addr().String(), apiURL: "http://" + apiLn.Addr().String(),
+		apiToken: apiToken, joinToken: token,
 		stopReconciler: stopRec}
 }
 
@@ -191,6 +200,8 @@ type host struct {
 	agent *agent.Agent
 	// in is the backend as the agent drives it.
 	in *pluginhost.InProcessBackend
+	// certDir keeps the agent's certificate across its restarts.
+	certDir string
 	// stop ends the agent and waits for it; later calls do nothing.
 	stop func()
 }
@@ -229,7 +240,7 @@ func newHost(tb testing.TB, name string, opts hostOptions) *host {
 	if err != nil {
 		tb.Fatalf("host %s: %v", name, err)
 	}
-	h := &host{name: name, sim: b, in: in, stop: func() {}}
+	h := &host{name: name, sim: b, in: in, certDir: tb.TempDir(), stop: func() {}}
 	tb.Cleanup(func() {
 		h.stop()
 		if err := in.Close(); err != nil {
@@ -250,6 +261,8 @@ func (h *host) start(tb testing.TB, c *cluster, opts hostOptions) {
 	a, err := agent.New(agent.Config{
 		NodeName:          h.name,
 		Servers:           []string{c.rpcAddr},
+		JoinToken:         c.joinToken,
+		CertDir:           h.certDir,
 		Backend:           h.in,
 		HeartbeatInterval: opts.heartbeat,
 		ResyncInterval:    opts.resync,

@@ -1,0 +1,204 @@
+package agentserver
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
+)
+
+// DefaultClientCertTTL is how long a node's client certificate is valid
+// when Options.ClientCertTTL is zero. Agents renew theirs over the session
+// once two thirds of it have passed.
+const DefaultClientCertTTL = 30 * 24 * time.Hour
+
+// Enrollment is what the server needs of the records of join tokens and
+// node certificates (core/enroll.Service implements it). Serial numbers
+// are the certificates' serial numbers in lowercase hex.
+type Enrollment interface {
+	// Redeem accepts a join token (a token made by the server or the static
+	// server.join_token) and counts one use of it; the error of a token
+	// refused (wrong, expired, used up, revoked) says what to do.
+	Redeem(ctx context.Context, token string) error
+	// RecordCert records the certificate serial as node's current one,
+	// valid until notAfter.
+	RecordCert(ctx context.Context, node, serial string, notAfter time.Time) error
+	// ActiveCert returns the serial of node's current certificate when it
+	// has one that is neither revoked nor expired.
+	ActiveCert(ctx context.Context, node string) (serial string, ok bool, err error)
+	// Revoked reports whether certificate serial was revoked.
+	Revoked(ctx context.Context, serial string) (bool, error)
+}
+
+// SerialHex is how the server names a certificate to its Enrollment.
+func SerialHex(c *x509.Certificate) string { return c.SerialNumber.Text(16) }
+
+// identity is who a call's client certificate says the agent is.
+type identity struct {
+	node   string
+	serial string
+}
+
+type identityKey struct{}
+
+func identityFrom(ctx context.Context) (identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(identity)
+	return id, ok
+}
+
+// tlsIdentity is the identity of the client certificate of the call's TLS
+// connection, verified against the agent CA during the handshake.
+func tlsIdentity(ctx context.Context) (identity, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return identity{}, false
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return identity{}, false
+	}
+	leaf := ti.State.VerifiedChains[0][0]
+	return identity{node: leaf.Subject.CommonName, serial: SerialHex(leaf)}, true
+}
+
+// enrollMethod is the only call taken without a client certificate.
+const enrollMethod = "/quantix.agent.v1.AgentService/Enroll"
+
+// authenticate returns ctx with the identity of the call's client
+// certificate, verified against the agent CA during the handshake. Enroll
+// needs none; every other call needs one that is not revoked.
+func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
+	if method == enrollMethod {
+		return ctx, nil
+	}
+	from := peerAddr(ctx)
+	id, ok := s.identify(ctx)
+	if !ok {
+		s.log.Warn("agent refused: no client certificate", "peer", from, "call", method)
+		return nil, status.Error(codes.Unauthenticated, "no client certificate: this agent has not enrolled; set agent.join_token to a join token (quantix node token create) so that it enrolls")
+	}
+	revoked, err := s.enroll.Revoked(ctx, id.serial)
+	if err != nil {
+		s.log.Error("checking a node certificate failed", "node", id.node, "serial", id.serial, "error", err)
+		return nil, status.Errorf(codes.Unavailable, "checking the certificate of node %q: %v", id.node, err)
+	}
+	if revoked {
+		s.log.Warn("agent refused: its certificate is revoked", "peer", from, "node", id.node, "serial", id.serial)
+		return nil, status.Errorf(codes.Unauthenticated, "the certificate of node %q is revoked (the node was removed): remove the agent's node.crt and node.key under <data_dir>/agent and enroll again with a new join token", id.node)
+	}
+	return context.WithValue(ctx, identityKey{}, id), nil
+}
+
+// Enroll issues a client certificate for the node named in the request.
+// Enrollments are serialised, so that two hosts claiming one name never
+// both get a certificate.
+func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
+	from := peerAddr(ctx)
+	name := req.GetNodeName()
+	if strings.TrimSpace(name) == "" {
+		return nil, status.Error(codes.InvalidArgument, "node_name is empty: set agent.node_name")
+	}
+	if err := backend.ValidateName("node_name", name); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v: set agent.node_name to a valid name", err)
+	}
+	if req.GetJoinToken() == "" {
+		s.log.Warn("enrollment refused: no join token", "peer", from, "node", name)
+		return nil, status.Error(codes.Unauthenticated, "no join token: set agent.join_token to a token from `quantix node token create` (or to the server's server.join_token)")
+	}
+	s.enrollMu.Lock()
+	defer s.enrollMu.Unlock()
+	// The name is checked before the token is redeemed, so that a host
+	// claiming a taken name (a copy of another host's configuration, say)
+	// uses up none of the token's uses, however often it retries. That
+	// tells a caller whether a node name has a certificate, which is no
+	// secret: node names are in every listing.
+	serial, ok, err := s.enroll.ActiveCert(ctx, name)
+	if err != nil {
+		s.log.Error("looking up a node's certificate failed", "node", name, "error", err)
+		return nil, status.Errorf(codes.Unavailable, "looking up the certificate of node %q: %v", name, err)
+	}
+	if ok {
+		s.log.Warn("enrollment refused: the node already has a certificate", "peer", from, "node", name, "serial", serial)
+		return nil, status.Errorf(codes.AlreadyExists, "node %s already has a certificate; remove it with quantix node remove %s", name, name)
+	}
+	if err := s.enroll.Redeem(ctx, req.GetJoinToken()); err != nil {
+		s.log.Warn("enrollment refused: join token not accepted", "peer", from, "node", name, "error", err)
+		return nil, status.Errorf(codes.Unauthenticated, "join token refused: %v", err)
+	}
+	resp, err := s.issue(ctx, name, req.GetCsr())
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("node enrolled", "peer", from, "node", name)
+	return resp, nil
+}
+
+// Renew issues a new certificate for the calling node's new key.
+func (s *Server) Renew(ctx context.Context, req *agentv1.RenewRequest) (*agentv1.EnrollResponse, error) {
+	id, ok := identityFrom(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no client certificate")
+	}
+	resp, err := s.issue(ctx, id.node, req.GetCsr())
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("node certificate renewed", "node", id.node, "old_serial", id.serial)
+	return resp, nil
+}
+
+// issue signs csr for node and records the certificate.
+func (s *Server) issue(ctx context.Context, node string, csr []byte) (*agentv1.EnrollResponse, error) {
+	der, err := s.ca.SignClientCSR(csr, node, s.certTTL)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "certificate request: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "parsing the certificate issued: %v", err)
+	}
+	if err := s.enroll.RecordCert(ctx, node, SerialHex(cert), cert.NotAfter); err != nil {
+		s.log.Error("recording a node certificate failed", "node", node, "error", err)
+		return nil, status.Errorf(codes.Unavailable, "recording the certificate of node %q: %v", node, err)
+	}
+	issued := time.Now()
+	return &agentv1.EnrollResponse{
+		Certificate:   der,
+		CaCertificate: s.ca.Certificate().Raw,
+		RenewAfter:    timestamppb.New(issued.Add(cert.NotAfter.Sub(issued) * 2 / 3)),
+	}, nil
+}
+
+// EndNode ends the session of the node named name, telling its agent
+// reason (its certificate was revoked, say); false when it has none. The
+// agent cannot open another while its certificate stays revoked.
+func (s *Server) EndNode(name, reason string) bool {
+	s.mu.Lock()
+	nodes := make([]*agentNode, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		nodes = append(nodes, n)
+	}
+	s.mu.Unlock()
+	ended := false
+	for _, n := range nodes {
+		n.mu.Lock()
+		cur := n.cur
+		n.mu.Unlock()
+		if cur != nil && cur.name == name && cur.ctx.Err() == nil {
+			s.log.Info("ending the session of a node", "node", name, "session", cur.id, "reason", reason)
+			cur.end(fmt.Errorf("%w: %s", errRevoked, reason))
+			ended = true
+		}
+	}
+	return ended
+}
