@@ -387,7 +387,7 @@ func TestUIEnabled(t *testing.T) {
 	}
 	for src, want := range map[string]string{
 		"server {\n  ui {\n    enabled = \"maybe\"\n  }\n}\n": "server.ui.enabled",
-		"server {\n  ui {\n    enabeld = true\n  }\n}\n":   `An argument named "enabeld"`,
+		"server {\n  ui {\n    enabeld = true\n  }\n}\n":      `An argument named "enabeld"`,
 	} {
 		if _, err := Parse("q.hcl", []byte(src)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want an error containing %q", src, err, want)
