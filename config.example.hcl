@@ -122,6 +122,14 @@ server {
     cert_file = ""
     key_file  = ""
   }
+
+  ui {
+    # The web console, at http://<http_addr>/ (every path outside /api and
+    # /metrics). It is built into quantixd by `make build`; a quantixd built
+    # with plain `go build` serves a page saying how to build it instead.
+    # false serves the API alone.
+    enabled = true
+  }
 }
 
 agent {

@@ -59,6 +59,8 @@ type ServerConfig struct {
 	Logs LogsConfig
 	// TLS secures the REST API.
 	TLS TLSConfig
+	// UI configures the web console.
+	UI UIConfig
 }
 
 // TLS modes of the REST API (server.tls.mode).
@@ -84,6 +86,14 @@ type TLSConfig struct {
 	// its PEM private key. Both or neither.
 	CertFile string
 	KeyFile  string
+}
+
+// UIConfig is the `server { ui {} }` block.
+type UIConfig struct {
+	// Enabled serves the web console at / on server.http_addr (every path
+	// outside /api and /metrics). On by default; false serves the API
+	// alone.
+	Enabled bool
 }
 
 // LogsConfig is the `server { logs {} }` block: the bounds of the log

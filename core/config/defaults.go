@@ -51,6 +51,7 @@ func Default() *Config {
 				UIRate: DefaultUIRate, UIBurst: DefaultUIBurst,
 			},
 			TLS: TLSConfig{Mode: TLSAuto},
+			UI:  UIConfig{Enabled: true},
 		},
 		Agent: AgentConfig{
 			NodeName:          host,

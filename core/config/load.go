@@ -45,6 +45,7 @@ func (c *Config) bindings() map[string]attr {
 		{"server.tls.mode", &c.Server.TLS.Mode},
 		{"server.tls.cert_file", &c.Server.TLS.CertFile},
 		{"server.tls.key_file", &c.Server.TLS.KeyFile},
+		{"server.ui.enabled", &c.Server.UI.Enabled},
 		{"agent.node_name", &c.Agent.NodeName},
 		{"agent.servers", &c.Agent.Servers},
 		{"agent.join_token", &c.Agent.JoinToken},
@@ -252,8 +253,8 @@ func join(path, name string) string {
 func (d *decoder) nested(path string, blk *hcl.Block) {
 	switch full := join(path, blk.Type); full {
 	case "server":
-		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}, {Type: "tls"}})
-	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs", "server.tls":
+		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}, {Type: "tls"}, {Type: "ui"}})
+	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs", "server.tls", "server.ui":
 		d.block(blk.Body, full, nil)
 	case "plugin":
 		p := PluginConfig{Name: blk.Labels[0], DeclRange: blk.DefRange}
