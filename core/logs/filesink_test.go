@@ -72,15 +72,40 @@ func launchFileSink(t testing.TB, path string, logger hclog.Logger) *pluginhost.
 // many lines it wrote.
 func fileIDs(t testing.TB, path string) (map[string]bool, int) {
 	t.Helper()
-	got, err := file.ReadEntries(path)
+	ids, n, err := readFileIDs(path)
 	if err != nil {
 		t.Fatalf("reading the file sink's output: %v", err)
+	}
+	return ids, n
+}
+
+// readFileIDs is fileIDs for a wait: while the sink is writing, the last
+// line may be half written, which is an error for now.
+func readFileIDs(path string) (map[string]bool, int, error) {
+	got, err := file.ReadEntries(path)
+	if err != nil {
+		return nil, 0, err
 	}
 	ids := map[string]bool{}
 	for _, e := range got {
 		ids[e.ID] = true
 	}
-	return ids, len(got)
+	return ids, len(got), nil
+}
+
+// fileHolds waits until the file at path holds n distinct entries.
+func fileHolds(t testing.TB, path string, n int, what string) {
+	t.Helper()
+	wait.UntilNil(t, settle, what, func() error {
+		ids, _, err := readFileIDs(path)
+		if err != nil {
+			return err
+		}
+		if len(ids) != n {
+			return fmt.Errorf("the file holds %d distinct entries", len(ids))
+		}
+		return nil
+	})
 }
 
 // TestPipelineFileSinkPlugin delivers through the real file sink plugin
@@ -93,7 +118,7 @@ func TestPipelineFileSinkPlugin(t *testing.T) {
 	p := openPipeline(t, t.TempDir(), Options{Sinks: []Sink{{Name: "file", Writer: sink}}, Logger: logger})
 	first := entries("before", 200)
 	mustAppend(t, p, first)
-	wait.Until(t, settle, "the first entries in the file", func() bool { ids, _ := fileIDs(t, path); return len(ids) == 200 })
+	fileHolds(t, path, 200, "the first entries in the file")
 
 	pid := sink.Status().PID
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
@@ -103,7 +128,7 @@ func TestPipelineFileSinkPlugin(t *testing.T) {
 	for i := 0; i < 300; i += 50 {
 		mustAppend(t, p, second[i:i+50])
 	}
-	wait.Until(t, settle, "every entry in the file after the relaunch", func() bool { ids, _ := fileIDs(t, path); return len(ids) == 500 })
+	fileHolds(t, path, 500, "every entry in the file after the relaunch")
 	ids, lines := fileIDs(t, path)
 	for _, e := range append(first, second...) {
 		if !ids[e.ID] {
