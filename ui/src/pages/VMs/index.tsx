@@ -82,7 +82,7 @@ export function VMsPage() {
     if (msg.type === 'vm') applyVMEvent(qc, msg.data);
     // Events were dropped for this page: read the VMs again.
     else if (msg.type === 'gap') void qc.invalidateQueries({ queryKey: vmKeys.all });
-  });
+  }, { resumeParam: 'since' });
 
   // Search: the loaded page by name or id; a name or id not on it is looked up.
   const rows = useMemo(() => {
