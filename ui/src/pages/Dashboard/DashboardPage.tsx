@@ -118,7 +118,7 @@ export default function DashboardPage() {
                 {nodes.isPending && <Skeleton screenreaderText="Loading nodes" />}
                 {nodes.data && nodes.data.length === 0 && (
                   <EmptyState titleText="No nodes" headingLevel="h3">
-                    <EmptyStateBody>No agent has joined yet. Start quantixd agent with a join token.</EmptyStateBody>
+                    <EmptyStateBody>No agent has joined yet: see the Nodes page.</EmptyStateBody>
                   </EmptyState>
                 )}
                 {nodes.data && nodes.data.length > 0 && (

@@ -59,7 +59,7 @@ export default function NodesPage() {
         {nodes.data && nodes.data.length === 0 && (
           <EmptyState titleText="No nodes" headingLevel="h2">
             <EmptyStateBody>
-              No agent has joined yet. Create a join token (quantix join-token create) and start quantixd agent with it.
+              No agent has joined yet. Make a join token with quantix node token create and give it to the new node's agent as agent.join_token.
             </EmptyStateBody>
           </EmptyState>
         )}
