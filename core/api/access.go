@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/quantixvm/quantix/core/identity"
+	"github.com/quantixvm/quantix/core/webui"
 )
 
 // access is what a route asks of its caller. Every route the server
@@ -16,6 +18,10 @@ import (
 type access struct {
 	// public routes are served to anyone, without credentials.
 	public bool
+	// console marks the web console's catch-all routes: public for the
+	// console's paths (webui.IsConsolePath); a request under /api or to
+	// /metrics that only they match is a route that does not exist.
+	console bool
 	// action is what the caller's role must allow.
 	action identity.Action
 	// stream routes run under the principal's Watch: they end as soon as
@@ -30,6 +36,7 @@ type access struct {
 // authenticated caller, and every role allows read).
 var (
 	public     = access{public: true}
+	console    = access{public: true, console: true}
 	read       = access{action: identity.ActionRead}
 	readStream = access{action: identity.ActionRead, stream: true}
 	operate    = access{action: identity.ActionOperate}
@@ -62,6 +69,20 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return errNoAuth
 		}
+		if known && acc.console && !webui.IsConsolePath(req.URL.Path) {
+			// No API route matched: as for any unknown route, the caller
+			// must authenticate before learning that it is 404.
+			p, err := s.auth.Authenticate(req.Context(), req)
+			if err != nil {
+				return err
+			}
+			setPrincipal(c, p)
+			if allow := s.apiMethods(req.URL.Path); len(allow) > 0 {
+				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+				return echo.ErrMethodNotAllowed
+			}
+			return echo.ErrNotFound
+		}
 		if known && acc.public {
 			return next(c)
 		}
@@ -92,6 +113,23 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// apiMethods lists the methods of the routes other than the console's that
+// match path: a request echo gave to the console's catch-all because no
+// API route takes its method is 405 with these as Allow, as it would be
+// without the console.
+func (s *Server) apiMethods(path string) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		c := s.echo.NewContext(nil, nil)
+		s.echo.Router().Find(m, path, c)
+		key := routeKey(m, c.Path())
+		if s.registered[key] && !s.access[key].console {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // leastRole is the least privileged role that allows a.
