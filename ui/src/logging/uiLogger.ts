@@ -675,7 +675,7 @@ export class UILogger {
     if (csrf) {
       headers['X-CSRF-Token'] = csrf;
     }
-    let reply: FetchReply | null = null;
+    let reply: FetchReply | null;
     try {
       reply = await this.fetchFn(this.endpoint, {
         method: 'POST',
