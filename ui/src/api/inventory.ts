@@ -66,11 +66,21 @@ export function countByState(vms: readonly Pick<VM, 'state'>[]): StateCounts {
   return c;
 }
 
-export function useVMStateCounts() {
+/** Every VM that is not TERMINATED, as counts by state and names by id. */
+export interface VMIndex {
+  counts: StateCounts;
+  names: Record<string, string>;
+}
+
+export function useVMIndex() {
   return useQuery({
     queryKey: vmCountsKey,
-    queryFn: async ({ signal }) =>
-      countByState(await allPages<Pick<VM, 'state'>, VMList>('/api/vms', (r) => r.vms, {}, signal)),
+    queryFn: async ({ signal }): Promise<VMIndex> => {
+      const vms = await allPages<Pick<VM, 'id' | 'name' | 'state'>, VMList>('/api/vms', (r) => r.vms, {}, signal);
+      const names: Record<string, string> = {};
+      for (const v of vms) names[v.id] = v.name;
+      return { counts: countByState(vms), names };
+    },
   });
 }
 

@@ -2,9 +2,14 @@ import { Link } from 'react-router';
 import type { NodeStreamEvent, VMStreamEvent } from '../api/types';
 
 /** The VM or node an event is about, as a link to its page. */
-export function EventSubject({ ev }: { ev: VMStreamEvent | NodeStreamEvent }) {
+export function EventSubject({ ev, vmNames }: { ev: VMStreamEvent | NodeStreamEvent; vmNames?: Record<string, string> }) {
   if (ev.kind === 'vm') {
-    return <Link to={`/vms/${encodeURIComponent(ev.vm_id)}`}>VM {shortId(ev.vm_id)}</Link>;
+    const name = vmNames?.[ev.vm_id];
+    return (
+      <Link to={`/vms/${encodeURIComponent(ev.vm_id)}`} title={ev.vm_id}>
+        VM {name ?? shortId(ev.vm_id)}
+      </Link>
+    );
   }
   return <Link to={`/nodes/${encodeURIComponent(ev.node_id)}`}>Node {ev.node_name || shortId(ev.node_id)}</Link>;
 }

@@ -21,7 +21,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import SyncAltIcon from '@patternfly/react-icons/dist/esm/icons/sync-alt-icon';
-import { nodesKey, useNodes, useVMStateCounts, vmCountsKey } from '../../api/inventory';
+import { nodesKey, useNodes, useVMIndex, vmCountsKey } from '../../api/inventory';
 import { useLiveEvents, type InventoryEvent } from '../../api/liveEvents';
 import { StateLabel } from '../../components/StateLabel';
 import { BackendHealth } from '../../components/NodeHealth';
@@ -37,7 +37,9 @@ const recentCount = 10;
 
 export default function DashboardPage() {
   const qc = useQueryClient();
-  const counts = useVMStateCounts();
+  const index = useVMIndex();
+  const counts = index.data?.counts;
+  const names = index.data?.names;
   const nodes = useNodes();
   const [recent, setRecent] = useState<InventoryEvent[]>([]);
   const log = useActionLogger('dashboard');
@@ -48,14 +50,14 @@ export default function DashboardPage() {
       setRecent((r) => pushEvents(r, batch.filter((e) => e.action !== 'heartbeat'), recentCount)),
   });
 
-  const refreshing = counts.isFetching || nodes.isFetching;
+  const refreshing = index.isFetching || nodes.isFetching;
   const refresh = () => {
     log.logClick('refresh-dashboard');
     void qc.invalidateQueries({ queryKey: vmCountsKey });
     void qc.invalidateQueries({ queryKey: nodesKey });
   };
 
-  const total = counts.data ? Object.values(counts.data).reduce((a, b) => a + b, 0) : 0;
+  const total = counts ? Object.values(counts).reduce((a, b) => a + b, 0) : 0;
 
   return (
     <>
@@ -79,24 +81,24 @@ export default function DashboardPage() {
           <GridItem md={12}>
             <Card>
               <CardTitle>
-                <Title headingLevel="h2">Virtual machines {counts.data ? `(${String(total)})` : ''}</Title>
+                <Title headingLevel="h2">Virtual machines {counts ? `(${String(total)})` : ''}</Title>
               </CardTitle>
               <CardBody>
-                {counts.isError && <Alert variant="danger" isInline title={`VMs cannot be counted: ${counts.error.message}`} />}
-                {counts.isPending && <Skeleton screenreaderText="Counting VMs" />}
-                {counts.data && total === 0 && (
+                {index.isError && <Alert variant="danger" isInline title={`VMs cannot be counted: ${index.error.message}`} />}
+                {index.isPending && <Skeleton screenreaderText="Counting VMs" />}
+                {counts && total === 0 && (
                   <p>
                     No VMs yet. <Link to="/vms">Create one on the Virtual machines page.</Link>
                   </p>
                 )}
-                {counts.data && total > 0 && (
+                {counts && total > 0 && (
                   <Gallery hasGutter minWidths={{ default: '140px' }} aria-label="VM counts by state" component="ul">
-                    {orderStates(Object.keys(counts.data)).map((s) => (
+                    {orderStates(Object.keys(counts)).map((s) => (
                       <li key={s}>
-                        <Link to={`/vms?state=${encodeURIComponent(s)}`} aria-label={`${String(counts.data[s])} VMs ${s}`}>
+                        <Link to={`/vms?state=${encodeURIComponent(s)}`} aria-label={`${String(counts[s])} VMs ${s}`}>
                           <Card isCompact isPlain>
                             <CardBody>
-                              <div className="quantix-count">{counts.data[s]}</div>
+                              <div className="quantix-count">{counts[s]}</div>
                               <StateLabel state={s} isCompact />
                             </CardBody>
                           </Card>
@@ -182,7 +184,7 @@ export default function DashboardPage() {
                             <Time iso={ev.time} />
                           </Td>
                           <Td dataLabel="Subject">
-                            <EventSubject ev={ev} />
+                            <EventSubject ev={ev} vmNames={names} />
                           </Td>
                           <Td dataLabel="Action">
                             <Label isCompact>{ev.action}</Label>

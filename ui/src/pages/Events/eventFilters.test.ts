@@ -65,4 +65,13 @@ describe('pushEvents', () => {
     list = pushEvents(list, [vmEv('2'), nodeEv('2.1'), vmEv('3')], 3);
     expect(list.map((e) => e.id)).toEqual(['3', '2.1', '2']);
   });
+
+  it('orders by time, not by arrival', () => {
+    const list = pushEvents(
+      [],
+      [vmEv('5', { time: '2026-01-18T10:00:05Z' }), nodeEv('5.1', { time: '2026-01-18T10:00:01Z' }), vmEv('6', { time: '2026-01-18T10:00:06Z' })],
+      10,
+    );
+    expect(list.map((e) => e.id)).toEqual(['6', '5', '5.1']);
+  });
 });
