@@ -66,22 +66,55 @@ export function countByState(vms: readonly Pick<VM, 'state'>[]): StateCounts {
   return c;
 }
 
-/** Every VM that is not TERMINATED, as counts by state and names by id. */
+/** What the dashboard and the Events page know of each VM that is not TERMINATED. */
+export interface VMIndexEntry {
+  name: string;
+  state: string;
+  updated_at: string;
+}
+
 export interface VMIndex {
-  counts: StateCounts;
-  names: Record<string, string>;
+  vms: Record<string, VMIndexEntry>;
 }
 
 export function useVMIndex() {
   return useQuery({
     queryKey: vmCountsKey,
     queryFn: async ({ signal }): Promise<VMIndex> => {
-      const vms = await allPages<Pick<VM, 'id' | 'name' | 'state'>, VMList>('/api/vms', (r) => r.vms, {}, signal);
-      const names: Record<string, string> = {};
-      for (const v of vms) names[v.id] = v.name;
-      return { counts: countByState(vms), names };
+      const list = await allPages<Pick<VM, 'id' | 'name' | 'state' | 'updated_at'>, VMList>('/api/vms', (r) => r.vms, {}, signal);
+      const vms: Record<string, VMIndexEntry> = {};
+      for (const v of list) vms[v.id] = { name: v.name, state: v.state, updated_at: v.updated_at };
+      return { vms };
     },
   });
+}
+
+/** VM counts by state of an index. */
+export function indexCounts(index: VMIndex): StateCounts {
+  return countByState(Object.values(index.vms));
+}
+
+/** VM names by id of an index. */
+export function indexNames(index: VMIndex): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [id, v] of Object.entries(index.vms)) out[id] = v.name;
+  return out;
+}
+
+/**
+ * The index after a VM event, or undefined when the event is one the index
+ * cannot follow in place (a VM it does not know, or one that came or went:
+ * the caller reads it again). An event not newer than the VM's record (one
+ * replayed from history) changes nothing.
+ */
+export function applyVMEventToIndex(index: VMIndex, ev: Pick<VMStreamEvent, 'vm_id' | 'time' | 'action' | 'new_state'>): VMIndex | undefined {
+  if (listChanging.has(ev.action)) return undefined;
+  const v = index.vms[ev.vm_id];
+  if (!v) return undefined;
+  if (!ev.new_state || ev.new_state === v.state) return index;
+  if (!(Date.parse(ev.time) > Date.parse(v.updated_at))) return index;
+  if (ev.new_state === 'TERMINATED') return undefined;
+  return { vms: { ...index.vms, [ev.vm_id]: { ...v, state: ev.new_state, updated_at: ev.time } } };
 }
 
 /**
@@ -132,7 +165,12 @@ export function applyStreamEvent(qc: QueryClient, ev: VMStreamEvent | NodeStream
     if (!known && qc.getQueryData(nodesKey) !== undefined) refetch(nodesKey);
     return;
   }
-  if (ev.old_state !== ev.new_state || listChanging.has(ev.action)) refetch(vmCountsKey);
+  const index = qc.getQueryData<VMIndex>(vmCountsKey);
+  if (index) {
+    const next = applyVMEventToIndex(index, ev);
+    if (next === undefined) refetch(vmCountsKey);
+    else if (next !== index) qc.setQueryData(vmCountsKey, next);
+  }
   for (const [key, vms] of qc.getQueriesData<VM[]>({ queryKey: ['nodes', 'vms'] })) {
     if (!vms) continue;
     if (listChanging.has(ev.action)) {

@@ -51,21 +51,28 @@ export function useLiveEvents(opts: LiveEventsOptions = {}): StreamStatus {
     [],
   );
 
+  // Leading and trailing throttle: the first change is read at once, the
+  // changes of a burst (a replayed history, a bulk action) once more at the
+  // end of the second.
+  const lastRefetch = useRef(0);
   const refetch = useCallback(
     (key: readonly unknown[]) => {
       stale.current.set(JSON.stringify(key), key);
       if (staleTimer.current !== undefined) return;
-      staleTimer.current = setTimeout(() => {
+      const flush = () => {
         staleTimer.current = undefined;
+        lastRefetch.current = Date.now();
         const keys = [...stale.current.values()];
         stale.current.clear();
         for (const k of keys) void qc.invalidateQueries({ queryKey: k });
-      }, refetchEvery);
+      };
+      const wait = lastRefetch.current + refetchEvery - Date.now();
+      staleTimer.current = setTimeout(flush, Math.max(0, wait));
     },
     [qc],
   );
 
-  return useEventStream<InventoryEvent | GapEvent>(since === undefined ? '/api/events' : '/api/events', since === undefined ? undefined : { since }, (msg) => {
+  return useEventStream<InventoryEvent | GapEvent>('/api/events', since === undefined ? undefined : { since }, (msg) => {
     const d = msg.data;
     if (msg.type === 'gap' || d.kind === 'gap') {
       const gap = d as GapEvent;

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Link } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import {
@@ -21,7 +21,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import SyncAltIcon from '@patternfly/react-icons/dist/esm/icons/sync-alt-icon';
-import { nodesKey, useNodes, useVMIndex, vmCountsKey } from '../../api/inventory';
+import { nodesKey, useNodes, indexCounts, indexNames, useVMIndex, vmCountsKey } from '../../api/inventory';
 import { useLiveEvents, type InventoryEvent } from '../../api/liveEvents';
 import { StateLabel } from '../../components/StateLabel';
 import { BackendHealth } from '../../components/NodeHealth';
@@ -38,8 +38,8 @@ const recentCount = 10;
 export default function DashboardPage() {
   const qc = useQueryClient();
   const index = useVMIndex();
-  const counts = index.data?.counts;
-  const names = index.data?.names;
+  const counts = useMemo(() => (index.data ? indexCounts(index.data) : undefined), [index.data]);
+  const names = useMemo(() => (index.data ? indexNames(index.data) : undefined), [index.data]);
   const nodes = useNodes();
   const [recent, setRecent] = useState<InventoryEvent[]>([]);
   const log = useActionLogger('dashboard');
@@ -95,7 +95,7 @@ export default function DashboardPage() {
                   <Gallery hasGutter minWidths={{ default: '140px' }} aria-label="VM counts by state" component="ul">
                     {orderStates(Object.keys(counts)).map((s) => (
                       <li key={s}>
-                        <Link to={`/vms?state=${encodeURIComponent(s)}`} aria-label={`${String(counts[s])} VMs ${s}`}>
+                        <Link to={`/vms?state=${encodeURIComponent(s)}`} aria-label={`${String(counts[s])} ${counts[s] === 1 ? 'VM' : 'VMs'} ${s}`}>
                           <Card isCompact isPlain>
                             <CardBody>
                               <div className="quantix-count">{counts[s]}</div>

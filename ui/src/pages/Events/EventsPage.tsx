@@ -19,7 +19,7 @@ import {
 } from '@patternfly/react-core';
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api } from '../../api/client';
-import { useNodes, useNodeVMs, useVMIndex } from '../../api/inventory';
+import { indexNames, useNodes, useNodeVMs, useVMIndex } from '../../api/inventory';
 import { useLiveEvents, type InventoryEvent } from '../../api/liveEvents';
 import type { GapEvent, VM } from '../../api/types';
 import { EventSubject, Time, stateChange } from '../../components/EventRow';
@@ -54,6 +54,7 @@ export default function EventsPage() {
   });
   const nodes = useNodes();
   const vmIndex = useVMIndex();
+  const vmNames = useMemo(() => (vmIndex.data ? indexNames(vmIndex.data) : undefined), [vmIndex.data]);
   const nodeVMs = useNodeVMs(filters.node, filters.node !== '');
   // A VM may be named instead of given by id: events carry ids.
   const vm = useQuery({
@@ -195,7 +196,7 @@ export default function EventsPage() {
                   <Time iso={ev.time} />
                 </Td>
                 <Td dataLabel="Subject">
-                  <EventSubject ev={ev} vmNames={vmIndex.data?.names} />
+                  <EventSubject ev={ev} vmNames={vmNames} />
                 </Td>
                 <Td dataLabel="Action">
                   <Label isCompact color={ev.kind === 'node' ? 'green' : 'blue'}>
