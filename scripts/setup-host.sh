@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what building and testing Quantix need on a Debian host:
-# libvirt with QEMU, PostgreSQL, protoc with the well-known types (libprotobuf-dev:
+# Node.js and npm (the web console's build) when missing, Debian's Chromium
+# and its driver (the console's browser tests), libvirt with QEMU, PostgreSQL, protoc with the well-known types (libprotobuf-dev:
 # `make proto` imports google/protobuf/timestamp.proto) and rsyslog (checked, not started: the
 # syslog sink tests run their own rsyslogd); the libvirt-qemu user in
 # group kvm; /dev/kvm usable by that group; virtlogd and libvirtd running.
@@ -18,7 +19,13 @@ PACKAGES=(
 	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
 	libvirt-clients qemu-system-x86 qemu-utils
 	postgresql protobuf-compiler libprotobuf-dev rsyslog procps zsh
+	chromium chromium-driver
 )
+# Node.js and npm: any installation on the PATH will do (Debian's packages,
+# NodeSource's, a tarball) as long as it is recent enough for ui/package.json;
+# Debian's are installed only when there is none.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -31,6 +38,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
 		die "apt-get install ${missing[*]} failed"
 fi
+
+# The console's build tools (Vite, ESLint) need Node.js 20.19 or later.
+node_min=20.19
+node_ver=$(node --version 2>/dev/null | sed 's/^v//')
+if ! printf '%s\n%s\n' "$node_min" "$node_ver" | sort -V -C; then
+	die "Node.js ${node_ver:-(none)} found; the web console's build needs $node_min or later (Debian 13's nodejs, or NodeSource's nodejs 20/22 repository on Debian 12)"
+fi
+command -v npm >/dev/null 2>&1 || die "npm not found after installing it"
 
 # rsyslog for the syslog sink tests: each test starts an rsyslogd of its own
 # (its config, loopback ports, unix socket, pid file and output in a temporary
