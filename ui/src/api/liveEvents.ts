@@ -92,5 +92,5 @@ export function useLiveEvents(opts: LiveEventsOptions = {}): StreamStatus {
       pending.current = [];
       optsRef.current.onEvents?.(batch);
     }, flushMs);
-  }, { events: ['vm', 'node', 'gap'] });
+  }, { events: ['vm', 'node', 'gap'], resumeParam: 'since' });
 }

@@ -3,7 +3,6 @@ import { Link } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import {
   Alert,
-  Button,
   Card,
   CardBody,
   CardTitle,
@@ -27,7 +26,7 @@ import { StateLabel } from '../../components/StateLabel';
 import { BackendHealth } from '../../components/NodeHealth';
 import { EventSubject, Time, ago, stateChange } from '../../components/EventRow';
 import { LiveStatus } from '../../components/LiveStatus';
-import { useActionLogger } from '../../logging';
+import { LoggedButton } from '../../logging';
 import { pushEvents } from '../Events/eventFilters';
 import { orderStates } from './states';
 import './dashboard.css';
@@ -42,7 +41,6 @@ export default function DashboardPage() {
   const names = useMemo(() => (index.data ? indexNames(index.data) : undefined), [index.data]);
   const nodes = useNodes();
   const [recent, setRecent] = useState<InventoryEvent[]>([]);
-  const log = useActionLogger('dashboard');
   // Heartbeats would push everything else out: the dashboard shows changes.
   const status = useLiveEvents({
     since: '0',
@@ -52,7 +50,6 @@ export default function DashboardPage() {
 
   const refreshing = index.isFetching || nodes.isFetching;
   const refresh = () => {
-    log.logClick('refresh-dashboard');
     void qc.invalidateQueries({ queryKey: vmCountsKey });
     void qc.invalidateQueries({ queryKey: nodesKey });
   };
@@ -69,9 +66,9 @@ export default function DashboardPage() {
           <FlexItem>
             <Flex alignItems={{ default: 'alignItemsCenter' }}>
               <LiveStatus status={status} />
-              <Button variant="secondary" icon={<SyncAltIcon />} onClick={refresh} isLoading={refreshing}>
+              <LoggedButton logComponent="dashboard" variant="secondary" icon={<SyncAltIcon />} onClick={refresh} isLoading={refreshing}>
                 Refresh
-              </Button>
+              </LoggedButton>
             </Flex>
           </FlexItem>
         </Flex>
