@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts what building and testing Quantix need on a Debian host:
-# libvirt with QEMU, PostgreSQL, protoc with the well-known types (libprotobuf-dev:
+# libvirt with QEMU, PostgreSQL, Chromium (the console's browser tests), protoc with the well-known types (libprotobuf-dev:
 # `make proto` imports google/protobuf/timestamp.proto) and rsyslog (checked, not started: the
 # syslog sink tests run their own rsyslogd); the libvirt-qemu user in
 # group kvm; /dev/kvm usable by that group; virtlogd and libvirtd running.
@@ -18,6 +18,9 @@ PACKAGES=(
 	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
 	libvirt-clients qemu-system-x86 qemu-utils
 	postgresql protobuf-compiler libprotobuf-dev rsyslog procps zsh
+	# The console's browser tests (ui/e2e) drive Debian's Chromium; the
+	# fonts make its screenshots readable.
+	chromium fonts-liberation
 )
 
 missing=()
@@ -31,6 +34,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
 		die "apt-get install ${missing[*]} failed"
 fi
+
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || die "chromium not found after installing it; the browser tests need /usr/bin/chromium"
 
 # rsyslog for the syslog sink tests: each test starts an rsyslogd of its own
 # (its config, loopback ports, unix socket, pid file and output in a temporary
