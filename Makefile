@@ -62,7 +62,7 @@ test-ui: deps build
 	@$(MAKE) --no-print-directory test-ui-run
 
 test-ui-run: ui-e2e-deps
-	cd $(UI_E2E) && QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) QUANTIX_CHROMIUM=$(CHROMIUM) npx --no-install playwright test $(UI_E2E_ARGS)
+	cd $(UI_E2E) && npx --no-install tsc -p . && QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) QUANTIX_CHROMIUM=$(CHROMIUM) npx --no-install playwright test $(UI_E2E_ARGS)
 
 # npm ci of the test harness, again only when its lock file changed.
 ui-e2e-deps:
