@@ -40,7 +40,7 @@ function run(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.Proc
     execFileSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as { stdout?: Buffer; stderr?: Buffer; message: string };
-    throw new Error(`${cmd} ${args.join(' ')} (in ${opts.cwd}) failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+    throw new Error(`${cmd} ${args.join(' ')} (in ${opts.cwd}) failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
   }
 }
 
@@ -196,7 +196,7 @@ ${backend}
     await api(info, 'POST', '/api/users', { name: 'viewer', password: info.viewerPassword, role: 'viewer' });
   } catch (err) {
     proc.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\nlast lines of ${logFile}:\n${tail()}`);
+    throw new Error(`${(err as Error).message}\nlast lines of ${logFile}:\n${tail()}`, { cause: err });
   }
   return { info, proc };
 }

@@ -105,9 +105,9 @@ export const writeActions = /^(create( vm)?|start|stop|force stop|reboot|pause|r
 
 export const test = base.extend<{ sim: DaemonInfo; libvirt: DaemonInfo }>({
   // eslint-disable-next-line no-empty-pattern
-  sim: async ({}, use) => use(daemon('sim')),
+  sim: async ({}, provide) => provide(daemon('sim')),
   // eslint-disable-next-line no-empty-pattern
-  libvirt: async ({}, use) => use(daemon('libvirt')),
+  libvirt: async ({}, provide) => provide(daemon('libvirt')),
 });
 
 export { api };
