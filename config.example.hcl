@@ -101,6 +101,14 @@ server {
     ui_address_rate  = 0
     ui_address_burst = 0
   }
+
+  ui {
+    # The web console, at http://<http_addr>/ (every path outside /api and
+    # /metrics). It is built into quantixd by `make build`; a quantixd built
+    # with plain `go build` serves a page saying how to build it instead.
+    # false serves the API alone.
+    enabled = true
+  }
 }
 
 agent {

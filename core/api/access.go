@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/quantixvm/quantix/core/identity"
+	"github.com/quantixvm/quantix/core/webui"
 )
 
 // access is what a route asks of its caller. Every route the server
@@ -16,6 +17,10 @@ import (
 type access struct {
 	// public routes are served to anyone, without credentials.
 	public bool
+	// console marks the web console's catch-all routes: public for the
+	// console's paths (webui.IsConsolePath); a request under /api or to
+	// /metrics that only they match is a route that does not exist.
+	console bool
 	// action is what the caller's role must allow.
 	action identity.Action
 	// stream routes run under the principal's Watch: they end as soon as
@@ -30,6 +35,7 @@ type access struct {
 // authenticated caller, and every role allows read).
 var (
 	public     = access{public: true}
+	console    = access{public: true, console: true}
 	read       = access{action: identity.ActionRead}
 	readStream = access{action: identity.ActionRead, stream: true}
 	operate    = access{action: identity.ActionOperate}
@@ -61,6 +67,16 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return next(c)
 			}
 			return errNoAuth
+		}
+		if known && acc.console && !webui.IsConsolePath(req.URL.Path) {
+			// No API route matched: as for any unknown route, the caller
+			// must authenticate before learning that it is 404.
+			p, err := s.auth.Authenticate(req.Context(), req)
+			if err != nil {
+				return err
+			}
+			setPrincipal(c, p)
+			return echo.ErrNotFound
 		}
 		if known && acc.public {
 			return next(c)

@@ -33,6 +33,9 @@ func specAccess(method, path string) (public bool, action identity.Action) {
 	switch {
 	case path == "/api/health" && get, path == "/api/auth/login" && method == http.MethodPost:
 		return true, 0
+	case get && !strings.HasPrefix(path, "/api/") && path != "/metrics":
+		// The web console.
+		return true, 0
 	case strings.HasPrefix(path, "/api/auth/"):
 		return false, identity.ActionRead
 	case strings.HasPrefix(path, "/api/users"), strings.HasPrefix(path, "/api/tokens"), strings.HasPrefix(path, "/api/join-tokens"),

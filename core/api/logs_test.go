@@ -59,6 +59,7 @@ func newLogEnv(t testing.TB, driver string, o logEnvOptions) *logEnv {
 		le.pipe = p
 		opts.Logs, opts.LogStore, opts.UIRate, opts.Metrics, opts.LogStreamBuffer = p, e.store.Logs(), o.rate, le.reg, o.streamBuf
 		opts.Enroll = testEnroll(t, e)
+		opts.Console = testConsole(t)
 		if o.logger != nil {
 			opts.Logger = o.logger
 		}

@@ -54,6 +54,11 @@ type Options struct {
 	// may fall behind by before entries are dropped for it and a gap is
 	// sent; zero is DefaultLogStreamBuffer.
 	LogStreamBuffer int
+	// Console, when set, is the web console (core/webui): served to anyone,
+	// without credentials, for GET and HEAD of every path outside /api and
+	// /metrics. A path under /api that is no route stays an unknown route
+	// (401 to a stranger, else 404). Nil serves no console.
+	Console http.Handler
 
 	// withoutAuth builds the server with no authentication at all, for the
 	// benchmarks that measure what authentication costs; only this
@@ -73,6 +78,7 @@ type Server struct {
 	logStore  store.LogRepo
 	uiLimit   *ratelimit.Limiter
 	metrics   prometheus.Gatherer
+	console   http.Handler
 	streamBuf int
 	auth      *auth.Service
 	// access is the access each route declares (add), by method and path;
@@ -90,7 +96,7 @@ func New(opts Options) *Server {
 		logger = hclog.NewNullLogger()
 	}
 	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive,
-		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, streamBuf: opts.LogStreamBuffer,
+		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, console: opts.Console, streamBuf: opts.LogStreamBuffer,
 		auth: opts.Auth, access: map[string]access{}}
 	if s.streamBuf <= 0 {
 		s.streamBuf = DefaultLogStreamBuffer
@@ -162,6 +168,12 @@ func (s *Server) routes() {
 		s.get(s.echo.Group(""), "/metrics", read, echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
 	}
 	s.joinTokenRoutes(g)
+	if s.console != nil {
+		root := s.echo.Group("")
+		h := echo.WrapHandler(s.console)
+		s.get(root, "/", console, h)
+		s.get(root, "/*", console, h)
+	}
 }
 
 // headOnly drops what a handler writes as the body of a HEAD reply.

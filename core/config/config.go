@@ -57,6 +57,16 @@ type ServerConfig struct {
 	Overcommit OvercommitConfig
 	// Logs tunes the log pipeline.
 	Logs LogsConfig
+	// UI configures the web console.
+	UI UIConfig
+}
+
+// UIConfig is the `server { ui {} }` block.
+type UIConfig struct {
+	// Enabled serves the web console at / on server.http_addr (every path
+	// outside /api and /metrics). On by default; false serves the API
+	// alone.
+	Enabled bool
 }
 
 // LogsConfig is the `server { logs {} }` block: the bounds of the log

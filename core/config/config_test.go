@@ -355,3 +355,45 @@ func TestAgentTLSKeys(t *testing.T) {
 		t.Errorf("a 100ms agent_cert_ttl: %v; want an error naming server.agent_cert_ttl", err)
 	}
 }
+
+// The web console is on by default; the file, the environment and a flag
+// turn it off; anything but a bool is refused naming the attribute.
+func TestUIEnabled(t *testing.T) {
+	if !Default().Server.UI.Enabled {
+		t.Fatal("server.ui.enabled is off by default")
+	}
+	c, err := Parse("q.hcl", []byte("server {\n  ui {\n    enabled = false\n  }\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.UI.Enabled {
+		t.Error("server { ui { enabled = false } } left the console on")
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+	if w := c.Where("server.ui.enabled"); w != "q.hcl:3,15" {
+		t.Errorf("Where(server.ui.enabled) = %q", w)
+	}
+	c, err = Load("", []string{"QUANTIX_SERVER_UI_ENABLED=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.UI.Enabled {
+		t.Error("QUANTIX_SERVER_UI_ENABLED=false left the console on")
+	}
+	if err := c.Set("server.ui.enabled", "true"); err != nil || !c.Server.UI.Enabled {
+		t.Errorf("Set(server.ui.enabled, true): %v, enabled %v", err, c.Server.UI.Enabled)
+	}
+	for src, want := range map[string]string{
+		"server {\n  ui {\n    enabled = \"maybe\"\n  }\n}\n": "server.ui.enabled",
+		"server {\n  ui {\n    enabeld = true\n  }\n}\n":      `An argument named "enabeld"`,
+	} {
+		if _, err := Parse("q.hcl", []byte(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error containing %q", src, err, want)
+		}
+	}
+	if _, err := Load("", []string{"QUANTIX_SERVER_UI_ENABLED=maybe"}); err == nil || !strings.Contains(err.Error(), "QUANTIX_SERVER_UI_ENABLED") {
+		t.Errorf("QUANTIX_SERVER_UI_ENABLED=maybe: %v, want an error naming the variable", err)
+	}
+}

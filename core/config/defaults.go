@@ -50,6 +50,7 @@ func Default() *Config {
 				RetentionMaxAge: DefaultRetentionMaxAge, RetentionMaxEntries: DefaultRetentionMaxEntries,
 				UIRate: DefaultUIRate, UIBurst: DefaultUIBurst,
 			},
+			UI: UIConfig{Enabled: true},
 		},
 		Agent: AgentConfig{
 			NodeName:          host,

@@ -42,6 +42,7 @@ func (c *Config) bindings() map[string]attr {
 		{"server.logs.ui_burst", &c.Server.Logs.UIBurst},
 		{"server.logs.ui_address_rate", &c.Server.Logs.UIAddressRate},
 		{"server.logs.ui_address_burst", &c.Server.Logs.UIAddressBurst},
+		{"server.ui.enabled", &c.Server.UI.Enabled},
 		{"agent.node_name", &c.Agent.NodeName},
 		{"agent.servers", &c.Agent.Servers},
 		{"agent.join_token", &c.Agent.JoinToken},
@@ -249,8 +250,8 @@ func join(path, name string) string {
 func (d *decoder) nested(path string, blk *hcl.Block) {
 	switch full := join(path, blk.Type); full {
 	case "server":
-		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}})
-	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs":
+		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}, {Type: "ui"}})
+	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs", "server.ui":
 		d.block(blk.Body, full, nil)
 	case "plugin":
 		p := PluginConfig{Name: blk.Labels[0], DeclRange: blk.DefRange}
