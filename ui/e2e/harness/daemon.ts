@@ -5,7 +5,7 @@
 // qemu:///system.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,8 @@ const plugins: Record<string, { pkg: string; cgo: boolean }> = {
 /**
  * binaries returns quantixd and its plugins: those `make build` made when
  * QUANTIX_BIN_DIR names its bin/ directory, else builds them under .build/
- * (the console first, `npm run build` in ui/, when core/webui/dist has none).
+ * (the console first, `npm run build` in ui/, when core/webui/dist has none
+ * or is older than a source).
  */
 export function binaries(): Binaries {
   const bin = process.env.QUANTIX_BIN_DIR;
@@ -66,7 +67,8 @@ export function binaries(): Binaries {
   const out = join(e2eDir, '.build');
   const pluginDir = join(out, 'plugins');
   mkdirSync(pluginDir, { recursive: true });
-  if (!existsSync(join(repoRoot, 'core/webui/dist/index.html'))) {
+  const built = join(repoRoot, 'core/webui/dist/index.html');
+  if (!existsSync(built) || newerThan(statSync(built).mtimeMs, ['src', 'index.html', 'package-lock.json', 'vite.config.ts', 'public'].map((p) => join(uiDir, p)))) {
     if (!existsSync(join(uiDir, 'node_modules'))) run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: uiDir });
     run('npm', ['run', 'build'], { cwd: uiDir });
   }
@@ -78,6 +80,17 @@ export function binaries(): Binaries {
   }
   chmodSync(pluginDir, 0o755);
   return { quantixd: join(out, 'quantixd'), pluginDir };
+}
+
+/** newerThan reports whether a file under paths was changed after t (ms). */
+function newerThan(t: number, paths: string[]): boolean {
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (st.mtimeMs > t) return true;
+    if (st.isDirectory() && newerThan(t, readdirSync(p).map((n) => join(p, n)))) return true;
+  }
+  return false;
 }
 
 /** freePort asks the kernel for a free loopback port. */

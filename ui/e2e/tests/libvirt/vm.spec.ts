@@ -5,7 +5,7 @@
 // delete work from the VM's page.
 import { execFileSync } from 'node:child_process';
 import type { Page } from '@playwright/test';
-import { api, confirm, createVM, expect, login, rowAction, stateRE, test, uniqueName, vmRow } from '../../harness/fixtures';
+import { api, confirm, createVM, expect, login, rowAction, stateRE, test, toVMs, uniqueName, vmRow } from '../../harness/fixtures';
 
 test.describe.configure({ mode: 'serial' });
 // QEMU under TCG on a shared machine boots slowly.
@@ -41,7 +41,8 @@ async function actionsMenu(page: Page, item: RegExp): Promise<void> {
 test('creates and starts a tiny VM on QEMU', async ({ page, libvirt }) => {
   await login(page, libvirt);
   await page.goto(libvirt.url + '/vms');
-  await createVM(page, name, { vcpus: 1, memoryMiB: 64 });
+  await createVM(page, name, { vcpus: 1, memoryMiB: 64, noDisks: true });
+  await toVMs(page);
   const row = vmRow(page, name);
   await expect(row).toContainText(stateRE('STOPPED'));
   await rowAction(page, row, /^start$/i);

@@ -5,7 +5,7 @@
 // it caused.
 import { readFileSync } from 'node:fs';
 import type { Page } from '@playwright/test';
-import { api, createVM, expect, login, rowAction, stateRE, test, uniqueName, vmRow, whoami } from '../../harness/fixtures';
+import { api, createVM, expect, login, rowAction, stateRE, test, toVMs, uniqueName, vmRow, whoami } from '../../harness/fixtures';
 import { until } from '../../harness/daemon';
 
 test.describe.configure({ mode: 'serial' });
@@ -72,6 +72,7 @@ test('the UI actions of a session reach the log store, tied to their API calls',
   sessionId = `session:${(await whoami(page)).session_id}`;
   await page.goto(sim.url + '/vms');
   await createVM(page, name);
+  await toVMs(page);
   const row = vmRow(page, name);
   await rowAction(page, row, /^start$/i);
   await expect(row).toContainText(stateRE('RUNNING'));

@@ -1,7 +1,7 @@
 // The console against `quantixd dev` with the simulated backend: logging in,
 // creating and starting a VM and seeing its state change live, a change made
 // on the host behind Quantix's back, and what a viewer may do.
-import { api, confirm, createVM, expect, login, rowAction, simControl, stateRE, test, uniqueName, vmRow, writeActions } from '../../harness/fixtures';
+import { api, confirm, createVM, expect, login, rowAction, simControl, stateRE, test, toVMs, uniqueName, vmRow, writeActions } from '../../harness/fixtures';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -31,6 +31,7 @@ test('creates a VM, starts it and sees RUNNING without a reload', async ({ page,
   await login(page, sim);
   await page.goto(sim.url + '/vms');
   await createVM(page, name);
+  await toVMs(page);
   const row = vmRow(page, name);
   await expect(row).toContainText(stateRE('STOPPED'));
   await page.evaluate(() => ((window as unknown as { e2eMark: boolean }).e2eMark = true));
@@ -65,8 +66,8 @@ test('a viewer sees no enabled write button, and is told which role is needed', 
   const create = page.getByRole('button', { name: /^create( vm)?$/i });
   await expect(create).toBeVisible();
   await expect(create).toBeDisabled();
-  // The tooltip says why; a disabled button is wrapped so that it can be hovered.
-  await create.hover({ force: true });
+  // The tooltip says why; the disabled button is wrapped so that it can be hovered.
+  await page.getByLabel(/^create vm: .*needs operator/i).hover();
   await expect(page.getByRole('tooltip')).toContainText(/needs operator/i);
 
   const checkWrites = async () => {
