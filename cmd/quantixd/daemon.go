@@ -28,6 +28,7 @@ import (
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/version"
+	"github.com/quantixvm/quantix/core/webui"
 )
 
 // Shutdown bounds: requests in flight get drainTimeout to finish (a
@@ -159,7 +160,16 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		}
 	}
 
+	var console http.Handler
+	if cfg.Server.UI.Enabled {
+		h, err := webui.New(webui.Assets())
+		if err != nil {
+			return fmt.Errorf("loading the web console (server.ui.enabled): %w", err)
+		}
+		console = h
+	}
 	handler := api.New(api.Options{
+		Console: console,
 		Service: svc, Logger: logger, Version: version.String("quantixd"),
 		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll, Auth: d.auth,
 		UIRate: api.RateLimit{
@@ -184,6 +194,13 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("API listening", "url", "http://"+ln.Addr().String()+"/api")
+	if console != nil {
+		if webui.Built {
+			logger.Info("web console: " + consoleURL(ln.Addr()))
+		} else {
+			logger.Info("web console: "+consoleURL(ln.Addr()), "note", "this quantixd is built without the console and serves a page saying so; `make build` builds it in")
+		}
+	}
 
 	select {
 	case err := <-served:
@@ -352,4 +369,21 @@ func (d *daemon) close() error {
 	}
 	d.log.Info("stopped")
 	return nil
+}
+
+// consoleURL is where a browser on this host opens the web console served
+// on addr: a wildcard listen address is reached through the loopback.
+func consoleURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if ip.To4() != nil {
+			host = "127.0.0.1"
+		} else {
+			host = "::1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -76,6 +77,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 			setPrincipal(c, p)
+			if allow := s.apiMethods(req.URL.Path); len(allow) > 0 {
+				c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+				return echo.ErrMethodNotAllowed
+			}
 			return echo.ErrNotFound
 		}
 		if known && acc.public {
@@ -108,6 +113,23 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// apiMethods lists the methods of the routes other than the console's that
+// match path: a request echo gave to the console's catch-all because no
+// API route takes its method is 405 with these as Allow, as it would be
+// without the console.
+func (s *Server) apiMethods(path string) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		c := s.echo.NewContext(nil, nil)
+		s.echo.Router().Find(m, path, c)
+		key := routeKey(m, c.Path())
+		if s.registered[key] && !s.access[key].console {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // leastRole is the least privileged role that allows a.

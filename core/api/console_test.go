@@ -79,7 +79,21 @@ func TestConsole(t *testing.T) {
 	if rec := serve(admin, "POST", "/vms"); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /vms as admin: %d, want 405", rec.Code)
 	}
-	// The API's routes are untouched.
+	// The API's routes are untouched: a method a route does not take is
+	// 405 naming those it does, though GET and HEAD reach the console's
+	// catch-all in echo's router.
+	for _, m := range []string{"GET", "HEAD"} {
+		if rec := serve(cred{}, m, "/api/vms/x/start"); rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s /api/vms/x/start without credentials: %d, want 401", m, rec.Code)
+		}
+		rec := serve(admin, m, "/api/vms/x/start")
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
+			t.Errorf("%s /api/vms/x/start: %d Allow %q, want 405 Allow POST", m, rec.Code, rec.Header().Get("Allow"))
+		}
+	}
+	if rec := serve(admin, "GET", "/api/auth/logout"); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /api/auth/logout: %d, want 405", rec.Code)
+	}
 	if rec := serve(admin, "PUT", "/api/vms"); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("PUT /api/vms: %d, want 405", rec.Code)
 	}

@@ -6,6 +6,10 @@ import '@patternfly/react-core/dist/styles/base.css';
 import './app/app.css';
 import { makeQueryClient } from './app/queryClient';
 import { makeRouter } from './app/routes';
+import { startUILogging } from './logging/start';
+
+// Before anything renders, so that an error of the first render is logged.
+startUILogging();
 
 const queryClient = makeQueryClient();
 const router = makeRouter();

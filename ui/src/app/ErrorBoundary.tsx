@@ -1,5 +1,6 @@
 import { Component, type ErrorInfo, type ReactNode } from 'react';
 import { Alert, PageSection } from '@patternfly/react-core';
+import { logRenderError } from '../logging/start';
 
 interface Props {
   children: ReactNode;
@@ -18,6 +19,7 @@ export class ErrorBoundary extends Component<Props, State> {
 
   override componentDidCatch(error: Error, info: ErrorInfo): void {
     console.error('page failed to render', error, info.componentStack);
+    logRenderError(error, info.componentStack);
   }
 
   override render() {

@@ -3,6 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useLocation, useNavigate } from 'react-router';
 import { api, onUnauthorized, setCsrfToken, type ApiError } from '../api/client';
 import type { LoginResult, Role, WhoAmI } from '../api/types';
+import { flushBeforeLogout, resumeAfterLogin } from '../logging/start';
 
 const roleRank: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
@@ -75,6 +76,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     async (username: string, password: string) => {
       const res = await api.post<LoginResult>('/api/auth/login', { username, password }, { noAuthRedirect: true });
       setCsrfToken(res.csrf_token);
+      resumeAfterLogin();
       qc.clear();
       setLoggedOut(false);
       await qc.fetchQuery({
@@ -87,6 +89,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const logout = useCallback(async () => {
+    await flushBeforeLogout();
     try {
       await api.post<void>('/api/auth/logout', undefined, { noAuthRedirect: true });
     } finally {

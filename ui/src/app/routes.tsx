@@ -2,6 +2,7 @@ import { lazy, Suspense } from 'react';
 import { createBrowserRouter, Outlet, type RouteObject } from 'react-router';
 import { AuthProvider } from './auth';
 import { AppShell, PageLoading } from './AppShell';
+import { RouteChangeLogger } from '../logging/RouteChangeLogger';
 
 // Each page is its own chunk, loaded when its route is first visited.
 const Login = lazy(() => import('../pages/Login'));
@@ -19,6 +20,7 @@ const NotFound = lazy(() => import('../pages/NotFound'));
 function Root() {
   return (
     <AuthProvider>
+      <RouteChangeLogger />
       <Suspense fallback={<PageLoading />}>
         <Outlet />
       </Suspense>

@@ -1,9 +1,1 @@
-import { PageSection, Title } from '@patternfly/react-core';
-
-export default function DashboardPage() {
-  return (
-    <PageSection>
-      <Title headingLevel="h1">Dashboard</Title>
-    </PageSection>
-  );
-}
+export { default } from './DashboardPage';

@@ -1,9 +1,1 @@
-import { PageSection, Title } from '@patternfly/react-core';
-
-export default function NodesPage() {
-  return (
-    <PageSection>
-      <Title headingLevel="h1">Nodes</Title>
-    </PageSection>
-  );
-}
+export { default } from './NodesPage';

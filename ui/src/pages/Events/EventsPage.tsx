@@ -1,0 +1,230 @@
+import { useMemo, useState } from 'react';
+import { Link, useSearchParams } from 'react-router';
+import { useQuery } from '@tanstack/react-query';
+import {
+  Alert,
+  AlertActionCloseButton,
+  Button,
+  FormSelect,
+  FormSelectOption,
+  Label,
+  PageSection,
+  Switch,
+  TextInput,
+  Title,
+  Toolbar,
+  ToolbarContent,
+  ToolbarGroup,
+  ToolbarItem,
+} from '@patternfly/react-core';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { api } from '../../api/client';
+import { useNodes, useNodeVMs, useVMIndex } from '../../api/inventory';
+import { useLiveEvents, type InventoryEvent } from '../../api/liveEvents';
+import type { GapEvent, VM } from '../../api/types';
+import { EventSubject, Time, stateChange } from '../../components/EventRow';
+import { LiveStatus } from '../../components/LiveStatus';
+import { useActionLogger } from '../../logging';
+import {
+  CAUSES,
+  NODE_ACTIONS,
+  VM_ACTIONS,
+  emptyEventFilters,
+  eventFiltersFromQuery,
+  eventFiltersToQuery,
+  eventMatches,
+  pushEvents,
+  type EventFilters,
+} from './eventFilters';
+
+/** How many events the page keeps (the newest). */
+const keep = 2000;
+
+export default function EventsPage() {
+  const [params, setParams] = useSearchParams();
+  const filters = useMemo(() => eventFiltersFromQuery(params), [params]);
+  const [events, setEvents] = useState<InventoryEvent[]>([]);
+  const [gap, setGap] = useState<GapEvent | undefined>(undefined);
+  const [vmText, setVmText] = useState(filters.vm);
+  const log = useActionLogger('vm');
+  const status = useLiveEvents({
+    since: '0',
+    onEvents: (batch) => setEvents((list) => pushEvents(list, batch, keep)),
+    onGap: setGap,
+  });
+  const nodes = useNodes();
+  const vmIndex = useVMIndex();
+  const nodeVMs = useNodeVMs(filters.node, filters.node !== '');
+  // A VM may be named instead of given by id: events carry ids.
+  const vm = useQuery({
+    queryKey: ['vms', 'one', filters.vm],
+    enabled: filters.vm !== '',
+    queryFn: ({ signal }) => api.get<VM>(`/api/vms/${encodeURIComponent(filters.vm)}`, { signal }),
+    retry: false,
+  });
+
+  const set = (patch: Partial<EventFilters>) => {
+    const next = { ...filters, ...patch };
+    for (const [k, v] of Object.entries(patch)) log.logFilterChange(k, String(v));
+    setParams(eventFiltersToQuery(next), { replace: true });
+  };
+
+  const vmsOnNode = useMemo(() => new Set((nodeVMs.data ?? []).map((v) => v.id)), [nodeVMs.data]);
+  const vmFilterId = vm.data?.id ?? filters.vm;
+  const shown = useMemo(
+    () => events.filter((e) => eventMatches(e, { ...filters, vm: vmFilterId }, vmsOnNode)),
+    [events, filters, vmFilterId, vmsOnNode],
+  );
+  const actions = filters.kind === 'node' ? NODE_ACTIONS : filters.kind === 'vm' ? VM_ACTIONS : [...VM_ACTIONS, ...NODE_ACTIONS];
+  const anyFilter = eventFiltersToQuery(filters) !== '';
+
+  return (
+    <>
+      <PageSection>
+        <Title headingLevel="h1">Events</Title>
+        <p>Every change of a VM or a node, newest first, live.</p>
+      </PageSection>
+      <PageSection>
+        <Toolbar>
+          <ToolbarContent>
+            <ToolbarGroup variant="filter-group">
+              <ToolbarItem>
+                <FormSelect
+                  aria-label="Kind"
+                  value={filters.kind}
+                  onChange={(_e, v) => set({ kind: v as EventFilters['kind'], action: '' })}
+                >
+                  <FormSelectOption value="" label="VMs and nodes" />
+                  <FormSelectOption value="vm" label="VM events" />
+                  <FormSelectOption value="node" label="Node events" />
+                </FormSelect>
+              </ToolbarItem>
+              <ToolbarItem>
+                <form
+                  onSubmit={(e) => {
+                    e.preventDefault();
+                    set({ vm: vmText.trim() });
+                  }}
+                >
+                  <TextInput
+                    aria-label="VM"
+                    placeholder="VM id or name, then Enter"
+                    value={vmText}
+                    onChange={(_e, v) => setVmText(v)}
+                    onBlur={() => vmText.trim() !== filters.vm && set({ vm: vmText.trim() })}
+                  />
+                </form>
+              </ToolbarItem>
+              <ToolbarItem>
+                <FormSelect aria-label="Node" value={filters.node} onChange={(_e, v) => set({ node: v })}>
+                  <FormSelectOption value="" label="Any node" />
+                  {(nodes.data ?? []).map((n) => (
+                    <FormSelectOption key={n.id} value={n.id} label={n.name} />
+                  ))}
+                  {filters.node && !(nodes.data ?? []).some((n) => n.id === filters.node) && (
+                    <FormSelectOption value={filters.node} label={filters.node} />
+                  )}
+                </FormSelect>
+              </ToolbarItem>
+              <ToolbarItem>
+                <FormSelect aria-label="Action" value={filters.action} onChange={(_e, v) => set({ action: v })}>
+                  <FormSelectOption value="" label="Any action" />
+                  {actions.map((a) => (
+                    <FormSelectOption key={a} value={a} label={a} />
+                  ))}
+                </FormSelect>
+              </ToolbarItem>
+              <ToolbarItem>
+                <FormSelect aria-label="Cause" value={filters.cause} onChange={(_e, v) => set({ cause: v })}>
+                  <FormSelectOption value="" label="Any cause" />
+                  {CAUSES.map((c) => (
+                    <FormSelectOption key={c} value={c} label={c} />
+                  ))}
+                </FormSelect>
+              </ToolbarItem>
+              <ToolbarItem>
+                <Switch
+                  id="events-heartbeats"
+                  label="Show heartbeats"
+                  isChecked={filters.heartbeats}
+                  onChange={(_e, v) => set({ heartbeats: v })}
+                />
+              </ToolbarItem>
+              {anyFilter && (
+                <ToolbarItem>
+                  <Button
+                    variant="link"
+                    onClick={() => {
+                      setVmText('');
+                      setParams(eventFiltersToQuery(emptyEventFilters()), { replace: true });
+                    }}
+                  >
+                    Clear filters
+                  </Button>
+                </ToolbarItem>
+              )}
+            </ToolbarGroup>
+            <ToolbarItem align={{ default: 'alignEnd' }}>
+              <LiveStatus status={status} /> <span aria-live="polite">{shown.length} shown</span>
+            </ToolbarItem>
+          </ToolbarContent>
+        </Toolbar>
+        {gap && (
+          <Alert variant="warning" isInline title="Some events were missed" actionClose={<AlertActionCloseButton onClose={() => setGap(undefined)} />}>
+            {gap.message} The page reconnected to fetch them; node events in between may be missing.
+          </Alert>
+        )}
+        {filters.vm && vm.isError && (
+          <Alert variant="warning" isInline title={`No VM is named ${filters.vm}: showing events of the VM with that id`} />
+        )}
+        <Table aria-label="Events" variant="compact">
+          <Thead>
+            <Tr>
+              <Th>Time</Th>
+              <Th>Subject</Th>
+              <Th>Action</Th>
+              <Th>State</Th>
+              <Th>Cause</Th>
+              <Th>Message</Th>
+            </Tr>
+          </Thead>
+          <Tbody>
+            {shown.map((ev) => (
+              <Tr key={`${ev.kind}:${ev.id}`}>
+                <Td dataLabel="Time">
+                  <Time iso={ev.time} />
+                </Td>
+                <Td dataLabel="Subject">
+                  <EventSubject ev={ev} vmNames={vmIndex.data?.names} />
+                </Td>
+                <Td dataLabel="Action">
+                  <Label isCompact color={ev.kind === 'node' ? 'green' : 'blue'}>
+                    {ev.action}
+                  </Label>
+                </Td>
+                <Td dataLabel="State">{stateChange(ev)}</Td>
+                <Td dataLabel="Cause">{ev.kind === 'vm' ? ev.cause : ev.backend_healthy ? 'backend healthy' : 'backend unhealthy'}</Td>
+                <Td dataLabel="Message">
+                  {ev.message}
+                  {ev.kind === 'vm' && (
+                    <>
+                      {' '}
+                      <Link to={`/logs?vm_id=${encodeURIComponent(ev.vm_id)}`} aria-label={`Logs of VM ${ev.vm_id}`}>
+                        logs
+                      </Link>
+                    </>
+                  )}
+                </Td>
+              </Tr>
+            ))}
+            {shown.length === 0 && (
+              <Tr>
+                <Td colSpan={6}>{events.length === 0 ? 'No events yet.' : 'No event matches the filters.'}</Td>
+              </Tr>
+            )}
+          </Tbody>
+        </Table>
+      </PageSection>
+    </>
+  );
+}

@@ -1,0 +1,102 @@
+// The events of GET /api/events (docs/api.md, "The event stream") as the
+// Events page and the dashboard keep them, and the Events page's filters.
+
+import type { NodeStreamEvent, VMStreamEvent } from '../../api/types';
+
+export type { NodeStreamEvent, VMStreamEvent };
+export type StreamEvent = VMStreamEvent | NodeStreamEvent;
+
+/** The VM actions (docs/vm-states.md, "VM events") and the node ones. */
+export const VM_ACTIONS = [
+  'create', 'start', 'stop', 'reboot', 'pause', 'resume', 'delete', 'reset_state', 'edit', 'adopt',
+  'discard', 'discover', 'observe', 'move', 'found', 'lost', 'terminate', 'remove', 'migrate',
+  'node_unreachable', 'stuck', 'restart', 'restart_give_up',
+] as const;
+export const NODE_ACTIONS = ['register', 'heartbeat', 'disconnect', 'unreachable'] as const;
+export const CAUSES = ['api', 'host', 'reconciler'] as const;
+
+export interface EventFilters {
+  /** Show node heartbeats (many, and rarely of interest). */
+  heartbeats: boolean;
+  /** vm, node or both (''). */
+  kind: '' | 'vm' | 'node';
+  /** A VM id (exact) */
+  vm: string;
+  /** A node id or name (exact). */
+  node: string;
+  action: string;
+  cause: string;
+}
+
+export const emptyEventFilters = (): EventFilters => ({ kind: '', vm: '', node: '', action: '', cause: '', heartbeats: false });
+
+export function eventFiltersFromQuery(search: string | URLSearchParams): EventFilters {
+  const p = typeof search === 'string' ? new URLSearchParams(search) : search;
+  const kind = p.get('kind') ?? '';
+  return {
+    kind: kind === 'vm' || kind === 'node' ? kind : '',
+    vm: (p.get('vm') ?? '').trim(),
+    node: (p.get('node') ?? '').trim(),
+    action: (p.get('action') ?? '').trim(),
+    cause: (p.get('cause') ?? '').trim(),
+    heartbeats: p.get('heartbeats') === 'true',
+  };
+}
+
+export function eventFiltersToQuery(f: EventFilters): string {
+  const p = new URLSearchParams();
+  if (f.kind) p.set('kind', f.kind);
+  if (f.vm.trim()) p.set('vm', f.vm.trim());
+  if (f.node.trim()) p.set('node', f.node.trim());
+  if (f.action) p.set('action', f.action);
+  if (f.cause) p.set('cause', f.cause);
+  if (f.heartbeats) p.set('heartbeats', 'true');
+  return p.toString();
+}
+
+/**
+ * Whether an event passes the filters. Heartbeats pass only when asked for
+ * (heartbeats, or the action filter naming them). vmNodes maps the VMs known to be on
+ * the filtered node (their ids) so a node filter keeps its VMs' events; a
+ * VM filter keeps only VM events, a cause filter only VM events (node events
+ * have no cause).
+ */
+export function eventMatches(ev: StreamEvent, f: EventFilters, vmsOnNode?: ReadonlySet<string>): boolean {
+  if (f.kind && ev.kind !== f.kind) return false;
+  if (f.action && ev.action !== f.action) return false;
+  if (!f.heartbeats && !f.action && ev.kind === 'node' && ev.action === 'heartbeat') return false;
+  if (ev.kind === 'vm') {
+    if (f.vm && ev.vm_id !== f.vm) return false;
+    if (f.cause && ev.cause !== f.cause) return false;
+    if (f.node && !(vmsOnNode?.has(ev.vm_id) ?? false)) return false;
+    return true;
+  }
+  if (f.vm || f.cause) return false;
+  if (f.node && ev.node_id !== f.node && ev.node_name !== f.node) return false;
+  return true;
+}
+
+/**
+ * Adds events to a list kept newest first by time, bounded to max entries,
+ * without duplicates (a resumed stream may repeat a position). Events of
+ * one time keep the order they came in, the later first: a stream sends
+ * VM events replayed from the database before the node events it holds in
+ * memory, so the order of arrival alone is not the order of time.
+ */
+export function pushEvents(list: readonly StreamEvent[], incoming: readonly StreamEvent[], max: number): StreamEvent[] {
+  if (incoming.length === 0) return list as StreamEvent[];
+  const seen = new Set(list.map((e) => `${e.kind}:${e.id}`));
+  const fresh: StreamEvent[] = [];
+  for (let i = incoming.length - 1; i >= 0; i--) {
+    const e = incoming[i];
+    const key = `${e.kind}:${e.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    fresh.push(e);
+  }
+  const all = [...fresh, ...list];
+  const t = (e: StreamEvent) => Date.parse(e.time) || 0;
+  // Array.prototype.sort is stable: equal times keep the order above.
+  all.sort((a, b) => t(b) - t(a));
+  return all.slice(0, max);
+}
