@@ -1,6 +1,5 @@
 import {
   Alert,
-  Button,
   CodeBlock,
   CodeBlockCode,
   Content,
@@ -26,6 +25,8 @@ import SyncAltIcon from '@patternfly/react-icons/dist/esm/icons/sync-alt-icon';
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useEventStream } from '../../api/sse';
+import { useActionLogger } from '../../logging';
+import { ActionButton } from '../VMs/ActionButton';
 import type { LogEntry } from '../../api/types';
 import { getVMLogs, vmKeys } from '../VMs/api';
 import { errorText } from '../VMs/errors';
@@ -85,6 +86,7 @@ export function VMLogsPanel({ vmId, vmName }: { vmId: string; vmName: string }) 
   const [live, setLive] = useState<{ base: number; lines: ShownLine[] }>({ base: 0, lines: [] });
   const [copied, setCopied] = useState(false);
   const bottomRef = useRef<HTMLDivElement>(null);
+  const log = useActionLogger('vm');
 
   const tail = useQuery({
     queryKey: vmKeys.logs(vmId, lines),
@@ -153,27 +155,46 @@ export function VMLogsPanel({ vmId, vmName }: { vmId: string; vmName: string }) 
                   text={String(n)}
                   aria-label={`${n} lines`}
                   isSelected={lines === n}
-                  onChange={() => setLines(n)}
+                  onChange={() => {
+                    log.logFilterChange('lines', n, { vmId });
+                    setLines(n);
+                  }}
                 />
               ))}
             </ToggleGroup>
           </ToolbarItem>
           <ToolbarItem alignSelf="center">
-            <Switch id="vm-logs-follow" label="Follow" isChecked={follow} onChange={(_e, v) => setFollow(v)} />
+            <Switch id="vm-logs-follow" label="Follow" isChecked={follow} onChange={(_e, v) => {
+                log.logFilterChange('follow', v, { vmId });
+                setFollow(v);
+              }}
+            />
           </ToolbarItem>
           <ToolbarItem>
-            <Button variant="secondary" icon={<SyncAltIcon />} onClick={() => void tail.refetch()} isLoading={tail.isFetching}>
+            <ActionButton
+              variant="secondary"
+              vmId={vmId}
+              icon={<SyncAltIcon />}
+              onClick={() => void tail.refetch()}
+              isLoading={tail.isFetching}
+            >
               Refresh
-            </Button>
+            </ActionButton>
           </ToolbarItem>
           <ToolbarItem>
             <Tooltip content={copied ? 'Copied' : 'Copy to clipboard'} onTooltipHidden={() => setCopied(false)}>
-              <Button variant="plain" aria-label="Copy log to clipboard" icon={<CopyIcon />} onClick={() => void copy()} />
+              <ActionButton
+                variant="plain"
+                vmId={vmId}
+                aria-label="Copy log to clipboard"
+                icon={<CopyIcon />}
+                onClick={() => void copy()}
+              />
             </Tooltip>
           </ToolbarItem>
           <ToolbarItem>
             <Tooltip content="Download as a file">
-              <Button variant="plain" aria-label="Download log" icon={<DownloadIcon />} onClick={download} />
+              <ActionButton variant="plain" vmId={vmId} aria-label="Download log" icon={<DownloadIcon />} onClick={download} />
             </Tooltip>
           </ToolbarItem>
         </ToolbarContent>

@@ -30,6 +30,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useEventStream } from '../../api/sse';
+import { useActionLogger } from '../../logging';
 import { StateLabel } from '../../components/StateLabel';
 import { ActionConfirm, type ActionOptions } from '../VMs/ActionConfirm';
 import { whyNot, type VMActionName } from '../VMs/actions';
@@ -161,6 +162,7 @@ export function VMDetailPage() {
   const [pending, setPending] = useState<Pending | null>(null);
   const { toasts, add: toast, remove: removeToast } = useToasts();
   const act = useVMAction();
+  const log = useActionLogger('vm');
 
   useEventStream<VMStreamEvent>('/api/events', undefined, (msg) => {
     if (msg.type === 'vm') applyVMEvent(qc, msg.data);
@@ -190,11 +192,14 @@ export function VMDetailPage() {
       { vm: v, action, ...opts },
       {
         onSuccess: (r) => {
+          log.logSuccess(`${action} ${v.name}`, { vmId: v.id });
           toast({ variant: 'success', title: `${actionTitles[action]} ${v.name}`, body: r.message });
           if (action === 'delete' || (action === 'reset_state' && !r.vm)) navigate('/vms');
         },
-        onError: (err) =>
-          toast({ variant: 'danger', title: `${actionTitles[action]} ${v.name} failed`, body: errorText(err) }),
+        onError: (err) => {
+          log.logError(`${action} ${v.name}`, err, { vmId: v.id });
+          toast({ variant: 'danger', title: `${actionTitles[action]} ${v.name} failed`, body: errorText(err) });
+        },
         onSettled: () => setPending(null),
       },
     );
@@ -202,6 +207,7 @@ export function VMDetailPage() {
 
   const choose = (action: VMActionName, force = false) => {
     setMenuOpen(false);
+    log.logClick(force ? 'Force Reset State' : actionTitles[action], { vmId: v.id });
     if (action === 'stop' || action === 'delete' || action === 'reset_state') setPending({ action, force });
     else run(action);
   };
@@ -275,7 +281,10 @@ export function VMDetailPage() {
         {v.description && <Content component="p">{v.description}</Content>}
       </PageSection>
       <PageSection>
-        <Tabs activeKey={tab} onSelect={(_e, k) => setTab(k as TabKey)} aria-label="VM details" mountOnEnter>
+        <Tabs activeKey={tab} onSelect={(_e, k) => {
+            log.logTabSwitch(String(k), { vmId: v.id });
+            setTab(k as TabKey);
+          }} aria-label="VM details" mountOnEnter>
           <Tab eventKey="overview" title={<TabTitleText>Overview</TabTitleText>}>
             <PageSection padding={{ default: 'noPadding' }} style={{ paddingTop: 16 }}>
               <Overview vm={v} nodeName={nodeNames.get(v.node_id) ?? v.node_id} />

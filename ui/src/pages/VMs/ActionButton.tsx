@@ -1,3 +1,8 @@
-// The button the VM pages use for actions; it logs the click through the UI
-// logger once that is wired in (one line here).
-export { Button as ActionButton } from '@patternfly/react-core';
+import { LoggedButton, type LoggedButtonProps } from '../../logging';
+
+export type ActionButtonProps = Omit<LoggedButtonProps, 'logComponent'>;
+
+/** ActionButton is the VM pages' button for actions: a click is logged as a user action on the vm component. */
+export function ActionButton(props: ActionButtonProps) {
+  return <LoggedButton logComponent="vm" {...props} />;
+}

@@ -43,7 +43,7 @@ function renderModal() {
 
 afterEach(() => vi.unstubAllGlobals());
 
-describe('CreateVMModal', () => {
+describe('CreateVMModal', { timeout: 30_000 }, () => {
   it('shows a 422 naming vcpus at the vCPUs field', async () => {
     const calls = serve({ status: 422, body: { code: 'invalid_argument', message: 'vcpus: must be at least 1' } });
     const { onCreated } = renderModal();
@@ -61,7 +61,7 @@ describe('CreateVMModal', () => {
     expect(screen.queryByText('The VM was not created')).not.toBeInTheDocument();
     expect(onCreated).not.toHaveBeenCalled();
 
-    const post = calls.find((c) => c.method === 'POST');
+    const post = calls.find((c) => c.method === 'POST' && c.url === '/api/vms');
     expect(post?.url).toBe('/api/vms');
     expect(post?.body).toMatchObject({ name: 'web-1', vcpus: 0, memory_mib: 1024, boot: ['hd'] });
   });
@@ -112,7 +112,7 @@ describe('CreateVMModal', () => {
     await user.selectOptions(screen.getByRole('combobox', { name: 'Node' }), 'n1');
     await user.click(screen.getByRole('button', { name: 'Create' }));
     await waitFor(() => expect(onCreated).toHaveBeenCalled());
-    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
+    expect(calls.find((c) => c.method === 'POST' && c.url === '/api/vms')?.body).toEqual({
       name: 'db-1',
       labels: { env: 'prod', team: 'db' },
       vcpus: 1,

@@ -1,5 +1,4 @@
 import {
-  Button,
   EmptyState,
   EmptyStateBody,
   EmptyStateFooter,
@@ -26,6 +25,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { memo, useCallback, useMemo, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useEventStream } from '../../api/sse';
+import { useActionLogger } from '../../logging';
 import { StateLabel } from '../../components/StateLabel';
 import { ActionButton } from './ActionButton';
 import { ActionConfirm, type ActionOptions } from './ActionConfirm';
@@ -56,6 +56,7 @@ export function VMsPage() {
   const navigate = useNavigate();
   const { toasts, add: toast, remove: removeToast } = useToasts();
   const denied = useOperate('change VMs');
+  const log = useActionLogger('vm');
 
   // Filters and paging. The API pages with a cursor: cursors[i] opens page i+1.
   const [filters, setFilters] = useState<VMFilters>({});
@@ -70,6 +71,7 @@ export function VMsPage() {
 
   const resetPaging = () => setCursors(['']);
   const setFilter = (patch: Partial<VMFilters>) => {
+    for (const [k, val] of Object.entries(patch)) log.logFilterChange(k, val);
     setFilters((f) => ({ ...f, ...patch }));
     resetPaging();
   };
@@ -125,28 +127,35 @@ export function VMsPage() {
   const [createOpen, setCreateOpen] = useState(false);
 
   const mutate = act.mutate;
+  const { logClick, logSuccess, logError } = log;
   const runOne = useCallback(
     (vm: BulkTarget, action: VMActionName, opts: ActionOptions = { force: false }) => {
       mutate(
         { vm, action, ...opts },
         {
-          onSuccess: (r) => toast({ variant: 'success', title: `${actionTitles[action]} ${vm.name}`, body: r.message }),
-          onError: (err) =>
-            toast({ variant: 'danger', title: `${actionTitles[action]} ${vm.name} failed`, body: errorText(err) }),
+          onSuccess: (r) => {
+            logSuccess(`${action} ${vm.name}`, { vmId: vm.id });
+            toast({ variant: 'success', title: `${actionTitles[action]} ${vm.name}`, body: r.message });
+          },
+          onError: (err) => {
+            logError(`${action} ${vm.name}`, err, { vmId: vm.id });
+            toast({ variant: 'danger', title: `${actionTitles[action]} ${vm.name} failed`, body: errorText(err) });
+          },
           onSettled: () => setPending(null),
         },
       );
     },
-    [mutate, toast],
+    [mutate, toast, logSuccess, logError],
   );
 
   const onRowAction = useCallback(
     (vm: VM, action: VMActionName) => {
+      logClick(`${actionTitles[action]} ${vm.name}`, { vmId: vm.id });
       const target = { id: vm.id, name: vm.name };
       if (action === 'stop' || action === 'delete') setPending({ action, targets: [target], bulk: false });
       else runOne(target, action);
     },
-    [runOne],
+    [runOne, logClick],
   );
 
   const confirm = async (opts: ActionOptions) => {
@@ -165,6 +174,10 @@ export function VMsPage() {
     setBulkBusy(false);
     setPending(null);
     setBulkResults({ action, results });
+    for (const r of results) {
+      if (r.ok) logSuccess(`${action} ${r.name}`, { vmId: r.id });
+      else logError(`${action} ${r.name}`, r.message, { vmId: r.id });
+    }
     setSelected(new Map(results.filter((r) => !r.ok).map((r) => [r.id, { id: r.id, name: r.name }])));
     if (action === 'delete') void qc.invalidateQueries({ queryKey: ['vms', 'list'] });
   };
@@ -232,6 +245,7 @@ export function VMsPage() {
                   placeholder="Search by name or id"
                   value={search}
                   onChange={(_e, v) => setSearch(v)}
+                  onBlur={() => search && log.logFilterChange('search', search)}
                   onClear={() => setSearch('')}
                 />
               </ToolbarItem>
@@ -311,9 +325,9 @@ export function VMsPage() {
               ))}
               {selected.size > 0 && (
                 <ToolbarItem>
-                  <Button variant="link" onClick={() => setSelected(new Map())}>
+                  <ActionButton variant="link" onClick={() => setSelected(new Map())}>
                     Clear selection ({selected.size})
-                  </Button>
+                  </ActionButton>
                 </ToolbarItem>
               )}
             </ToolbarGroup>
@@ -343,9 +357,9 @@ export function VMsPage() {
           <EmptyState titleText="The VMs could not be listed" headingLevel="h2" status="danger">
             <EmptyStateBody>{errorText(list.error)}</EmptyStateBody>
             <EmptyStateFooter>
-              <Button variant="link" onClick={() => void list.refetch()}>
+              <ActionButton variant="link" onClick={() => void list.refetch()}>
                 Try again
-              </Button>
+              </ActionButton>
             </EmptyStateFooter>
           </EmptyState>
         ) : list.isLoading ? (
