@@ -10,21 +10,32 @@ TOOLS     := .bin
 PROTOC_VERSION := 3.21.12
 PROTOS    := $(shell find proto -name '*.proto' | sort)
 TEST_TIMEOUT ?= 15m
+# The web console: an npm project in ui/ whose build (npm run build) goes to
+# core/webui/dist, which quantixd embeds when built with -tags webui.
+UI        := ui
+NPM       ?= npm
+# npm writes node_modules/.package-lock.json on every install: it stands for
+# the installed tree, so `npm ci` runs only when it is missing or older than
+# the lock file.
+UI_DEPS   := $(UI)/node_modules/.package-lock.json
 
 # The console's browser tests and benchmarks (ui/e2e): Playwright driving
 # Debian's Chromium, which `make deps` installs; no browser is downloaded.
 UI_E2E    := ui/e2e
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: all deps build proto test test-ui test-ui-run bench bench-ui bench-ui-run ui-e2e-deps lint run clean
+.PHONY: all deps build ui proto test test-ui test-ui-run bench bench-ui bench-ui-run ui-e2e-deps lint run clean
 
 all: build
 
 deps:
 	@bash scripts/setup-host.sh
 
-build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/quantixd ./cmd/quantixd
+# The release binary always has the real console: the UI is built first and
+# quantixd embeds it (-tags webui). A plain `go build ./cmd/quantixd` builds
+# one without it, which serves a page saying how to build it.
+build: ui
+	CGO_ENABLED=0 $(GO) build -tags webui -o $(BIN)/quantixd ./cmd/quantixd
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/quantix ./cmd/quantix
 	@mkdir -p $(PLUGINDIR)
 	CGO_ENABLED=1 $(GO) build -o $(PLUGINDIR)/quantix-backend-libvirt ./plugins/libvirt/cmd/quantix-backend-libvirt
@@ -34,6 +45,14 @@ build:
 	CGO_ENABLED=0 $(GO) build -o $(PLUGINDIR)/quantix-backend-sim ./plugins/sim/cmd/quantix-backend-sim
 	@# quantixd refuses plugins others than their owner may replace (umask 002).
 	@chmod go-w $(PLUGINDIR) $(PLUGINDIR)/quantix-*
+
+ui: $(UI_DEPS)
+	cd $(UI) && $(NPM) run build
+
+$(UI_DEPS): $(UI)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "npm not found: run 'make deps' (as root) to install Node.js and npm" >&2; exit 1; }
+	cd $(UI) && $(NPM) ci --no-audit --no-fund
+	@touch $@
 
 $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc: go.mod go.sum
 	@mkdir -p $(TOOLS)
@@ -51,6 +70,9 @@ proto: $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	cd $(UI) && $(NPM) run lint && $(NPM) run typecheck
+
+lint: $(UI_DEPS)
 
 test: deps build
 	QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
@@ -90,7 +112,11 @@ run: deps build
 	@echo "quantixd dev: REST API on http://$(HTTP_ADDR)/api, inventory in ./quantix-data, Ctrl-C stops it."
 	@echo "Every call but /api/health needs credentials. The first start makes user admin and writes"
 	@echo "its password to ./quantix-data/admin-password and an admin API token to ./quantix-data/admin-token"
-	@echo "(mode 0600). In another shell, in this directory:"
+	@echo "(mode 0600)."
+	@echo ""
+	@echo "Web console: http://$(HTTP_ADDR)/  (log in as admin with the password in ./quantix-data/admin-password)"
+	@echo ""
+	@echo "In another shell, in this directory:"
 	@echo "  export QUANTIX_ADDR=http://$(HTTP_ADDR) QUANTIX_TOKEN=\$$(cat quantix-data/admin-token)"
 	@echo "  bin/quantix vm create first-vm -vcpus 1 -memory 64    # 64 MiB, no disk: boots into the firmware"
 	@echo "  bin/quantix vm start first-vm"
@@ -99,4 +125,4 @@ run: deps build
 	$(BIN)/quantixd dev -http-addr $(HTTP_ADDR)
 
 clean:
-	rm -rf $(BIN) $(TOOLS)
+	rm -rf $(BIN) $(TOOLS) core/webui/dist

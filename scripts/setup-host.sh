@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what building and testing Quantix need on a Debian host:
-# libvirt with QEMU, PostgreSQL, Chromium (the console's browser tests), protoc with the well-known types (libprotobuf-dev:
+# Node.js and npm (the web console's build) when missing, Debian's Chromium
+# and its driver (the console's browser tests), libvirt with QEMU, PostgreSQL, protoc with the well-known types (libprotobuf-dev:
 # `make proto` imports google/protobuf/timestamp.proto) and rsyslog (checked, not started: the
 # syslog sink tests run their own rsyslogd); the libvirt-qemu user in
 # group kvm; /dev/kvm usable by that group; virtlogd and libvirtd running.
@@ -20,8 +21,13 @@ PACKAGES=(
 	postgresql protobuf-compiler libprotobuf-dev rsyslog procps zsh
 	# The console's browser tests (ui/e2e) drive Debian's Chromium; the
 	# fonts make its screenshots readable.
-	chromium fonts-liberation
+	chromium chromium-driver fonts-liberation
 )
+# Node.js and npm: any installation on the PATH will do (Debian's packages,
+# NodeSource's, a tarball) as long as it is recent enough for ui/package.json;
+# Debian's are installed only when there is none.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -35,7 +41,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		die "apt-get install ${missing[*]} failed"
 fi
 
-command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || die "chromium not found after installing it; the browser tests need /usr/bin/chromium"
+# The console's build tools (Vite, ESLint) need Node.js 20.19 or later.
+node_min=20.19
+node_ver=$(node --version 2>/dev/null | sed 's/^v//')
+if ! printf '%s\n%s\n' "$node_min" "$node_ver" | sort -V -C; then
+	die "Node.js ${node_ver:-(none)} found; the web console's build needs $node_min or later (Debian 13's nodejs, or NodeSource's nodejs 20/22 repository on Debian 12)"
+fi
+command -v npm >/dev/null 2>&1 || die "npm not found after installing it"
+[ -x /usr/bin/chromium ] || die "/usr/bin/chromium not found after installing chromium; the console's browser tests need it"
 
 # rsyslog for the syslog sink tests: each test starts an rsyslogd of its own
 # (its config, loopback ports, unix socket, pid file and output in a temporary

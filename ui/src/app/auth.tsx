@@ -57,12 +57,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(
     () =>
       onUnauthorized((_err: ApiError) => {
+        // The session ended (expired, revoked, user deleted): forget it,
+        // so that the login page does not send the user back.
         setCsrfToken(null);
-        qc.setQueryData(whoamiKey, undefined);
+        setLoggedOut(true);
         const here = window.location.pathname + window.location.search + window.location.hash;
         if (window.location.pathname !== '/login') navigate(loginPath(here), { replace: true });
       }),
-    [qc, navigate],
+    [navigate],
   );
 
   const unauthenticated = whoami.isError && (whoami.error as ApiError).status === 401;

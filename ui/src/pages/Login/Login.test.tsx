@@ -5,7 +5,7 @@ import { QueryClientProvider } from '@tanstack/react-query';
 import { createMemoryRouter, RouterProvider } from 'react-router';
 import { routes } from '../../app/routes';
 import { makeQueryClient } from '../../app/queryClient';
-import { CSRF_STORAGE_KEY } from '../../api/client';
+import { api, CSRF_STORAGE_KEY } from '../../api/client';
 import { safeNext } from '.';
 
 function json(status: number, body: unknown) {
@@ -88,6 +88,31 @@ describe('login', () => {
     expect(router.state.location.pathname).toBe('/login');
     expect(seen).toContain('POST /api/auth/logout tok');
     expect(localStorage.getItem(CSRF_STORAGE_KEY)).toBeNull();
+  });
+});
+
+describe('a session that ends', () => {
+  it('sends the user to /login, keeping where they were, and stays there', async () => {
+    let sessionOver = false;
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string) => {
+        if (sessionOver) return json(401, { code: 'unauthenticated', message: 'session expired' });
+        if (url === '/api/auth/whoami') return json(200, { user: 'ann', role: 'operator', via: 'session' });
+        return json(404, { code: 'not_found', message: 'no route' });
+      }),
+    );
+    const router = renderAt('/vms?state=RUNNING');
+    expect(await screen.findByRole('heading', { name: 'Virtual machines' })).toBeInTheDocument();
+    sessionOver = true;
+    await api.get('/api/vms').catch(() => undefined);
+    expect(await screen.findByRole('button', { name: 'Log in' })).toBeInTheDocument();
+    expect(router.state.location.pathname).toBe('/login');
+    expect(router.state.location.search).toBe('?next=' + encodeURIComponent('/vms?state=RUNNING'));
+    // Not sent back by a whoami still cached.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(router.state.location.pathname).toBe('/login');
+    expect(screen.getByRole('button', { name: 'Log in' })).toBeInTheDocument();
   });
 });
 
