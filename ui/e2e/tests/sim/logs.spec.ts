@@ -14,6 +14,7 @@ interface Entry {
   source: string;
   action?: string;
   target?: string;
+  vm_id?: string;
   correlation_id?: string;
   session_id?: string;
   user_action?: boolean;
@@ -22,6 +23,7 @@ interface Entry {
 
 const name = uniqueName('e2e-logs');
 let sessionId = '';
+let vmId = '';
 let startCorrelation = '';
 
 /** parseCSV reads RFC 4180 CSV (quoted fields, doubled quotes, newlines inside quotes). */
@@ -76,11 +78,13 @@ test('the UI actions of a session reach the log store, tied to their API calls',
   const row = vmRow(page, name);
   await rowAction(page, row, /^start$/i);
   await expect(row).toContainText(stateRE('RUNNING'));
+  const vm = await api<{ id: string }>(sim, 'GET', `/api/vms/${name}`);
+  vmId = vm.id;
   // The audit entry of the start names this session; its correlation id is the click's.
   const audit = await until('the audit entry of vm.start', 15_000, async () => {
     const r = await api<{ logs: Entry[] }>(sim, 'GET', `/api/logs?source=audit&session_id=${encodeURIComponent(sessionId)}&q=vm.start`);
-    const e = r.logs.find((l) => l.action === 'vm.start' && l.target === name);
-    if (!e) throw new Error(`no vm.start for ${name} in ${JSON.stringify(r.logs.map((l) => l.action))}`);
+    const e = r.logs.find((l) => l.action === 'vm.start' && (l.vm_id === vm.id || l.target === name));
+    if (!e) throw new Error(`no vm.start for ${name} (${vm.id}) in ${JSON.stringify(r.logs)}`);
     return e;
   });
   startCorrelation = audit.correlation_id ?? '';
@@ -100,20 +104,26 @@ test('the Logs page filters, and exports the UI actions as CSV with its filters'
   await page.goto(sim.url + '/logs');
   // The component legend: a badge per component.
   await expect(page.getByText(/^vm$/i).first()).toBeVisible();
-  // A text filter reaches GET /api/logs.
-  const search = page.getByRole('searchbox').or(page.getByLabel(/search|text/i)).first();
-  const queried = page.waitForRequest((r) => r.url().includes('/api/logs') && new URL(r.url()).searchParams.get('q') === name);
+  // A text filter reaches GET /api/logs and keeps the entries that name the VM.
+  const search = page.getByRole('searchbox', { name: /^text$/i }).or(page.getByLabel(/^text$/i)).first();
+  const queried = page.waitForRequest((r) => r.url().includes('/api/logs?') && new URL(r.url()).searchParams.get('q') === name);
   await search.fill(name);
   await search.press('Enter');
   await queried;
-  await expect(page.getByRole('row').filter({ hasText: 'vm.start' }).first()).toBeVisible();
-  await search.fill('');
-  await search.press('Enter');
+  const table = page.getByRole('grid').or(page.getByRole('table')).last();
+  await expect(table.getByRole('row').filter({ hasText: name }).first()).toBeVisible();
+  await page.getByRole('button', { name: /clear all filters/i }).click();
+  await expect(page).not.toHaveURL(/[?&]q=/);
   // "User actions" shows what users did in the console.
-  const userActions = page.getByRole('switch', { name: /user actions/i }).or(page.getByRole('checkbox', { name: /user actions/i })).first();
-  await userActions.check();
+  // The switch's input is under its drawn toggle: a user clicks the toggle or its label.
+  const userActions = page.getByRole('switch', { name: /user actions/i });
+  await page.getByText(/^user actions only$/i).click();
+  await expect(userActions).toBeChecked();
+  const apply = page.getByRole('button', { name: /^apply filters$/i });
+  if (await apply.isEnabled()) await apply.click();
   await expect(page).toHaveURL(/user_action=true/);
-  await expect(page.getByRole('row').filter({ hasText: /click/i }).first()).toBeVisible();
+  await expect(table.getByRole('row').filter({ hasText: /user action/i }).first()).toBeVisible();
+  await expect(table.getByRole('row').filter({ hasText: /POST \/api\// })).toHaveCount(0);
   const { text, url } = await exportAs(page, /csv/i);
   expect(url).toContain('format=csv');
   expect(url).toContain('user_action=true');
@@ -133,7 +143,7 @@ test('the Logs page filters, and exports the UI actions as CSV with its filters'
 test('a click on a correlation id shows the UI action and the audit entries it caused', async ({ page, sim }) => {
   test.skip(!startCorrelation, 'needs the correlation id of the first test');
   await login(page, sim);
-  await page.goto(`${sim.url}/logs?q=${encodeURIComponent(name)}&source=audit`);
+  await page.goto(`${sim.url}/logs?q=${encodeURIComponent(vmId)}&source=audit`);
   const auditRow = page.getByRole('row').filter({ hasText: 'vm.start' }).first();
   await expect(auditRow).toBeVisible();
   const short = startCorrelation.slice(0, 8);
@@ -144,6 +154,6 @@ test('a click on a correlation id shows the UI action and the audit entries it c
   if (!(await page.getByRole('dialog').count())) expect(new URL(page.url()).searchParams.get('correlation_id')).toBe(startCorrelation);
   const view = (await page.getByRole('dialog').count()) ? page.getByRole('dialog') : page.getByRole('main');
   await expect(view.getByRole('row').filter({ hasText: 'vm.start' }).first()).toBeVisible();
-  await expect(view.getByRole('row').filter({ hasText: /click/i }).first()).toBeVisible();
+  await expect(view.getByRole('row').filter({ hasText: /user action/i }).first()).toBeVisible();
   await expect(view.getByRole('row').filter({ hasText: 'vm.create' })).toHaveCount(0);
 });
