@@ -7,8 +7,9 @@
 // action: the entry carries the action's correlation id, and the API calls
 // made for it (for actionWindowMs, see uiLogger.ts) carry the same id as
 // X-Correlation-Id. A navigation joins the action that caused it when that
-// action began at most navigationJoinMs before (a click on "Create" that
-// opens the new VM's page), else it begins its own. logSuccess and logError
+// action (not itself a navigation) began at most NAVIGATION_JOIN_MS before
+// (a click on "Create" that opens the new VM's page), else it begins its
+// own. logSuccess and logError
 // belong to the action under way, or to the one named by correlationId:
 // keep the id a click returned to log how that click ended.
 
@@ -107,30 +108,32 @@ export function actionLogger(logger: UILogger, component: UIComponent): ActionLo
       details: { ...extra, ...opts?.details },
     });
   };
-  const begin = (opts?: LogOptions) => opts?.correlationId ?? logger.beginAction();
+  const begin = (kind: UIAction, opts?: LogOptions) => opts?.correlationId ?? logger.beginAction(kind);
   return {
     logClick(target, opts) {
-      const id = begin(opts);
+      const id = begin('click', opts);
       write('click', `Clicked "${target}"`, target, opts, id);
       return id;
     },
     logSubmit(form, opts) {
-      const id = begin(opts);
+      const id = begin('submit', opts);
       write('submit', `Submitted "${form}"`, form, opts, id);
       return id;
     },
     logNavigation(to, from, opts) {
-      const id = opts?.correlationId ?? logger.activeAction(NAVIGATION_JOIN_MS)?.id ?? logger.beginAction();
+      const cause = logger.activeAction(NAVIGATION_JOIN_MS);
+      const joined = cause && cause.kind !== 'navigate' ? cause.id : undefined;
+      const id = opts?.correlationId ?? joined ?? logger.beginAction('navigate');
       write('navigate', `Navigated to ${to}`, to, opts, id, 'info', from !== undefined ? { from } : {});
       return id;
     },
     logTabSwitch(tab, opts) {
-      const id = begin(opts);
+      const id = begin('tab_switch', opts);
       write('tab_switch', `Switched to tab "${tab}"`, tab, opts, id);
       return id;
     },
     logFilterChange(filter, value, opts) {
-      const id = begin(opts);
+      const id = begin('filter_change', opts);
       write('filter_change', `Set filter "${filter}" to ${valueText(value)}`, filter, opts, id, 'info', {
         filter,
         value: value === undefined ? null : value,

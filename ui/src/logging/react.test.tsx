@@ -1,6 +1,6 @@
 import { act, cleanup, fireEvent, render, renderHook, screen } from '@testing-library/react';
 import type { ReactNode } from 'react';
-import { Link, MemoryRouter, Route, Routes } from 'react-router';
+import { Link, MemoryRouter, Route, Routes, useNavigate } from 'react-router';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LoggedButton } from './LoggedButton';
 import { RouteChangeLogger } from './RouteChangeLogger';
@@ -136,7 +136,39 @@ describe('RouteChangeLogger', () => {
       ['navigate', 'vm', '/vms', '/'],
       ['navigate', 'node', '/nodes/n1', '/vms'],
     ]);
+    // Each navigation that no click caused is its own action.
+    expect(new Set(got.map((e) => e.correlation_id)).size).toBe(3);
     expect(got.every((e) => e.correlation_id)).toBe(true);
+  });
+
+  it('joins a navigation to the click that caused it', async () => {
+    const { logger, entries } = recordingLogger();
+    const Wrapper = withLogger(logger);
+    const Go = () => {
+      const navigate = useNavigate();
+      return (
+        <LoggedButton logComponent="vm" onClick={() => navigate('/vms/new-vm')}>
+          Create
+        </LoggedButton>
+      );
+    };
+    render(
+      <Wrapper>
+        <MemoryRouter initialEntries={['/vms']}>
+          <RouteChangeLogger />
+          <Go />
+        </MemoryRouter>
+      </Wrapper>,
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Create' }));
+    const got = await entries();
+    expect(got.map((e) => [e.action, e.target])).toEqual([
+      ['navigate', '/vms'],
+      ['click', 'Create'],
+      ['navigate', '/vms/new-vm'],
+    ]);
+    expect(got[2].correlation_id).toBe(got[1].correlation_id);
+    expect(got[0].correlation_id).not.toBe(got[1].correlation_id);
   });
 });
 

@@ -206,6 +206,8 @@ interface Batch {
 export interface Action {
   id: string;
   startedAt: number;
+  /** What began it (a click, a submit, ...), when the caller said. */
+  kind?: UIAction;
 }
 
 /** A random UUID (v4); crypto.randomUUID exists only in secure contexts. */
@@ -374,9 +376,9 @@ export class UILogger {
    * Starts a user action and returns its correlation id, which API calls
    * carry for actionWindowMs or until the next action begins.
    */
-  beginAction(): string {
+  beginAction(kind?: UIAction): string {
     const id = `ui-${newId()}`;
-    this.action = { id, startedAt: this.now() };
+    this.action = { id, startedAt: this.now(), kind };
     return id;
   }
 

@@ -168,7 +168,7 @@ export function VMDetailPage() {
     if (msg.type === 'vm') applyVMEvent(qc, msg.data);
     // Events were dropped for this page: read the VMs again.
     else if (msg.type === 'gap') void qc.invalidateQueries({ queryKey: vmKeys.all });
-  });
+  }, { resumeParam: 'since' });
 
   if (vm.isLoading) return <Spinner aria-label="Loading the VM" />;
   if (vm.isError || !vm.data) {

@@ -1,4 +1,5 @@
 import {
+  Checkbox,
   EmptyState,
   EmptyStateBody,
   EmptyStateFooter,
@@ -81,7 +82,7 @@ export function VMsPage() {
     if (msg.type === 'vm') applyVMEvent(qc, msg.data);
     // Events were dropped for this page: read the VMs again.
     else if (msg.type === 'gap') void qc.invalidateQueries({ queryKey: vmKeys.all });
-  });
+  }, { resumeParam: 'since' });
 
   // Search: the loaded page by name or id; a name or id not on it is looked up.
   const rows = useMemo(() => {
@@ -368,10 +369,14 @@ export function VMsPage() {
           <Table aria-label="Virtual machines" variant="compact" isStickyHeader>
             <Thead>
               <Tr>
-                <Th
-                  select={{ onSelect: (_e, on) => selectPage(on), isSelected: allOnPage }}
-                  aria-label="Select all VMs on this page"
-                />
+                <Th className="pf-v6-c-table__check" aria-label="Selection">
+                  <Checkbox
+                    id="vms-select-page"
+                    aria-label="Select all VMs on this page"
+                    isChecked={allOnPage}
+                    onChange={(_e, on) => selectPage(on)}
+                  />
+                </Th>
                 <Th>Name</Th>
                 <Th>State</Th>
                 <Th>Node</Th>
@@ -476,10 +481,14 @@ const VMRow = memo(function VMRow({ vm, index, nodeName, isSelected, denied, onS
   }
   return (
     <Tr isRowSelected={isSelected}>
-      <Td
-        select={{ rowIndex: index, onSelect: (_e, on) => onSelect(vm, on), isSelected }}
-        aria-label={`Select ${vm.name}`}
-      />
+      <Td className="pf-v6-c-table__check">
+        <Checkbox
+          id={`vms-select-${index}`}
+          aria-label={`Select ${vm.name}`}
+          isChecked={isSelected}
+          onChange={(_e, on) => onSelect(vm, on)}
+        />
+      </Td>
       <Td dataLabel="Name">
         <Link to={`/vms/${encodeURIComponent(vm.id)}`}>{vm.name}</Link>
       </Td>
