@@ -26,7 +26,7 @@ export function CorrelationModal({ id, onClose, onFilter }: CorrelationModalProp
         labelId="correlation-title"
         description={
           q.data
-            ? `${String(entries.length)} entries: ${String(ui)} user action${ui === 1 ? '' : 's'}, ${String(audit)} audit entr${audit === 1 ? 'y' : 'ies'}, oldest first`
+            ? `${String(entries.length)} entr${entries.length === 1 ? 'y' : 'ies'}: ${String(ui)} user action${ui === 1 ? '' : 's'}, ${String(audit)} audit entr${audit === 1 ? 'y' : 'ies'}, oldest first`
             : undefined
         }
       />
@@ -39,9 +39,6 @@ export function CorrelationModal({ id, onClose, onFilter }: CorrelationModalProp
       <ModalFooter>
         <Button variant="secondary" onClick={() => id && onFilter(id)}>
           Filter the log by this id
-        </Button>
-        <Button variant="link" onClick={onClose}>
-          Close
         </Button>
       </ModalFooter>
     </Modal>
