@@ -19,7 +19,12 @@ NPM       ?= npm
 # the lock file.
 UI_DEPS   := $(UI)/node_modules/.package-lock.json
 
-.PHONY: all deps build ui proto test bench lint run clean
+# The console's browser tests and benchmarks (ui/e2e): Playwright driving
+# Debian's Chromium, which `make deps` installs; no browser is downloaded.
+UI_E2E    := ui/e2e
+CHROMIUM  ?= /usr/bin/chromium
+
+.PHONY: all deps build ui proto test test-ui test-ui-run bench bench-ui bench-ui-run ui-e2e-deps lint run clean
 
 all: build
 
@@ -71,9 +76,34 @@ lint: $(UI_DEPS)
 
 test: deps build
 	QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) --no-print-directory test-ui-run
+
+# `make test-ui` runs the browser tests alone; UI_E2E_ARGS passes arguments to
+# Playwright (`make test-ui UI_E2E_ARGS="--project=sim -g viewer"`).
+test-ui: deps build
+	@$(MAKE) --no-print-directory test-ui-run
+
+test-ui-run: ui-e2e-deps
+	cd $(UI_E2E) && npx --no-install tsc -p . && QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) QUANTIX_CHROMIUM=$(CHROMIUM) npx --no-install playwright test $(UI_E2E_ARGS)
+
+# npm ci of the test harness, again only when its lock file changed.
+ui-e2e-deps:
+	@command -v npm >/dev/null || { echo "npm not found: run 'make deps'" >&2; exit 1; }
+	@[ -x $(CHROMIUM) ] || { echo "$(CHROMIUM) not found: run 'make deps' (Debian's chromium)" >&2; exit 1; }
+	@if [ ! -f $(UI_E2E)/node_modules/.package-lock.json ] || [ $(UI_E2E)/package-lock.json -nt $(UI_E2E)/node_modules/.package-lock.json ]; then \
+		cd $(UI_E2E) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; \
+	fi
 
 bench: deps build
 	QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 30m ./...
+	@$(MAKE) --no-print-directory bench-ui-run
+
+# The console's benchmarks alone (ui/e2e/bench): they print their figures.
+bench-ui: deps build
+	@$(MAKE) --no-print-directory bench-ui-run
+
+bench-ui-run: ui-e2e-deps
+	cd $(UI_E2E) && QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) QUANTIX_CHROMIUM=$(CHROMIUM) npx --no-install playwright test -c bench/playwright.config.ts
 
 # `make run HTTP_ADDR=127.0.0.1:9090` serves the API elsewhere.
 run: HTTP_ADDR ?= 127.0.0.1:8080

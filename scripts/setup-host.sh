@@ -19,7 +19,9 @@ PACKAGES=(
 	libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system
 	libvirt-clients qemu-system-x86 qemu-utils
 	postgresql protobuf-compiler libprotobuf-dev rsyslog procps zsh
-	chromium chromium-driver
+	# The console's browser tests (ui/e2e) drive Debian's Chromium; the
+	# fonts make its screenshots readable.
+	chromium chromium-driver fonts-liberation
 )
 # Node.js and npm: any installation on the PATH will do (Debian's packages,
 # NodeSource's, a tarball) as long as it is recent enough for ui/package.json;
@@ -46,6 +48,7 @@ if ! printf '%s\n%s\n' "$node_min" "$node_ver" | sort -V -C; then
 	die "Node.js ${node_ver:-(none)} found; the web console's build needs $node_min or later (Debian 13's nodejs, or NodeSource's nodejs 20/22 repository on Debian 12)"
 fi
 command -v npm >/dev/null 2>&1 || die "npm not found after installing it"
+[ -x /usr/bin/chromium ] || die "/usr/bin/chromium not found after installing chromium; the console's browser tests need it"
 
 # rsyslog for the syslog sink tests: each test starts an rsyslogd of its own
 # (its config, loopback ports, unix socket, pid file and output in a temporary

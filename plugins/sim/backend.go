@@ -15,7 +15,8 @@
 // As a plugin process (quantix-backend-sim) it is configured through its
 // `config {}` block only (see Config); the scripting methods (SetState,
 // Crash, GuestShutdown, Remove, AddForeign, Import, Move, Resync,
-// Disconnect, Reconnect) exist in-process only:
+// Disconnect, Reconnect) exist in-process only, except for those its
+// control socket offers when control_socket is set (see ControlRequest):
 //
 //	plugin "sim" {
 //	  config {
@@ -30,6 +31,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -76,6 +78,10 @@ type Backend struct {
 	vms        map[string]*backend.VM
 	// names maps VM names to ids.
 	names map[string]string
+	// control is the control socket's listener (see listenControl), nil
+	// when none is configured.
+	control     net.Listener
+	controlPath string
 }
 
 // Option tunes New.
@@ -133,7 +139,8 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 // Configure validates the config block (see Config) and applies it. The
 // first call pre-populates the host (or loads its state file); later calls
 // may change everything but the population (hostname, vms, seed,
-// state_file), which is refused.
+// state_file) and control_socket, which is refused. The first call opens
+// the control socket when one is configured.
 func (b *Backend) Configure(_ context.Context, raw []byte, apiVersion int) error {
 	if apiVersion != 0 && apiVersion != backend.APIVersion {
 		return plugin.InvalidArgument("api_version", "configure: api version %d is not supported, want %d", apiVersion, backend.APIVersion)
@@ -148,7 +155,7 @@ func (b *Backend) Configure(_ context.Context, raw []byte, apiVersion int) error
 		return plugin.Unavailable("configure: backend is closed")
 	}
 	if b.set != nil && !b.set.samePopulation(s) {
-		return plugin.InvalidArgument("vms", "configure: host %s is already populated; hostname, seed and vms cannot change", b.set.hostname)
+		return plugin.InvalidArgument("vms", "configure: host %s is already populated; hostname, seed, vms, state_file and control_socket cannot change", b.set.hostname)
 	}
 	if err := b.prepareLogDir(s); err != nil {
 		return err
@@ -158,6 +165,13 @@ func (b *Backend) Configure(_ context.Context, raw []byte, apiVersion int) error
 			clear(b.vms)
 			clear(b.names)
 			return err
+		}
+		if s.control != "" {
+			if err := b.listenControl(s.control); err != nil {
+				clear(b.vms)
+				clear(b.names)
+				return err
+			}
 		}
 	}
 	b.set = s
@@ -267,7 +281,15 @@ func (b *Backend) Close() error {
 	b.closed = true
 	dir := b.tempLogDir
 	b.tempLogDir = ""
+	control, controlPath := b.control, b.controlPath
+	b.control = nil
 	b.mu.Unlock()
+	if control != nil {
+		control.Close()
+		if err := os.Remove(controlPath); err != nil && !os.IsNotExist(err) {
+			b.log.Warn("closing: removing the control socket failed", "path", controlPath, "error", err)
+		}
+	}
 	b.hub.Close()
 	b.kill()
 	if dir != "" {

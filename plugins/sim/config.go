@@ -62,6 +62,10 @@ type Config struct {
 	// WatchEvents and the scripting methods, as a Go duration ("0s" by
 	// default).
 	Latency string `json:"latency"`
+	// ControlSocket, when set, is the absolute path of a unix socket on
+	// which the plugin process takes scripting requests from other
+	// processes (see ControlRequest). Default: none.
+	ControlSocket string `json:"control_socket"`
 }
 
 // VMsConfig pre-populates a host with VMs named <prefix>-<i>, i from 0 to
@@ -86,6 +90,7 @@ type settings struct {
 	logDir    string
 	logEvents bool
 	stateFile string
+	control   string
 	latency   time.Duration
 	prefix    string
 	// state is "" for a mixed population.
@@ -145,6 +150,7 @@ func (c Config) Settings() map[string]any {
 	set("log_dir", c.LogDir, c.LogDir == "")
 	set("latency", c.Latency, c.Latency == "")
 	set("state_file", c.StateFile, c.StateFile == "")
+	set("control_socket", c.ControlSocket, c.ControlSocket == "")
 	if c.LogEvents != nil {
 		out["log_events"] = *c.LogEvents
 	}
@@ -196,6 +202,12 @@ func (c Config) resolve() (*settings, error) {
 		}
 		s.stateFile = filepath.Clean(c.StateFile)
 	}
+	if c.ControlSocket != "" {
+		if !filepath.IsAbs(c.ControlSocket) {
+			return nil, plugin.InvalidArgument("control_socket", "config: attribute \"control_socket\" must be an absolute path, not %q", c.ControlSocket)
+		}
+		s.control = filepath.Clean(c.ControlSocket)
+	}
 	if err := s.resolveVMs(c.VMs); err != nil {
 		return nil, err
 	}
@@ -229,6 +241,6 @@ func (s *settings) resolveVMs(v VMsConfig) error {
 
 // samePopulation reports whether two configs pre-populate the same VMs.
 func (s *settings) samePopulation(o *settings) bool {
-	return s.hostname == o.hostname && s.prefix == o.prefix && s.state == o.state && s.stateFile == o.stateFile &&
+	return s.hostname == o.hostname && s.prefix == o.prefix && s.state == o.state && s.stateFile == o.stateFile && s.control == o.control &&
 		s.cfg.VMs.Count == o.cfg.VMs.Count && s.cfg.VMs.Managed == o.cfg.VMs.Managed && s.cfg.Seed == o.cfg.Seed
 }

@@ -12,8 +12,9 @@ import (
 // The methods of this file change the simulated host behind Quantix's back,
 // as a user with virsh or a misbehaving guest would. Each one sends the
 // events the change causes (unless the connection is down, see Disconnect)
-// and none waits for the configured latency. They exist in-process only:
-// the plugin binary offers no way to call them.
+// and none waits for the configured latency. In-process, tests call them
+// directly; a plugin process offers some of them on its control socket
+// (control.go) when one is configured.
 
 // script runs fn on VM id with b.mu held.
 func (b *Backend) script(verb, id string, fn func(verb string, vm *backend.VM) error) (*backend.VM, error) {
