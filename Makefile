@@ -24,7 +24,7 @@ UI_DEPS   := $(UI)/node_modules/.package-lock.json
 UI_E2E    := ui/e2e
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: all deps build ui proto test test-ui test-ui-run bench bench-ui bench-ui-run ui-e2e-deps lint run clean
+.PHONY: all deps build ui proto test test-ui test-ui-run screenshots bench bench-ui bench-ui-run ui-e2e-deps lint run clean
 
 all: build
 
@@ -83,8 +83,16 @@ test: deps build
 test-ui: deps build
 	@$(MAKE) --no-print-directory test-ui-run
 
+# The tests take a screenshot of every page; they go to $(SCREENSHOTS), out
+# of the tree, unless `make screenshots` renews those of docs/screenshots.
+SCREENSHOTS ?= $(CURDIR)/$(TOOLS)/screenshots
+
 test-ui-run: ui-e2e-deps
-	cd $(UI_E2E) && npx --no-install tsc -p . && QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) QUANTIX_CHROMIUM=$(CHROMIUM) npx --no-install playwright test $(UI_E2E_ARGS)
+	cd $(UI_E2E) && npx --no-install tsc -p . && QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) QUANTIX_CHROMIUM=$(CHROMIUM) QUANTIX_E2E_SCREENSHOT_DIR=$(SCREENSHOTS) npx --no-install playwright test $(UI_E2E_ARGS)
+
+# `make screenshots` renews docs/screenshots (the README shows them).
+screenshots: deps build
+	@$(MAKE) --no-print-directory test-ui-run SCREENSHOTS=$(CURDIR)/docs/screenshots UI_E2E_ARGS="--project=sim a11y-screenshots"
 
 # npm ci of the test harness, again only when its lock file changed.
 ui-e2e-deps:
