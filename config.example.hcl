@@ -41,6 +41,20 @@ server {
   # their session once two thirds of it have passed. At least 1s.
   agent_cert_ttl = "720h"
 
+  # The cluster secret, the same on every server of a cluster (several
+  # servers on one PostgreSQL database): with it the cluster's CAs (the
+  # agent CA and the API's CA) are kept in the database, their private keys
+  # encrypted with a key derived from this secret, so that a server joins
+  # with the database connection and this secret alone. The first server
+  # makes them, or imports those under its <data_dir>/pki. A server with
+  # another secret refuses to start. At least 32 characters; generate one
+  # with `openssl rand -base64 32`. Keep it out of this file: set
+  # QUANTIX_SERVER_CLUSTER_SECRET, or cluster_secret_file to a file (mode
+  # 0600) holding it. Never logged. Empty: the CAs stay under data_dir and
+  # the server runs alone.
+  cluster_secret      = ""
+  cluster_secret_file = ""
+
   database {
     # sqlite (embedded, the default) or postgres.
     driver = "sqlite"

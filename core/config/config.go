@@ -49,6 +49,15 @@ type ServerConfig struct {
 	// AgentCertTTL is how long the client certificate issued to a node is
 	// valid; agents renew theirs once two thirds of it have passed.
 	AgentCertTTL time.Duration
+	// ClusterSecret is the secret every server of a cluster shares: the
+	// private keys of the cluster's CAs are kept in the database encrypted
+	// with a key derived from it. Empty (and no ClusterSecretFile): the
+	// server keeps its CAs under data_dir and runs alone. Never logged;
+	// read it through (*Config).ClusterSecret.
+	ClusterSecret string
+	// ClusterSecretFile is a file holding the cluster secret, instead of
+	// ClusterSecret (not both).
+	ClusterSecretFile string
 	// Database selects the inventory database.
 	Database DatabaseConfig
 	// Reconcile tunes the reconciler.

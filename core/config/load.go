@@ -29,6 +29,8 @@ func (c *Config) bindings() map[string]attr {
 		{"server.rpc_addr", &c.Server.RPCAddr},
 		{"server.join_token", &c.Server.JoinToken},
 		{"server.agent_cert_ttl", &c.Server.AgentCertTTL},
+		{"server.cluster_secret", &c.Server.ClusterSecret},
+		{"server.cluster_secret_file", &c.Server.ClusterSecretFile},
 		{"server.database.driver", &c.Server.Database.Driver},
 		{"server.database.dsn", &c.Server.Database.DSN},
 		{"server.reconcile.stuck_timeout", &c.Server.Reconcile.StuckTimeout},

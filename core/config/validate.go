@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 	v.zeroOrAtLeast("server.logs.ui_address_rate", c.Server.Logs.UIAddressRate, c.Server.Logs.UIRate, "server.logs.ui_rate")
 	v.zeroOrAtLeast("server.logs.ui_address_burst", c.Server.Logs.UIAddressBurst, c.Server.Logs.UIBurst, "server.logs.ui_burst")
 	v.tls(&c.Server)
+	v.clusterSecret(c)
 	v.nonEmpty("agent.node_name", c.Agent.NodeName)
 	v.nodeName("agent.node_name", c.Agent.NodeName)
 	v.nonEmpty("agent.backend", c.Agent.Backend)
@@ -155,11 +156,15 @@ type validator struct {
 }
 
 func (v *validator) fail(path, format string, args ...any) {
-	msg := path + " " + fmt.Sprintf(format, args...)
+	v.errs = append(v.errs, errors.New(v.at(path)+path+" "+fmt.Sprintf(format, args...)))
+}
+
+// at is "file:line,col: " when path was set in the file, "" otherwise.
+func (v *validator) at(path string) string {
 	if where := v.cfg.Where(path); where != "" {
-		msg = where + ": " + msg
+		return where + ": "
 	}
-	v.errs = append(v.errs, errors.New(msg))
+	return ""
 }
 
 func (v *validator) oneOf(path, val string, allowed ...string) {
