@@ -382,6 +382,51 @@ var migrations = []migration{
 			`CREATE INDEX node_certs_node_name_idx ON node_certs (node_name, issued_at)`,
 		},
 	},
+	{
+		Version: 9,
+		Name:    "cluster secret and CAs",
+		// cluster_secret is one row: how the key that encrypts the CAs'
+		// private keys is derived from server.cluster_secret (kdf,
+		// kdf_params, salt) and a value sealed with that key, which a
+		// server opens to tell that its secret is the cluster's.
+		// cluster_cas holds each CA's certificate in clear and its private
+		// key sealed with that key. Neither holds the secret.
+		SQLite: []string{
+			`CREATE TABLE cluster_secret (
+				id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+				kdf         TEXT NOT NULL,
+				kdf_params  TEXT NOT NULL,
+				salt        BLOB NOT NULL,
+				check_value BLOB NOT NULL,
+				created_at  TEXT NOT NULL
+			)`,
+			`CREATE TABLE cluster_cas (
+				name       TEXT NOT NULL PRIMARY KEY,
+				cert_pem   TEXT NOT NULL,
+				key_sealed BLOB NOT NULL,
+				created_at TEXT NOT NULL
+			)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE cluster_secret (
+				id          INTEGER NOT NULL,
+				kdf         TEXT NOT NULL,
+				kdf_params  TEXT NOT NULL,
+				salt        BYTEA NOT NULL,
+				check_value BYTEA NOT NULL,
+				created_at  TIMESTAMPTZ NOT NULL,
+				CONSTRAINT cluster_secret_pkey PRIMARY KEY (id),
+				CONSTRAINT cluster_secret_one_row CHECK (id = 1)
+			)`,
+			`CREATE TABLE cluster_cas (
+				name       TEXT COLLATE "C" NOT NULL,
+				cert_pem   TEXT NOT NULL,
+				key_sealed BYTEA NOT NULL,
+				created_at TIMESTAMPTZ NOT NULL,
+				CONSTRAINT cluster_cas_pkey PRIMARY KEY (name)
+			)`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

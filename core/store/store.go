@@ -36,6 +36,8 @@ type Store interface {
 	JoinTokens() JoinTokenRepo
 	// NodeCerts returns the client certificates issued to nodes.
 	NodeCerts() NodeCertRepo
+	// ClusterSecrets returns the cluster's key parameters and its CAs.
+	ClusterSecrets() ClusterSecretRepo
 	// Tx runs fn in one transaction: every repository of the Store passed to
 	// fn writes inside it; an error from fn rolls everything back. fn must
 	// use the Store it is passed: SQLite has a single writer, so a write
