@@ -92,6 +92,29 @@ func createCA(dir, name string) (*CA, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pki: creating CA directory: %w", err)
 	}
+	ca, err := generateCA(name)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := encodeKey(ca.key)
+	if err != nil {
+		return nil, err
+	}
+	// The key first: a crash between the two writes leaves a key without a
+	// certificate, which the next start reports instead of overwriting.
+	if err := fsutil.WriteFileAtomicMode(filepath.Join(dir, CAKeyFile), keyPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	if err := fsutil.WriteFileAtomicMode(filepath.Join(dir, CACertFile), ca.certPEM, 0o644); err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	ca.dir = dir
+	return ca, nil
+}
+
+// generateCA makes a self-signed CA called name, valid for CAValidity, in
+// memory only (no Dir).
+func generateCA(name string) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("pki: generating CA key: %w", err)
@@ -119,20 +142,8 @@ func createCA(dir, name string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: parsing the new CA certificate: %w", err)
 	}
-	keyPEM, err := encodeKey(key)
-	if err != nil {
-		return nil, err
-	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	// The key first: a crash between the two writes leaves a key without a
-	// certificate, which the next start reports instead of overwriting.
-	if err := fsutil.WriteFileAtomicMode(filepath.Join(dir, CAKeyFile), keyPEM, 0o600); err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
-	}
-	if err := fsutil.WriteFileAtomicMode(filepath.Join(dir, CACertFile), certPEM, 0o644); err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
-	}
-	return &CA{dir: dir, cert: cert, certPEM: certPEM, key: key}, nil
+	return &CA{cert: cert, certPEM: certPEM, key: key}, nil
 }
 
 func loadCA(dir string) (*CA, error) {
@@ -141,16 +152,25 @@ func loadCA(dir string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !cert.IsCA || !cert.BasicConstraintsValid || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return nil, fmt.Errorf("pki: %s is not a CA certificate: remove %s and %s to generate a new CA", certPath, certPath, keyPath)
-	}
-	if err := cert.CheckSignatureFrom(cert); err != nil {
-		return nil, fmt.Errorf("pki: %s is not self-signed: %w", certPath, err)
-	}
-	if time.Now().After(cert.NotAfter) {
-		return nil, fmt.Errorf("pki: CA certificate %s expired on %s: remove %s and %s to generate a new CA", certPath, cert.NotAfter.Format(time.RFC3339), certPath, keyPath)
+	if err := checkCACert(cert); err != nil {
+		return nil, fmt.Errorf("pki: %s %w: remove %s and %s to generate a new CA", certPath, err, certPath, keyPath)
 	}
 	return &CA{dir: dir, cert: cert, certPEM: certPEM, key: key}, nil
+}
+
+// checkCACert checks that cert is a self-signed CA certificate valid now;
+// the error completes "<the certificate> ...".
+func checkCACert(cert *x509.Certificate) error {
+	if !cert.IsCA || !cert.BasicConstraintsValid || cert.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return errors.New("is not a CA certificate")
+	}
+	if err := cert.CheckSignatureFrom(cert); err != nil {
+		return fmt.Errorf("is not self-signed (%v)", err)
+	}
+	if time.Now().After(cert.NotAfter) {
+		return fmt.Errorf("expired on %s", cert.NotAfter.Format(time.RFC3339))
+	}
+	return nil
 }
 
 // loadPair reads a PEM certificate and its PEM private key, refusing a key
