@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/quantixvm/quantix/core/store"
-	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/internal/testlog"
+	"github.com/quantixvm/quantix/internal/teststore"
 )
 
 func TestMain(m *testing.M) {
