@@ -21,6 +21,7 @@ import (
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/auth"
+	"github.com/quantixvm/quantix/core/clusterkey"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/enroll"
@@ -90,6 +91,9 @@ type daemon struct {
 	// agents serves the agent protocol; agentsDone has Serve's error.
 	agents     *agentserver.Server
 	agentsDone chan error
+	// clusterKey seals the cluster's CAs in the database; nil without
+	// server.cluster_secret (the CAs are kept under data_dir).
+	clusterKey *clusterkey.Key
 	// agentCA is the agent cluster CA; enroll keeps join tokens and the
 	// certificates issued to nodes.
 	agentCA *pki.CA
@@ -120,7 +124,10 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if d.store, err = store.Open(ctx, cfg.Server.Database.Driver, cfg.DatabaseDSN(), logger); err != nil {
 		return err
 	}
-	if d.agentCA, d.enroll, err = openEnrollment(cfg, d.store, logger); err != nil {
+	if d.clusterKey, err = openClusterKey(ctx, cfg, d.store, logger); err != nil {
+		return err
+	}
+	if d.agentCA, d.enroll, err = openEnrollment(ctx, cfg, d.store, d.clusterKey, logger); err != nil {
 		return err
 	}
 	if err := d.openAuth(ctx, cfg, logger); err != nil {
@@ -177,7 +184,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 			AddressPerSecond: float64(cfg.Server.Logs.UIAddressRate), AddressBurst: cfg.Server.Logs.UIAddressBurst,
 		},
 	})
-	tlsCfg, err := apiTLS(cfg, logger)
+	tlsCfg, err := apiTLS(ctx, cfg, d.store, d.clusterKey, logger)
 	if err != nil {
 		return err
 	}
@@ -277,7 +284,7 @@ func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *cont
 	d.agents, d.agentsDone = srv, make(chan error, 1)
 	go func() { d.agentsDone <- srv.Serve(ln) }()
 	d.log.Info("agent RPC listening (TLS, client certificates of the agent CA)", "addr", ln.Addr().String(),
-		"agent_ca", ca.Dir(), "agent_ca_fingerprint", ca.Fingerprint(), "static_join_token", cfg.Server.JoinToken != "")
+		"agent_ca", ca.Dir(), "agent_ca_kept_in", caSource(d.clusterKey), "agent_ca_fingerprint", ca.Fingerprint(), "static_join_token", cfg.Server.JoinToken != "")
 	return nil
 }
 

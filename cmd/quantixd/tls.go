@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/clusterkey"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/pki"
+	"github.com/quantixvm/quantix/core/store"
 )
 
 // apiCAName is the common name of the CA the server generates for the
@@ -24,11 +27,14 @@ func apiPKIDir(cfg *config.Config) string {
 // apiTLS returns the TLS configuration of the REST API, or nil when it
 // serves plain HTTP (config.APITLS). With server.tls.cert_file and
 // key_file it serves that pair; otherwise a certificate for http_addr,
-// the hostname, localhost, 127.0.0.1 and ::1 issued by the CA kept under
-// <data_dir>/pki/api, both generated on first start and kept across
-// restarts. It logs the CA's SHA-256 fingerprint and the path of its
-// certificate, which clients need to trust the API.
-func apiTLS(cfg *config.Config, logger hclog.Logger) (*tls.Config, error) {
+// the hostname, localhost, 127.0.0.1 and ::1 issued by the API's CA, both
+// generated on first start and kept across restarts under
+// <data_dir>/pki/api; with a cluster key the CA is the cluster's, kept in
+// the database (its certificate is still written there as ca.crt), so
+// every server's certificate is issued by the one CA clients trust. It
+// logs the CA's SHA-256 fingerprint and the path of its certificate, which
+// clients need to trust the API.
+func apiTLS(ctx context.Context, cfg *config.Config, st store.Store, key *clusterkey.Key, logger hclog.Logger) (*tls.Config, error) {
 	if !cfg.APITLS() {
 		return nil, nil
 	}
@@ -42,7 +48,7 @@ func apiTLS(cfg *config.Config, logger hclog.Logger) (*tls.Config, error) {
 		return serverTLSConfig(cert), nil
 	}
 	dir := apiPKIDir(cfg)
-	ca, err := pki.LoadOrCreateCA(dir, apiCAName)
+	ca, err := loadCA(ctx, st, key, clusterCAAPI, apiCAName, dir, logger)
 	if err != nil {
 		return nil, fmt.Errorf("the API's certificate authority (set server.tls.cert_file and key_file to use your own certificate): %w", err)
 	}
@@ -55,7 +61,7 @@ func apiTLS(cfg *config.Config, logger hclog.Logger) (*tls.Config, error) {
 		caFile = abs
 	}
 	logger.Info("API TLS certificate issued by the server's own CA: give clients its certificate (quantix -ca-cert, QUANTIX_CACERT, curl --cacert) or check its fingerprint at quantix login",
-		"ca_file", caFile, "ca_sha256", ca.Fingerprint())
+		"ca_file", caFile, "ca_sha256", ca.Fingerprint(), "ca_kept_in", caSource(key))
 	return serverTLSConfig(cert), nil
 }
 
