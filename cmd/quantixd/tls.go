@@ -60,7 +60,11 @@ func apiTLS(ctx context.Context, cfg *config.Config, st store.Store, key *cluste
 	if abs, err := filepath.Abs(caFile); err == nil {
 		caFile = abs
 	}
-	logger.Info("API TLS certificate issued by the server's own CA: give clients its certificate (quantix -ca-cert, QUANTIX_CACERT, curl --cacert) or check its fingerprint at quantix login",
+	whose := "the server's own CA"
+	if key != nil {
+		whose = "the cluster's API CA, the same on every server"
+	}
+	logger.Info("API TLS certificate issued by "+whose+": give clients its certificate (quantix -ca-cert, QUANTIX_CACERT, curl --cacert) or check its fingerprint at quantix login",
 		"ca_file", caFile, "ca_sha256", ca.Fingerprint(), "ca_kept_in", caSource(key))
 	return serverTLSConfig(cert), nil
 }
