@@ -37,6 +37,7 @@ var settings = []setting{
 	{"tls-mode", "server.tls.mode", "REST API transport: auto (TLS unless -http-addr is loopback), on, or off (plain HTTP, loopback only) (default auto)", []mode{modeDev, modeServer}},
 	{"tls-cert-file", "server.tls.cert_file", "PEM certificate the REST API serves, with -tls-key-file (default: one issued by a CA generated under <data-dir>/pki/api)", []mode{modeDev, modeServer}},
 	{"tls-key-file", "server.tls.key_file", "PEM private key of -tls-cert-file", []mode{modeDev, modeServer}},
+	{"cluster-secret-file", "server.cluster_secret_file", "file holding the cluster secret every server of a cluster shares (at least 32 characters: openssl rand -base64 32); or set QUANTIX_SERVER_CLUSTER_SECRET. With it the agent and API CAs are kept in the database, their keys encrypted with it (default: none, CAs under <data-dir>/pki)", []mode{modeDev, modeServer}},
 	{"log-level", "log_level", "trace, debug, info, warn or error (default info)", []mode{modeDev, modeServer, modeAgent}},
 	{"log-format", "log_format", "text or json (default text)", []mode{modeDev, modeServer, modeAgent}},
 	{"plugin-dir", "plugin_dir", "directory of plugin binaries (default: plugins next to the quantixd binary)", []mode{modeDev, modeServer, modeAgent}},
@@ -131,6 +132,16 @@ CA the server generates under <data-dir>/pki/api on first start and keeps across
 restarts; the log names the CA's certificate file and its SHA-256 fingerprint,
 which clients check (quantix -ca-cert FILE, QUANTIX_CACERT, or quantix login).
 Plain HTTP (server.tls.mode "off") is refused on any but a loopback address.
+
+Several servers can share one PostgreSQL database. Each is given the database
+and the same cluster secret (server.cluster_secret, QUANTIX_SERVER_CLUSTER_SECRET
+or -cluster-secret-file; generate one with "openssl rand -base64 32"): the agent
+CA and the API's CA are then kept in the database, their private keys encrypted
+with a key derived from the secret, so every server issues its certificates from
+the same CAs and an agent enrolled through one connects to any. The first server
+makes them, or imports those under its <data-dir>/pki. A server with another
+secret refuses to start, and so does one without a secret on a database set up
+with one. The secret is never logged.
 `,
 	modeAgent: `Runs the node agent of this host: it launches the backend plugin agent.backend
 names (from the plugins directory) and dials the control plane servers of
