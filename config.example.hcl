@@ -26,7 +26,9 @@ server {
 
   # The agent port (rpc_addr) speaks TLS only. Its certificate is issued by
   # the cluster's agent CA, generated under <data_dir>/pki/agents/ on first
-  # start and kept (the server logs its SHA-256 fingerprint). A new agent
+  # start and kept (the server logs its SHA-256 fingerprint); with
+  # cluster_secret (below) it is kept in the database instead, shared by
+  # every server. A new agent
   # enrolls with a join token: `quantix node token create` prints one that
   # also carries that fingerprint, so the agent pins the server on first
   # contact. It gets a client certificate for its node name and connects
@@ -132,7 +134,9 @@ server {
     # 127.0.0.1 and ::1 (server.crt, server.key), keeps them across restarts,
     # and logs the CA's SHA-256 fingerprint and the path of ca.crt: hand that
     # file to clients (quantix -ca-cert, QUANTIX_CACERT, curl --cacert), or let
-    # `quantix login` show the fingerprint and ask before trusting it.
+    # `quantix login` show the fingerprint and ask before trusting it. With
+    # server.cluster_secret that CA is the cluster's, kept in the database and
+    # the same on every server (its ca.crt is still written under pki/api).
     cert_file = ""
     key_file  = ""
   }
