@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/quantixvm/quantix/core/cluster"
 	"github.com/quantixvm/quantix/core/clusterkey"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/pki"
@@ -23,15 +27,42 @@ const (
 // setting it up in the database on the cluster's first start, or nil when
 // no secret is configured: the server then keeps its CAs under data_dir,
 // which it refuses when the database holds the cluster's CAs (servers with
-// a secret set it up). A secret other than the cluster's is refused naming
-// the key. The secret itself is never logged.
+// a secret set it up) and, on PostgreSQL, while another server is live on
+// the database. A secret other than the cluster's is refused naming the
+// key, and so is setting the cluster up while a server without a secret is
+// live. The secret itself is never logged.
 func openClusterKey(ctx context.Context, cfg *config.Config, st store.Store, logger hclog.Logger) (*clusterkey.Key, error) {
 	secret, err := cfg.ClusterSecret()
 	if err != nil {
 		return nil, err
 	}
+	self, ttl := clusterLiveness(cfg)
 	if secret == "" {
-		return nil, checkNoClusterKey(ctx, st)
+		if err := checkNoClusterKey(ctx, st); err != nil {
+			return nil, err
+		}
+		if cfg.Server.Database.Driver != "postgres" {
+			return nil, nil
+		}
+		if other, err := liveServer(ctx, st, self, ttl); err != nil {
+			return nil, err
+		} else if other != nil {
+			return nil, fmt.Errorf("server %q (%s) is running on this database: servers sharing a database need the same cluster secret, so that they share their CAs: "+
+				"set server.cluster_secret (or QUANTIX_SERVER_CLUSTER_SECRET) on every server, %s", other.Name, other.RPCAddr, config.GenerateSecretHint)
+		}
+		return nil, nil
+	}
+	if _, err := st.ClusterSecrets().Key(ctx); errors.Is(err, store.ErrNotFound) {
+		// No server set the cluster key up: a live server runs without a
+		// secret, with CAs of its own the cluster's would not be.
+		if other, err := liveServer(ctx, st, self, ttl); err != nil {
+			return nil, err
+		} else if other != nil {
+			return nil, fmt.Errorf("server %q (%s) is running on this database without server.cluster_secret: set the same server.cluster_secret on every server, "+
+				"restarting that one with it first so that it imports its CAs into the database", other.Name, other.RPCAddr)
+		}
+	} else if err != nil {
+		return nil, err
 	}
 	key, created, err := clusterkey.Open(ctx, st.ClusterSecrets(), secret)
 	if errors.Is(err, clusterkey.ErrWrongSecret) {
@@ -46,6 +77,44 @@ func openClusterKey(ctx context.Context, cfg *config.Config, st store.Store, log
 		logger.Info("server.cluster_secret matches the cluster's")
 	}
 	return key, nil
+}
+
+// clusterLiveness is how this server is known in cluster_servers (the
+// address other servers reach its agent port at: server.rpc_addr, a
+// wildcard host replaced by the hostname) and how long a server's
+// heartbeat keeps it live.
+func clusterLiveness(cfg *config.Config) (self string, ttl time.Duration) {
+	host, port, err := net.SplitHostPort(cfg.Server.RPCAddr)
+	if err != nil {
+		return cfg.Server.RPCAddr, cluster.DefaultLeaseTTL
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port), cluster.DefaultLeaseTTL
+}
+
+// liveServer returns a server registered in cluster_servers that is live
+// (not stopped, a heartbeat within ttl by the database's clock) and is not
+// this one (an earlier run of this server, killed, registered under self);
+// nil when there is none.
+func liveServer(ctx context.Context, st store.Store, self string, ttl time.Duration) (*store.ServerRecord, error) {
+	now, err := st.Cluster().Now(ctx)
+	if err != nil {
+		return nil, err
+	}
+	servers, err := st.Cluster().Servers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the servers of the cluster: %w", err)
+	}
+	for i, r := range servers {
+		if r.StoppedAt == nil && now.Sub(r.HeartbeatAt) < ttl && r.RPCAddr != self {
+			return &servers[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // checkNoClusterKey refuses a server without a secret on a database whose

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -9,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,7 +21,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/quantixvm/quantix/core/auth"
+	"github.com/quantixvm/quantix/core/config"
+	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/internal/wait"
 )
@@ -242,4 +248,56 @@ func TestClusterSecretServers(t *testing.T) {
 		}
 	}
 	s2.stop(t)
+}
+
+// TestClusterSecretLiveServers: on PostgreSQL a server without a secret
+// refuses to start while another server is live on the database, and a
+// server with one refuses to set the cluster up while a server without a
+// secret is live; its own earlier run (same agent address) and a server
+// that stopped do not count.
+func TestClusterSecretLiveServers(t *testing.T) {
+	ctx := context.Background()
+	st := teststore.Open(t, "postgres")
+	cfg := config.Default()
+	cfg.Server.Database.Driver, cfg.Server.RPCAddr = "postgres", "127.0.0.1:7001"
+	log := hclog.NewNullLogger()
+
+	if key, err := openClusterKey(ctx, cfg, st, log); key != nil || err != nil {
+		t.Fatalf("alone on the database: %v, %v", key, err)
+	}
+	// This server's earlier run, killed without stopping.
+	if err := st.Cluster().RegisterServer(ctx, &store.ServerRecord{ID: "earlier", Name: "me", RPCAddr: "127.0.0.1:7001"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openClusterKey(ctx, cfg, st, log); err != nil {
+		t.Fatalf("with its own earlier run registered: %v", err)
+	}
+	if err := st.Cluster().RegisterServer(ctx, &store.ServerRecord{ID: "other", Name: "s-other", RPCAddr: "10.0.0.2:8081"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := openClusterKey(ctx, cfg, st, log)
+	if err == nil || !strings.Contains(err.Error(), `server "s-other" (10.0.0.2:8081) is running on this database`) ||
+		!strings.Contains(err.Error(), "set server.cluster_secret (or QUANTIX_SERVER_CLUSTER_SECRET) on every server") {
+		t.Errorf("no secret beside a live server: %v", err)
+	}
+	cfg.Server.ClusterSecret = newSecret(t)
+	_, err = openClusterKey(ctx, cfg, st, log)
+	if err == nil || !strings.Contains(err.Error(), `server "s-other" (10.0.0.2:8081) is running on this database without server.cluster_secret`) {
+		t.Errorf("setting the cluster up beside a live server without a secret: %v", err)
+	}
+	if _, err := st.ClusterSecrets().Key(ctx); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused server set the cluster key up: %v", err)
+	}
+
+	if err := st.Cluster().StopServer(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if key, err := openClusterKey(ctx, cfg, st, log); key == nil || err != nil {
+		t.Fatalf("with the other server stopped: %v, %v", key, err)
+	}
+	// Now the database is the cluster's: no secret is refused even alone.
+	cfg.Server.ClusterSecret = ""
+	if _, err := openClusterKey(ctx, cfg, st, log); err == nil || !strings.Contains(err.Error(), "set server.cluster_secret") {
+		t.Errorf("no secret on a cluster's database: %v", err)
+	}
 }
