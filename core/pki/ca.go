@@ -1,7 +1,9 @@
 // Package pki keeps the certificate authorities Quantix generates for
-// itself: a CA kept under a directory (typically <data_dir>/tls), the
-// server certificates it issues for the REST API and the agent port, and
-// the client certificates it signs for nodes from their CSRs.
+// itself: a CA kept under a directory (typically <data_dir>/pki/<name>) or,
+// for the servers of a cluster, in the database with its private key
+// sealed by the cluster key (LoadOrCreateSharedCA); the server
+// certificates it issues for the REST API and the agent port; and the
+// client certificates it signs for nodes from their CSRs.
 //
 // Keys are ECDSA P-256. Files are written atomically; private keys have
 // mode 0600 and a key file readable by group or others is refused, never
@@ -206,7 +208,9 @@ func loadPair(certPath, keyPath string) (*x509.Certificate, []byte, *ecdsa.Priva
 	return cert, certPEM, key, nil
 }
 
-// Dir is the directory the CA is kept in.
+// Dir is the directory the CA is kept in; for a CA kept in the database
+// (LoadOrCreateSharedCA), the directory holding its certificate (ca.crt)
+// and this server's server certificates.
 func (ca *CA) Dir() string { return ca.dir }
 
 // Certificate is the CA certificate. Callers must not modify it.
