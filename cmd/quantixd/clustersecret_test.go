@@ -41,7 +41,13 @@ type secretServer struct {
 // TLS (server.tls.mode "on"), and waits until it serves.
 func startSecretServer(t *testing.T, dsn, extra string) *secretServer {
 	t.Helper()
-	s := spawnSecretServer(t, dsn, extra)
+	return startSecretServerIn(t, t.TempDir(), dsn, extra)
+}
+
+// startSecretServerIn is startSecretServer on data_dir dir.
+func startSecretServerIn(t *testing.T, dir, dsn, extra string) *secretServer {
+	t.Helper()
+	s := spawnSecretServerIn(t, dir, dsn, extra)
 	wait.Until(t, 60*time.Second, "the server to serve its API", func() bool {
 		select {
 		case <-s.done:
@@ -58,7 +64,12 @@ func startSecretServer(t *testing.T, dsn, extra string) *secretServer {
 // waiting for it.
 func spawnSecretServer(t *testing.T, dsn, extra string) *secretServer {
 	t.Helper()
-	dir := t.TempDir()
+	return spawnSecretServerIn(t, t.TempDir(), dsn, extra)
+}
+
+// spawnSecretServerIn is spawnSecretServer on data_dir dir.
+func spawnSecretServerIn(t *testing.T, dir, dsn, extra string) *secretServer {
+	t.Helper()
 	hcl := fmt.Sprintf("server {\n  database {\n    driver = \"postgres\"\n    dsn    = %q\n  }\n%s\n}\n", dsn, extra)
 	api, rpc := freeAddr(t), ""
 	for rpc == "" || rpc == api {
@@ -300,4 +311,45 @@ func TestClusterSecretLiveServers(t *testing.T) {
 	if _, err := openClusterKey(ctx, cfg, st, log); err == nil || !strings.Contains(err.Error(), "set server.cluster_secret") {
 		t.Errorf("no secret on a cluster's database: %v", err)
 	}
+}
+
+// TestClusterSecretImport: a server that ran alone on PostgreSQL, restarted
+// with a cluster secret, imports the CAs of its data dir (logging it): it
+// presents the same CAs as before, and so does a second server with the
+// secret; the first keeps its files.
+func TestClusterSecretImport(t *testing.T) {
+	requireDaemon(t)
+	dsn := teststore.PostgresDSN(t)
+	dir := t.TempDir()
+	alone := startSecretServerIn(t, dir, dsn, "")
+	_, agentCA := chainCA(t, alone.rpc)
+	_, apiCA := chainCA(t, alone.api)
+	alone.stop(t)
+
+	withSecret := fmt.Sprintf("  cluster_secret = %q", newSecret(t))
+	s1 := startSecretServerIn(t, dir, dsn, withSecret)
+	for _, line := range []string{
+		"imported the CA kept under data_dir into the database: every server of the cluster uses it from now on: ca=agents",
+		"imported the CA kept under data_dir into the database: every server of the cluster uses it from now on: ca=api",
+	} {
+		if !s1.logHas(line) {
+			t.Errorf("the upgraded server's log lacks %q", line)
+		}
+	}
+	s2 := startSecretServer(t, dsn, withSecret)
+	for _, s := range []*secretServer{s1, s2} {
+		if _, got := chainCA(t, s.rpc); got != agentCA {
+			t.Errorf("the agent port on %s presents CA %s, want the imported %s", s.rpc, got, agentCA)
+		}
+		if _, got := chainCA(t, s.api); got != apiCA {
+			t.Errorf("the API on %s presents CA %s, want the imported %s", s.api, got, apiCA)
+		}
+	}
+	for _, name := range []string{"agents", "api"} {
+		if _, err := os.Stat(filepath.Join(dir, "pki", name, "ca.key")); err != nil {
+			t.Errorf("the upgraded server's own CA key is gone: %v", err)
+		}
+	}
+	s2.stop(t)
+	s1.stop(t)
 }
