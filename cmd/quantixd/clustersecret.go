@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -80,20 +78,14 @@ func openClusterKey(ctx context.Context, cfg *config.Config, st store.Store, log
 }
 
 // clusterLiveness is how this server is known in cluster_servers (the
-// address other servers reach its agent port at: server.rpc_addr, a
-// wildcard host replaced by the hostname) and how long a server's
-// heartbeat keeps it live.
+// address it advertises for its agent port, server.advertise_addr) and how
+// long a server's heartbeat keeps it live (server.cluster.lease_ttl).
 func clusterLiveness(cfg *config.Config) (self string, ttl time.Duration) {
-	host, port, err := net.SplitHostPort(cfg.Server.RPCAddr)
-	if err != nil {
-		return cfg.Server.RPCAddr, cluster.DefaultLeaseTTL
+	ttl = cfg.Server.Cluster.LeaseTTL
+	if ttl <= 0 {
+		ttl = cluster.DefaultLeaseTTL
 	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		if h, err := os.Hostname(); err == nil && h != "" {
-			host = h
-		}
-	}
-	return net.JoinHostPort(host, port), cluster.DefaultLeaseTTL
+	return cfg.Advertise(), ttl
 }
 
 // liveServer returns a server registered in cluster_servers that is live
