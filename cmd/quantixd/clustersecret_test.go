@@ -353,3 +353,42 @@ func TestClusterSecretImport(t *testing.T) {
 	s2.stop(t)
 	s1.stop(t)
 }
+
+// TestClusterSecretConcurrentStarts: three servers started at once with the
+// same secret on an empty database end with one agent CA and one API CA,
+// made by one of them.
+func TestClusterSecretConcurrentStarts(t *testing.T) {
+	requireDaemon(t)
+	dsn := teststore.PostgresDSN(t)
+	extra := fmt.Sprintf("  cluster_secret = %q", newSecret(t))
+	servers := []*secretServer{spawnSecretServer(t, dsn, extra), spawnSecretServer(t, dsn, extra), spawnSecretServer(t, dsn, extra)}
+	for _, s := range servers {
+		wait.Until(t, 90*time.Second, "the server on "+s.api+" to serve its API", func() bool {
+			select {
+			case <-s.done:
+				b, _ := os.ReadFile(s.log)
+				t.Fatalf("quantixd server exited at start (%v):\n%s", s.err, b)
+			default:
+			}
+			return s.logHas("API listening")
+		})
+	}
+	_, agentCA := chainCA(t, servers[0].rpc)
+	_, apiCA := chainCA(t, servers[0].api)
+	made := map[string]int{}
+	for _, s := range servers {
+		if _, got := chainCA(t, s.rpc); got != agentCA {
+			t.Errorf("the agent port on %s presents CA %s, server 1's %s", s.rpc, got, agentCA)
+		}
+		if _, got := chainCA(t, s.api); got != apiCA {
+			t.Errorf("the API on %s presents CA %s, server 1's %s", s.api, got, apiCA)
+		}
+		for _, name := range []string{"agents", "api"} {
+			made[name] += s.count("made the cluster's CA and stored it in the database, its key sealed with the cluster key: ca=" + name + " ")
+		}
+		made["key"] += s.count("cluster key set up in the database")
+	}
+	if made["agents"] != 1 || made["api"] != 1 || made["key"] != 1 {
+		t.Errorf("the servers made %v; want the key and each CA made once", made)
+	}
+}
