@@ -212,3 +212,14 @@ func TestDefaultParams(t *testing.T) {
 		t.Errorf("Open = %q, %v", got, err)
 	}
 }
+
+// BenchmarkDerive: what deriving the cluster key with DefaultParams costs a
+// server at start.
+func BenchmarkDerive(b *testing.B) {
+	salt := bytes.Repeat([]byte{1}, 32)
+	for b.Loop() {
+		if _, err := Derive(secret, salt, DefaultParams); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
