@@ -100,7 +100,8 @@ func LoadOrCreateSharedCA(ctx context.Context, o SharedCAOptions) (*CA, Origin, 
 }
 
 // localOrNewCA is the CA kept in o.Dir when there is a pair there, or a
-// new one; the directory's files are not changed.
+// new one when there is neither file; half a pair is an error, as for
+// LoadOrCreateCA. The directory's files are not changed.
 func localOrNewCA(o SharedCAOptions) (*CA, Origin, error) {
 	certExists, err := exists(filepath.Join(o.Dir, CACertFile))
 	if err != nil {
@@ -110,12 +111,18 @@ func localOrNewCA(o SharedCAOptions) (*CA, Origin, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if certExists && keyExists {
+	certPath, keyPath := filepath.Join(o.Dir, CACertFile), filepath.Join(o.Dir, CAKeyFile)
+	switch {
+	case certExists && keyExists:
 		ca, err := loadCA(o.Dir)
 		if err != nil {
 			return nil, "", err
 		}
 		return ca, Imported, nil
+	case certExists:
+		return nil, "", fmt.Errorf("pki: the database holds no cluster CA %q and %s exists without its key %s: restore the key to import that CA, or remove %s to have a new CA made (certificates it issued stop being trusted)", o.Name, certPath, keyPath, certPath)
+	case keyExists:
+		return nil, "", fmt.Errorf("pki: the database holds no cluster CA %q and %s exists without its certificate %s: restore the certificate to import that CA, or remove %s to have a new CA made", o.Name, keyPath, certPath, keyPath)
 	}
 	if o.CommonName == "" {
 		return nil, "", errors.New("pki: CA common name is empty")

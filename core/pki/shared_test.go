@@ -142,6 +142,24 @@ func TestSharedCAImport(t *testing.T) {
 				t.Errorf("second server: origin %q, %v", origin, err)
 			}
 
+			// Half a pair with no CA in the database is refused, not
+			// replaced by a new CA.
+			for _, f := range []string{CACertFile, CAKeyFile} {
+				half := newServer(t, driver, teststore.DSN(t, driver))
+				if _, err := LoadOrCreateCA(half.dir, "x"); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Remove(filepath.Join(half.dir, f)); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := half.shared("agents"); err == nil || !strings.Contains(err.Error(), "exists without its") {
+					t.Errorf("%s removed: %v", f, err)
+				}
+				if _, err := half.st.ClusterSecrets().CA(context.Background(), "agents"); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s removed: a CA was stored (%v)", f, err)
+				}
+			}
+
 			// A server whose data dir holds another CA (set up alone) is
 			// refused, and its files are left as they were.
 			s3 := newServer(t, driver, dsn)
