@@ -50,7 +50,7 @@ func openClusterKey(ctx context.Context, cfg *config.Config, st store.Store, log
 		}
 		return nil, nil
 	}
-	if _, err := st.ClusterSecrets().Key(ctx); errors.Is(err, store.ErrNotFound) {
+	if _, err := st.ClusterSecrets().Key(ctx); errors.Is(err, store.ErrNotFound) && cfg.Server.Database.Driver == "postgres" {
 		// No server set the cluster key up: a live server runs without a
 		// secret, with CAs of its own the cluster's would not be.
 		if other, err := liveServer(ctx, st, self, ttl); err != nil {
@@ -59,7 +59,7 @@ func openClusterKey(ctx context.Context, cfg *config.Config, st store.Store, log
 			return nil, fmt.Errorf("server %q (%s) is running on this database without server.cluster_secret: set the same server.cluster_secret on every server, "+
 				"restarting that one with it first so that it imports its CAs into the database", other.Name, other.RPCAddr)
 		}
-	} else if err != nil {
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	key, created, err := clusterkey.Open(ctx, st.ClusterSecrets(), secret)
