@@ -139,7 +139,7 @@ func callAPI(t *testing.T, c *http.Client, url, token, method, path, body string
 	return r
 }
 
-func newSecret(t *testing.T) string {
+func newSecret(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
