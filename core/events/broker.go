@@ -307,13 +307,6 @@ func (b *Broker) latest() Position {
 	return b.ring[(b.head+b.n-1)%len(b.ring)].Pos
 }
 
-// latestVM is the id of the newest VM event published or seeded.
-func (b *Broker) latestVM() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.lastVM
-}
-
 // Close ends every subscription; later publishes are dropped.
 func (b *Broker) Close() {
 	b.mu.Lock()

@@ -183,7 +183,7 @@ func (p pgStreamStore) Listen(ctx context.Context, h ListenHandler) error {
 	if err != nil {
 		return fmt.Errorf("listening for changes: parsing server.database.dsn: %w", err)
 	}
-	cfg.RuntimeParams["application_name"] = "quantixd stream listener"
+	cfg.RuntimeParams["application_name"] = ListenerApplicationName(p.s.pg.origin)
 	backoff := listenBackoffMin
 	first := true
 	for {
@@ -289,6 +289,10 @@ func (s *sqlStore) notifyLogEntries(tx *gorm.DB, seqs []int64) error {
 	}
 	return nil
 }
+
+// ListenerApplicationName is the application_name of the listening
+// connection of the store handle with origin (in pg_stat_activity).
+func ListenerApplicationName(origin string) string { return "quantixd listener " + origin }
 
 // ParseVMNote reads a VM events notification: the highest id committed.
 func ParseVMNote(payload string) (maxID int64, ok bool) {
