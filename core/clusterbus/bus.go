@@ -151,8 +151,14 @@ func (b *Bus) connected(ctx context.Context, first bool) error {
 	return nil
 }
 
+// handleTimeout bounds the handling of one notification: PostgreSQL keeps
+// every notification until the slowest listener has taken it.
+const handleTimeout = 30 * time.Second
+
 // notified handles one notification.
 func (b *Bus) notified(ctx context.Context, payload string) {
+	ctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	defer cancel()
 	kind, _, _ := strings.Cut(payload, " ")
 	var err error
 	switch kind {
