@@ -155,8 +155,10 @@ func (b *Bus) connected(ctx context.Context, first bool) error {
 // every notification until the slowest listener has taken it.
 const handleTimeout = 30 * time.Second
 
-// notified handles one notification.
-func (b *Bus) notified(ctx context.Context, payload string) {
+// notified handles one notification. A VM event it cannot read is an
+// error: the listener reconnects and catches up. Anything else that fails
+// is logged.
+func (b *Bus) notified(ctx context.Context, payload string) error {
 	ctx, cancel := context.WithTimeout(ctx, handleTimeout)
 	defer cancel()
 	kind, _, _ := strings.Cut(payload, " ")
@@ -169,7 +171,9 @@ func (b *Bus) notified(ctx context.Context, payload string) {
 			break
 		}
 		if max > b.lastVM {
-			err = b.readVM(ctx, max)
+			if err := b.readVM(ctx, max); err != nil {
+				return err
+			}
 		}
 	case store.NoteLogEntries:
 		err = b.logEntries(ctx, payload)
@@ -188,6 +192,7 @@ func (b *Bus) notified(ctx context.Context, payload string) {
 	if err != nil && ctx.Err() == nil {
 		b.log.Warn("handling a change announced by a server", "error", err)
 	}
+	return nil
 }
 
 // readVM publishes the VM events after lastVM up to max (every one when max

@@ -114,8 +114,10 @@ type ListenHandler struct {
 	// that connection is handed over; first is true on the first
 	// connection. An error drops the connection, which is made again.
 	Connected func(ctx context.Context, first bool) error
-	// Notified receives the payloads, in the order PostgreSQL delivers them.
-	Notified func(ctx context.Context, payload string)
+	// Notified receives the payloads, in the order PostgreSQL delivers
+	// them. An error drops the connection, which is made again (and
+	// Connected runs again).
+	Notified func(ctx context.Context, payload string) error
 	// Lost, when set, is told why the connection was lost, before Listen
 	// connects again.
 	Lost func(err error)
@@ -237,7 +239,9 @@ func (p pgStreamStore) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, h Li
 		switch {
 		case err == nil:
 			if n != nil && h.Notified != nil {
-				h.Notified(ctx, n.Payload)
+				if err := h.Notified(ctx, n.Payload); err != nil {
+					return true, err
+				}
 			}
 			continue
 		case ctx.Err() != nil:
