@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quantixvm/quantix/core/auth"
-	"github.com/quantixvm/quantix/internal/teststore"
 	"github.com/quantixvm/quantix/internal/wait"
 )
 
@@ -48,6 +46,23 @@ func (s *sseLines) count(part string) int {
 		}
 	}
 	return n
+}
+
+// idBefore returns the id: line of the event whose data line contains
+// part ("" when there is none).
+func (s *sseLines) idBefore(part string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := ""
+	for _, l := range s.lines {
+		if v, ok := strings.CutPrefix(l, "id: "); ok {
+			id = v
+		}
+		if strings.HasPrefix(l, "data: ") && strings.Contains(l, part) {
+			return id
+		}
+	}
+	return ""
 }
 
 // stream opens GET path on p as an event stream, read until the test ends.
@@ -85,78 +100,62 @@ func (p *proc) stream(t *testing.T, path string) *sseLines {
 	return s
 }
 
-// clusterConfig writes the config of one of several servers on the
-// PostgreSQL database dsn, with the simulated backend for a dev server's
-// local agent.
-func clusterConfig(t *testing.T, dir, dsn, sim string) string {
+// startSimAgent starts `quantixd agent` for node on the simulated backend,
+// dialling server (its agent CA is the cluster's), enrolled with a join
+// token made through server, and waits until server lists the node READY.
+func startSimAgent(t *testing.T, server *clusterServer, node string) *proc {
 	t.Helper()
+	_, token := joinToken(t, server.proc, `{"uses":1}`)
+	dir := t.TempDir()
 	cfg := fmt.Sprintf(`log_level = "debug"
-server {
-  database {
-    driver = "postgres"
-    dsn    = %q
-  }
-}
+data_dir  = %q
 agent {
-  backend = "sim"
+  backend            = "sim"
+  ca_cert            = %q
+  heartbeat_interval = "500ms"
+  sync_jitter        = "100ms"
 }
 plugin "sim" {
   path = %q
 }
-`, dsn, sim)
+`, dir, filepath.Join(server.Dir, "pki", "agents", "ca.crt"), simPlugin(t))
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	a := spawn(t, "agent", "-config", path, "-servers", server.rpc, "-node-name", node, "-join-token", token)
+	wait.Until(t, 30*time.Second, "node "+node+" READY", func() bool {
+		r := server.call(t, "GET", "/api/nodes", "")
+		return r.status == http.StatusOK && strings.Contains(r.raw, `"name":"`+node+`"`) && strings.Contains(r.raw, `"READY"`)
+	})
+	return a
 }
 
-// TestClusterStreams: three servers on one PostgreSQL database (A a dev
-// server with a local agent on the simulated backend, B and C servers): a
-// VM created through A is on C's event stream, and a log line sent through
-// B is on A's live log stream, once.
+// TestClusterStreams: three servers on one PostgreSQL database and an agent
+// on the simulated backend connected to server A: a VM created through A is
+// on the event stream of C, at the same position as on A's, and a log line
+// sent through B is on A's live log stream, once.
 func TestClusterStreams(t *testing.T) {
-	if e2e.daemonErr != nil {
-		t.Fatalf("quantixd is needed: %v", e2e.daemonErr)
-	}
-	dsn := teststore.PostgresDSN(t)
-	sim := simPlugin(t)
-	var password []byte
-	start := func(mode string) *proc {
-		dir := t.TempDir()
-		// The first server made user admin; the test logs in to the
-		// others with the password it wrote (users are in the database).
-		if password != nil {
-			if err := os.WriteFile(filepath.Join(dir, auth.PasswordFileName), password, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p := startDaemon(t, mode, "-config", clusterConfig(t, dir, dsn, sim), "-data-dir", dir)
-		if password == nil {
-			var err error
-			if password, err = os.ReadFile(filepath.Join(dir, auth.PasswordFileName)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return p
-	}
-	a := start("dev")
-	b := start("server")
-	c := start("server")
-	wait.Until(t, 30*time.Second, "the local node of server A ready", func() bool {
-		r := a.call(t, "GET", "/api/nodes", "")
-		return r.status == http.StatusOK && strings.Contains(r.raw, `"READY"`)
-	})
+	c := startCluster(t, 3, clusterOptions{})
+	a, b, cc := c.Servers[0], c.Servers[1], c.Servers[2]
+	startSimAgent(t, a, "qx-cluster-streams-"+fmt.Sprint(time.Now().UnixNano()%1e6))
 
-	events := c.stream(t, "/api/events")
+	eventsA := a.stream(t, "/api/events")
+	eventsC := cc.stream(t, "/api/events")
 	logsA := a.stream(t, "/api/logs/stream?source=ui")
 
 	name := fmt.Sprintf("qx-cluster-%d", time.Now().UnixNano()%1e9)
-	r := a.must(t, http.StatusCreated, "POST", "/api/vms", `{"name":"`+name+`","vcpus":1,"memory_mib":64}`)
-	id := r.str("id")
+	id := a.must(t, http.StatusCreated, "POST", "/api/vms", `{"name":"`+name+`","vcpus":1,"memory_mib":64}`).str("id")
+	created := `"vm_id":"` + id + `"`
 	wait.Until(t, 10*time.Second, "the create through server A on server C's event stream", func() bool {
-		return events.has(`"vm_id":"`+id+`"`, `"action":"create"`)
+		return eventsC.has(created, `"action":"create"`)
 	})
+	wait.Until(t, 10*time.Second, "the create on server A's event stream", func() bool {
+		return eventsA.has(created, `"action":"create"`)
+	})
+	if pa, pc := eventsA.idBefore(created), eventsC.idBefore(created); pa == "" || pa != pc {
+		t.Errorf("the create is at position %q on server A and %q on server C", pa, pc)
+	}
 
 	msg := fmt.Sprintf("clicked through server B %d", time.Now().UnixNano())
 	b.must(t, http.StatusOK, "POST", "/api/logs/ui", `{"logs":[{"message":"`+msg+`","action":"click"}]}`)
