@@ -95,6 +95,12 @@ type VMRepo interface {
 	// state (vm.State.Transitional) that entered it before before, the
 	// longest waiting first.
 	ListTransitional(ctx context.Context, before time.Time, limit int) ([]*vm.VM, error)
+	// ListRestartable returns up to limit (1..1000) managed VMs that are
+	// STOPPED or CRASHED while their desired_state is running and their
+	// restart_policy is not never: those a restart policy may want
+	// started, the longest down first. Whether the policy covers the way
+	// each went down is the caller's to judge.
+	ListRestartable(ctx context.Context, limit int) ([]*vm.VM, error)
 }
 
 // VMState is a VM's id and power states, without the rest of the record.
