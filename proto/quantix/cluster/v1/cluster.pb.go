@@ -149,8 +149,11 @@ type SupersedeRequest struct {
 	NodeId string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	// The session that took the node over; a session of that id is kept.
 	SessionId string `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	// The server that now holds it.
-	ServerId      string `protobuf:"bytes,3,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	// The server that now holds it; empty when none does.
+	ServerId string `protobuf:"bytes,3,opt,name=server_id,json=serverId,proto3" json:"server_id,omitempty"`
+	// Set when the session ends for another reason than a takeover (the node
+	// was removed): the agent is told it, and session_id is empty.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -202,6 +205,13 @@ func (x *SupersedeRequest) GetSessionId() string {
 func (x *SupersedeRequest) GetServerId() string {
 	if x != nil {
 		return x.ServerId
+	}
+	return ""
+}
+
+func (x *SupersedeRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
 	}
 	return ""
 }
@@ -260,12 +270,13 @@ const file_quantix_cluster_v1_cluster_proto_rawDesc = "" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x123\n" +
 	"\acommand\x18\x02 \x01(\v2\x19.quantix.agent.v1.CommandR\acommand\"G\n" +
 	"\x0fExecuteResponse\x124\n" +
-	"\x05reply\x18\x01 \x01(\v2\x1e.quantix.agent.v1.CommandReplyR\x05reply\"g\n" +
+	"\x05reply\x18\x01 \x01(\v2\x1e.quantix.agent.v1.CommandReplyR\x05reply\"\x7f\n" +
 	"\x10SupersedeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x02 \x01(\tR\tsessionId\x12\x1b\n" +
-	"\tserver_id\x18\x03 \x01(\tR\bserverId\"+\n" +
+	"\tserver_id\x18\x03 \x01(\tR\bserverId\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"+\n" +
 	"\x11SupersedeResponse\x12\x16\n" +
 	"\x06closed\x18\x01 \x01(\bR\x06closed2\xbe\x01\n" +
 	"\x0eClusterService\x12R\n" +

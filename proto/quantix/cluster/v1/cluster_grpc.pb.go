@@ -57,7 +57,7 @@ type ClusterServiceClient interface {
 	Execute(ctx context.Context, in *ExecuteRequest, opts ...grpc.CallOption) (*ExecuteResponse, error)
 	// Supersede closes this server's session of a node unless it is the
 	// session named: another server took the node's session over. The agent
-	// is told its session was superseded.
+	// is told its session was superseded, or reason when one is given.
 	Supersede(ctx context.Context, in *SupersedeRequest, opts ...grpc.CallOption) (*SupersedeResponse, error)
 }
 
@@ -103,7 +103,7 @@ type ClusterServiceServer interface {
 	Execute(context.Context, *ExecuteRequest) (*ExecuteResponse, error)
 	// Supersede closes this server's session of a node unless it is the
 	// session named: another server took the node's session over. The agent
-	// is told its session was superseded.
+	// is told its session was superseded, or reason when one is given.
 	Supersede(context.Context, *SupersedeRequest) (*SupersedeResponse, error)
 	mustEmbedUnimplementedClusterServiceServer()
 }
