@@ -382,6 +382,77 @@ var migrations = []migration{
 			`CREATE INDEX node_certs_node_name_idx ON node_certs (node_name, issued_at)`,
 		},
 	},
+	{
+		Version: 8,
+		Name:    "cluster",
+		// cluster_servers has a row per server process (a fresh id at each
+		// start); cluster_leader the one leader lease, taken and renewed by
+		// conditional UPDATEs whose epoch fences the leader's writes; it
+		// starts free (epoch 0, expired). node_sessions says which server
+		// holds each node's live agent session.
+		SQLite: []string{
+			`CREATE TABLE cluster_servers (
+				id           TEXT NOT NULL PRIMARY KEY,
+				name         TEXT NOT NULL DEFAULT '',
+				api_addr     TEXT NOT NULL DEFAULT '',
+				rpc_addr     TEXT NOT NULL DEFAULT '',
+				version      TEXT NOT NULL DEFAULT '',
+				started_at   TEXT NOT NULL,
+				heartbeat_at TEXT NOT NULL,
+				stopped_at   TEXT
+			)`,
+			`CREATE TABLE cluster_leader (
+				id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+				server_id   TEXT NOT NULL DEFAULT '',
+				epoch       INTEGER NOT NULL DEFAULT 0,
+				acquired_at TEXT NOT NULL,
+				expires_at  TEXT NOT NULL
+			)`,
+			`INSERT INTO cluster_leader (id, server_id, epoch, acquired_at, expires_at)
+				VALUES (1, '', 0, '1970-01-01T00:00:00.000000Z', '1970-01-01T00:00:00.000000Z')`,
+			`CREATE TABLE node_sessions (
+				node_id      TEXT NOT NULL PRIMARY KEY,
+				server_id    TEXT NOT NULL,
+				session_id   TEXT NOT NULL,
+				attached_at  TEXT NOT NULL,
+				heartbeat_at TEXT NOT NULL
+			)`,
+			`CREATE INDEX node_sessions_server_id_idx ON node_sessions (server_id)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE cluster_servers (
+				id           TEXT COLLATE "C" NOT NULL,
+				name         TEXT NOT NULL DEFAULT '',
+				api_addr     TEXT NOT NULL DEFAULT '',
+				rpc_addr     TEXT NOT NULL DEFAULT '',
+				version      TEXT NOT NULL DEFAULT '',
+				started_at   TIMESTAMPTZ NOT NULL,
+				heartbeat_at TIMESTAMPTZ NOT NULL,
+				stopped_at   TIMESTAMPTZ,
+				CONSTRAINT cluster_servers_pkey PRIMARY KEY (id)
+			)`,
+			`CREATE TABLE cluster_leader (
+				id          INTEGER NOT NULL,
+				server_id   TEXT COLLATE "C" NOT NULL DEFAULT '',
+				epoch       BIGINT NOT NULL DEFAULT 0,
+				acquired_at TIMESTAMPTZ NOT NULL,
+				expires_at  TIMESTAMPTZ NOT NULL,
+				CONSTRAINT cluster_leader_pkey PRIMARY KEY (id),
+				CONSTRAINT cluster_leader_one_row CHECK (id = 1)
+			)`,
+			`INSERT INTO cluster_leader (id, server_id, epoch, acquired_at, expires_at)
+				VALUES (1, '', 0, 'epoch', 'epoch')`,
+			`CREATE TABLE node_sessions (
+				node_id      TEXT COLLATE "C" NOT NULL,
+				server_id    TEXT COLLATE "C" NOT NULL,
+				session_id   TEXT COLLATE "C" NOT NULL,
+				attached_at  TIMESTAMPTZ NOT NULL,
+				heartbeat_at TIMESTAMPTZ NOT NULL,
+				CONSTRAINT node_sessions_pkey PRIMARY KEY (node_id)
+			)`,
+			`CREATE INDEX node_sessions_server_id_idx ON node_sessions (server_id)`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

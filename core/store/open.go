@@ -204,13 +204,20 @@ func (s *sqlStore) Events() EventRepo { return eventRepo{s} }
 // Logs returns the log entry repository.
 func (s *sqlStore) Logs() LogRepo { return logRepo{s} }
 
-// Tx runs fn in one transaction. On a Store that is itself a transaction's,
-// fn runs within that transaction.
+// Tx runs fn in one transaction, after the fence check when ctx is fenced
+// (checkFence). On a Store that is itself a transaction's, fn runs within
+// that transaction.
 func (s *sqlStore) Tx(ctx context.Context, fn func(Store) error) error {
 	if s.inTx {
+		if err := s.checkFence(ctx, s.w); err != nil {
+			return err
+		}
 		return fn(s)
 	}
 	return s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.checkFence(ctx, tx); err != nil {
+			return err
+		}
 		return fn(&sqlStore{w: tx, r: tx, dialect: s.dialect, inTx: true, log: s.log})
 	})
 }

@@ -36,11 +36,16 @@ type Store interface {
 	JoinTokens() JoinTokenRepo
 	// NodeCerts returns the client certificates issued to nodes.
 	NodeCerts() NodeCertRepo
+	// Cluster returns the servers sharing the database, the leader lease
+	// and who holds each node's agent session.
+	Cluster() ClusterRepo
 	// Tx runs fn in one transaction: every repository of the Store passed to
 	// fn writes inside it; an error from fn rolls everything back. fn must
 	// use the Store it is passed: SQLite has a single writer, so a write
 	// through another Store waits until the transaction ends. Tx on a
-	// transaction's Store runs fn within that same transaction.
+	// transaction's Store runs fn within that same transaction. When ctx
+	// is fenced (WithFence), the transaction first checks the leader epoch
+	// and fails with ErrFenced, running nothing, if it has moved on.
 	Tx(ctx context.Context, fn func(Store) error) error
 	// Close closes the database.
 	Close() error

@@ -123,3 +123,20 @@ func Open(t testing.TB, driver string) store.Store {
 	})
 	return s
 }
+
+// OpenAt opens a store on an existing database (from DSN) of driver,
+// closed when the test ends: several stores on one database are what
+// separate servers would hold.
+func OpenAt(t testing.TB, driver, dsn string) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), driver, dsn, testlog.New(t, hclog.Warn))
+	if err != nil {
+		t.Fatalf("opening %s store: %v", driver, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("closing store: %v", err)
+		}
+	})
+	return s
+}
