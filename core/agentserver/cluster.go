@@ -32,8 +32,9 @@ const (
 	// other server took over one of its sessions.
 	DefaultClusterRefresh = time.Second
 	// DefaultServerLiveWithin is how far a server's heartbeat may be behind
-	// the freshest one of the cluster before it counts as gone.
-	DefaultServerLiveWithin = 10 * time.Second
+	// the freshest one of the cluster before it counts as gone: the
+	// cluster's default lease ttl, which the cluster status judges by too.
+	DefaultServerLiveWithin = 6 * time.Second
 	// touchEvery is how many refreshes pass between two writes of the
 	// heartbeat times of this server's claims.
 	touchEvery = 2

@@ -293,6 +293,9 @@ func (s *agentSession) apply(r *agentv1.Report) {
 		vms := vmsFromProto(body.FullSync.GetVms())
 		err := h.FullSync(ctx, s.nodeID, vms)
 		s.noteApplied("full sync", err, true)
+		if err == nil {
+			log.Debug("full sync applied", "node", s.name, "session", s.id, "vms", len(vms))
+		}
 	case *agentv1.Report_Change:
 		err := h.Change(ctx, s.nodeID, changeFromProto(body.Change))
 		s.noteApplied("change", err, false)
