@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/internal/wait"
+)
+
+// benchEnvInt is the integer in environment variable name, else def.
+func benchEnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// percentile is the p-quantile of ds (sorted in place).
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(float64(len(ds))*p+0.5) - 1
+	return ds[min(max(i, 0), len(ds)-1)]
+}
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkClusterForward compares, in one run, an action on a VM through
+// the server holding its node's session (direct) with the same action
+// through another server, which forwards it over the cluster's internal
+// mTLS connection: two servers on PostgreSQL, one agent on the simulated
+// backend. Each round starts and stops the VM through each server in turn
+// (QUANTIX_FORWARD_ROUNDS rounds, default 100, after 10 of warm-up).
+// Reported: p50 and p99 of each, and the ratios forwarded/direct (target
+// at most 1.3).
+func BenchmarkClusterForward(b *testing.B) {
+	rounds := benchEnvInt("QUANTIX_FORWARD_ROUNDS", 100)
+	c := startFwdCluster(b, 2)
+	c.startAgent(b, "qx-fwd-bench")
+	nodeID := c.nodeID(b, "qx-fwd-bench", 30*time.Second)
+	direct, _ := c.holder(b, nodeID)
+	if direct == nil {
+		b.Fatal("no live server holds the node's session")
+	}
+	fwd := c.servers[0]
+	if fwd == direct {
+		fwd = c.servers[1]
+	}
+	vm := "qx-fwd-bench-vm"
+	direct.must(b, http.StatusCreated, "POST", "/api/vms", `{"name":"`+vm+`","vcpus":1,"memory_mib":64}`)
+	action := func(s *fwdServer, op string) time.Duration {
+		began := time.Now()
+		r := s.must(b, http.StatusOK, "POST", "/api/vms/"+vm+"/"+op, "")
+		took := time.Since(began)
+		if r.body["success"] != true {
+			b.Fatalf("%s through %s: %s", op, s.rpc, r.raw)
+		}
+		return took
+	}
+	var dTimes, fTimes []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		dTimes, fTimes = dTimes[:0], fTimes[:0]
+		for i := range rounds + 10 {
+			// Alternate which goes first, so that neither always follows
+			// the other.
+			order := []*fwdServer{direct, fwd}
+			if i%2 == 1 {
+				order = []*fwdServer{fwd, direct}
+			}
+			for _, s := range order {
+				start, stop := action(s, "start"), action(s, "stop?force=true")
+				if i < 10 {
+					continue
+				}
+				if s == direct {
+					dTimes = append(dTimes, start, stop)
+				} else {
+					fTimes = append(fTimes, start, stop)
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	d50, d99, f50, f99 := percentile(dTimes, 0.5), percentile(dTimes, 0.99), percentile(fTimes, 0.5), percentile(fTimes, 0.99)
+	b.ReportMetric(msOf(d50), "direct-p50-ms")
+	b.ReportMetric(msOf(d99), "direct-p99-ms")
+	b.ReportMetric(msOf(f50), "forwarded-p50-ms")
+	b.ReportMetric(msOf(f99), "forwarded-p99-ms")
+	b.ReportMetric(msOf(f50)/msOf(d50), "ratio-p50")
+	b.ReportMetric(msOf(f99)/msOf(d99), "ratio-p99")
+	b.ReportMetric(0, "ns/op")
+	b.Logf("%d actions each (start, forced stop): direct p50 %s p99 %s; forwarded p50 %s p99 %s; ratio p50 %.2f p99 %.2f (target at most 1.3)",
+		len(dTimes), d50, d99, f50, f99, msOf(f50)/msOf(d50), msOf(f99)/msOf(d99))
+}
+
+// BenchmarkClusterAgentFailover measures how long an agent takes to be on
+// another server after kill -9 of the server holding its session: from
+// the kill until its session is claimed on another live server and a full
+// sync of the node applied there. Three servers on PostgreSQL, one agent
+// on the simulated backend listing all three; the killed server is
+// started again after each of QUANTIX_FAILOVER_KILLS kills (default 10).
+// Reported: p50, p99 and max (target p99 at most 5 s).
+func BenchmarkClusterAgentFailover(b *testing.B) {
+	kills := benchEnvInt("QUANTIX_FAILOVER_KILLS", 10)
+	c := startFwdCluster(b, 3)
+	c.startAgent(b, "qx-fwd-failover")
+	nodeID := c.nodeID(b, "qx-fwd-failover", 30*time.Second)
+	var moves []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		moves = moves[:0]
+		for k := range kills {
+			old, _ := c.holder(b, nodeID)
+			if old == nil {
+				b.Fatalf("kill %d: no live server holds the node's session", k)
+			}
+			synced := map[*fwdServer]int{}
+			for _, s := range c.live() {
+				synced[s] = s.count("full sync applied")
+			}
+			killed := time.Now()
+			old.kill9(b)
+			var now *fwdServer
+			wait.Until(b, 30*time.Second, fmt.Sprintf("kill %d: the session claimed on another server and a full sync applied there", k), func() bool {
+				now, _ = c.holder(b, nodeID)
+				return now != nil && now != old && now.count("full sync applied") > synced[now]
+			})
+			moves = append(moves, time.Since(killed))
+			old.restart(b)
+		}
+	}
+	b.StopTimer()
+	p50, p99, worst := percentile(moves, 0.5), percentile(moves, 0.99), slices.Max(moves)
+	b.ReportMetric(msOf(p50), "moved-p50-ms")
+	b.ReportMetric(msOf(p99), "moved-p99-ms")
+	b.ReportMetric(msOf(worst), "moved-max-ms")
+	b.ReportMetric(0, "ns/op")
+	b.Logf("%d kills -9 of the server holding the agent's session: on another server with a full sync applied after p50 %s, p99 %s, max %s (target p99 at most 5s)",
+		len(moves), p50, p99, worst)
+}
