@@ -40,7 +40,7 @@ func (r *Reconciler) scanStuck(ctx context.Context) {
 	if len(list) == 0 {
 		return
 	}
-	connected := r.connected()
+	connected := r.exec.Connected()
 	for _, v := range list {
 		if ctx.Err() != nil {
 			return
@@ -52,7 +52,7 @@ func (r *Reconciler) scanStuck(ctx context.Context) {
 			r.discardStuckCreate(ctx, v, now)
 			continue
 		}
-		if !connected(v.NodeID) {
+		if !slices.Contains(connected, v.NodeID) {
 			r.log.Debug("vm stuck on a node that is not connected; trying later", "vm", v.Name, "id", v.ID, "state", v.State, "node", v.NodeID)
 			continue
 		}
@@ -73,7 +73,7 @@ func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.
 	release := r.hold(v.ID)
 	defer release()
 	age := now.Sub(v.StateChangedAt).Round(time.Second)
-	if r.connected()(v.NodeID) {
+	if slices.Contains(r.exec.Connected(), v.NodeID) {
 		found, err := r.findCreated(ctx, v)
 		switch {
 		case err != nil:
@@ -101,18 +101,6 @@ func (r *Reconciler) discardStuckCreate(ctx context.Context, v *vm.VM, now time.
 		"its placeholder is removed; a vm node %s made for it is discovered by the node's next full sync",
 		v.Name, age, r.nodeName(v.NodeID))
 	r.dropStuck(ctx, v, msg)
-}
-
-// connected returns a test of whether the executor reaches a node now:
-// one whose agent is connected to this process. Elected, the executor
-// may reach nodes whose agents are connected to other servers, so every
-// node counts as reachable and a command that fails is tried later.
-func (r *Reconciler) connected() func(nodeID string) bool {
-	if r.opts.Elected {
-		return func(string) bool { return true }
-	}
-	ids := r.exec.Connected()
-	return func(nodeID string) bool { return slices.Contains(ids, nodeID) }
 }
 
 // dropStuck removes stuck placeholder v with msg as the reason.
