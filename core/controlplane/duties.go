@@ -360,11 +360,10 @@ func (r *Reconciler) considerRestart(ctx context.Context, s *restart.Scheduler, 
 	r.triggerIfWanted(s, v)
 }
 
-// triggerIfWanted triggers a restart of v unless its policy does not want
-// one, the reconciler gave up on it (its message says so until it
-// changes), or an action of this process runs on it.
+// triggerIfWanted triggers a restart of v if it is owed one (owedRestart)
+// and no action of this process runs on it.
 func (r *Reconciler) triggerIfWanted(s *restart.Scheduler, v *vm.VM) {
-	if !wantsRestart(v) || strings.HasPrefix(v.Message, gaveUpPrefix) || r.isBusy(v.ID) {
+	if !owedRestart(v) || r.isBusy(v.ID) {
 		return
 	}
 	s.Trigger(v.ID)

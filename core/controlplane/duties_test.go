@@ -161,6 +161,12 @@ func TestRestartOnceAcrossLeaders(t *testing.T) {
 	})
 	a := e.rec
 	b := e.secondReconciler(t, func(o *ReconcilerOptions) { elected(o); fastRestarts(o) })
+	// Down with desired_state running (set by hand) and policy always, but
+	// no report asked for a restart: desired_state alone starts nothing.
+	left := with(rec(u2, "left-down", vm.StateStopped, e.node, true), func(v *vm.VM) {
+		v.DesiredState, v.RestartPolicy = vm.DesiredRunning, vm.RestartAlways
+	})
+	e.seedAll(t, left)
 
 	ctxA, _ := takeLease(t, e.store, "server-a", 200*time.Millisecond)
 	stopA := runDuty(t, ctxA, a.restartDuty)
@@ -197,6 +203,9 @@ func TestRestartOnceAcrossLeaders(t *testing.T) {
 		return len(e.restartEvents(t, v.ID)) == 2 && e.restarted(t, v.ID)
 	})
 	wait.Stays(t, 500*time.Millisecond, "two restarts in all", func() bool { return len(e.restartEvents(t, v.ID)) == 2 })
+	if n := len(e.restartEvents(t, u2)); n != 0 {
+		t.Errorf("a vm no report asked to restart was restarted %d times", n)
+	}
 }
 
 // TestLivenessAcrossServers: the leader judges a node whose agent reports

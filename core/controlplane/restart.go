@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/reconcile"
 	"github.com/quantixvm/quantix/core/restart"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
@@ -109,7 +111,7 @@ func (r *Reconciler) restartVM(ctx context.Context, id string, attempt int) (res
 	wctx, cancel := detached(r.bg)
 	defer cancel()
 	if err != nil {
-		msg := fmt.Sprintf("restart attempt %d failed: %v", attempt, err)
+		msg := fmt.Sprintf(attemptFailedPrefix+"%d failed: %v", attempt, err)
 		if _, rerr := r.Revert(wctx, id, vm.StateStarting, prev, Note{Cause: vm.CauseReconciler, Action: "restart", Message: msg}); rerr != nil {
 			r.log.Error("reverting a failed restart", "id", id, "error", rerr)
 		}
@@ -126,6 +128,19 @@ func (r *Reconciler) restartVM(ctx context.Context, id string, attempt int) (res
 
 // errMoot: the VM no longer wants a restart.
 var errMoot = errors.New("no restart wanted")
+
+// attemptFailedPrefix begins the message of a VM whose restart attempt
+// failed (more follow, after the backoff).
+const attemptFailedPrefix = "restart attempt "
+
+// owedRestart reports whether v, down, is owed a restart by its policy
+// that nobody made: the report that saw it go down asked for one (its
+// message ends so), or the last attempt failed. A VM that was not running
+// when it went down, that the user left down or whose restarts were given
+// up is not: desired_state alone never starts a VM.
+func owedRestart(v *vm.VM) bool {
+	return wantsRestart(v) && (strings.HasSuffix(v.Message, reconcile.RestartingNote) || strings.HasPrefix(v.Message, attemptFailedPrefix))
+}
 
 // gaveUpPrefix begins the message of a VM the reconciler stopped
 // restarting; the leader's scan for VMs to restart leaves those alone.
