@@ -163,7 +163,8 @@ func (l *liveness) judge(ctx context.Context) {
 // judgeOne marks node c UNREACHABLE, and its VMs UNKNOWN, in one fenced
 // transaction, if it is stored READY and neither this server's clock
 // (counted from the takeover at the earliest) nor its stored heartbeat
-// (against the database's time) is within its missed heartbeats.
+// (against the database's time, allowing for the HeartbeatFlush it may
+// lag by) is within its missed heartbeats.
 func (l *liveness) judgeOne(ctx context.Context, c *nodeClock, hb store.NodeHeartbeat, since, now, dbNow time.Time) error {
 	r := l.r
 	c.mu.Lock()
@@ -186,7 +187,9 @@ func (l *liveness) judgeOne(ctx context.Context, c *nodeClock, hb store.NodeHear
 	stored := time.Time{}
 	if hb.LastHeartbeat != nil {
 		stored = *hb.LastHeartbeat
-		if dbNow.Sub(stored) <= window {
+		// A stored heartbeat lags the sign of life it records by up to
+		// one HeartbeatFlush of the server that wrote it.
+		if dbNow.Sub(stored) <= window+r.opts.HeartbeatFlush {
 			return nil
 		}
 	}
