@@ -18,11 +18,36 @@ log_format = "text"
 plugin_dir = "./bin/plugins"
 
 server {
+  # This server's name in the cluster (`quantix cluster status`). Default:
+  # the hostname. Letters, digits, '.', '_' and '-'.
+  name = "server1"
+
   # Where the REST API listens.
   http_addr = "127.0.0.1:8080"
 
   # Where node agents connect.
   rpc_addr = "127.0.0.1:8081"
+
+  # The host:port other servers and agents reach this server's agent port
+  # at, recorded in the database for the other servers of a cluster.
+  # Default: rpc_addr, a wildcard host (0.0.0.0, ::) replaced by the
+  # hostname.
+  advertise_addr = ""
+
+  # Several servers may share one PostgreSQL database (docs/cluster.md); one
+  # of them leads and runs the cluster-wide duties (node liveness, the stuck
+  # state scan, restart policies, log retention). SQLite is single-server.
+  cluster {
+    # How long the leader's lease lasts without renewal: when the leader dies
+    # another server takes over within about this long. 1s..5m.
+    lease_ttl = "6s"
+
+    # How often the leader renews the lease and every server writes its
+    # heartbeat; at most half of lease_ttl. A leader that cannot renew stops
+    # leading lease_ttl - renew_interval after its last renewal began, and
+    # answers writes with 503 until it reaches the database again.
+    renew_interval = "1s"
+  }
 
   # The agent port (rpc_addr) speaks TLS only. Its certificate is issued by
   # the cluster's agent CA, generated under <data_dir>/pki/agents/ on first

@@ -351,7 +351,7 @@ func TestBashCompletion(t *testing.T) {
 		words []string
 		want  []string
 	}{
-		{[]string{"quantix", ""}, []string{"vm", "node", "logs", "login", "logout", "user", "token", "config", "version", "completion", "help"}},
+		{[]string{"quantix", ""}, []string{"vm", "node", "cluster", "logs", "login", "logout", "user", "token", "config", "version", "completion", "help"}},
 		{[]string{"quantix", "vm", "re"}, []string{"reboot", "resume", "reset-state"}},
 		{[]string{"quantix", "-output", "json", "vm", "st"}, []string{"start", "stop"}},
 		{[]string{"quantix", "-output", ""}, []string{"table", "json"}},
@@ -404,7 +404,7 @@ t quantix vm show a ""
 		t.Fatalf("zsh: %v\n%s", err, out)
 	}
 	want := []string{
-		"vm node logs login logout user token config version completion help",
+		"vm node cluster logs login logout user token config version completion help",
 		"list show create start stop reboot pause resume delete reset-state adopt logs events",
 		"table json",
 		"-component -correlation-id -f -level -n -node -search -session-id -since -source -until -user-action -vm -address -token -ca-cert -output -h",

@@ -98,7 +98,7 @@ func usagef(format string, args ...any) error {
 
 // commands is the command tree.
 func commands() []*command {
-	return []*command{vmCommand(), nodeCommand(), logsCommand(), loginCommand(), logoutCommand(), userCommand(), tokenCommand(),
+	return []*command{vmCommand(), nodeCommand(), clusterCommand(), logsCommand(), loginCommand(), logoutCommand(), userCommand(), tokenCommand(),
 		configCommand(), versionCommand(), completionCommand()}
 }
 

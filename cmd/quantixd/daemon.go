@@ -21,6 +21,7 @@ import (
 	"github.com/quantixvm/quantix/core/agentserver"
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/auth"
+	"github.com/quantixvm/quantix/core/cluster"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/enroll"
@@ -83,10 +84,8 @@ type daemon struct {
 	log     hclog.Logger
 	store   store.Store
 	plugins *pluginhost.Host
-	// rec is the reconciler; recStop ends its Run, recDone closes after.
-	rec     *controlplane.Reconciler
-	recStop context.CancelFunc
-	recDone chan struct{}
+	// rec is the reconciler; its Run is a duty of the cluster's leader.
+	rec *controlplane.Reconciler
 	// agents serves the agent protocol; agentsDone has Serve's error.
 	agents     *agentserver.Server
 	agentsDone chan error
@@ -102,6 +101,13 @@ type daemon struct {
 	logs *logPipeline
 	// auth authenticates API callers; closed before the store.
 	auth *auth.Service
+	// dbLock keeps other servers off a SQLite database.
+	dbLock *os.File
+	// cluster is this server's membership; clusterStop ends its Run,
+	// clusterDone closes after.
+	cluster     *cluster.Cluster
+	clusterStop context.CancelFunc
+	clusterDone chan struct{}
 }
 
 // serve runs the control plane (and, for dev, an agent dialling it over
@@ -116,6 +122,11 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	logger.Info("starting", "version", version.String("quantixd"), "mode", m, "database", cfg.Server.Database.Driver)
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("creating data dir: %w", err)
+	}
+	if cfg.Server.Database.Driver == "sqlite" {
+		if d.dbLock, err = lockSQLite(cfg.DatabaseDSN()); err != nil {
+			return err
+		}
 	}
 	if d.store, err = store.Open(ctx, cfg.Server.Database.Driver, cfg.DatabaseDSN(), logger); err != nil {
 		return err
@@ -145,6 +156,11 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if err != nil {
 		return err
 	}
+	// The cluster's duties run only while this server leads; the
+	// membership starts once the API's address is known.
+	if d.cluster, err = newCluster(cfg, d); err != nil {
+		return err
+	}
 	d.startReconciler(svc.Reconciler())
 
 	rpcLn, err := net.Listen("tcp", cfg.Server.RPCAddr)
@@ -171,7 +187,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	handler := api.New(api.Options{
 		Console: console,
 		Service: svc, Logger: logger, Version: version.String("quantixd"),
-		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll, Auth: d.auth,
+		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll, Auth: d.auth, Cluster: d.cluster,
 		UIRate: api.RateLimit{
 			PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst,
 			AddressPerSecond: float64(cfg.Server.Logs.UIAddressRate), AddressBurst: cfg.Server.Logs.UIAddressBurst,
@@ -205,6 +221,8 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		go func() { served <- srv.Serve(ln) }()
 	}
 	logger.Info("API listening", "url", scheme+"://"+ln.Addr().String()+"/api", "tls", tlsCfg != nil)
+	d.cluster.SetAPIAddr(apiURL(scheme, ln.Addr(), cfg.Advertise()))
+	d.startCluster()
 	if console != nil {
 		if webui.Built {
 			logger.Info("web console: " + consoleURL(scheme, ln.Addr()))
@@ -221,6 +239,9 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	case <-ctx.Done():
 	}
 	stop()
+	// Hand the lead over before draining: another server takes the
+	// duties at once.
+	d.stopCluster()
 	logger.Info("shutting down: waiting for requests in flight", "timeout", drainTimeout)
 	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
@@ -230,17 +251,16 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	return nil
 }
 
-// startReconciler runs the reconciler's periodic work (node liveness,
-// stuck states) until close.
+// startReconciler registers the reconciler's periodic work (node
+// liveness, stuck states) as a duty of the cluster's leader: it runs while
+// this server leads, until close.
 func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
-	ctx, cancel := context.WithCancel(context.Background())
-	d.rec, d.recStop, d.recDone = rec, cancel, make(chan struct{})
-	go func() {
-		defer close(d.recDone)
+	d.rec = rec
+	d.cluster.Lead("reconciler", func(ctx context.Context) {
 		if err := rec.Run(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("the reconciler stopped", "error", err)
 		}
-	}()
+	})
 }
 
 // startAgentServer serves the agent protocol on ln: agents' reports go to
@@ -360,9 +380,8 @@ func (d *daemon) close() error {
 	if d.agents != nil {
 		errs = append(errs, d.agents.Close(ctx))
 	}
+	d.stopCluster()
 	if d.rec != nil {
-		d.recStop()
-		<-d.recDone
 		d.rec.Close()
 	}
 	if d.auth != nil {
@@ -374,6 +393,9 @@ func (d *daemon) close() error {
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
+	}
+	if d.dbLock != nil {
+		errs = append(errs, d.dbLock.Close())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err

@@ -32,6 +32,8 @@ var settings = []setting{
 	{"data-dir", "data_dir", "directory of the embedded database, the agent CA (pki/agents) and other state; agent: of the node's key and certificate (agent/) (default ./quantix-data)", []mode{modeDev, modeServer, modeAgent}},
 	{"http-addr", "server.http_addr", "host:port the REST API listens on (default 127.0.0.1:8080)", []mode{modeDev, modeServer}},
 	{"rpc-addr", "server.rpc_addr", "host:port agents connect to, over TLS with client certificates (default 127.0.0.1:8081)", []mode{modeDev, modeServer}},
+	{"server-name", "server.name", "this server's name in the cluster, shown by `quantix cluster status` (default: the hostname)", []mode{modeDev, modeServer}},
+	{"advertise-addr", "server.advertise_addr", "host:port other servers and agents reach this server's agent port at (default: -rpc-addr, a wildcard host replaced by the hostname)", []mode{modeDev, modeServer}},
 	{"db-driver", "server.database.driver", "inventory database: sqlite or postgres (default sqlite)", []mode{modeDev, modeServer}},
 	{"db-dsn", "server.database.dsn", "database connection string; sqlite: a file path (default <data-dir>/quantix.db)", []mode{modeDev, modeServer}},
 	{"tls-mode", "server.tls.mode", "REST API transport: auto (TLS unless -http-addr is loopback), on, or off (plain HTTP, loopback only) (default auto)", []mode{modeDev, modeServer}},
@@ -131,6 +133,13 @@ CA the server generates under <data-dir>/pki/api on first start and keeps across
 restarts; the log names the CA's certificate file and its SHA-256 fingerprint,
 which clients check (quantix -ca-cert FILE, QUANTIX_CACERT, or quantix login).
 Plain HTTP (server.tls.mode "off") is refused on any but a loopback address.
+
+Several servers may share one PostgreSQL database (-db-driver postgres): each
+serves the API and the agent port, and one of them, elected through a lease in the
+database (server.cluster.lease_ttl, default 6s), runs the cluster-wide duties; when
+it dies another takes over within about the lease ttl (docs/cluster.md). A server
+that loses its database answers writes with 503. SQLite is single-server: a second
+server on the same SQLite file refuses to start.
 `,
 	modeAgent: `Runs the node agent of this host: it launches the backend plugin agent.backend
 names (from the plugins directory) and dials the control plane servers of

@@ -59,6 +59,10 @@ type Options struct {
 	// /metrics. A path under /api that is no route stays an unknown route
 	// (401 to a stranger, else 404). Nil serves no console.
 	Console http.Handler
+	// Cluster is this server's membership: GET /api/cluster reads it, and
+	// while it is not Healthy writes answer 503. Nil: GET /api/cluster
+	// answers 501 and writes are not held back.
+	Cluster Cluster
 
 	// withoutAuth builds the server with no authentication at all, for the
 	// benchmarks that measure what authentication costs; only this
@@ -81,6 +85,7 @@ type Server struct {
 	console   http.Handler
 	streamBuf int
 	auth      *auth.Service
+	cluster   Cluster
 	// access is the access each route declares (add), by method and path;
 	// registered is every route echo has (noteRegistered).
 	access     map[string]access
@@ -97,7 +102,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive,
 		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, console: opts.Console, streamBuf: opts.LogStreamBuffer,
-		auth: opts.Auth, access: map[string]access{}}
+		auth: opts.Auth, cluster: opts.Cluster, access: map[string]access{}}
 	if s.streamBuf <= 0 {
 		s.streamBuf = DefaultLogStreamBuffer
 	}
@@ -110,6 +115,9 @@ func New(opts Options) *Server {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(withRequestID, accessLog(s.log), recoverPanics(s.log))
+	if s.cluster != nil {
+		e.Use(s.requireDatabase)
+	}
 	if !opts.withoutAuth {
 		e.Use(s.authenticate)
 		if s.auth == nil {
@@ -164,6 +172,7 @@ func (s *Server) routes() {
 	s.get(g, "/logs/components", read, s.logComponents)
 	s.get(g, "/logs/export", readStream, s.exportLogs)
 	s.get(g, "/logs/stream", readStream, s.streamLogs)
+	s.get(g, "/cluster", read, s.clusterStatus)
 	if s.metrics != nil {
 		s.get(s.echo.Group(""), "/metrics", read, echo.WrapHandler(promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{ErrorLog: metricsLog{s.log}})))
 	}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,6 +139,14 @@ func CheckTimes(ttl, renew time.Duration) error {
 	return nil
 }
 
+// SetAPIAddr sets the URL of this server's REST API, once it is known;
+// call it before Run.
+func (c *Cluster) SetAPIAddr(url string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opts.APIAddr = url
+}
+
 // ID returns this server's id in the cluster.
 func (c *Cluster) ID() string { return c.opts.ID }
 
@@ -217,9 +226,12 @@ func (c *Cluster) Run(ctx context.Context) error {
 
 // register records this server in the database.
 func (c *Cluster) register(ctx context.Context) error {
-	return c.repo.RegisterServer(ctx, &store.ServerRecord{
+	c.mu.Lock()
+	rec := store.ServerRecord{
 		ID: c.opts.ID, Name: c.opts.Name, APIAddr: c.opts.APIAddr, RPCAddr: c.opts.RPCAddr, Version: c.opts.Version,
-	})
+	}
+	c.mu.Unlock()
+	return c.repo.RegisterServer(ctx, &rec)
 }
 
 // markOK records that a round trip begun at start succeeded.
@@ -401,8 +413,13 @@ type ServerStatus struct {
 	Alive bool
 	// Leader: holds the live lease.
 	Leader bool
-	// Nodes are the nodes whose agent session the server holds, by id.
-	Nodes []string
+	// Nodes are the nodes whose agent session the server holds, by name.
+	Nodes []NodeRef
+}
+
+// NodeRef names a node.
+type NodeRef struct {
+	ID, Name string
 }
 
 // LeaderStatus is the live lease of Status.
@@ -430,9 +447,19 @@ func (c *Cluster) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	held := map[string][]string{}
+	names := map[string]string{}
+	if len(sessions) > 0 {
+		nodes, err := c.opts.Store.Nodes().List(ctx)
+		if err != nil {
+			return Status{}, err
+		}
+		for _, n := range nodes {
+			names[n.ID] = n.Name
+		}
+	}
+	held := map[string][]NodeRef{}
 	for _, s := range sessions {
-		held[s.ServerID] = append(held[s.ServerID], s.NodeID)
+		held[s.ServerID] = append(held[s.ServerID], NodeRef{ID: s.NodeID, Name: names[s.NodeID]})
 	}
 	st := Status{Now: now, Epoch: lease.Epoch, Servers: make([]ServerStatus, 0, len(servers))}
 	live := lease.ServerID != "" && lease.ExpiresAt.After(now)
@@ -446,9 +473,9 @@ func (c *Cluster) Status(ctx context.Context) (Status, error) {
 			Leader:       live && r.ID == lease.ServerID,
 			Nodes:        held[r.ID],
 		}
-		slices.Sort(s.Nodes)
+		slices.SortFunc(s.Nodes, func(a, b NodeRef) int { return strings.Compare(a.Name, b.Name) })
 		if s.Nodes == nil {
-			s.Nodes = []string{}
+			s.Nodes = []NodeRef{}
 		}
 		if s.Leader {
 			st.Leader.Name = r.Name

@@ -38,10 +38,18 @@ type Config struct {
 
 // ServerConfig is the `server {}` block.
 type ServerConfig struct {
+	// Name is this server's name in the cluster; the hostname by default.
+	Name string
 	// HTTPAddr is where the REST API listens.
 	HTTPAddr string
 	// RPCAddr is where agents connect.
 	RPCAddr string
+	// AdvertiseAddr is the host:port other servers and agents reach this
+	// server's agent port at; empty means RPCAddr with a wildcard or empty
+	// host replaced by the hostname (see Config.Advertise).
+	AdvertiseAddr string
+	// Cluster tunes the leader lease of servers sharing a database.
+	Cluster ClusterConfig
 	// JoinToken is a static join token agents may enroll with, besides the
 	// tokens of `quantix node token create`; it never expires nor runs out
 	// (for automation). Empty: none.
@@ -117,6 +125,17 @@ type LogsConfig struct {
 	// all its sessions; zero is 5 times UIRate and UIBurst.
 	UIAddressRate  int
 	UIAddressBurst int
+}
+
+// ClusterConfig is the `server { cluster {} }` block: the leader lease of
+// the servers sharing one PostgreSQL database (docs/cluster.md).
+type ClusterConfig struct {
+	// LeaseTTL is how long the leader's lease lasts without renewal: a
+	// leader that dies is replaced after at most about this long.
+	LeaseTTL time.Duration
+	// RenewInterval is how often the leader renews the lease and every
+	// server beats its heartbeat; at most half of LeaseTTL.
+	RenewInterval time.Duration
 }
 
 // DatabaseConfig is the `server { database {} }` block.

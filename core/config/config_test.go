@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -468,5 +469,57 @@ func TestUIEnabled(t *testing.T) {
 	}
 	if _, err := Load("", []string{"QUANTIX_SERVER_UI_ENABLED=maybe"}); err == nil || !strings.Contains(err.Error(), "QUANTIX_SERVER_UI_ENABLED") {
 		t.Errorf("QUANTIX_SERVER_UI_ENABLED=maybe: %v, want an error naming the variable", err)
+	}
+}
+
+// TestClusterKeys: server.name, server.advertise_addr and the lease timings
+// load from the file, have their defaults, and bad values are refused
+// naming the key.
+func TestClusterKeys(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if c.Server.Name != host || c.Server.Cluster.LeaseTTL != 6*time.Second || c.Server.Cluster.RenewInterval != time.Second {
+		t.Errorf("defaults: name %q, cluster %+v", c.Server.Name, c.Server.Cluster)
+	}
+	if got := c.Advertise(); got != "127.0.0.1:8081" {
+		t.Errorf("Advertise() of a loopback rpc_addr = %q", got)
+	}
+	c.Server.RPCAddr = "0.0.0.0:9000"
+	if got := c.Advertise(); got != net.JoinHostPort(host, "9000") {
+		t.Errorf("Advertise() of a wildcard rpc_addr = %q, want the hostname", got)
+	}
+	c, err = Parse("q.hcl", []byte("server {\n name = \"s2\"\n advertise_addr = \"s2.example.com:9443\"\n cluster {\n lease_ttl = \"10s\"\n renew_interval = \"2s\"\n }\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Name != "s2" || c.Advertise() != "s2.example.com:9443" || c.Server.Cluster.LeaseTTL != 10*time.Second || c.Server.Cluster.RenewInterval != 2*time.Second {
+		t.Errorf("from the file: %+v", c.Server)
+	}
+	for _, tc := range []struct{ src, want string }{
+		{"server {\n name = \"a b\"\n}", "q.hcl:2,9: server.name \"a b\" may only contain"},
+		{"server {\n name = \"\"\n}", "server.name must not be empty"},
+		{"server {\n advertise_addr = \"nohost\"\n}", "q.hcl:2,19: server.advertise_addr is \"nohost\"; must be host:port"},
+		{"server {\n advertise_addr = \"0.0.0.0:8081\"\n}", "server.advertise_addr is \"0.0.0.0:8081\"; its host must be one other servers and agents can dial"},
+		{"server {\n cluster {\n lease_ttl = \"500ms\"\n }\n}", "q.hcl:3,14: server.cluster.lease_ttl is 500ms; must be at least 1s"},
+		{"server {\n cluster {\n lease_ttl = \"10m\"\n }\n}", "server.cluster.lease_ttl is 10m0s; must be at most 5m"},
+		{"server {\n cluster {\n renew_interval = \"10ms\"\n }\n}", "server.cluster.renew_interval is 10ms; must be at least 100ms"},
+		{"server {\n cluster {\n renew_interval = \"4s\"\n }\n}", "server.cluster.renew_interval is 4s; must be at most half of server.cluster.lease_ttl (6s)"},
+	} {
+		c, err := Parse("q.hcl", []byte(tc.src))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.src, err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: Validate() = %v, want %q", tc.src, err, tc.want)
+		}
+	}
+	if _, err := Parse("q.hcl", []byte("server {\n cluster {\n lease_ttl = \"soon\"\n }\n}")); err == nil || !strings.Contains(err.Error(), "lease_ttl") {
+		t.Errorf("a lease_ttl that is no duration: %v", err)
 	}
 }

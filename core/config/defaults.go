@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -28,6 +29,9 @@ const (
 	DefaultUIBurst             = 2000
 	// DefaultAgentCertTTL is how long a node's client certificate is valid.
 	DefaultAgentCertTTL = 30 * 24 * time.Hour
+	// DefaultLeaseTTL and DefaultRenewInterval are the leader lease's.
+	DefaultLeaseTTL      = 6 * time.Second
+	DefaultRenewInterval = time.Second
 )
 
 // Default returns the configuration used when nothing is set.
@@ -39,6 +43,8 @@ func Default() *Config {
 		LogFormat: "text",
 		PluginDir: DefaultPluginDir(),
 		Server: ServerConfig{
+			Name:         host,
+			Cluster:      ClusterConfig{LeaseTTL: DefaultLeaseTTL, RenewInterval: DefaultRenewInterval},
 			HTTPAddr:     DefaultHTTPAddr,
 			RPCAddr:      DefaultRPCAddr,
 			AgentCertTTL: DefaultAgentCertTTL,
@@ -86,4 +92,23 @@ func (c *Config) DatabaseDSN() string {
 		return c.Server.Database.DSN
 	}
 	return filepath.Join(c.DataDir, "quantix.db")
+}
+
+// Advertise is the host:port other servers and agents reach this server's
+// agent port at: server.advertise_addr, or server.rpc_addr with a wildcard
+// or empty host (0.0.0.0, ::) replaced by the hostname.
+func (c *Config) Advertise() string {
+	if c.Server.AdvertiseAddr != "" {
+		return c.Server.AdvertiseAddr
+	}
+	host, port, err := net.SplitHostPort(c.Server.RPCAddr)
+	if err != nil {
+		return c.Server.RPCAddr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -25,8 +25,12 @@ func (c *Config) bindings() map[string]attr {
 		{"log_level", &c.LogLevel},
 		{"log_format", &c.LogFormat},
 		{"plugin_dir", &c.PluginDir},
+		{"server.name", &c.Server.Name},
 		{"server.http_addr", &c.Server.HTTPAddr},
 		{"server.rpc_addr", &c.Server.RPCAddr},
+		{"server.advertise_addr", &c.Server.AdvertiseAddr},
+		{"server.cluster.lease_ttl", &c.Server.Cluster.LeaseTTL},
+		{"server.cluster.renew_interval", &c.Server.Cluster.RenewInterval},
 		{"server.join_token", &c.Server.JoinToken},
 		{"server.agent_cert_ttl", &c.Server.AgentCertTTL},
 		{"server.database.driver", &c.Server.Database.Driver},
@@ -253,8 +257,8 @@ func join(path, name string) string {
 func (d *decoder) nested(path string, blk *hcl.Block) {
 	switch full := join(path, blk.Type); full {
 	case "server":
-		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}, {Type: "tls"}, {Type: "ui"}})
-	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs", "server.tls", "server.ui":
+		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}, {Type: "tls"}, {Type: "ui"}, {Type: "cluster"}})
+	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs", "server.tls", "server.ui", "server.cluster":
 		d.block(blk.Body, full, nil)
 	case "plugin":
 		p := PluginConfig{Name: blk.Labels[0], DeclRange: blk.DefRange}

@@ -24,6 +24,12 @@ func (c *Config) Validate() error {
 	v.nonEmpty("data_dir", c.DataDir)
 	v.addr("server.http_addr", c.Server.HTTPAddr)
 	v.addr("server.rpc_addr", c.Server.RPCAddr)
+	v.nonEmpty("server.name", c.Server.Name)
+	v.nodeName("server.name", c.Server.Name)
+	if c.Server.AdvertiseAddr != "" {
+		v.advertise("server.advertise_addr", c.Server.AdvertiseAddr)
+	}
+	v.cluster(&c.Server.Cluster)
 	v.oneOf("server.database.driver", c.Server.Database.Driver, "sqlite", "postgres")
 	if c.Server.Database.Driver == "postgres" && c.Server.Database.DSN == "" {
 		v.fail("server.database.dsn", "is required with driver \"postgres\", e.g. \"host=127.0.0.1 user=quantix dbname=quantix\"")
@@ -188,6 +194,31 @@ func (v *validator) nodeName(path, val string) {
 func (v *validator) addr(path, val string) {
 	if _, port, err := net.SplitHostPort(val); err != nil || port == "" {
 		v.fail(path, "is %q; must be host:port, e.g. \"127.0.0.1:8080\"", val)
+	}
+}
+
+// advertise checks an address others dial: host:port with a host that is
+// not a wildcard and a port that is not 0.
+func (v *validator) advertise(path, val string) {
+	host, port, err := net.SplitHostPort(val)
+	if err != nil || port == "" || port == "0" {
+		v.fail(path, "is %q; must be host:port with a port, e.g. \"server1.example.com:8081\"", val)
+		return
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		v.fail(path, "is %q; its host must be one other servers and agents can dial, not a wildcard", val)
+	}
+}
+
+// cluster checks the leader lease timings.
+func (v *validator) cluster(c *ClusterConfig) {
+	v.atLeast("server.cluster.renew_interval", c.RenewInterval, 100*time.Millisecond)
+	v.atLeast("server.cluster.lease_ttl", c.LeaseTTL, time.Second)
+	if c.LeaseTTL > 5*time.Minute {
+		v.fail("server.cluster.lease_ttl", "is %s; must be at most 5m (a dead leader is replaced only after it)", c.LeaseTTL)
+	}
+	if c.RenewInterval >= 100*time.Millisecond && c.LeaseTTL >= time.Second && c.RenewInterval*2 > c.LeaseTTL {
+		v.fail("server.cluster.renew_interval", "is %s; must be at most half of server.cluster.lease_ttl (%s), so that the leader renews in time", c.RenewInterval, c.LeaseTTL)
 	}
 }
 
