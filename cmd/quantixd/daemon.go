@@ -165,6 +165,9 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if d.cluster, err = newCluster(cfg, d); err != nil {
 		return err
 	}
+	if err := d.enableForwarding(cfg, dispatcher); err != nil {
+		return err
+	}
 	d.startReconciler(svc.Reconciler())
 
 	rpcLn, err := net.Listen("tcp", cfg.Server.RPCAddr)

@@ -101,8 +101,10 @@ type cluster struct {
 	// servers is the last list read, by id; live the ids counted live.
 	servers map[string]store.ServerRecord
 	live    map[string]bool
-	// remote lists, sorted, the nodes other live servers hold.
-	remote []string
+	// remote lists, sorted, the nodes other live servers hold; holders
+	// is every claim read, by node.
+	remote  []string
+	holders map[string]store.NodeSession
 	// readAt is when the view was last read successfully.
 	readAt time.Time
 	peers  map[string]*peerConn
@@ -188,14 +190,16 @@ func (c *cluster) read(ctx context.Context) ([]store.NodeSession, error) {
 	}
 	byID, live := liveServers(servers, c.liveWithin)
 	var remote []string
+	holders := make(map[string]store.NodeSession, len(claims))
 	for _, cl := range claims {
+		holders[cl.NodeID] = cl
 		if cl.ServerID != c.id && live[cl.ServerID] {
 			remote = append(remote, cl.NodeID)
 		}
 	}
 	slices.Sort(remote)
 	c.mu.Lock()
-	c.servers, c.live, c.remote, c.readAt = byID, live, remote, time.Now()
+	c.servers, c.live, c.remote, c.holders, c.readAt = byID, live, remote, holders, time.Now()
 	// Connections to servers that are gone or moved are closed.
 	for id, p := range c.peers {
 		if s, ok := byID[id]; !ok || !live[id] || s.RPCAddr != p.addr {
@@ -313,13 +317,35 @@ func (c *cluster) close() {
 // more.
 const forwardAttempts = 2
 
+// cachedHolder returns node nodeID's claim as last read, when the view
+// is fresh (read within two refreshes) and names another live server.
+func (c *cluster) cachedHolder(nodeID string) (store.NodeSession, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.holders[nodeID]
+	if !ok || time.Since(c.readAt) > 2*c.refresh || h.ServerID == c.id || !c.live[h.ServerID] {
+		return store.NodeSession{}, false
+	}
+	return h, true
+}
+
 // forward runs cmd on the server holding node nodeID's session, within
-// cmd.Timeout().
+// cmd.Timeout(). The holder is taken from the view read every refresh,
+// which spares the database a query per command; when that server says
+// it does not hold the node (the session moved), or cannot be reached,
+// the holder is read from the database and, when another, tried once.
 func (c *cluster) forward(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	defer cancel()
 	var last error
 	tried := ""
+	if h, ok := c.cachedHolder(nodeID); ok {
+		res, err := c.forwardTo(ctx, h, cmd)
+		if err == nil || !errors.Is(err, errHolderMoved) && !errors.Is(err, errUnreachable) {
+			return res, err
+		}
+		last, tried = err, h.ServerID
+	}
 	for range forwardAttempts {
 		holder, err := c.records.NodeHolder(ctx, nodeID)
 		switch {
@@ -346,9 +372,12 @@ func (c *cluster) forward(ctx context.Context, nodeID string, cmd nodeapi.Comman
 	return nil, last
 }
 
-// errHolderMoved marks a holder that no longer has the session: the claim
-// is read again.
-var errHolderMoved = errors.New("the server holds no session of the node")
+// errHolderMoved marks a holder that no longer has the session, and
+// errUnreachable one the call could not reach: the claim is read again.
+var (
+	errHolderMoved = errors.New("the server holds no session of the node")
+	errUnreachable = errors.New("the server cannot be reached")
+)
 
 // forwardTo runs cmd on server holder.ServerID.
 func (c *cluster) forwardTo(ctx context.Context, holder store.NodeSession, cmd nodeapi.Command) (*nodeapi.Result, error) {
@@ -386,6 +415,9 @@ func forwardError(nodeID, op, server string, err error) error {
 		if isNotHeld(st) {
 			return fmt.Errorf("node %s: server %s: %s: %w", nodeID, server, st.Message(), errors.Join(errHolderMoved, nodeapi.ErrNodeUnavailable))
 		}
+		if !isRemote(st) {
+			return fmt.Errorf("node %s: %s through server %s: %s: %w", nodeID, op, server, st.Message(), errors.Join(errUnreachable, nodeapi.ErrNodeUnavailable))
+		}
 		return fmt.Errorf("node %s: %s through server %s: %s: %w", nodeID, op, server, st.Message(), nodeapi.ErrNodeUnavailable)
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("node %s: no reply to %s through server %s: %s: %w", nodeID, op, server, st.Message(), context.DeadlineExceeded)
@@ -400,6 +432,13 @@ func forwardError(nodeID, op, server string, err error) error {
 const notHeldPrefix = "no attached session of the node on this server"
 
 func isNotHeld(st *status.Status) bool { return strings.HasPrefix(st.Message(), notHeldPrefix) }
+
+// remotePrefix begins the message of the UNAVAILABLE a holding server
+// answers when its session of the node is over (the command may have
+// reached the agent); any other UNAVAILABLE is the connection's.
+const remotePrefix = "the node's session on this server: "
+
+func isRemote(st *status.Status) bool { return strings.HasPrefix(st.Message(), remotePrefix) }
 
 func serverName(s store.ServerRecord, id string) string {
 	if s.Name != "" {

@@ -57,6 +57,11 @@ func newClusterEnv(t *testing.T) *clusterEnv {
 // start serves an agent server of the cluster as server id, registered
 // in cluster_servers with its address.
 func (c *clusterEnv) start(id string) *agentServerEnv {
+	return c.startRefreshing(id, 100*time.Millisecond)
+}
+
+// startRefreshing is start with the cluster's records read every refresh.
+func (c *clusterEnv) startRefreshing(id string, refresh time.Duration) *agentServerEnv {
 	t := c.t
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,7 +69,7 @@ func (c *clusterEnv) start(id string) *agentServerEnv {
 	}
 	disp := NewDispatcher()
 	logger := testlog.New(t, hclog.Debug).Named(id)
-	if err := disp.EnableCluster(ClusterOptions{ServerID: id, Records: c.records, CA: c.ca, Refresh: 100 * time.Millisecond, Logger: logger}); err != nil {
+	if err := disp.EnableCluster(ClusterOptions{ServerID: id, Records: c.records, CA: c.ca, Refresh: refresh, Logger: logger}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.records.RegisterServer(context.Background(), &store.ServerRecord{ID: id, Name: id, RPCAddr: ln.Addr().String()}); err != nil {
@@ -371,5 +376,36 @@ func TestClusterServiceTakesServersOnly(t *testing.T) {
 	// and it does call the cluster service.
 	if _, err := clusterv1.NewClusterServiceClient(srvConn).Supersede(ctx, &clusterv1.SupersedeRequest{NodeId: "node-none", SessionId: "s"}); err != nil {
 		t.Errorf("Supersede with a server peer certificate: %v", err)
+	}
+}
+
+// TestClusterForwardsPastStaleView: a server whose view of the cluster
+// still names the node's previous holder is told by it that the session
+// moved, reads the holder from the database and reaches the new one.
+func TestClusterForwardsPastStaleView(t *testing.T) {
+	c := newClusterEnv(t)
+	// A reads the records only when the test says.
+	a := c.startRefreshing("srv-a", time.Hour)
+	b, cc := c.start("srv-b"), c.start("srv-c")
+	old := dialScripted(t, b)
+	old.mustConnect("n1")
+	ctx := context.Background()
+	if _, err := a.disp.clusterOf().read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := a.disp.clusterOf().cachedHolder(old.node); !ok || h.ServerID != "srv-b" {
+		t.Fatalf("A's view: %+v %v; want srv-b", h, ok)
+	}
+	next := dialScripted(t, cc)
+	next.mustConnect("n1")
+	got := make(chan *agentv1.Command, 1)
+	answer(next, got)
+	wait.Until(t, 5*time.Second, "B to close its session", func() bool { return b.disp.local(old.node) == nil })
+	res, err := a.disp.Execute(ctx, next.node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: "aaaaaaaa-0000-4000-8000-000000000001"})
+	if err != nil || res.VM == nil {
+		t.Fatalf("start through A with a stale view: %+v, %v", res, err)
+	}
+	if cmd := <-got; cmd.GetOp() != agentv1.Op_OP_START {
+		t.Errorf("C's agent got %v", cmd)
 	}
 }

@@ -56,7 +56,7 @@ func (c *clusterService) Execute(ctx context.Context, req *clusterv1.ExecuteRequ
 	res, err := e.Execute(ctx, nodeID, cmd)
 	switch {
 	case errors.Is(err, nodeapi.ErrNodeUnavailable):
-		return nil, status.Error(codes.Unavailable, err.Error())
+		return nil, status.Error(codes.Unavailable, remotePrefix+err.Error())
 	case err != nil:
 		return &clusterv1.ExecuteResponse{Reply: &agentv1.CommandReply{Error: wire.ErrorToProto(err)}}, nil
 	}
