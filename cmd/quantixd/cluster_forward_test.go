@@ -69,8 +69,8 @@ plugin "sim" {
 	return path
 }
 
-// copyTree copies the regular files under src to dst, keeping their modes.
-func copyTree(t testing.TB, src, dst string) {
+// copyFiles copies the regular files under src to dst, keeping their modes.
+func copyFiles(t testing.TB, src, dst string) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -114,7 +114,7 @@ func startFwdCluster(t testing.TB, n int) *fwdCluster {
 			// makes its own agent CA on disk: the others get the first
 			// server's, so that agents trust every server and every server
 			// the others' peer certificates.
-			copyTree(t, filepath.Join(first, "pki", "agents"), filepath.Join(dir, "pki", "agents"))
+			copyFiles(t, filepath.Join(first, "pki", "agents"), filepath.Join(dir, "pki", "agents"))
 			// The users are the database's; the first start wrote the admin
 			// password the test logs in with into the first data_dir.
 			b, err := os.ReadFile(filepath.Join(first, "admin-password"))

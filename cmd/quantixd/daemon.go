@@ -22,9 +22,11 @@ import (
 	"github.com/quantixvm/quantix/core/api"
 	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/cluster"
+	"github.com/quantixvm/quantix/core/clusterbus"
 	"github.com/quantixvm/quantix/core/config"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/enroll"
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/core/pluginhost"
 	"github.com/quantixvm/quantix/core/store"
@@ -103,6 +105,9 @@ type daemon struct {
 	agentDone chan struct{}
 	// logs is the log pipeline and its sinks.
 	logs *logPipeline
+	// busStop ends the cluster bus (PostgreSQL), busDone closes after.
+	busStop context.CancelFunc
+	busDone chan struct{}
 	// auth authenticates API callers; closed before the store.
 	auth *auth.Service
 	// dbLock keeps other servers off a SQLite database.
@@ -146,11 +151,18 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if err := d.startLogs(ctx, cfg, reg); err != nil {
 		return err
 	}
+	broker := events.NewBroker(events.BrokerOptions{})
+	publisher, err := d.startBus(ctx, broker)
+	if err != nil {
+		return err
+	}
 	dispatcher := agentserver.NewDispatcher()
 	svc, err := controlplane.New(controlplane.Options{
-		Store:     d.store,
-		Executor:  dispatcher,
-		Reconcile: controlplane.ReconcilerOptions{StuckTimeout: cfg.Server.Reconcile.StuckTimeout, Elected: true},
+		Store:    d.store,
+		Executor: dispatcher,
+		Reconcile: controlplane.ReconcilerOptions{
+			StuckTimeout: cfg.Server.Reconcile.StuckTimeout, Broker: broker, Publisher: publisher, Elected: true,
+		},
 		Overcommit: admission.Overcommit{
 			CPU: cfg.Server.Overcommit.CPU, Memory: cfg.Server.Overcommit.Memory,
 		},
@@ -256,6 +268,42 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		return fmt.Errorf("draining API requests: %w", err)
 	}
 	return nil
+}
+
+// busReadyTimeout bounds how long starting waits for the cluster bus's
+// first connection.
+const busReadyTimeout = 30 * time.Second
+
+// startBus, on PostgreSQL, starts the cluster bus that carries every
+// server's changes to broker and to the live log subscribers, and returns it
+// as the publisher of the control plane; on SQLite the broker publishes
+// itself.
+func (d *daemon) startBus(ctx context.Context, broker *events.Broker) (events.Publisher, error) {
+	if !clusterbus.Enabled(d.store) {
+		return broker, nil
+	}
+	bus, err := clusterbus.New(clusterbus.Options{Store: d.store, Broker: broker, Logs: d.logs.pipe, Logger: d.log})
+	if err != nil {
+		return nil, err
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	d.busStop, d.busDone = cancel, make(chan struct{})
+	go func() {
+		defer close(d.busDone)
+		if err := bus.Run(bctx); err != nil {
+			d.log.Error("listening for the changes of other servers", "error", err)
+		}
+	}()
+	select {
+	case <-bus.Ready():
+		return bus, nil
+	case <-d.busDone:
+		return nil, errors.New("listening for the changes of other servers: the listener stopped before it connected")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(busReadyTimeout):
+		return nil, fmt.Errorf("listening for the changes of other servers: no connection to the database after %s; check server.database.dsn", busReadyTimeout)
+	}
 }
 
 // startReconciler registers the cluster-wide duties (node liveness, the
@@ -404,6 +452,10 @@ func (d *daemon) close() error {
 	}
 	if d.auth != nil {
 		d.auth.Close()
+	}
+	if d.busStop != nil {
+		d.busStop()
+		<-d.busDone
 	}
 	errs = append(errs, d.logs.close())
 	if d.plugins != nil {

@@ -35,7 +35,7 @@ type outbox struct {
 // flush publishes the committed changes and starts the restarts they call
 // for.
 func (r *Reconciler) flush(ctx context.Context, out *outbox) {
-	r.broker.PublishVM(out.events...)
+	r.pub.PublishVM(out.events...)
 	for _, e := range out.removed {
 		r.publishRemoved(ctx, e)
 	}

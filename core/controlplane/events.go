@@ -80,7 +80,7 @@ func (r *Reconciler) publishNode(ctx context.Context, ev events.NodeEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = r.now()
 	}
-	r.broker.PublishMemory(events.StreamEvent{Kind: events.StreamNode, Node: &ev})
+	r.pub.PublishMemory(events.StreamEvent{Kind: events.StreamNode, Node: &ev})
 }
 
 // publishRemoved publishes the last event of a VM whose record is removed:
@@ -89,7 +89,7 @@ func (r *Reconciler) publishRemoved(ctx context.Context, e *vm.Event) {
 	if err := r.seedBroker(ctx); err != nil {
 		r.log.Warn("reading the last event id for the event stream", "error", err)
 	}
-	r.broker.PublishMemory(events.StreamEvent{Kind: events.StreamVM, VM: e})
+	r.pub.PublishMemory(events.StreamEvent{Kind: events.StreamVM, VM: e})
 }
 
 // Subscribe opens an event stream (events.Broker.Subscribe). With since ""

@@ -57,6 +57,9 @@ type Reconciler struct {
 	now    func() time.Time
 	opts   ReconcilerOptions
 	broker *events.Broker
+	// pub is where committed changes are published: the broker, or what
+	// carries them to every server's broker (ReconcilerOptions.Publisher).
+	pub events.Publisher
 	// insertMu serialises the decisions that insert or replace VM records
 	// (finishing a create, inserting a VM a host reports), so that one VM
 	// never gets two records.
@@ -97,6 +100,10 @@ type ReconcilerOptions struct {
 	Logger hclog.Logger
 	// Broker publishes every change; nil makes one with default sizes.
 	Broker *events.Broker
+	// Publisher, when set, is where changes are published instead of
+	// Broker: on PostgreSQL, the core/clusterbus.Bus that delivers them to
+	// the Broker of every server on the database, this one's included.
+	Publisher events.Publisher
 	// HeartbeatInterval is the heartbeat interval of nodes that register
 	// without giving theirs (5s, the agent's default).
 	HeartbeatInterval time.Duration
@@ -196,7 +203,11 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 		now:    opts.Now,
 		opts:   opts,
 		broker: opts.Broker,
+		pub:    opts.Publisher,
 		busy:   make(map[string]int),
+	}
+	if r.pub == nil {
+		r.pub = r.broker
 	}
 	r.bg, r.cancel = context.WithCancel(context.Background())
 	r.nodes = newLiveness(r)
@@ -289,7 +300,7 @@ func (r *Reconciler) update(ctx context.Context, id string, note Note, mutate fu
 		return nil, storeError(fmt.Sprintf("updating vm %s", id), err)
 	}
 	if ev != nil {
-		r.broker.PublishVM(ev)
+		r.pub.PublishVM(ev)
 	}
 	return out, nil
 }
@@ -387,7 +398,7 @@ func (r *Reconciler) Apply(ctx context.Context, nodeID string, observed *backend
 	if err != nil {
 		return nil, storeError(fmt.Sprintf("inserting vm %s reported by node %s", observed.ID, nodeID), err)
 	}
-	r.broker.PublishVM(ev)
+	r.pub.PublishVM(ev)
 	return v, nil
 }
 
@@ -473,7 +484,7 @@ func (r *Reconciler) Reserve(ctx context.Context, v *vm.VM, note Note) error {
 		}
 		return storeError(fmt.Sprintf("creating vm %q", v.Name), err)
 	}
-	r.broker.PublishVM(ev)
+	r.pub.PublishVM(ev)
 	return nil
 }
 
@@ -547,8 +558,8 @@ func (r *Reconciler) Complete(ctx context.Context, placeholderID, nodeID string,
 	if err != nil {
 		return nil, storeError(fmt.Sprintf("recording created vm %s", observed.ID), err)
 	}
-	r.broker.Rehome(placeholderID, out.ID)
-	r.broker.PublishVM(done)
+	r.pub.Rehome(placeholderID, out.ID)
+	r.pub.PublishVM(done)
 	return out, nil
 }
 

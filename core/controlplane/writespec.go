@@ -51,7 +51,7 @@ func (s *Service) writeSpec(ctx context.Context, id string, note *Note, mutate f
 		return nil, storeError(fmt.Sprintf("updating vm %s", id), err)
 	}
 	if ev != nil {
-		s.rec.broker.PublishVM(ev)
+		s.rec.pub.PublishVM(ev)
 	}
 	return out, nil
 }

@@ -12,6 +12,23 @@ import (
 	"github.com/quantixvm/quantix/core/vm"
 )
 
+// Publisher is where the control plane publishes its changes once they
+// are committed. A Broker publishes them to its own subscribers; on
+// PostgreSQL a core/clusterbus.Bus carries them to the brokers of every
+// server sharing the database (this one's included).
+type Publisher interface {
+	// PublishVM publishes stored VM events, in the order given.
+	PublishVM(evs ...*vm.Event)
+	// PublishMemory publishes an event the store does not keep: a node
+	// change or a VM event of a removed record.
+	PublishMemory(ev StreamEvent)
+	// Rehome makes the VM events of from that subscribers may still be
+	// sent events of to (Broker.Rehome).
+	Rehome(from, to string)
+}
+
+var _ Publisher = (*Broker)(nil)
+
 // Default sizes of a Broker.
 const (
 	DefaultRingSize         = 4096
@@ -177,6 +194,43 @@ func (b *Broker) PublishMemory(ev StreamEvent) {
 	b.add(ev)
 }
 
+// PublishMemoryAt publishes an event the store does not keep under a
+// number given by whoever sent it (a server of a cluster, core/clusterbus),
+// unique among the positions of memory-only events: it stands at
+// Position{last VM event published, seq}, so that every server delivering
+// the same events in the same order gives it the same position.
+func (b *Broker) PublishMemoryAt(seq int64, ev StreamEvent) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ev.Pos = Position{VMEvent: b.lastVM, Seq: seq}
+	b.add(ev)
+}
+
+// Lost tells every subscriber, with a gap marker saying message, that
+// memory-only events may have been missed (this server's connection to
+// the other servers was lost), and makes later resumes from positions
+// before now say so too. VM events are not lost: they are read back from
+// the store.
+func (b *Broker) Lost(message string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.evicted = true
+	for s := range b.subs {
+		if s.dropped > 0 {
+			continue // a gap marker is pending already
+		}
+		select {
+		case s.ch <- StreamEvent{Kind: StreamGap, Gap: &Gap{Resume: s.lastQueued, Message: message}}:
+		default:
+			s.dropped = 1
+			s.gapFrom = s.lastQueued
+		}
+	}
+}
+
 // Rehome makes the VM events of from that the ring holds events of to, as
 // the store moved them when a VM's record took a new id: streams resumed
 // from the ring then tell the VM's history as a replay from the store does.
@@ -251,13 +305,6 @@ func (b *Broker) latest() Position {
 		return Position{VMEvent: b.lastVM, Seq: b.seq}
 	}
 	return b.ring[(b.head+b.n-1)%len(b.ring)].Pos
-}
-
-// latestVM is the id of the newest VM event published or seeded.
-func (b *Broker) latestVM() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.lastVM
 }
 
 // Close ends every subscription; later publishes are dropped.

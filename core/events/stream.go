@@ -32,10 +32,13 @@ type Stream struct {
 	replay bool
 	after  int64
 	ring   []StreamEvent
-	// replayed holds the ids at or above floor sent from the history, so
-	// that the same events arriving from the ring or live are skipped.
-	floor    int64
-	replayed map[int64]struct{}
+	// resumed is set when the stream resumed from since, a position the
+	// broker's ring did not hold: then what the ring and the live events
+	// hold at or before since, or at or before the last VM event replayed,
+	// is left out (VM event ids are handed out in commit order, so none
+	// of those can be new to the client).
+	resumed bool
+	since   Position
 }
 
 // Subscribe opens a stream. With since nil it carries what is published
@@ -57,13 +60,7 @@ func (b *Broker) Subscribe(since *Position, history History) (*Stream, error) {
 		return es, nil
 	}
 	es.replay, es.after, es.ring = true, since.VMEvent, backlog
-	es.replayed = make(map[int64]struct{})
-	es.floor = b.latestVM() + 1
-	for _, ev := range backlog {
-		if ev.Kind == StreamVM && ev.VM.ID > 0 && ev.VM.ID < es.floor {
-			es.floor = ev.VM.ID
-		}
-	}
+	es.resumed, es.since = true, *since
 	if evicted || since.Seq > 0 {
 		es.pending = append(es.pending, StreamEvent{Kind: StreamGap, Gap: &Gap{
 			Resume: *since,
@@ -101,9 +98,6 @@ func (es *Stream) Next(ctx context.Context) (StreamEvent, error) {
 			}
 			for _, e := range page {
 				es.after = e.ID
-				if e.ID >= es.floor {
-					es.replayed[e.ID] = struct{}{}
-				}
 				es.pending = append(es.pending, StreamEvent{Pos: Position{VMEvent: e.ID}, Kind: StreamVM, VM: e})
 			}
 			continue
@@ -122,16 +116,23 @@ func (es *Stream) Next(ctx context.Context) (StreamEvent, error) {
 	}
 }
 
-// seen reports whether ev was sent already by the replay.
+// seen reports whether the client has ev already: on a stream resumed
+// from a position the ring did not hold, a VM event at or before the last
+// one replayed (or since), a node event before since's VM event. That
+// position may be older than the ring (the usual case), or newer than
+// what this broker has published yet (a client that was on another server
+// that is ahead of this one).
 func (es *Stream) seen(ev StreamEvent) bool {
-	if ev.Kind != StreamVM || ev.VM.ID == 0 || es.replayed == nil {
+	if !es.resumed {
 		return false
 	}
-	if _, ok := es.replayed[ev.VM.ID]; ok {
-		delete(es.replayed, ev.VM.ID)
-		return true
+	switch {
+	case ev.Kind == StreamGap:
+		return false
+	case ev.Kind == StreamVM && ev.VM.ID > 0:
+		return ev.VM.ID <= es.after
 	}
-	return false
+	return ev.Pos.VMEvent < es.since.VMEvent
 }
 
 // Close ends the subscription.

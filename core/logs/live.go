@@ -77,23 +77,78 @@ func asciiLower(s string) string {
 	return s
 }
 
+// recentIDs is how many entry ids the hub remembers to publish none twice:
+// an entry can reach a server twice (a node resending QEMU lines after it
+// moved to another server, which announced them once stored).
+const recentIDs = 16384
+
 // hub fans appended entries out to live subscriptions without ever
 // waiting for them.
 type hub struct {
 	mu     sync.RWMutex
 	subs   map[*Subscription]struct{}
 	closed bool
+
+	// recent holds the ids of the last recentIDs entries published, in
+	// order in ring (next is the oldest slot).
+	recentMu sync.Mutex
+	recent   map[string]struct{}
+	ring     []string
+	next     int
 }
 
-func newHub() *hub { return &hub{subs: map[*Subscription]struct{}{}} }
+func newHub() *hub {
+	return &hub{subs: map[*Subscription]struct{}{}, recent: make(map[string]struct{}, recentIDs), ring: make([]string, recentIDs)}
+}
 
+// publish offers entries to every subscription, leaving out those
+// published already (by id, among the last recentIDs).
 func (h *hub) publish(entries []logsink.Entry) {
+	entries = h.fresh(entries)
+	if len(entries) == 0 {
+		return
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for s := range h.subs {
 		s.offer(entries)
 	}
 }
+
+// fresh returns the entries whose ids were not published lately, and
+// remembers them.
+func (h *hub) fresh(entries []logsink.Entry) []logsink.Entry {
+	h.recentMu.Lock()
+	defer h.recentMu.Unlock()
+	var out []logsink.Entry // nil while every entry is fresh
+	for i, e := range entries {
+		if _, seen := h.recent[e.ID]; seen {
+			if out == nil {
+				out = append(make([]logsink.Entry, 0, len(entries)), entries[:i]...)
+			}
+			continue
+		}
+		if old := h.ring[h.next]; old != "" {
+			delete(h.recent, old)
+		}
+		h.ring[h.next] = e.ID
+		h.recent[e.ID] = struct{}{}
+		h.next = (h.next + 1) % len(h.ring)
+		if out != nil {
+			out = append(out, e)
+		}
+	}
+	if out == nil && len(entries) > 0 {
+		return entries
+	}
+	return out
+}
+
+// PublishStored offers entries another server received and stored to the
+// live subscriptions (GET /api/logs/stream of this server) only: they are
+// neither spooled nor delivered to a sink here, the server that received
+// them does that. An entry published lately (by id) is left out.
+func (p *Pipeline) PublishStored(entries []logsink.Entry) { p.hub.publish(entries) }
 
 func (h *hub) close() {
 	h.mu.Lock()

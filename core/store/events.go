@@ -27,8 +27,16 @@ func (r eventRepo) Append(ctx context.Context, e *vm.Event) error {
 	}
 	ne.Time = normTime(ne.Time)
 	row := toEventRow(&ne)
-	err := r.s.write(ctx, false, func(tx *gorm.DB) error {
-		return tx.Create(&row).Error
+	// On PostgreSQL the append takes the event order lock and announces
+	// the event (stream.go): both need a transaction.
+	err := r.s.write(ctx, r.s.pg != nil, func(tx *gorm.DB) error {
+		if err := r.s.lockEvents(tx); err != nil {
+			return err
+		}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		return r.s.notifyVMEvents(tx, row.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("appending event of vm %s: %w", e.VMID, dbError(err))
@@ -135,7 +143,13 @@ func (r eventRepo) AppendMany(ctx context.Context, evs []*vm.Event) error {
 	}
 	batch := r.s.insertBatch()
 	err := r.s.write(ctx, true, func(tx *gorm.DB) error {
-		return tx.CreateInBatches(&rows, batch).Error
+		if err := r.s.lockEvents(tx); err != nil {
+			return err
+		}
+		if err := tx.CreateInBatches(&rows, batch).Error; err != nil {
+			return err
+		}
+		return r.s.notifyVMEvents(tx, rows[len(rows)-1].ID)
 	})
 	if err != nil {
 		return fmt.Errorf("appending %d vm events: %w", len(evs), dbError(err))

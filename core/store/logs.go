@@ -188,6 +188,7 @@ func (r logRepo) Insert(ctx context.Context, entries []logsink.Entry) (int, erro
 	}
 	per := logInsertRows
 	inserted := 0
+	var seqs []int64
 	err := r.s.write(ctx, true, func(tx *gorm.DB) error {
 		for start := 0; start < len(entries); start += per {
 			chunk := entries[start:min(start+per, len(entries))]
@@ -213,13 +214,24 @@ func (r logRepo) Insert(ctx context.Context, entries []logsink.Entry) (int, erro
 					text(e.SessionID), text(e.CorrelationID), text(e.Action), text(e.Target), e.UserAction)
 			}
 			sb.WriteString(" ON CONFLICT (id) DO NOTHING")
+			if pg {
+				// The seqs of the rows inserted are announced to the
+				// other servers (stream.go).
+				var got []int64
+				if err := tx.Raw(sb.String()+" RETURNING seq", vars...).Scan(&got).Error; err != nil {
+					return err
+				}
+				seqs = append(seqs, got...)
+				inserted += len(got)
+				continue
+			}
 			res := tx.Exec(sb.String(), vars...)
 			if res.Error != nil {
 				return res.Error
 			}
 			inserted += int(res.RowsAffected)
 		}
-		return nil
+		return r.s.notifyLogEntries(tx, seqs)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("storing %d log entries: %w", len(entries), dbError(err))

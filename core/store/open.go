@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -178,7 +179,13 @@ func openPostgres(ctx context.Context, dsn string, logger hclog.Logger, list []m
 		_ = sdb.Close()
 		return nil, fmt.Errorf("opening postgres store: %w", err)
 	}
-	return &sqlStore{w: db, r: db, dialect: dialectPostgres, log: logger, close: sdb.Close}, nil
+	var schema string
+	if err := db.WithContext(ctx).Raw("SELECT current_schema()").Scan(&schema).Error; err != nil {
+		_ = sdb.Close()
+		return nil, fmt.Errorf("opening postgres store: reading the current schema: %w", err)
+	}
+	return &sqlStore{w: db, r: db, dialect: dialectPostgres, log: logger, close: sdb.Close,
+		pg: &pgStream{dsn: dsn, channel: streamChannel(schema), origin: uuid.NewString()}}, nil
 }
 
 // sqlStore is the Store on gorm. Outside a transaction w is the writer pool
@@ -190,6 +197,8 @@ type sqlStore struct {
 	inTx    bool
 	log     hclog.Logger
 	close   func() error
+	// pg is set on PostgreSQL: what streams across servers need (stream.go).
+	pg *pgStream
 }
 
 // VMs returns the VM repository.
@@ -218,7 +227,7 @@ func (s *sqlStore) Tx(ctx context.Context, fn func(Store) error) error {
 		if err := s.checkFence(ctx, tx); err != nil {
 			return err
 		}
-		return fn(&sqlStore{w: tx, r: tx, dialect: s.dialect, inTx: true, log: s.log})
+		return fn(&sqlStore{w: tx, r: tx, dialect: s.dialect, inTx: true, log: s.log, pg: s.pg})
 	})
 }
 

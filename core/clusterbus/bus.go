@@ -1,0 +1,364 @@
+// Package clusterbus carries the changes of every server sharing one
+// PostgreSQL database to the event stream (GET /api/events) and the live
+// log stream (GET /api/logs/stream) of each of them, through LISTEN/NOTIFY
+// (store.Stream). SQLite has no Bus: one server publishes on its broker
+// directly.
+//
+// VM events. The store announces them in the transaction that appends them
+// ("v <highest id>", delivered at commit) and hands out their ids in commit
+// order (store/stream.go). Every server, the committing one included, reads
+// the events after the last one it published up to the id announced and
+// publishes them on its broker, so that every server's stream holds the
+// same events in the same order, in id order: a client may resume from any
+// VM event id on any server and miss nothing. After its connection was
+// lost, a server reads every event after the last it published.
+//
+// Memory-only events (node changes, the removal of an unmanaged VM's
+// record) are sent after the fact, with a number drawn from the event id
+// counter; each server publishes them at Position{its last VM event, that
+// number}, the same position on every server. A server that lost its
+// connection may have missed some: its subscribers get a gap marker.
+//
+// Log entries. Each server spools and delivers what it receives itself; the
+// store announces the rows it inserts with the store handle's origin, and
+// the other servers read them back and offer them to their live
+// subscribers.
+package clusterbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/sdk/logsink"
+)
+
+// The first word of the notifications a Bus sends itself.
+const (
+	noteMemory = "m" // "m <number> <json of a memoryNote>"
+	noteRehome = "r" // "r <from> <to>"
+)
+
+// readPage is how many VM events one read of the store takes.
+const readPage = 1000
+
+// LogHub is where entries other servers stored reach this server's live
+// log subscribers (logs.Pipeline.PublishStored).
+type LogHub interface {
+	PublishStored(entries []logsink.Entry)
+}
+
+// Options configure a Bus.
+type Options struct {
+	// Store is the inventory; New fails unless it is on PostgreSQL.
+	Store store.Store
+	// Broker is this server's event broker.
+	Broker *events.Broker
+	// Logs receives the log entries other servers store; nil leaves them
+	// out.
+	Logs LogHub
+	// Logger receives the bus's log; nil discards.
+	Logger hclog.Logger
+}
+
+// Bus is one server's end of the streams across servers: the
+// events.Publisher the control plane publishes on, and the listener that
+// feeds this server's broker and live log subscribers. Run it.
+type Bus struct {
+	st     store.Store
+	stream store.Stream
+	broker *events.Broker
+	logs   LogHub
+	log    hclog.Logger
+
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	// lastVM is the id of the last VM event published on broker; only the
+	// listener (Run) touches it.
+	lastVM int64
+}
+
+// Enabled reports whether s is on PostgreSQL, where a Bus is needed.
+func Enabled(s store.Store) bool {
+	_, ok := store.StreamOf(s)
+	return ok
+}
+
+// New returns the bus of opts.Store's database.
+func New(opts Options) (*Bus, error) {
+	st, ok := store.StreamOf(opts.Store)
+	if !ok {
+		return nil, errors.New("cluster bus: the store is not on PostgreSQL; servers on SQLite publish on their broker")
+	}
+	if opts.Broker == nil {
+		return nil, errors.New("cluster bus: a broker is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	return &Bus{st: opts.Store, stream: st, broker: opts.Broker, logs: opts.Logs, log: opts.Logger.Named("clusterbus"),
+		ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the listener is in place and the broker seeded: from
+// then on every change committed reaches the broker.
+func (b *Bus) Ready() <-chan struct{} { return b.ready }
+
+// Run listens until ctx ends, reconnecting when the connection is lost.
+func (b *Bus) Run(ctx context.Context) error {
+	return b.stream.Listen(ctx, store.ListenHandler{
+		Connected: b.connected,
+		Notified:  b.notified,
+		Lost: func(err error) {
+			b.log.Warn("lost the connection that hears other servers' changes; reconnecting", "error", err)
+		},
+	})
+}
+
+// connected seeds the broker on the first connection and catches up on the
+// next ones.
+func (b *Bus) connected(ctx context.Context, first bool) error {
+	if first {
+		id, err := b.st.Events().LastID(ctx)
+		if err != nil {
+			return err
+		}
+		b.broker.Seed(id)
+		b.lastVM = id
+		b.readyOnce.Do(func() { close(b.ready) })
+		b.log.Debug("listening for changes of every server", "channel", b.stream.Channel(), "last_event", id)
+		return nil
+	}
+	from := b.lastVM
+	if err := b.readVM(ctx, 0); err != nil {
+		return err
+	}
+	b.broker.Lost("this server lost its connection to the database for a while: VM events are complete, " +
+		"node events and removals of unmanaged VMs made meanwhile may be missing, and log entries other servers received meanwhile are in GET /api/logs")
+	b.log.Info("listening for changes again", "caught_up_from", from, "to", b.lastVM)
+	return nil
+}
+
+// handleTimeout bounds the handling of one notification: PostgreSQL keeps
+// every notification until the slowest listener has taken it.
+const handleTimeout = 30 * time.Second
+
+// notified handles one notification. A VM event it cannot read is an
+// error: the listener reconnects and catches up. Anything else that fails
+// is logged.
+func (b *Bus) notified(ctx context.Context, payload string) error {
+	ctx, cancel := context.WithTimeout(ctx, handleTimeout)
+	defer cancel()
+	kind, _, _ := strings.Cut(payload, " ")
+	var err error
+	switch kind {
+	case store.NoteVMEvents:
+		max, ok := store.ParseVMNote(payload)
+		if !ok {
+			err = fmt.Errorf("malformed notification %q", payload)
+			break
+		}
+		if max > b.lastVM {
+			if err := b.readVM(ctx, max); err != nil {
+				return err
+			}
+		}
+	case store.NoteLogEntries:
+		err = b.logEntries(ctx, payload)
+	case noteMemory:
+		err = b.memory(payload)
+	case noteRehome:
+		f := strings.Fields(payload)
+		if len(f) != 3 {
+			err = fmt.Errorf("malformed notification %q", payload)
+			break
+		}
+		b.broker.Rehome(f[1], f[2])
+	default:
+		err = fmt.Errorf("unknown notification %q", truncate(payload, 80))
+	}
+	if err != nil && ctx.Err() == nil {
+		b.log.Warn("handling a change announced by a server", "error", err)
+	}
+	return nil
+}
+
+// readVM publishes the VM events after lastVM up to max (every one when max
+// is 0). Ids are handed out in commit order, so none below max can commit
+// later.
+func (b *Bus) readVM(ctx context.Context, max int64) error {
+	for {
+		page, err := b.st.Events().Since(ctx, b.lastVM, readPage)
+		if err != nil {
+			return fmt.Errorf("reading the events after %d: %w", b.lastVM, err)
+		}
+		n := len(page)
+		for i, e := range page {
+			if max > 0 && e.ID > max {
+				page, n = page[:i], -1
+				break
+			}
+		}
+		if len(page) > 0 {
+			b.broker.PublishVM(page...)
+			b.lastVM = page[len(page)-1].ID
+		}
+		if n < readPage {
+			return nil
+		}
+	}
+}
+
+// logEntries offers the entries another server stored to the live log
+// subscribers.
+func (b *Bus) logEntries(ctx context.Context, payload string) error {
+	origin, seqs, ok := store.ParseLogNote(payload)
+	switch {
+	case !ok:
+		return fmt.Errorf("malformed notification %q", truncate(payload, 80))
+	case origin == b.stream.Origin() || b.logs == nil:
+		// This server offered its own entries when they were appended.
+		return nil
+	}
+	entries, err := b.stream.LogsBySeq(ctx, seqs)
+	if err != nil {
+		return err
+	}
+	b.logs.PublishStored(entries)
+	return nil
+}
+
+// memoryNote is the body of a memory-only event's notification.
+type memoryNote struct {
+	Kind string            `json:"k"`
+	Node *events.NodeEvent `json:"n,omitempty"`
+	VM   *vm.Event         `json:"v,omitempty"`
+}
+
+// memory publishes a memory-only event another server (or this one) sent.
+func (b *Bus) memory(payload string) error {
+	f := strings.SplitN(payload, " ", 3)
+	if len(f) != 3 {
+		return fmt.Errorf("malformed notification %q", truncate(payload, 80))
+	}
+	seq, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil || seq < 1 {
+		return fmt.Errorf("malformed notification %q", truncate(payload, 80))
+	}
+	var n memoryNote
+	if err := json.Unmarshal([]byte(f[2]), &n); err != nil {
+		return fmt.Errorf("malformed notification %q: %w", truncate(payload, 80), err)
+	}
+	ev := events.StreamEvent{Kind: n.Kind, Node: n.Node, VM: n.VM}
+	if (n.Kind == events.StreamNode) == (n.Node == nil) || (n.Kind == events.StreamVM) == (n.VM == nil) ||
+		(n.Kind != events.StreamNode && n.Kind != events.StreamVM) {
+		return fmt.Errorf("malformed notification %q", truncate(payload, 80))
+	}
+	b.broker.PublishMemoryAt(seq, ev)
+	return nil
+}
+
+// PublishVM does nothing: the store announces VM events in the transaction
+// that appends them, and every server publishes them from there.
+func (b *Bus) PublishVM(...*vm.Event) {}
+
+// memoryBudget is what a memory-only event's JSON may take of a
+// notification.
+const memoryBudget = store.MaxNotifyPayload - 64
+
+// PublishMemory sends a memory-only event to every server. A message that
+// would make it too long for a notification is cut. When the database
+// cannot be reached the event is lost, with a warning: so are the changes
+// of the other servers, and every stream is told when the connection is
+// back.
+func (b *Bus) PublishMemory(ev events.StreamEvent) {
+	n := memoryNote{Kind: ev.Kind, Node: ev.Node, VM: ev.VM}
+	body, err := encodeMemory(n)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+		_, err = b.stream.NotifyNumbered(ctx, noteMemory, body)
+		cancel()
+	}
+	if err != nil {
+		b.log.Warn("could not send a change to the other servers' event streams; it is lost", "kind", ev.Kind, "error", err)
+	}
+}
+
+// Rehome tells every server's broker that the events of VM from are VM
+// to's (events.Broker.Rehome).
+func (b *Bus) Rehome(from, to string) {
+	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+	defer cancel()
+	if err := b.stream.Notify(ctx, noteRehome+" "+from+" "+to); err != nil {
+		b.log.Warn("could not tell the other servers that a vm's events moved to its new id", "from", from, "to", to, "error", err)
+	}
+}
+
+var _ events.Publisher = (*Bus)(nil)
+
+// encodeMemory encodes n within memoryBudget, cutting its message if need
+// be.
+func encodeMemory(n memoryNote) (string, error) {
+	raw, err := json.Marshal(n)
+	if err != nil {
+		return "", fmt.Errorf("encoding a %s event: %w", n.Kind, err)
+	}
+	if len(raw) <= memoryBudget {
+		return string(raw), nil
+	}
+	msg := func() *string {
+		if n.Node != nil {
+			c := *n.Node
+			n.Node = &c
+			return &n.Node.Message
+		}
+		c := *n.VM
+		n.VM = &c
+		return &n.VM.Message
+	}()
+	over := len(raw) - memoryBudget
+	if over >= len(*msg) {
+		return "", fmt.Errorf("encoding a %s event: %d bytes, over %d even without its message", n.Kind, len(raw), memoryBudget)
+	}
+	// JSON escapes may make the message longer encoded than raw: cut
+	// until it fits.
+	keep := len(*msg) - over
+	orig := *msg
+	for keep > 0 {
+		*msg = truncate(orig, keep) + " [cut]"
+		if raw, err = json.Marshal(n); err != nil {
+			return "", err
+		}
+		if len(raw) <= memoryBudget {
+			return string(raw), nil
+		}
+		keep -= len(raw) - memoryBudget + 8
+	}
+	return "", fmt.Errorf("encoding a %s event: too long for a notification", n.Kind)
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// notifyTimeout bounds one notification sent.
+const notifyTimeout = 5 * time.Second
