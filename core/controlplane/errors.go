@@ -101,10 +101,6 @@ func storeError(what string, err error) *Error {
 		return &Error{Kind: KindUnavailable, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
 	case errors.Is(err, store.ErrStale):
 		return &Error{Kind: KindConflict, Message: what + ": the vm kept changing concurrently; retry", Err: err}
-	case errors.Is(err, store.ErrFenced):
-		// Never retried as stale: another server leads the cluster now,
-		// and the write is its to make or not.
-		return &Error{Kind: KindUnavailable, Message: what + ": this server no longer leads the cluster; the leader takes it over", Err: err}
 	case errors.Is(err, store.ErrInvalid):
 		return &Error{Kind: KindBadRequest, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
 	}
