@@ -90,6 +90,10 @@ func TestFencedDuties(t *testing.T) {
 		})
 		silent := e.register(t, "silent", 0)
 		e.seedAll(t, rec(u1, "on-silent", vm.StateRunning, silent, true))
+		// STOPPING for an hour on the node, whose host does not have it.
+		e.seedAll(t, with(rec(u3, "stuck", vm.StateStopping, e.node, true), func(v *vm.VM) {
+			v.LastKnownState, v.StateChangedAt = vm.StateRunning, time.Now().Add(-time.Hour)
+		}))
 		v := e.makeVM(t, "fenced-restart", true, vm.RestartAlways)
 		e.downOutOfBand(t, v.ID, true)
 		wait.Until(t, 3*time.Second, "the crash recorded", func() bool { return e.get(t, v.ID).State == vm.StateCrashed })
@@ -108,6 +112,10 @@ func TestFencedDuties(t *testing.T) {
 			return time.Since(last) > 100*time.Millisecond
 		})
 		e.rec.nodes.judge(old)
+		e.rec.scanStuck(old)
+		if got := e.get(t, u3); got.State != vm.StateStopping {
+			t.Errorf("the deposed leader's stuck-state scan made the vm %s", got.State)
+		}
 		if n := e.nodeState(t, silent); n.State != node.StateReady {
 			t.Errorf("the deposed leader made the node %s", n.State)
 		}
@@ -135,6 +143,10 @@ func TestFencedDuties(t *testing.T) {
 
 		// The successor.
 		e.rec.nodes.judge(cur)
+		e.rec.scanStuck(cur)
+		if got := e.get(t, u3); got.State != vm.StateStopped {
+			t.Errorf("the leader's stuck-state scan left the vm %s, want STOPPED", got.State)
+		}
 		if n := e.nodeState(t, silent); n.State != node.StateUnreachable {
 			t.Errorf("the leader left the silent node %s", n.State)
 		}
