@@ -483,3 +483,30 @@ func TestClusterLostDatabaseClosesSessions(t *testing.T) {
 		t.Errorf("attaching while the database is away: %v; want Unavailable", err)
 	}
 }
+
+// TestClusterDisconnectReachesHolder: ending a node's session through a
+// server that does not hold it (removing the node, say) ends it on the
+// holder, whose agent is told why.
+func TestClusterDisconnectReachesHolder(t *testing.T) {
+	c := newClusterEnv(t)
+	a, b := c.start("srv-a"), c.start("srv-b")
+	agent := dialScripted(t, b)
+	agent.mustConnect("n1")
+	wait.Until(t, 5*time.Second, "server A to see the node's claim", func() bool { return connectedTo(a.disp, agent.node) })
+	if !a.disp.Disconnect(agent.node, "the node was removed") {
+		t.Fatal("Disconnect through A ended nothing")
+	}
+	for {
+		_, err := agent.stream.Recv()
+		if err == nil {
+			continue
+		}
+		if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "the node was removed") {
+			t.Fatalf("session ended with %v; want Aborted with the reason", err)
+		}
+		break
+	}
+	if a.disp.Disconnect("node-nobody", "x") {
+		t.Error("Disconnect of a node nobody holds says it ended a session")
+	}
+}
