@@ -184,8 +184,8 @@ func (c *Cluster) Healthy() bool {
 // Run registers this server, beats its heartbeat and campaigns for the
 // lease every renew_interval until ctx ends; then it stops the duties,
 // releases the lease (another server takes it at once) and marks the
-// server stopped. It returns an error only when the first registration
-// fails.
+// server stopped. A database that does not answer at first only delays
+// the registration. It returns an error only when called twice.
 func (c *Cluster) Run(ctx context.Context) error {
 	c.mu.Lock()
 	if c.started {
@@ -197,10 +197,12 @@ func (c *Cluster) Run(ctx context.Context) error {
 
 	start := time.Now()
 	if err := c.register(ctx); err != nil {
-		return fmt.Errorf("registering server %s in the cluster: %w", c.opts.ID, err)
+		// The loop registers it as soon as the database answers.
+		c.log.Error("cannot register this server in the cluster yet; retrying", "error", err)
+	} else {
+		c.markOK(start)
+		c.log.Info("joined the cluster", "id", c.opts.ID, "name", c.opts.Name, "api_addr", c.opts.APIAddr, "rpc_addr", c.opts.RPCAddr)
 	}
-	c.markOK(start)
-	c.log.Info("joined the cluster", "id", c.opts.ID, "name", c.opts.Name, "api_addr", c.opts.APIAddr, "rpc_addr", c.opts.RPCAddr)
 	if c.opts.Exclusive {
 		if l, err := c.repo.Leader(ctx); err == nil && l.ServerID != "" && l.ServerID != c.opts.ID {
 			if err := c.repo.Release(ctx, l.ServerID, l.Epoch); err != nil {

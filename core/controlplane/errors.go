@@ -96,6 +96,9 @@ func storeError(what string, err error) *Error {
 		return &Error{Kind: KindNotFound, Message: what + ": not found", Err: err}
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Kind: KindConflict, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
+	case errors.Is(err, store.ErrFenced):
+		// Never retried as stale: this server no longer leads.
+		return &Error{Kind: KindUnavailable, Message: fmt.Sprintf("%s: %v", what, err), Err: err}
 	case errors.Is(err, store.ErrStale):
 		return &Error{Kind: KindConflict, Message: what + ": the vm kept changing concurrently; retry", Err: err}
 	case errors.Is(err, store.ErrInvalid):
