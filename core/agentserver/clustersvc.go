@@ -140,8 +140,9 @@ func (s *Server) claim(c *cluster, sess *agentSession) error {
 			ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 			defer cancel()
 			if err := c.supersede(ctx, prev.ServerID, sess.nodeID, sess.id); err != nil {
-				// The other server's own check of its claims closes it.
-				s.log.Warn("could not tell the previous server to close its session of the node", "node", sess.name, "error", err)
+				// A server that is gone holds nothing; one that is not
+				// closes the session at its own check of its claims.
+				s.log.Info("could not tell the previous server to close its session of the node: it may be gone, else its own check of its claims closes it", "node", sess.name, "error", err)
 			}
 		}()
 	}
