@@ -17,42 +17,12 @@ import (
 	"github.com/quantixvm/quantix/plugins/sim"
 )
 
-// leader returns the live server holding the leader lease, nil when none
-// does, and the lease's epoch.
-func (c *fwdCluster) leader(t testing.TB) (*fwdServer, int64) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	l, err := c.db.Cluster().Leader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l.ServerID == "" || !l.ExpiresAt.After(time.Now()) {
-		return nil, l.Epoch
-	}
-	servers, err := c.db.Cluster().Servers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rec := range servers {
-		if rec.ID != l.ServerID {
-			continue
-		}
-		for _, s := range c.live() {
-			if s.rpc == rec.RPCAddr {
-				return s, l.Epoch
-			}
-		}
-	}
-	return nil, l.Epoch
-}
-
 // startSimAgent starts `quantixd agent` for node on the simulated backend
 // with a control socket, listing the servers in the order given, and
 // returns the socket's path.
-func (c *fwdCluster) startSimAgent(t testing.TB, node string, servers []*fwdServer) (*proc, string) {
+func (c *fwdCluster) startSimAgent(t testing.TB, node string, servers []*clusterServer) (*proc, string) {
 	t.Helper()
-	r := c.servers[0].must(t, http.StatusCreated, "POST", "/api/join-tokens", `{"uses":1}`)
+	r := c.Servers[0].must(t, http.StatusCreated, "POST", "/api/join-tokens", `{"uses":1}`)
 	list := ""
 	for i, s := range servers {
 		if i > 0 {
@@ -159,16 +129,15 @@ func neverUnknown(t testing.TB, name string, evs []*vm.Event) {
 // LOST, though one agent has to move to another server.
 func TestClusterRestartAtLeaderKill(t *testing.T) {
 	c := startFwdCluster(t, 3)
-	var lead *fwdServer
-	wait.Until(t, 15*time.Second, "a leader", func() bool { lead, _ = c.leader(t); return lead != nil })
-	var others []*fwdServer
-	for _, s := range c.servers {
+	lead, epoch := c.Leader(15*time.Second, 0)
+	var others []*clusterServer
+	for _, s := range c.Servers {
 		if s != lead {
 			others = append(others, s)
 		}
 	}
 	_, sock := c.startSimAgent(t, "qx-duty-1", others)
-	c.startSimAgent(t, "qx-duty-2", []*fwdServer{lead, others[0], others[1]})
+	c.startSimAgent(t, "qx-duty-2", []*clusterServer{lead, others[0], others[1]})
 	n1 := c.nodeID(t, "qx-duty-1", 30*time.Second)
 	n2 := c.nodeID(t, "qx-duty-2", 30*time.Second)
 	if h, _ := c.holder(t, n1); h == lead {
@@ -189,11 +158,10 @@ func TestClusterRestartAtLeaderKill(t *testing.T) {
 
 	simControl(t, sock, sim.ControlRequest{Op: "crash", VM: crash})
 	killed := time.Now()
-	lead.kill9(t)
+	lead.Kill(t)
 
-	var next *fwdServer
-	wait.Until(t, 10*time.Second, "a new leader", func() bool { next, _ = c.leader(t); return next != nil })
-	t.Logf("new leader %s %s after kill -9", next.rpc, time.Since(killed).Round(time.Millisecond))
+	next, _ := c.Leader(10*time.Second, epoch, lead)
+	t.Logf("new leader %s %s after kill -9", next.Name, time.Since(killed).Round(time.Millisecond))
 	wait.Until(t, 30*time.Second, "the crashed vm restarted", func() bool {
 		v, evs := c.vmHistory(t, crash)
 		return v.State == vm.StateRunning && restartsOf(evs) > 0

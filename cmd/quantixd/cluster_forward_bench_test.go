@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/wait"
 )
 
@@ -55,16 +57,16 @@ func BenchmarkClusterForward(b *testing.B) {
 	if direct == nil {
 		b.Fatal("no live server holds the node's session")
 	}
-	fwd := c.servers[0]
+	fwd := c.Servers[0]
 	if fwd == direct {
-		fwd = c.servers[1]
+		fwd = c.Servers[1]
 	}
 	vm := "qx-fwd-bench-vm"
 	id := direct.must(b, http.StatusCreated, "POST", "/api/vms", `{"name":"`+vm+`","vcpus":1,"memory_mib":64}`).str("id")
 	skipped := 0
 	// timed runs method path through s: how long it took, and whether it
 	// counts.
-	timed := func(s *fwdServer, method, path string) (time.Duration, bool) {
+	timed := func(s *clusterServer, method, path string) (time.Duration, bool) {
 		began := time.Now()
 		r := s.call(b, method, path, "")
 		took := time.Since(began)
@@ -76,7 +78,7 @@ func BenchmarkClusterForward(b *testing.B) {
 			skipped++
 			return 0, false
 		}
-		b.Fatalf("%s %s through %s: %d %s", method, path, s.rpc, r.status, r.raw)
+		b.Fatalf("%s %s through %s: %d %s", method, path, s.Name, r.status, r.raw)
 		return 0, false
 	}
 	type samples struct{ power, logs []time.Duration }
@@ -85,9 +87,9 @@ func BenchmarkClusterForward(b *testing.B) {
 	for range b.N {
 		dir, fw, skipped = samples{}, samples{}, 0
 		for i := range rounds + 10 {
-			order := []*fwdServer{direct, fwd}
+			order := []*clusterServer{direct, fwd}
 			if i%2 == 1 {
-				order = []*fwdServer{fwd, direct}
+				order = []*clusterServer{fwd, direct}
 			}
 			for _, s := range order {
 				into := &dir
@@ -138,7 +140,8 @@ func BenchmarkClusterForward(b *testing.B) {
 // the kill until its session is claimed on another live server and a full
 // sync of the node applied there. Three servers on PostgreSQL, one agent
 // on the simulated backend listing all three; the killed server is
-// started again after each of QUANTIX_FAILOVER_KILLS kills (default 10).
+// started again after each of QUANTIX_FAILOVER_KILLS kills (default 10),
+// and each kill falls on a session at least 10s old.
 // Reported: p50, p99 and max (target p99 at most 5 s).
 func BenchmarkClusterAgentFailover(b *testing.B) {
 	kills := benchEnvInt("QUANTIX_FAILOVER_KILLS", 10)
@@ -150,23 +153,30 @@ func BenchmarkClusterAgentFailover(b *testing.B) {
 	for range b.N {
 		moves = moves[:0]
 		for k := range kills {
-			old, _ := c.holder(b, nodeID)
-			if old == nil {
-				b.Fatalf("kill %d: no live server holds the node's session", k)
-			}
-			synced := map[*fwdServer]int{}
+			// An agent resets its backoff once a session lasted 10s
+			// (core/agent's stableSession): the kill falls on a session
+			// that old, as one of a running cluster would, not on one
+			// just moved.
+			var old *clusterServer
+			wait.Until(b, time.Minute, fmt.Sprintf("kill %d: the agent's session 10s old", k), func() bool {
+				var h store.NodeSession
+				old, h = c.holder(b, nodeID)
+				now, err := c.db.Cluster().Now(context.Background())
+				return err == nil && old != nil && now.Sub(h.AttachedAt) > 10*time.Second
+			})
+			synced := map[*clusterServer]int{}
 			for _, s := range c.live() {
 				synced[s] = s.count("full sync applied")
 			}
 			killed := time.Now()
-			old.kill9(b)
-			var now *fwdServer
+			old.Kill(b)
+			var now *clusterServer
 			wait.Until(b, 30*time.Second, fmt.Sprintf("kill %d: the session claimed on another server and a full sync applied there", k), func() bool {
 				now, _ = c.holder(b, nodeID)
 				return now != nil && now != old && now.count("full sync applied") > synced[now]
 			})
 			moves = append(moves, time.Since(killed))
-			old.restart(b)
+			c.restartAt(b, old)
 		}
 	}
 	b.StopTimer()

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,35 +21,32 @@ import (
 // backend listing every server in agent.servers: a node's session lives on
 // one server, and actions on its VMs work through every server.
 
-// fwdServer is one server of a test cluster and its data_dir.
-type fwdServer struct {
-	*proc
-	dir, cfg string
-}
-
-// fwdCluster is a test cluster: its servers, the shared database (a store
-// the test reads node_sessions and cluster_servers through) and the plugin
-// directory of its agents.
+// fwdCluster is a test cluster (the cluster harness's) with a store on
+// its database, through which the test reads node_sessions and
+// cluster_servers, and the plugin directory of its agents.
 type fwdCluster struct {
-	servers   []*fwdServer
-	dsn       string
+	*testCluster
 	db        store.Store
 	pluginDir string
 }
 
-// writeFwdConfig writes the config of a server or agent whose data_dir is
-// dir, on the cluster's database, driving the simulated backend.
-func writeFwdConfig(t testing.TB, dir, dsn, pluginDir, extra string) string {
+// startFwdCluster starts n servers on one fresh PostgreSQL database. The
+// harness gives every server a copy of the first one's <data_dir>/pki:
+// until the cluster CA is kept in the database, that is how agents trust
+// every server and every server the others' peer certificates.
+func startFwdCluster(t testing.TB, n int) *fwdCluster {
+	t.Helper()
+	c := startCluster(t, n, clusterOptions{})
+	return &fwdCluster{testCluster: c, db: teststore.OpenAt(t, "postgres", c.dsn), pluginDir: simPluginDir(t)}
+}
+
+// writeAgentConfig writes the config of an agent on the simulated
+// backend whose data_dir is dir.
+func writeAgentConfig(t testing.TB, dir, pluginDir string) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`log_level  = "debug"
 data_dir   = %q
 plugin_dir = %q
-server {
-  database {
-    driver = "postgres"
-    dsn    = %q
-  }
-}
 agent {
   backend            = "sim"
   heartbeat_interval = "500ms"
@@ -60,8 +57,7 @@ plugin "sim" {
     log_dir = %q
   }
 }
-%s
-`, dir, pluginDir, dsn, filepath.Join(dir, "vmlogs"), extra)
+`, dir, pluginDir, filepath.Join(dir, "vmlogs"))
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -69,91 +65,23 @@ plugin "sim" {
 	return path
 }
 
-// copyFiles copies the regular files under src to dst, keeping their modes.
-func copyFiles(t testing.TB, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(target, info.Mode().Perm())
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatalf("copying %s to %s: %v", src, dst, err)
-	}
-}
-
-// startFwdCluster starts n servers on one fresh PostgreSQL schema.
-func startFwdCluster(t testing.TB, n int) *fwdCluster {
-	t.Helper()
-	if e2e.daemonErr != nil {
-		t.Fatalf("quantixd is needed: %v", e2e.daemonErr)
-	}
-	c := &fwdCluster{dsn: teststore.PostgresDSN(t), pluginDir: simPluginDir(t)}
-	for i := range n {
-		dir := t.TempDir()
-		if i > 0 {
-			first := c.servers[0].dir
-			// Until the cluster CA is kept in the database, each server
-			// makes its own agent CA on disk: the others get the first
-			// server's, so that agents trust every server and every server
-			// the others' peer certificates.
-			copyFiles(t, filepath.Join(first, "pki", "agents"), filepath.Join(dir, "pki", "agents"))
-			// The users are the database's; the first start wrote the admin
-			// password the test logs in with into the first data_dir.
-			b, err := os.ReadFile(filepath.Join(first, "admin-password"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "admin-password"), b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cfg := writeFwdConfig(t, dir, c.dsn, c.pluginDir, "")
-		p := startDaemon(t, "server", "-config", cfg, "-data-dir", dir)
-		c.servers = append(c.servers, &fwdServer{proc: p, dir: dir, cfg: cfg})
-	}
-	c.db = teststore.OpenAt(t, "postgres", c.dsn)
-	return c
-}
-
 // startAgent starts `quantixd agent` for node, listing every server (the
 // first first), enrolled with a join token made on the first server.
 func (c *fwdCluster) startAgent(t testing.TB, node string) *proc {
 	t.Helper()
-	r := c.servers[0].must(t, http.StatusCreated, "POST", "/api/join-tokens", `{"uses":1}`)
-	token := r.str("token")
-	var servers string
-	for i, s := range c.servers {
-		if i > 0 {
-			servers += ","
-		}
-		servers += s.rpc
+	token := c.Servers[0].must(t, http.StatusCreated, "POST", "/api/join-tokens", `{"uses":1}`).str("token")
+	var servers []string
+	for _, s := range c.Servers {
+		servers = append(servers, s.rpc)
 	}
 	dir := t.TempDir()
-	return spawn(t, "agent", "-config", writeFwdConfig(t, dir, c.dsn, c.pluginDir, ""), "-data-dir", dir,
-		"-servers", servers, "-node-name", node, "-join-token", token)
+	return spawn(t, "agent", "-config", writeAgentConfig(t, dir, c.pluginDir), "-data-dir", dir,
+		"-servers", strings.Join(servers, ","), "-node-name", node, "-join-token", token)
 }
 
-// holder returns the server holding node's session (nil when none, or
-// when it is not one of the test's live servers) and the claim.
-func (c *fwdCluster) holder(t testing.TB, nodeID string) (*fwdServer, store.NodeSession) {
+// holder returns the running server holding node's session (nil when none
+// does) and the claim.
+func (c *fwdCluster) holder(t testing.TB, nodeID string) (*clusterServer, store.NodeSession) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -172,8 +100,8 @@ func (c *fwdCluster) holder(t testing.TB, nodeID string) (*fwdServer, store.Node
 		if rec.ID != h.ServerID {
 			continue
 		}
-		for _, s := range c.servers {
-			if s.rpc == rec.RPCAddr && !exited(s.proc) {
+		for _, s := range c.live() {
+			if s.rpc == rec.RPCAddr {
 				return s, h
 			}
 		}
@@ -181,33 +109,24 @@ func (c *fwdCluster) holder(t testing.TB, nodeID string) (*fwdServer, store.Node
 	return nil, h
 }
 
-func exited(p *proc) bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// live lists the servers still running.
-func (c *fwdCluster) live() []*fwdServer {
-	var out []*fwdServer
-	for _, s := range c.servers {
-		if !exited(s.proc) {
+// live lists the running servers.
+func (c *fwdCluster) live() []*clusterServer {
+	var out []*clusterServer
+	for _, s := range c.Servers {
+		if s.running() {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// nodeID waits until node is connected as every live server sees it and
-// returns its id.
+// nodeID waits until node is connected as every running server sees it
+// and returns its id.
 func (c *fwdCluster) nodeID(t testing.TB, node string, within time.Duration) string {
 	t.Helper()
 	var id string
 	for _, s := range c.live() {
-		wait.UntilNil(t, within, fmt.Sprintf("node %s connected as server %s sees it", node, s.rpc), func() error {
+		wait.UntilNil(t, within, fmt.Sprintf("node %s connected as server %s sees it", node, s.Name), func() error {
 			r := s.call(t, "GET", "/api/nodes/"+node, "")
 			if r.status != http.StatusOK {
 				return fmt.Errorf("GET /api/nodes/%s: %d %s", node, r.status, r.raw)
@@ -222,32 +141,49 @@ func (c *fwdCluster) nodeID(t testing.TB, node string, within time.Duration) str
 	return id
 }
 
-// kill9 kills server s with SIGKILL and waits for it to be gone.
-func (s *fwdServer) kill9(t testing.TB) {
+// restartAt starts a server that was killed again, as a new process on
+// the same addresses, which its agents list.
+func (c *fwdCluster) restartAt(t testing.TB, s *clusterServer) {
 	t.Helper()
-	if err := syscall.Kill(s.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-s.done
+	addr, rpc := strings.TrimPrefix(s.url, "http://"), s.rpc
+	p := spawn(t, append(append([]string{}, s.args...), "-http-addr", addr, "-rpc-addr", rpc)...)
+	p.url, p.rpc = "http://"+addr, rpc
+	s.proc = p
+	wait.UntilNil(t, 60*time.Second, fmt.Sprintf("server %s to answer again on %s", s.Name, p.url), func() error {
+		if !s.running() {
+			b, _ := os.ReadFile(p.log)
+			t.Fatalf("server %s exited at start (%v):\n%s", s.Name, p.err, b)
+		}
+		res, err := http.Get(p.url + "/api/health")
+		if err != nil {
+			return err
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /api/health: %s", res.Status)
+		}
+		return nil
+	})
+	p.login(t, c.adminDir)
 }
 
-// startStopThroughEach starts and stops vm through every live server,
+// startStopThroughEach starts and stops vm through every running server,
 // checking the reply and the state every server shows.
 func (c *fwdCluster) startStopThroughEach(t testing.TB, vm string) {
 	t.Helper()
 	for _, s := range c.live() {
 		r := s.must(t, http.StatusOK, "POST", "/api/vms/"+vm+"/start", "")
 		if r.str("vm.state") != "RUNNING" {
-			t.Fatalf("start of %s through %s: %s", vm, s.rpc, r.raw)
+			t.Fatalf("start of %s through %s: %s", vm, s.Name, r.raw)
 		}
 		for _, o := range c.live() {
 			if got := o.must(t, http.StatusOK, "GET", "/api/vms/"+vm, "").str("state"); got != "RUNNING" {
-				t.Errorf("after a start through %s, server %s shows %s as %s", s.rpc, o.rpc, vm, got)
+				t.Errorf("after a start through %s, server %s shows %s as %s", s.Name, o.Name, vm, got)
 			}
 		}
 		r = s.must(t, http.StatusOK, "POST", "/api/vms/"+vm+"/stop?force=true", "")
 		if r.str("vm.state") != "STOPPED" {
-			t.Fatalf("stop of %s through %s: %s", vm, s.rpc, r.raw)
+			t.Fatalf("stop of %s through %s: %s", vm, s.Name, r.raw)
 		}
 	}
 }
@@ -267,7 +203,7 @@ func TestClusterAgentFailover(t *testing.T) {
 		t.Fatal("no live server holds the node's session")
 	}
 	vm := "qx-fwd-vm"
-	r := c.servers[2].must(t, http.StatusCreated, "POST", "/api/vms", `{"name":"`+vm+`","vcpus":1,"memory_mib":64}`)
+	r := c.Servers[2].must(t, http.StatusCreated, "POST", "/api/vms", `{"name":"`+vm+`","vcpus":1,"memory_mib":64}`)
 	if r.str("state") != "STOPPED" {
 		t.Fatalf("created: %s", r.raw)
 	}
@@ -278,13 +214,13 @@ func TestClusterAgentFailover(t *testing.T) {
 		if old == nil {
 			t.Fatalf("round %d: no live server holds the node's session", round)
 		}
-		synced := map[*fwdServer]int{}
+		synced := map[*clusterServer]int{}
 		for _, s := range c.live() {
 			synced[s] = s.count("full sync applied")
 		}
 		killed := time.Now()
-		old.kill9(t)
-		var now *fwdServer
+		old.Kill(t)
+		var now *clusterServer
 		wait.Until(t, 5*time.Second, "the session claimed on another live server", func() bool {
 			now, _ = c.holder(t, nodeID)
 			return now != nil && now != old
@@ -292,19 +228,11 @@ func TestClusterAgentFailover(t *testing.T) {
 		wait.Until(t, 5*time.Second-time.Since(killed), "a full sync applied on the new holder", func() bool {
 			return now.count("full sync applied") > synced[now]
 		})
-		t.Logf("round %d: session moved from %s to %s, full sync applied, %s after kill -9", round, old.rpc, now.rpc, time.Since(killed).Round(time.Millisecond))
+		t.Logf("round %d: session moved from %s to %s, full sync applied, %s after kill -9", round, old.Name, now.Name, time.Since(killed).Round(time.Millisecond))
 		c.nodeID(t, "qx-fwd-1", 10*time.Second)
 		c.startStopThroughEach(t, vm)
 		if len(c.live()) == 1 {
 			break
 		}
 	}
-}
-
-// restart starts server s again, a new process on its data_dir and
-// addresses, after it exited.
-func (s *fwdServer) restart(t testing.TB) {
-	t.Helper()
-	addr := s.url[len("http://"):]
-	s.proc = startDaemon(t, "server", "-config", s.cfg, "-data-dir", s.dir, "-http-addr", addr, "-rpc-addr", s.rpc)
 }

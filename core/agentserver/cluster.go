@@ -110,7 +110,7 @@ type cluster struct {
 	peers  map[string]*peerConn
 }
 
-// peer is a connection to another server's agent port.
+// peerConn is a connection to another server's agent port.
 type peerConn struct {
 	addr   string
 	conn   *grpc.ClientConn
@@ -302,7 +302,8 @@ func (c *cluster) peer(s store.ServerRecord) (*peerConn, error) {
 	return p, nil
 }
 
-// close closes the connections to the other servers.
+// close closes the connections to the other servers; a later command
+// dials again.
 func (c *cluster) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,11 +58,16 @@ func newClusterEnv(t *testing.T) *clusterEnv {
 // start serves an agent server of the cluster as server id, registered
 // in cluster_servers with its address.
 func (c *clusterEnv) start(id string) *agentServerEnv {
-	return c.startRefreshing(id, 100*time.Millisecond)
+	return c.startWith(id, nil)
 }
 
 // startRefreshing is start with the cluster's records read every refresh.
 func (c *clusterEnv) startRefreshing(id string, refresh time.Duration) *agentServerEnv {
+	return c.startWith(id, func(o *ClusterOptions) { o.Refresh = refresh })
+}
+
+// startWith is start with the cluster options set changes.
+func (c *clusterEnv) startWith(id string, set func(*ClusterOptions)) *agentServerEnv {
 	t := c.t
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,7 +75,11 @@ func (c *clusterEnv) startRefreshing(id string, refresh time.Duration) *agentSer
 	}
 	disp := NewDispatcher()
 	logger := testlog.New(t, hclog.Debug).Named(id)
-	if err := disp.EnableCluster(ClusterOptions{ServerID: id, Records: c.records, CA: c.ca, Refresh: refresh, Logger: logger}); err != nil {
+	opts := ClusterOptions{ServerID: id, Records: c.records, CA: c.ca, Refresh: 100 * time.Millisecond, Logger: logger}
+	if set != nil {
+		set(&opts)
+	}
+	if err := disp.EnableCluster(opts); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.records.RegisterServer(context.Background(), &store.ServerRecord{ID: id, Name: id, RPCAddr: ln.Addr().String()}); err != nil {
@@ -407,5 +417,96 @@ func TestClusterForwardsPastStaleView(t *testing.T) {
 	}
 	if cmd := <-got; cmd.GetOp() != agentv1.Op_OP_START {
 		t.Errorf("C's agent got %v", cmd)
+	}
+}
+
+// cuttable is the cluster's records with a switch that makes every call
+// fail, as a server cut off from the database sees them.
+type cuttable struct {
+	ClusterRecords
+	cut atomic.Bool
+}
+
+var errCut = errors.New("connection to the database lost")
+
+func (c *cuttable) NodeSessions(ctx context.Context) ([]store.NodeSession, error) {
+	if c.cut.Load() {
+		return nil, errCut
+	}
+	return c.ClusterRecords.NodeSessions(ctx)
+}
+
+func (c *cuttable) Servers(ctx context.Context) ([]store.ServerRecord, error) {
+	if c.cut.Load() {
+		return nil, errCut
+	}
+	return c.ClusterRecords.Servers(ctx)
+}
+
+func (c *cuttable) ClaimNode(ctx context.Context, s store.NodeSession) error {
+	if c.cut.Load() {
+		return errCut
+	}
+	return c.ClusterRecords.ClaimNode(ctx, s)
+}
+
+// TestClusterLostDatabaseClosesSessions: a server that cannot read the
+// cluster's records for longer than the live window closes its sessions,
+// telling the agents to connect to another server, and refuses new ones
+// while it cannot record them.
+func TestClusterLostDatabaseClosesSessions(t *testing.T) {
+	c := newClusterEnv(t)
+	records := &cuttable{ClusterRecords: c.records}
+	b := c.startWith("srv-b", func(o *ClusterOptions) { o.Records, o.LiveWithin = records, 500*time.Millisecond })
+	agent := dialScripted(t, b)
+	agent.mustConnect("n1")
+	records.cut.Store(true)
+	began := time.Now()
+	for {
+		_, err := agent.stream.Recv()
+		if err == nil {
+			continue
+		}
+		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "cannot reach the cluster's database: connect to another server") {
+			t.Fatalf("session ended with %v; want Unavailable saying to connect to another server", err)
+		}
+		break
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("the session was closed %s after the database went away; want about the live window of 500ms", took)
+	}
+	again := dialScripted(t, b)
+	if err := again.register("n1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.attach(); status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "connect to another server") {
+		t.Errorf("attaching while the database is away: %v; want Unavailable", err)
+	}
+}
+
+// TestClusterDisconnectReachesHolder: ending a node's session through a
+// server that does not hold it (removing the node, say) ends it on the
+// holder, whose agent is told why.
+func TestClusterDisconnectReachesHolder(t *testing.T) {
+	c := newClusterEnv(t)
+	a, b := c.start("srv-a"), c.start("srv-b")
+	agent := dialScripted(t, b)
+	agent.mustConnect("n1")
+	wait.Until(t, 5*time.Second, "server A to see the node's claim", func() bool { return connectedTo(a.disp, agent.node) })
+	if !a.disp.Disconnect(agent.node, "the node was removed") {
+		t.Fatal("Disconnect through A ended nothing")
+	}
+	for {
+		_, err := agent.stream.Recv()
+		if err == nil {
+			continue
+		}
+		if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "the node was removed") {
+			t.Fatalf("session ended with %v; want Aborted with the reason", err)
+		}
+		break
+	}
+	if a.disp.Disconnect("node-nobody", "x") {
+		t.Error("Disconnect of a node nobody holds says it ended a session")
 	}
 }

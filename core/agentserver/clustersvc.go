@@ -23,6 +23,10 @@ import (
 // disconnected (its agent is connected, elsewhere).
 var errTakenOver = fmt.Errorf("%w (on another server of the cluster)", errSuperseded)
 
+// errLostDatabase ends the sessions of a server of a cluster that cannot
+// reach the database: the agent is told to connect to another server.
+var errLostDatabase = errors.New("this server cannot reach the cluster's database")
+
 // clusterServicePrefix begins the full method names of the cluster
 // service, which only servers of the cluster may call.
 var clusterServicePrefix = "/" + clusterv1.ClusterService_ServiceDesc.ServiceName + "/"
@@ -136,8 +140,9 @@ func (s *Server) claim(c *cluster, sess *agentSession) error {
 			ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 			defer cancel()
 			if err := c.supersede(ctx, prev.ServerID, sess.nodeID, sess.id); err != nil {
-				// The other server's own check of its claims closes it.
-				s.log.Warn("could not tell the previous server to close its session of the node", "node", sess.name, "error", err)
+				// A server that is gone holds nothing; one that is not
+				// closes the session at its own check of its claims.
+				s.log.Info("could not tell the previous server to close its session of the node: it may be gone, else its own check of its claims closes it", "node", sess.name, "error", err)
 			}
 		}()
 	}
@@ -164,20 +169,41 @@ func (s *Server) unclaim(c *cluster, sess *agentSession) {
 // server's claims: a session whose node another server claimed is closed
 // (a backstop for the Supersede call that server makes), a claim that
 // went missing is recorded again, and every touchEvery refreshes the
-// claims' heartbeat times are written.
+// claims' heartbeat times are written. A server that cannot read the
+// records for longer than the live window closes its sessions, so that
+// their agents move to a server that can: the others count this one gone
+// by then.
 func (s *Server) runCluster(ctx context.Context, c *cluster) {
 	t := time.NewTicker(c.refresh)
 	defer t.Stop()
-	var failing bool
+	var failing, cut bool
+	lastOK := time.Now()
 	for i := 0; ; i++ {
+		began := time.Now()
 		err := s.checkClaims(ctx, c, i%touchEvery == 0)
 		switch {
-		case err != nil && !failing && ctx.Err() == nil:
+		case err == nil:
+			lastOK = began
+			if failing {
+				s.log.Info("reading the cluster's sessions works again")
+			}
+			failing, cut = false, false
+		case ctx.Err() != nil:
+			return
+		case !failing:
 			s.log.Warn("reading the cluster's sessions failed; retrying", "error", err)
 			failing = true
-		case err == nil && failing:
-			s.log.Info("reading the cluster's sessions works again")
-			failing = false
+		}
+		if failing && !cut && time.Since(lastOK) > c.liveWithin {
+			n := 0
+			for _, sess := range s.attachedSessions() {
+				if s.endLocal(sess.nodeID, "", errLostDatabase) {
+					n++
+				}
+			}
+			s.log.Warn("this server has not reached the database for longer than the cluster's lease ttl: its agents' sessions are closed so that they move to another server",
+				"sessions", n, "since", lastOK.Format(time.RFC3339Nano))
+			cut = true
 		}
 		select {
 		case <-ctx.Done():
@@ -188,7 +214,7 @@ func (s *Server) runCluster(ctx context.Context, c *cluster) {
 }
 
 func (s *Server) checkClaims(ctx context.Context, c *cluster, touch bool) error {
-	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	ctx, cancel := context.WithTimeout(ctx, min(claimTimeout, c.liveWithin))
 	defer cancel()
 	readAt := time.Now()
 	claims, err := c.read(ctx)

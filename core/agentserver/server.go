@@ -260,6 +260,7 @@ func (s *Server) Close(ctx context.Context) error {
 	if stopCluster != nil {
 		stopCluster()
 		<-clusterDone
+		s.dispatcher.clusterOf().close()
 	}
 	done := make(chan struct{})
 	go func() {

@@ -355,6 +355,8 @@ func endStatus(cause error) error {
 		return status.Error(codes.Aborted, errSuperseded.Error()+": register again")
 	case errors.Is(cause, errServerClosing):
 		return status.Error(codes.Unavailable, errServerClosing.Error())
+	case errors.Is(cause, errLostDatabase):
+		return status.Error(codes.Unavailable, errLostDatabase.Error()+": connect to another server")
 	case errors.Is(cause, errEnded):
 		return status.Error(codes.Aborted, cause.Error())
 	case errors.Is(cause, errRevoked):

@@ -253,7 +253,6 @@ func (c *Cluster) tick(ctx context.Context, lastEpoch int64, failing bool) (int6
 	// connection does not hold up the loop past the deadline.
 	cctx, cancel := context.WithTimeout(ctx, c.opts.RenewInterval)
 	defer cancel()
-	start := time.Now()
 	err := c.repo.TouchServer(cctx, c.opts.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		// Pruned while this server could not reach the database.
@@ -261,15 +260,15 @@ func (c *Cluster) tick(ctx context.Context, lastEpoch int64, failing bool) (int6
 	}
 	if err != nil {
 		if ctx.Err() == nil && !failing {
-			c.log.Error("cannot reach the database; will stop leading at the deadline", "error", err)
+			c.log.Error("cannot reach the database; past lease_ttl - renew_interval without it this server stops leading and answers writes 503", "error", err)
 		}
 		return lastEpoch, true
 	}
-	start = time.Now()
+	start := time.Now()
 	l, ok, err := c.repo.Acquire(cctx, c.opts.ID, lastEpoch, c.opts.LeaseTTL)
 	if err != nil {
 		if ctx.Err() == nil && !failing {
-			c.log.Error("cannot renew or take the leader lease; will stop leading at the deadline", "error", err)
+			c.log.Error("cannot renew or take the leader lease; past lease_ttl - renew_interval without it this server stops leading and answers writes 503", "error", err)
 		}
 		return lastEpoch, true
 	}
