@@ -142,11 +142,11 @@ func (b *Bus) connected(ctx context.Context, first bool) error {
 		return nil
 	}
 	from := b.lastVM
+	b.broker.Lost("this server lost its connection to the database for a while: the VM events made meanwhile follow, " +
+		"node events and removals of unmanaged VMs made meanwhile may be missing, and log entries other servers received meanwhile are in GET /api/logs")
 	if err := b.readVM(ctx, 0); err != nil {
 		return err
 	}
-	b.broker.Lost("this server lost its connection to the database for a while: VM events are complete, " +
-		"node events and removals of unmanaged VMs made meanwhile may be missing, and log entries other servers received meanwhile are in GET /api/logs")
 	b.log.Info("listening for changes again", "caught_up_from", from, "to", b.lastVM)
 	return nil
 }
