@@ -87,8 +87,12 @@ type daemon struct {
 	log     hclog.Logger
 	store   store.Store
 	plugins *pluginhost.Host
-	// rec is the reconciler; its Run is a duty of the cluster's leader.
-	rec *controlplane.Reconciler
+	// rec is the reconciler: its duties are the cluster leader's; its Run
+	// (the heartbeats of this server's nodes) runs until recStop, recDone
+	// closing after.
+	rec     *controlplane.Reconciler
+	recStop context.CancelFunc
+	recDone chan struct{}
 	// agents serves the agent protocol; agentsDone has Serve's error.
 	agents     *agentserver.Server
 	agentsDone chan error
@@ -164,7 +168,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		Store:    d.store,
 		Executor: dispatcher,
 		Reconcile: controlplane.ReconcilerOptions{
-			StuckTimeout: cfg.Server.Reconcile.StuckTimeout, Broker: broker, Publisher: publisher,
+			StuckTimeout: cfg.Server.Reconcile.StuckTimeout, Broker: broker, Publisher: publisher, Elected: true,
 		},
 		Overcommit: admission.Overcommit{
 			CPU: cfg.Server.Overcommit.CPU, Memory: cfg.Server.Overcommit.Memory,
@@ -178,6 +182,9 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	// The cluster's duties run only while this server leads; the
 	// membership starts once the API's address is known.
 	if d.cluster, err = newCluster(cfg, d); err != nil {
+		return err
+	}
+	if err := d.enableForwarding(cfg, dispatcher); err != nil {
 		return err
 	}
 	d.startReconciler(svc.Reconciler())
@@ -306,16 +313,25 @@ func (d *daemon) startBus(ctx context.Context, broker *events.Broker) (events.Pu
 	}
 }
 
-// startReconciler registers the reconciler's periodic work (node
-// liveness, stuck states) as a duty of the cluster's leader: it runs while
-// this server leads, until close.
+// startReconciler registers the cluster-wide duties (node liveness, the
+// stuck-state scan, restarts by restart policy, the retention of the
+// built-in log store) with the cluster: they run while this server leads,
+// every write fenced by its epoch. The reconciler's Run, which writes the
+// heartbeats of the nodes whose agents report here for the leader to
+// judge, runs on every server until close.
 func (d *daemon) startReconciler(rec *controlplane.Reconciler) {
-	d.rec = rec
-	d.cluster.Lead("reconciler", func(ctx context.Context) {
+	for _, duty := range rec.Duties() {
+		d.cluster.Lead(duty.Name, duty.Run)
+	}
+	d.cluster.Lead("log-retention", func(ctx context.Context) { d.logs.pipe.RunRetention(ctx, d.store) })
+	ctx, cancel := context.WithCancel(context.Background())
+	d.rec, d.recStop, d.recDone = rec, cancel, make(chan struct{})
+	go func() {
+		defer close(d.recDone)
 		if err := rec.Run(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("the reconciler stopped", "error", err)
 		}
-	})
+	}()
 }
 
 // startAgentServer serves the agent protocol on ln: agents' reports go to
@@ -437,6 +453,8 @@ func (d *daemon) close() error {
 	}
 	d.stopCluster()
 	if d.rec != nil {
+		d.recStop()
+		<-d.recDone
 		d.rec.Close()
 	}
 	if d.auth != nil {

@@ -61,7 +61,7 @@ func (d *daemon) startLogs(ctx context.Context, cfg *config.Config, reg promethe
 		Dir:        filepath.Join(cfg.DataDir, "logs", "spool"),
 		Spool:      logs.SpoolOptions{MaxBytes: int64(lc.SpoolMaxMiB) << 20, MaxAge: lc.SpoolMaxAge, SegmentBytes: spoolSegmentBytes(lc.SpoolMaxMiB)},
 		Store:      d.store.Logs(),
-		Retention:  logs.Retention{MaxAge: lc.RetentionMaxAge, MaxEntries: lc.RetentionMaxEntries},
+		Retention:  logs.Retention{MaxAge: lc.RetentionMaxAge, MaxEntries: lc.RetentionMaxEntries, ByLeader: true},
 		Sinks:      sinks,
 		Registerer: reg,
 		Logger:     d.log,

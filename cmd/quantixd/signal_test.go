@@ -21,7 +21,7 @@ import (
 // simPluginDir returns a plugin directory holding the simulated backend and
 // the file log sink: $QUANTIX_BIN_DIR/plugins when `make test` built them
 // there, else a directory they are built into.
-func simPluginDir(t *testing.T) string {
+func simPluginDir(t testing.TB) string {
 	t.Helper()
 	binaries := map[string]string{
 		plugin.BinaryName(plugin.TypeBackend, sim.Name):  "./plugins/sim/cmd/",

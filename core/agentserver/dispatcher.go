@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/quantixvm/quantix/core/nodeapi"
 )
@@ -13,11 +14,14 @@ import (
 // Dispatcher is the nodeapi.Executor the control plane sends commands
 // through: it routes each command to the executor registered for the
 // command's node, which is the node's attached session (every session
-// registers itself while attached); a node nobody registered is
-// unavailable.
+// registers itself while attached). On a server of a cluster
+// (EnableCluster), a command for a node registered nowhere here goes to
+// the server holding the node's session, as the database records it; a
+// node no live server holds is unavailable.
 type Dispatcher struct {
-	mu    sync.RWMutex
-	nodes map[string]*registration
+	mu      sync.RWMutex
+	nodes   map[string]*registration
+	cluster *cluster
 }
 
 type registration struct{ exec nodeapi.Executor }
@@ -46,25 +50,49 @@ func (d *Dispatcher) Register(nodeID string, e nodeapi.Executor) (unregister fun
 	}
 }
 
-// Execute runs cmd on the executor registered for nodeID.
+// Execute runs cmd on the executor registered for nodeID, else, on a
+// server of a cluster, through the server holding the node's session,
+// within cmd.Timeout(); the backend's error kinds survive the forwarding.
 func (d *Dispatcher) Execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
 	d.mu.RLock()
-	r := d.nodes[nodeID]
+	r, c := d.nodes[nodeID], d.cluster
 	d.mu.RUnlock()
-	if r == nil {
-		return nil, fmt.Errorf("node %s: no agent is connected: %w", nodeID, nodeapi.ErrNodeUnavailable)
+	if r != nil {
+		return r.exec.Execute(ctx, nodeID, cmd)
 	}
-	return r.exec.Execute(ctx, nodeID, cmd)
+	if c != nil {
+		return c.forward(ctx, nodeID, cmd)
+	}
+	return nil, fmt.Errorf("node %s: no agent is connected: %w", nodeID, nodeapi.ErrNodeUnavailable)
 }
 
+// local returns the executor registered here for nodeID; nil when none.
+func (d *Dispatcher) local(nodeID string) nodeapi.Executor {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if r := d.nodes[nodeID]; r != nil {
+		return r.exec
+	}
+	return nil
+}
+
+// disconnectTimeout bounds ending a session another server holds.
+const disconnectTimeout = 10 * time.Second
+
 // Disconnect ends the session of node nodeID when its executor can end
-// one (a session of the agent server does); false when none is registered.
+// one (a session of the agent server does), or, on a server of a cluster,
+// the session another server holds; false when none is registered.
 func (d *Dispatcher) Disconnect(nodeID, reason string) bool {
 	d.mu.RLock()
-	r := d.nodes[nodeID]
+	r, c := d.nodes[nodeID], d.cluster
 	d.mu.RUnlock()
 	if r == nil {
-		return false
+		if c == nil {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), disconnectTimeout)
+		defer cancel()
+		return c.disconnect(ctx, nodeID, reason)
 	}
 	dc, ok := r.exec.(nodeapi.Disconnecter)
 	return ok && dc.Disconnect(nodeID, reason)
@@ -73,8 +101,24 @@ func (d *Dispatcher) Disconnect(nodeID, reason string) bool {
 var _ nodeapi.Disconnecter = (*Dispatcher)(nil)
 
 // Connected lists, sorted, the registered nodes whose executor says it
-// serves them now.
+// serves them now and, on a server of a cluster, the nodes other live
+// servers hold a session of (as last read from the database, at most a
+// refresh interval ago).
 func (d *Dispatcher) Connected() []string {
+	out := d.connectedHere()
+	if c := d.clusterOf(); c != nil {
+		if remote := c.remoteNodes(); len(remote) > 0 {
+			out = append(out, remote...)
+			slices.Sort(out)
+			out = slices.Compact(out)
+		}
+	}
+	return out
+}
+
+// connectedHere lists, sorted, the registered nodes whose executor says
+// it serves them now.
+func (d *Dispatcher) connectedHere() []string {
 	d.mu.RLock()
 	ids := slices.Sorted(maps.Keys(d.nodes))
 	regs := make([]*registration, len(ids))

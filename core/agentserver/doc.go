@@ -17,6 +17,18 @@
 // the backend's error kinds. The VM log lines agents send are appended to a
 // LogAppender (the log pipeline) and acknowledged once durable.
 //
+// On a server of a cluster (Dispatcher.EnableCluster: several servers on
+// one PostgreSQL database) a node still has one session in the whole
+// cluster: a session that attaches is claimed in the cluster's records
+// (node_sessions) and the server that held the node before is told, over
+// the cluster service (proto/quantix/cluster/v1) on its agent port, to
+// close its own; every second each server reads the records, closing its
+// sessions that another server claimed. The Dispatcher forwards a command
+// for a node whose session another live server holds to that server's
+// cluster service, over mTLS with a server peer certificate of the agent
+// CA (core/pki), which only servers present and the cluster service alone
+// accepts; results and error kinds come back as from a local session.
+//
 // The package depends on the control plane only through the interfaces of
 // core/nodeapi; the daemon wires them:
 //

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/quantixvm/quantix/core/pki"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 )
@@ -43,10 +44,13 @@ type Enrollment interface {
 // SerialHex is how the server names a certificate to its Enrollment.
 func SerialHex(c *x509.Certificate) string { return c.SerialNumber.Text(16) }
 
-// identity is who a call's client certificate says the agent is.
+// identity is who a call's client certificate says the caller is: a
+// node's agent, or (server set) another server of the cluster.
 type identity struct {
 	node   string
 	serial string
+	// server is the id a server peer certificate names; empty for a node.
+	server string
 }
 
 type identityKey struct{}
@@ -68,6 +72,11 @@ func tlsIdentity(ctx context.Context) (identity, bool) {
 		return identity{}, false
 	}
 	leaf := ti.State.VerifiedChains[0][0]
+	if pki.IsServerMarked(leaf) {
+		// Never a node's: a server's, when well formed.
+		id, ok := pki.ServerPeerID(leaf)
+		return identity{server: id, serial: SerialHex(leaf)}, ok
+	}
 	return identity{node: leaf.Subject.CommonName, serial: SerialHex(leaf)}, true
 }
 
@@ -83,6 +92,22 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 	}
 	from := peerAddr(ctx)
 	id, ok := s.identify(ctx)
+	if isClusterMethod(method) {
+		// Only servers of the cluster call the cluster service.
+		switch {
+		case !ok:
+			s.log.Warn("cluster call refused: no client certificate", "peer", from, "call", method)
+			return nil, status.Error(codes.Unauthenticated, "no client certificate: the cluster service takes the peer certificates of the cluster's servers only")
+		case id.server == "":
+			s.log.Warn("cluster call refused: the certificate is a node's, not a server's", "peer", from, "call", method, "node", id.node)
+			return nil, status.Errorf(codes.PermissionDenied, "the certificate of node %q cannot call the cluster service: only the cluster's servers may", id.node)
+		}
+		return context.WithValue(ctx, identityKey{}, id), nil
+	}
+	if ok && id.server != "" {
+		s.log.Warn("agent call refused: the certificate is a server's, not a node's", "peer", from, "call", method, "server", id.server)
+		return nil, status.Errorf(codes.PermissionDenied, "the peer certificate of server %s is not a node's: agents use the certificate they enrolled for", id.server)
+	}
 	if !ok {
 		s.log.Warn("agent refused: no client certificate", "peer", from, "call", method)
 		return nil, status.Error(codes.Unauthenticated, "no client certificate: this agent has not enrolled; set agent.join_token to a join token (quantix node token create) so that it enrolls")

@@ -22,6 +22,7 @@ import (
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/pki"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	clusterv1 "github.com/quantixvm/quantix/proto/quantix/cluster/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
@@ -123,6 +124,10 @@ type Server struct {
 	known  map[string]bool // names registered since start
 	warned map[string]time.Time
 	closed bool
+	// stopCluster ends the check of the cluster's records Serve starts on
+	// a server of a cluster; clusterDone closes when it has.
+	stopCluster context.CancelFunc
+	clusterDone chan struct{}
 }
 
 // agentNode is the server's state of one node: its current session and the
@@ -206,12 +211,26 @@ func newServer(opts Options, creds credentials.TransportCredentials, identify fu
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
 	)
 	agentv1.RegisterAgentServiceServer(s.grpc, s)
+	clusterv1.RegisterClusterServiceServer(s.grpc, &clusterService{srv: s})
 	return s, nil
 }
 
 // Serve takes agent connections on ln until Close; it returns nil after
 // Close.
 func (s *Server) Serve(ln net.Listener) error {
+	if c := s.dispatcher.clusterOf(); c != nil {
+		s.mu.Lock()
+		if s.stopCluster == nil && !s.closed {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			s.stopCluster, s.clusterDone = cancel, done
+			go func() {
+				defer close(done)
+				s.runCluster(ctx, c)
+			}()
+		}
+		s.mu.Unlock()
+	}
 	if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("serving agents on %s: %w", ln.Addr(), err)
 	}
@@ -224,6 +243,7 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
+	stopCluster, clusterDone := s.stopCluster, s.clusterDone
 	nodes := make([]*agentNode, 0, len(s.nodes))
 	for _, n := range s.nodes {
 		nodes = append(nodes, n)
@@ -236,6 +256,11 @@ func (s *Server) Close(ctx context.Context) error {
 		if cur != nil {
 			cur.end(errServerClosing)
 		}
+	}
+	if stopCluster != nil {
+		stopCluster()
+		<-clusterDone
+		s.dispatcher.clusterOf().close()
 	}
 	done := make(chan struct{})
 	go func() {

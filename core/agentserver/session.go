@@ -42,6 +42,9 @@ type agentSession struct {
 	// resync is set when applying a report failed: the next heartbeat
 	// reply asks for a full sync, which repairs whatever was missed.
 	resync bool
+	// claimedAt is when the session was recorded as its node's in the
+	// cluster's records; zero on a single server or before.
+	claimedAt time.Time
 
 	out      chan *agentv1.ServerMessage
 	reports  chan *agentv1.Report
@@ -137,9 +140,24 @@ func (s *agentSession) serve() error {
 		}
 	}()
 	s.seen()
+	// On a server of a cluster the session is recorded as its node's before
+	// it takes commands; a server that cannot record it turns the agent to
+	// another server.
+	c := s.srv.dispatcher.clusterOf()
+	if c != nil {
+		if err := s.srv.claim(c, s); err != nil {
+			s.srv.log.Warn("session refused: it could not be recorded in the cluster's records", "node", s.name, "session", s.id, "error", err)
+			s.end(err)
+			s.release()
+			return status.Errorf(codes.Unavailable, "this server cannot record the session in the database (%v): connect to another server", err)
+		}
+	}
 	if err := s.stream.Send(&agentv1.ServerMessage{Msg: &agentv1.ServerMessage_Welcome{Welcome: &agentv1.Welcome{NodeId: s.nodeID, SessionId: s.id, AcceptsLogs: s.srv.logs != nil}}}); err != nil {
 		s.end(err)
 		s.release()
+		if c != nil {
+			s.srv.unclaim(c, s)
+		}
 		return err
 	}
 	unregister := s.srv.dispatcher.Register(s.nodeID, s)
@@ -158,8 +176,13 @@ func (s *agentSession) serve() error {
 	s.end(cause)
 	unregister()
 	wg.Wait()
+	if c != nil {
+		s.srv.unclaim(c, s)
+	}
 	current := s.release()
-	if current {
+	// A session another server took over ends with its node connected
+	// there.
+	if current && !errors.Is(cause, errTakenOver) {
 		s.disconnected()
 	}
 	s.srv.log.Info("session ended", "node", s.name, "node_id", s.nodeID, "session", s.id, "cause", describeEnd(cause), "node_released", current)
@@ -270,6 +293,9 @@ func (s *agentSession) apply(r *agentv1.Report) {
 		vms := vmsFromProto(body.FullSync.GetVms())
 		err := h.FullSync(ctx, s.nodeID, vms)
 		s.noteApplied("full sync", err, true)
+		if err == nil {
+			log.Debug("full sync applied", "node", s.name, "session", s.id, "vms", len(vms))
+		}
 	case *agentv1.Report_Change:
 		err := h.Change(ctx, s.nodeID, changeFromProto(body.Change))
 		s.noteApplied("change", err, false)
@@ -329,6 +355,8 @@ func endStatus(cause error) error {
 		return status.Error(codes.Aborted, errSuperseded.Error()+": register again")
 	case errors.Is(cause, errServerClosing):
 		return status.Error(codes.Unavailable, errServerClosing.Error())
+	case errors.Is(cause, errLostDatabase):
+		return status.Error(codes.Unavailable, errLostDatabase.Error()+": connect to another server")
 	case errors.Is(cause, errEnded):
 		return status.Error(codes.Aborted, cause.Error())
 	case errors.Is(cause, errRevoked):

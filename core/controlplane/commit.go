@@ -39,6 +39,11 @@ func (r *Reconciler) flush(ctx context.Context, out *outbox) {
 	for _, e := range out.removed {
 		r.publishRemoved(ctx, e)
 	}
+	// Elected, the leader learns of VMs going down from the events
+	// (restartDuty), wherever their reports arrive.
+	if r.opts.Elected {
+		return
+	}
 	for _, id := range out.restarts {
 		r.restarts.Trigger(id)
 	}

@@ -49,10 +49,28 @@ type liveness struct {
 	// locks are held across writes, so that rules judged inside a
 	// transaction never wait for one.
 	names map[string]string
+	// beaten holds the nodes that gave a sign of life on this server since
+	// their heartbeats were last written to the database (Elected).
+	beaten map[string]struct{}
+	// since is when this server's term of leadership began (Elected;
+	// zero while it does not lead): no node is judged silent before one
+	// deadline after it.
+	since time.Time
 }
 
 func newLiveness(r *Reconciler) *liveness {
-	return &liveness{r: r, nodes: make(map[string]*nodeClock), names: make(map[string]string)}
+	return &liveness{r: r, nodes: make(map[string]*nodeClock), names: make(map[string]string), beaten: make(map[string]struct{})}
+}
+
+// alive notes, for the next write of heartbeats, that node id gave a sign
+// of life here.
+func (l *liveness) alive(id string) {
+	if !l.r.opts.Elected {
+		return
+	}
+	l.mu.Lock()
+	l.beaten[id] = struct{}{}
+	l.mu.Unlock()
 }
 
 // fromNode is the clock of a stored node, started at now.
@@ -146,6 +164,7 @@ func (l *liveness) beat(ctx context.Context, id string, backend *node.Backend) (
 	if err != nil {
 		return false, err
 	}
+	l.alive(id)
 	now := l.r.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -236,6 +255,7 @@ func (r *Reconciler) Register(ctx context.Context, reg nodeapi.Registration) (st
 		return "", fmt.Errorf("registering node %q: %w", reg.NodeName, err)
 	}
 	c.name, c.interval, c.lastBeat, c.heard, c.connected = n.Name, interval, now, now, true
+	l.alive(n.ID)
 	c.state, c.backend, c.written = n.State, n.Backend, now
 	msg := "registered"
 	if old != "" {

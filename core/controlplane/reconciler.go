@@ -69,8 +69,12 @@ type Reconciler struct {
 	busyMu sync.Mutex
 	busy   map[string]int
 
-	nodes    *liveness
-	restarts *restart.Scheduler
+	nodes *liveness
+	// restarts is the scheduler of restarts by restart policy: made at
+	// once without Elected, and for each term of leadership with it (nil
+	// while this server does not lead). restartMu guards the field.
+	restartMu sync.Mutex
+	restarts  *restart.Scheduler
 	// judge decides what reports mean for records (core/reconcile).
 	judge reconcile.Judge
 
@@ -121,6 +125,23 @@ type ReconcilerOptions struct {
 	StuckScan time.Duration
 	// Restart tunes restarts by restart policy.
 	Restart restart.Options
+	// Elected makes the cluster-wide duties (node liveness, the stuck-state
+	// scan, restarts by restart policy) the leader's: they run only in the
+	// functions Duties returns, which the daemon runs through cluster.Lead
+	// while this server leads, with a context that fences their writes.
+	// Reports on any server then only record what hosts say, and Run
+	// writes the heartbeats of this server's sessions to the database for
+	// the leader to judge. Without it one process does everything: Run
+	// runs the liveness and stuck-state scans, and reports start restarts.
+	Elected bool
+	// HeartbeatFlush is how often, at most, the heartbeats this server
+	// received are written to the database, one statement for all its
+	// nodes that beat (2s; Elected only).
+	HeartbeatFlush time.Duration
+	// RestartScan is how often the leader looks for VMs down that their
+	// restart policy wants running, besides the events it receives (5s;
+	// Elected only).
+	RestartScan time.Duration
 	// Now is the clock of timestamps and deadlines; nil is time.Now.
 	Now func() time.Time
 }
@@ -134,6 +155,8 @@ const (
 	DefaultLastSeenRefresh   = time.Minute
 	DefaultStuckTimeout      = 5 * time.Minute
 	DefaultStuckScan         = 5 * time.Second
+	DefaultHeartbeatFlush    = 2 * time.Second
+	DefaultRestartScan       = 5 * time.Second
 )
 
 func (o *ReconcilerOptions) setDefaults() {
@@ -148,6 +171,8 @@ func (o *ReconcilerOptions) setDefaults() {
 	def(&o.LastSeenRefresh, DefaultLastSeenRefresh)
 	def(&o.StuckTimeout, DefaultStuckTimeout)
 	def(&o.StuckScan, DefaultStuckScan)
+	def(&o.HeartbeatFlush, DefaultHeartbeatFlush)
+	def(&o.RestartScan, DefaultRestartScan)
 	if o.MissedHeartbeats <= 0 {
 		o.MissedHeartbeats = DefaultMissedHeartbeats
 	}
@@ -187,7 +212,9 @@ func NewReconciler(opts ReconcilerOptions) (*Reconciler, error) {
 	r.bg, r.cancel = context.WithCancel(context.Background())
 	r.nodes = newLiveness(r)
 	r.judge = reconcile.Judge{NodeName: r.nodeName, LastSeenRefresh: opts.LastSeenRefresh}
-	r.restarts = newRestarts(r, opts.Restart)
+	if !opts.Elected {
+		r.restarts = r.newRestarts(r.bg, nil)
+	}
 	return r, nil
 }
 
@@ -198,7 +225,9 @@ func (r *Reconciler) Broker() *events.Broker { return r.broker }
 // after Close are still applied; restarts they call for are not made.
 func (r *Reconciler) Close() {
 	r.cancel()
-	r.restarts.Stop()
+	if s := r.scheduler(); s != nil {
+		s.Stop()
+	}
 	r.wg.Wait()
 }
 

@@ -169,6 +169,8 @@ func requireManaged(v *vm.VM, what string) error {
 // had planned is dropped (the user decides now), and the stuck-state check
 // leaves the VM alone until the returned func is called.
 func (s *Service) acting(id string) (done func()) {
-	s.rec.restarts.Forget(id)
+	if rs := s.rec.scheduler(); rs != nil {
+		rs.Forget(id)
+	}
 	return s.rec.hold(id)
 }

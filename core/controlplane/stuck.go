@@ -2,12 +2,14 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/reconcile"
+	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	"github.com/quantixvm/quantix/sdk/backend"
@@ -56,7 +58,10 @@ func (r *Reconciler) scanStuck(ctx context.Context) {
 			r.log.Debug("vm stuck on a node that is not connected; trying later", "vm", v.Name, "id", v.ID, "state", v.State, "node", v.NodeID)
 			continue
 		}
-		r.correctStuck(ctx, v, now)
+		if err := r.correctStuck(ctx, v, now); errors.Is(err, store.ErrFenced) {
+			r.log.Info("stuck-state scan stopped: this server no longer leads the cluster")
+			return
+		}
 	}
 }
 
@@ -115,8 +120,10 @@ func (r *Reconciler) dropStuck(ctx context.Context, v *vm.VM, msg string) {
 	}
 }
 
-// correctStuck asks v's host about v and writes what it says.
-func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) {
+// correctStuck asks v's host about v and writes what it says. It returns
+// the error of the write, which it has logged (store.ErrFenced: another
+// server leads now).
+func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) error {
 	release := r.hold(v.ID)
 	defer release()
 	cmd := nodeapi.Command{Op: agentv1.Op_OP_GET, VMID: v.ID}
@@ -128,15 +135,17 @@ func (r *Reconciler) correctStuck(ctx context.Context, v *vm.VM, now time.Time) 
 	case plugin.KindOf(err) == plugin.KindNotFound:
 	case err != nil:
 		r.log.Warn("checking a stuck vm against its host; trying later", "vm", v.Name, "id", v.ID, "state", v.State, "node", v.NodeID, "error", err)
-		return
+		return nil
 	case res == nil || res.VM == nil:
 		r.log.Warn("checking a stuck vm: the node reported no vm", "vm", v.Name, "id", v.ID, "node", v.NodeID)
-		return
+		return nil
 	default:
 		observed = res.VM
 	}
 	rl := func(cur *vm.VM) reconcile.Verdict { return r.judge.Stuck(cur, v, observed, now) }
-	if err := r.commit(ctx, []item{newItem(v, rl)}, nil, v.NodeID, now); err != nil {
+	err = r.commit(ctx, []item{newItem(v, rl)}, nil, v.NodeID, now)
+	if err != nil && !errors.Is(err, store.ErrFenced) {
 		r.log.Error("correcting a stuck vm", "vm", v.Name, "id", v.ID, "error", err)
 	}
+	return err
 }

@@ -175,7 +175,7 @@ func Open(opts Options) (*Pipeline, error) {
 	for _, c := range p.consumers {
 		go c.run(ctx)
 	}
-	if opts.Store != nil {
+	if opts.Store != nil && !p.retention.ByLeader {
 		go p.prune(ctx)
 	} else {
 		close(p.pruneDone)

@@ -23,6 +23,11 @@ type Retention struct {
 	MaxAge     time.Duration
 	MaxEntries int
 	Interval   time.Duration
+	// ByLeader leaves applying it to RunRetention, which the daemon runs
+	// as a cluster duty, on the leader only, so that several servers on one
+	// database do not all prune it; otherwise the pipeline applies it on
+	// its own every Interval.
+	ByLeader bool
 }
 
 func (r Retention) withDefaults() Retention {
@@ -90,6 +95,11 @@ func retryable(err error) error {
 // ctx ends.
 func (p *Pipeline) prune(ctx context.Context) {
 	defer close(p.pruneDone)
+	p.pruneEvery(ctx, p.store.Prune)
+}
+
+// pruneEvery prunes through fn every Interval until ctx ends.
+func (p *Pipeline) pruneEvery(ctx context.Context, fn func(ctx context.Context, before time.Time, keep int) (int64, error)) {
 	t := time.NewTicker(p.retention.Interval)
 	defer t.Stop()
 	for {
@@ -97,8 +107,8 @@ func (p *Pipeline) prune(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			n, err := p.store.Prune(ctx, now.Add(-p.retention.MaxAge), p.retention.MaxEntries)
-			if err != nil && !errors.Is(err, context.Canceled) {
+			n, err := fn(ctx, now.Add(-p.retention.MaxAge), p.retention.MaxEntries)
+			if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 				p.log.Warn("pruning the built-in log store", "error", err)
 			}
 			if n > 0 {
@@ -106,4 +116,28 @@ func (p *Pipeline) prune(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// RunRetention applies the retention of the built-in store every Interval
+// until ctx ends, each pruning in one transaction of s under ctx: a
+// cluster duty's ctx fences it (store.WithFence), so a server that no
+// longer leads removes nothing. It is for Retention.ByLeader; without a
+// store (Options.Store nil) it only waits for ctx.
+func (p *Pipeline) RunRetention(ctx context.Context, s store.Store) {
+	if p.store == nil {
+		<-ctx.Done()
+		return
+	}
+	p.pruneEvery(ctx, func(ctx context.Context, before time.Time, keep int) (int64, error) {
+		var n int64
+		err := s.Tx(ctx, func(tx store.Store) error {
+			var err error
+			n, err = tx.Logs().Prune(ctx, before, keep)
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		return n, nil
+	})
 }

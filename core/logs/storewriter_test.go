@@ -103,3 +103,55 @@ func TestPipelineStoreRetention(t *testing.T) {
 		t.Fatalf("newest kept entry: %+v, %v", page.Entries, err)
 	}
 }
+
+// TestPipelineRetentionByLeader: with Retention.ByLeader the pipeline does
+// not prune on its own; RunRetention does, until its ctx ends.
+func TestPipelineRetentionByLeader(t *testing.T) {
+	st := openTestStore(t)
+	p := openPipeline(t, t.TempDir(), Options{Store: st.Logs(), Retention: Retention{MaxEntries: 30, Interval: 20 * time.Millisecond, ByLeader: true}})
+	mustAppend(t, p, entries("k", 100))
+	wait.Until(t, settle, "every entry stored", func() bool { return storeCount(t, st) == 100 })
+	wait.Stays(t, 100*time.Millisecond, "no pruning without the duty", func() bool { return storeCount(t, st) == 100 })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.RunRetention(ctx, st)
+	}()
+	wait.Until(t, settle, "the store to be pruned to 30 entries", func() bool { return storeCount(t, st) == 30 })
+	cancel()
+	<-done
+	mustAppend(t, p, entries("m", 10))
+	wait.Until(t, settle, "new entries stored", func() bool { return storeCount(t, st) == 40 })
+	wait.Stays(t, 100*time.Millisecond, "no pruning after the duty ended", func() bool { return storeCount(t, st) == 40 })
+}
+
+// TestRetentionFenced: RunRetention under the context of a leader that a
+// successor has deposed removes nothing.
+func TestRetentionFenced(t *testing.T) {
+	st := openTestStore(t)
+	p := openPipeline(t, t.TempDir(), Options{Store: st.Logs(), Retention: Retention{MaxEntries: 30, Interval: 10 * time.Millisecond, ByLeader: true}})
+	mustAppend(t, p, entries("k", 100))
+	wait.Until(t, settle, "every entry stored", func() bool { return storeCount(t, st) == 100 })
+	bg := context.Background()
+	old, _, err := st.Cluster().Acquire(bg, "server-a", 0, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.Until(t, settle, "the successor's lease", func() bool {
+		_, ok, err := st.Cluster().Acquire(bg, "server-b", 0, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	})
+	ctx, cancel := context.WithCancel(store.WithFence(bg, old.Epoch))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.RunRetention(ctx, st)
+	}()
+	wait.Stays(t, 150*time.Millisecond, "nothing pruned by the deposed leader", func() bool { return storeCount(t, st) == 100 })
+	cancel()
+	<-done
+}

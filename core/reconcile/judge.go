@@ -143,6 +143,11 @@ func reasonSuffix(reason string) string {
 	return " (" + reason + ")"
 }
 
+// RestartingNote ends the message of a VM whose restart policy asks for a
+// restart: the record says so until the next change, so that a server
+// taking over the restarts knows which VMs are owed one.
+const RestartingNote = "restarting it"
+
 // restartPolicy decides what a managed VM that was running (before its
 // node became unreachable, for an UNKNOWN one; before it left its node, for
 // a MIGRATING one) and is now stopped or crashed
@@ -152,6 +157,7 @@ func reasonSuffix(reason string) string {
 // whose desired_state is stopped is left alone. It returns a note for the
 // event and whether to restart; next is the record to write.
 func restartPolicy(cur, next *vm.VM) (note string, restart bool) {
+	// (RestartingNote ends the note of a restart asked for.)
 	if !cur.IsManaged || cur.DesiredState == vm.DesiredStopped {
 		return "", false
 	}
@@ -169,7 +175,7 @@ func restartPolicy(cur, next *vm.VM) (note string, restart bool) {
 	switch next.State {
 	case vm.StateStopped:
 		if policy == vm.RestartAlways {
-			return "restart_policy always: restarting it", true
+			return "restart_policy always: " + RestartingNote, true
 		}
 		next.DesiredState = vm.DesiredStopped
 		return fmt.Sprintf("stopped without a request through quantix: desired_state set to stopped (restart_policy %s)", policy), false
@@ -177,7 +183,7 @@ func restartPolicy(cur, next *vm.VM) (note string, restart bool) {
 		if policy == vm.RestartNever {
 			return "restart_policy never: it stays crashed", false
 		}
-		return fmt.Sprintf("restart_policy %s: restarting it", policy), true
+		return fmt.Sprintf("restart_policy %s: %s", policy, RestartingNote), true
 	}
 	return "", false
 }

@@ -210,3 +210,66 @@ func (r nodeRepo) Delete(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// dbNow is the database's time now: PostgreSQL's now() (the time the
+// transaction began), the host clock on SQLite, where the database is in
+// this process.
+func (r nodeRepo) dbNow(ctx context.Context) (time.Time, error) {
+	if r.s.dialect != dialectPostgres {
+		return normTime(time.Now()), nil
+	}
+	var now time.Time
+	if err := r.s.read(ctx).Raw("SELECT now()").Scan(&now).Error; err != nil {
+		return time.Time{}, fmt.Errorf("reading the database's time: %w", err)
+	}
+	return normTime(now), nil
+}
+
+// TouchHeartbeats sets last_heartbeat of the nodes with ids to the
+// database's time in one UPDATE and returns their stored states.
+func (r nodeRepo) TouchHeartbeats(ctx context.Context, ids []string) (map[string]node.State, error) {
+	out := make(map[string]node.State, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID    string `gorm:"column:id"`
+		State string `gorm:"column:state"`
+	}
+	err := r.s.write(ctx, false, func(tx *gorm.DB) error {
+		if r.s.dialect == dialectPostgres {
+			return tx.Raw("UPDATE nodes SET last_heartbeat = now() WHERE id IN ? RETURNING id, state", ids).Scan(&rows).Error
+		}
+		now := time.Now().UTC().Format(sqliteTimeFormat)
+		return tx.Raw("UPDATE nodes SET last_heartbeat = ? WHERE id IN ? RETURNING id, state", now, ids).Scan(&rows).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recording the heartbeats of %d nodes: %w", len(ids), dbError(err))
+	}
+	for _, row := range rows {
+		out[row.ID] = node.State(row.State)
+	}
+	return out, nil
+}
+
+// Heartbeats returns every node's state and last heartbeat, and the
+// database's time.
+func (r nodeRepo) Heartbeats(ctx context.Context) ([]NodeHeartbeat, time.Time, error) {
+	now, err := r.dbNow(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var rows []struct {
+		ID            string  `gorm:"column:id"`
+		State         string  `gorm:"column:state"`
+		LastHeartbeat *dbTime `gorm:"column:last_heartbeat"`
+	}
+	if err := r.s.read(ctx).Raw("SELECT id, state, last_heartbeat FROM nodes ORDER BY id").Scan(&rows).Error; err != nil {
+		return nil, time.Time{}, fmt.Errorf("reading the nodes' heartbeats: %w", err)
+	}
+	out := make([]NodeHeartbeat, len(rows))
+	for i, row := range rows {
+		out[i] = NodeHeartbeat{ID: row.ID, State: node.State(row.State), LastHeartbeat: fromDBTimePtr(row.LastHeartbeat)}
+	}
+	return out, now, nil
+}

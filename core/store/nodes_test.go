@@ -105,3 +105,54 @@ func TestNodeDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestNodeHeartbeats: TouchHeartbeats sets the last heartbeat of the nodes
+// named, on the database's clock, in one statement, returns their stored
+// states and leaves other nodes alone; Heartbeats reads them back with the
+// database's time.
+func TestNodeHeartbeats(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s, _ := openFresh(t, b)
+		old := time.Now().Add(-time.Hour)
+		for i, st := range []node.State{node.StateReady, node.StateUnreachable, node.StateReady} {
+			n := &node.Node{ID: fmt.Sprintf("hb-%d", i), Name: fmt.Sprintf("hb%d", i), State: st, LastHeartbeat: &old}
+			if err := s.Nodes().Upsert(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		states, err := s.Nodes().TouchHeartbeats(ctx, []string{"hb-0", "hb-1", "no-such-node"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]node.State{"hb-0": node.StateReady, "hb-1": node.StateUnreachable}
+		if fmt.Sprint(states) != fmt.Sprint(want) {
+			t.Errorf("TouchHeartbeats returned %v, want %v", states, want)
+		}
+		if got, err := s.Nodes().TouchHeartbeats(ctx, nil); err != nil || len(got) != 0 {
+			t.Errorf("TouchHeartbeats(nil) = %v, %v", got, err)
+		}
+		beats, now, err := s.Nodes().Heartbeats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(beats) != 3 {
+			t.Fatalf("%d heartbeats, want 3", len(beats))
+		}
+		for _, hb := range beats {
+			if hb.LastHeartbeat == nil {
+				t.Fatalf("node %s has no last heartbeat", hb.ID)
+			}
+			age := now.Sub(*hb.LastHeartbeat)
+			fresh := hb.ID != "hb-2"
+			if fresh && (age < 0 || age > 10*time.Second) {
+				t.Errorf("node %s was touched %s before the database's now", hb.ID, age)
+			}
+			if !fresh && age < 59*time.Minute {
+				t.Errorf("node %s, not touched, has a heartbeat %s old", hb.ID, age)
+			}
+		}
+		if beats[1].State != node.StateUnreachable {
+			t.Errorf("node hb-1 is %s, want its state unchanged", beats[1].State)
+		}
+	})
+}

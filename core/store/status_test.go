@@ -310,3 +310,46 @@ func TestBatches(t *testing.T) {
 		}
 	})
 }
+
+// TestVMListRestartable: only managed VMs down (STOPPED, CRASHED) with
+// desired_state running and a restart policy, the longest down first.
+func TestVMListRestartable(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		s, _ := openFresh(t, b)
+		old := time.Now().Add(-time.Hour)
+		seed := []struct {
+			id      string
+			state   vm.State
+			managed bool
+			desired vm.DesiredState
+			policy  vm.RestartPolicy
+		}{
+			{"r-a", vm.StateCrashed, true, vm.DesiredRunning, vm.RestartOnCrash},
+			{"r-b", vm.StateStopped, true, vm.DesiredRunning, vm.RestartAlways},
+			{"r-c", vm.StateRunning, true, vm.DesiredRunning, vm.RestartAlways},
+			{"r-d", vm.StateCrashed, true, vm.DesiredStopped, vm.RestartAlways},
+			{"r-e", vm.StateCrashed, true, vm.DesiredRunning, vm.RestartNever},
+			{"r-f", vm.StateCrashed, false, vm.DesiredRunning, vm.RestartAlways},
+		}
+		for i, sd := range seed {
+			v := discoveredVM(sd.id, sd.id, "n1")
+			v.State, v.IsManaged, v.DesiredState, v.RestartPolicy = sd.state, sd.managed, sd.desired, sd.policy
+			v.StateChangedAt = old.Add(-time.Duration(i) * time.Minute)
+			mustCreate(t, s, v)
+		}
+		list, err := s.VMs().ListRestartable(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range list {
+			got = append(got, v.ID)
+		}
+		if want := []string{"r-b", "r-a"}; !slices.Equal(got, want) {
+			t.Errorf("ListRestartable = %v, want %v", got, want)
+		}
+		if _, err := s.VMs().ListRestartable(ctx, 0); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ListRestartable(limit 0) = %v, want ErrInvalid", err)
+		}
+	})
+}

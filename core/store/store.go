@@ -102,6 +102,12 @@ type VMRepo interface {
 	// state (vm.State.Transitional) that entered it before before, the
 	// longest waiting first.
 	ListTransitional(ctx context.Context, before time.Time, limit int) ([]*vm.VM, error)
+	// ListRestartable returns up to limit (1..1000) managed VMs that are
+	// STOPPED or CRASHED while their desired_state is running and their
+	// restart_policy is not never: those a restart policy may want
+	// started, the longest down first. Whether the policy covers the way
+	// each went down is the caller's to judge.
+	ListRestartable(ctx context.Context, limit int) ([]*vm.VM, error)
 }
 
 // VMState is a VM's id and power states, without the rest of the record.
@@ -146,6 +152,23 @@ type NodeRepo interface {
 	// managed nor TERMINATED; a managed VM on it that is not TERMINATED
 	// is ErrConflict, an unknown id ErrNotFound.
 	Delete(ctx context.Context, id string) error
+	// TouchHeartbeats sets last_heartbeat of the nodes with ids to the
+	// database's time now (PostgreSQL's now(), the host clock on SQLite),
+	// in one statement, and returns the stored state of each node
+	// touched; ids of nodes that do not exist are left out.
+	TouchHeartbeats(ctx context.Context, ids []string) (map[string]node.State, error)
+	// Heartbeats returns the state and last heartbeat of every node, and
+	// the database's time now, read on the clock TouchHeartbeats writes
+	// with: last heartbeats are compared with that time, never with a
+	// server's own clock.
+	Heartbeats(ctx context.Context) ([]NodeHeartbeat, time.Time, error)
+}
+
+// NodeHeartbeat is a node's stored state and last heartbeat.
+type NodeHeartbeat struct {
+	ID            string
+	State         node.State
+	LastHeartbeat *time.Time
 }
 
 // NodeListOptions page a node list.

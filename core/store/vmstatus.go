@@ -226,3 +226,25 @@ func (r vmRepo) CreateMany(ctx context.Context, vms []*vm.VM) error {
 	}
 	return nil
 }
+
+// ListRestartable returns managed VMs down with desired_state running and
+// a restart policy, the longest down first.
+func (r vmRepo) ListRestartable(ctx context.Context, limit int) ([]*vm.VM, error) {
+	if limit < 1 || limit > maxPageSize {
+		return nil, fmt.Errorf("listing vms to restart: %w: limit %d is outside 1..%d", ErrInvalid, limit, maxPageSize)
+	}
+	db := r.s.read(ctx)
+	var rows []vmRow
+	err := db.Where("state IN ? AND is_managed = ? AND desired_state = ? AND restart_policy IN ?",
+		[]string{string(vm.StateStopped), string(vm.StateCrashed)}, true, string(vm.DesiredRunning),
+		[]string{string(vm.RestartAlways), string(vm.RestartOnCrash)}).
+		Order("state_changed_at, id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing vms to restart: %w", err)
+	}
+	out, err := withLabels(db, rows)
+	if err != nil {
+		return nil, fmt.Errorf("listing vms to restart: %w", err)
+	}
+	return out, nil
+}
