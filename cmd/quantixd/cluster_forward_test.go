@@ -236,3 +236,67 @@ func TestClusterAgentFailover(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterAgentLeavesCutOffServer: the server holding an agent's
+// session loses PostgreSQL; it closes the session once it has not reached
+// the database for the lease ttl, the agent moves to another server (its
+// claim moves, a full sync is applied there), and actions on its VM work
+// through the servers that reach the database. When the server reaches the
+// database again, actions work through it too.
+func TestClusterAgentLeavesCutOffServer(t *testing.T) {
+	c := startFwdCluster(t, 3)
+	c.startAgent(t, "qx-fwd-cut")
+	nodeID := c.nodeID(t, "qx-fwd-cut", 30*time.Second)
+	held, _ := c.holder(t, nodeID)
+	if held == nil {
+		t.Fatal("no server holds the node's session")
+	}
+	vm := "qx-fwd-cut-vm"
+	c.Servers[0].must(t, http.StatusCreated, "POST", "/api/vms", `{"name":"`+vm+`","vcpus":1,"memory_mib":64}`)
+	synced := map[*clusterServer]int{}
+	for _, s := range c.live() {
+		synced[s] = s.count("full sync applied")
+	}
+
+	cut := time.Now()
+	held.relay.Cut()
+	var now *clusterServer
+	wait.Until(t, 20*time.Second, "the session claimed on a server that reaches the database, with a full sync applied", func() bool {
+		now, _ = c.holder(t, nodeID)
+		return now != nil && now != held && now.count("full sync applied") > synced[now]
+	})
+	t.Logf("the agent left the cut-off server %s for %s %s after the cut", held.Name, now.Name, time.Since(cut).Round(time.Millisecond))
+	if held.count("cannot reach the cluster's database") == 0 && held.count("its agents' sessions are closed") == 0 {
+		t.Errorf("the cut-off server's log does not say it closed its sessions")
+	}
+	for _, s := range c.live() {
+		if s == held {
+			continue
+		}
+		// Each server counts the node connected once it has read the new
+		// claim (every second).
+		wait.UntilNil(t, 5*time.Second, fmt.Sprintf("server %s to count the node connected", s.Name), func() error {
+			if r := s.call(t, "GET", "/api/nodes/qx-fwd-cut", ""); r.body["connected"] != true {
+				return fmt.Errorf("%d %s", r.status, r.raw)
+			}
+			return nil
+		})
+		r := s.must(t, http.StatusOK, "POST", "/api/vms/"+vm+"/start", "")
+		if r.str("vm.state") != "RUNNING" {
+			t.Fatalf("start through %s: %s", s.Name, r.raw)
+		}
+		if r := s.must(t, http.StatusOK, "POST", "/api/vms/"+vm+"/stop?force=true", ""); r.str("vm.state") != "STOPPED" {
+			t.Fatalf("stop through %s: %s", s.Name, r.raw)
+		}
+	}
+
+	held.relay.Restore()
+	wait.UntilNil(t, 30*time.Second, "an action through the reconnected server", func() error {
+		r := held.call(t, "POST", "/api/vms/"+vm+"/start", "")
+		if r.status != http.StatusOK {
+			return fmt.Errorf("%d %s", r.status, r.raw)
+		}
+		return nil
+	})
+	held.must(t, http.StatusOK, "POST", "/api/vms/"+vm+"/stop?force=true", "")
+}

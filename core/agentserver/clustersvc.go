@@ -98,18 +98,13 @@ func commandFromProto(p *agentv1.Command) nodeapi.Command {
 	return cmd
 }
 
-// endLocal ends this server's current session of node nodeID for cause,
-// unless it is session keep; true when one ended.
+// endLocal ends this server's claimed session of node nodeID for cause,
+// unless it is session keep; true when one ended. It takes no node lock,
+// which applying a report holds while it waits for the database.
 func (s *Server) endLocal(nodeID, keep string, cause error, why ...any) bool {
 	s.mu.Lock()
-	n := s.nodes[nodeID]
+	cur := s.claimed[nodeID]
 	s.mu.Unlock()
-	if n == nil {
-		return false
-	}
-	n.mu.Lock()
-	cur := n.cur
-	n.mu.Unlock()
 	if cur == nil || cur.id == keep || cur.ctx.Err() != nil {
 		return false
 	}
@@ -134,6 +129,9 @@ func (s *Server) claim(c *cluster, sess *agentSession) error {
 	sess.mu.Lock()
 	sess.claimedAt = time.Now()
 	sess.mu.Unlock()
+	s.mu.Lock()
+	s.claimed[sess.nodeID] = sess
+	s.mu.Unlock()
 	if prev.ServerID != "" && prev.ServerID != c.id {
 		s.log.Info("took over the session of a node from another server", "node", sess.name, "session", sess.id, "previous_server", prev.ServerID, "previous_session", prev.SessionID)
 		go func() {
@@ -157,6 +155,11 @@ func (s *Server) unclaim(c *cluster, sess *agentSession) {
 	if !claimed {
 		return
 	}
+	s.mu.Lock()
+	if s.claimed[sess.nodeID] == sess {
+		delete(s.claimed, sess.nodeID)
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 	defer cancel()
 	if err := c.records.ReleaseNode(ctx, sess.nodeID, sess.id); err != nil {
@@ -256,28 +259,16 @@ func (s *Server) checkClaims(ctx context.Context, c *cluster, touch bool) error 
 	return nil
 }
 
-// attachedSessions lists the current sessions of the nodes that are
-// attached and not over.
+// attachedSessions lists the sessions this server claimed that are not
+// over. It takes no node lock, which applying a report holds while it
+// waits for the database.
 func (s *Server) attachedSessions() []*agentSession {
 	s.mu.Lock()
-	nodes := make([]*agentNode, 0, len(s.nodes))
-	for _, n := range s.nodes {
-		nodes = append(nodes, n)
-	}
-	s.mu.Unlock()
-	var out []*agentSession
-	for _, n := range nodes {
-		n.mu.Lock()
-		cur := n.cur
-		n.mu.Unlock()
-		if cur == nil || cur.ctx.Err() != nil {
-			continue
-		}
-		cur.mu.Lock()
-		attached := cur.attached
-		cur.mu.Unlock()
-		if attached {
-			out = append(out, cur)
+	defer s.mu.Unlock()
+	out := make([]*agentSession, 0, len(s.claimed))
+	for _, sess := range s.claimed {
+		if sess.ctx.Err() == nil {
+			out = append(out, sess)
 		}
 	}
 	return out

@@ -124,6 +124,12 @@ type Server struct {
 	known  map[string]bool // names registered since start
 	warned map[string]time.Time
 	closed bool
+	// cleanup runs what ends sessions that could not wait for it (the
+	// database unreachable); Close waits for it.
+	cleanup sync.WaitGroup
+	// claimed holds, by node, the sessions recorded as their node's in the
+	// cluster's records, until they end (a server of a cluster only).
+	claimed map[string]*agentSession
 	// stopCluster ends the check of the cluster's records Serve starts on
 	// a server of a cluster; clusterDone closes when it has.
 	stopCluster context.CancelFunc
@@ -187,6 +193,7 @@ func newServer(opts Options, creds credentials.TransportCredentials, identify fu
 		nodes:      make(map[string]*agentNode),
 		known:      make(map[string]bool),
 		warned:     make(map[string]time.Time),
+		claimed:    make(map[string]*agentSession),
 		knownNode:  opts.KnownNode,
 		limiter:    newNewNodeLimiter(opts.NewNodes),
 	}
@@ -265,6 +272,7 @@ func (s *Server) Close(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
+		s.cleanup.Wait()
 		close(done)
 	}()
 	select {

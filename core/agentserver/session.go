@@ -163,11 +163,13 @@ func (s *agentSession) serve() error {
 	unregister := s.srv.dispatcher.Register(s.nodeID, s)
 	s.srv.log.Info("session attached", "node", s.name, "node_id", s.nodeID, "session", s.id)
 
-	var wg sync.WaitGroup
-	wg.Go(func() { cancel(s.write(ctx)) })
-	wg.Go(func() { s.applyReports(ctx) })
-	wg.Go(func() { s.storeLogs(ctx) })
-	wg.Go(func() { cancel(s.watchdog(ctx)) })
+	// streamWG are the goroutines using the stream, which must end before
+	// this handler returns; workWG those applying what the agent sent.
+	var streamWG, workWG sync.WaitGroup
+	streamWG.Go(func() { cancel(s.write(ctx)) })
+	workWG.Go(func() { s.applyReports(ctx) })
+	workWG.Go(func() { s.storeLogs(ctx) })
+	streamWG.Go(func() { cancel(s.watchdog(ctx)) })
 	// The reader is not waited for: Recv returns once this handler returns.
 	go func() { cancel(s.read(ctx)) }()
 
@@ -175,7 +177,25 @@ func (s *agentSession) serve() error {
 	cause := context.Cause(ctx)
 	s.end(cause)
 	unregister()
-	wg.Wait()
+	streamWG.Wait()
+	if errors.Is(cause, errLostDatabase) {
+		// The agent is told at once, so that it moves to a server that
+		// reaches the database; what waits for the database ends later.
+		s.srv.cleanup.Go(func() {
+			workWG.Wait()
+			s.finish(c, cause)
+		})
+		return endStatus(cause)
+	}
+	workWG.Wait()
+	s.finish(c, cause)
+	return endStatus(cause)
+}
+
+// finish releases the ended session: its claim in the cluster's records
+// (c nil on a single server), its place as its node's session and, unless
+// a newer session took over, tells the handler the node's agent is gone.
+func (s *agentSession) finish(c *cluster, cause error) {
 	if c != nil {
 		s.srv.unclaim(c, s)
 	}
@@ -186,7 +206,6 @@ func (s *agentSession) serve() error {
 		s.disconnected()
 	}
 	s.srv.log.Info("session ended", "node", s.name, "node_id", s.nodeID, "session", s.id, "cause", describeEnd(cause), "node_released", current)
-	return endStatus(cause)
 }
 
 func (s *agentSession) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
