@@ -79,6 +79,51 @@ func (r eventRepo) Since(ctx context.Context, afterID int64, limit int) ([]*vm.E
 	return out, nil
 }
 
+// Latest returns the newest events that match q, newest first.
+func (r eventRepo) Latest(ctx context.Context, q EventQuery) ([]*vm.Event, error) {
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = defaultPageSize
+	case limit < 0 || limit > maxPageSize:
+		return nil, fmt.Errorf("listing the latest events: %w: limit %d is outside 1..%d", ErrInvalid, limit, maxPageSize)
+	}
+	if q.Before < 0 {
+		return nil, fmt.Errorf("listing the latest events: %w: before %d is negative", ErrInvalid, q.Before)
+	}
+	var rows []eventRow
+	if err := latestQuery(r.s.read(ctx), q, limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("listing the latest events: %w", err)
+	}
+	out := make([]*vm.Event, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toEvent()
+	}
+	return out, nil
+}
+
+// latestQuery is the query of Latest: the filters, and the order an index
+// gives backwards.
+func latestQuery(db *gorm.DB, q EventQuery, limit int) *gorm.DB {
+	db = db.Model(&eventRow{})
+	if q.VMID != "" {
+		db = db.Where("vm_id = ?", q.VMID)
+	}
+	if q.NodeID != "" {
+		db = db.Where("vm_id IN (SELECT id FROM vms WHERE node_id = ?)", q.NodeID)
+	}
+	if q.Action != "" {
+		db = db.Where("action = ?", q.Action)
+	}
+	if q.Cause != "" {
+		db = db.Where("cause = ?", string(q.Cause))
+	}
+	if q.Before > 0 {
+		db = db.Where("id < ?", q.Before)
+	}
+	return db.Order("id DESC").Limit(limit)
+}
+
 // LastID returns the highest event id, 0 when there is none.
 func (r eventRepo) LastID(ctx context.Context) (int64, error) {
 	var id *int64
