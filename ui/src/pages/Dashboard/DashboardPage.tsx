@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo } from 'react';
 import { Link } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import {
@@ -21,18 +21,20 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import SyncAltIcon from '@patternfly/react-icons/dist/esm/icons/sync-alt-icon';
 import { nodesKey, useNodes, indexCounts, indexNames, useVMIndex, vmCountsKey } from '../../api/inventory';
-import { useLiveEvents, type InventoryEvent } from '../../api/liveEvents';
+import { useRecentEvents, type InventoryEvent } from '../../api/liveEvents';
 import { StateLabel } from '../../components/StateLabel';
 import { BackendHealth } from '../../components/NodeHealth';
 import { EventSubject, Time, ago, stateChange } from '../../components/EventRow';
 import { LiveStatus } from '../../components/LiveStatus';
 import { LoggedButton } from '../../logging';
-import { pushEvents } from '../Events/eventFilters';
 import { orderStates } from './states';
 import './dashboard.css';
 
 /** How many events the dashboard shows. */
 const recentCount = 10;
+
+// Heartbeats would push everything else out: the dashboard shows changes.
+const notHeartbeat = (e: InventoryEvent) => e.action !== 'heartbeat';
 
 export default function DashboardPage() {
   const qc = useQueryClient();
@@ -40,13 +42,7 @@ export default function DashboardPage() {
   const counts = useMemo(() => (index.data ? indexCounts(index.data) : undefined), [index.data]);
   const names = useMemo(() => (index.data ? indexNames(index.data) : undefined), [index.data]);
   const nodes = useNodes();
-  const [recent, setRecent] = useState<InventoryEvent[]>([]);
-  // Heartbeats would push everything else out: the dashboard shows changes.
-  const status = useLiveEvents({
-    since: '0',
-    onEvents: (batch) =>
-      setRecent((r) => pushEvents(r, batch.filter((e) => e.action !== 'heartbeat'), recentCount)),
-  });
+  const { events: recent, status } = useRecentEvents({ latest: recentCount, keep: recentCount, accept: notHeartbeat });
 
   const refreshing = index.isFetching || nodes.isFetching;
   const refresh = () => {

@@ -20,7 +20,7 @@ import {
 import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api } from '../../api/client';
 import { indexNames, useNodes, useNodeVMs, useVMIndex } from '../../api/inventory';
-import { useLiveEvents, type InventoryEvent } from '../../api/liveEvents';
+import { useRecentEvents } from '../../api/liveEvents';
 import type { GapEvent, VM } from '../../api/types';
 import { EventSubject, Time, stateChange } from '../../components/EventRow';
 import { LiveStatus } from '../../components/LiveStatus';
@@ -33,23 +33,25 @@ import {
   eventFiltersFromQuery,
   eventFiltersToQuery,
   eventMatches,
-  pushEvents,
   type EventFilters,
 } from './eventFilters';
 
-/** How many events the page keeps (the newest). */
+/** How many stored events the page starts from, and how many it keeps. */
+const latest = 200;
 const keep = 2000;
 
 export default function EventsPage() {
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => eventFiltersFromQuery(params), [params]);
-  const [events, setEvents] = useState<InventoryEvent[]>([]);
   const [gap, setGap] = useState<GapEvent | undefined>(undefined);
   const [vmText, setVmText] = useState(filters.vm);
   const log = useActionLogger('vm');
-  const status = useLiveEvents({
-    since: '0',
-    onEvents: (batch) => setEvents((list) => pushEvents(list, batch, keep)),
+  // The server filters the stored history; the page filters what the
+  // stream brings (eventMatches).
+  const { events, status, error } = useRecentEvents({
+    latest,
+    keep,
+    filters: { vm_id: filters.vm, node_id: filters.node, action: filters.action, cause: filters.cause },
     onGap: setGap,
   });
   const nodes = useNodes();
@@ -175,6 +177,7 @@ export default function EventsPage() {
             {gap.message} The page reconnected to fetch them; node events in between may be missing.
           </Alert>
         )}
+        {error && <Alert variant="warning" isInline title={`Past events cannot be read: ${error.message}. Showing new events only.`} />}
         {filters.vm && vm.isError && (
           <Alert variant="warning" isInline title={`No VM is named ${filters.vm}: showing events of the VM with that id`} />
         )}
