@@ -150,3 +150,52 @@ func ids(evs []streamVMEvent) []string {
 	}
 	return out
 }
+
+// TestListVMsSearch: q keeps the VMs whose name holds it in any case (a
+// % or _ in it is literal) or whose id starts with it, with the other
+// filters and paging; on both databases.
+func TestListVMsSearch(t *testing.T) {
+	for _, driver := range []string{"sqlite", "postgres"} {
+		t.Run(driver, func(t *testing.T) {
+			e := newEnv(t, driver, true)
+			ids := map[string]string{}
+			for _, n := range []string{"web-1", "Web_2", "webx2", "db-1", "cache"} {
+				ids[n] = e.create(t, n)
+			}
+			e.do(t, "POST", "/api/vms/web-1/start", "").want(t, http.StatusOK, "")
+			list := func(query string) []string {
+				t.Helper()
+				var names []string
+				cursor := ""
+				for pages := 0; pages < 10; pages++ {
+					r := e.do(t, "GET", "/api/vms?"+query+"&cursor="+cursor, "")
+					r.want(t, http.StatusOK, "")
+					for _, v := range r.body["vms"].([]any) {
+						names = append(names, v.(map[string]any)["name"].(string))
+					}
+					if cursor = r.str("next_cursor"); cursor == "" {
+						break
+					}
+				}
+				return names
+			}
+			for _, tc := range []struct {
+				query string
+				want  []string
+			}{
+				{"q=WEB", []string{"web-1", "Web_2", "webx2"}},
+				{"q=web&limit=1", []string{"web-1", "Web_2", "webx2"}},
+				{"q=b_", []string{"Web_2"}},
+				{"q=%25", nil},
+				{"q=web&state=RUNNING", []string{"web-1"}},
+				{"q=" + ids["cache"][:8], []string{"cache"}},
+				{"q=++", []string{"web-1", "Web_2", "webx2", "db-1", "cache"}}, // blank: no search
+			} {
+				if got := list(tc.query); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+					t.Errorf("%s: %v, want %v", tc.query, got, tc.want)
+				}
+			}
+			e.do(t, "GET", "/api/vms?q="+strings.Repeat("x", 101), "").want(t, http.StatusBadRequest, "bad_request", "q: 101 characters")
+		})
+	}
+}

@@ -43,6 +43,8 @@ export interface VMFilters {
   origin?: string;
   /** key=value label filters */
   labels?: string[];
+  /** Search: a part of the name (any case) or the start of the id; the server matches it literally. */
+  q?: string;
 }
 
 export type PowerAction = 'start' | 'stop' | 'reboot' | 'pause' | 'resume';
@@ -55,6 +57,7 @@ export function listVMs(f: VMFilters, limit: number, cursor: string): Promise<VM
   if (f.node_id) q.set('node_id', f.node_id);
   if (f.origin) q.set('origin', f.origin);
   for (const l of f.labels ?? []) q.append('label', l);
+  if (f.q) q.set('q', f.q);
   q.set('limit', String(limit));
   if (cursor) q.set('cursor', cursor);
   return api.get<VMList>(`/api/vms?${q.toString()}`);
