@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { useSearchParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import {
   Alert,
@@ -7,7 +7,6 @@ import {
   Button,
   FormSelect,
   FormSelectOption,
-  Label,
   PageSection,
   Switch,
   TextInput,
@@ -17,12 +16,12 @@ import {
   ToolbarGroup,
   ToolbarItem,
 } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api } from '../../api/client';
 import { indexNames, useNodes, useNodeVMs, useVMIndex } from '../../api/inventory';
 import { useRecentEvents } from '../../api/liveEvents';
 import type { GapEvent, VM } from '../../api/types';
-import { EventSubject, Time, stateChange } from '../../components/EventRow';
+import { DataTable } from '../../components/DataTable';
+import { eventColumns, eventKey } from '../../components/eventColumns';
 import { LiveStatus } from '../../components/LiveStatus';
 import { useActionLogger } from '../../logging';
 import {
@@ -80,6 +79,10 @@ export default function EventsPage() {
   );
   const actions = filters.kind === 'node' ? NODE_ACTIONS : filters.kind === 'vm' ? VM_ACTIONS : [...VM_ACTIONS, ...NODE_ACTIONS];
   const anyFilter = eventFiltersToQuery(filters) !== '';
+  const columns = useMemo(() => {
+    const c = eventColumns(vmNames);
+    return [c.time, c.subject, c.action, c.state, c.cause, c.message];
+  }, [vmNames]);
 
   return (
     <>
@@ -181,53 +184,14 @@ export default function EventsPage() {
         {filters.vm && vm.isError && (
           <Alert variant="warning" isInline title={`No VM is named ${filters.vm}: showing events of the VM with that id`} />
         )}
-        <Table aria-label="Events" variant="compact">
-          <Thead>
-            <Tr>
-              <Th>Time</Th>
-              <Th>Subject</Th>
-              <Th>Action</Th>
-              <Th>State</Th>
-              <Th>Cause</Th>
-              <Th>Message</Th>
-            </Tr>
-          </Thead>
-          <Tbody>
-            {shown.map((ev) => (
-              <Tr key={`${ev.kind}:${ev.id}`}>
-                <Td dataLabel="Time">
-                  <Time iso={ev.time} />
-                </Td>
-                <Td dataLabel="Subject">
-                  <EventSubject ev={ev} vmNames={vmNames} />
-                </Td>
-                <Td dataLabel="Action">
-                  <Label isCompact color={ev.kind === 'node' ? 'green' : 'blue'}>
-                    {ev.action}
-                  </Label>
-                </Td>
-                <Td dataLabel="State">{stateChange(ev)}</Td>
-                <Td dataLabel="Cause">{ev.kind === 'vm' ? ev.cause : ev.backend_healthy ? 'backend healthy' : 'backend unhealthy'}</Td>
-                <Td dataLabel="Message">
-                  {ev.message}
-                  {ev.kind === 'vm' && (
-                    <>
-                      {' '}
-                      <Link to={`/logs?vm_id=${encodeURIComponent(ev.vm_id)}`} aria-label={`Logs of VM ${ev.vm_id}`}>
-                        logs
-                      </Link>
-                    </>
-                  )}
-                </Td>
-              </Tr>
-            ))}
-            {shown.length === 0 && (
-              <Tr>
-                <Td colSpan={6}>{events.length === 0 ? 'No events yet.' : 'No event matches the filters.'}</Td>
-              </Tr>
-            )}
-          </Tbody>
-        </Table>
+        <DataTable
+          label="Events"
+          variant="compact"
+          columns={columns}
+          rows={shown}
+          rowKey={eventKey}
+          empty={events.length === 0 ? 'No events yet.' : 'No event matches the filters.'}
+        />
       </PageSection>
     </>
   );
