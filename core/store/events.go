@@ -47,14 +47,9 @@ func (r eventRepo) List(ctx context.Context, vmID string, afterID int64, limit i
 	case limit < 0 || limit > maxPageSize:
 		return nil, fmt.Errorf("listing events of vm %s: %w: limit %d is outside 1..%d", vmID, ErrInvalid, limit, maxPageSize)
 	}
-	var rows []eventRow
-	err := r.s.read(ctx).Where("vm_id = ? AND id > ?", vmID, afterID).Order("id").Limit(limit).Find(&rows).Error
+	out, err := allRows(r.s.read(ctx).Where("vm_id = ? AND id > ?", vmID, afterID).Order("id").Limit(limit), (*eventRow).toEvent)
 	if err != nil {
 		return nil, fmt.Errorf("listing events of vm %s: %w", vmID, err)
-	}
-	out := make([]*vm.Event, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toEvent()
 	}
 	return out, nil
 }
@@ -68,13 +63,9 @@ func (r eventRepo) Since(ctx context.Context, afterID int64, limit int) ([]*vm.E
 	case limit < 0 || limit > maxPageSize:
 		return nil, fmt.Errorf("listing events: %w: limit %d is outside 1..%d", ErrInvalid, limit, maxPageSize)
 	}
-	var rows []eventRow
-	if err := r.s.read(ctx).Where("id > ?", afterID).Order("id").Limit(limit).Find(&rows).Error; err != nil {
+	out, err := allRows(r.s.read(ctx).Where("id > ?", afterID).Order("id").Limit(limit), (*eventRow).toEvent)
+	if err != nil {
 		return nil, fmt.Errorf("listing events after %d: %w", afterID, err)
-	}
-	out := make([]*vm.Event, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toEvent()
 	}
 	return out, nil
 }
@@ -91,13 +82,9 @@ func (r eventRepo) Latest(ctx context.Context, q EventQuery) ([]*vm.Event, error
 	if q.Before < 0 {
 		return nil, fmt.Errorf("listing the latest events: %w: before %d is negative", ErrInvalid, q.Before)
 	}
-	var rows []eventRow
-	if err := latestQuery(r.s.read(ctx), q, limit).Find(&rows).Error; err != nil {
+	out, err := allRows(latestQuery(r.s.read(ctx), q, limit), (*eventRow).toEvent)
+	if err != nil {
 		return nil, fmt.Errorf("listing the latest events: %w", err)
-	}
-	out := make([]*vm.Event, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toEvent()
 	}
 	return out, nil
 }
