@@ -3,35 +3,7 @@ import { act, render, screen, waitFor } from '@testing-library/react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { useRecentEvents, type LatestFilters } from './liveEvents';
 import type { VMStreamEvent } from './types';
-
-// The browser's EventSource, played by the test (jsdom has none).
-class FakeEventSource {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSED = 2;
-  static all: FakeEventSource[] = [];
-  readyState = FakeEventSource.CONNECTING;
-  onopen: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  private listeners = new Map<string, Set<(e: Event) => void>>();
-  constructor(readonly url: string) {
-    FakeEventSource.all.push(this);
-  }
-  addEventListener(type: string, fn: (e: Event) => void) {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type)!.add(fn);
-  }
-  removeEventListener(type: string, fn: (e: Event) => void) {
-    this.listeners.get(type)?.delete(fn);
-  }
-  close() {
-    this.readyState = FakeEventSource.CLOSED;
-  }
-  emit(type: string, data: unknown, id: string) {
-    const ev = new MessageEvent(type, { data: JSON.stringify(data), lastEventId: id });
-    for (const fn of this.listeners.get(type) ?? []) fn(ev);
-  }
-}
+import { FakeEventSource } from '../test/FakeEventSource';
 
 const vmEv = (id: number, action = 'start'): VMStreamEvent => ({
   kind: 'vm', id: String(id), event_id: id, vm_id: 'v1', time: new Date(Date.UTC(2026, 0, 1, 0, 0, id)).toISOString(),
@@ -83,9 +55,9 @@ describe('useRecentEvents', () => {
     expect(FakeEventSource.all.map((e) => e.url)).toEqual(['/api/events?since=3']);
     const es = FakeEventSource.all[0];
     act(() => {
-      es.emit('vm', vmEv(4), '4');
-      es.emit('vm', vmEv(3), '3'); // a repeat is shown once
-      es.emit('node', { kind: 'node', id: '4.1', node_id: 'n1', node_name: 'n1', time: vmEv(5).time, action: 'register' }, '4.1');
+      es.emit('vm', JSON.stringify(vmEv(4)), '4');
+      es.emit('vm', JSON.stringify(vmEv(3)), '3'); // a repeat is shown once
+      es.emit('node', JSON.stringify({ kind: 'node', id: '4.1', node_id: 'n1', node_name: 'n1', time: vmEv(5).time, action: 'register' }), '4.1');
     });
     // At most keep (4), newest first.
     await waitFor(() => expect(text('events')).toBe('4.1,4,3,2'));
@@ -99,7 +71,7 @@ describe('useRecentEvents', () => {
     renderProbe({ vm_id: 'x' });
     await waitFor(() => expect(text('error')).toContain('vm_id'));
     expect(FakeEventSource.all.map((e) => e.url)).toEqual(['/api/events']);
-    act(() => FakeEventSource.all[0].emit('vm', vmEv(9), '9'));
+    act(() => FakeEventSource.all[0].emit('vm', JSON.stringify(vmEv(9)), '9'));
     await waitFor(() => expect(text('events')).toBe('9'));
   });
 });
