@@ -31,7 +31,7 @@ import { StateLabel } from '../../components/StateLabel';
 import { ActionButton } from './ActionButton';
 import { ActionConfirm, type ActionOptions } from './ActionConfirm';
 import { whyNot, type VMActionName } from './actions';
-import { applyVMEvent, vmKeys, useVMList, vmOrigins, vmStates, type VM, type VMFilters, type VMStreamEvent } from './api';
+import { applyVMEvent, firstPageSize, vmKeys, useVMList, vmOrigins, vmStates, type VM, type VMFilters, type VMStreamEvent } from './api';
 import { BulkResults } from './BulkResults';
 import { runBulk, type BulkAction, type BulkResult, type BulkTarget } from './bulk';
 import { CreateVMModal } from './CreateVMModal';
@@ -65,7 +65,7 @@ export function VMsPage() {
   const [filters, setFilters] = useState<VMFilters>({});
   const [labelDraft, setLabelDraft] = useState('');
   const [search, setSearch] = useState('');
-  const [perPage, setPerPage] = useState(100);
+  const [perPage, setPerPage] = useState(firstPageSize);
   const [cursors, setCursors] = useState<string[]>(['']);
   const page = cursors.length;
   const list = useVMList(filters, perPage, cursors[page - 1]);
