@@ -289,7 +289,8 @@ test('UI logger: requests for 1,000 logged clicks made within a minute', async (
 // (the cadence, kept): it holds a partial batch over one tick when
 // entries still come fast enough to fill it, but an entry never waits more
 // than two ticks, so some batches go out partial and the count comes out a
-// little above 10. Reported, not a target.
+// little above 10 (11 within the minute, measured, and one more for the
+// last entries after it). Reported, not a target.
 test('UI logger: requests for 1,000 logged clicks paced evenly over a minute', async ({ browser }) => {
   test.setTimeout(180_000);
   const { empty: d } = daemons();
