@@ -1,6 +1,6 @@
 import { lazy, Suspense } from 'react';
 import { createBrowserRouter, Outlet, type RouteObject } from 'react-router';
-import { AuthProvider } from './auth';
+import { AuthProvider, whoamiQuery } from './auth';
 import { AppShell, PageLoading } from './AppShell';
 import { RouteChangeLogger } from '../logging/RouteChangeLogger';
 import type { QueryClient } from '@tanstack/react-query';
@@ -31,8 +31,8 @@ const Users = lazy(chunks.users);
 const NotFound = lazy(() => import('../pages/NotFound'));
 
 /**
- * preloadRoute starts loading the chunk of the page at pathname, and for
- * the VMs list its first page, at once: the shell renders a page only once
+ * preloadRoute starts the session check, the chunk of the page at
+ * pathname, and for the VMs list its first page, at once: the shell renders a page only once
  * the session check (GET /api/auth/whoami) has answered, and would load
  * the chunk, then ask for the VMs, only after it. A second import() of a
  * chunk gets the module already loaded.
@@ -49,6 +49,9 @@ export function preloadRoute(pathname: string, qc: QueryClient): void {
     ['users', chunks.users],
   ]).get(first);
   void chunk?.().catch(() => undefined); // lazy() reports a failed load when it renders
+  // The session check too, before React has rendered (it would ask only
+  // once the first render's effects run).
+  if (first !== 'login') void qc.prefetchQuery(whoamiQuery);
   if (first === 'vms' && !second) void prefetchFirstVMPage(qc);
 }
 
