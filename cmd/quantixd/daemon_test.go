@@ -171,9 +171,12 @@ func (p *proc) get(path string) (*http.Response, error) {
 }
 
 // send sends req with the admin token.
-func (p *proc) send(req *http.Request) (*http.Response, error) {
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
+func (p *proc) send(req *http.Request) (*http.Response, error) { return p.sendAs(req, p.token) }
+
+// sendAs sends req with the API token token ("" sends none).
+func (p *proc) sendAs(req *http.Request, token string) (*http.Response, error) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	return client.Do(req)
 }

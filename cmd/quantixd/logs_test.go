@@ -79,8 +79,7 @@ func postUIAs(p *proc, token string, body []byte) (bool, error) {
 		return false, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := client.Do(req)
+	res, err := p.sendAs(req, token)
 	if err != nil {
 		return false, err
 	}

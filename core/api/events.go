@@ -2,12 +2,14 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/quantixvm/quantix/core/controlplane"
+	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/vm"
 )
 
@@ -47,6 +49,52 @@ func (s *Server) vmEvents(c echo.Context) error {
 	out := eventsReply{VMID: page.VM.ID, Events: make([]eventReply, len(page.Events)), NextCursor: page.NextCursor}
 	for i, e := range page.Events {
 		out.Events[i] = toEventReply(e)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// latestEventsReply is the reply of GET /api/events?latest=N.
+type latestEventsReply struct {
+	// Events are newest first, in the form of the stream's "vm" events.
+	Events []streamVMEvent `json:"events"`
+	// ResumeSince is where GET /api/events?since= carries on after them.
+	ResumeSince string `json:"resume_since"`
+	// NextBefore pages back: before=<it> gives the older events; "" at
+	// the start of the history.
+	NextBefore string `json:"next_before"`
+}
+
+// latestFilters are the query parameters of GET /api/events?latest=N
+// besides latest.
+var latestFilters = []string{"vm_id", "node_id", "action", "cause", "before"}
+
+// latestEvents: GET /api/events?latest=N[&vm_id=&node_id=&action=&cause=
+// &before=], the newest N stored VM events (1..1000) that match, newest
+// first, and the stream position to follow them from.
+func (s *Server) latestEvents(c echo.Context) error {
+	n, err := intParam(c, "latest", controlplane.DefaultEventPage, 1, controlplane.MaxEventPage)
+	if err != nil {
+		return err
+	}
+	q := controlplane.LatestQuery{
+		VM:     strings.TrimSpace(c.QueryParam("vm_id")),
+		Node:   strings.TrimSpace(c.QueryParam("node_id")),
+		Action: strings.TrimSpace(c.QueryParam("action")),
+		Cause:  vm.Cause(strings.TrimSpace(c.QueryParam("cause"))),
+		Before: strings.TrimSpace(c.QueryParam("before")),
+		Limit:  n,
+	}
+	if len(q.Action) > 64 {
+		return badRequest("action: %d bytes, at most 64", len(q.Action))
+	}
+	page, err := s.svc.LatestEvents(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	out := latestEventsReply{Events: make([]streamVMEvent, len(page.Events)), ResumeSince: page.ResumeSince, NextBefore: page.NextBefore}
+	for i, e := range page.Events {
+		out.Events[i] = streamVMEvent{Kind: events.StreamVM, ID: strconv.FormatInt(e.ID, 10), EventID: e.ID, VMID: e.VMID, Time: e.Time,
+			Action: e.Action, OldState: e.OldState, NewState: e.NewState, Cause: e.Cause, Message: e.Message}
 	}
 	return c.JSON(http.StatusOK, out)
 }

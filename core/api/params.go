@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -69,6 +70,10 @@ func listQuery(c echo.Context) (controlplane.ListQuery, error) {
 		}
 	}
 	q.NodeID = c.QueryParam("node_id")
+	q.Search = strings.TrimSpace(c.QueryParam("q"))
+	if n := utf8.RuneCountInString(q.Search); n > maxSearch {
+		return q, badRequest("q: %d characters, at most %d (a part of a VM's name or the start of its id)", n, maxSearch)
+	}
 	if labels := c.QueryParams()["label"]; len(labels) > 0 {
 		if len(labels) > maxLabelFilters {
 			return q, badRequest("label: %d filters, at most %d allowed", len(labels), maxLabelFilters)
@@ -91,6 +96,9 @@ func listQuery(c echo.Context) (controlplane.ListQuery, error) {
 	q.Cursor = strings.TrimSpace(c.QueryParam("cursor"))
 	return q, nil
 }
+
+// maxSearch bounds the q of GET /api/vms: longer than any name or id.
+const maxSearch = 100
 
 // maxLabelFilters is how many label filters one list takes.
 const maxLabelFilters = 32

@@ -96,7 +96,17 @@ func sseFrame(ev events.StreamEvent) ([]byte, error) {
 // streamEvents: GET /api/events[?since=ID], server-sent events of VM and
 // node changes. Last-Event-ID, which browsers send when they reconnect,
 // wins over since.
+//
+// With latest=N it is not a stream but a JSON list: latestEvents.
 func (s *Server) streamEvents(c echo.Context) error {
+	if c.QueryParams().Has("latest") {
+		return s.latestEvents(c)
+	}
+	for _, k := range latestFilters {
+		if c.QueryParams().Has(k) {
+			return badRequest("%s: filters the list of the latest events (latest=N); the event stream has no filters", k)
+		}
+	}
 	since := strings.TrimSpace(c.Request().Header.Get("Last-Event-ID"))
 	if since == "" {
 		since = strings.TrimSpace(c.QueryParam("since"))

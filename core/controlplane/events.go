@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/quantixvm/quantix/core/events"
+	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 )
 
@@ -54,6 +55,105 @@ func (s *Service) VMEvents(ctx context.Context, ref, cursor string, limit int) (
 	if len(list) > limit {
 		page.Events = list[:limit]
 		page.NextCursor = strconv.FormatInt(list[limit-1].ID, 10)
+	}
+	return page, nil
+}
+
+// LatestQuery selects the newest VM events of every VM (LatestEvents).
+// Zero values do not filter.
+type LatestQuery struct {
+	// VM is a VM's id or name; its events only.
+	VM string
+	// Node is a node's id or name: the events of the VMs placed on it now.
+	Node   string
+	Action string
+	Cause  vm.Cause
+	// Before continues back from the oldest event of a page (its
+	// NextBefore); "" starts at the newest.
+	Before string
+	// Limit is 1..MaxEventPage; 0 means DefaultEventPage.
+	Limit int
+}
+
+// LatestPage is the newest events that match a LatestQuery, newest first.
+type LatestPage struct {
+	Events []*vm.Event
+	// ResumeSince is the position of the event stream (Subscribe) that
+	// carries on right after this history: the last VM event stored when
+	// the page was read, "0" when there was none. The page holds no event
+	// past it, so a page followed by the stream from there misses nothing
+	// and repeats nothing.
+	ResumeSince string
+	// NextBefore continues with older events (LatestQuery.Before); "" when
+	// none are left. (A page of MaxEventPage events always has one, which
+	// may lead to an empty page.)
+	NextBefore string
+}
+
+// LatestEvents returns the newest VM events that match q, newest first,
+// and where the event stream continues from. The store reads them from an
+// index backwards, so the cost follows the limit, not the history's size.
+func (s *Service) LatestEvents(ctx context.Context, q LatestQuery) (*LatestPage, error) {
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultEventPage
+	case q.Limit < 1 || q.Limit > MaxEventPage:
+		return nil, errorf(KindBadRequest, "limit: %d is outside 1..%d", q.Limit, MaxEventPage)
+	}
+	// One more than asked tells whether older events are left (at the
+	// largest page, a full page is taken to have more).
+	sq := store.EventQuery{Action: q.Action, Cause: q.Cause, Limit: min(q.Limit+1, MaxEventPage)}
+	switch q.Cause {
+	case "", vm.CauseAPI, vm.CauseHost, vm.CauseReconciler:
+	default:
+		return nil, errorf(KindBadRequest, "cause: %q is not one of %s, %s, %s", q.Cause, vm.CauseAPI, vm.CauseHost, vm.CauseReconciler)
+	}
+	if q.Before != "" {
+		n, err := strconv.ParseInt(q.Before, 10, 64)
+		if err != nil || n < 1 {
+			return nil, errorf(KindBadRequest, "before: %q is not an event id (the next_before of a page)", q.Before)
+		}
+		sq.Before = n
+	}
+	if q.VM != "" {
+		v, err := s.Get(ctx, q.VM)
+		if KindOf(err) == KindNotFound {
+			return nil, errorf(KindBadRequest, "vm_id: vm %q not found", q.VM)
+		}
+		if err != nil {
+			return nil, err
+		}
+		sq.VMID = v.ID
+	}
+	if q.Node != "" {
+		n, err := s.node(ctx, q.Node)
+		if KindOf(err) == KindNotFound {
+			return nil, errorf(KindBadRequest, "node_id: node %q not found", q.Node)
+		}
+		if err != nil {
+			return nil, err
+		}
+		sq.NodeID = n.ID
+	}
+	// The stream's position first: an event stored after it comes through
+	// the stream, not the page.
+	last, err := s.store.Events().LastID(ctx)
+	if err != nil {
+		return nil, storeError("reading the last event id", err)
+	}
+	if sq.Before == 0 || sq.Before > last+1 {
+		sq.Before = last + 1
+	}
+	list, err := s.store.Events().Latest(ctx, sq)
+	if err != nil {
+		return nil, storeError("listing the latest events", err)
+	}
+	page := &LatestPage{Events: list, ResumeSince: strconv.FormatInt(last, 10)}
+	if len(list) > q.Limit {
+		page.Events = list[:q.Limit]
+	}
+	if len(list) > q.Limit || len(list) == MaxEventPage {
+		page.NextBefore = strconv.FormatInt(page.Events[len(page.Events)-1].ID, 10)
 	}
 	return page, nil
 }

@@ -26,6 +26,9 @@ type ListQuery struct {
 	Origin vm.Origin
 	// Labels: every key=value must match.
 	Labels map[string]string
+	// Search: a part of the name, in any case, or the start of the id
+	// (store.ListOptions.Search).
+	Search string
 	// Limit is the page size, 1..MaxPageSize; 0 means DefaultPageSize.
 	Limit int
 	// Cursor continues after the page that returned it.
@@ -48,7 +51,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) (*Page, error) {
 	case limit < 1 || limit > MaxPageSize:
 		return nil, errorf(KindBadRequest, "limit: %d is outside 1..%d", q.Limit, MaxPageSize)
 	}
-	opts := store.ListOptions{State: q.State, NodeID: q.NodeID, Origin: q.Origin, Labels: q.Labels, Limit: limit, Cursor: q.Cursor}
+	opts := store.ListOptions{State: q.State, NodeID: q.NodeID, Origin: q.Origin, Labels: q.Labels, Search: q.Search, Limit: limit, Cursor: q.Cursor}
 	if q.State != "" {
 		vms, next, err := s.store.VMs().List(ctx, opts)
 		if err != nil {

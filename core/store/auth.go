@@ -345,14 +345,11 @@ func (r authRepo) CreateFirstUser(ctx context.Context, u *AuthUser, t *AuthToken
 }
 
 func (r authRepo) getUser(ctx context.Context, what, where string, arg any) (*AuthUser, error) {
-	var rows []userRow
-	if err := r.s.read(ctx).Where(where, arg).Limit(1).Find(&rows).Error; err != nil {
+	u, err := firstRow(r.s.read(ctx).Where(where, arg), (*userRow).toUser)
+	if err != nil {
 		return nil, fmt.Errorf("getting %s: %w", what, err)
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("getting %s: %w", what, ErrNotFound)
-	}
-	return rows[0].toUser(), nil
+	return u, nil
 }
 
 // GetUser returns the user with id.
@@ -367,13 +364,9 @@ func (r authRepo) GetUserByName(ctx context.Context, name string) (*AuthUser, er
 
 // ListUsers returns every user in name order.
 func (r authRepo) ListUsers(ctx context.Context) ([]*AuthUser, error) {
-	var rows []userRow
-	if err := r.s.read(ctx).Order("name").Find(&rows).Error; err != nil {
+	out, err := allRows(r.s.read(ctx).Order("name"), (*userRow).toUser)
+	if err != nil {
 		return nil, fmt.Errorf("listing users: %w", err)
-	}
-	out := make([]*AuthUser, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toUser()
 	}
 	return out, nil
 }
@@ -396,14 +389,7 @@ func otherAdmins(tx *gorm.DB, id string) (int64, error) {
 
 // lockedUser reads user id within tx, or ErrNotFound.
 func lockedUser(tx *gorm.DB, id string) (*userRow, error) {
-	var rows []userRow
-	if err := tx.Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	if len(rows) == 0 {
-		return nil, ErrNotFound
-	}
-	return &rows[0], nil
+	return firstRow(tx.Where("id = ?", id), func(u *userRow) *userRow { return u })
 }
 
 // SetUserRole changes the role of user id, refusing to leave no admin.
@@ -549,14 +535,11 @@ func (r authRepo) tokens(ctx context.Context) *gorm.DB {
 }
 
 func (r authRepo) getToken(ctx context.Context, what, where string, arg any) (*AuthToken, error) {
-	var rows []tokenRow
-	if err := r.tokens(ctx).Where(where, arg).Limit(1).Find(&rows).Error; err != nil {
+	t, err := firstRow(r.tokens(ctx).Where(where, arg), (*tokenRow).toToken)
+	if err != nil {
 		return nil, fmt.Errorf("getting %s: %w", what, err)
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("getting %s: %w", what, ErrNotFound)
-	}
-	return rows[0].toToken(), nil
+	return t, nil
 }
 
 // GetToken returns the token with id.
@@ -571,13 +554,9 @@ func (r authRepo) GetTokenByPrefix(ctx context.Context, prefix string) (*AuthTok
 
 // ListTokens returns every token, oldest first.
 func (r authRepo) ListTokens(ctx context.Context) ([]*AuthToken, error) {
-	var rows []tokenRow
-	if err := r.tokens(ctx).Order("api_tokens.created_at, api_tokens.id").Find(&rows).Error; err != nil {
+	out, err := allRows(r.tokens(ctx).Order("api_tokens.created_at, api_tokens.id"), (*tokenRow).toToken)
+	if err != nil {
 		return nil, fmt.Errorf("listing tokens: %w", err)
-	}
-	out := make([]*AuthToken, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toToken()
 	}
 	return out, nil
 }
@@ -660,14 +639,11 @@ func (r authRepo) CreateSession(ctx context.Context, s *AuthSession) error {
 }
 
 func (r authRepo) getSession(ctx context.Context, what, where string, arg any) (*AuthSession, error) {
-	var rows []sessionRow
-	if err := r.s.read(ctx).Where(where, arg).Limit(1).Find(&rows).Error; err != nil {
+	s, err := firstRow(r.s.read(ctx).Where(where, arg), (*sessionRow).toSession)
+	if err != nil {
 		return nil, fmt.Errorf("getting %s: %w", what, err)
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("getting %s: %w", what, ErrNotFound)
-	}
-	return rows[0].toSession(), nil
+	return s, nil
 }
 
 // GetSession returns the session with id.

@@ -209,6 +209,16 @@ func BenchmarkStore(b *testing.B) {
 				benchList(b, s, ListOptions{Limit: 100, State: vm.StateRunning,
 					Labels: map[string]string{"env": "prod", "tier": "web"}}, 100)
 			})
+			b.Run("List/search-common", func(b *testing.B) {
+				needSeed(b)
+				// A name part most VMs have: the page fills at once.
+				benchList(b, s, ListOptions{Limit: 100, Search: "VM-0"}, 100)
+			})
+			b.Run("List/search-one", func(b *testing.B) {
+				needSeed(b)
+				// A name only one VM has: every VM is read to the end.
+				benchList(b, s, ListOptions{Limit: 100, Search: "m-09999"}, 1)
+			})
 			b.Run("RawBaseline", func(b *testing.B) {
 				needSeed(b)
 				var lat latencies

@@ -162,25 +162,18 @@ func (r joinTokenRepo) Create(ctx context.Context, t *JoinToken) error {
 
 // Get returns the token with id, or ErrNotFound.
 func (r joinTokenRepo) Get(ctx context.Context, id string) (*JoinToken, error) {
-	var rows []joinTokenRow
-	if err := r.s.read(ctx).Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
+	t, err := firstRow(r.s.read(ctx).Where("id = ?", id), (*joinTokenRow).toJoinToken)
+	if err != nil {
 		return nil, fmt.Errorf("getting join token %s: %w", id, err)
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("getting join token %s: %w", id, ErrNotFound)
-	}
-	return rows[0].toJoinToken(), nil
+	return t, nil
 }
 
 // List returns every token, oldest first.
 func (r joinTokenRepo) List(ctx context.Context) ([]*JoinToken, error) {
-	var rows []joinTokenRow
-	if err := r.s.read(ctx).Order("created_at, id").Find(&rows).Error; err != nil {
+	out, err := allRows(r.s.read(ctx).Order("created_at, id"), (*joinTokenRow).toJoinToken)
+	if err != nil {
 		return nil, fmt.Errorf("listing join tokens: %w", err)
-	}
-	out := make([]*JoinToken, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toJoinToken()
 	}
 	return out, nil
 }
@@ -193,15 +186,9 @@ func (r joinTokenRepo) Revoke(ctx context.Context, id string, at time.Time) (*Jo
 		if res.Error != nil {
 			return res.Error
 		}
-		var rows []joinTokenRow
-		if err := tx.Where("id = ?", id).Limit(1).Find(&rows).Error; err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return ErrNotFound
-		}
-		out = rows[0].toJoinToken()
-		return nil
+		var err error
+		out, err = firstRow(tx.Where("id = ?", id), (*joinTokenRow).toJoinToken)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("revoking join token %s: %w", id, dbError(err))
@@ -256,25 +243,18 @@ func (r nodeCertRepo) Record(ctx context.Context, c *NodeCert) error {
 
 // Get returns the certificate with serial, or ErrNotFound.
 func (r nodeCertRepo) Get(ctx context.Context, serial string) (*NodeCert, error) {
-	var rows []nodeCertRow
-	if err := r.s.read(ctx).Where("serial = ?", serial).Limit(1).Find(&rows).Error; err != nil {
+	c, err := firstRow(r.s.read(ctx).Where("serial = ?", serial), (*nodeCertRow).toNodeCert)
+	if err != nil {
 		return nil, fmt.Errorf("getting node certificate %s: %w", serial, err)
 	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("getting node certificate %s: %w", serial, ErrNotFound)
-	}
-	return rows[0].toNodeCert(), nil
+	return c, nil
 }
 
 // ListByNode returns the certificates of node name, newest first.
 func (r nodeCertRepo) ListByNode(ctx context.Context, nodeName string) ([]*NodeCert, error) {
-	var rows []nodeCertRow
-	if err := r.s.read(ctx).Where("node_name = ?", nodeName).Order("issued_at DESC, serial DESC").Find(&rows).Error; err != nil {
+	out, err := allRows(r.s.read(ctx).Where("node_name = ?", nodeName).Order("issued_at DESC, serial DESC"), (*nodeCertRow).toNodeCert)
+	if err != nil {
 		return nil, fmt.Errorf("listing the certificates of node %q: %w", nodeName, err)
-	}
-	out := make([]*NodeCert, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toNodeCert()
 	}
 	return out, nil
 }

@@ -55,14 +55,9 @@ func (r eventRepo) List(ctx context.Context, vmID string, afterID int64, limit i
 	case limit < 0 || limit > maxPageSize:
 		return nil, fmt.Errorf("listing events of vm %s: %w: limit %d is outside 1..%d", vmID, ErrInvalid, limit, maxPageSize)
 	}
-	var rows []eventRow
-	err := r.s.read(ctx).Where("vm_id = ? AND id > ?", vmID, afterID).Order("id").Limit(limit).Find(&rows).Error
+	out, err := allRows(r.s.read(ctx).Where("vm_id = ? AND id > ?", vmID, afterID).Order("id").Limit(limit), (*eventRow).toEvent)
 	if err != nil {
 		return nil, fmt.Errorf("listing events of vm %s: %w", vmID, err)
-	}
-	out := make([]*vm.Event, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toEvent()
 	}
 	return out, nil
 }
@@ -76,15 +71,52 @@ func (r eventRepo) Since(ctx context.Context, afterID int64, limit int) ([]*vm.E
 	case limit < 0 || limit > maxPageSize:
 		return nil, fmt.Errorf("listing events: %w: limit %d is outside 1..%d", ErrInvalid, limit, maxPageSize)
 	}
-	var rows []eventRow
-	if err := r.s.read(ctx).Where("id > ?", afterID).Order("id").Limit(limit).Find(&rows).Error; err != nil {
+	out, err := allRows(r.s.read(ctx).Where("id > ?", afterID).Order("id").Limit(limit), (*eventRow).toEvent)
+	if err != nil {
 		return nil, fmt.Errorf("listing events after %d: %w", afterID, err)
 	}
-	out := make([]*vm.Event, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toEvent()
+	return out, nil
+}
+
+// Latest returns the newest events that match q, newest first.
+func (r eventRepo) Latest(ctx context.Context, q EventQuery) ([]*vm.Event, error) {
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = defaultPageSize
+	case limit < 0 || limit > maxPageSize:
+		return nil, fmt.Errorf("listing the latest events: %w: limit %d is outside 1..%d", ErrInvalid, limit, maxPageSize)
+	}
+	if q.Before < 0 {
+		return nil, fmt.Errorf("listing the latest events: %w: before %d is negative", ErrInvalid, q.Before)
+	}
+	out, err := allRows(latestQuery(r.s.read(ctx), q, limit), (*eventRow).toEvent)
+	if err != nil {
+		return nil, fmt.Errorf("listing the latest events: %w", err)
 	}
 	return out, nil
+}
+
+// latestQuery is the query of Latest: the filters, and the order an index
+// gives backwards.
+func latestQuery(db *gorm.DB, q EventQuery, limit int) *gorm.DB {
+	db = db.Model(&eventRow{})
+	if q.VMID != "" {
+		db = db.Where("vm_id = ?", q.VMID)
+	}
+	if q.NodeID != "" {
+		db = db.Where("vm_id IN (SELECT id FROM vms WHERE node_id = ?)", q.NodeID)
+	}
+	if q.Action != "" {
+		db = db.Where("action = ?", q.Action)
+	}
+	if q.Cause != "" {
+		db = db.Where("cause = ?", string(q.Cause))
+	}
+	if q.Before > 0 {
+		db = db.Where("id < ?", q.Before)
+	}
+	return db.Order("id DESC").Limit(limit)
 }
 
 // LastID returns the highest event id, 0 when there is none.

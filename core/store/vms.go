@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -123,6 +124,12 @@ func (r vmRepo) List(ctx context.Context, opts ListOptions) ([]*vm.VM, string, e
 	}
 	if opts.Origin != "" {
 		q = q.Where("vms.origin = ?", string(opts.Origin))
+	}
+	if opts.Search != "" {
+		// LOWER on both sides: SQLite's LIKE ignores the case of ASCII
+		// letters only, PostgreSQL's not at all.
+		lit := likeEscaper.Replace(strings.ToLower(opts.Search))
+		q = q.Where(`(LOWER(vms.name) LIKE ? ESCAPE '\' OR LOWER(vms.id) LIKE ? ESCAPE '\')`, "%"+lit+"%", lit+"%")
 	}
 	// One join per label: (vm_id, key) is vm_labels' primary key, so each
 	// join matches at most one row and the VMs stay distinct. Joins (rather

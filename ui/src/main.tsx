@@ -5,7 +5,7 @@ import { RouterProvider } from 'react-router';
 import '@patternfly/react-core/dist/styles/base.css';
 import './app/app.css';
 import { makeQueryClient } from './app/queryClient';
-import { makeRouter } from './app/routes';
+import { makeRouter, preloadRoute } from './app/routes';
 import { startUILogging } from './logging/start';
 
 // Before anything renders, so that an error of the first render is logged.
@@ -13,6 +13,7 @@ startUILogging();
 
 const queryClient = makeQueryClient();
 const router = makeRouter();
+preloadRoute(window.location.pathname, queryClient);
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');

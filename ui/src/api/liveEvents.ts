@@ -1,17 +1,21 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, withQuery } from './client';
 import { useEventStream, type StreamStatus } from './sse';
 import { applyStreamEvent } from './inventory';
-import type { GapEvent, NodeStreamEvent, VMStreamEvent } from './types';
+import type { GapEvent, LatestEvents, NodeStreamEvent, VMStreamEvent } from './types';
 
 export type InventoryEvent = VMStreamEvent | NodeStreamEvent;
 
 export interface LiveEventsOptions {
   /**
-   * Where the stream starts: '0' replays the stored history first (the
-   * Events page, the dashboard's recent events), undefined is from now on.
+   * Where the stream starts: right after this position (the resume_since
+   * of GET /api/events?latest=N, see useRecentEvents); undefined is from
+   * now on.
    */
   since?: string;
+  /** Set false to not connect yet (e.g. until since is known). */
+  enabled?: boolean;
   /** Called with the events of the stream, a batch at a time (at most every flushMs). */
   onEvents?: (events: InventoryEvent[]) => void;
   /** Called for a gap the stream reported (events were dropped). */
@@ -31,8 +35,10 @@ const refetchEvery = 1000;
  */
 export function useLiveEvents(opts: LiveEventsOptions = {}): StreamStatus {
   const qc = useQueryClient();
-  const [resume, setResume] = useState<string | undefined>(undefined);
-  const since = resume ?? opts.since;
+  // A gap names where to resume; it belongs to the stream that started at
+  // opts.since, not to one started elsewhere later.
+  const [resume, setResume] = useState<{ from?: string; at: string } | undefined>(undefined);
+  const since = resume !== undefined && resume.from === opts.since ? resume.at : opts.since;
   const pending = useRef<InventoryEvent[]>([]);
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const stale = useRef(new Map<string, readonly unknown[]>());
@@ -77,7 +83,7 @@ export function useLiveEvents(opts: LiveEventsOptions = {}): StreamStatus {
     if (msg.type === 'gap' || d.kind === 'gap') {
       const gap = d as GapEvent;
       optsRef.current.onGap?.(gap);
-      if (gap.resume_since) setResume(gap.resume_since);
+      if (gap.resume_since) setResume({ from: optsRef.current.since, at: gap.resume_since });
       return;
     }
     if (msg.type !== 'vm' && msg.type !== 'node') return;
@@ -92,5 +98,107 @@ export function useLiveEvents(opts: LiveEventsOptions = {}): StreamStatus {
       pending.current = [];
       optsRef.current.onEvents?.(batch);
     }, flushMs);
-  }, { events: ['vm', 'node', 'gap'], resumeParam: 'since' });
+  }, { events: ['vm', 'node', 'gap'], resumeParam: 'since', enabled: opts.enabled ?? true });
+}
+
+/**
+ * Adds events to a list kept newest first by time, bounded to max entries,
+ * without duplicates (a resumed stream may repeat a position). Events of
+ * one time keep the order they came in, the later first: a stream sends
+ * VM events replayed from the database before the node events it holds in
+ * memory, so the order of arrival alone is not the order of time.
+ */
+export function pushEvents(list: readonly InventoryEvent[], incoming: readonly InventoryEvent[], max: number): InventoryEvent[] {
+  if (incoming.length === 0) return list as InventoryEvent[];
+  const seen = new Set(list.map((e) => `${e.kind}:${e.id}`));
+  const fresh: InventoryEvent[] = [];
+  for (let i = incoming.length - 1; i >= 0; i--) {
+    const e = incoming[i];
+    const key = `${e.kind}:${e.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    fresh.push(e);
+  }
+  const all = [...fresh, ...list];
+  const t = (e: InventoryEvent) => Date.parse(e.time) || 0;
+  // Array.prototype.sort is stable: equal times keep the order above.
+  all.sort((a, b) => t(b) - t(a));
+  return all.slice(0, max);
+}
+
+/** The server-side filters of GET /api/events?latest=N. */
+export interface LatestFilters {
+  /** A VM's id or name. */
+  vm_id?: string;
+  /** A node's id or name: the events of the VMs on it. */
+  node_id?: string;
+  action?: string;
+  cause?: string;
+}
+
+export interface RecentEventsOptions {
+  /** How many stored events to start from (1..1000). */
+  latest: number;
+  /** Filters of that first list (the stream is filtered by accept). */
+  filters?: LatestFilters;
+  /** How many events the list keeps, the newest. */
+  keep: number;
+  /** Which events to keep (default all). */
+  accept?: (e: InventoryEvent) => boolean;
+  onGap?: (gap: GapEvent) => void;
+}
+
+export interface RecentEvents {
+  /** Newest first: the stored history, then what the stream brought. */
+  events: InventoryEvent[];
+  status: StreamStatus;
+  /** The history could not be read (the stream then runs from now on). */
+  error: Error | null;
+  /** The history is being read. */
+  pending: boolean;
+}
+
+const noEvents: InventoryEvent[] = [];
+
+/**
+ * The newest stored VM events (GET /api/events?latest=N, filtered by the
+ * server), then the live stream from the position that list ends at
+ * (resume_since): what happened recently, and what happens from then on,
+ * without replaying the whole history. New filters read a new list and
+ * start the stream again from its position. The list is read on each
+ * mount, never again in the background: a new list would start a new
+ * stream.
+ */
+export function useRecentEvents(opts: RecentEventsOptions): RecentEvents {
+  const { vm_id, node_id, action, cause } = opts.filters ?? {};
+  const query = { latest: opts.latest, vm_id, node_id, action, cause };
+  const history = useQuery({
+    queryKey: ['events', 'latest', query],
+    queryFn: ({ signal }) => api.get<LatestEvents>(withQuery('/api/events', query), { signal }),
+    staleTime: Infinity,
+    gcTime: 0,
+    retry: false,
+    refetchOnWindowFocus: false,
+    refetchOnReconnect: false,
+  });
+  const base = history.data?.resume_since;
+  const accept = opts.accept;
+  const [live, setLive] = useState<{ base?: string; events: InventoryEvent[] }>({ events: [] });
+  const status = useLiveEvents({
+    since: base,
+    enabled: !history.isPending,
+    onEvents: (batch) => {
+      const kept = accept ? batch.filter(accept) : batch;
+      setLive((l) => ({ base, events: pushEvents(l.base === base ? l.events : [], kept, opts.keep) }));
+    },
+    onGap: opts.onGap,
+  });
+  const liveEvents = live.base === base ? live.events : noEvents;
+  const stored = history.data?.events;
+  const events = useMemo(() => {
+    const past = (stored ?? noEvents).filter((e) => accept?.(e) ?? true);
+    // pushEvents takes its new events oldest first.
+    return pushEvents(pushEvents([], [...past].reverse(), opts.keep), liveEvents, opts.keep);
+  }, [stored, liveEvents, accept, opts.keep]);
+  return { events, status, error: history.error, pending: history.isPending };
 }

@@ -167,6 +167,15 @@ export interface VMStreamEvent {
   message: string;
 }
 
+/** GET /api/events?latest=N: the newest stored VM events, newest first. */
+export interface LatestEvents {
+  events: VMStreamEvent[];
+  /** GET /api/events?since=<it> carries on right after these. */
+  resume_since: string;
+  /** before=<it> pages back; '' when no older event is left. */
+  next_before: string;
+}
+
 /** `event: node` of GET /api/events. */
 export interface NodeStreamEvent {
   kind: 'node';

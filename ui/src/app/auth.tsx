@@ -37,6 +37,14 @@ export function loginPath(to: string): string {
   return `/login?next=${encodeURIComponent(to)}`;
 }
 
+/** The session check (GET /api/auth/whoami) as the shell asks for it; preloadRoute starts it early. */
+export const whoamiQuery = {
+  queryKey: whoamiKey,
+  queryFn: ({ signal }: { signal?: AbortSignal }) => api.get<WhoAmI>('/api/auth/whoami', { signal, noAuthRedirect: true }),
+  staleTime: 5 * 60_000,
+  retry: false,
+} as const;
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const qc = useQueryClient();
   const navigate = useNavigate();
@@ -44,13 +52,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const onLoginPage = location.pathname === '/login';
   const [loggedOut, setLoggedOut] = useState(false);
 
-  const whoami = useQuery({
-    queryKey: whoamiKey,
-    queryFn: ({ signal }) => api.get<WhoAmI>('/api/auth/whoami', { signal, noAuthRedirect: true }),
-    enabled: !loggedOut,
-    staleTime: 5 * 60_000,
-    retry: false,
-  });
+  const whoami = useQuery({ ...whoamiQuery, enabled: !loggedOut });
 
   // Any 401 (session expired, revoked, user deleted): back to the login
   // page, which returns to where the user was.

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo } from 'react';
 import { Link } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import {
@@ -13,26 +13,29 @@ import {
   Gallery,
   Grid,
   GridItem,
-  Label,
   PageSection,
   Skeleton,
   Title,
 } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import SyncAltIcon from '@patternfly/react-icons/dist/esm/icons/sync-alt-icon';
 import { nodesKey, useNodes, indexCounts, indexNames, useVMIndex, vmCountsKey } from '../../api/inventory';
-import { useLiveEvents, type InventoryEvent } from '../../api/liveEvents';
+import { useRecentEvents, type InventoryEvent } from '../../api/liveEvents';
 import { StateLabel } from '../../components/StateLabel';
-import { BackendHealth } from '../../components/NodeHealth';
-import { EventSubject, Time, ago, stateChange } from '../../components/EventRow';
+import { DataTable } from '../../components/DataTable';
+import { eventColumns, eventKey } from '../../components/eventColumns';
+import { nodeColumns, nodeKey } from '../../components/nodeColumns';
 import { LiveStatus } from '../../components/LiveStatus';
 import { LoggedButton } from '../../logging';
-import { pushEvents } from '../Events/eventFilters';
 import { orderStates } from './states';
 import './dashboard.css';
 
+const nodeTableColumns = [nodeColumns.name, nodeColumns.state, nodeColumns.backend, nodeColumns.vms, nodeColumns.heartbeat];
+
 /** How many events the dashboard shows. */
 const recentCount = 10;
+
+// Heartbeats would push everything else out: the dashboard shows changes.
+const notHeartbeat = (e: InventoryEvent) => e.action !== 'heartbeat';
 
 export default function DashboardPage() {
   const qc = useQueryClient();
@@ -40,13 +43,11 @@ export default function DashboardPage() {
   const counts = useMemo(() => (index.data ? indexCounts(index.data) : undefined), [index.data]);
   const names = useMemo(() => (index.data ? indexNames(index.data) : undefined), [index.data]);
   const nodes = useNodes();
-  const [recent, setRecent] = useState<InventoryEvent[]>([]);
-  // Heartbeats would push everything else out: the dashboard shows changes.
-  const status = useLiveEvents({
-    since: '0',
-    onEvents: (batch) =>
-      setRecent((r) => pushEvents(r, batch.filter((e) => e.action !== 'heartbeat'), recentCount)),
-  });
+  const eventTableColumns = useMemo(() => {
+    const c = eventColumns(names);
+    return [c.time, c.subject, c.action, c.state];
+  }, [names]);
+  const { events: recent, status } = useRecentEvents({ latest: recentCount, keep: recentCount, accept: notHeartbeat });
 
   const refreshing = index.isFetching || nodes.isFetching;
   const refresh = () => {
@@ -121,34 +122,7 @@ export default function DashboardPage() {
                   </EmptyState>
                 )}
                 {nodes.data && nodes.data.length > 0 && (
-                  <Table aria-label="Nodes" variant="compact">
-                    <Thead>
-                      <Tr>
-                        <Th>Name</Th>
-                        <Th>State</Th>
-                        <Th>Backend</Th>
-                        <Th>VMs</Th>
-                        <Th>Heartbeat</Th>
-                      </Tr>
-                    </Thead>
-                    <Tbody>
-                      {nodes.data.map((n) => (
-                        <Tr key={n.id}>
-                          <Td dataLabel="Name">
-                            <Link to={`/nodes/${encodeURIComponent(n.id)}`}>{n.name}</Link>
-                          </Td>
-                          <Td dataLabel="State">
-                            <StateLabel state={n.state} isCompact />
-                          </Td>
-                          <Td dataLabel="Backend">
-                            <BackendHealth node={n} isCompact />
-                          </Td>
-                          <Td dataLabel="VMs">{n.vm_count}</Td>
-                          <Td dataLabel="Heartbeat">{ago(n.last_heartbeat)}</Td>
-                        </Tr>
-                      ))}
-                    </Tbody>
-                  </Table>
+                  <DataTable label="Nodes" variant="compact" columns={nodeTableColumns} rows={nodes.data} rowKey={nodeKey} />
                 )}
               </CardBody>
             </Card>
@@ -165,32 +139,7 @@ export default function DashboardPage() {
                 {recent.length === 0 ? (
                   <p>No events yet.</p>
                 ) : (
-                  <Table aria-label="Recent events" variant="compact">
-                    <Thead>
-                      <Tr>
-                        <Th>Time</Th>
-                        <Th>Subject</Th>
-                        <Th>Action</Th>
-                        <Th>State</Th>
-                      </Tr>
-                    </Thead>
-                    <Tbody>
-                      {recent.map((ev) => (
-                        <Tr key={`${ev.kind}:${ev.id}`}>
-                          <Td dataLabel="Time">
-                            <Time iso={ev.time} />
-                          </Td>
-                          <Td dataLabel="Subject">
-                            <EventSubject ev={ev} vmNames={names} />
-                          </Td>
-                          <Td dataLabel="Action">
-                            <Label isCompact>{ev.action}</Label>
-                          </Td>
-                          <Td dataLabel="State">{stateChange(ev)}</Td>
-                        </Tr>
-                      ))}
-                    </Tbody>
-                  </Table>
+                  <DataTable label="Recent events" variant="compact" columns={eventTableColumns} rows={recent} rowKey={eventKey} />
                 )}
               </CardBody>
             </Card>

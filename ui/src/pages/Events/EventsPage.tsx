@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { useSearchParams } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import {
   Alert,
@@ -7,7 +7,6 @@ import {
   Button,
   FormSelect,
   FormSelectOption,
-  Label,
   PageSection,
   Switch,
   TextInput,
@@ -17,12 +16,12 @@ import {
   ToolbarGroup,
   ToolbarItem,
 } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { api } from '../../api/client';
 import { indexNames, useNodes, useNodeVMs, useVMIndex } from '../../api/inventory';
-import { useLiveEvents, type InventoryEvent } from '../../api/liveEvents';
+import { useRecentEvents } from '../../api/liveEvents';
 import type { GapEvent, VM } from '../../api/types';
-import { EventSubject, Time, stateChange } from '../../components/EventRow';
+import { DataTable } from '../../components/DataTable';
+import { eventColumns, eventKey } from '../../components/eventColumns';
 import { LiveStatus } from '../../components/LiveStatus';
 import { useActionLogger } from '../../logging';
 import {
@@ -33,23 +32,25 @@ import {
   eventFiltersFromQuery,
   eventFiltersToQuery,
   eventMatches,
-  pushEvents,
   type EventFilters,
 } from './eventFilters';
 
-/** How many events the page keeps (the newest). */
+/** How many stored events the page starts from, and how many it keeps. */
+const latest = 200;
 const keep = 2000;
 
 export default function EventsPage() {
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => eventFiltersFromQuery(params), [params]);
-  const [events, setEvents] = useState<InventoryEvent[]>([]);
   const [gap, setGap] = useState<GapEvent | undefined>(undefined);
   const [vmText, setVmText] = useState(filters.vm);
   const log = useActionLogger('vm');
-  const status = useLiveEvents({
-    since: '0',
-    onEvents: (batch) => setEvents((list) => pushEvents(list, batch, keep)),
+  // The server filters the stored history; the page filters what the
+  // stream brings (eventMatches).
+  const { events, status, error } = useRecentEvents({
+    latest,
+    keep,
+    filters: { vm_id: filters.vm, node_id: filters.node, action: filters.action, cause: filters.cause },
     onGap: setGap,
   });
   const nodes = useNodes();
@@ -78,6 +79,10 @@ export default function EventsPage() {
   );
   const actions = filters.kind === 'node' ? NODE_ACTIONS : filters.kind === 'vm' ? VM_ACTIONS : [...VM_ACTIONS, ...NODE_ACTIONS];
   const anyFilter = eventFiltersToQuery(filters) !== '';
+  const columns = useMemo(() => {
+    const c = eventColumns(vmNames);
+    return [c.time, c.subject, c.action, c.state, c.cause, c.message];
+  }, [vmNames]);
 
   return (
     <>
@@ -175,56 +180,18 @@ export default function EventsPage() {
             {gap.message} The page reconnected to fetch them; node events in between may be missing.
           </Alert>
         )}
+        {error && <Alert variant="warning" isInline title={`Past events cannot be read: ${error.message}. Showing new events only.`} />}
         {filters.vm && vm.isError && (
           <Alert variant="warning" isInline title={`No VM is named ${filters.vm}: showing events of the VM with that id`} />
         )}
-        <Table aria-label="Events" variant="compact">
-          <Thead>
-            <Tr>
-              <Th>Time</Th>
-              <Th>Subject</Th>
-              <Th>Action</Th>
-              <Th>State</Th>
-              <Th>Cause</Th>
-              <Th>Message</Th>
-            </Tr>
-          </Thead>
-          <Tbody>
-            {shown.map((ev) => (
-              <Tr key={`${ev.kind}:${ev.id}`}>
-                <Td dataLabel="Time">
-                  <Time iso={ev.time} />
-                </Td>
-                <Td dataLabel="Subject">
-                  <EventSubject ev={ev} vmNames={vmNames} />
-                </Td>
-                <Td dataLabel="Action">
-                  <Label isCompact color={ev.kind === 'node' ? 'green' : 'blue'}>
-                    {ev.action}
-                  </Label>
-                </Td>
-                <Td dataLabel="State">{stateChange(ev)}</Td>
-                <Td dataLabel="Cause">{ev.kind === 'vm' ? ev.cause : ev.backend_healthy ? 'backend healthy' : 'backend unhealthy'}</Td>
-                <Td dataLabel="Message">
-                  {ev.message}
-                  {ev.kind === 'vm' && (
-                    <>
-                      {' '}
-                      <Link to={`/logs?vm_id=${encodeURIComponent(ev.vm_id)}`} aria-label={`Logs of VM ${ev.vm_id}`}>
-                        logs
-                      </Link>
-                    </>
-                  )}
-                </Td>
-              </Tr>
-            ))}
-            {shown.length === 0 && (
-              <Tr>
-                <Td colSpan={6}>{events.length === 0 ? 'No events yet.' : 'No event matches the filters.'}</Td>
-              </Tr>
-            )}
-          </Tbody>
-        </Table>
+        <DataTable
+          label="Events"
+          variant="compact"
+          columns={columns}
+          rows={shown}
+          rowKey={eventKey}
+          empty={events.length === 0 ? 'No events yet.' : 'No event matches the filters.'}
+        />
       </PageSection>
     </>
   );

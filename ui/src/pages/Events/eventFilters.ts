@@ -76,27 +76,4 @@ export function eventMatches(ev: StreamEvent, f: EventFilters, vmsOnNode?: Reado
   return true;
 }
 
-/**
- * Adds events to a list kept newest first by time, bounded to max entries,
- * without duplicates (a resumed stream may repeat a position). Events of
- * one time keep the order they came in, the later first: a stream sends
- * VM events replayed from the database before the node events it holds in
- * memory, so the order of arrival alone is not the order of time.
- */
-export function pushEvents(list: readonly StreamEvent[], incoming: readonly StreamEvent[], max: number): StreamEvent[] {
-  if (incoming.length === 0) return list as StreamEvent[];
-  const seen = new Set(list.map((e) => `${e.kind}:${e.id}`));
-  const fresh: StreamEvent[] = [];
-  for (let i = incoming.length - 1; i >= 0; i--) {
-    const e = incoming[i];
-    const key = `${e.kind}:${e.id}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    fresh.push(e);
-  }
-  const all = [...fresh, ...list];
-  const t = (e: StreamEvent) => Date.parse(e.time) || 0;
-  // Array.prototype.sort is stable: equal times keep the order above.
-  all.sort((a, b) => t(b) - t(a));
-  return all.slice(0, max);
-}
+export { pushEvents } from '../../api/liveEvents';

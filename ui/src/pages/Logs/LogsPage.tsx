@@ -85,6 +85,24 @@ const draftOf = (f: LogFilters): Draft => ({
   until: f.until,
 });
 
+/** A bound of the custom time range: a duration back from now or a time. */
+function TimeBound(props: { label: string; id: string; placeholder: string; value: string; onChange: (v: string) => void; onBlur: () => void }) {
+  return (
+    <GridItem md={2}>
+      <FormGroup label={props.label} fieldId={props.id}>
+        <TextInput
+          id={props.id}
+          value={props.value}
+          placeholder={props.placeholder}
+          validated={timeBoundError(props.value) ? 'error' : 'default'}
+          onChange={(_e, v) => props.onChange(v)}
+          onBlur={props.onBlur}
+        />
+      </FormGroup>
+    </GridItem>
+  );
+}
+
 export default function LogsPage() {
   const [params, setParams] = useSearchParams();
   const filters = useMemo(() => filtersFromQuery(params), [params]);
@@ -378,30 +396,8 @@ export default function LogsPage() {
             </GridItem>
             {timeValue === 'custom' && (
               <>
-                <GridItem md={2}>
-                  <FormGroup label="From" fieldId="logs-since">
-                    <TextInput
-                      id="logs-since"
-                      value={draft.since}
-                      placeholder="2h or 2026-01-18T10:00:00Z"
-                      validated={timeBoundError(draft.since) ? 'error' : 'default'}
-                      onChange={(_e, v) => setDraft({ ...draft, since: v })}
-                      onBlur={applyDraft}
-                    />
-                  </FormGroup>
-                </GridItem>
-                <GridItem md={2}>
-                  <FormGroup label="To" fieldId="logs-until">
-                    <TextInput
-                      id="logs-until"
-                      value={draft.until}
-                      placeholder="now"
-                      validated={timeBoundError(draft.until) ? 'error' : 'default'}
-                      onChange={(_e, v) => setDraft({ ...draft, until: v })}
-                      onBlur={applyDraft}
-                    />
-                  </FormGroup>
-                </GridItem>
+                <TimeBound label="From" id="logs-since" placeholder="2h or 2026-01-18T10:00:00Z" value={draft.since} onChange={(v) => setDraft({ ...draft, since: v })} onBlur={applyDraft} />
+                <TimeBound label="To" id="logs-until" placeholder="now" value={draft.until} onChange={(v) => setDraft({ ...draft, until: v })} onBlur={applyDraft} />
               </>
             )}
           </Grid>

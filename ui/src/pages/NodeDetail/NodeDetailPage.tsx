@@ -17,7 +17,6 @@ import {
   Skeleton,
   Title,
 } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { isApiError } from '../../api/client';
 import { useNode, useNodeVMs } from '../../api/inventory';
 import { useLiveEvents } from '../../api/liveEvents';
@@ -25,6 +24,8 @@ import { StateLabel } from '../../components/StateLabel';
 import { BackendHealth } from '../../components/NodeHealth';
 import { LiveStatus } from '../../components/LiveStatus';
 import { Time, ago } from '../../components/EventRow';
+import { DataTable, type Column } from '../../components/DataTable';
+import type { VM } from '../../api/types';
 import { formatMiB } from '../Nodes/format';
 
 function Item({ term, children }: { term: string; children: React.ReactNode }) {
@@ -35,6 +36,14 @@ function Item({ term, children }: { term: string; children: React.ReactNode }) {
     </DescriptionListGroup>
   );
 }
+
+const vmColumns: Column<VM>[] = [
+  { title: 'Name', cell: (v) => <Link to={`/vms/${encodeURIComponent(v.id)}`}>{v.name}</Link> },
+  { title: 'State', cell: (v) => <StateLabel state={v.state} isCompact /> },
+  { title: 'vCPUs', cell: (v) => v.spec.vcpus },
+  { title: 'Memory', cell: (v) => formatMiB(v.spec.memory_mib) },
+  { title: 'Origin', cell: (v) => `${v.origin}${v.is_managed ? '' : ' (not managed)'}` },
+];
 
 export default function NodeDetailPage() {
   const { id = '' } = useParams();
@@ -136,35 +145,7 @@ export default function NodeDetailPage() {
                   {vms.isPending && <Skeleton screenreaderText="Loading the VMs" />}
                   {vms.data && vms.data.length === 0 && <p>No VMs on this node.</p>}
                   {vms.data && vms.data.length > 0 && (
-                    <Table aria-label="VMs on this node" variant="compact">
-                      <Thead>
-                        <Tr>
-                          <Th>Name</Th>
-                          <Th>State</Th>
-                          <Th>vCPUs</Th>
-                          <Th>Memory</Th>
-                          <Th>Origin</Th>
-                        </Tr>
-                      </Thead>
-                      <Tbody>
-                        {vms.data.map((v) => (
-                          <Tr key={v.id}>
-                            <Td dataLabel="Name">
-                              <Link to={`/vms/${encodeURIComponent(v.id)}`}>{v.name}</Link>
-                            </Td>
-                            <Td dataLabel="State">
-                              <StateLabel state={v.state} isCompact />
-                            </Td>
-                            <Td dataLabel="vCPUs">{v.spec.vcpus}</Td>
-                            <Td dataLabel="Memory">{formatMiB(v.spec.memory_mib)}</Td>
-                            <Td dataLabel="Origin">
-                              {v.origin}
-                              {v.is_managed ? '' : ' (not managed)'}
-                            </Td>
-                          </Tr>
-                        ))}
-                      </Tbody>
-                    </Table>
+                    <DataTable label="VMs on this node" variant="compact" columns={vmColumns} rows={vms.data} rowKey={(v) => v.id} />
                   )}
                 </CardBody>
               </Card>

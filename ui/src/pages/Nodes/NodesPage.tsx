@@ -1,5 +1,4 @@
 import { useMemo, useState } from 'react';
-import { Link } from 'react-router';
 import {
   Alert,
   EmptyState,
@@ -12,14 +11,11 @@ import {
   ToolbarContent,
   ToolbarItem,
 } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useNodes } from '../../api/inventory';
 import { useLiveEvents } from '../../api/liveEvents';
-import { StateLabel } from '../../components/StateLabel';
-import { BackendHealth } from '../../components/NodeHealth';
-import { ago } from '../../components/EventRow';
+import { DataTable } from '../../components/DataTable';
+import { nodeColumns, nodeKey } from '../../components/nodeColumns';
 import { LiveStatus } from '../../components/LiveStatus';
-import { formatMiB } from './format';
 
 export default function NodesPage() {
   const nodes = useNodes();
@@ -64,56 +60,12 @@ export default function NodesPage() {
           </EmptyState>
         )}
         {nodes.data && nodes.data.length > 0 && (
-          <Table aria-label="Nodes">
-            <Thead>
-              <Tr>
-                <Th>Name</Th>
-                <Th>State</Th>
-                <Th>Address</Th>
-                <Th>Host</Th>
-                <Th>CPUs</Th>
-                <Th>Memory</Th>
-                <Th>Backend</Th>
-                <Th>VMs</Th>
-                <Th>Heartbeat</Th>
-              </Tr>
-            </Thead>
-            <Tbody>
-              {shown.map((n) => (
-                <Tr key={n.id}>
-                  <Td dataLabel="Name">
-                    <Link to={`/nodes/${encodeURIComponent(n.id)}`}>{n.name}</Link>
-                  </Td>
-                  <Td dataLabel="State">
-                    <StateLabel state={n.state} isCompact />
-                    {!n.connected && n.state === 'READY' ? ' (not connected)' : ''}
-                  </Td>
-                  <Td dataLabel="Address">{n.address || '—'}</Td>
-                  <Td dataLabel="Host">
-                    {n.host.hostname || '—'} {n.host.arch ? `(${n.host.arch})` : ''}
-                  </Td>
-                  <Td dataLabel="CPUs">{n.host.cpus || '—'}</Td>
-                  <Td dataLabel="Memory">{formatMiB(n.host.memory_mib)}</Td>
-                  <Td dataLabel="Backend">
-                    <BackendHealth node={n} isCompact />
-                  </Td>
-                  <Td dataLabel="VMs">
-                    <Link to={`/vms?node_id=${encodeURIComponent(n.id)}`} aria-label={`${String(n.vm_count)} VMs on ${n.name}`}>
-                      {n.vm_count}
-                    </Link>
-                  </Td>
-                  <Td dataLabel="Heartbeat">{ago(n.last_heartbeat)}</Td>
-                </Tr>
-              ))}
-              {shown.length === 0 && (
-                <Tr>
-                  <Td colSpan={9}>No node matches “{search}”.</Td>
-                </Tr>
-              )}
-            </Tbody>
-          </Table>
+          <DataTable label="Nodes" columns={columns} rows={shown} rowKey={nodeKey} empty={<>No node matches “{search}”.</>} />
         )}
       </PageSection>
     </>
   );
 }
+
+const c = nodeColumns;
+const columns = [c.name, c.state, c.address, c.host, c.cpus, c.memory, c.backend, c.vms, c.heartbeat];

@@ -49,6 +49,30 @@ type Dialog =
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
+/** What submit needs of a TanStack mutation. */
+interface Mutation<V> {
+  mutate: (vars: V, opts: { onSuccess: () => void; onError: (e: Error) => void }) => void;
+}
+
+/**
+ * useLoggedSubmit gives submit, which runs a form's mutation logged: the
+ * submit, then its success (and then) or its error, under the submit's
+ * correlation id, so the audit entries of the call join them.
+ */
+function useLoggedSubmit() {
+  const log = useActionLogger('auth');
+  return <V,>(m: Mutation<V>, form: string, vars: V, o: { details: Record<string, unknown>; success: string; then?: () => void }) => {
+    const cid = log.logSubmit(form, { details: o.details });
+    m.mutate(vars, {
+      onSuccess: () => {
+        log.logSuccess(o.success, { correlationId: cid });
+        o.then?.();
+      },
+      onError: (e) => log.logError(form, e, { correlationId: cid }),
+    });
+  };
+}
+
 function FieldError({ text }: { text?: string }) {
   if (!text) return null;
   return (
@@ -115,7 +139,7 @@ function FormModal(props: {
 
 function CreateUser({ onClose }: { onClose: () => void }) {
   const m = useAdminMutations().createUser;
-  const log = useActionLogger('auth');
+  const submit = useLoggedSubmit();
   const [name, setName] = useState('');
   const [pw, setPw] = useState('');
   const [pw2, setPw2] = useState('');
@@ -134,17 +158,7 @@ function CreateUser({ onClose }: { onClose: () => void }) {
       onSubmit={() => {
         setTried(true);
         if (nameErr || pwErr) return;
-        const cid = log.logSubmit('create user', { details: { name, role } });
-        m.mutate(
-          { name, password: pw, role },
-          {
-            onSuccess: () => {
-              log.logSuccess(`user ${name} created`, { correlationId: cid });
-              onClose();
-            },
-            onError: (e) => log.logError('create user', e, { correlationId: cid }),
-          },
-        );
+        submit(m, 'create user', { name, password: pw, role }, { details: { name, role }, success: `user ${name} created`, then: onClose });
       }}
     >
       <FormGroup label="Name" isRequired fieldId="new-user-name">
@@ -169,7 +183,7 @@ function CreateUser({ onClose }: { onClose: () => void }) {
 
 function UserRole({ user, onClose }: { user: User; onClose: () => void }) {
   const m = useAdminMutations().changeUserRole;
-  const log = useActionLogger('auth');
+  const submit = useLoggedSubmit();
   const [role, setRole] = useState<Role>(user.role);
   return (
     <FormModal
@@ -179,8 +193,7 @@ function UserRole({ user, onClose }: { user: User; onClose: () => void }) {
       error={m.error}
       onClose={onClose}
       onSubmit={() => {
-        const cid = log.logSubmit('change user role', { details: { user: user.name, role } });
-        m.mutate({ name: user.name, role }, { onSuccess: () => { log.logSuccess(`role of ${user.name} set to ${role}`, { correlationId: cid }); onClose(); }, onError: (e) => log.logError('change user role', e, { correlationId: cid }) });
+        submit(m, 'change user role', { name: user.name, role }, { details: { user: user.name, role }, success: `role of ${user.name} set to ${role}`, then: onClose });
       }}
     >
       <p>The new role applies at once, to every session and token of {user.name}.</p>
@@ -193,7 +206,7 @@ function UserRole({ user, onClose }: { user: User; onClose: () => void }) {
 
 function ResetPassword({ user, onClose }: { user: User; onClose: () => void }) {
   const m = useAdminMutations().resetPassword;
-  const log = useActionLogger('auth');
+  const submit = useLoggedSubmit();
   const [pw, setPw] = useState('');
   const [pw2, setPw2] = useState('');
   const [tried, setTried] = useState(false);
@@ -208,8 +221,7 @@ function ResetPassword({ user, onClose }: { user: User; onClose: () => void }) {
       onSubmit={() => {
         setTried(true);
         if (pwErr) return;
-        const cid = log.logSubmit('reset password', { details: { user: user.name } });
-        m.mutate({ name: user.name, password: pw }, { onSuccess: () => { log.logSuccess(`password of ${user.name} reset`, { correlationId: cid }); onClose(); }, onError: (e) => log.logError('reset password', e, { correlationId: cid }) });
+        submit(m, 'reset password', { name: user.name, password: pw }, { details: { user: user.name }, success: `password of ${user.name} reset`, then: onClose });
       }}
     >
       <p>This ends every session of {user.name}: they log in again with the new password.</p>
@@ -226,7 +238,7 @@ function ResetPassword({ user, onClose }: { user: User; onClose: () => void }) {
 
 function DeleteUser({ user, onClose }: { user: User; onClose: () => void }) {
   const m = useAdminMutations().deleteUser;
-  const log = useActionLogger('auth');
+  const submit = useLoggedSubmit();
   return (
     <FormModal
       title={`Delete user ${user.name}?`}
@@ -236,8 +248,7 @@ function DeleteUser({ user, onClose }: { user: User; onClose: () => void }) {
       error={m.error}
       onClose={onClose}
       onSubmit={() => {
-        const cid = log.logSubmit('delete user', { details: { user: user.name } });
-        m.mutate(user.name, { onSuccess: () => { log.logSuccess(`user ${user.name} deleted`, { correlationId: cid }); onClose(); }, onError: (e) => log.logError('delete user', e, { correlationId: cid }) });
+        submit(m, 'delete user', user.name, { details: { user: user.name }, success: `user ${user.name} deleted`, then: onClose });
       }}
     >
       <p>
@@ -250,7 +261,7 @@ function DeleteUser({ user, onClose }: { user: User; onClose: () => void }) {
 
 function CreateToken({ onClose, maxRole }: { onClose: () => void; maxRole: Role }) {
   const m = useAdminMutations().createToken;
-  const log = useActionLogger('auth');
+  const submit = useLoggedSubmit();
   const [name, setName] = useState('');
   const [role, setRole] = useState<Role>('viewer');
   const [ttl, setTtl] = useState('720h');
@@ -288,11 +299,7 @@ function CreateToken({ onClose, maxRole }: { onClose: () => void; maxRole: Role 
       onSubmit={() => {
         setTried(true);
         if (nameErr || ttlErr) return;
-        const cid = log.logSubmit('create token', { details: { name, role, ttl } });
-        m.mutate(
-          { name: name.trim(), role, ttl: ttl.trim() || undefined },
-          { onSuccess: () => log.logSuccess(`token ${name} created`, { correlationId: cid }), onError: (e) => log.logError('create token', e, { correlationId: cid }) },
-        );
+        submit(m, 'create token', { name: name.trim(), role, ttl: ttl.trim() || undefined }, { details: { name, role, ttl }, success: `token ${name} created` });
       }}
     >
       <p>The token is yours, with your role or a lower one.</p>
@@ -313,7 +320,7 @@ function CreateToken({ onClose, maxRole }: { onClose: () => void; maxRole: Role 
 
 function TokenRole({ token, onClose }: { token: Token; onClose: () => void }) {
   const m = useAdminMutations().changeTokenRole;
-  const log = useActionLogger('auth');
+  const submit = useLoggedSubmit();
   const [role, setRole] = useState<Role>(token.role);
   return (
     <FormModal
@@ -323,8 +330,7 @@ function TokenRole({ token, onClose }: { token: Token; onClose: () => void }) {
       error={m.error}
       onClose={onClose}
       onSubmit={() => {
-        const cid = log.logSubmit('change token role', { details: { token: token.id, role } });
-        m.mutate({ id: token.id, role }, { onSuccess: () => { log.logSuccess(`role of token ${token.id} set to ${role}`, { correlationId: cid }); onClose(); }, onError: (e) => log.logError('change token role', e, { correlationId: cid }) });
+        submit(m, 'change token role', { id: token.id, role }, { details: { token: token.id, role }, success: `role of token ${token.id} set to ${role}`, then: onClose });
       }}
     >
       <p>A token's role is never above its owner's ({token.user}).</p>
@@ -337,7 +343,7 @@ function TokenRole({ token, onClose }: { token: Token; onClose: () => void }) {
 
 function RevokeToken({ token, onClose }: { token: Token; onClose: () => void }) {
   const m = useAdminMutations().revokeToken;
-  const log = useActionLogger('auth');
+  const submit = useLoggedSubmit();
   return (
     <FormModal
       title={`Revoke token ${token.name}?`}
@@ -347,8 +353,7 @@ function RevokeToken({ token, onClose }: { token: Token; onClose: () => void }) 
       error={m.error}
       onClose={onClose}
       onSubmit={() => {
-        const cid = log.logSubmit('revoke token', { details: { token: token.id } });
-        m.mutate(token.id, { onSuccess: () => { log.logSuccess(`token ${token.id} revoked`, { correlationId: cid }); onClose(); }, onError: (e) => log.logError('revoke token', e, { correlationId: cid }) });
+        submit(m, 'revoke token', token.id, { details: { token: token.id }, success: `token ${token.id} revoked`, then: onClose });
       }}
     >
       <p>

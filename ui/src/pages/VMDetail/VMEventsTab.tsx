@@ -1,10 +1,19 @@
 import { Alert, EmptyState, EmptyStateBody, Spinner } from '@patternfly/react-core';
-import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
+import { DataTable, type Column } from '../../components/DataTable';
 import { useQuery } from '@tanstack/react-query';
 import { StateLabel } from '../../components/StateLabel';
-import { getVMEvents, vmKeys } from '../VMs/api';
+import { getVMEvents, vmKeys, type VMEvent } from '../VMs/api';
 import { errorText } from '../VMs/errors';
 import { formatTime } from '../VMs/format';
+
+const columns: Column<VMEvent>[] = [
+  { title: 'Time', cell: (e) => formatTime(e.time) },
+  { title: 'Action', cell: (e) => e.action },
+  { title: 'From', cell: (e) => (e.old_state ? <StateLabel state={e.old_state} isCompact /> : '—') },
+  { title: 'To', cell: (e) => (e.new_state ? <StateLabel state={e.new_state} isCompact /> : '—') },
+  { title: 'Cause', cell: (e) => e.cause },
+  { title: 'Message', cell: (e) => e.message },
+];
 
 /**
  * VMEventsTab is the VM's history, newest first. New events come from the
@@ -27,30 +36,7 @@ export function VMEventsTab({ vmId }: { vmId: string }) {
       </EmptyState>
     );
   return (
-    <Table aria-label="VM events" variant="compact">
-      <Thead>
-        <Tr>
-          <Th>Time</Th>
-          <Th>Action</Th>
-          <Th>From</Th>
-          <Th>To</Th>
-          <Th>Cause</Th>
-          <Th>Message</Th>
-        </Tr>
-      </Thead>
-      <Tbody>
-        {list.map((e) => (
-          <Tr key={e.id}>
-            <Td dataLabel="Time">{formatTime(e.time)}</Td>
-            <Td dataLabel="Action">{e.action}</Td>
-            <Td dataLabel="From">{e.old_state ? <StateLabel state={e.old_state} isCompact /> : '—'}</Td>
-            <Td dataLabel="To">{e.new_state ? <StateLabel state={e.new_state} isCompact /> : '—'}</Td>
-            <Td dataLabel="Cause">{e.cause}</Td>
-            <Td dataLabel="Message">{e.message}</Td>
-          </Tr>
-        ))}
-      </Tbody>
-    </Table>
+    <DataTable label="VM events" variant="compact" columns={columns} rows={list} rowKey={(e) => String(e.id)} />
   );
 }
 

@@ -180,4 +180,18 @@ describe('VMs page', () => {
       role = 'operator';
     }
   });
+
+  it('searches on the server once typing pauses, a % taken literally, and from the first page', async () => {
+    const user = userEvent.setup();
+    renderPage();
+    await screen.findByRole('link', { name: 'web-1' });
+    const before = requests.filter((r) => r.startsWith('GET /api/vms?')).length;
+    await user.type(screen.getByRole('textbox', { name: 'Search VMs by name or id' }), 'we%b');
+    const searched = () => requests.filter((r) => r.startsWith('GET /api/vms?') && r.includes('q='));
+    // One request for the whole word, not one per key.
+    await waitFor(() => expect(searched()).toEqual(['GET /api/vms?q=we%25b&limit=100']));
+    expect(requests.filter((r) => r.startsWith('GET /api/vms?')).length).toBe(before + 1);
+    // The page shows what the server answered, not a filter of the loaded rows.
+    expect(screen.getByRole('link', { name: 'found-1' })).toBeInTheDocument();
+  });
 });

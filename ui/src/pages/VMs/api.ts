@@ -43,21 +43,24 @@ export interface VMFilters {
   origin?: string;
   /** key=value label filters */
   labels?: string[];
+  /** Search: a part of the name (any case) or the start of the id; the server matches it literally. */
+  q?: string;
 }
 
 export type PowerAction = 'start' | 'stop' | 'reboot' | 'pause' | 'resume';
 
 const path = (id: string) => `/api/vms/${encodeURIComponent(id)}`;
 
-export function listVMs(f: VMFilters, limit: number, cursor: string): Promise<VMList> {
+export function listVMs(f: VMFilters, limit: number, cursor: string, opts?: { noAuthRedirect?: boolean }): Promise<VMList> {
   const q = new URLSearchParams();
   if (f.state) q.set('state', f.state);
   if (f.node_id) q.set('node_id', f.node_id);
   if (f.origin) q.set('origin', f.origin);
   for (const l of f.labels ?? []) q.append('label', l);
+  if (f.q) q.set('q', f.q);
   q.set('limit', String(limit));
   if (cursor) q.set('cursor', cursor);
-  return api.get<VMList>(`/api/vms?${q.toString()}`);
+  return api.get<VMList>(`/api/vms?${q.toString()}`, opts);
 }
 
 export const getVM = (id: string) => api.get<VM>(path(id));
@@ -103,6 +106,22 @@ export const vmKeys = {
   events: (id: string) => ['vms', 'events', id] as const,
   logs: (id: string, lines: number) => ['vms', 'logs', id, lines] as const,
 };
+
+/** The page size the VMs page opens with. */
+export const firstPageSize = 100;
+
+/**
+ * prefetchFirstVMPage reads the page the VMs page opens with (no filter,
+ * firstPageSize VMs) into the cache, so that the page finds it there. The
+ * console calls it at start on /vms, in parallel with the session check the
+ * shell waits for; a 401 is left to that check.
+ */
+export function prefetchFirstVMPage(qc: QueryClient): Promise<void> {
+  return qc.prefetchQuery({
+    queryKey: vmKeys.list({}, firstPageSize, ''),
+    queryFn: () => listVMs({}, firstPageSize, '', { noAuthRedirect: true }),
+  });
+}
 
 export function useVMList(f: VMFilters, limit: number, cursor: string) {
   return useQuery({

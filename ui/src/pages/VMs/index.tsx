@@ -22,8 +22,8 @@ import {
 } from '@patternfly/react-core';
 import EllipsisVIcon from '@patternfly/react-icons/dist/esm/icons/ellipsis-v-icon';
 import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr, type IAction } from '@patternfly/react-table';
-import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { memo, useCallback, useMemo, useState, type KeyboardEvent, type ReactElement } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { memo, useCallback, useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useEventStream } from '../../api/sse';
 import { useActionLogger } from '../../logging';
@@ -31,7 +31,7 @@ import { StateLabel } from '../../components/StateLabel';
 import { ActionButton } from './ActionButton';
 import { ActionConfirm, type ActionOptions } from './ActionConfirm';
 import { whyNot, type VMActionName } from './actions';
-import { applyVMEvent, vmKeys, getVM, useVMList, vmOrigins, vmStates, type VM, type VMFilters, type VMStreamEvent } from './api';
+import { applyVMEvent, firstPageSize, vmKeys, useVMList, vmOrigins, vmStates, type VM, type VMFilters, type VMStreamEvent } from './api';
 import { BulkResults } from './BulkResults';
 import { runBulk, type BulkAction, type BulkResult, type BulkTarget } from './bulk';
 import { CreateVMModal } from './CreateVMModal';
@@ -44,6 +44,8 @@ import { actionTitles, callAction, storeVM, useVMAction } from './useVMAction';
 
 const perPageOptions = [20, 50, 100, 200, 500].map((n) => ({ title: String(n), value: n }));
 const rowActions: VMActionName[] = ['start', 'stop', 'reboot', 'pause', 'resume', 'delete'];
+/** How long typing pauses before the search goes to the server. */
+export const searchDebounceMs = 300;
 
 interface Pending {
   action: VMActionName;
@@ -63,7 +65,7 @@ export function VMsPage() {
   const [filters, setFilters] = useState<VMFilters>({});
   const [labelDraft, setLabelDraft] = useState('');
   const [search, setSearch] = useState('');
-  const [perPage, setPerPage] = useState(100);
+  const [perPage, setPerPage] = useState(firstPageSize);
   const [cursors, setCursors] = useState<string[]>(['']);
   const page = cursors.length;
   const list = useVMList(filters, perPage, cursors[page - 1]);
@@ -84,20 +86,24 @@ export function VMsPage() {
     else if (msg.type === 'gap') void qc.invalidateQueries({ queryKey: vmKeys.all });
   }, { resumeParam: 'since' });
 
-  // Search: the loaded page by name or id; a name or id not on it is looked up.
-  const rows = useMemo(() => {
-    const vms = list.data?.vms ?? [];
-    const q = search.trim().toLowerCase();
-    if (!q) return vms;
-    return vms.filter((v) => v.name.toLowerCase().includes(q) || v.id.toLowerCase().startsWith(q));
-  }, [list.data, search]);
-  const lookup = useQuery({
-    queryKey: ['vms', 'detail', search.trim()],
-    queryFn: () => getVM(search.trim()),
-    enabled: search.trim() !== '' && !!list.data && rows.length === 0,
-    retry: false,
-  });
-  const shown = rows.length === 0 && lookup.data ? [lookup.data] : rows;
+  // Search: the server matches names and ids over every page; typing is
+  // sent once it pauses.
+  const searchTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const searched = useRef('');
+  useEffect(() => () => clearTimeout(searchTimer.current), []);
+  const searchFor = (text: string, delay: number) => {
+    setSearch(text);
+    clearTimeout(searchTimer.current);
+    searchTimer.current = setTimeout(() => {
+      const q = text.trim();
+      if (q === searched.current) return;
+      searched.current = q;
+      log.logFilterChange('search', q);
+      setFilters((f) => ({ ...f, q: q || undefined }));
+      resetPaging();
+    }, delay);
+  };
+  const shown = list.data?.vms ?? [];
 
   // Selection, kept across pages by id.
   const [selected, setSelected] = useState<Map<string, BulkTarget>>(new Map());
@@ -237,7 +243,7 @@ export function VMsPage() {
         <Title headingLevel="h1">Virtual machines</Title>
       </PageSection>
       <PageSection>
-        <Toolbar id="vms-toolbar" clearAllFilters={() => { setFilters({}); setSearch(''); resetPaging(); }}>
+        <Toolbar id="vms-toolbar" clearAllFilters={() => { clearTimeout(searchTimer.current); searched.current = ''; setFilters({}); setSearch(''); resetPaging(); }}>
           <ToolbarContent>
             <ToolbarGroup variant="filter-group">
               <ToolbarItem>
@@ -245,9 +251,9 @@ export function VMsPage() {
                   aria-label="Search VMs by name or id"
                   placeholder="Search by name or id"
                   value={search}
-                  onChange={(_e, v) => setSearch(v)}
-                  onBlur={() => search && log.logFilterChange('search', search)}
-                  onClear={() => setSearch('')}
+                  onChange={(_e, v) => searchFor(v, searchDebounceMs)}
+                  onSearch={(_e, v) => searchFor(v, 0)}
+                  onClear={() => searchFor('', 0)}
                 />
               </ToolbarItem>
               <ToolbarItem>
