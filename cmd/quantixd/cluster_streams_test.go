@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +137,10 @@ plugin "sim" {
 // TestClusterStreams: three servers on one PostgreSQL database and an agent
 // on the simulated backend connected to server A: a VM created through A is
 // on the event stream of C, at the same position as on A's, and a log line
-// sent through B is on A's live log stream, once.
+// sent through B is on A's live log stream, once; a start through A is on
+// C's event stream; and the same reads (VMs, a VM by id and by name,
+// nodes, the latest events, the cluster's status, logs with a filter)
+// answer the same through A, B and C, the fields of serverLocal aside.
 func TestClusterStreams(t *testing.T) {
 	c := startCluster(t, 3, clusterOptions{})
 	a, b, cc := c.Servers[0], c.Servers[1], c.Servers[2]
@@ -165,4 +171,98 @@ func TestClusterStreams(t *testing.T) {
 	wait.Stays(t, 500*time.Millisecond, "the log line once on server A's stream", func() bool {
 		return logsA.count(msg) == 1
 	})
+
+	// A start through A is on C's stream too, with the state it led to.
+	if r := a.must(t, http.StatusOK, "POST", "/api/vms/"+id+"/start", ""); r.str("vm.state") != "RUNNING" {
+		t.Fatalf("start through server A: %s", r.raw)
+	}
+	wait.Until(t, 10*time.Second, "the start through server A on server C's event stream", func() bool {
+		return eventsC.has(created, `"action":"start"`, `"new_state":"RUNNING"`)
+	})
+
+	// The audit entries are delivered to the store after the answer.
+	wait.Until(t, 10*time.Second, "the audit entries of the create and the start through server C", func() bool {
+		r := cc.must(t, http.StatusOK, "GET", "/api/logs?source=audit&vm_id="+id, "")
+		return len(r.body["logs"].([]any)) == 2
+	})
+
+	// The same reads through every server give the same answers.
+	sameAnswers(t, c.Servers, []string{
+		"/api/vms",
+		"/api/vms/" + id,
+		"/api/vms/" + name,
+		"/api/nodes",
+		"/api/events?latest=20",
+		"/api/events?latest=5&vm_id=" + id,
+		"/api/cluster",
+		"/api/logs?source=ui&search=" + url.QueryEscape(msg),
+		"/api/logs?source=audit&vm_id=" + id + "&order=asc",
+	})
+	// The filtered log reads compared are not empty ones.
+	if r := cc.must(t, http.StatusOK, "GET", "/api/logs?source=ui&search="+url.QueryEscape(msg), ""); len(r.body["logs"].([]any)) != 1 {
+		t.Errorf("the UI log line through server C: %s", r.raw)
+	}
+}
+
+// serverLocal are the fields of replies that legitimately differ between
+// servers read one after the other: in GET /api/cluster, which server
+// answered and the database's clock at the read ("server", "now"), and
+// every server's last heartbeat ("heartbeat_at", renewed each second);
+// in GET /api/nodes, a node's last heartbeat ("last_heartbeat", every
+// 500ms here).
+var serverLocal = map[string]bool{"server": true, "now": true, "heartbeat_at": true, "last_heartbeat": true}
+
+// dropServerLocal removes the serverLocal fields at every depth of v.
+func dropServerLocal(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if serverLocal[k] {
+				delete(x, k)
+				continue
+			}
+			x[k] = dropServerLocal(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = dropServerLocal(e)
+		}
+	}
+	return v
+}
+
+// sameAnswers checks that GET of each path answers 200 with the same JSON
+// through every server, serverLocal fields aside. The servers are read
+// one after the other, so a read is repeated (within 10s) while a change
+// made meanwhile (a heartbeat, a state synced) shows on some only.
+func sameAnswers(t *testing.T, servers []*clusterServer, paths []string) {
+	t.Helper()
+	for _, path := range paths {
+		tries := 0
+		wait.UntilNil(t, 10*time.Second, "the same answer to GET "+path+" through every server", func() error {
+			tries++
+			var first any
+			var firstRaw string
+			for i, s := range servers {
+				r := s.call(t, "GET", path, "")
+				if r.status != http.StatusOK {
+					return fmt.Errorf("GET %s through %s: %d %s", path, s.Name, r.status, r.raw)
+				}
+				var v any
+				if err := json.Unmarshal([]byte(r.raw), &v); err != nil {
+					return err
+				}
+				v = dropServerLocal(v)
+				if i == 0 {
+					first, firstRaw = v, r.raw
+					continue
+				}
+				if !reflect.DeepEqual(first, v) {
+					return fmt.Errorf("GET %s through %s:\n%s\nthrough %s:\n%s", path, servers[0].Name, firstRaw, s.Name, r.raw)
+				}
+			}
+			return nil
+		})
+		t.Logf("GET %s: the same through %d servers (read %d times)", path, len(servers), tries)
+	}
 }
