@@ -267,7 +267,7 @@ func TestClusterRollingRestart(t *testing.T) {
 		}
 	}
 
-	check := func(what string, want []string, key func(map[string]any) string, entries func() []map[string]any) {
+	check := func(what, whats string, want []string, key func(map[string]any) string, entries func() []map[string]any) {
 		t.Helper()
 		var counts map[string]int
 		wait.UntilNil(t, 20*time.Second, "every "+what+" stored", func() error {
@@ -287,11 +287,11 @@ func TestClusterRollingRestart(t *testing.T) {
 				t.Errorf("%s %q is %d times in GET /api/logs, want once", what, w, counts[w])
 			}
 		}
-		t.Logf("%d %ss posted during the roll, each found once", len(want), what)
+		t.Logf("%d %s posted during the roll, each found once", len(want), whats)
 	}
 	p := c.Servers[0].proc
-	check("UI log line", cl.uiLines, func(e map[string]any) string { m, _ := e["message"].(string); return m },
+	check("UI log line", "UI log lines", cl.uiLines, func(e map[string]any) string { m, _ := e["message"].(string); return m },
 		func() []map[string]any { return allLogs(t, p, "source=ui&search="+url.QueryEscape(cl.run)) })
-	check("audit entry", cl.audited, func(e map[string]any) string { m, _ := e["correlation_id"].(string); return m },
+	check("audit entry", "audit entries", cl.audited, func(e map[string]any) string { m, _ := e["correlation_id"].(string); return m },
 		func() []map[string]any { return allLogs(t, p, "source=audit&search="+url.QueryEscape("/api/")) })
 }
