@@ -27,9 +27,9 @@ func TestViewListingKeepsNewerEvents(t *testing.T) {
 
 	since := v.begin()
 	// While the listing runs: A stops, B is deleted, C appears.
-	v.set(host(idA, backend.StateStopped), "destroyed", time.Now())
-	v.gone(idB, "undefined", time.Now())
-	v.set(host(idC, backend.StateRunning), "booted", time.Now())
+	v.set(host(idA, backend.StateStopped), "destroyed", time.Now(), time.Now())
+	v.gone(idB, "undefined", time.Now(), time.Now())
+	v.set(host(idC, backend.StateRunning), "booted", time.Now(), time.Now())
 	// The listing saw the host before those events.
 	changed := v.replace([]*backend.VM{host(idA, backend.StateRunning), host(idB, backend.StateRunning)}, since)
 	if changed {
@@ -58,10 +58,10 @@ func TestViewKeepsLatestStateOnly(t *testing.T) {
 	v := newView()
 	v.replace(nil, v.begin())
 	for _, s := range []backend.PowerState{backend.StateRunning, backend.StatePaused, backend.StateRunning, backend.StateStopped} {
-		v.set(host(idA, s), string(s), time.Now())
+		v.set(host(idA, s), string(s), time.Now(), time.Now())
 	}
-	v.set(host(idB, backend.StateRunning), "", time.Now())
-	v.gone(idB, "undefined", time.Now())
+	v.set(host(idB, backend.StateRunning), "", time.Now(), time.Now())
+	v.gone(idB, "undefined", time.Now(), time.Now())
 	got := v.takeDirty()
 	if len(got) != 2 || got[0].id != idA || got[0].vm.State != backend.StateStopped || got[0].reason != "STOPPED" ||
 		got[1].id != idB || got[1].vm != nil || got[1].reason != "undefined" {
@@ -71,11 +71,11 @@ func TestViewKeepsLatestStateOnly(t *testing.T) {
 		t.Errorf("takeDirty did not clear: %+v", again)
 	}
 	// The same state again is no change.
-	v.set(host(idA, backend.StateStopped), "", time.Now())
+	v.set(host(idA, backend.StateStopped), "", time.Now(), time.Now())
 	if got := v.takeDirty(); len(got) != 0 {
 		t.Errorf("an unchanged vm became dirty: %+v", got)
 	}
-	v.set(host(idA, backend.StateRunning), "", time.Now())
+	v.set(host(idA, backend.StateRunning), "", time.Now(), time.Now())
 	if _, ok := v.snapshot(); !ok {
 		t.Fatal("a listed view is not synced")
 	}
@@ -91,7 +91,7 @@ func TestViewUnsyncedSnapshot(t *testing.T) {
 	}
 	v.replace([]*backend.VM{host(idA, backend.StateRunning)}, v.begin())
 	v.unsync()
-	v.set(host(idA, backend.StateStopped), "", time.Now())
+	v.set(host(idA, backend.StateStopped), "", time.Now(), time.Now())
 	if _, ok := v.snapshot(); ok {
 		t.Error("a view whose event stream broke gives a snapshot")
 	}
