@@ -119,3 +119,27 @@ func names(vms []*backend.VM) []string {
 	}
 	return out
 }
+
+// TestViewChangeObservedAt: a change carries when the agent last saw the
+// VM as it sends it: a later event that finds the same state moves that
+// time on, a new state takes its own, and an earlier time never wins.
+func TestViewChangeObservedAt(t *testing.T) {
+	v := newView()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v.set(host(idA, backend.StateRunning), "booted", t0, t0.Add(time.Millisecond))
+	v.set(host(idA, backend.StateRunning), "booted", t0, t0.Add(3*time.Millisecond))
+	v.set(host(idA, backend.StateRunning), "booted", t0, t0.Add(2*time.Millisecond))
+	got := v.takeDirty()
+	if len(got) != 1 || !got[0].observed.Equal(t0.Add(3*time.Millisecond)) {
+		t.Fatalf("changes %+v, want one observed at +3ms", got)
+	}
+	v.set(host(idA, backend.StateRunning), "", t0, t0.Add(4*time.Millisecond))
+	if got := v.takeDirty(); len(got) != 0 {
+		t.Errorf("an unchanged vm already sent became dirty: %+v", got)
+	}
+	v.set(host(idA, backend.StateStopped), "destroyed", t0, t0.Add(5*time.Millisecond))
+	v.gone(idA, "undefined", t0, t0.Add(6*time.Millisecond))
+	if got := v.takeDirty(); len(got) != 1 || got[0].vm != nil || !got[0].observed.Equal(t0.Add(6*time.Millisecond)) {
+		t.Errorf("changes %+v, want the vm gone, observed at +6ms", got)
+	}
+}

@@ -151,3 +151,51 @@ func TestLateChangeDoesNotOverwriteNewerResult(t *testing.T) {
 		}
 	})
 }
+
+// A command's result the host observed before the status the record
+// holds (a change observed after the reply, applied first) keeps the
+// record's state; one still in the action's transitional state takes the
+// result, which ends the action.
+func TestApplyOlderThanRecord(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver, false)
+		ctx := context.Background()
+		node := e.register(t, "n1", time.Second)
+		observed := time.Now().UTC().Truncate(time.Millisecond)
+		v := e.seed(t, "newer", vm.StateStopped, node)
+		v.ObservedAt = &observed
+		if err := e.store.VMs().UpdateStatus(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		running := &backend.VM{ID: v.ID, Name: v.Name, State: backend.StateRunning}
+		got, err := e.rec.Apply(ctx, node, running, Note{Cause: vm.CauseAPI, Action: "start", ObservedAt: observed.Add(-time.Millisecond)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != vm.StateStopped || got.ObservedAt == nil || !got.ObservedAt.Equal(observed) {
+			t.Errorf("an older result over a STOPPED record observed at %s: %s observed %v, want STOPPED kept", observed, got.State, got.ObservedAt)
+		}
+
+		got, err = e.rec.Apply(ctx, node, running, Note{Cause: vm.CauseAPI, Action: "start", ObservedAt: observed.Add(time.Millisecond)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != vm.StateRunning || !got.ObservedAt.Equal(observed.Add(time.Millisecond)) {
+			t.Errorf("a newer result: %s observed %v, want RUNNING observed %s", got.State, got.ObservedAt, observed.Add(time.Millisecond))
+		}
+
+		w := e.seed(t, "starting", vm.StateStarting, node)
+		w.LastKnownState, w.ObservedAt = vm.StateStopped, &observed
+		if err := e.store.VMs().UpdateStatus(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		got, err = e.rec.Apply(ctx, node, &backend.VM{ID: w.ID, Name: w.Name, State: backend.StateRunning},
+			Note{Cause: vm.CauseAPI, Action: "start", ObservedAt: observed.Add(-time.Millisecond)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != vm.StateRunning {
+			t.Errorf("the result of a start still STARTING: %s, want RUNNING", got.State)
+		}
+	})
+}
