@@ -52,10 +52,16 @@ func (a *Agent) execute(ctx context.Context, cmd *agentv1.Command) *agentv1.Comm
 	default:
 		err = plugin.Unsupported("command %s: this agent does not know it; upgrade the agent to the server's version", cmd.GetOp())
 	}
+	// When the backend answered x, by the clock the view's changes are
+	// stamped with: the server keeps the newer of this reply and a change.
+	observed := time.Now()
 	if err != nil {
 		return &agentv1.CommandReply{CommandId: cmd.GetId(), Error: wire.ErrorToProto(err)}
 	}
 	out.Vm = backend.VMToProto(x)
+	if x != nil {
+		out.ObservedAt = wire.TimeToProto(observed)
+	}
 	return out
 }
 

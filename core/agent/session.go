@@ -201,7 +201,7 @@ func (s *session) fullSync() error {
 // report.
 func (s *session) changes() error {
 	for _, c := range s.a.view.takeDirty() {
-		ch := &agentv1.Change{VmId: c.id, Reason: c.reason, At: wire.TimeToProto(c.at)}
+		ch := &agentv1.Change{VmId: c.id, Reason: c.reason, At: wire.TimeToProto(c.at), ObservedAt: wire.TimeToProto(c.observed)}
 		if c.vm == nil {
 			ch.Gone = true
 		} else {

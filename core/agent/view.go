@@ -35,18 +35,22 @@ type view struct {
 	changed chan struct{}
 }
 
-// mark is why a dirty VM changed.
+// mark is why a dirty VM changed, and when the agent last observed it as
+// the view has it.
 type mark struct {
-	reason string
-	at     time.Time
+	reason   string
+	at       time.Time
+	observed time.Time
 }
 
-// change is one dirty VM as it is now: vm is nil when it left the host.
+// change is one dirty VM as it is now: vm is nil when it left the host;
+// observed is when the agent last saw it so.
 type change struct {
-	id     string
-	vm     *backend.VM
-	reason string
-	at     time.Time
+	id       string
+	vm       *backend.VM
+	reason   string
+	at       time.Time
+	observed time.Time
 }
 
 func newView() *view {
@@ -58,21 +62,27 @@ func newView() *view {
 	}
 }
 
-// set records an event's view of one VM.
-func (v *view) set(x *backend.VM, reason string, at time.Time) {
+// set records an event's view of one VM, as the backend answered it at
+// observed.
+func (v *view) set(x *backend.VM, reason string, at, observed time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.gen++
 	v.touched[x.ID] = v.gen
 	if old, ok := v.vms[x.ID]; ok && reflect.DeepEqual(old, x) {
+		// Unchanged: a change not sent yet was seen again, later.
+		if m, dirty := v.dirty[x.ID]; dirty && observed.After(m.observed) {
+			m.observed = observed
+			v.dirty[x.ID] = m
+		}
 		return
 	}
 	v.vms[x.ID] = x
-	v.markLocked(x.ID, reason, at)
+	v.markLocked(x.ID, reason, at, observed)
 }
 
-// gone records that a VM left the host.
-func (v *view) gone(id, reason string, at time.Time) {
+// gone records that a VM left the host, as seen at observed.
+func (v *view) gone(id, reason string, at, observed time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.gen++
@@ -81,11 +91,11 @@ func (v *view) gone(id, reason string, at time.Time) {
 		return
 	}
 	delete(v.vms, id)
-	v.markLocked(id, reason, at)
+	v.markLocked(id, reason, at, observed)
 }
 
-func (v *view) markLocked(id, reason string, at time.Time) {
-	v.dirty[id] = mark{reason: reason, at: at}
+func (v *view) markLocked(id, reason string, at, observed time.Time) {
+	v.dirty[id] = mark{reason: reason, at: at, observed: observed}
 	select {
 	case v.changed <- struct{}{}:
 	default:
@@ -140,7 +150,7 @@ func (v *view) takeDirty() []change {
 	defer v.mu.Unlock()
 	out := make([]change, 0, len(v.dirty))
 	for id, m := range v.dirty {
-		out = append(out, change{id: id, vm: v.vms[id], reason: m.reason, at: m.at})
+		out = append(out, change{id: id, vm: v.vms[id], reason: m.reason, at: m.at, observed: m.observed})
 	}
 	clear(v.dirty)
 	slices.SortFunc(out, func(a, b change) int { return strings.Compare(a.id, b.id) })

@@ -27,9 +27,9 @@ func TestViewListingKeepsNewerEvents(t *testing.T) {
 
 	since := v.begin()
 	// While the listing runs: A stops, B is deleted, C appears.
-	v.set(host(idA, backend.StateStopped), "destroyed", time.Now())
-	v.gone(idB, "undefined", time.Now())
-	v.set(host(idC, backend.StateRunning), "booted", time.Now())
+	v.set(host(idA, backend.StateStopped), "destroyed", time.Now(), time.Now())
+	v.gone(idB, "undefined", time.Now(), time.Now())
+	v.set(host(idC, backend.StateRunning), "booted", time.Now(), time.Now())
 	// The listing saw the host before those events.
 	changed := v.replace([]*backend.VM{host(idA, backend.StateRunning), host(idB, backend.StateRunning)}, since)
 	if changed {
@@ -58,10 +58,10 @@ func TestViewKeepsLatestStateOnly(t *testing.T) {
 	v := newView()
 	v.replace(nil, v.begin())
 	for _, s := range []backend.PowerState{backend.StateRunning, backend.StatePaused, backend.StateRunning, backend.StateStopped} {
-		v.set(host(idA, s), string(s), time.Now())
+		v.set(host(idA, s), string(s), time.Now(), time.Now())
 	}
-	v.set(host(idB, backend.StateRunning), "", time.Now())
-	v.gone(idB, "undefined", time.Now())
+	v.set(host(idB, backend.StateRunning), "", time.Now(), time.Now())
+	v.gone(idB, "undefined", time.Now(), time.Now())
 	got := v.takeDirty()
 	if len(got) != 2 || got[0].id != idA || got[0].vm.State != backend.StateStopped || got[0].reason != "STOPPED" ||
 		got[1].id != idB || got[1].vm != nil || got[1].reason != "undefined" {
@@ -71,11 +71,11 @@ func TestViewKeepsLatestStateOnly(t *testing.T) {
 		t.Errorf("takeDirty did not clear: %+v", again)
 	}
 	// The same state again is no change.
-	v.set(host(idA, backend.StateStopped), "", time.Now())
+	v.set(host(idA, backend.StateStopped), "", time.Now(), time.Now())
 	if got := v.takeDirty(); len(got) != 0 {
 		t.Errorf("an unchanged vm became dirty: %+v", got)
 	}
-	v.set(host(idA, backend.StateRunning), "", time.Now())
+	v.set(host(idA, backend.StateRunning), "", time.Now(), time.Now())
 	if _, ok := v.snapshot(); !ok {
 		t.Fatal("a listed view is not synced")
 	}
@@ -91,7 +91,7 @@ func TestViewUnsyncedSnapshot(t *testing.T) {
 	}
 	v.replace([]*backend.VM{host(idA, backend.StateRunning)}, v.begin())
 	v.unsync()
-	v.set(host(idA, backend.StateStopped), "", time.Now())
+	v.set(host(idA, backend.StateStopped), "", time.Now(), time.Now())
 	if _, ok := v.snapshot(); ok {
 		t.Error("a view whose event stream broke gives a snapshot")
 	}
@@ -118,4 +118,28 @@ func names(vms []*backend.VM) []string {
 		out[i] = x.ID[:1] + ":" + string(x.State)
 	}
 	return out
+}
+
+// TestViewChangeObservedAt: a change carries when the agent last saw the
+// VM as it sends it: a later event that finds the same state moves that
+// time on, a new state takes its own, and an earlier time never wins.
+func TestViewChangeObservedAt(t *testing.T) {
+	v := newView()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	v.set(host(idA, backend.StateRunning), "booted", t0, t0.Add(time.Millisecond))
+	v.set(host(idA, backend.StateRunning), "booted", t0, t0.Add(3*time.Millisecond))
+	v.set(host(idA, backend.StateRunning), "booted", t0, t0.Add(2*time.Millisecond))
+	got := v.takeDirty()
+	if len(got) != 1 || !got[0].observed.Equal(t0.Add(3*time.Millisecond)) {
+		t.Fatalf("changes %+v, want one observed at +3ms", got)
+	}
+	v.set(host(idA, backend.StateRunning), "", t0, t0.Add(4*time.Millisecond))
+	if got := v.takeDirty(); len(got) != 0 {
+		t.Errorf("an unchanged vm already sent became dirty: %+v", got)
+	}
+	v.set(host(idA, backend.StateStopped), "destroyed", t0, t0.Add(5*time.Millisecond))
+	v.gone(idA, "undefined", t0, t0.Add(6*time.Millisecond))
+	if got := v.takeDirty(); len(got) != 1 || got[0].vm != nil || !got[0].observed.Equal(t0.Add(6*time.Millisecond)) {
+		t.Errorf("changes %+v, want the vm gone, observed at +6ms", got)
+	}
 }

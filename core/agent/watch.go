@@ -66,17 +66,21 @@ func (a *Agent) handleEvent(ctx context.Context, ev backend.Event) {
 		at = time.Now()
 	}
 	if ev.Type == backend.EventDeleted {
-		a.view.gone(ev.VMID, ev.Reason, at)
+		a.view.gone(ev.VMID, ev.Reason, at, time.Now())
 		return
 	}
 	gctx, cancel := context.WithTimeout(ctx, backendCallTimeout)
 	x, err := a.cfg.Backend.GetVM(gctx, ev.VMID)
 	cancel()
+	// When the backend answered: the server compares it with the
+	// observation times of command replies (execute), to drop a change
+	// older than what it holds.
+	observed := time.Now()
 	switch {
 	case err == nil && x != nil && x.ID == ev.VMID:
-		a.view.set(x, ev.Reason, at)
+		a.view.set(x, ev.Reason, at, observed)
 	case plugin.KindOf(err) == plugin.KindNotFound:
-		a.view.gone(ev.VMID, ev.Reason, at)
+		a.view.gone(ev.VMID, ev.Reason, at, observed)
 	case ctx.Err() != nil:
 	default:
 		a.log.Warn("looking up a vm after its event failed; listing every vm", "vm", ev.VMID, "event", ev.Type, "error", err)

@@ -64,7 +64,8 @@ func (c *clusterService) Execute(ctx context.Context, req *clusterv1.ExecuteRequ
 	case err != nil:
 		return &clusterv1.ExecuteResponse{Reply: &agentv1.CommandReply{Error: wire.ErrorToProto(err)}}, nil
 	}
-	return &clusterv1.ExecuteResponse{Reply: &agentv1.CommandReply{Vm: backend.VMToProto(res.VM), Log: backend.LogTailToProto(res.Log)}}, nil
+	return &clusterv1.ExecuteResponse{Reply: &agentv1.CommandReply{Vm: backend.VMToProto(res.VM), Log: backend.LogTailToProto(res.Log),
+		ObservedAt: wire.TimeToProto(res.ObservedAt)}}, nil
 }
 
 // Supersede closes this server's session of the node unless it is the

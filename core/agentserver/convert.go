@@ -38,7 +38,8 @@ func resultFromProto(r *agentv1.CommandReply) (*nodeapi.Result, error) {
 	if err := wire.ErrorFromProto(r.GetError()); err != nil {
 		return nil, err
 	}
-	return &nodeapi.Result{VM: backend.VMFromProto(r.GetVm()), Log: backend.LogTailFromProto(r.GetLog())}, nil
+	return &nodeapi.Result{VM: backend.VMFromProto(r.GetVm()), Log: backend.LogTailFromProto(r.GetLog()),
+		ObservedAt: wire.TimeFromProto(r.GetObservedAt())}, nil
 }
 
 func registrationFromProto(req *agentv1.RegisterRequest) nodeapi.Registration {
@@ -59,6 +60,8 @@ func changeFromProto(c *agentv1.Change) nodeapi.Change {
 		VMID:   c.GetVmId(),
 		Reason: c.GetReason(),
 		At:     wire.TimeFromProto(c.GetAt()),
+
+		ObservedAt: wire.TimeFromProto(c.GetObservedAt()),
 	}
 }
 

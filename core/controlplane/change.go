@@ -50,7 +50,7 @@ func (r *Reconciler) Change(ctx context.Context, nodeID string, ch nodeapi.Chang
 	if vm.IgnoredUUID(ch.VM.ID) {
 		return nil
 	}
-	rep := reconcile.HostReport{NodeID: nodeID, Observed: ch.VM, Reason: ch.Reason, Now: now}
+	rep := reconcile.HostReport{NodeID: nodeID, Observed: ch.VM, Reason: ch.Reason, ObservedAt: ch.ObservedAt, Now: now}
 	var items []item
 	var discover []*backend.VM
 	cur, err := r.store.VMs().Get(ctx, ch.VM.ID)

@@ -119,7 +119,7 @@ func (s *Service) power(ctx context.Context, ref string, a powerAction) (*Action
 	if err != nil {
 		return nil, s.fail(wctx, v, a.action, prev, hostError(v, v.NodeID, cmd.Op, err, ""))
 	}
-	v, err = s.rec.Apply(wctx, v.NodeID, res.VM, Note{Cause: vm.CauseAPI, Action: string(a.action)})
+	v, err = s.rec.Apply(wctx, v.NodeID, res.VM, Note{Cause: vm.CauseAPI, Action: string(a.action), ObservedAt: res.ObservedAt})
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,9 @@ type Note struct {
 	// message changes: an operator's action belongs in the VM's history
 	// whatever it found.
 	Always bool
+	// ObservedAt is, for Apply, when the host observed the VM it reports
+	// (nodeapi.Result.ObservedAt, the host's clock); zero when not known.
+	ObservedAt time.Time
 }
 
 // Reconciler is the only writer of VM status: state, last_known_state,
@@ -367,7 +370,10 @@ func (r *Reconciler) SetState(ctx context.Context, id string, state vm.State, no
 
 // Apply records what node nodeID reports about one of its VMs after a
 // command of the control plane: state, node and last_seen, never the spec;
-// note.Message becomes the VM's message. A VM the inventory does not know is
+// note.Message becomes the VM's message. A record the node reported
+// something newer of meanwhile (a change it observed after
+// note.ObservedAt, applied first: reconcile.Older) keeps its state, unless
+// it is still in an action's transitional state, which the reply ends. A VM the inventory does not know is
 // inserted as host-discovered, unless it is the VM being created under a
 // placeholder of the same name on that node: then the report is left to
 // Complete, and the placeholder is returned. Reports agents push go through
@@ -404,8 +410,12 @@ func (r *Reconciler) Apply(ctx context.Context, nodeID string, observed *backend
 
 func (r *Reconciler) applyKnown(ctx context.Context, nodeID string, observed *backend.VM, note Note) (*vm.VM, error) {
 	return r.update(ctx, observed.ID, note, func(v *vm.VM) error {
-		observe(v, nodeID, observed, r.now())
 		v.Message = note.Message
+		if reconcile.Older(v, nodeID, note.ObservedAt) && !v.State.Transitional() {
+			return nil
+		}
+		observe(v, nodeID, observed, r.now())
+		reconcile.Stamp(v, note.ObservedAt)
 		return nil
 	})
 }

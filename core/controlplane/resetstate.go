@@ -66,6 +66,7 @@ func (s *Service) ResetState(ctx context.Context, ref string, force bool) (*Acti
 		return nil, &Error{Kind: KindBackend, VM: v, Message: fmt.Sprintf("vm %q: node %s reported no vm", v.Name, v.NodeID)}
 	default:
 		note.Message = fmt.Sprintf("node %s reports %s: state reset from %s", nodeName(v), vm.StateOf(res.VM.State), v.State)
+		note.ObservedAt = res.ObservedAt
 		v, err = s.rec.Apply(wctx, v.NodeID, res.VM, note)
 	}
 	if err != nil {

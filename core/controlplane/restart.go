@@ -119,7 +119,7 @@ func (r *Reconciler) restartVM(ctx context.Context, id string, attempt int) (res
 		return restart.Failed, err
 	}
 	if _, err := r.Apply(wctx, v.NodeID, res.VM, Note{Cause: vm.CauseReconciler, Action: "restart",
-		Message: fmt.Sprintf("restarted by restart_policy %s", v.RestartPolicy)}); err != nil {
+		Message: fmt.Sprintf("restarted by restart_policy %s", v.RestartPolicy), ObservedAt: res.ObservedAt}); err != nil {
 		return restart.Failed, err
 	}
 	r.log.Info("vm restarted by its restart policy", "vm", v.Name, "id", id, "policy", v.RestartPolicy, "attempt", attempt)

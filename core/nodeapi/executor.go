@@ -58,6 +58,10 @@ type Result struct {
 	VM *backend.VM `json:"vm,omitempty"`
 	// Log is the tail of tail_log.
 	Log *backend.LogTail `json:"log,omitempty"`
+	// ObservedAt is when the host's backend answered VM, by the host's
+	// clock (the clock of Change.ObservedAt); zero when the agent does not
+	// say.
+	ObservedAt time.Time `json:"observed_at,omitzero"`
 }
 
 // Timeout bounds how long the control plane waits for a command. A

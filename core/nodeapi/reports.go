@@ -59,6 +59,11 @@ type Change struct {
 	Reason string
 	// At is when the host saw the change.
 	At time.Time
+	// ObservedAt is when the agent last saw the VM as VM says (or gone),
+	// by the host's clock; zero when the agent does not say. A change
+	// observed before the status the VM's record holds from the same host
+	// is not applied (docs/reconciliation.md).
+	ObservedAt time.Time
 }
 
 // HeartbeatReport is one heartbeat.

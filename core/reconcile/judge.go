@@ -38,7 +38,34 @@ type HostReport struct {
 	Observed *backend.VM
 	// Reason is the host's reason for the change, e.g. "shutdown".
 	Reason string
-	Now    time.Time
+	// ObservedAt is when the host observed Observed, by its own clock;
+	// zero when not known (a full sync, an agent that does not say).
+	ObservedAt time.Time
+	Now        time.Time
+}
+
+// Older reports whether what node nodeID observed at observedAt is older
+// than the status record cur holds: cur's status was observed by the same
+// node, later. Only one host's observations are compared (two hosts'
+// clocks are not); an observation time that is zero, or a record that has
+// none, is never older. Reports and command replies travel apart (a change
+// the agent sent before a command's reply can be applied after it), so the
+// newest observation, not the last write, is what the host runs.
+func Older(cur *vm.VM, nodeID string, observedAt time.Time) bool {
+	return !observedAt.IsZero() && cur.ObservedAt != nil && cur.NodeID == nodeID &&
+		observedAt.Before(*cur.ObservedAt)
+}
+
+// Stamp records on next, the record written from what node nodeID observed
+// at observedAt, when that was; zero leaves no observation time (nothing
+// known is older than the record then).
+func Stamp(next *vm.VM, observedAt time.Time) {
+	if observedAt.IsZero() {
+		next.ObservedAt = nil
+		return
+	}
+	t := observedAt
+	next.ObservedAt = &t
 }
 
 // Judge holds what the rules need besides the record and the report.
@@ -69,6 +96,8 @@ func (j Judge) nodeName(id string) string {
 //     action's own result, or the stuck-state check, ends it.
 //   - A TERMINATED VM stays so: a report of it was sent before its delete
 //     ended.
+//   - A report the same node observed before the status the record holds
+//     (Older) changes nothing: it is late, the record is newer.
 //   - Another node reporting the VM means it moved: the record follows.
 //   - UNKNOWN and LOST VMs come back to the reported state.
 //   - A managed VM that stops or crashes without the control plane asking
@@ -78,6 +107,12 @@ func (j Judge) Report(cur *vm.VM, rep HostReport) Verdict {
 	if cur.State == vm.StateTerminated {
 		// Deleted through the control plane and confirmed gone: a report
 		// of the VM is one the host sent before the delete ended.
+		return Verdict{}
+	}
+	if Older(cur, rep.NodeID, rep.ObservedAt) {
+		// Sent before what the record holds was observed (a command's
+		// reply applied first): applying it would put an older state
+		// over a newer one.
 		return Verdict{}
 	}
 	reported := vm.StateOf(rep.Observed.State)
@@ -91,6 +126,14 @@ func (j Judge) Report(cur *vm.VM, rep HostReport) Verdict {
 	changed := !hold && reported != cur.State
 	v := *cur
 	v.LastSeen = &rep.Now
+	switch {
+	case !rep.ObservedAt.IsZero() && !hold:
+		// The record holds what the report says, as observed then.
+		Stamp(&v, rep.ObservedAt)
+	case rep.ObservedAt.IsZero() && (changed || moved):
+		// A state of unknown observation time: none to compare with.
+		v.ObservedAt = nil
+	}
 	if !changed && !moved {
 		if cur.LastSeen != nil && rep.Now.Sub(*cur.LastSeen) < j.LastSeenRefresh {
 			return Verdict{}

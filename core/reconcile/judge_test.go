@@ -38,3 +38,60 @@ func TestReportDuringAndAfterDelete(t *testing.T) {
 		t.Errorf("a TERMINATED VM reported STOPPED: %+v, want nothing written", vd.Next)
 	}
 }
+
+// TestReportOlderThanRecord: a report its node observed before the status
+// the record holds (a change sent before a command's reply and applied
+// after it) writes nothing, not even the restart policy's desired_state; a
+// newer one, one of another node, or one without an observation time is
+// applied, and the record keeps the newest observation time.
+func TestReportOlderThanRecord(t *testing.T) {
+	j := Judge{LastSeenRefresh: time.Minute}
+	now := time.Now()
+	seen := now.Add(-time.Second)
+	stoppedAt := now.Add(-500 * time.Millisecond)
+	// Stopped through the API: the stop's reply, observed at stoppedAt.
+	cur := vm.VM{ID: "v1", NodeID: "n1", IsManaged: true, State: vm.StateStopped, LastKnownState: vm.StateStopped,
+		DesiredState: vm.DesiredRunning, RestartPolicy: vm.RestartNever, LastSeen: &seen, ObservedAt: &stoppedAt}
+	running := func(node string, observed time.Time) HostReport {
+		return HostReport{NodeID: node, Observed: &backend.VM{ID: "v1", Name: "a", State: backend.StateRunning},
+			Reason: "booted", ObservedAt: observed, Now: now}
+	}
+	if vd := j.Report(&cur, running("n1", stoppedAt.Add(-time.Millisecond))); !vd.Empty() {
+		t.Errorf("a start's change observed before the stop's reply: wrote %s, want nothing", vd.Next.State)
+	}
+	for _, tc := range []struct {
+		name     string
+		rep      HostReport
+		observed *time.Time
+	}{
+		{"observed after the record", running("n1", stoppedAt.Add(time.Millisecond)), ptr(stoppedAt.Add(time.Millisecond))},
+		{"another node's clock", running("n2", stoppedAt.Add(-time.Hour)), ptr(stoppedAt.Add(-time.Hour))},
+		{"no observation time (full sync)", running("n1", time.Time{}), nil},
+	} {
+		vd := j.Report(&cur, tc.rep)
+		if vd.Next == nil || vd.Next.State != vm.StateRunning {
+			t.Errorf("%s: %+v, want RUNNING written", tc.name, vd.Next)
+			continue
+		}
+		if got := vd.Next.ObservedAt; (got == nil) != (tc.observed == nil) || got != nil && !got.Equal(*tc.observed) {
+			t.Errorf("%s: observed_at %v, want %v", tc.name, got, tc.observed)
+		}
+	}
+	// Without an observation time on the record, every report counts.
+	bare := cur
+	bare.ObservedAt = nil
+	if vd := j.Report(&bare, running("n1", stoppedAt.Add(-time.Hour))); vd.Next == nil || vd.Next.State != vm.StateRunning {
+		t.Errorf("a record without observed_at: %+v, want RUNNING written", vd.Next)
+	}
+	// A transitional state held by the report keeps the record's time.
+	stopping := cur
+	stopping.State, stopping.LastKnownState = vm.StateStopping, vm.StateRunning
+	if vd := j.Report(&stopping, running("n1", stoppedAt.Add(time.Second))); vd.Next != nil && (vd.Next.State != vm.StateStopping || !vd.Next.ObservedAt.Equal(stoppedAt)) {
+		t.Errorf("STOPPING while the host still runs it: %s observed %v, want STOPPING observed %v", vd.Next.State, vd.Next.ObservedAt, stoppedAt)
+	}
+	if Older(&cur, "n1", time.Time{}) || !Older(&cur, "n1", stoppedAt.Add(-1)) || Older(&cur, "n1", stoppedAt) {
+		t.Error("Older: a zero time is never older, a time before the record's is, the same time is not")
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -498,6 +498,15 @@ var migrations = []migration{
 			)`,
 		},
 	},
+	{
+		Version: 10,
+		Name:    "vm observed_at",
+		// observed_at is when the VM's host observed the status the record
+		// holds, by the host's clock (NULL: not known); a change of the
+		// same host observed before it is not applied.
+		SQLite:   []string{`ALTER TABLE vms ADD COLUMN observed_at TEXT`},
+		Postgres: []string{`ALTER TABLE vms ADD COLUMN observed_at TIMESTAMPTZ`},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

@@ -140,6 +140,7 @@ type vmRow struct {
 	RestartPolicy  string              `gorm:"column:restart_policy"`
 	Spec           jsonColumn[vm.Spec] `gorm:"column:spec"`
 	LastSeen       *dbTime             `gorm:"column:last_seen"`
+	ObservedAt     *dbTime             `gorm:"column:observed_at"`
 	LostReason     string              `gorm:"column:lost_reason"`
 	LostAt         *dbTime             `gorm:"column:lost_at"`
 	Message        string              `gorm:"column:message"`
@@ -202,6 +203,7 @@ func normalizeVM(v *vm.VM) {
 	normalizeSpec(&v.Spec)
 	v.StateChangedAt = normTime(v.StateChangedAt)
 	v.LastSeen = normTimePtr(v.LastSeen)
+	v.ObservedAt = normTimePtr(v.ObservedAt)
 	v.LostAt = normTimePtr(v.LostAt)
 	v.CreatedAt = normTime(v.CreatedAt)
 	v.UpdatedAt = normTime(v.UpdatedAt)
@@ -235,6 +237,7 @@ func toVMRow(v *vm.VM) (vmRow, []labelRow) {
 		RestartPolicy:  string(v.RestartPolicy),
 		Spec:           jsonColumn[vm.Spec]{V: v.Spec},
 		LastSeen:       toDBTimePtr(v.LastSeen),
+		ObservedAt:     toDBTimePtr(v.ObservedAt),
 		LostReason:     v.LostReason,
 		LostAt:         toDBTimePtr(v.LostAt),
 		Message:        v.Message,
@@ -275,6 +278,7 @@ func (r *vmRow) toVM(labels map[string]string) *vm.VM {
 		LastKnownState: vm.State(r.LastKnownState),
 		StateChangedAt: time.Time(r.StateChangedAt),
 		LastSeen:       fromDBTimePtr(r.LastSeen),
+		ObservedAt:     fromDBTimePtr(r.ObservedAt),
 		LostReason:     r.LostReason,
 		LostAt:         fromDBTimePtr(r.LostAt),
 		Message:        r.Message,

@@ -85,8 +85,8 @@ type VMRepo interface {
 	// managed name is taken), none.
 	CreateMany(ctx context.Context, vms []*vm.VM) error
 	// UpdateStatus writes only the status fields of v (node, state,
-	// last_known_state, state_changed_at, last_seen, lost_reason, lost_at,
-	// message) and desired_state, which the restart policy moves as a
+	// last_known_state, state_changed_at, last_seen, observed_at,
+	// lost_reason, lost_at, message) and desired_state, which the restart policy moves as a
 	// consequence of what a host reports; never the spec, name, labels,
 	// origin or is_managed. Versions work as in Update.
 	UpdateStatus(ctx context.Context, v *vm.VM) error

@@ -204,6 +204,7 @@ func (r vmRepo) Update(ctx context.Context, v *vm.VM) error {
 			"restart_policy":   row.RestartPolicy,
 			"spec":             row.Spec,
 			"last_seen":        row.LastSeen,
+			"observed_at":      row.ObservedAt,
 			"lost_reason":      row.LostReason,
 			"lost_at":          row.LostAt,
 			"message":          row.Message,

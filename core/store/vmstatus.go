@@ -38,6 +38,7 @@ func (r vmRepo) UpdateStatus(ctx context.Context, v *vm.VM) error {
 			"state_changed_at": row.StateChangedAt,
 			"desired_state":    row.DesiredState,
 			"last_seen":        row.LastSeen,
+			"observed_at":      row.ObservedAt,
 			"lost_reason":      row.LostReason,
 			"lost_at":          row.LostAt,
 			"message":          row.Message,

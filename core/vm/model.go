@@ -25,9 +25,14 @@ type VM struct {
 	LastKnownState State      `json:"last_known_state"`
 	StateChangedAt time.Time  `json:"state_changed_at"`
 	LastSeen       *time.Time `json:"last_seen"`
-	LostReason     string     `json:"lost_reason"`
-	LostAt         *time.Time `json:"lost_at"`
-	Message        string     `json:"message"`
+	// ObservedAt is when the host (NodeID) observed the status the record
+	// holds, by the host's clock; nil when not known. A report of the
+	// same host observed before it is older than the record and is not
+	// applied (core/reconcile). Internal: the API does not show it.
+	ObservedAt *time.Time `json:"-"`
+	LostReason string     `json:"lost_reason"`
+	LostAt     *time.Time `json:"lost_at"`
+	Message    string     `json:"message"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

@@ -979,7 +979,12 @@ type Change struct {
 	// The host's reason, e.g. "crashed", "destroyed", "shutdown".
 	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
 	// When the host saw the change.
-	At            *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	At *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=at,proto3" json:"at,omitempty"`
+	// When the agent last observed vm (or that it was gone), by the host's
+	// clock: the server drops a change observed before the status the VM's
+	// record already holds from this host (a command's reply, a later
+	// change). Unset by older agents: the change is applied as it comes.
+	ObservedAt    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1045,6 +1050,13 @@ func (x *Change) GetReason() string {
 func (x *Change) GetAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.At
+	}
+	return nil
+}
+
+func (x *Change) GetObservedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObservedAt
 	}
 	return nil
 }
@@ -1700,7 +1712,10 @@ type CommandReply struct {
 	// The tail (tail_log).
 	Log *v1.LogTail `protobuf:"bytes,3,opt,name=log,proto3" json:"log,omitempty"`
 	// Set when the command failed.
-	Error         *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Error *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// When the backend answered vm, by the host's clock: comparable with
+	// Change.observed_at, so that the server tells which is newer.
+	ObservedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1759,6 +1774,13 @@ func (x *CommandReply) GetLog() *v1.LogTail {
 func (x *CommandReply) GetError() *Error {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *CommandReply) GetObservedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObservedAt
 	}
 	return nil
 }
@@ -1878,13 +1900,15 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\theartbeat\x18\x06 \x01(\v2\x1b.quantix.agent.v1.HeartbeatH\x00R\theartbeatB\x06\n" +
 	"\x04body\"4\n" +
 	"\bFullSync\x12(\n" +
-	"\x03vms\x18\x01 \x03(\v2\x16.quantix.backend.v1.VMR\x03vms\"\x9d\x01\n" +
+	"\x03vms\x18\x01 \x03(\v2\x16.quantix.backend.v1.VMR\x03vms\"\xda\x01\n" +
 	"\x06Change\x12&\n" +
 	"\x02vm\x18\x01 \x01(\v2\x16.quantix.backend.v1.VMR\x02vm\x12\x12\n" +
 	"\x04gone\x18\x02 \x01(\bR\x04gone\x12\x13\n" +
 	"\x05vm_id\x18\x03 \x01(\tR\x04vmId\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12*\n" +
-	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"~\n" +
+	"\x02at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12;\n" +
+	"\vobserved_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"observedAt\"~\n" +
 	"\tHeartbeat\x12\x1d\n" +
 	"\n" +
 	"state_hash\x18\x01 \x01(\tR\tstateHash\x12\x19\n" +
@@ -1933,13 +1957,15 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"timeout_ms\x18\n" +
 	" \x01(\x03R\ttimeoutMs\x12\x17\n" +
-	"\avm_name\x18\v \x01(\tR\x06vmName\"\xb3\x01\n" +
+	"\avm_name\x18\v \x01(\tR\x06vmName\"\xf0\x01\n" +
 	"\fCommandReply\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\x04R\tcommandId\x12&\n" +
 	"\x02vm\x18\x02 \x01(\v2\x16.quantix.backend.v1.VMR\x02vm\x12-\n" +
 	"\x03log\x18\x03 \x01(\v2\x1b.quantix.backend.v1.LogTailR\x03log\x12-\n" +
-	"\x05error\x18\x04 \x01(\v2\x17.quantix.agent.v1.ErrorR\x05error\"h\n" +
+	"\x05error\x18\x04 \x01(\v2\x17.quantix.agent.v1.ErrorR\x05error\x12;\n" +
+	"\vobserved_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"observedAt\"h\n" +
 	"\x05Error\x12/\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.quantix.agent.v1.ErrorKindR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
@@ -2038,32 +2064,34 @@ var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	26, // 12: quantix.agent.v1.FullSync.vms:type_name -> quantix.backend.v1.VM
 	26, // 13: quantix.agent.v1.Change.vm:type_name -> quantix.backend.v1.VM
 	24, // 14: quantix.agent.v1.Change.at:type_name -> google.protobuf.Timestamp
-	8,  // 15: quantix.agent.v1.Heartbeat.backend:type_name -> quantix.agent.v1.BackendInfo
-	16, // 16: quantix.agent.v1.ServerMessage.welcome:type_name -> quantix.agent.v1.Welcome
-	21, // 17: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
-	20, // 18: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
-	19, // 19: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
-	18, // 20: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
-	24, // 21: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
-	1,  // 22: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
-	27, // 23: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
-	26, // 24: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
-	28, // 25: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
-	23, // 26: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
-	2,  // 27: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
-	6,  // 28: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
-	9,  // 29: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
-	3,  // 30: quantix.agent.v1.AgentService.Enroll:input_type -> quantix.agent.v1.EnrollRequest
-	5,  // 31: quantix.agent.v1.AgentService.Renew:input_type -> quantix.agent.v1.RenewRequest
-	7,  // 32: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
-	15, // 33: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
-	4,  // 34: quantix.agent.v1.AgentService.Enroll:output_type -> quantix.agent.v1.EnrollResponse
-	4,  // 35: quantix.agent.v1.AgentService.Renew:output_type -> quantix.agent.v1.EnrollResponse
-	32, // [32:36] is the sub-list for method output_type
-	28, // [28:32] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	24, // 15: quantix.agent.v1.Change.observed_at:type_name -> google.protobuf.Timestamp
+	8,  // 16: quantix.agent.v1.Heartbeat.backend:type_name -> quantix.agent.v1.BackendInfo
+	16, // 17: quantix.agent.v1.ServerMessage.welcome:type_name -> quantix.agent.v1.Welcome
+	21, // 18: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
+	20, // 19: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
+	19, // 20: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
+	18, // 21: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
+	24, // 22: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	1,  // 23: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
+	27, // 24: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
+	26, // 25: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
+	28, // 26: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
+	23, // 27: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
+	24, // 28: quantix.agent.v1.CommandReply.observed_at:type_name -> google.protobuf.Timestamp
+	2,  // 29: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
+	6,  // 30: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
+	9,  // 31: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
+	3,  // 32: quantix.agent.v1.AgentService.Enroll:input_type -> quantix.agent.v1.EnrollRequest
+	5,  // 33: quantix.agent.v1.AgentService.Renew:input_type -> quantix.agent.v1.RenewRequest
+	7,  // 34: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
+	15, // 35: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
+	4,  // 36: quantix.agent.v1.AgentService.Enroll:output_type -> quantix.agent.v1.EnrollResponse
+	4,  // 37: quantix.agent.v1.AgentService.Renew:output_type -> quantix.agent.v1.EnrollResponse
+	34, // [34:38] is the sub-list for method output_type
+	30, // [30:34] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_quantix_agent_v1_agent_proto_init() }
