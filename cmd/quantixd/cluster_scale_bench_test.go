@@ -69,6 +69,9 @@ const (
 //     full syncs; fullsync-p50-ms and fullsync-p99-ms: each full sync from
 //     the agent sending it to a server having applied it; visible-s: until
 //     GET /api/nodes through every server counts the 50,000 VMs;
+//     fullsync-servers-cpu-% (the three servers together),
+//     fullsync-pg-cpu-% and fullsync-bench-cpu-%: the CPU used meanwhile,
+//     as a percentage of one core, to tell where the time went;
 //   - over a steady phase of heartbeats every 5s (30s), nothing changing
 //     and no API request: each server process's CPU time over wall time,
 //     as a percentage of one core (/proc/<pid>/stat, utime+stime):
@@ -125,6 +128,7 @@ func BenchmarkClusterScale(b *testing.B) {
 
 	// Full sync of every agent.
 	b.ResetTimer()
+	syncUse := readCPU(b, c)
 	began := time.Now()
 	for i, h := range hosts {
 		var servers []string
@@ -154,6 +158,7 @@ func BenchmarkClusterScale(b *testing.B) {
 		}
 	}
 	fullSync := last.Sub(began)
+	syncCPU := syncUse.since(b, c)
 	wait.UntilNil(b, time.Minute, fmt.Sprintf("%d vms counted through every server", total), func() error {
 		for _, s := range c.Servers {
 			if n, err := vmsCounted(s); err != nil || n != total {
@@ -186,6 +191,13 @@ func BenchmarkClusterScale(b *testing.B) {
 		len(c.Servers), agents, perHost, fullSync.Round(time.Millisecond), clusterScaleJitter,
 		percentile(perSync, 0.5).Round(time.Millisecond), percentile(perSync, 0.99).Round(time.Millisecond), visible.Round(time.Millisecond), held)
 
+	var syncPer []string
+	for i, s := range c.Servers {
+		syncPer = append(syncPer, fmt.Sprintf("%s %.0f%%", s.Name, syncCPU.server[i]))
+	}
+	b.Logf("cpu of one core from the agents' start until every full sync was seen applied (%s): %s; postgres %.0f%%; this process (agents, sims) %.0f%%",
+		syncCPU.wall.Round(time.Millisecond), strings.Join(syncPer, ", "), syncCPU.pg, syncCPU.self)
+
 	leader, _ := c.Leader(30*time.Second, 0)
 	var follower *clusterServer
 	for _, s := range c.Servers {
@@ -212,8 +224,9 @@ func BenchmarkClusterScale(b *testing.B) {
 	b.ReportMetric(ms(percentile(perSync, 0.5)), "fullsync-p50-ms")
 	b.ReportMetric(ms(percentile(perSync, 0.99)), "fullsync-p99-ms")
 	b.ReportMetric(visible.Seconds(), "visible-s")
-	followerCPU := 0.0
+	followerCPU, syncServers := 0.0, 0.0
 	for i, s := range c.Servers {
+		syncServers += syncCPU.server[i]
 		pct := cpu.server[i]
 		b.ReportMetric(pct, s.Name+"-cpu-%")
 		if s == leader {
@@ -223,7 +236,10 @@ func BenchmarkClusterScale(b *testing.B) {
 		}
 	}
 	b.ReportMetric(followerCPU, "follower-cpu-%")
+	b.ReportMetric(syncServers, "fullsync-servers-cpu-%")
 	b.ReportMetric(cpu.pg, "pg-cpu-%")
+	b.ReportMetric(syncCPU.pg, "fullsync-pg-cpu-%")
+	b.ReportMetric(syncCPU.self, "fullsync-bench-cpu-%")
 	b.ReportMetric(cpu.self, "bench-cpu-%")
 	b.ReportMetric(ms(percentile(fl, 0.5)), "follower-list-p50-ms")
 	b.ReportMetric(ms(percentile(fl, 0.99)), "follower-list-p99-ms")
