@@ -328,9 +328,15 @@ func (r *Reconciler) restartDuty(ctx context.Context) {
 
 // wentDown reports whether ev records a VM going down that a restart
 // policy may answer: not an outcome of the reconciler's own restarts,
-// which the scheduler follows itself.
+// which the scheduler follows itself, and not the discovery of a VM found
+// down on a host (its record is made with restart policy never, so there
+// is nothing to read; a full sync discovering a host's VMs would cost the
+// leader one read per VM found down).
 func wentDown(ev *vm.Event) bool {
 	if ev == nil || (ev.NewState != vm.StateStopped && ev.NewState != vm.StateCrashed) || ev.OldState == ev.NewState {
+		return false
+	}
+	if ev.Action == discoverAction {
 		return false
 	}
 	return !(ev.Cause == vm.CauseReconciler && strings.HasPrefix(ev.Action, "restart"))

@@ -282,3 +282,33 @@ func TestLivenessAcrossServers(t *testing.T) {
 	wait.Until(t, 3*time.Second, "the node READY again", func() bool { return e.nodeState(t, far).State == node.StateReady })
 	wait.Stays(t, 5*interval, "the node staying READY", func() bool { return e.nodeState(t, far).State == node.StateReady })
 }
+
+// TestWentDownSkipsDiscoveries: the restart duty reads the record of a VM
+// whose event says it went down, but not of one a host was found to have
+// stopped or crashed: a discovered record's restart policy is never, and a
+// full sync discovering a host's VMs would cost the leader one read each.
+func TestWentDownSkipsDiscoveries(t *testing.T) {
+	r := newEnv(t, "sqlite", false).rec
+	for _, tc := range []struct {
+		name string
+		ev   *vm.Event
+		want bool
+	}{
+		{"crash", &vm.Event{Action: "report", OldState: vm.StateRunning, NewState: vm.StateCrashed, Cause: vm.CauseHost}, true},
+		{"stop on the host", &vm.Event{Action: "report", OldState: vm.StateRunning, NewState: vm.StateStopped, Cause: vm.CauseHost}, true},
+		{"discovered stopped", &vm.Event{Action: discoverAction, NewState: vm.StateStopped, Cause: vm.CauseHost}, false},
+		{"discovered crashed", &vm.Event{Action: discoverAction, NewState: vm.StateCrashed, Cause: vm.CauseHost}, false},
+		{"own restart", &vm.Event{Action: "restart", OldState: vm.StateRunning, NewState: vm.StateStopped, Cause: vm.CauseReconciler}, false},
+		{"no change", &vm.Event{Action: "report", OldState: vm.StateStopped, NewState: vm.StateStopped, Cause: vm.CauseHost}, false},
+	} {
+		if got := wentDown(tc.ev); got != tc.want {
+			t.Errorf("%s: wentDown = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// The discovered record is made with restart policy never: nothing
+	// skipped here could have been owed a restart.
+	v, ev := r.discovered("n1", &backend.VM{ID: "0b7e0c4e-5b1c-4b0e-9a52-0d6c1f3f2b11", Name: "found", State: backend.StateStopped}, vm.CauseHost, time.Now())
+	if ev.Action != discoverAction || v.RestartPolicy != vm.RestartNever || owedRestart(v) {
+		t.Errorf("discovered: event action %q, restart policy %q, owed a restart %v", ev.Action, v.RestartPolicy, owedRestart(v))
+	}
+}

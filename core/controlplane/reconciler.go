@@ -438,6 +438,10 @@ func isPlaceholderFor(v *vm.VM, nodeID string) bool {
 	return v.State == vm.StateCreating && v.IsManaged && v.NodeID == nodeID
 }
 
+// discoverAction is the action of the event recording a VM found on a
+// host that the inventory did not have.
+const discoverAction = "discover"
+
 // discovered is the record, and its first event, of a VM a host has and
 // the inventory does not: host-discovered, not managed, with the spec and
 // name the host reports.
@@ -455,7 +459,7 @@ func (r *Reconciler) discovered(nodeID string, observed *backend.VM, cause vm.Ca
 	observe(v, nodeID, observed, now)
 	v.StateChangedAt = now
 	v.Message = fmt.Sprintf("found on node %s; not managed by quantix until adopted", r.nodeName(nodeID))
-	return v, &vm.Event{VMID: v.ID, Time: now, Action: "discover", NewState: v.State, Cause: cause, Message: v.Message}
+	return v, &vm.Event{VMID: v.ID, Time: now, Action: discoverAction, NewState: v.State, Cause: cause, Message: v.Message}
 }
 
 // createDiscovered inserts, in tx, the record of a VM a host has and the
