@@ -244,6 +244,38 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
+// HandOver, on a server of a cluster, makes a stopping server give its
+// agents to the others at once: no new registration is accepted, and
+// every session ends (its agent told the server is shutting down, so it
+// connects to another server) and releases its claim in the cluster's
+// records. The agent port keeps serving: forwarded commands for a node
+// no longer held here are answered as such, so their senders look the
+// holder up again. On a single server it does nothing, since no other
+// server could take the agents. Close still has to be called.
+func (s *Server) HandOver() {
+	if s.dispatcher.clusterOf() == nil {
+		return
+	}
+	s.mu.Lock()
+	s.closed = true
+	nodes := make([]*agentNode, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		nodes = append(nodes, n)
+	}
+	s.mu.Unlock()
+	for _, n := range nodes {
+		n.mu.Lock()
+		cur := n.cur
+		n.mu.Unlock()
+		if cur != nil {
+			cur.end(errServerClosing)
+		}
+	}
+	if len(nodes) > 0 {
+		s.log.Info("handing the agents over to the other servers of the cluster", "sessions", len(nodes))
+	}
+}
+
 // Close ends every session (their agents reconnect to another server or
 // wait for this one) and stops serving; when ctx ends first, connections
 // are cut.
