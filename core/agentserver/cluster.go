@@ -368,17 +368,24 @@ func (c *cluster) holder(ctx context.Context, nodeID string) (store.NodeSession,
 // that could not be reached is not sent the command again, only another
 // holder is. Any other failure is returned at once: the command may have
 // reached the agent, and is never sent twice.
-func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
+//
+// triedLocal, when not nil, is this server's session that refused the
+// command unsent with last.
+func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd nodeapi.Command, triedLocal nodeapi.Executor, last error) (*nodeapi.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	defer cancel()
 	var (
 		deadline time.Time
 		backoff  = moveBackoffMin
-		last     error
-		// tried are the servers the command failed on; it waits for
-		// another holder rather than going to them again.
+		// tried are the claims (server/session) the command failed on,
+		// and the servers it could not reach (which it may have reached
+		// nonetheless): it waits for another claim rather than going to
+		// them again.
 		tried = map[string]bool{}
 	)
+	if last != nil {
+		deadline = time.Now().Add(c.moveWait)
+	}
 	h, cached := c.cachedHolder(nodeID)
 	for {
 		var err error
@@ -386,49 +393,60 @@ func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd
 			h, err = c.holder(ctx, nodeID)
 		}
 		cached = false
-		if err == nil && tried[h.ServerID] {
+		if err == nil && (tried[h.ServerID] || tried[h.ServerID+"/"+h.SessionID]) {
 			err = last
 		}
 		if err == nil {
 			res, ferr := c.forwardTo(ctx, h, cmd)
-			if ferr == nil || !errors.Is(ferr, errNoHolder) && !errors.Is(ferr, errHolderMoved) && !errors.Is(ferr, errUnreachable) {
+			if ferr == nil || !notDelivered(ferr) {
 				return res, ferr
 			}
-			tried[h.ServerID] = true
+			if errors.Is(ferr, errUnreachable) {
+				tried[h.ServerID] = true
+			} else {
+				tried[h.ServerID+"/"+h.SessionID] = true
+			}
 			err = ferr
 		}
-		if !errors.Is(err, errNoHolder) && !errors.Is(err, errHolderMoved) && !errors.Is(err, errUnreachable) {
+		if !notDelivered(err) {
 			return nil, err
 		}
 		last = err
 		if deadline.IsZero() {
 			deadline = time.Now().Add(c.moveWait)
 		}
-		if !d.waitMove(ctx, nodeID, deadline, &backoff) {
+		if !d.waitMove(ctx, deadline, &backoff) {
 			return nil, last
 		}
-		if e := d.local(nodeID); e != nil {
-			return e.Execute(ctx, nodeID, cmd)
+		if e := d.local(nodeID); e != nil && e != triedLocal {
+			res, err := e.Execute(ctx, nodeID, cmd)
+			if !errors.Is(err, errNotSent) {
+				return res, err
+			}
+			triedLocal, last = e, err
 		}
 	}
 }
 
-// waitMove pauses a command waiting for node nodeID's session to be held
-// again: until a session of the node registers here or the backoff
-// passes (then the caller reads the claim again), doubling the backoff.
-// False when deadline has passed or ctx ended.
-func (d *Dispatcher) waitMove(ctx context.Context, nodeID string, deadline time.Time, backoff *time.Duration) bool {
+// notDelivered says whether err is a failure of a command that did not
+// reach an agent through the server it was meant for, so it may go to the
+// node's next holder.
+func notDelivered(err error) bool {
+	return errors.Is(err, errNoHolder) || errors.Is(err, errHolderMoved) || errors.Is(err, errUnreachable) || errors.Is(err, errNotSent)
+}
+
+// waitMove pauses a command waiting for its node's session to be held
+// again: until a session registers here or the backoff passes (then the
+// caller looks for the session here and reads the claim again), doubling
+// the backoff. False when deadline has passed or ctx ended.
+func (d *Dispatcher) waitMove(ctx context.Context, deadline time.Time, backoff *time.Duration) bool {
 	left := time.Until(deadline)
 	if left <= 0 || ctx.Err() != nil {
 		return false
 	}
 	d.mu.RLock()
 	registered := d.registered
-	_, here := d.nodes[nodeID]
 	d.mu.RUnlock()
-	if here {
-		return true
-	}
 	t := time.NewTimer(min(*backoff, left))
 	defer t.Stop()
 	*backoff = min(2**backoff, moveBackoffMax)
@@ -463,7 +481,7 @@ func (d *Dispatcher) WaitConnected(ctx context.Context, nodeID string) bool {
 				return true
 			}
 		}
-		if !d.waitMove(ctx, nodeID, deadline, &backoff) {
+		if !d.waitMove(ctx, deadline, &backoff) {
 			return false
 		}
 	}

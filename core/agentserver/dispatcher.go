@@ -2,6 +2,7 @@ package agentserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -65,10 +66,16 @@ func (d *Dispatcher) Execute(ctx context.Context, nodeID string, cmd nodeapi.Com
 	r, c := d.nodes[nodeID], d.cluster
 	d.mu.RUnlock()
 	if r != nil {
-		return r.exec.Execute(ctx, nodeID, cmd)
+		res, err := r.exec.Execute(ctx, nodeID, cmd)
+		if c == nil || !errors.Is(err, errNotSent) {
+			return res, err
+		}
+		// The session here is over or moving away and did not send it:
+		// the node's next session, here or on another server, gets it.
+		return d.forward(ctx, c, nodeID, cmd, r.exec, err)
 	}
 	if c != nil {
-		return d.forward(ctx, c, nodeID, cmd)
+		return d.forward(ctx, c, nodeID, cmd, nil, nil)
 	}
 	return nil, fmt.Errorf("node %s: no agent is connected: %w", nodeID, nodeapi.ErrNodeUnavailable)
 }
