@@ -580,3 +580,79 @@ func TestClusterDisconnectReachesHolder(t *testing.T) {
 		t.Error("Disconnect of a node nobody holds says it ended a session")
 	}
 }
+
+// TestClusterHandOverLetsCommandsFinish: a command in flight on a session
+// handed over gets its reply before the session ends; new commands are
+// refused unsent meanwhile (and wait for the node's next session).
+func TestClusterHandOverLetsCommandsFinish(t *testing.T) {
+	c := newClusterEnv(t)
+	a, b := c.start("srv-a"), c.start("srv-b")
+	agent := dialScripted(t, b)
+	agent.mustConnect("n1")
+	got, release := make(chan *agentv1.Command, 1), make(chan struct{})
+	stream := agent.stream
+	go func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			cmd := m.GetCommand()
+			if cmd == nil {
+				continue
+			}
+			got <- cmd
+			<-release
+			_ = stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Reply{Reply: &agentv1.CommandReply{CommandId: cmd.GetId(), Vm: runningVM(cmd.GetVmId())}}})
+		}
+	}()
+	wait.Until(t, 5*time.Second, "server A to count the node connected", func() bool { return connectedTo(a.disp, agent.node) })
+	id := "aaaaaaaa-0000-4000-8000-000000000001"
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.disp.Execute(context.Background(), agent.node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id})
+		done <- err
+	}()
+	<-got
+	handedOver := make(chan struct{})
+	go func() {
+		b.srv.HandOver()
+		close(handedOver)
+	}()
+	wait.Until(t, 5*time.Second, "B's session to refuse new commands", func() bool {
+		s, ok := b.disp.local(agent.node).(*agentSession)
+		if !ok {
+			return false
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.draining
+	})
+	wait.Stays(t, 300*time.Millisecond, "the session to stay while its command runs", func() bool {
+		select {
+		case <-handedOver:
+			return false
+		default:
+			return holder(t, c.records, agent.node).ServerID == "srv-b"
+		}
+	})
+	close(release)
+	if err := wait.Value(t, 5*time.Second, "the start in flight", func() (error, bool) {
+		select {
+		case err := <-done:
+			return err, true
+		default:
+			return nil, false
+		}
+	}); err != nil {
+		t.Errorf("start in flight during the hand-over: %v; want its reply", err)
+	}
+	wait.Until(t, 10*time.Second, "the hand-over to end and the claim to be released", func() bool {
+		select {
+		case <-handedOver:
+			return holder(t, c.records, agent.node).ServerID == ""
+		default:
+			return false
+		}
+	})
+}
