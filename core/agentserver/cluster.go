@@ -90,7 +90,8 @@ type ClusterOptions struct {
 	LiveWithin time.Duration
 	// MoveWait is how long a command, or WaitConnected, waits for a node
 	// no live server holds to be held again (its agent moving to another
-	// server); zero means DefaultMoveWait.
+	// server), while another server of the cluster is live; zero means
+	// DefaultMoveWait.
 	MoveWait time.Duration
 	// Logger receives the log; nil discards.
 	Logger hclog.Logger
@@ -248,6 +249,33 @@ func liveServers(servers []store.ServerRecord, within time.Duration) (map[string
 	return byID, live
 }
 
+// waitFor is how long a command waits for a node's next session: the
+// move wait while another server is live, else nothing (an agent has no
+// other server to move to, and a single server answers at once as it
+// always has).
+func (c *cluster) waitFor() time.Duration {
+	if !c.othersLive() {
+		return 0
+	}
+	return c.moveWait
+}
+
+// othersLive says whether another server of the cluster is live, as last
+// read (within the live window).
+func (c *cluster) othersLive() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.readAt) > c.liveWithin {
+		return false
+	}
+	for id, live := range c.live {
+		if live && id != c.id {
+			return true
+		}
+	}
+	return false
+}
+
 // remoteNodes lists the nodes other live servers hold, as last read; none
 // when the view is older than the live window (this server cannot read
 // the database).
@@ -384,7 +412,7 @@ func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd
 		tried = map[string]bool{}
 	)
 	if last != nil {
-		deadline = time.Now().Add(c.moveWait)
+		deadline = time.Now().Add(c.waitFor())
 	}
 	h, cached := c.cachedHolder(nodeID)
 	for {
@@ -413,7 +441,7 @@ func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd
 		}
 		last = err
 		if deadline.IsZero() {
-			deadline = time.Now().Add(c.moveWait)
+			deadline = time.Now().Add(c.waitFor())
 		}
 		if !d.waitMove(ctx, deadline, &backoff) {
 			return nil, last
@@ -470,7 +498,7 @@ func (d *Dispatcher) WaitConnected(ctx context.Context, nodeID string) bool {
 	if c == nil {
 		return slices.Contains(d.connectedHere(), nodeID)
 	}
-	deadline := time.Now().Add(c.moveWait)
+	deadline := time.Now().Add(c.waitFor())
 	backoff := moveBackoffMin
 	for {
 		if slices.Contains(d.connectedHere(), nodeID) {

@@ -244,6 +244,9 @@ func TestClusterGoneServerIsUnavailable(t *testing.T) {
 	c := newClusterEnv(t)
 	const moveWait = 300 * time.Millisecond
 	a := c.startWith("srv-a", func(o *ClusterOptions) { o.MoveWait = moveWait })
+	// Commands wait only while another server is live, one an agent
+	// could move to.
+	c.start("srv-b")
 	ctx := context.Background()
 	if err := c.records.RegisterServer(context.Background(), &store.ServerRecord{ID: "srv-gone", Name: "gone", RPCAddr: "127.0.0.1:1"}); err != nil {
 		t.Fatal(err)

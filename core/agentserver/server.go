@@ -256,11 +256,12 @@ const handOverWait = 5 * time.Second
 // the server is shutting down, so it connects to another server) and
 // releases its claim in the cluster's records. The agent port keeps
 // serving: forwarded commands for a node no longer held here are answered
-// as such, so their senders look the holder up again. On a single server
-// it does nothing, since no other server could take the agents. Close
-// still has to be called.
+// as such, so their senders look the holder up again. On a single server,
+// or while no other live server is known, it does nothing, since no other
+// server could take the agents. Close still has to be called.
 func (s *Server) HandOver() {
-	if s.dispatcher.clusterOf() == nil {
+	c := s.dispatcher.clusterOf()
+	if c == nil || !c.othersLive() {
 		return
 	}
 	s.mu.Lock()
