@@ -265,8 +265,12 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	case <-ctx.Done():
 	}
 	stop()
-	// Hand the lead over before draining: another server takes the
-	// duties at once.
+	// Hand the agents and the lead over before draining: another server
+	// takes the sessions and the duties at once, and the requests in
+	// flight here reach the agents through it.
+	if d.agents != nil {
+		d.agents.HandOver()
+	}
 	d.stopCluster()
 	logger.Info("shutting down: waiting for requests in flight", "timeout", drainTimeout)
 	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)

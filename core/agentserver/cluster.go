@@ -41,6 +41,14 @@ const (
 	// claimTimeout bounds recording or releasing one claim, and telling a
 	// previous holder to close its session.
 	claimTimeout = 10 * time.Second
+	// DefaultMoveWait is how long a command for a node no live server
+	// holds waits for a new session of the node before it fails: an agent
+	// whose server stopped or died is on another server within it.
+	DefaultMoveWait = 5 * time.Second
+	// moveBackoffMin and moveBackoffMax bound the pause between two reads
+	// of a node's claim while a command waits for it.
+	moveBackoffMin = 50 * time.Millisecond
+	moveBackoffMax = 500 * time.Millisecond
 )
 
 // ClusterRecords is what the agent server and the Dispatcher need of the
@@ -80,6 +88,11 @@ type ClusterOptions struct {
 	// server's may be while it counts as live; zero means
 	// DefaultServerLiveWithin.
 	LiveWithin time.Duration
+	// MoveWait is how long a command, or WaitConnected, waits for a node
+	// no live server holds to be held again (its agent moving to another
+	// server), while another server of the cluster is live; zero means
+	// DefaultMoveWait.
+	MoveWait time.Duration
 	// Logger receives the log; nil discards.
 	Logger hclog.Logger
 }
@@ -92,6 +105,7 @@ type cluster struct {
 	ca         *pki.CA
 	refresh    time.Duration
 	liveWithin time.Duration
+	moveWait   time.Duration
 	log        hclog.Logger
 
 	certMu sync.Mutex
@@ -125,12 +139,12 @@ func (d *Dispatcher) EnableCluster(opts ClusterOptions) error {
 	if opts.ServerID == "" || opts.Records == nil || opts.CA == nil {
 		return errors.New("dispatcher: a cluster needs this server's id, the cluster records and the cluster CA")
 	}
-	if opts.Refresh < 0 || opts.LiveWithin < 0 {
-		return fmt.Errorf("dispatcher: negative cluster refresh (%s) or live window (%s)", opts.Refresh, opts.LiveWithin)
+	if opts.Refresh < 0 || opts.LiveWithin < 0 || opts.MoveWait < 0 {
+		return fmt.Errorf("dispatcher: negative cluster refresh (%s), live window (%s) or move wait (%s)", opts.Refresh, opts.LiveWithin, opts.MoveWait)
 	}
 	c := &cluster{
 		id: opts.ServerID, records: opts.Records, ca: opts.CA,
-		refresh: opts.Refresh, liveWithin: opts.LiveWithin,
+		refresh: opts.Refresh, liveWithin: opts.LiveWithin, moveWait: opts.MoveWait,
 		log:     opts.Logger,
 		servers: map[string]store.ServerRecord{}, live: map[string]bool{},
 		peers: map[string]*peerConn{},
@@ -140,6 +154,9 @@ func (d *Dispatcher) EnableCluster(opts ClusterOptions) error {
 	}
 	if c.liveWithin == 0 {
 		c.liveWithin = DefaultServerLiveWithin
+	}
+	if c.moveWait == 0 {
+		c.moveWait = DefaultMoveWait
 	}
 	if c.log == nil {
 		c.log = hclog.NewNullLogger()
@@ -232,6 +249,33 @@ func liveServers(servers []store.ServerRecord, within time.Duration) (map[string
 	return byID, live
 }
 
+// waitFor is how long a command waits for a node's next session: the
+// move wait while another server is live, else nothing (an agent has no
+// other server to move to, and a single server answers at once as it
+// always has).
+func (c *cluster) waitFor() time.Duration {
+	if !c.othersLive() {
+		return 0
+	}
+	return c.moveWait
+}
+
+// othersLive says whether another server of the cluster is live, as last
+// read (within the live window).
+func (c *cluster) othersLive() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.readAt) > c.liveWithin {
+		return false
+	}
+	for id, live := range c.live {
+		if live && id != c.id {
+			return true
+		}
+	}
+	return false
+}
+
 // remoteNodes lists the nodes other live servers hold, as last read; none
 // when the view is older than the live window (this server cannot read
 // the database).
@@ -313,11 +357,6 @@ func (c *cluster) close() {
 	}
 }
 
-// forwardAttempts is how many holders a command is tried on: a session
-// that moved between reading its holder and reaching it is looked up once
-// more.
-const forwardAttempts = 2
-
 // cachedHolder returns node nodeID's claim as last read, when the view
 // is fresh (read within two refreshes) and names another live server.
 func (c *cluster) cachedHolder(nodeID string) (store.NodeSession, bool) {
@@ -330,54 +369,162 @@ func (c *cluster) cachedHolder(nodeID string) (store.NodeSession, bool) {
 	return h, true
 }
 
-// forward runs cmd on the server holding node nodeID's session, within
-// cmd.Timeout(). The holder is taken from the view read every refresh,
-// which spares the database a query per command; when that server says
-// it does not hold the node (the session moved), or cannot be reached,
-// the holder is read from the database and, when another, tried once.
-func (c *cluster) forward(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
-	defer cancel()
-	var last error
-	tried := ""
-	if h, ok := c.cachedHolder(nodeID); ok {
-		res, err := c.forwardTo(ctx, h, cmd)
-		if err == nil || !errors.Is(err, errHolderMoved) && !errors.Is(err, errUnreachable) {
-			return res, err
-		}
-		last, tried = err, h.ServerID
+// holder reads node nodeID's claim from the database; errNoHolder when no
+// claim names a server that may hold the session now.
+func (c *cluster) holder(ctx context.Context, nodeID string) (store.NodeSession, error) {
+	h, err := c.records.NodeHolder(ctx, nodeID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return h, fmt.Errorf("node %s: no server of the cluster holds a session of its agent: %w", nodeID, errors.Join(errNoHolder, nodeapi.ErrNodeUnavailable))
+	case err != nil:
+		return h, fmt.Errorf("node %s: looking up the server holding its agent's session: %v: %w", nodeID, err, nodeapi.ErrNodeUnavailable)
+	case h.ServerID == c.id:
+		// This server's session ended since the claim was read, and no
+		// other took it over yet.
+		return h, fmt.Errorf("node %s: its agent's session on this server has ended: %w", nodeID, errors.Join(errNoHolder, nodeapi.ErrNodeUnavailable))
 	}
-	for range forwardAttempts {
-		holder, err := c.records.NodeHolder(ctx, nodeID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			if last != nil {
-				return nil, last
-			}
-			return nil, fmt.Errorf("node %s: no server of the cluster holds a session of its agent: %w", nodeID, nodeapi.ErrNodeUnavailable)
-		case err != nil:
-			return nil, fmt.Errorf("node %s: looking up the server holding its agent's session: %v: %w", nodeID, err, nodeapi.ErrNodeUnavailable)
-		case holder.ServerID == c.id:
-			// This server's session ended since the claim was read.
-			return nil, fmt.Errorf("node %s: its agent's session on this server has ended: %w", nodeID, nodeapi.ErrNodeUnavailable)
-		case holder.ServerID == tried:
-			return nil, last
-		}
-		tried = holder.ServerID
-		res, err := c.forwardTo(ctx, holder, cmd)
-		if err == nil || !errors.Is(err, errHolderMoved) {
-			return res, err
-		}
-		last = err
-	}
-	return nil, last
+	return h, nil
 }
 
-// errHolderMoved marks a holder that no longer has the session, and
-// errUnreachable one the call could not reach: the claim is read again.
+// forward runs cmd on the server holding node nodeID's session, within
+// cmd.Timeout(). The holder is taken from the view read every refresh,
+// which spares the database a query per command, then from the database.
+// A command that certainly did not reach an agent — no server holds the
+// node, the holder is gone, it answered that it does not hold the node —
+// waits up to the move wait for a new session of the node, here or on
+// another server, reading the claim again with a short backoff; a server
+// that could not be reached is not sent the command again, only another
+// holder is. Any other failure is returned at once: the command may have
+// reached the agent, and is never sent twice.
+//
+// triedLocal, when not nil, is this server's session that refused the
+// command unsent with last.
+func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd nodeapi.Command, triedLocal nodeapi.Executor, last error) (*nodeapi.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
+	defer cancel()
+	var (
+		deadline time.Time
+		backoff  = moveBackoffMin
+		// tried are the claims (server/session) the command failed on,
+		// and the servers it could not reach (which it may have reached
+		// nonetheless): it waits for another claim rather than going to
+		// them again.
+		tried = map[string]bool{}
+	)
+	if last != nil {
+		deadline = time.Now().Add(c.waitFor())
+	}
+	h, cached := c.cachedHolder(nodeID)
+	for {
+		var err error
+		if !cached {
+			h, err = c.holder(ctx, nodeID)
+		}
+		cached = false
+		if err == nil && (tried[h.ServerID] || tried[h.ServerID+"/"+h.SessionID]) {
+			err = last
+		}
+		if err == nil {
+			res, ferr := c.forwardTo(ctx, h, cmd)
+			if ferr == nil || !notDelivered(ferr) {
+				return res, ferr
+			}
+			if errors.Is(ferr, errUnreachable) {
+				tried[h.ServerID] = true
+			} else {
+				tried[h.ServerID+"/"+h.SessionID] = true
+			}
+			err = ferr
+		}
+		if !notDelivered(err) {
+			return nil, err
+		}
+		last = err
+		if deadline.IsZero() {
+			deadline = time.Now().Add(c.waitFor())
+		}
+		if !d.waitMove(ctx, deadline, &backoff) {
+			return nil, last
+		}
+		if e := d.local(nodeID); e != nil && e != triedLocal {
+			res, err := e.Execute(ctx, nodeID, cmd)
+			if !errors.Is(err, errNotSent) {
+				return res, err
+			}
+			triedLocal, last = e, err
+		}
+	}
+}
+
+// notDelivered says whether err is a failure of a command that did not
+// reach an agent through the server it was meant for, so it may go to the
+// node's next holder.
+func notDelivered(err error) bool {
+	return errors.Is(err, errNoHolder) || errors.Is(err, errHolderMoved) || errors.Is(err, errUnreachable) || errors.Is(err, errNotSent)
+}
+
+// waitMove pauses a command waiting for its node's session to be held
+// again: until a session registers here or the backoff passes (then the
+// caller looks for the session here and reads the claim again), doubling
+// the backoff. False when deadline has passed or ctx ended.
+func (d *Dispatcher) waitMove(ctx context.Context, deadline time.Time, backoff *time.Duration) bool {
+	left := time.Until(deadline)
+	if left <= 0 || ctx.Err() != nil {
+		return false
+	}
+	d.mu.RLock()
+	registered := d.registered
+	d.mu.RUnlock()
+	t := time.NewTimer(min(*backoff, left))
+	defer t.Stop()
+	*backoff = min(2**backoff, moveBackoffMax)
+	select {
+	case <-registered:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// WaitConnected says whether node nodeID takes commands: at once when
+// connected here or, on a server of a cluster, when a live server holds
+// it; else, on a server of a cluster, it waits up to the move wait for
+// the node's agent to attach somewhere (a stopped or lost server's agent
+// moving to another), reading the claim again with a short backoff, and
+// false when it did not or ctx ended.
+func (d *Dispatcher) WaitConnected(ctx context.Context, nodeID string) bool {
+	c := d.clusterOf()
+	if c == nil {
+		return slices.Contains(d.connectedHere(), nodeID)
+	}
+	deadline := time.Now().Add(c.waitFor())
+	backoff := moveBackoffMin
+	for {
+		if slices.Contains(d.connectedHere(), nodeID) {
+			return true
+		}
+		if h, err := c.holder(ctx, nodeID); err == nil {
+			if _, live, err := c.server(ctx, h.ServerID); err == nil && live {
+				return true
+			}
+		}
+		if !d.waitMove(ctx, deadline, &backoff) {
+			return false
+		}
+	}
+}
+
+var _ nodeapi.ConnectWaiter = (*Dispatcher)(nil)
+
+// errHolderMoved marks a holder that no longer has the session,
+// errUnreachable one the call could not reach, and errNoHolder a node no
+// live server holds: the command did not reach an agent, and the claim is
+// read again.
 var (
 	errHolderMoved = errors.New("the server holds no session of the node")
 	errUnreachable = errors.New("the server cannot be reached")
+	errNoHolder    = errors.New("no live server holds the node")
 )
 
 // forwardTo runs cmd on server holder.ServerID.
@@ -388,7 +535,7 @@ func (c *cluster) forwardTo(ctx context.Context, holder store.NodeSession, cmd n
 		return nil, fmt.Errorf("node %s: %v: %w", nodeID, err, nodeapi.ErrNodeUnavailable)
 	}
 	if !live {
-		return nil, fmt.Errorf("node %s: its agent's session is on server %s, which is gone (no recent heartbeat): %w", nodeID, serverName(s, holder.ServerID), nodeapi.ErrNodeUnavailable)
+		return nil, fmt.Errorf("node %s: its agent's session is on server %s, which is gone (no recent heartbeat): %w", nodeID, serverName(s, holder.ServerID), errors.Join(errNoHolder, nodeapi.ErrNodeUnavailable))
 	}
 	p, err := c.peer(s)
 	if err != nil {

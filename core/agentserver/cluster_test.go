@@ -242,7 +242,11 @@ func TestClusterForwardsCommands(t *testing.T) {
 // stopped (or stopped beating) is unavailable, not forwarded to.
 func TestClusterGoneServerIsUnavailable(t *testing.T) {
 	c := newClusterEnv(t)
-	a := c.start("srv-a")
+	const moveWait = 300 * time.Millisecond
+	a := c.startWith("srv-a", func(o *ClusterOptions) { o.MoveWait = moveWait })
+	// Commands wait only while another server is live, one an agent
+	// could move to.
+	c.start("srv-b")
 	ctx := context.Background()
 	if err := c.records.RegisterServer(context.Background(), &store.ServerRecord{ID: "srv-gone", Name: "gone", RPCAddr: "127.0.0.1:1"}); err != nil {
 		t.Fatal(err)
@@ -254,13 +258,82 @@ func TestClusterGoneServerIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait.Stays(t, 500*time.Millisecond, "node-x not counted connected", func() bool { return !connectedTo(a.disp, "node-x") })
+	// Each waits the move wait for a new session of the node first.
+	began := time.Now()
 	_, err := a.disp.Execute(ctx, "node-x", nodeapi.Command{Op: agentv1.Op_OP_START, VMID: "v"})
 	if !errors.Is(err, nodeapi.ErrNodeUnavailable) || !strings.Contains(err.Error(), "gone") {
 		t.Errorf("start on a node of a stopped server: %v; want unavailable saying the server is gone", err)
 	}
+	if took := time.Since(began); took < moveWait || took > moveWait+2*time.Second {
+		t.Errorf("start on a node of a stopped server failed after %s; want the move wait, %s", took, moveWait)
+	}
 	_, err = a.disp.Execute(ctx, "node-nobody", nodeapi.Command{Op: agentv1.Op_OP_START, VMID: "v"})
 	if !errors.Is(err, nodeapi.ErrNodeUnavailable) || !strings.Contains(err.Error(), "no server") {
 		t.Errorf("start on a node nobody holds: %v; want unavailable", err)
+	}
+	began = time.Now()
+	if a.disp.WaitConnected(ctx, "node-nobody") || time.Since(began) < moveWait {
+		t.Errorf("WaitConnected of a node nobody holds: true or gave up after %s; want false after %s", time.Since(began), moveWait)
+	}
+}
+
+// TestClusterCommandsWaitForHandOver: a server handing its agents over
+// (a SIGTERM) ends their sessions and releases their claims;
+// commands for the node, through another server or through the one handed
+// over, wait for the agent's next session and run there.
+func TestClusterCommandsWaitForHandOver(t *testing.T) {
+	c := newClusterEnv(t)
+	a, b, cc := c.start("srv-a"), c.start("srv-b"), c.start("srv-c")
+	old := dialScripted(t, b)
+	old.mustConnect("n1")
+	answer(old, make(chan *agentv1.Command, 10))
+	wait.Until(t, 5*time.Second, "server A to count the node connected", func() bool { return connectedTo(a.disp, old.node) })
+
+	b.srv.HandOver()
+	wait.Until(t, 5*time.Second, "B to release its claim and its session", func() bool {
+		return holder(t, c.records, old.node).ServerID == "" && b.disp.local(old.node) == nil
+	})
+	ctx := context.Background()
+	id := "aaaaaaaa-0000-4000-8000-000000000001"
+	type outcome struct {
+		res *nodeapi.Result
+		err error
+	}
+	viaA, viaB := make(chan outcome, 1), make(chan outcome, 1)
+	go func() {
+		res, err := a.disp.Execute(ctx, old.node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id})
+		viaA <- outcome{res, err}
+	}()
+	go func() {
+		res, err := b.disp.Execute(ctx, old.node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id})
+		viaB <- outcome{res, err}
+	}()
+	connected := make(chan bool, 1)
+	go func() { connected <- a.disp.WaitConnected(ctx, old.node) }()
+	wait.Stays(t, 300*time.Millisecond, "the starts to wait for the node's next session", func() bool { return len(viaA) == 0 && len(viaB) == 0 })
+
+	next := dialScripted(t, cc)
+	next.mustConnect("n1")
+	got := make(chan *agentv1.Command, 10)
+	answer(next, got)
+	for name, ch := range map[string]chan outcome{"A": viaA, "B": viaB} {
+		o := wait.Value(t, 5*time.Second, "the start through "+name, func() (outcome, bool) {
+			select {
+			case o := <-ch:
+				return o, true
+			default:
+				return outcome{}, false
+			}
+		})
+		if o.err != nil || o.res.VM == nil || o.res.VM.ID != id {
+			t.Errorf("start through %s during the hand-over: %+v, %v", name, o.res, o.err)
+		}
+		if cmd := <-got; cmd.GetOp() != agentv1.Op_OP_START {
+			t.Errorf("the next session got %v", cmd)
+		}
+	}
+	if !<-connected {
+		t.Error("WaitConnected through A during the hand-over: false; want true once the agent is on C")
 	}
 }
 
@@ -509,4 +582,80 @@ func TestClusterDisconnectReachesHolder(t *testing.T) {
 	if a.disp.Disconnect("node-nobody", "x") {
 		t.Error("Disconnect of a node nobody holds says it ended a session")
 	}
+}
+
+// TestClusterHandOverLetsCommandsFinish: a command in flight on a session
+// handed over gets its reply before the session ends; new commands are
+// refused unsent meanwhile (and wait for the node's next session).
+func TestClusterHandOverLetsCommandsFinish(t *testing.T) {
+	c := newClusterEnv(t)
+	a, b := c.start("srv-a"), c.start("srv-b")
+	agent := dialScripted(t, b)
+	agent.mustConnect("n1")
+	got, release := make(chan *agentv1.Command, 1), make(chan struct{})
+	stream := agent.stream
+	go func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			cmd := m.GetCommand()
+			if cmd == nil {
+				continue
+			}
+			got <- cmd
+			<-release
+			_ = stream.Send(&agentv1.AgentMessage{Msg: &agentv1.AgentMessage_Reply{Reply: &agentv1.CommandReply{CommandId: cmd.GetId(), Vm: runningVM(cmd.GetVmId())}}})
+		}
+	}()
+	wait.Until(t, 5*time.Second, "server A to count the node connected", func() bool { return connectedTo(a.disp, agent.node) })
+	id := "aaaaaaaa-0000-4000-8000-000000000001"
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.disp.Execute(context.Background(), agent.node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: id})
+		done <- err
+	}()
+	<-got
+	handedOver := make(chan struct{})
+	go func() {
+		b.srv.HandOver()
+		close(handedOver)
+	}()
+	wait.Until(t, 5*time.Second, "B's session to refuse new commands", func() bool {
+		s, ok := b.disp.local(agent.node).(*agentSession)
+		if !ok {
+			return false
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.draining
+	})
+	wait.Stays(t, 300*time.Millisecond, "the session to stay while its command runs", func() bool {
+		select {
+		case <-handedOver:
+			return false
+		default:
+			return holder(t, c.records, agent.node).ServerID == "srv-b"
+		}
+	})
+	close(release)
+	if err := wait.Value(t, 5*time.Second, "the start in flight", func() (error, bool) {
+		select {
+		case err := <-done:
+			return err, true
+		default:
+			return nil, false
+		}
+	}); err != nil {
+		t.Errorf("start in flight during the hand-over: %v; want its reply", err)
+	}
+	wait.Until(t, 10*time.Second, "the hand-over to end and the claim to be released", func() bool {
+		select {
+		case <-handedOver:
+			return holder(t, c.records, agent.node).ServerID == ""
+		default:
+			return false
+		}
+	})
 }

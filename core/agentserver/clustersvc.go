@@ -59,6 +59,10 @@ func (c *clusterService) Execute(ctx context.Context, req *clusterv1.ExecuteRequ
 	}
 	res, err := e.Execute(ctx, nodeID, cmd)
 	switch {
+	case errors.Is(err, errNotSent):
+		// The session refused it unsent (over, or moving away): the
+		// sender may carry it to the node's next session.
+		return nil, status.Errorf(codes.Unavailable, "%s (node %s): %v", notHeldPrefix, nodeID, err)
 	case errors.Is(err, nodeapi.ErrNodeUnavailable):
 		return nil, status.Error(codes.Unavailable, remotePrefix+err.Error())
 	case err != nil:

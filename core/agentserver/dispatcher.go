@@ -2,6 +2,7 @@ package agentserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -22,6 +23,9 @@ type Dispatcher struct {
 	mu      sync.RWMutex
 	nodes   map[string]*registration
 	cluster *cluster
+	// registered closes, and is replaced, at every Register: commands
+	// waiting for a node's session wake up.
+	registered chan struct{}
 }
 
 type registration struct{ exec nodeapi.Executor }
@@ -30,7 +34,7 @@ var _ nodeapi.Executor = (*Dispatcher)(nil)
 
 // NewDispatcher returns a dispatcher with no node connected.
 func NewDispatcher() *Dispatcher {
-	return &Dispatcher{nodes: make(map[string]*registration)}
+	return &Dispatcher{nodes: make(map[string]*registration), registered: make(chan struct{})}
 }
 
 // Register routes the commands of node nodeID to e until unregister is
@@ -40,6 +44,10 @@ func (d *Dispatcher) Register(nodeID string, e nodeapi.Executor) (unregister fun
 	r := &registration{exec: e}
 	d.mu.Lock()
 	d.nodes[nodeID] = r
+	if d.registered != nil {
+		close(d.registered)
+	}
+	d.registered = make(chan struct{})
 	d.mu.Unlock()
 	return func() {
 		d.mu.Lock()
@@ -58,10 +66,16 @@ func (d *Dispatcher) Execute(ctx context.Context, nodeID string, cmd nodeapi.Com
 	r, c := d.nodes[nodeID], d.cluster
 	d.mu.RUnlock()
 	if r != nil {
-		return r.exec.Execute(ctx, nodeID, cmd)
+		res, err := r.exec.Execute(ctx, nodeID, cmd)
+		if c == nil || !errors.Is(err, errNotSent) {
+			return res, err
+		}
+		// The session here is over or moving away and did not send it:
+		// the node's next session, here or on another server, gets it.
+		return d.forward(ctx, c, nodeID, cmd, r.exec, err)
 	}
 	if c != nil {
-		return c.forward(ctx, nodeID, cmd)
+		return d.forward(ctx, c, nodeID, cmd, nil, nil)
 	}
 	return nil, fmt.Errorf("node %s: no agent is connected: %w", nodeID, nodeapi.ErrNodeUnavailable)
 }

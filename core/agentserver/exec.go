@@ -2,6 +2,7 @@ package agentserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,7 +23,11 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.C
 	s.mu.Lock()
 	if s.ctx.Err() != nil || !s.attached {
 		s.mu.Unlock()
-		return nil, s.unavailable(cmd, "is not connected")
+		return nil, s.notSent(cmd, "is not connected")
+	}
+	if s.draining {
+		s.mu.Unlock()
+		return nil, s.notSent(cmd, "is moving to another server")
 	}
 	s.nextCmd++
 	id := s.nextCmd
@@ -32,6 +37,10 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.C
 	defer func() {
 		s.mu.Lock()
 		delete(s.pending, id)
+		if s.idle != nil && len(s.pending) == 0 {
+			close(s.idle)
+			s.idle = nil
+		}
 		s.mu.Unlock()
 	}()
 
@@ -43,7 +52,7 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.C
 	select {
 	case s.out <- msg:
 	case <-s.ctx.Done():
-		return nil, s.unavailable(cmd, "disconnected")
+		return nil, s.notSent(cmd, "disconnected")
 	case <-ctx.Done():
 		return nil, fmt.Errorf("node %s: sending %s: %w", s.nodeID, wire.OpName(cmd.Op), ctx.Err())
 	}
@@ -59,6 +68,30 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.C
 
 func (s *agentSession) unavailable(cmd nodeapi.Command, what string) error {
 	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, wire.OpName(cmd.Op), nodeapi.ErrNodeUnavailable)
+}
+
+// errNotSent marks a command refused before it was handed to the session's
+// stream: it certainly did not reach the agent, so it may go to the node's
+// next session.
+var errNotSent = errors.New("the command was not sent to the agent")
+
+func (s *agentSession) notSent(cmd nodeapi.Command, what string) error {
+	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, wire.OpName(cmd.Op), errors.Join(errNotSent, nodeapi.ErrNodeUnavailable))
+}
+
+// drain makes the session refuse new commands and returns a channel that
+// closes once none is in flight.
+func (s *agentSession) drain() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.draining = true
+	ch := make(chan struct{})
+	if len(s.pending) == 0 {
+		close(ch)
+	} else {
+		s.idle = ch
+	}
+	return ch
 }
 
 // deliver hands a reply to the Execute waiting for it; a reply nobody

@@ -244,6 +244,62 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
+// handOverWait bounds how long HandOver waits for the commands in
+// flight on the sessions it hands over.
+const handOverWait = 5 * time.Second
+
+// HandOver, on a server of a cluster, makes a stopping server give its
+// agents to the others at once: no new registration is accepted, the
+// sessions take no new command (refused unsent, such a command waits for
+// the node's next session, here or forwarded), the commands in flight get
+// up to handOverWait to finish, then every session ends (its agent told
+// the server is shutting down, so it connects to another server) and
+// releases its claim in the cluster's records. The agent port keeps
+// serving: forwarded commands for a node no longer held here are answered
+// as such, so their senders look the holder up again. On a single server,
+// or while no other live server is known, it does nothing, since no other
+// server could take the agents. Close still has to be called.
+func (s *Server) HandOver() {
+	c := s.dispatcher.clusterOf()
+	if c == nil || !c.othersLive() {
+		return
+	}
+	s.mu.Lock()
+	s.closed = true
+	nodes := make([]*agentNode, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		nodes = append(nodes, n)
+	}
+	s.mu.Unlock()
+	var sessions []*agentSession
+	for _, n := range nodes {
+		n.mu.Lock()
+		if n.cur != nil {
+			sessions = append(sessions, n.cur)
+		}
+		n.mu.Unlock()
+	}
+	if len(sessions) == 0 {
+		return
+	}
+	s.log.Info("handing the agents over to the other servers of the cluster", "sessions", len(sessions))
+	idle := make([]<-chan struct{}, len(sessions))
+	for i, sess := range sessions {
+		idle[i] = sess.drain()
+	}
+	deadline := time.NewTimer(handOverWait)
+	defer deadline.Stop()
+	for i, sess := range sessions {
+		select {
+		case <-idle[i]:
+		case <-deadline.C:
+			s.log.Warn("commands still in flight on a session handed over: they fail", "node", sess.name, "waited", handOverWait)
+			deadline.Reset(0)
+		}
+		sess.end(errServerClosing)
+	}
+}
+
 // Close ends every session (their agents reconnect to another server or
 // wait for this one) and stops serving; when ctx ends first, connections
 // are cut.

@@ -39,6 +39,10 @@ type agentSession struct {
 	attached bool
 	pending  map[uint64]chan *agentv1.CommandReply
 	nextCmd  uint64
+	// draining refuses new commands (the server hands the session over);
+	// idle, while set, closes once no command is in flight.
+	draining bool
+	idle     chan struct{}
 	// resync is set when applying a report failed: the next heartbeat
 	// reply asks for a full sync, which repairs whatever was missed.
 	resync bool

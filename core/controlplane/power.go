@@ -91,7 +91,7 @@ func (s *Service) power(ctx context.Context, ref string, a powerAction) (*Action
 	if err := vm.Check(a.action, v.State, false); err != nil {
 		return nil, transitionError(v, err)
 	}
-	if !s.connected(v.NodeID) {
+	if !s.connectedSoon(ctx, v.NodeID) {
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot %s it now", v.Name, nodeName(v), a.action)}
 	}

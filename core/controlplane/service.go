@@ -127,6 +127,18 @@ func (s *Service) connected(id string) bool {
 	return id != "" && slices.Contains(s.exec.Connected(), id)
 }
 
+// connectedSoon reports whether an agent serves node id, waiting the
+// executor's bounded time for one to attach again when it can wait
+// (nodeapi.ConnectWaiter: on a server of a cluster, an agent moving from
+// a stopped server to another).
+func (s *Service) connectedSoon(ctx context.Context, id string) bool {
+	if s.connected(id) {
+		return true
+	}
+	w, ok := s.exec.(nodeapi.ConnectWaiter)
+	return ok && id != "" && w.WaitConnected(ctx, id)
+}
+
 // execute runs cmd on node nodeID with the command's own time bound.
 func (s *Service) execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())

@@ -24,6 +24,16 @@ type Executor interface {
 	Connected() []string
 }
 
+// ConnectWaiter is an Executor whose nodes may be between two sessions
+// for a moment, as on a server of a cluster while an agent moves from a
+// stopped server to another.
+type ConnectWaiter interface {
+	// WaitConnected says whether node nodeID takes commands, waiting a
+	// bounded time for its agent to attach again when it does not now;
+	// false when it did not, or ctx ended.
+	WaitConnected(ctx context.Context, nodeID string) bool
+}
+
 // Disconnecter is an Executor that can end the agent session of a node,
 // as removing the node from the inventory does.
 type Disconnecter interface {
