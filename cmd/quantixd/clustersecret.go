@@ -102,7 +102,7 @@ func liveServer(ctx context.Context, st store.Store, self string, ttl time.Durat
 		return nil, fmt.Errorf("reading the servers of the cluster: %w", err)
 	}
 	for i, r := range servers {
-		if r.StoppedAt == nil && now.Sub(r.HeartbeatAt) < ttl && r.RPCAddr != self {
+		if r.AliveAt(now, ttl) && r.RPCAddr != self {
 			return &servers[i], nil
 		}
 	}

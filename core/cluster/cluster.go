@@ -470,7 +470,7 @@ func (c *Cluster) Status(ctx context.Context) (Status, error) {
 	for _, r := range servers {
 		s := ServerStatus{
 			ServerRecord: r,
-			Alive:        r.StoppedAt == nil && now.Sub(r.HeartbeatAt) < c.opts.LeaseTTL,
+			Alive:        r.AliveAt(now, c.opts.LeaseTTL),
 			Leader:       live && r.ID == lease.ServerID,
 			Nodes:        held[r.ID],
 		}

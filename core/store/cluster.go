@@ -34,6 +34,12 @@ type ServerRecord struct {
 	StoppedAt *time.Time
 }
 
+// AliveAt says whether the server runs at now (the database's clock): it
+// has not stopped and its last heartbeat is less than within old.
+func (r ServerRecord) AliveAt(now time.Time, within time.Duration) bool {
+	return r.StoppedAt == nil && now.Sub(r.HeartbeatAt) < within
+}
+
 // Lease is the cluster's leader lease.
 type Lease struct {
 	// ServerID holds the lease; "" when nobody ever took it.
