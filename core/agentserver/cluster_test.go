@@ -288,6 +288,8 @@ func TestClusterCommandsWaitForHandOver(t *testing.T) {
 	old.mustConnect("n1")
 	answer(old, make(chan *agentv1.Command, 10))
 	wait.Until(t, 5*time.Second, "server A to count the node connected", func() bool { return connectedTo(a.disp, old.node) })
+	// B hands over only when it knows of a live server to hand over to.
+	wait.Until(t, 5*time.Second, "server B to see the other servers live", func() bool { return b.disp.clusterOf().othersLive() })
 
 	b.srv.HandOver()
 	wait.Until(t, 5*time.Second, "B to release its claim and its session", func() bool {
