@@ -619,6 +619,8 @@ func TestClusterHandOverLetsCommandsFinish(t *testing.T) {
 		done <- err
 	}()
 	<-got
+	// B hands over only when it knows of a live server to hand over to.
+	wait.Until(t, 5*time.Second, "server B to see server A live", func() bool { return b.disp.clusterOf().othersLive() })
 	handedOver := make(chan struct{})
 	go func() {
 		b.srv.HandOver()
