@@ -18,10 +18,13 @@ import (
 )
 
 // APIVersion is the backend API version this SDK speaks.
-const APIVersion = 1
+// Version 2 adds direct kernel boot (VMSpec.Kernel, Initrd, Cmdline), the
+// Console service and the Stats service; a plugin that negotiates 1 still
+// works, without them.
+const APIVersion = 2
 
 // APIVersions lists every backend API version this SDK can serve.
-var APIVersions = []int{APIVersion}
+var APIVersions = []int{1, APIVersion}
 
 // MaxTailLines bounds TailLog's n.
 const MaxTailLines = 100000
@@ -36,6 +39,9 @@ const (
 	CapPause = "pause"
 	// CapDisks: CreateVM provisions disks.
 	CapDisks = "disks"
+	// CapKernelBoot: CreateVM honours VMSpec.Kernel, Initrd and Cmdline
+	// (direct kernel boot; API version 2 and later).
+	CapKernelBoot = "kernel-boot"
 )
 
 // Backend drives one hypervisor host. Every method is safe for concurrent use.

@@ -36,6 +36,17 @@ type VMSpec struct {
 	Boot []string `json:"boot,omitempty"`
 	// Description is free text kept with the VM.
 	Description string `json:"description,omitempty"`
+	// Kernel is the absolute path, on the VM's host, of a kernel the VM
+	// boots directly instead of through its firmware and Boot devices
+	// (direct kernel boot; API version 2, offered by backends announcing
+	// CapKernelBoot). The file must be readable by the hypervisor.
+	Kernel string `json:"kernel,omitempty"`
+	// Initrd is the absolute path of an initial ramdisk for Kernel; only
+	// with Kernel.
+	Initrd string `json:"initrd,omitempty"`
+	// Cmdline is the kernel command line, at most MaxCmdlineLength bytes;
+	// only with Kernel.
+	Cmdline string `json:"cmdline,omitempty"`
 }
 
 // DiskSpec describes one disk.
