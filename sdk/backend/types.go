@@ -110,6 +110,16 @@ type VM struct {
 	ConsolePTY string `json:"console_pty,omitempty"`
 }
 
+// State reasons of a VM that StopVM stopped (VM.StateReason of its reply),
+// which say how it went: ReasonShutdown, the guest shut down (as asked, or
+// on its own); ReasonDestroyed, the VM was stopped hard (Force, a guest
+// that did not shut down within the timeout, or one that could not). A
+// backend that cannot tell leaves the reason empty or gives its own.
+const (
+	ReasonShutdown  = "shutdown"
+	ReasonDestroyed = "destroyed"
+)
+
 // StopOptions tune StopVM.
 type StopOptions struct {
 	// Force destroys the VM at once instead of asking the guest to shut down.
