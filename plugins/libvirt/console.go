@@ -45,7 +45,7 @@ func (b *Backend) OpenConsole(_ context.Context, id string) (io.ReadWriteCloser,
 	if err != nil {
 		return nil, err
 	}
-	c, err := b.openConsole(conn, id, release)
+	c, err := b.openConsole(conn, id, release, rt.conn.up)
 	rt.conn.check(conn, err)
 	if err != nil {
 		release()
@@ -55,8 +55,8 @@ func (b *Backend) OpenConsole(_ context.Context, id string) (io.ReadWriteCloser,
 }
 
 // openConsole opens the console on conn; release gives conn back once the
-// console is over.
-func (b *Backend) openConsole(conn *libvirt.Connect, id string, release func()) (*console, error) {
+// console is over, connUp says whether the connection is up.
+func (b *Backend) openConsole(conn *libvirt.Connect, id string, release func(), connUp func() bool) (*console, error) {
 	dom, err := lookupDomain(conn, id)
 	if err != nil {
 		return nil, err
@@ -88,6 +88,7 @@ func (b *Backend) openConsole(conn *libvirt.Connect, id string, release func()) 
 		id:       id,
 		log:      b.log,
 		release:  release,
+		connUp:   connUp,
 		stream:   stream,
 		out:      make(chan []byte, consoleQueue),
 		done:     make(chan struct{}),
@@ -107,6 +108,8 @@ type console struct {
 	id      string
 	log     interface{ Debug(string, ...any) }
 	release func()
+	// connUp says whether the libvirt connection is up.
+	connUp func() bool
 
 	// mu guards the stream and what follows; the event callback (on
 	// libvirt's event loop) and the callers' goroutines take it.
@@ -262,8 +265,10 @@ func (c *console) unstash() {
 func (c *console) readEnd() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.endErr != nil && isConnectionError(c.endErr) {
-		return classify(c.endErr, "console of vm %s", c.id)
+	// A stream failing on a live connection ended on the domain's side
+	// (another client forced the console away, the domain went).
+	if c.endErr != nil && c.connUp != nil && !c.connUp() {
+		return plugin.Unavailable("console of vm %s: the libvirt connection went down: %s", c.id, describe(c.endErr))
 	}
 	return io.EOF
 }
