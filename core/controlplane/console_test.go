@@ -63,6 +63,13 @@ func newPluginEnv(t *testing.T, name, pkg string) *pluginEnv {
 		t.Fatalf("launching %s: %v", path, err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	return newHostEnv(t, b, control)
+}
+
+// newHostEnv is a service whose node's agent drives b, a backend plugin
+// process; control is the sim's control socket, if b is the sim.
+func newHostEnv(t *testing.T, b *pluginhost.SupervisedBackend, control string) *pluginEnv {
+	t.Helper()
 	writes := new(atomic.Int64)
 	e := &env{store: countingStore{Store: teststore.Open(t, "sqlite"), writes: writes}, disp: agentserver.NewDispatcher(), writes: writes}
 	logger := testlog.New(t, hclog.Warn)
@@ -100,9 +107,13 @@ func (e *pluginEnv) waitState(t *testing.T, name string, s vm.State) *vm.VM {
 	})
 }
 
-// simConsoles asks the plugin process how many consoles it has open.
+// simConsoles asks the plugin process how many consoles it has open
+// (0 for a host other than the sim).
 func (e *pluginEnv) simConsoles(t *testing.T) int {
 	t.Helper()
+	if e.control == "" {
+		return 0
+	}
 	conn, err := net.Dial("unix", e.control)
 	if err != nil {
 		t.Fatalf("the sim's control socket: %v", err)
