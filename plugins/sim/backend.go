@@ -83,6 +83,9 @@ type Backend struct {
 	// when none is configured.
 	control     net.Listener
 	controlPath string
+
+	// consoles are the open consoles (console.go).
+	consoles simConsoles
 }
 
 // Option tunes New.
@@ -133,7 +136,7 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 		Type:         plugin.TypeBackend,
 		Version:      Version,
 		APIVersions:  backend.APIVersions,
-		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapKernelBoot},
+		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapKernelBoot, backend.CapConsole},
 	}, nil
 }
 
@@ -292,6 +295,7 @@ func (b *Backend) Close() error {
 		}
 	}
 	b.hub.Close()
+	b.closeConsoles()
 	b.kill()
 	if dir != "" {
 		if err := os.RemoveAll(dir); err != nil {
