@@ -60,6 +60,8 @@ type Service struct {
 	// creating holds the placeholder ids of the creates this process runs;
 	// reset_state and delete leave those VMs alone until they are done.
 	creating sync.Map
+	// consoles are the VM consoles open through this service.
+	consoles consoles
 }
 
 // New returns the service described by opts.

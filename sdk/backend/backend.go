@@ -13,15 +13,18 @@ package backend
 
 import (
 	"context"
+	"io"
 
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
-// APIVersion is the backend API version this SDK speaks.
-const APIVersion = 1
+// APIVersion is the backend API version this SDK speaks. Version 2 adds
+// the optional services a plugin announces as capabilities (CapConsole); a
+// plugin that negotiates 1 still works, without them.
+const APIVersion = 2
 
 // APIVersions lists every backend API version this SDK can serve.
-var APIVersions = []int{APIVersion}
+var APIVersions = []int{1, APIVersion}
 
 // MaxTailLines bounds TailLog's n.
 const MaxTailLines = 100000
@@ -36,6 +39,9 @@ const (
 	CapPause = "pause"
 	// CapDisks: CreateVM provisions disks.
 	CapDisks = "disks"
+	// CapConsole: the backend is a ConsoleOpener (API version 2). Serve
+	// announces it on its own when the implementation has the interface.
+	CapConsole = "console"
 )
 
 // Backend drives one hypervisor host. Every method is safe for concurrent use.
@@ -131,4 +137,28 @@ type Closer interface {
 // reach its hypervisor right now.
 type HealthChecker interface {
 	Health(ctx context.Context) error
+}
+
+// ConsoleOpener is an optional interface (API version 2, announced as
+// CapConsole): it opens a VM's serial console.
+//
+// OpenConsole attaches to the serial console of VM id and returns it as a
+// bidirectional byte stream: what is written goes to the guest's serial
+// port, Read returns what the guest writes. ctx bounds the opening only; the
+// console lives until it ends or is closed. Read returns io.EOF once the
+// console ends on the host's side: the VM stopped or was deleted, or the
+// hypervisor took the console away (another client forced it open), after
+// handing on what the guest wrote before. Close releases the console and
+// everything it holds (streams, goroutines) before it returns, unblocks a
+// Read or Write in progress, and may be called more than once; Read and
+// Write may run concurrently, each from one goroutine.
+//
+// Errors are plugin errors: plugin.NotFound when there is no VM id,
+// plugin.Conflict when the VM is not running (naming its state),
+// plugin.Unsupported when this host cannot give a console (no serial
+// port), plugin.Unavailable when the hypervisor cannot be reached. A
+// backend may allow one console per VM: opening a second one ends the first
+// (its Read returns io.EOF), as the newest client wins.
+type ConsoleOpener interface {
+	OpenConsole(ctx context.Context, id string) (io.ReadWriteCloser, error)
 }

@@ -15,7 +15,8 @@ import (
 // returned; a plugin that is gone gives plugin.ErrUnavailable.
 type GRPCClient struct {
 	plugin.BaseClient
-	client backendv1.BackendClient
+	client  backendv1.BackendClient
+	console backendv1.ConsoleClient
 }
 
 var (
@@ -26,7 +27,7 @@ var (
 // NewGRPCClient wraps a connection to a backend plugin.
 func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
 	c := backendv1.NewBackendClient(conn)
-	return &GRPCClient{BaseClient: plugin.NewBaseClient(c), client: c}
+	return &GRPCClient{BaseClient: plugin.NewBaseClient(c), client: c, console: backendv1.NewConsoleClient(conn)}
 }
 
 func (c *GRPCClient) HostInfo(ctx context.Context) (*HostInfo, error) {

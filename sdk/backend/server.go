@@ -19,9 +19,15 @@ type GRPCServer struct {
 
 var _ backendv1.BackendServer = (*GRPCServer)(nil)
 
-// Info answers with the backend's Info.
+// Info answers with the backend's Info, with the capabilities of the
+// optional services served for it (CapConsole for a ConsoleOpener) added.
 func (s *GRPCServer) Info(ctx context.Context, _ *pluginv1.InfoRequest) (*pluginv1.InfoResponse, error) {
-	return plugin.ServeInfo(ctx, s.Impl)
+	resp, err := plugin.ServeInfo(ctx, s.Impl)
+	if err != nil {
+		return nil, err
+	}
+	resp.Capabilities = withServedCapabilities(resp.Capabilities, s.Impl)
+	return resp, nil
 }
 
 // Configure passes the config block on.

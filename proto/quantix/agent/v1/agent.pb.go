@@ -564,7 +564,10 @@ type BackendInfo struct {
 	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	Healthy bool                   `protobuf:"varint,3,opt,name=healthy,proto3" json:"healthy,omitempty"`
 	// Why the backend is unhealthy, when it is.
-	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// capabilities the backend offers (backend.Cap*), and the backend API version negotiated.
+	Capabilities  []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	ApiVersion    int32    `protobuf:"varint,6,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -625,6 +628,20 @@ func (x *BackendInfo) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *BackendInfo) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *BackendInfo) GetApiVersion() int32 {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return 0
 }
 
 // AgentMessage is what the agent sends on a Session stream.
@@ -1135,6 +1152,7 @@ type ServerMessage struct {
 	//	*ServerMessage_Command
 	//	*ServerMessage_HeartbeatReply
 	//	*ServerMessage_LogAck
+	//	*ServerMessage_ConsoleOpen
 	Msg           isServerMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1213,6 +1231,15 @@ func (x *ServerMessage) GetLogAck() *LogAck {
 	return nil
 }
 
+func (x *ServerMessage) GetConsoleOpen() *ConsoleOpen {
+	if x != nil {
+		if x, ok := x.Msg.(*ServerMessage_ConsoleOpen); ok {
+			return x.ConsoleOpen
+		}
+	}
+	return nil
+}
+
 type isServerMessage_Msg interface {
 	isServerMessage_Msg()
 }
@@ -1233,6 +1260,11 @@ type ServerMessage_LogAck struct {
 	LogAck *LogAck `protobuf:"bytes,4,opt,name=log_ack,json=logAck,proto3,oneof"`
 }
 
+type ServerMessage_ConsoleOpen struct {
+	// console_open asks for a VM's serial console (console.proto).
+	ConsoleOpen *ConsoleOpen `protobuf:"bytes,10,opt,name=console_open,json=consoleOpen,proto3,oneof"`
+}
+
 func (*ServerMessage_Welcome) isServerMessage_Msg() {}
 
 func (*ServerMessage_Command) isServerMessage_Msg() {}
@@ -1240,6 +1272,8 @@ func (*ServerMessage_Command) isServerMessage_Msg() {}
 func (*ServerMessage_HeartbeatReply) isServerMessage_Msg() {}
 
 func (*ServerMessage_LogAck) isServerMessage_Msg() {}
+
+func (*ServerMessage_ConsoleOpen) isServerMessage_Msg() {}
 
 // Welcome acknowledges the Hello: the session is attached, commands may
 // follow and reports are applied.
@@ -1850,7 +1884,7 @@ var File_quantix_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x1cquantix/agent/v1/agent.proto\x12\x10quantix.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a quantix/backend/v1/backend.proto\"]\n" +
+	"\x1cquantix/agent/v1/agent.proto\x12\x10quantix.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a quantix/backend/v1/backend.proto\x1a\x1equantix/agent/v1/console.proto\"]\n" +
 	"\rEnrollRequest\x12\x1d\n" +
 	"\n" +
 	"join_token\x18\x01 \x01(\tR\tjoinToken\x12\x1b\n" +
@@ -1874,12 +1908,15 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x10RegisterResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x02 \x01(\tR\tsessionId\"k\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\"\xb0\x01\n" +
 	"\vBackendInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
 	"\ahealthy\x18\x03 \x01(\bR\ahealthy\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xe4\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\"\n" +
+	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12\x1f\n" +
+	"\vapi_version\x18\x06 \x01(\x05R\n" +
+	"apiVersion\"\xe4\x01\n" +
 	"\fAgentMessage\x12/\n" +
 	"\x05hello\x18\x01 \x01(\v2\x17.quantix.agent.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06report\x18\x02 \x01(\v2\x18.quantix.agent.v1.ReportH\x00R\x06report\x126\n" +
@@ -1913,12 +1950,14 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"state_hash\x18\x01 \x01(\tR\tstateHash\x12\x19\n" +
 	"\bvm_count\x18\x02 \x01(\x05R\avmCount\x127\n" +
-	"\abackend\x18\x03 \x01(\v2\x1d.quantix.agent.v1.BackendInfoR\abackend\"\x86\x02\n" +
+	"\abackend\x18\x03 \x01(\v2\x1d.quantix.agent.v1.BackendInfoR\abackend\"\xca\x02\n" +
 	"\rServerMessage\x125\n" +
 	"\awelcome\x18\x01 \x01(\v2\x19.quantix.agent.v1.WelcomeH\x00R\awelcome\x125\n" +
 	"\acommand\x18\x02 \x01(\v2\x19.quantix.agent.v1.CommandH\x00R\acommand\x12K\n" +
 	"\x0fheartbeat_reply\x18\x03 \x01(\v2 .quantix.agent.v1.HeartbeatReplyH\x00R\x0eheartbeatReply\x123\n" +
-	"\alog_ack\x18\x04 \x01(\v2\x18.quantix.agent.v1.LogAckH\x00R\x06logAckB\x05\n" +
+	"\alog_ack\x18\x04 \x01(\v2\x18.quantix.agent.v1.LogAckH\x00R\x06logAck\x12B\n" +
+	"\fconsole_open\x18\n" +
+	" \x01(\v2\x1d.quantix.agent.v1.ConsoleOpenH\x00R\vconsoleOpenB\x05\n" +
 	"\x03msg\"d\n" +
 	"\aWelcome\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -2045,8 +2084,9 @@ var file_quantix_agent_v1_agent_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 	(*v1.HostInfo)(nil),           // 25: quantix.backend.v1.HostInfo
 	(*v1.VM)(nil),                 // 26: quantix.backend.v1.VM
-	(*v1.VMSpec)(nil),             // 27: quantix.backend.v1.VMSpec
-	(*v1.LogTail)(nil),            // 28: quantix.backend.v1.LogTail
+	(*ConsoleOpen)(nil),           // 27: quantix.agent.v1.ConsoleOpen
+	(*v1.VMSpec)(nil),             // 28: quantix.backend.v1.VMSpec
+	(*v1.LogTail)(nil),            // 29: quantix.backend.v1.LogTail
 }
 var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	24, // 0: quantix.agent.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
@@ -2070,28 +2110,29 @@ var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	21, // 18: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
 	20, // 19: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
 	19, // 20: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
-	18, // 21: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
-	24, // 22: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
-	1,  // 23: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
-	27, // 24: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
-	26, // 25: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
-	28, // 26: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
-	23, // 27: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
-	24, // 28: quantix.agent.v1.CommandReply.observed_at:type_name -> google.protobuf.Timestamp
-	2,  // 29: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
-	6,  // 30: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
-	9,  // 31: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
-	3,  // 32: quantix.agent.v1.AgentService.Enroll:input_type -> quantix.agent.v1.EnrollRequest
-	5,  // 33: quantix.agent.v1.AgentService.Renew:input_type -> quantix.agent.v1.RenewRequest
-	7,  // 34: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
-	15, // 35: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
-	4,  // 36: quantix.agent.v1.AgentService.Enroll:output_type -> quantix.agent.v1.EnrollResponse
-	4,  // 37: quantix.agent.v1.AgentService.Renew:output_type -> quantix.agent.v1.EnrollResponse
-	34, // [34:38] is the sub-list for method output_type
-	30, // [30:34] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	27, // 21: quantix.agent.v1.ServerMessage.console_open:type_name -> quantix.agent.v1.ConsoleOpen
+	18, // 22: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
+	24, // 23: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	1,  // 24: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
+	28, // 25: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
+	26, // 26: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
+	29, // 27: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
+	23, // 28: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
+	24, // 29: quantix.agent.v1.CommandReply.observed_at:type_name -> google.protobuf.Timestamp
+	2,  // 30: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
+	6,  // 31: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
+	9,  // 32: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
+	3,  // 33: quantix.agent.v1.AgentService.Enroll:input_type -> quantix.agent.v1.EnrollRequest
+	5,  // 34: quantix.agent.v1.AgentService.Renew:input_type -> quantix.agent.v1.RenewRequest
+	7,  // 35: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
+	15, // 36: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
+	4,  // 37: quantix.agent.v1.AgentService.Enroll:output_type -> quantix.agent.v1.EnrollResponse
+	4,  // 38: quantix.agent.v1.AgentService.Renew:output_type -> quantix.agent.v1.EnrollResponse
+	35, // [35:39] is the sub-list for method output_type
+	31, // [31:35] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_quantix_agent_v1_agent_proto_init() }
@@ -2099,6 +2140,7 @@ func file_quantix_agent_v1_agent_proto_init() {
 	if File_quantix_agent_v1_agent_proto != nil {
 		return
 	}
+	file_quantix_agent_v1_console_proto_init()
 	file_quantix_agent_v1_agent_proto_msgTypes[6].OneofWrappers = []any{
 		(*AgentMessage_Hello)(nil),
 		(*AgentMessage_Report)(nil),
@@ -2115,6 +2157,7 @@ func file_quantix_agent_v1_agent_proto_init() {
 		(*ServerMessage_Command)(nil),
 		(*ServerMessage_HeartbeatReply)(nil),
 		(*ServerMessage_LogAck)(nil),
+		(*ServerMessage_ConsoleOpen)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

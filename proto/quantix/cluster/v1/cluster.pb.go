@@ -265,7 +265,7 @@ var File_quantix_cluster_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_quantix_cluster_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	" quantix/cluster/v1/cluster.proto\x12\x12quantix.cluster.v1\x1a\x1cquantix/agent/v1/agent.proto\"^\n" +
+	" quantix/cluster/v1/cluster.proto\x12\x12quantix.cluster.v1\x1a\x1cquantix/agent/v1/agent.proto\x1a\x1equantix/agent/v1/console.proto\"^\n" +
 	"\x0eExecuteRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x123\n" +
 	"\acommand\x18\x02 \x01(\v2\x19.quantix.agent.v1.CommandR\acommand\"G\n" +
@@ -278,10 +278,11 @@ const file_quantix_cluster_v1_cluster_proto_rawDesc = "" +
 	"\tserver_id\x18\x03 \x01(\tR\bserverId\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"+\n" +
 	"\x11SupersedeResponse\x12\x16\n" +
-	"\x06closed\x18\x01 \x01(\bR\x06closed2\xbe\x01\n" +
+	"\x06closed\x18\x01 \x01(\bR\x06closed2\x8d\x02\n" +
 	"\x0eClusterService\x12R\n" +
 	"\aExecute\x12\".quantix.cluster.v1.ExecuteRequest\x1a#.quantix.cluster.v1.ExecuteResponse\x12X\n" +
-	"\tSupersede\x12$.quantix.cluster.v1.SupersedeRequest\x1a%.quantix.cluster.v1.SupersedeResponseBAZ?github.com/quantixvm/quantix/proto/quantix/cluster/v1;clusterv1b\x06proto3"
+	"\tSupersede\x12$.quantix.cluster.v1.SupersedeRequest\x1a%.quantix.cluster.v1.SupersedeResponse\x12M\n" +
+	"\aConsole\x12\x1e.quantix.agent.v1.ConsoleFrame\x1a\x1e.quantix.agent.v1.ConsoleFrame(\x010\x01BAZ?github.com/quantixvm/quantix/proto/quantix/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_quantix_cluster_v1_cluster_proto_rawDescOnce sync.Once
@@ -303,16 +304,19 @@ var file_quantix_cluster_v1_cluster_proto_goTypes = []any{
 	(*SupersedeResponse)(nil), // 3: quantix.cluster.v1.SupersedeResponse
 	(*v1.Command)(nil),        // 4: quantix.agent.v1.Command
 	(*v1.CommandReply)(nil),   // 5: quantix.agent.v1.CommandReply
+	(*v1.ConsoleFrame)(nil),   // 6: quantix.agent.v1.ConsoleFrame
 }
 var file_quantix_cluster_v1_cluster_proto_depIdxs = []int32{
 	4, // 0: quantix.cluster.v1.ExecuteRequest.command:type_name -> quantix.agent.v1.Command
 	5, // 1: quantix.cluster.v1.ExecuteResponse.reply:type_name -> quantix.agent.v1.CommandReply
 	0, // 2: quantix.cluster.v1.ClusterService.Execute:input_type -> quantix.cluster.v1.ExecuteRequest
 	2, // 3: quantix.cluster.v1.ClusterService.Supersede:input_type -> quantix.cluster.v1.SupersedeRequest
-	1, // 4: quantix.cluster.v1.ClusterService.Execute:output_type -> quantix.cluster.v1.ExecuteResponse
-	3, // 5: quantix.cluster.v1.ClusterService.Supersede:output_type -> quantix.cluster.v1.SupersedeResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
+	6, // 4: quantix.cluster.v1.ClusterService.Console:input_type -> quantix.agent.v1.ConsoleFrame
+	1, // 5: quantix.cluster.v1.ClusterService.Execute:output_type -> quantix.cluster.v1.ExecuteResponse
+	3, // 6: quantix.cluster.v1.ClusterService.Supersede:output_type -> quantix.cluster.v1.SupersedeResponse
+	6, // 7: quantix.cluster.v1.ClusterService.Console:output_type -> quantix.agent.v1.ConsoleFrame
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name

@@ -28,6 +28,7 @@ package clusterv1
 
 import (
 	context "context"
+	v1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -41,6 +42,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	ClusterService_Execute_FullMethodName   = "/quantix.cluster.v1.ClusterService/Execute"
 	ClusterService_Supersede_FullMethodName = "/quantix.cluster.v1.ClusterService/Supersede"
+	ClusterService_Console_FullMethodName   = "/quantix.cluster.v1.ClusterService/Console"
 )
 
 // ClusterServiceClient is the client API for ClusterService service.
@@ -59,6 +61,13 @@ type ClusterServiceClient interface {
 	// session named: another server took the node's session over. The agent
 	// is told its session was superseded, or reason when one is given.
 	Supersede(ctx context.Context, in *SupersedeRequest, opts ...grpc.CallOption) (*SupersedeResponse, error)
+	// Console opens the serial console of a VM on a node whose agent this
+	// server holds, for a server that does not: the caller's first frame
+	// names node_id and vm_id; the answer's first frame carries opened or
+	// error, then data flows both ways as on AgentConsole.Attach, and the
+	// last frame from this server may say why the console ended. The caller
+	// ends the console by closing its side or cancelling the call.
+	Console(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[v1.ConsoleFrame, v1.ConsoleFrame], error)
 }
 
 type clusterServiceClient struct {
@@ -89,6 +98,19 @@ func (c *clusterServiceClient) Supersede(ctx context.Context, in *SupersedeReque
 	return out, nil
 }
 
+func (c *clusterServiceClient) Console(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[v1.ConsoleFrame, v1.ConsoleFrame], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ClusterService_ServiceDesc.Streams[0], ClusterService_Console_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[v1.ConsoleFrame, v1.ConsoleFrame]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ClusterService_ConsoleClient = grpc.BidiStreamingClient[v1.ConsoleFrame, v1.ConsoleFrame]
+
 // ClusterServiceServer is the server API for ClusterService service.
 // All implementations must embed UnimplementedClusterServiceServer
 // for forward compatibility.
@@ -105,6 +127,13 @@ type ClusterServiceServer interface {
 	// session named: another server took the node's session over. The agent
 	// is told its session was superseded, or reason when one is given.
 	Supersede(context.Context, *SupersedeRequest) (*SupersedeResponse, error)
+	// Console opens the serial console of a VM on a node whose agent this
+	// server holds, for a server that does not: the caller's first frame
+	// names node_id and vm_id; the answer's first frame carries opened or
+	// error, then data flows both ways as on AgentConsole.Attach, and the
+	// last frame from this server may say why the console ended. The caller
+	// ends the console by closing its side or cancelling the call.
+	Console(grpc.BidiStreamingServer[v1.ConsoleFrame, v1.ConsoleFrame]) error
 	mustEmbedUnimplementedClusterServiceServer()
 }
 
@@ -120,6 +149,9 @@ func (UnimplementedClusterServiceServer) Execute(context.Context, *ExecuteReques
 }
 func (UnimplementedClusterServiceServer) Supersede(context.Context, *SupersedeRequest) (*SupersedeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Supersede not implemented")
+}
+func (UnimplementedClusterServiceServer) Console(grpc.BidiStreamingServer[v1.ConsoleFrame, v1.ConsoleFrame]) error {
+	return status.Error(codes.Unimplemented, "method Console not implemented")
 }
 func (UnimplementedClusterServiceServer) mustEmbedUnimplementedClusterServiceServer() {}
 func (UnimplementedClusterServiceServer) testEmbeddedByValue()                        {}
@@ -178,6 +210,13 @@ func _ClusterService_Supersede_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClusterService_Console_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ClusterServiceServer).Console(&grpc.GenericServerStream[v1.ConsoleFrame, v1.ConsoleFrame]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ClusterService_ConsoleServer = grpc.BidiStreamingServer[v1.ConsoleFrame, v1.ConsoleFrame]
+
 // ClusterService_ServiceDesc is the grpc.ServiceDesc for ClusterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -194,6 +233,13 @@ var ClusterService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ClusterService_Supersede_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Console",
+			Handler:       _ClusterService_Console_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "quantix/cluster/v1/cluster.proto",
 }
