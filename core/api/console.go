@@ -18,7 +18,6 @@ import (
 
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/nodeapi"
-	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -64,22 +63,12 @@ const (
 	consoleReadLimit = 64 << 10
 	// consoleChunk is the most read from the console per frame sent.
 	consoleChunk = 32 << 10
-	// consoleEndWait bounds how long, after the node ended a console, the
-	// server looks for the VM leaving RUNNING to say so in the reason.
-	consoleEndWait = 3 * time.Second
 )
 
-// consoleOpener is what the console route needs of the control plane.
-type consoleOpener interface {
-	OpenConsole(ctx context.Context, ref, who string, force bool) (nodeapi.Console, error)
-}
-
-// consoleSessions are the consoles this server has open, by VM id: a
-// forced open through this server names who took the console over, and
-// shutting down closes them all (CloseConsoles).
+// consoleSessions are the consoles this server's API has open: shutting
+// down closes them all (CloseConsoles).
 type consoleSessions struct {
 	mu       sync.Mutex
-	byVM     map[string]*consoleSession
 	all      map[*consoleSession]struct{}
 	shutdown bool
 }
@@ -94,9 +83,6 @@ type consoleSession struct {
 	endOnce   sync.Once
 	endCode   websocket.StatusCode
 	endReason string
-	// takenBy is set when a forced open through this server is ending
-	// this session.
-	takenBy string
 }
 
 // finish ends the session with code and reason unless it has ended.
@@ -153,10 +139,6 @@ func (s *Server) vmConsole(c echo.Context) error {
 	if who == "" {
 		who = "an unnamed caller"
 	}
-	opener, ok := any(s.svc).(consoleOpener)
-	if !ok || s.svc == nil {
-		return &apiError{status: http.StatusNotImplemented, code: codeUnsupported, message: "this server has no console support"}
-	}
 	ref := c.Param("id")
 	start := time.Now()
 	ws, err := websocket.Accept(c.Response(), req, &websocket.AcceptOptions{
@@ -190,19 +172,13 @@ func (s *Server) vmConsole(c echo.Context) error {
 		_ = ws.Close(websocket.StatusGoingAway, "the server is shutting down")
 		return nil
 	}
-	prev := cs.byVM[vmID]
-	if force && prev != nil {
-		prev.takenBy = who
-	}
 	cs.mu.Unlock()
 
-	con, err := opener.OpenConsole(ctx, ref, who, force)
+	// Who held the console before a forced open, for the take-over's
+	// audit entry (the holder of a console open through this server).
+	prev, held := s.svc.ConsoleHolderOf(vmID)
+	con, err := s.svc.OpenConsole(ctx, ref, who, force)
 	if err != nil {
-		cs.mu.Lock()
-		if prev != nil && prev.takenBy == who {
-			prev.takenBy = ""
-		}
-		cs.mu.Unlock()
 		ae := classify(c, err)
 		s.auditConsole(c, "open", ae.status, time.Since(start), fmt.Sprintf("%s was refused the console of vm %q: %s", who, vmName, ae.message),
 			map[string]any{"force": force})
@@ -211,10 +187,9 @@ func (s *Server) vmConsole(c echo.Context) error {
 	}
 	sess := &consoleSession{vmID: vmID, vmName: vmName, who: who, since: time.Now(), end: make(chan struct{})}
 	cs.mu.Lock()
-	if cs.byVM == nil {
-		cs.byVM, cs.all = map[string]*consoleSession{}, map[*consoleSession]struct{}{}
+	if cs.all == nil {
+		cs.all = map[*consoleSession]struct{}{}
 	}
-	cs.byVM[vmID] = sess
 	cs.all[sess] = struct{}{}
 	shutdown := cs.shutdown
 	cs.mu.Unlock()
@@ -223,21 +198,15 @@ func (s *Server) vmConsole(c echo.Context) error {
 	}
 	s.auditConsole(c, "open", http.StatusSwitchingProtocols, time.Since(start), fmt.Sprintf("%s opened the console of vm %q", who, vmName),
 		map[string]any{"force": force})
-	if force && prev != nil {
+	if force && held {
 		s.auditConsole(c, "takeover", http.StatusSwitchingProtocols, 0,
-			fmt.Sprintf("%s took over the console of vm %q from %s (who had it since %s)", who, vmName, prev.who, prev.since.UTC().Format(time.RFC3339)),
-			map[string]any{"previous_user": prev.who, "previous_since": prev.since.UTC().Format(time.RFC3339)})
-	} else if force {
-		s.auditConsole(c, "takeover", http.StatusSwitchingProtocols, 0,
-			fmt.Sprintf("%s opened the console of vm %q with force, ending any other holder's", who, vmName), nil)
+			fmt.Sprintf("%s took over the console of vm %q from %s (who had it since %s)", who, vmName, prev.Who, prev.Since.UTC().Format(time.RFC3339)),
+			map[string]any{"previous_user": prev.Who, "previous_since": prev.Since.UTC().Format(time.RFC3339)})
 	}
 
 	code, reason, in, out := s.serveConsole(ctx, ws, con, sess)
 
 	cs.mu.Lock()
-	if cs.byVM[vmID] == sess {
-		delete(cs.byVM, vmID)
-	}
 	delete(cs.all, sess)
 	cs.mu.Unlock()
 	took := time.Since(sess.since)
@@ -335,7 +304,7 @@ func (s *Server) serveConsole(ctx context.Context, ws *websocket.Conn, con nodea
 			cs.finish(sess, websocket.StatusNormalClosure, "the client went away")
 		}
 	case err := <-consoleDone:
-		code, reason := s.consoleEnd(ctx, sess, err)
+		code, reason := consoleEnd(con, err)
 		cs.finish(sess, code, reason)
 	case <-ctx.Done():
 		cs.finish(sess, websocket.StatusPolicyViolation, "the caller's credential was revoked or expired")
@@ -351,45 +320,28 @@ func (s *Server) serveConsole(ctx context.Context, ws *websocket.Conn, con nodea
 	return code, reason, in.Load(), out.Load()
 }
 
-// consoleEnd says why the node ended a console: taken over through this
-// server, the VM stopped (looked for up to consoleEndWait, as the node's
-// report may arrive after the console's end), the node gone, or what the
-// error says.
-func (s *Server) consoleEnd(ctx context.Context, sess *consoleSession, err error) (websocket.StatusCode, string) {
-	cs := &s.consoles
-	cs.mu.Lock()
-	takenBy := sess.takenBy
-	cs.mu.Unlock()
-	if takenBy != "" {
-		return CloseTakenOver, fmt.Sprintf("taken over by %s", takenBy)
+// consoleEnd says why the node ended a console (nodeapi.EndOf): taken
+// over, the VM stopped, the node gone, the server shutting down, or what
+// the error says.
+func consoleEnd(con nodeapi.Console, err error) (websocket.StatusCode, string) {
+	end := nodeapi.EndOf(con)
+	switch end.Cause {
+	case nodeapi.ConsoleTakenOver:
+		return CloseTakenOver, end.Reason
+	case nodeapi.ConsoleVMStopped:
+		return CloseVMStopped, end.Reason
+	case nodeapi.ConsoleNodeGone:
+		return CloseNodeGone, end.Reason
+	case nodeapi.ConsoleServerShutdown:
+		return websocket.StatusGoingAway, end.Reason
 	}
-	if errors.Is(err, nodeapi.ErrNodeUnavailable) || controlplane.KindOf(err) == controlplane.KindUnavailable {
-		return CloseNodeGone, fmt.Sprintf("the node of vm %q went away", sess.vmName)
-	}
-	deadline := time.Now().Add(consoleEndWait)
-	for {
-		v, gerr := s.svc.Get(context.WithoutCancel(ctx), sess.vmID)
-		if gerr == nil && v.State != vm.StateRunning {
-			return CloseVMStopped, fmt.Sprintf("vm %q is %s", sess.vmName, v.State)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, nodeapi.ErrConsoleClosed) {
+		if errors.Is(err, nodeapi.ErrNodeUnavailable) || controlplane.KindOf(err) == controlplane.KindUnavailable {
+			return CloseNodeGone, "the node went away: " + err.Error()
 		}
-		cs.mu.Lock()
-		takenBy = sess.takenBy
-		cs.mu.Unlock()
-		if takenBy != "" {
-			return CloseTakenOver, fmt.Sprintf("taken over by %s", takenBy)
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-		}
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
 		return CloseEnded, "the console ended: " + err.Error()
 	}
-	return CloseEnded, "the console was ended on the node (taken over through another server, or closed by the host)"
+	return CloseEnded, "the console ended on the node: " + end.Reason
 }
 
 // auditConsole appends an audit entry of a console event (open, close,
