@@ -137,7 +137,7 @@ type heldConsole struct {
 	who   string
 	since time.Time
 
-	mu      sync.Mutex
+	mu sync.Mutex
 	// console is nil while it opens.
 	console nodeapi.Console
 	ended   nodeapi.ConsoleEnd
