@@ -197,6 +197,7 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 	}
 	s := newSession(a, server, reg.GetNodeId(), reg.GetSessionId(), stream, stop)
 	s.client = client
+	s.consoleClient = agentv1.NewAgentConsoleClient(conn)
 	s.shipLogs = a.logs != nil && first.GetWelcome().GetAcceptsLogs()
 	if a.logs != nil && !s.shipLogs {
 		a.mu.Lock()

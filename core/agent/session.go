@@ -28,6 +28,8 @@ type session struct {
 	stream grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage]
 	// client renews the node's certificate over the session's connection.
 	client agentv1.AgentServiceClient
+	// consoleClient attaches consoles over the session's connection.
+	consoleClient agentv1.AgentConsoleClient
 	// end cancels the stream's context: a Recv or Send blocked on it
 	// returns.
 	end context.CancelFunc
@@ -46,6 +48,8 @@ type session struct {
 	listed    chan struct{}
 	syncAsked chan struct{}
 	commands  sync.WaitGroup
+	// consoles are the goroutines carrying consoles (console.go).
+	consoles sync.WaitGroup
 }
 
 func newSession(a *Agent, server, nodeID, id string, stream grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage], end context.CancelFunc) *session {
@@ -85,6 +89,7 @@ func (s *session) run(ctx context.Context) error {
 	s.end()
 	wg.Wait()
 	s.commands.Wait()
+	s.consoles.Wait()
 	return err
 }
 
@@ -105,6 +110,8 @@ func (s *session) read(ctx context.Context) error {
 				default:
 				}
 			}
+		case *agentv1.ServerMessage_ConsoleOpen:
+			s.consoles.Go(func() { s.console(ctx, m.ConsoleOpen) })
 		case *agentv1.ServerMessage_LogAck:
 			if s.shipLogs {
 				s.a.logs.ack(s.logToken, m.LogAck)

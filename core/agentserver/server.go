@@ -134,6 +134,11 @@ type Server struct {
 	// a server of a cluster; clusterDone closes when it has.
 	stopCluster context.CancelFunc
 	clusterDone chan struct{}
+
+	// consoleWaits are the consoles asked of agents, by token, until the
+	// agent attaches them (console.go).
+	consoleMu    sync.Mutex
+	consoleWaits map[string]*consoleWait
 }
 
 // agentNode is the server's state of one node: its current session and the
@@ -218,6 +223,7 @@ func newServer(opts Options, creds credentials.TransportCredentials, identify fu
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
 	)
 	agentv1.RegisterAgentServiceServer(s.grpc, s)
+	agentv1.RegisterAgentConsoleServer(s.grpc, &consoleService{srv: s})
 	clusterv1.RegisterClusterServiceServer(s.grpc, &clusterService{srv: s})
 	return s, nil
 }

@@ -82,6 +82,9 @@ type Backend struct {
 	// when none is configured.
 	control     net.Listener
 	controlPath string
+
+	// consoles are the open consoles (console.go).
+	consoles simConsoles
 }
 
 // Option tunes New.
@@ -132,7 +135,7 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 		Type:         plugin.TypeBackend,
 		Version:      Version,
 		APIVersions:  backend.APIVersions,
-		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks},
+		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapConsole},
 	}, nil
 }
 
@@ -291,6 +294,7 @@ func (b *Backend) Close() error {
 		}
 	}
 	b.hub.Close()
+	b.closeConsoles()
 	b.kill()
 	if dir != "" {
 		if err := os.RemoveAll(dir); err != nil {

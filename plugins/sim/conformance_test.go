@@ -41,8 +41,9 @@ func TestConformance(t *testing.T) {
 			b = newSim(t, cfg)
 			return b
 		},
-		Spec:    minimalSpec,
-		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		Spec:            minimalSpec,
+		LogPath:         func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		ConsoleExchange: backendtest.EchoExchange,
 		// A relaunched plugin process is a new Backend: nothing but the
 		// state file is shared with the old one.
 		Relaunch: func(t *testing.T) (backend.Backend, error) {
@@ -140,8 +141,9 @@ func TestConformanceThroughPluginProcess(t *testing.T) {
 			b = launch(t, path, settings)
 			return b
 		},
-		Spec:    minimalSpec,
-		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		Spec:            minimalSpec,
+		LogPath:         func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
+		ConsoleExchange: backendtest.EchoExchange,
 		Relaunch: func(t *testing.T) (backend.Backend, error) {
 			if err := b.Close(); err != nil {
 				return nil, fmt.Errorf("ending the plugin process: %w", err)

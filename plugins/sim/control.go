@@ -24,6 +24,7 @@ import (
 //	{"op": "set_state", "vm": "<uuid or name>", "state": "STOPPED"}
 //	{"op": "crash" | "guest_shutdown" | "remove", "vm": "<uuid or name>"}
 //	{"op": "disconnect"} | {"op": "reconnect"} | {"op": "resync"}
+//	{"op": "consoles"}  (how many consoles are open, in the reply's consoles)
 //
 //	-> {"ok": true, "vm": {...the VM after the change...}}
 //	-> {"ok": false, "error": "crashing vm ...: vm is STOPPED ..."}
@@ -43,6 +44,8 @@ type ControlReply struct {
 	OK    bool        `json:"ok"`
 	Error string      `json:"error,omitempty"`
 	VM    *backend.VM `json:"vm,omitempty"`
+	// Consoles answers op "consoles": how many consoles are open.
+	Consoles int `json:"consoles,omitempty"`
 }
 
 // controlLine bounds a request line.
@@ -107,6 +110,8 @@ func (b *Backend) controlConn(conn net.Conn) {
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			reply.Error = fmt.Sprintf("control request: %v; want {\"op\": ..., \"vm\": ..., \"state\": ...}", err)
+		} else if req.Op == "consoles" {
+			reply.OK, reply.Consoles = true, b.OpenConsoles()
 		} else if vm, err := b.Control(req); err != nil {
 			reply.Error = err.Error()
 		} else {
@@ -147,7 +152,7 @@ func (b *Backend) Control(req ControlRequest) (*backend.VM, error) {
 	case "remove":
 		return b.Remove(id)
 	}
-	return nil, plugin.InvalidArgument("op", "control request: op %q is not one of set_state, crash, guest_shutdown, remove, disconnect, reconnect, resync", req.Op)
+	return nil, plugin.InvalidArgument("op", "control request: op %q is not one of set_state, crash, guest_shutdown, remove, disconnect, reconnect, resync, consoles", req.Op)
 }
 
 // resolveVM returns the id of the VM named by ref, a UUID or a name.

@@ -15,6 +15,7 @@ const DefaultEventBuffer = eventhub.DefaultBuffer
 // the simulated hypervisor connection is down, events are lost for
 // everyone, as they are with a real one; Reconnect sends an EventResync.
 func (b *Backend) publish(ev backend.Event) {
+	b.observeConsoles(ev)
 	if b.down.Load() {
 		return
 	}

@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"io"
 	"testing"
 	"time"
 
@@ -103,6 +104,14 @@ type Harness struct {
 	// GracefulStopSlack is how much longer than GracefulStopTimeout a
 	// graceful StopVM may take; DefaultGracefulStopSlack when zero.
 	GracefulStopSlack time.Duration
+
+	// ConsoleExchange, when set, checks a VM's open console (a backend
+	// announcing backend.CapConsole): it writes to c and reads back what
+	// the backend's guest answers (for a simulated guest that echoes, the
+	// bytes written), failing t when the answer is wrong. Nil only checks
+	// that a write is taken, for a guest that may say nothing (a
+	// firmware-only VM). It must not close c.
+	ConsoleExchange func(t *testing.T, c io.ReadWriter)
 
 	// Sequential runs the subtests one after the other instead of in
 	// parallel. Leave it false unless the backend under test cannot run

@@ -68,6 +68,9 @@ type tracker struct {
 	backend.Backend
 	mu    sync.Mutex
 	calls map[string]*streamCall
+	// consoles counts the consoles of a ConsoleOpener (console.go); nil
+	// for a backend without.
+	consoles *consoleTracker
 }
 
 func newTracker(impl backend.Backend) *tracker {
