@@ -99,6 +99,18 @@ func status(resp *http.Response) string {
 	return fmt.Sprintf("%d %s", resp.StatusCode, b)
 }
 
+// openReady opens the VM's console as c and waits until it is open end to
+// end: what it sends comes back (the simulated host echoes).
+func (ce *consoleEnv) openReady(t *testing.T, c cred, query string) *websocket.Conn {
+	t.Helper()
+	ws := ce.open(t, c, query)
+	if err := ws.Write(context.Background(), websocket.MessageBinary, []byte("ready?")); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, ws, "ready?")
+	return ws
+}
+
 // readUntil reads frames from ws until what it got holds want.
 func readUntil(t *testing.T, ws *websocket.Conn, want string) {
 	t.Helper()
@@ -293,7 +305,7 @@ func TestConsoleEnds(t *testing.T) {
 	ce := newConsoleEnv(t)
 	op := ce.user(t, "otto", identity.RoleOperator)
 
-	ws := ce.open(t, op, "")
+	ws := ce.openReady(t, op, "")
 	ce.do(t, "POST", "/api/vms/tty/stop?force=true", "").want(t, http.StatusOK, "")
 	if code, reason := closeOf(t, ws); code != CloseVMStopped {
 		t.Errorf("the VM stopped: closed %d %q, want %d", code, reason, CloseVMStopped)
@@ -311,7 +323,7 @@ func TestConsoleEnds(t *testing.T) {
 	}
 
 	ce.do(t, "POST", "/api/vms/tty/start", "").want(t, http.StatusOK, "")
-	ws = ce.open(t, op, "")
+	ws = ce.openReady(t, op, "")
 	ce.srv.CloseConsoles()
 	if code, reason := closeOf(t, ws); code != websocket.StatusGoingAway || !strings.Contains(reason, "shutting down") {
 		t.Errorf("shutting down: closed %d %q, want 1001", code, reason)
