@@ -133,3 +133,28 @@ func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
 }
+
+// PackagePlugin returns the path of the plugin binary built from pkg, a
+// main package given relative to the repository root (such as
+// ./plugins/sim/cmd/quantix-backend-sim), built once per test process
+// (pure Go) and named name.
+func PackagePlugin(name, pkg string) (string, error) {
+	built.mu.Lock()
+	defer built.mu.Unlock()
+	if p, ok := built.paths[name]; ok {
+		return p, nil
+	}
+	dir, err := buildDir()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "plugins", name)
+	if err := goBuild(p, pkg, false); err != nil {
+		return "", err
+	}
+	// The plugin host refuses binaries others than their owner may replace.
+	if err := os.Chmod(p, 0o755); err != nil {
+		return "", err
+	}
+	return remember(name, p), nil
+}

@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -35,6 +36,7 @@ import (
 	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/plugins/sim"
 	"github.com/quantixvm/quantix/sdk/backend"
+	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 // within bounds how long Start and Settle wait.
@@ -59,6 +61,11 @@ type Options struct {
 	// Logger receives the agent's, the server's and the backend's log; nil
 	// discards.
 	Logger hclog.Logger
+	// Backend, when set, is the host the agent drives instead of an
+	// in-process simulated one (a plugin process launched by the test,
+	// such as the sim plugin or the libvirt one); Node.Sim is then nil and
+	// the test changes the host through its own means. It is not closed.
+	Backend backend.Backend
 }
 
 // Node is a simulated host served by a real agent through a real agent
@@ -72,6 +79,9 @@ type Node struct {
 	LogDir string
 	// Name is the node's name; ID is the id the handler gave it.
 	Name, ID string
+	// Backend is the host the agent drives: Options.Backend, or the
+	// in-process simulated host.
+	Backend backend.Backend
 
 	rec  *recorder
 	stop func()
@@ -112,20 +122,25 @@ func Start(t testing.TB, opts Options) *Node {
 	t.Cleanup(func() { _ = ln.Close() })
 
 	logDir := t.TempDir()
-	b := sim.New(sim.WithLogger(logger.Named("sim")))
-	noLogEvents := false
-	in, err := pluginhost.InProcess(context.Background(), sim.Name, b,
-		sim.Config{Hostname: name, LogDir: logDir, LogEvents: &noLogEvents}.Settings())
-	if err != nil {
-		t.Fatalf("testnode: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := in.Close(); err != nil {
-			t.Errorf("testnode: closing the simulated host: %v", err)
+	var b *sim.Backend
+	host := opts.Backend
+	if host == nil {
+		b = sim.New(sim.WithLogger(logger.Named("sim")))
+		noLogEvents := false
+		in, err := pluginhost.InProcess(context.Background(), sim.Name, b,
+			sim.Config{Hostname: name, LogDir: logDir, LogEvents: &noLogEvents}.Settings())
+		if err != nil {
+			t.Fatalf("testnode: %v", err)
 		}
-	})
+		t.Cleanup(func() {
+			if err := in.Close(); err != nil {
+				t.Errorf("testnode: closing the simulated host: %v", err)
+			}
+		})
+		host = in
+	}
 
-	lb := &listings{InProcessBackend: in}
+	lb := &listings{Backend: host}
 	a, err := agent.New(agent.Config{
 		NodeName:          name,
 		Servers:           []string{ln.Addr().String()},
@@ -143,7 +158,7 @@ func Start(t testing.TB, opts Options) *Node {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	n := &Node{Sim: b, LogDir: logDir, Name: name, rec: rec}
+	n := &Node{Sim: b, LogDir: logDir, Name: name, rec: rec, Backend: host}
 	n.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
@@ -196,7 +211,7 @@ func (n *Node) Stop() { n.stop() }
 func (n *Node) Settle(t testing.TB) {
 	t.Helper()
 	wait.UntilNil(t, within, "the reports of "+n.Name+"'s agent to be applied", func() error {
-		vms, err := n.Sim.ListVMs(context.Background())
+		vms, err := n.Backend.ListVMs(context.Background())
 		if err != nil {
 			return err
 		}
@@ -206,17 +221,41 @@ func (n *Node) Settle(t testing.TB) {
 
 // listings counts the agent's listings of the host.
 type listings struct {
-	*pluginhost.InProcessBackend
+	backend.Backend
 	mu sync.Mutex
 	n  int
 }
 
 func (l *listings) ListVMs(ctx context.Context) ([]*backend.VM, error) {
-	vms, err := l.InProcessBackend.ListVMs(ctx)
+	vms, err := l.Backend.ListVMs(ctx)
 	l.mu.Lock()
 	l.n++
 	l.mu.Unlock()
 	return vms, err
+}
+
+// StreamLogFrom resumes by file when the host can.
+func (l *listings) StreamLogFrom(ctx context.Context, id string, from backend.LogPosition, fn func(backend.LogLine) error) error {
+	if r, ok := l.Backend.(backend.LogResumer); ok {
+		return r.StreamLogFrom(ctx, id, from, fn)
+	}
+	return l.Backend.StreamLog(ctx, id, from.Offset, fn)
+}
+
+// Health is the host's, when it checks its health.
+func (l *listings) Health(ctx context.Context) error {
+	if h, ok := l.Backend.(backend.HealthChecker); ok {
+		return h.Health(ctx)
+	}
+	return nil
+}
+
+// OpenConsole opens the console when the host has one.
+func (l *listings) OpenConsole(ctx context.Context, id string) (io.ReadWriteCloser, error) {
+	if co, ok := l.Backend.(backend.ConsoleOpener); ok {
+		return co.OpenConsole(ctx, id)
+	}
+	return nil, plugin.Unsupported("the host has no serial console")
 }
 
 func (l *listings) count() int {
