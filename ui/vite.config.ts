@@ -24,7 +24,7 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': { target: api, changeOrigin: false },
+      '/api': { target: api, changeOrigin: false, ws: true },
       '/metrics': { target: api, changeOrigin: false },
     },
   },

@@ -46,6 +46,7 @@ cannot be reached).`, forceFlag("set STOPPED without asking the host")),
 like any other.`, nil),
 			vmLogsCommand(),
 			vmEventsCommand(),
+			vmConsoleCommand(),
 		},
 	}
 }

@@ -238,6 +238,9 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	// Event streams never end on their own: shutting down ends them.
 	srv.RegisterOnShutdown(svc.Broker().Close)
 	srv.RegisterOnShutdown(d.logs.pipe.EndSubscriptions)
+	// Consoles are hijacked connections, which Shutdown does not wait for
+	// nor close: ending them says why to their clients.
+	srv.RegisterOnShutdown(handler.CloseConsoles)
 	served := make(chan error, 1)
 	scheme := "http"
 	if tlsCfg != nil {

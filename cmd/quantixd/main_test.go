@@ -31,7 +31,7 @@ func runTests(m *testing.M) int {
 	defer testbin.Cleanup()
 	e2e.libvirtErr = testlibvirt.CheckLibvirt()
 	if e2e.libvirtErr == nil {
-		for _, prefix := range []string{vmPrefix, recPrefix} {
+		for _, prefix := range []string{vmPrefix, recPrefix, consolePrefix} {
 			if err := testlibvirt.Sweep(prefix); err != nil {
 				fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
 			}
@@ -49,7 +49,7 @@ func runTests(m *testing.M) int {
 	e2e.imageDir = dir
 	code := m.Run()
 	if e2e.libvirtErr == nil {
-		for _, prefix := range []string{vmPrefix, recPrefix} {
+		for _, prefix := range []string{vmPrefix, recPrefix, consolePrefix} {
 			if err := testlibvirt.Sweep(prefix); err != nil {
 				fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
 				code = 1

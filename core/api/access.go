@@ -40,7 +40,9 @@ var (
 	read       = access{action: identity.ActionRead}
 	readStream = access{action: identity.ActionRead, stream: true}
 	operate    = access{action: identity.ActionOperate}
-	administer = access{action: identity.ActionAdminister}
+	// operateStream is the console: operate, ending with the credential.
+	operateStream = access{action: identity.ActionOperate, stream: true}
+	administer    = access{action: identity.ActionAdminister}
 )
 
 // errNoAuth answers every route but GET /api/health of a server built

@@ -41,6 +41,10 @@ func specAccess(method, path string) (public bool, action identity.Action) {
 	case strings.HasPrefix(path, "/api/users"), strings.HasPrefix(path, "/api/tokens"), strings.HasPrefix(path, "/api/join-tokens"),
 		method == http.MethodDelete && strings.HasPrefix(path, "/api/nodes"):
 		return false, identity.ActionAdminister
+	case path == "/api/vms/:id/console":
+		// A VM's console is a change of the VM's running state's reach:
+		// typing into it is operating the VM.
+		return false, identity.ActionOperate
 	case get:
 		return false, identity.ActionRead
 	}

@@ -90,6 +90,8 @@ type Server struct {
 	// registered is every route echo has (noteRegistered).
 	access     map[string]access
 	registered map[string]bool
+	// consoles are the open consoles (console.go).
+	consoles consoleSessions
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -161,6 +163,9 @@ func (s *Server) routes() {
 		s.add(g, http.MethodPost, "/vms/:id/"+action.name, operate, action.h, s.audited)
 	}
 	s.get(g, "/vms/:id/logs", read, s.vmLogs)
+	// The console is a WebSocket: GET only, audited by the handler itself
+	// (open, close, take-over), since a hijacked reply cannot be held.
+	s.add(g, http.MethodGet, "/vms/:id/console", operateStream, s.vmConsole)
 	s.get(g, "/vms/:id/events", readStream, s.vmEvents)
 	s.get(g, "/events", readStream, s.streamEvents)
 	s.get(g, "/nodes", read, s.listNodes)

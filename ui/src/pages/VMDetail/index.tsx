@@ -27,7 +27,7 @@ import {
   Tooltip,
 } from '@patternfly/react-core';
 import { useQueryClient } from '@tanstack/react-query';
-import { useState, type ReactNode } from 'react';
+import { lazy, Suspense, useState, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useEventStream } from '../../api/sse';
 import { useActionLogger } from '../../logging';
@@ -44,7 +44,10 @@ import { actionTitles, useVMAction } from '../VMs/useVMAction';
 import { VMEventsTab } from './VMEventsTab';
 import { VMLogsPanel } from './VMLogsPanel';
 
-type TabKey = 'overview' | 'logs' | 'events';
+// The console (with xterm.js) is loaded when its tab first opens.
+const ConsolePanel = lazy(() => import('./console/ConsolePanel'));
+
+type TabKey = 'overview' | 'logs' | 'events' | 'console';
 
 function Item({ term, children }: { term: string; children: ReactNode }) {
   return (
@@ -156,7 +159,7 @@ interface Pending {
 
 const menuActions: VMActionName[] = ['start', 'stop', 'reboot', 'pause', 'resume'];
 
-/** The VM detail page: Overview, Logs and Events tabs, and the actions menu. */
+/** The VM detail page: Overview, Logs, Events and Console tabs, and the actions menu. */
 export function VMDetailPage() {
   const { id = '' } = useParams();
   const qc = useQueryClient();
@@ -302,6 +305,11 @@ export function VMDetailPage() {
           </Tab>
           <Tab eventKey="events" title={<TabTitleText>Events</TabTitleText>}>
             <VMEventsTab vmId={v.id} />
+          </Tab>
+          <Tab eventKey="console" title={<TabTitleText>Console</TabTitleText>}>
+            <Suspense fallback={<Spinner aria-label="Loading the console" />}>
+              <ConsolePanel vm={v} />
+            </Suspense>
           </Tab>
         </Tabs>
       </PageSection>
