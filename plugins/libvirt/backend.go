@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -107,7 +108,7 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 		Type:         plugin.TypeBackend,
 		Version:      Version,
 		APIVersions:  backend.APIVersions,
-		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks},
+		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapStats},
 	}, nil
 }
 
@@ -115,8 +116,8 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 // resolves the domain type and makes sure the image pool exists. Calling it
 // again replaces the previous connection.
 func (b *Backend) Configure(ctx context.Context, raw []byte, apiVersion int) error {
-	if apiVersion != 0 && apiVersion != backend.APIVersion {
-		return plugin.InvalidArgument("api_version", "configure: api version %d is not supported, want %d", apiVersion, backend.APIVersion)
+	if apiVersion != 0 && !slices.Contains(backend.APIVersions, apiVersion) {
+		return plugin.InvalidArgument("api_version", "configure: api version %d is not supported, want one of %v", apiVersion, backend.APIVersions)
 	}
 	cfg, err := ParseConfig(raw)
 	if err != nil {

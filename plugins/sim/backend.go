@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,6 +83,11 @@ type Backend struct {
 	// when none is configured.
 	control     net.Listener
 	controlPath string
+
+	// statsMu guards stats, the counters CollectStats makes up, by VM id;
+	// taken after mu.
+	statsMu sync.Mutex
+	stats   map[string]*simCounters
 }
 
 // Option tunes New.
@@ -132,7 +138,7 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 		Type:         plugin.TypeBackend,
 		Version:      Version,
 		APIVersions:  backend.APIVersions,
-		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks},
+		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapStats},
 	}, nil
 }
 
@@ -142,8 +148,8 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 // state_file) and control_socket, which is refused. The first call opens
 // the control socket when one is configured.
 func (b *Backend) Configure(_ context.Context, raw []byte, apiVersion int) error {
-	if apiVersion != 0 && apiVersion != backend.APIVersion {
-		return plugin.InvalidArgument("api_version", "configure: api version %d is not supported, want %d", apiVersion, backend.APIVersion)
+	if apiVersion != 0 && !slices.Contains(backend.APIVersions, apiVersion) {
+		return plugin.InvalidArgument("api_version", "configure: api version %d is not supported, want one of %v", apiVersion, backend.APIVersions)
 	}
 	s, err := parseSettings(raw)
 	if err != nil {

@@ -17,11 +17,13 @@ import (
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
-// APIVersion is the backend API version this SDK speaks.
-const APIVersion = 1
+// APIVersion is the backend API version this SDK speaks. Version 2 adds
+// the optional Stats service (StatsCollector); a host never calls it on a
+// plugin that negotiated version 1.
+const APIVersion = 2
 
 // APIVersions lists every backend API version this SDK can serve.
-var APIVersions = []int{APIVersion}
+var APIVersions = []int{1, APIVersion}
 
 // MaxTailLines bounds TailLog's n.
 const MaxTailLines = 100000
@@ -36,6 +38,9 @@ const (
 	CapPause = "pause"
 	// CapDisks: CreateVM provisions disks.
 	CapDisks = "disks"
+	// CapStats: the backend is a StatsCollector (API version 2). Serve
+	// announces it on its own when the implementation has the interface.
+	CapStats = "stats"
 )
 
 // Backend drives one hypervisor host. Every method is safe for concurrent use.

@@ -22,7 +22,12 @@ func NewGRPCPlugin(impl Backend) *plugin.GRPCPlugin {
 		NewClient:   func(c grpc.ClientConnInterface) any { return NewGRPCClient(c) },
 	}
 	if impl != nil {
-		p.Register = func(s *grpc.Server) { backendv1.RegisterBackendServer(s, &GRPCServer{Impl: impl}) }
+		p.Register = func(s *grpc.Server) {
+			backendv1.RegisterBackendServer(s, &GRPCServer{Impl: impl})
+			if sc, ok := impl.(StatsCollector); ok {
+				backendv1.RegisterStatsServer(s, &StatsServer{Impl: sc})
+			}
+		}
 	}
 	return p
 }

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	backendv1 "github.com/quantixvm/quantix/proto/quantix/backend/v1"
@@ -19,9 +20,34 @@ type GRPCServer struct {
 
 var _ backendv1.BackendServer = (*GRPCServer)(nil)
 
-// Info answers with the backend's Info.
+// Info answers with the backend's Info, announcing the capabilities of the
+// optional interfaces the implementation has (CapStats for a
+// StatsCollector) when it does not list them itself.
 func (s *GRPCServer) Info(ctx context.Context, _ *pluginv1.InfoRequest) (*pluginv1.InfoResponse, error) {
-	return plugin.ServeInfo(ctx, s.Impl)
+	resp, err := plugin.ServeInfo(ctx, s.Impl)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.Impl.(StatsCollector); ok && !slices.Contains(resp.Capabilities, CapStats) {
+		resp.Capabilities = append(resp.Capabilities, CapStats)
+	}
+	return resp, nil
+}
+
+// StatsServer serves a StatsCollector over gRPC; Serve registers it when
+// the backend has the interface.
+type StatsServer struct {
+	backendv1.UnimplementedStatsServer
+	Impl StatsCollector
+}
+
+// CollectStats answers with one sample of every VM.
+func (s *StatsServer) CollectStats(ctx context.Context, _ *backendv1.CollectStatsRequest) (*backendv1.HostStats, error) {
+	h, err := s.Impl.CollectStats(ctx)
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return HostStatsToProto(h), nil
 }
 
 // Configure passes the config block on.

@@ -86,6 +86,7 @@ var subtests = []subtest{
 	{"StreamLog", testStreamLog, false},
 	{"StreamLogFrom", testStreamLogFrom, false},
 	{"StreamLogDeleted", testStreamLogDeleted, false},
+	{"Stats", testStats, false},
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
@@ -93,7 +94,7 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 // Run runs the whole conformance suite against the backend h describes, one
 // subtest per area: Relaunch, Info, HostInfo, Config, Create, InvalidSpec,
 // NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog,
-// StreamLog, StreamLogFrom and StreamLogDeleted. Relaunch runs first and alone (it
+// StreamLog, StreamLogFrom, StreamLogDeleted and Stats. Relaunch runs first and alone (it
 // replaces the backend the others use); the others run in parallel unless
 // h.Sequential. A missing
 // required Harness field fails the run; a capability the backend does not
@@ -141,8 +142,12 @@ func (e *env) use(t *testing.T, impl backend.Backend) error {
 		c = gc
 	} else {
 		tr = newTracker(impl)
+		var served backend.Backend = tr
+		if sc, ok := impl.(backend.StatsCollector); ok {
+			served = statsTracker{tracker: tr, StatsCollector: sc}
+		}
 		var err error
-		if c, err = dispense(e.root, tr); err != nil {
+		if c, err = dispense(e.root, served); err != nil {
 			return err
 		}
 	}
