@@ -38,11 +38,20 @@ func (b *Backend) CollectStats(ctx context.Context) (*backend.HostStats, error) 
 				continue
 			}
 			id, err := ds.Domain.GetUUIDString()
-			_ = ds.Domain.Free()
 			if err != nil {
+				_ = ds.Domain.Free()
 				continue // gone meanwhile
 			}
-			out.VMs = append(out.VMs, vmStats(id, ds))
+			s := vmStats(id, ds)
+			if s.MemoryBytes == 0 {
+				// Drivers without balloon figures (test:///): the
+				// definition's memory, one more call for such domains only.
+				if kib, err := ds.Domain.GetMaxMemory(); err == nil {
+					s.MemoryBytes, s.MemoryMaxBytes = kib<<10, kib<<10
+				}
+			}
+			_ = ds.Domain.Free()
+			out.VMs = append(out.VMs, s)
 		}
 		return nil
 	})
