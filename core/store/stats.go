@@ -24,6 +24,9 @@ type StatsRepo interface {
 	Node(ctx context.Context, nodeID string, since, until time.Time) ([]StatPoint, error)
 	// Prune removes the points older than before and returns how many.
 	Prune(ctx context.Context, before time.Time) (int64, error)
+	// Top returns the latest point of each VM with one at since or later,
+	// the limit VMs of the most CPU first.
+	Top(ctx context.Context, since time.Time, limit int) ([]VMStatPoint, error)
 }
 
 // StatPoint is one point of a series: rates per second over the step
@@ -174,4 +177,24 @@ func (r statsRepo) Prune(ctx context.Context, before time.Time) (int64, error) {
 		return 0, fmt.Errorf("pruning stats older than %s: %w", before.UTC().Format(time.RFC3339), dbError(err))
 	}
 	return n, nil
+}
+
+func (r statsRepo) Top(ctx context.Context, since time.Time, limit int) ([]VMStatPoint, error) {
+	var rows []struct {
+		VMID   string `gorm:"column:vm_id"`
+		NodeID string `gorm:"column:node_id"`
+		statRow
+	}
+	err := r.s.read(ctx).Raw(`SELECT vm_id, node_id, t, vcpus, cpu_cores, mem_bytes, rss_bytes, disk_rd_bps, disk_wr_bps, disk_rd_ops, disk_wr_ops,
+		net_rx_bps, net_tx_bps, net_rx_pps, net_tx_pps FROM vm_stats s
+		WHERE t >= ? AND t = (SELECT MAX(t) FROM vm_stats l WHERE l.vm_id = s.vm_id)
+		ORDER BY cpu_cores DESC, vm_id LIMIT ?`, since.Unix(), limit).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("reading the busiest vms: %w", dbError(err))
+	}
+	out := make([]VMStatPoint, len(rows))
+	for i, row := range rows {
+		out[i] = VMStatPoint{VMID: row.VMID, NodeID: row.NodeID, StatPoint: row.point()}
+	}
+	return out, nil
 }
