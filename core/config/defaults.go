@@ -19,7 +19,7 @@ const (
 	DefaultSyncJitter        = 5 * time.Second
 	DefaultQEMULogLinger     = 5 * time.Second
 	DefaultStatsInterval     = 10 * time.Second
-	DefaultStatsWindow       = time.Hour
+	DefaultStatsWindow       = 15 * time.Minute
 	DefaultStatsHistoryStep  = time.Minute
 	DefaultStatsRetention    = 7 * 24 * time.Hour
 	DefaultStatsMaxSeriesVMs = 1000

@@ -66,8 +66,7 @@ func rate(prev, cur totals, v *backend.VMStats) (store.StatPoint, bool) {
 	}, true
 }
 
-// point is a StatPoint kept in memory, compactly: a window of an hour of
-// 10 s samples of 50,000 VMs is some 1 GB as StatPoints, a fifth of it so.
+// point is a StatPoint kept in memory in 64 bytes, half a StatPoint's.
 type point struct {
 	t                                        int64 // Unix milliseconds
 	vcpus                                    int32
