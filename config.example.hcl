@@ -143,6 +143,24 @@ server {
     ui_address_burst = 0
   }
 
+  # Resource statistics of VMs and nodes (docs/stats.md): the samples agents
+  # send every agent.stats_interval are kept in memory for the window, at full
+  # resolution, by the server holding the node's agent; one averaged point per
+  # VM per history_step goes to the database, kept for the retention, the same
+  # on every server of a cluster. Memory: about 64 bytes per VM per sample in
+  # the window (250 VMs at 10s for 15 minutes: about 1.4 MiB).
+  stats {
+    # At least 1m.
+    window = "15m"
+    # At least 10s and at most the window.
+    history_step = "1m"
+    # At least the history step.
+    retention = "168h"
+    # /metrics exports per-VM series for at most this many VMs, the busiest
+    # by CPU; the others are counted in quantix_vm_stats_series_dropped.
+    max_series_vms = 1000
+  }
+
   tls {
     # How the REST API is served:
     #   "auto" (default): TLS, except on a loopback http_addr (127.0.0.1, ::1,
@@ -217,6 +235,12 @@ agent {
   # gone quiet: QEMU and libvirt write their last lines (the signal that
   # ended QEMU, "shutting down") after the VM stopped. At least 100ms.
   qemu_log_linger = "5s"
+
+  # Sample the resource counters of every VM (CPU time, memory, disk and
+  # network) when the backend offers them, and send them to the server. One
+  # backend call for all VMs per interval. At least 1s.
+  stats          = true
+  stats_interval = "10s"
 }
 
 # A plugin is loaded only when the configuration names it (agent.backend,

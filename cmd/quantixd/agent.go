@@ -70,6 +70,8 @@ func agentConfig(cfg *config.Config, b *pluginhost.SupervisedBackend, logger hcl
 		StateDir:          agentCertDir(cfg),
 		DisableQEMULogs:   !cfg.Agent.QEMULogs,
 		QEMULogLinger:     cfg.Agent.QEMULogLinger,
+		DisableStats:      !cfg.Agent.Stats,
+		StatsInterval:     cfg.Agent.StatsInterval,
 		Logger:            logger,
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/pki"
 	"github.com/quantixvm/quantix/core/pluginhost"
+	"github.com/quantixvm/quantix/core/stats"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/version"
 	"github.com/quantixvm/quantix/core/webui"
@@ -114,6 +115,11 @@ type daemon struct {
 	busDone chan struct{}
 	// auth authenticates API callers; closed before the store.
 	auth *auth.Service
+	// stats keeps the VM statistics agents send; statsStop ends its
+	// writing of the history, statsDone closes after.
+	stats     *stats.Collector
+	statsStop context.CancelFunc
+	statsDone chan struct{}
 	// dbLock keeps other servers off a SQLite database.
 	dbLock *os.File
 	// cluster is this server's membership; clusterStop ends its Run,
@@ -163,6 +169,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if err != nil {
 		return err
 	}
+	d.startStats(cfg, reg, logger)
 	dispatcher := agentserver.NewDispatcher()
 	svc, err := controlplane.New(controlplane.Options{
 		Store:    d.store,
@@ -214,6 +221,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		Console: console,
 		Service: svc, Logger: logger, Version: version.String("quantixd"),
 		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll, Auth: d.auth, Cluster: d.cluster,
+		Stats: d.stats, StatsHistory: d.store.Stats(),
 		UIRate: api.RateLimit{
 			PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst,
 			AddressPerSecond: float64(cfg.Server.Logs.UIAddressRate), AddressBurst: cfg.Server.Logs.UIAddressBurst,
@@ -359,6 +367,7 @@ func (d *daemon) startAgentServer(ln net.Listener, cfg *config.Config, rec *cont
 		Enrollment:    d.enroll,
 		ClientCertTTL: cfg.Server.AgentCertTTL,
 		Logs:          d.logs.pipe,
+		Stats:         d.stats,
 		Logger:        d.log,
 		KnownNode: func(ctx context.Context, name string) (bool, error) {
 			_, err := d.store.Nodes().GetByName(ctx, name)
@@ -467,6 +476,10 @@ func (d *daemon) close() error {
 	if d.auth != nil {
 		d.auth.Close()
 	}
+	if d.statsStop != nil {
+		d.statsStop()
+		<-d.statsDone
+	}
 	if d.busStop != nil {
 		d.busStop()
 		<-d.busDone
@@ -504,4 +517,20 @@ func consoleURL(scheme string, addr net.Addr) string {
 		}
 	}
 	return scheme + "://" + net.JoinHostPort(host, port) + "/"
+}
+
+// startStats keeps the VM statistics the agents send (server.stats): a
+// window in memory, the history in the store, per-VM series on /metrics.
+func (d *daemon) startStats(cfg *config.Config, reg *prometheus.Registry, logger hclog.Logger) {
+	c := stats.New(stats.Options{
+		Window: cfg.Server.Stats.Window, HistoryStep: cfg.Server.Stats.HistoryStep, Retention: cfg.Server.Stats.Retention,
+		MaxSeriesVMs: cfg.Server.Stats.MaxSeriesVMs, History: d.store.Stats(), Logger: logger,
+	})
+	reg.MustRegister(c.Metrics())
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stats, d.statsStop, d.statsDone = c, cancel, make(chan struct{})
+	go func() {
+		defer close(d.statsDone)
+		c.Run(ctx)
+	}()
 }

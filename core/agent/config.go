@@ -26,6 +26,8 @@ const (
 	// DefaultQEMULogRetryBackoff: a server that failed to store log lines
 	// is not asked again for a second.
 	DefaultQEMULogRetryBackoff = time.Second
+	// DefaultStatsInterval is how often VM statistics are sampled.
+	DefaultStatsInterval = 10 * time.Second
 )
 
 // Config configures an Agent.
@@ -92,6 +94,14 @@ type Config struct {
 	// to store are sent again; it doubles with each failure in a row, up to
 	// 30s. Zero means DefaultQEMULogRetryBackoff.
 	QEMULogRetryBackoff time.Duration
+	// DisableStats stops the agent from sampling its VMs' resource counters
+	// and sending them to the server (agent.stats = false). Without it the
+	// agent samples them when the backend is a backend.StatsCollector that
+	// offers them.
+	DisableStats bool
+	// StatsInterval is how often the counters are sampled while a session
+	// is up (agent.stats_interval); zero means DefaultStatsInterval.
+	StatsInterval time.Duration
 	// Logger receives the agent's log; nil discards.
 	Logger hclog.Logger
 }
@@ -133,7 +143,7 @@ func (c Config) withDefaults() (Config, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}, {"qemu log linger", c.QEMULogLinger}, {"qemu log scan interval", c.QEMULogScanInterval}, {"qemu log retry backoff", c.QEMULogRetryBackoff}} {
+	}{{"heartbeat interval", c.HeartbeatInterval}, {"resync interval", c.ResyncInterval}, {"sync jitter", c.SyncJitter}, {"max backoff", c.MaxBackoff}, {"qemu log linger", c.QEMULogLinger}, {"qemu log scan interval", c.QEMULogScanInterval}, {"qemu log retry backoff", c.QEMULogRetryBackoff}, {"stats interval", c.StatsInterval}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %s is negative", d.name, d.v))
 		}
@@ -158,6 +168,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.QEMULogRetryBackoff == 0 {
 		c.QEMULogRetryBackoff = DefaultQEMULogRetryBackoff
+	}
+	if c.StatsInterval == 0 {
+		c.StatsInterval = DefaultStatsInterval
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()

@@ -84,6 +84,13 @@ func (s *session) run(ctx context.Context) error {
 	if s.client != nil {
 		wg.Go(func() { s.a.renewLoop(ctx, s.client) })
 	}
+	if sc, ok := s.a.cfg.Backend.(backend.StatsCollector); ok && !s.a.cfg.DisableStats {
+		wg.Go(func() {
+			if err := s.sendStats(ctx, sc); err != nil {
+				cancel(err)
+			}
+		})
+	}
 	<-ctx.Done()
 	err := context.Cause(ctx)
 	s.end()

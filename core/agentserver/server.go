@@ -77,12 +77,20 @@ type Options struct {
 	Logs LogAppender
 	// Logger receives the server's log; nil discards.
 	Logger hclog.Logger
+	// Stats takes the VM statistics agents send; nil drops them.
+	Stats StatsRecorder
 	// KnownNode tells whether a node of that name is in the inventory:
 	// registering it again is not limited by NewNodes. Nil counts only the
 	// nodes this server registered since it started.
 	KnownNode func(ctx context.Context, name string) (bool, error)
 	// NewNodes bounds how fast registrations create new nodes.
 	NewNodes NewNodeLimit
+}
+
+// StatsRecorder takes the samples of a node's VMs, oldest first, as
+// stats.Collector.Record does. It must not block.
+type StatsRecorder interface {
+	Record(nodeID string, samples []*backend.HostStats)
 }
 
 // LogAppender takes log entries and returns once they are durable, as
@@ -113,6 +121,7 @@ type Server struct {
 	// identify says which agent a call is from.
 	identify func(context.Context) (identity, bool)
 	logs     LogAppender
+	stats    StatsRecorder
 	log      hclog.Logger
 	grpc     *grpc.Server
 
@@ -194,6 +203,7 @@ func newServer(opts Options, creds credentials.TransportCredentials, identify fu
 		enroll:     opts.Enrollment,
 		certTTL:    ttl,
 		logs:       opts.Logs,
+		stats:      opts.Stats,
 		log:        logger.Named("agentserver"),
 		nodes:      make(map[string]*agentNode),
 		known:      make(map[string]bool),

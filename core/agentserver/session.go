@@ -14,6 +14,7 @@ import (
 
 	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
 )
 
 // agentSession is one session of one node: registered by Register,
@@ -232,6 +233,14 @@ func (s *agentSession) read(ctx context.Context) error {
 			}
 		case *agentv1.AgentMessage_Reply:
 			s.deliver(msg.Reply)
+		case *agentv1.AgentMessage_Stats:
+			if rec := s.srv.stats; rec != nil {
+				samples := make([]*backend.HostStats, 0, len(msg.Stats.GetSamples()))
+				for _, h := range msg.Stats.GetSamples() {
+					samples = append(samples, backend.HostStatsFromProto(h))
+				}
+				rec.Record(s.nodeID, samples)
+			}
 		case *agentv1.AgentMessage_Logs:
 			select {
 			case s.logs <- msg.Logs:

@@ -14,6 +14,7 @@ import (
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/enroll"
 	"github.com/quantixvm/quantix/core/logs"
+	"github.com/quantixvm/quantix/core/stats"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/ratelimit"
 )
@@ -59,6 +60,11 @@ type Options struct {
 	// /metrics. A path under /api that is no route stays an unknown route
 	// (401 to a stranger, else 404). Nil serves no console.
 	Console http.Handler
+	// Stats answers GET /api/vms/{id}/stats, /api/nodes/{id}/stats and
+	// /api/stats/top from the statistics this server holds; nil answers
+	// them 503. StatsHistory is the history every server shares.
+	Stats        *stats.Collector
+	StatsHistory store.StatsRepo
 	// Cluster is this server's membership: GET /api/cluster reads it, and
 	// while it is not Healthy writes answer 503. Nil: GET /api/cluster
 	// answers 501 and writes are not held back.
@@ -86,6 +92,9 @@ type Server struct {
 	streamBuf int
 	auth      *auth.Service
 	cluster   Cluster
+	// stats and statsHistory answer the stats routes (stats.go).
+	stats        *stats.Collector
+	statsHistory store.StatsRepo
 	// access is the access each route declares (add), by method and path;
 	// registered is every route echo has (noteRegistered).
 	access     map[string]access
@@ -104,7 +113,8 @@ func New(opts Options) *Server {
 	}
 	s := &Server{echo: echo.New(), svc: opts.Service, log: logger.Named("api"), version: opts.Version, keepAlive: opts.KeepAlive,
 		logs: opts.Logs, logStore: opts.LogStore, uiLimit: newLimiter(opts.UIRate), metrics: opts.Metrics, console: opts.Console, streamBuf: opts.LogStreamBuffer,
-		auth: opts.Auth, cluster: opts.Cluster, access: map[string]access{}}
+		auth: opts.Auth, cluster: opts.Cluster, access: map[string]access{},
+		stats: opts.Stats, statsHistory: opts.StatsHistory}
 	if s.streamBuf <= 0 {
 		s.streamBuf = DefaultLogStreamBuffer
 	}
@@ -167,9 +177,12 @@ func (s *Server) routes() {
 	// (open, close, take-over), since a hijacked reply cannot be held.
 	s.add(g, http.MethodGet, "/vms/:id/console", operateStream, s.vmConsole)
 	s.get(g, "/vms/:id/events", readStream, s.vmEvents)
+	s.get(g, "/vms/:id/stats", read, s.vmStats)
+	s.get(g, "/stats/top", read, s.topVMs)
 	s.get(g, "/events", readStream, s.streamEvents)
 	s.get(g, "/nodes", read, s.listNodes)
 	s.get(g, "/nodes/:id", read, s.getNode)
+	s.get(g, "/nodes/:id/stats", read, s.nodeStats)
 	s.add(g, http.MethodDelete, "/nodes/:id", administer, s.deleteNode, s.audited)
 	s.get(g, "/logs", read, s.queryLogs)
 	s.add(g, http.MethodPost, "/logs/ui", operate, s.ingestUILogs)

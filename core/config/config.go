@@ -78,6 +78,8 @@ type ServerConfig struct {
 	TLS TLSConfig
 	// UI configures the web console.
 	UI UIConfig
+	// Stats keeps the resource statistics of VMs and nodes.
+	Stats StatsConfig
 }
 
 // TLS modes of the REST API (server.tls.mode).
@@ -204,6 +206,27 @@ type AgentConfig struct {
 	// followed once it has gone quiet, for the lines QEMU and libvirt write
 	// after the VM stopped.
 	QEMULogLinger time.Duration
+	// Stats has the agent sample the resource counters of every VM (when
+	// the backend offers them) and send them to the control plane.
+	Stats bool
+	// StatsInterval is how often the agent samples them.
+	StatsInterval time.Duration
+}
+
+// StatsConfig is the `server { stats {} }` block: how the control plane
+// keeps the resource statistics of VMs and nodes (docs/stats.md).
+type StatsConfig struct {
+	// Window is how long every sample is kept in memory, for the live
+	// graphs and rates at full resolution.
+	Window time.Duration
+	// HistoryStep is the resolution of the history kept in the store: one
+	// averaged point per VM and node per step.
+	HistoryStep time.Duration
+	// Retention is how long the history is kept in the store.
+	Retention time.Duration
+	// MaxSeriesVMs caps the VMs whose series /metrics exports; past it the
+	// busiest are kept and the rest counted as dropped.
+	MaxSeriesVMs int
 }
 
 // PluginConfig is a `plugin "<name>" {}` block. It applies to the backend

@@ -18,6 +18,11 @@ const (
 	DefaultResyncInterval    = 30 * time.Second
 	DefaultSyncJitter        = 5 * time.Second
 	DefaultQEMULogLinger     = 5 * time.Second
+	DefaultStatsInterval     = 10 * time.Second
+	DefaultStatsWindow       = 15 * time.Minute
+	DefaultStatsHistoryStep  = time.Minute
+	DefaultStatsRetention    = 7 * 24 * time.Hour
+	DefaultStatsMaxSeriesVMs = 1000
 	DefaultCPUOvercommit     = 4.0
 	DefaultMemoryOvercommit  = 1.5
 
@@ -58,6 +63,10 @@ func Default() *Config {
 			},
 			TLS: TLSConfig{Mode: TLSAuto},
 			UI:  UIConfig{Enabled: true},
+			Stats: StatsConfig{
+				Window: DefaultStatsWindow, HistoryStep: DefaultStatsHistoryStep,
+				Retention: DefaultStatsRetention, MaxSeriesVMs: DefaultStatsMaxSeriesVMs,
+			},
 		},
 		Agent: AgentConfig{
 			NodeName:          host,
@@ -68,6 +77,8 @@ func Default() *Config {
 			SyncJitter:        DefaultSyncJitter,
 			QEMULogs:          true,
 			QEMULogLinger:     DefaultQEMULogLinger,
+			Stats:             true,
+			StatsInterval:     DefaultStatsInterval,
 		},
 	}
 }

@@ -63,6 +63,12 @@ func (c *Config) bindings() map[string]attr {
 		{"agent.sync_jitter", &c.Agent.SyncJitter},
 		{"agent.qemu_logs", &c.Agent.QEMULogs},
 		{"agent.qemu_log_linger", &c.Agent.QEMULogLinger},
+		{"agent.stats", &c.Agent.Stats},
+		{"agent.stats_interval", &c.Agent.StatsInterval},
+		{"server.stats.window", &c.Server.Stats.Window},
+		{"server.stats.history_step", &c.Server.Stats.HistoryStep},
+		{"server.stats.retention", &c.Server.Stats.Retention},
+		{"server.stats.max_series_vms", &c.Server.Stats.MaxSeriesVMs},
 	}
 	m := make(map[string]attr, len(list))
 	for _, a := range list {
@@ -259,8 +265,8 @@ func join(path, name string) string {
 func (d *decoder) nested(path string, blk *hcl.Block) {
 	switch full := join(path, blk.Type); full {
 	case "server":
-		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}, {Type: "tls"}, {Type: "ui"}, {Type: "cluster"}})
-	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs", "server.tls", "server.ui", "server.cluster":
+		d.block(blk.Body, full, []hcl.BlockHeaderSchema{{Type: "database"}, {Type: "reconcile"}, {Type: "overcommit"}, {Type: "logs"}, {Type: "tls"}, {Type: "ui"}, {Type: "cluster"}, {Type: "stats"}})
+	case "agent", "server.database", "server.reconcile", "server.overcommit", "server.logs", "server.tls", "server.ui", "server.cluster", "server.stats":
 		d.block(blk.Body, full, nil)
 	case "plugin":
 		p := PluginConfig{Name: blk.Labels[0], DeclRange: blk.DefRange}

@@ -65,6 +65,14 @@ func (c *Config) Validate() error {
 	v.atLeast("agent.heartbeat_interval", c.Agent.HeartbeatInterval, 100*time.Millisecond)
 	v.atLeast("agent.resync_interval", c.Agent.ResyncInterval, time.Second)
 	v.atLeast("agent.qemu_log_linger", c.Agent.QEMULogLinger, 100*time.Millisecond)
+	v.atLeast("agent.stats_interval", c.Agent.StatsInterval, time.Second)
+	v.atLeast("server.stats.window", c.Server.Stats.Window, time.Minute)
+	v.atLeast("server.stats.history_step", c.Server.Stats.HistoryStep, 10*time.Second)
+	if c.Server.Stats.HistoryStep > c.Server.Stats.Window {
+		v.fail("server.stats.history_step", "is %s, longer than server.stats.window (%s); the history is made of the window's samples, so make it at most the window", c.Server.Stats.HistoryStep, c.Server.Stats.Window)
+	}
+	v.atLeast("server.stats.retention", c.Server.Stats.Retention, c.Server.Stats.HistoryStep)
+	v.atLeastInt("server.stats.max_series_vms", c.Server.Stats.MaxSeriesVMs, 0)
 	for _, p := range c.Plugins {
 		if p.Checksum != "" {
 			if err := CheckChecksum(p.Checksum); err != nil {

@@ -191,3 +191,24 @@ func (s *SupervisedBackend) WatchEvents(ctx context.Context, fn func(backend.Eve
 		return c.WatchEvents(ctx, fn)
 	})
 }
+
+// CollectStats samples every VM through the plugin's Stats service. A
+// plugin that negotiated API version 1 or does not announce
+// backend.CapStats is never called: the answer is a plugin.ErrUnsupported
+// error at once.
+func (s *SupervisedBackend) CollectStats(ctx context.Context) (*backend.HostStats, error) {
+	inst, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	if inst.apiVersion < 2 || !inst.info.Has(backend.CapStats) {
+		return nil, plugin.Unsupported("backend plugin %q (API version %d, capabilities %v) does not offer %q", s.name, inst.apiVersion, inst.info.Capabilities, backend.CapStats)
+	}
+	cctx, done := inst.bind(ctx)
+	h, err := inst.backend.CollectStats(cctx)
+	done()
+	if err != nil {
+		return nil, s.finish(ctx, inst, err)
+	}
+	return h, nil
+}

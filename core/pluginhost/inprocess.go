@@ -23,11 +23,13 @@ type InProcessBackend struct {
 }
 
 var (
-	_ backend.Backend       = (*InProcessBackend)(nil)
-	_ backend.Closer        = (*InProcessBackend)(nil)
-	_ backend.HealthChecker = (*InProcessBackend)(nil)
-	_ backend.LogResumer    = (*InProcessBackend)(nil)
-	_ backend.LogResumer    = (*SupervisedBackend)(nil)
+	_ backend.Backend        = (*InProcessBackend)(nil)
+	_ backend.Closer         = (*InProcessBackend)(nil)
+	_ backend.HealthChecker  = (*InProcessBackend)(nil)
+	_ backend.LogResumer     = (*InProcessBackend)(nil)
+	_ backend.LogResumer     = (*SupervisedBackend)(nil)
+	_ backend.StatsCollector = (*InProcessBackend)(nil)
+	_ backend.StatsCollector = (*SupervisedBackend)(nil)
 )
 
 // InProcess checks b the way a plugin is checked (complete Info, type
@@ -83,6 +85,16 @@ func (p *InProcessBackend) StreamLogFrom(ctx context.Context, id string, from ba
 		return r.StreamLogFrom(ctx, id, from, fn)
 	}
 	return p.Backend.StreamLog(ctx, id, from.Offset, fn)
+}
+
+// CollectStats samples the backend's VMs when it is a
+// backend.StatsCollector; otherwise it answers plugin.ErrUnsupported.
+func (p *InProcessBackend) CollectStats(ctx context.Context) (*backend.HostStats, error) {
+	sc, ok := p.Backend.(backend.StatsCollector)
+	if !ok {
+		return nil, plugin.Unsupported("backend %q does not offer %q", p.name, backend.CapStats)
+	}
+	return sc.CollectStats(ctx)
 }
 
 // Status reports the backend healthy until Close.

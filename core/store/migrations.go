@@ -507,6 +507,57 @@ var migrations = []migration{
 		SQLite:   []string{`ALTER TABLE vms ADD COLUMN observed_at TEXT`},
 		Postgres: []string{`ALTER TABLE vms ADD COLUMN observed_at TIMESTAMPTZ`},
 	},
+	{
+		Version: 11,
+		Name:    "vm stats history",
+		// One averaged point per VM per server.stats.history_step, t its
+		// start in Unix seconds; rates per second, cpu_cores the cores the
+		// VM used on average. A node's series is the sum of its VMs' at t.
+		SQLite: []string{
+			`CREATE TABLE vm_stats (
+				vm_id       TEXT NOT NULL,
+				node_id     TEXT NOT NULL,
+				t           INTEGER NOT NULL,
+				vcpus       INTEGER NOT NULL,
+				cpu_cores   REAL NOT NULL,
+				mem_bytes   INTEGER NOT NULL,
+				rss_bytes   INTEGER NOT NULL,
+				disk_rd_bps REAL NOT NULL,
+				disk_wr_bps REAL NOT NULL,
+				disk_rd_ops REAL NOT NULL,
+				disk_wr_ops REAL NOT NULL,
+				net_rx_bps  REAL NOT NULL,
+				net_tx_bps  REAL NOT NULL,
+				net_rx_pps  REAL NOT NULL,
+				net_tx_pps  REAL NOT NULL,
+				PRIMARY KEY (vm_id, t)
+			)`,
+			`CREATE INDEX vm_stats_node_t ON vm_stats (node_id, t)`,
+			`CREATE INDEX vm_stats_t ON vm_stats (t)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE vm_stats (
+				vm_id       TEXT COLLATE "C" NOT NULL,
+				node_id     TEXT COLLATE "C" NOT NULL,
+				t           BIGINT NOT NULL,
+				vcpus       BIGINT NOT NULL,
+				cpu_cores   DOUBLE PRECISION NOT NULL,
+				mem_bytes   BIGINT NOT NULL,
+				rss_bytes   BIGINT NOT NULL,
+				disk_rd_bps DOUBLE PRECISION NOT NULL,
+				disk_wr_bps DOUBLE PRECISION NOT NULL,
+				disk_rd_ops DOUBLE PRECISION NOT NULL,
+				disk_wr_ops DOUBLE PRECISION NOT NULL,
+				net_rx_bps  DOUBLE PRECISION NOT NULL,
+				net_tx_bps  DOUBLE PRECISION NOT NULL,
+				net_rx_pps  DOUBLE PRECISION NOT NULL,
+				net_tx_pps  DOUBLE PRECISION NOT NULL,
+				PRIMARY KEY (vm_id, t)
+			)`,
+			`CREATE INDEX vm_stats_node_t ON vm_stats (node_id, t)`,
+			`CREATE INDEX vm_stats_t ON vm_stats (t)`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

@@ -41,6 +41,8 @@ type Store interface {
 	Cluster() ClusterRepo
 	// ClusterSecrets returns the cluster's key parameters and its CAs.
 	ClusterSecrets() ClusterSecretRepo
+	// Stats returns the history of VM resource statistics.
+	Stats() StatsRepo
 	// Tx runs fn in one transaction: every repository of the Store passed to
 	// fn writes inside it; an error from fn rolls everything back. fn must
 	// use the Store it is passed: SQLite has a single writer, so a write

@@ -86,6 +86,10 @@ type Backend struct {
 
 	// consoles are the open consoles (console.go).
 	consoles simConsoles
+	// statsMu guards stats, the counters CollectStats makes up, by VM id;
+	// taken after mu.
+	statsMu sync.Mutex
+	stats   map[string]*simCounters
 }
 
 // Option tunes New.
@@ -136,7 +140,7 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 		Type:         plugin.TypeBackend,
 		Version:      Version,
 		APIVersions:  backend.APIVersions,
-		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapKernelBoot, backend.CapConsole},
+		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapKernelBoot, backend.CapConsole, backend.CapStats},
 	}, nil
 }
 

@@ -46,6 +46,9 @@ const (
 	// CapConsole: the backend is a ConsoleOpener (API version 2). Serve
 	// announces it on its own when the implementation has the interface.
 	CapConsole = "console"
+	// CapStats: the backend is a StatsCollector (API version 2). Serve
+	// announces it on its own when the implementation has the interface.
+	CapStats = "stats"
 )
 
 // Backend drives one hypervisor host. Every method is safe for concurrent use.

@@ -17,6 +17,7 @@ type GRPCClient struct {
 	plugin.BaseClient
 	client  backendv1.BackendClient
 	console backendv1.ConsoleClient
+	stats   backendv1.StatsClient
 }
 
 var (
@@ -27,7 +28,18 @@ var (
 // NewGRPCClient wraps a connection to a backend plugin.
 func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
 	c := backendv1.NewBackendClient(conn)
-	return &GRPCClient{BaseClient: plugin.NewBaseClient(c), client: c, console: backendv1.NewConsoleClient(conn)}
+	return &GRPCClient{BaseClient: plugin.NewBaseClient(c), client: c, console: backendv1.NewConsoleClient(conn), stats: backendv1.NewStatsClient(conn)}
+}
+
+// CollectStats calls the plugin's Stats service. Only call it on a plugin
+// that negotiated API version 2 and announces CapStats; any other answers
+// with a plugin.ErrUnsupported error.
+func (c *GRPCClient) CollectStats(ctx context.Context) (*HostStats, error) {
+	resp, err := c.stats.CollectStats(ctx, &backendv1.CollectStatsRequest{})
+	if err != nil {
+		return nil, plugin.FromStatus(err)
+	}
+	return HostStatsFromProto(resp), nil
 }
 
 func (c *GRPCClient) HostInfo(ctx context.Context) (*HostInfo, error) {

@@ -205,5 +205,8 @@ func withServedCapabilities(caps []string, impl Backend) []string {
 	if _, ok := impl.(ConsoleOpener); ok && !slices.Contains(caps, CapConsole) {
 		caps = append(slices.Clip(caps), CapConsole)
 	}
+	if _, ok := impl.(StatsCollector); ok && !slices.Contains(caps, CapStats) {
+		caps = append(slices.Clip(caps), CapStats)
+	}
 	return caps
 }

@@ -25,6 +25,9 @@ func NewGRPCPlugin(impl Backend) *plugin.GRPCPlugin {
 		p.Register = func(s *grpc.Server) {
 			backendv1.RegisterBackendServer(s, &GRPCServer{Impl: impl})
 			registerConsole(s, impl)
+			if sc, ok := impl.(StatsCollector); ok {
+				backendv1.RegisterStatsServer(s, &StatsServer{Impl: sc})
+			}
 		}
 	}
 	return p

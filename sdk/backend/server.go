@@ -20,7 +20,8 @@ type GRPCServer struct {
 var _ backendv1.BackendServer = (*GRPCServer)(nil)
 
 // Info answers with the backend's Info, with the capabilities of the
-// optional services served for it (CapConsole for a ConsoleOpener) added.
+// optional services served for it (CapConsole for a ConsoleOpener, CapStats
+// for a StatsCollector) added when it does not list them itself.
 func (s *GRPCServer) Info(ctx context.Context, _ *pluginv1.InfoRequest) (*pluginv1.InfoResponse, error) {
 	resp, err := plugin.ServeInfo(ctx, s.Impl)
 	if err != nil {
@@ -28,6 +29,22 @@ func (s *GRPCServer) Info(ctx context.Context, _ *pluginv1.InfoRequest) (*plugin
 	}
 	resp.Capabilities = withServedCapabilities(resp.Capabilities, s.Impl)
 	return resp, nil
+}
+
+// StatsServer serves a StatsCollector over gRPC; Serve registers it when
+// the backend has the interface.
+type StatsServer struct {
+	backendv1.UnimplementedStatsServer
+	Impl StatsCollector
+}
+
+// CollectStats answers with one sample of every VM.
+func (s *StatsServer) CollectStats(ctx context.Context, _ *backendv1.CollectStatsRequest) (*backendv1.HostStats, error) {
+	h, err := s.Impl.CollectStats(ctx)
+	if err != nil {
+		return nil, plugin.ToStatus(err)
+	}
+	return HostStatsToProto(h), nil
 }
 
 // Configure passes the config block on.

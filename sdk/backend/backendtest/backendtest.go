@@ -88,6 +88,7 @@ var subtests = []subtest{
 	{"StreamLogFrom", testStreamLogFrom, false},
 	{"StreamLogDeleted", testStreamLogDeleted, false},
 	{"Console", testConsole, false},
+	{"Stats", testStats, false},
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
@@ -95,7 +96,7 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 // Run runs the whole conformance suite against the backend h describes, one
 // subtest per area: Relaunch, Info, HostInfo, Config, Create, InvalidSpec,
 // KernelBoot (when the backend announces backend.CapKernelBoot), NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog,
-// StreamLog, StreamLogFrom, StreamLogDeleted and Console. Relaunch runs first and alone (it
+// StreamLog, StreamLogFrom, StreamLogDeleted Console and Stats. Relaunch runs first and alone (it
 // replaces the backend the others use); the others run in parallel unless
 // h.Sequential. A missing
 // required Harness field fails the run; a capability the backend does not
@@ -143,8 +144,12 @@ func (e *env) use(t *testing.T, impl backend.Backend) error {
 		c = gc
 	} else {
 		tr = newTracker(impl)
+		served := tr.served()
+		if sc, ok := impl.(backend.StatsCollector); ok {
+			served = withStats(served, sc)
+		}
 		var err error
-		if c, err = dispense(e.root, tr.served()); err != nil {
+		if c, err = dispense(e.root, served); err != nil {
 			return err
 		}
 	}

@@ -653,6 +653,7 @@ type AgentMessage struct {
 	//	*AgentMessage_Report
 	//	*AgentMessage_Reply
 	//	*AgentMessage_Logs
+	//	*AgentMessage_Stats
 	Msg           isAgentMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -731,6 +732,15 @@ func (x *AgentMessage) GetLogs() *LogBatch {
 	return nil
 }
 
+func (x *AgentMessage) GetStats() *StatsBatch {
+	if x != nil {
+		if x, ok := x.Msg.(*AgentMessage_Stats); ok {
+			return x.Stats
+		}
+	}
+	return nil
+}
+
 type isAgentMessage_Msg interface {
 	isAgentMessage_Msg()
 }
@@ -751,6 +761,10 @@ type AgentMessage_Logs struct {
 	Logs *LogBatch `protobuf:"bytes,4,opt,name=logs,proto3,oneof"`
 }
 
+type AgentMessage_Stats struct {
+	Stats *StatsBatch `protobuf:"bytes,15,opt,name=stats,proto3,oneof"`
+}
+
 func (*AgentMessage_Hello) isAgentMessage_Msg() {}
 
 func (*AgentMessage_Report) isAgentMessage_Msg() {}
@@ -758,6 +772,8 @@ func (*AgentMessage_Report) isAgentMessage_Msg() {}
 func (*AgentMessage_Reply) isAgentMessage_Msg() {}
 
 func (*AgentMessage_Logs) isAgentMessage_Msg() {}
+
+func (*AgentMessage_Stats) isAgentMessage_Msg() {}
 
 // Hello attaches the stream to the session Register opened.
 type Hello struct {
@@ -1884,7 +1900,7 @@ var File_quantix_agent_v1_agent_proto protoreflect.FileDescriptor
 
 const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x1cquantix/agent/v1/agent.proto\x12\x10quantix.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a quantix/backend/v1/backend.proto\x1a\x1equantix/agent/v1/console.proto\"]\n" +
+	"\x1cquantix/agent/v1/agent.proto\x12\x10quantix.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a quantix/backend/v1/backend.proto\x1a\x1equantix/agent/v1/console.proto\x1a\x1cquantix/agent/v1/stats.proto\"]\n" +
 	"\rEnrollRequest\x12\x1d\n" +
 	"\n" +
 	"join_token\x18\x01 \x01(\tR\tjoinToken\x12\x1b\n" +
@@ -1916,12 +1932,13 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\"\n" +
 	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12\x1f\n" +
 	"\vapi_version\x18\x06 \x01(\x05R\n" +
-	"apiVersion\"\xe4\x01\n" +
+	"apiVersion\"\x9a\x02\n" +
 	"\fAgentMessage\x12/\n" +
 	"\x05hello\x18\x01 \x01(\v2\x17.quantix.agent.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06report\x18\x02 \x01(\v2\x18.quantix.agent.v1.ReportH\x00R\x06report\x126\n" +
 	"\x05reply\x18\x03 \x01(\v2\x1e.quantix.agent.v1.CommandReplyH\x00R\x05reply\x120\n" +
-	"\x04logs\x18\x04 \x01(\v2\x1a.quantix.agent.v1.LogBatchH\x00R\x04logsB\x05\n" +
+	"\x04logs\x18\x04 \x01(\v2\x1a.quantix.agent.v1.LogBatchH\x00R\x04logs\x124\n" +
+	"\x05stats\x18\x0f \x01(\v2\x1c.quantix.agent.v1.StatsBatchH\x00R\x05statsB\x05\n" +
 	"\x03msg\"?\n" +
 	"\x05Hello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -2083,10 +2100,11 @@ var file_quantix_agent_v1_agent_proto_goTypes = []any{
 	(*Error)(nil),                 // 23: quantix.agent.v1.Error
 	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 	(*v1.HostInfo)(nil),           // 25: quantix.backend.v1.HostInfo
-	(*v1.VM)(nil),                 // 26: quantix.backend.v1.VM
-	(*ConsoleOpen)(nil),           // 27: quantix.agent.v1.ConsoleOpen
-	(*v1.VMSpec)(nil),             // 28: quantix.backend.v1.VMSpec
-	(*v1.LogTail)(nil),            // 29: quantix.backend.v1.LogTail
+	(*StatsBatch)(nil),            // 26: quantix.agent.v1.StatsBatch
+	(*v1.VM)(nil),                 // 27: quantix.backend.v1.VM
+	(*ConsoleOpen)(nil),           // 28: quantix.agent.v1.ConsoleOpen
+	(*v1.VMSpec)(nil),             // 29: quantix.backend.v1.VMSpec
+	(*v1.LogTail)(nil),            // 30: quantix.backend.v1.LogTail
 }
 var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	24, // 0: quantix.agent.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
@@ -2097,42 +2115,43 @@ var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	11, // 5: quantix.agent.v1.AgentMessage.report:type_name -> quantix.agent.v1.Report
 	22, // 6: quantix.agent.v1.AgentMessage.reply:type_name -> quantix.agent.v1.CommandReply
 	17, // 7: quantix.agent.v1.AgentMessage.logs:type_name -> quantix.agent.v1.LogBatch
-	24, // 8: quantix.agent.v1.Report.time:type_name -> google.protobuf.Timestamp
-	12, // 9: quantix.agent.v1.Report.full_sync:type_name -> quantix.agent.v1.FullSync
-	13, // 10: quantix.agent.v1.Report.change:type_name -> quantix.agent.v1.Change
-	14, // 11: quantix.agent.v1.Report.heartbeat:type_name -> quantix.agent.v1.Heartbeat
-	26, // 12: quantix.agent.v1.FullSync.vms:type_name -> quantix.backend.v1.VM
-	26, // 13: quantix.agent.v1.Change.vm:type_name -> quantix.backend.v1.VM
-	24, // 14: quantix.agent.v1.Change.at:type_name -> google.protobuf.Timestamp
-	24, // 15: quantix.agent.v1.Change.observed_at:type_name -> google.protobuf.Timestamp
-	8,  // 16: quantix.agent.v1.Heartbeat.backend:type_name -> quantix.agent.v1.BackendInfo
-	16, // 17: quantix.agent.v1.ServerMessage.welcome:type_name -> quantix.agent.v1.Welcome
-	21, // 18: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
-	20, // 19: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
-	19, // 20: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
-	27, // 21: quantix.agent.v1.ServerMessage.console_open:type_name -> quantix.agent.v1.ConsoleOpen
-	18, // 22: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
-	24, // 23: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
-	1,  // 24: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
-	28, // 25: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
-	26, // 26: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
-	29, // 27: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
-	23, // 28: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
-	24, // 29: quantix.agent.v1.CommandReply.observed_at:type_name -> google.protobuf.Timestamp
-	2,  // 30: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
-	6,  // 31: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
-	9,  // 32: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
-	3,  // 33: quantix.agent.v1.AgentService.Enroll:input_type -> quantix.agent.v1.EnrollRequest
-	5,  // 34: quantix.agent.v1.AgentService.Renew:input_type -> quantix.agent.v1.RenewRequest
-	7,  // 35: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
-	15, // 36: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
-	4,  // 37: quantix.agent.v1.AgentService.Enroll:output_type -> quantix.agent.v1.EnrollResponse
-	4,  // 38: quantix.agent.v1.AgentService.Renew:output_type -> quantix.agent.v1.EnrollResponse
-	35, // [35:39] is the sub-list for method output_type
-	31, // [31:35] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	26, // 8: quantix.agent.v1.AgentMessage.stats:type_name -> quantix.agent.v1.StatsBatch
+	24, // 9: quantix.agent.v1.Report.time:type_name -> google.protobuf.Timestamp
+	12, // 10: quantix.agent.v1.Report.full_sync:type_name -> quantix.agent.v1.FullSync
+	13, // 11: quantix.agent.v1.Report.change:type_name -> quantix.agent.v1.Change
+	14, // 12: quantix.agent.v1.Report.heartbeat:type_name -> quantix.agent.v1.Heartbeat
+	27, // 13: quantix.agent.v1.FullSync.vms:type_name -> quantix.backend.v1.VM
+	27, // 14: quantix.agent.v1.Change.vm:type_name -> quantix.backend.v1.VM
+	24, // 15: quantix.agent.v1.Change.at:type_name -> google.protobuf.Timestamp
+	24, // 16: quantix.agent.v1.Change.observed_at:type_name -> google.protobuf.Timestamp
+	8,  // 17: quantix.agent.v1.Heartbeat.backend:type_name -> quantix.agent.v1.BackendInfo
+	16, // 18: quantix.agent.v1.ServerMessage.welcome:type_name -> quantix.agent.v1.Welcome
+	21, // 19: quantix.agent.v1.ServerMessage.command:type_name -> quantix.agent.v1.Command
+	20, // 20: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
+	19, // 21: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
+	28, // 22: quantix.agent.v1.ServerMessage.console_open:type_name -> quantix.agent.v1.ConsoleOpen
+	18, // 23: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
+	24, // 24: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	1,  // 25: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
+	29, // 26: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
+	27, // 27: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
+	30, // 28: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
+	23, // 29: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
+	24, // 30: quantix.agent.v1.CommandReply.observed_at:type_name -> google.protobuf.Timestamp
+	2,  // 31: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
+	6,  // 32: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
+	9,  // 33: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
+	3,  // 34: quantix.agent.v1.AgentService.Enroll:input_type -> quantix.agent.v1.EnrollRequest
+	5,  // 35: quantix.agent.v1.AgentService.Renew:input_type -> quantix.agent.v1.RenewRequest
+	7,  // 36: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
+	15, // 37: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
+	4,  // 38: quantix.agent.v1.AgentService.Enroll:output_type -> quantix.agent.v1.EnrollResponse
+	4,  // 39: quantix.agent.v1.AgentService.Renew:output_type -> quantix.agent.v1.EnrollResponse
+	36, // [36:40] is the sub-list for method output_type
+	32, // [32:36] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_quantix_agent_v1_agent_proto_init() }
@@ -2141,11 +2160,13 @@ func file_quantix_agent_v1_agent_proto_init() {
 		return
 	}
 	file_quantix_agent_v1_console_proto_init()
+	file_quantix_agent_v1_stats_proto_init()
 	file_quantix_agent_v1_agent_proto_msgTypes[6].OneofWrappers = []any{
 		(*AgentMessage_Hello)(nil),
 		(*AgentMessage_Report)(nil),
 		(*AgentMessage_Reply)(nil),
 		(*AgentMessage_Logs)(nil),
+		(*AgentMessage_Stats)(nil),
 	}
 	file_quantix_agent_v1_agent_proto_msgTypes[8].OneofWrappers = []any{
 		(*Report_FullSync)(nil),

@@ -27,6 +27,7 @@ import { nodeColumns, nodeKey } from '../../components/nodeColumns';
 import { LiveStatus } from '../../components/LiveStatus';
 import { LoggedButton } from '../../logging';
 import { orderStates } from './states';
+import { BusiestVMs } from '../Monitoring/BusiestVMs';
 import './dashboard.css';
 
 const nodeTableColumns = [nodeColumns.name, nodeColumns.state, nodeColumns.backend, nodeColumns.vms, nodeColumns.heartbeat];
@@ -105,6 +106,16 @@ export default function DashboardPage() {
                     ))}
                   </Gallery>
                 )}
+              </CardBody>
+            </Card>
+          </GridItem>
+          <GridItem md={12}>
+            <Card>
+              <CardTitle>
+                <Title headingLevel="h2">Busiest VMs</Title>
+              </CardTitle>
+              <CardBody>
+                <BusiestVMs />
               </CardBody>
             </Card>
           </GridItem>

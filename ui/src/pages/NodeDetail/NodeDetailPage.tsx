@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import {
   Alert,
@@ -15,6 +16,9 @@ import {
   GridItem,
   PageSection,
   Skeleton,
+  Tab,
+  TabTitleText,
+  Tabs,
   Title,
 } from '@patternfly/react-core';
 import { isApiError } from '../../api/client';
@@ -27,6 +31,7 @@ import { Time, ago } from '../../components/EventRow';
 import { DataTable, type Column } from '../../components/DataTable';
 import type { VM } from '../../api/types';
 import { formatMiB } from '../Nodes/format';
+import { MonitoringPanel } from '../Monitoring/MonitoringPanel';
 
 function Item({ term, children }: { term: string; children: React.ReactNode }) {
   return (
@@ -51,6 +56,7 @@ export default function NodeDetailPage() {
   const vms = useNodeVMs(id, node.isSuccess);
   const status = useLiveEvents();
   const n = node.data;
+  const [tab, setTab] = useState<string>('overview');
 
   return (
     <>
@@ -79,7 +85,9 @@ export default function NodeDetailPage() {
         )}
         {node.isPending && <Skeleton screenreaderText="Loading the node" />}
         {n && (
-          <Grid hasGutter>
+          <Tabs activeKey={tab} onSelect={(_e, k) => { setTab(String(k)); }} aria-label="Node details" mountOnEnter>
+          <Tab eventKey="overview" title={<TabTitleText>Overview</TabTitleText>}>
+          <Grid hasGutter style={{ paddingTop: 16 }}>
             <GridItem lg={6}>
               <Card>
                 <CardTitle>
@@ -151,6 +159,13 @@ export default function NodeDetailPage() {
               </Card>
             </GridItem>
           </Grid>
+          </Tab>
+          <Tab eventKey="monitoring" title={<TabTitleText>Monitoring</TabTitleText>}>
+            <div style={{ paddingTop: 16 }}>
+              <MonitoringPanel kind="nodes" id={n.id} />
+            </div>
+          </Tab>
+          </Tabs>
         )}
       </PageSection>
     </>

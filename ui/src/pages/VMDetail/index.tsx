@@ -43,11 +43,12 @@ import { useNodeNames } from '../VMs/useNodeNames';
 import { actionTitles, useVMAction } from '../VMs/useVMAction';
 import { VMEventsTab } from './VMEventsTab';
 import { VMLogsPanel } from './VMLogsPanel';
+import { MonitoringPanel } from '../Monitoring/MonitoringPanel';
 
 // The console (with xterm.js) is loaded when its tab first opens.
 const ConsolePanel = lazy(() => import('./console/ConsolePanel'));
 
-type TabKey = 'overview' | 'logs' | 'events' | 'console';
+type TabKey = 'overview' | 'monitoring' | 'logs' | 'events' | 'console';
 
 function Item({ term, children }: { term: string; children: ReactNode }) {
   return (
@@ -298,6 +299,11 @@ export function VMDetailPage() {
           <Tab eventKey="overview" title={<TabTitleText>Overview</TabTitleText>}>
             <PageSection padding={{ default: 'noPadding' }} style={{ paddingTop: 16 }}>
               <Overview vm={v} nodeName={nodeNames.get(v.node_id) ?? v.node_id} />
+            </PageSection>
+          </Tab>
+          <Tab eventKey="monitoring" title={<TabTitleText>Monitoring</TabTitleText>}>
+            <PageSection padding={{ default: 'noPadding' }} style={{ paddingTop: 16 }}>
+              <MonitoringPanel kind="vms" id={v.id} />
             </PageSection>
           </Tab>
           <Tab eventKey="logs" title={<TabTitleText>Logs</TabTitleText>}>
