@@ -50,6 +50,9 @@ type Options struct {
 	// Metrics is served on GET /metrics in the Prometheus format; nil
 	// leaves the route out.
 	Metrics prometheus.Gatherer
+	// RequestMetrics, when set, counts and times every request
+	// (NewRequestMetrics); nil observes nothing.
+	RequestMetrics *RequestMetrics
 	// LogStreamBuffer is how many entries a GET /api/logs/stream client
 	// may fall behind by before entries are dropped for it and a gap is
 	// sent; zero is DefaultLogStreamBuffer.
@@ -90,6 +93,9 @@ type Server struct {
 	// registered is every route echo has (noteRegistered).
 	access     map[string]access
 	registered map[string]bool
+	// observers observe each route's requests (metrics.go); nil without
+	// Options.RequestMetrics.
+	observers map[metricsRoute]*routeObserver
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -114,6 +120,9 @@ func New(opts Options) *Server {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
+	if opts.RequestMetrics != nil {
+		e.Use(s.requestMetrics)
+	}
 	e.Use(withRequestID, accessLog(s.log), recoverPanics(s.log))
 	if s.cluster != nil {
 		e.Use(s.requireDatabase)
@@ -126,6 +135,9 @@ func New(opts Options) *Server {
 	}
 	s.routes()
 	s.noteRegistered()
+	if opts.RequestMetrics != nil {
+		s.prepareMetrics(opts.RequestMetrics)
+	}
 	return s
 }
 
