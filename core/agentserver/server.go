@@ -134,6 +134,8 @@ type Server struct {
 	// a server of a cluster; clusterDone closes when it has.
 	stopCluster context.CancelFunc
 	clusterDone chan struct{}
+	// metrics count sessions and reports (metrics.go).
+	metrics *metrics
 }
 
 // agentNode is the server's state of one node: its current session and the
@@ -196,6 +198,7 @@ func newServer(opts Options, creds credentials.TransportCredentials, identify fu
 		claimed:    make(map[string]*agentSession),
 		knownNode:  opts.KnownNode,
 		limiter:    newNewNodeLimiter(opts.NewNodes),
+		metrics:    newMetrics(),
 	}
 	s.identify = identify
 	s.grpc = grpc.NewServer(
