@@ -204,6 +204,13 @@ type AgentConfig struct {
 	// followed once it has gone quiet, for the lines QEMU and libvirt write
 	// after the VM stopped.
 	QEMULogLinger time.Duration
+	// MetricsAddr, when set, is where `quantixd agent` serves its own
+	// Prometheus metrics (the backend plugin's launches and call
+	// durations, the process's) on GET /metrics, in plain HTTP without
+	// authentication: bind it to loopback or a management network. Empty
+	// (the default) serves none. `quantixd dev` ignores it: its agent's
+	// metrics are on the server's /metrics.
+	MetricsAddr string
 }
 
 // PluginConfig is a `plugin "<name>" {}` block. It applies to the backend

@@ -63,6 +63,7 @@ func (c *Config) bindings() map[string]attr {
 		{"agent.sync_jitter", &c.Agent.SyncJitter},
 		{"agent.qemu_logs", &c.Agent.QEMULogs},
 		{"agent.qemu_log_linger", &c.Agent.QEMULogLinger},
+		{"agent.metrics_addr", &c.Agent.MetricsAddr},
 	}
 	m := make(map[string]attr, len(list))
 	for _, a := range list {

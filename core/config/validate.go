@@ -65,6 +65,9 @@ func (c *Config) Validate() error {
 	v.atLeast("agent.heartbeat_interval", c.Agent.HeartbeatInterval, 100*time.Millisecond)
 	v.atLeast("agent.resync_interval", c.Agent.ResyncInterval, time.Second)
 	v.atLeast("agent.qemu_log_linger", c.Agent.QEMULogLinger, 100*time.Millisecond)
+	if c.Agent.MetricsAddr != "" {
+		v.addr("agent.metrics_addr", c.Agent.MetricsAddr)
+	}
 	for _, p := range c.Plugins {
 		if p.Checksum != "" {
 			if err := CheckChecksum(p.Checksum); err != nil {
