@@ -46,8 +46,9 @@ func TestHeartbeatHashMismatchMetric(t *testing.T) {
 }
 
 // TestInventoryCollector: VMs by node name and state, nodes by state, read
-// once per maxAge however often scraped; a failed reading serves the last
-// counts and is counted.
+// once per maxAge however often scraped, and not before 20 times as long as
+// the last reading took; a failed reading serves the last counts and is
+// counted.
 func TestInventoryCollector(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		e := newEnv(t, driver, false)
@@ -93,10 +94,19 @@ quantix_vms{node="node-b",state="TERMINATED"} 1
 		clk.Advance(time.Minute)
 		want(strings.Replace(strings.Replace(head, "%s", "0", 1), `state="RUNNING"} 2`, `state="RUNNING"} 3`, 1))
 
+		// A reading that took long is not repeated before 20 times as long
+		// has passed.
+		c.took = time.Minute
+		e.seedAll(t, rec(u6, "six", vm.StateRunning, a, true))
+		clk.Advance(10 * time.Minute)
+		want(strings.Replace(strings.Replace(head, "%s", "0", 1), `state="RUNNING"} 2`, `state="RUNNING"} 3`, 1))
+		clk.Advance(10 * time.Minute)
+		want(strings.Replace(strings.Replace(head, "%s", "0", 1), `state="RUNNING"} 2`, `state="RUNNING"} 4`, 1))
+
 		// A reading that fails serves the last counts.
 		c.store = failingNodes{e.store}
 		clk.Advance(time.Minute)
-		want(strings.Replace(strings.Replace(head, "%s", "1", 1), `state="RUNNING"} 2`, `state="RUNNING"} 3`, 1))
+		want(strings.Replace(strings.Replace(head, "%s", "1", 1), `state="RUNNING"} 2`, `state="RUNNING"} 4`, 1))
 		problems, err := testutil.CollectAndLint(c)
 		if err != nil || len(problems) > 0 {
 			t.Errorf("lint: %v %v", err, problems)
