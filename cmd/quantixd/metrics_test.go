@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/internal/wait"
 )
 
@@ -163,29 +166,42 @@ scrape_configs:
 	return ps
 }
 
+// promResult is the reply of the query API.
+type promResult struct {
+	Status string `json:"status"`
+	Error  string `json:"error"`
+	Data   struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Value [2]any `json:"value"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+// run evaluates an instant PromQL query; an error when Prometheus refuses
+// it.
+func (ps *prometheusServer) run(q string) (*promResult, error) {
+	res, err := http.Get(ps.url + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var body promResult
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("query %s: %s", q, body.Error)
+	}
+	return &body, nil
+}
+
 // query evaluates an instant PromQL query and returns its single value;
 // ok is false when the result is empty.
 func (ps *prometheusServer) query(q string) (v float64, ok bool, err error) {
-	res, err := http.Get(ps.url + "/api/v1/query?query=" + url.QueryEscape(q))
+	body, err := ps.run(q)
 	if err != nil {
 		return 0, false, err
-	}
-	defer res.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
-		return 0, false, fmt.Errorf("query %s: %w", q, err)
-	}
-	if body.Status != "success" {
-		return 0, false, fmt.Errorf("query %s: %s", q, body.Error)
 	}
 	switch len(body.Data.Result) {
 	case 0:
@@ -285,6 +301,9 @@ func TestMetricsPrometheus(t *testing.T) {
 		})
 		t.Logf("%s = %v (%v)", c.q, last, lastOK)
 	}
+	checkDashboard(t, ps, body)
+	checkMetricsDoc(t, body)
+
 	// Heartbeats are applied and timed.
 	wait.UntilNil(t, 30*time.Second, "heartbeats applied to be counted", func() error {
 		v, ok, err := ps.query(`sum(quantix_agent_reports_applied_total{kind="heartbeat",result="ok"})`)
@@ -296,4 +315,171 @@ func TestMetricsPrometheus(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// metricNameRE finds the Quantix series named in a PromQL expression.
+var metricNameRE = regexp.MustCompile(`quantix_[a-z_]+`)
+
+// families returns the metric families a /metrics body declares.
+func families(body []byte) map[string]bool {
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if f, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			out[strings.Fields(f)[0]] = true
+		}
+	}
+	return out
+}
+
+// checkDashboard: every query of the Grafana dashboard is valid PromQL
+// that Prometheus evaluates, and names only series /metrics has (body).
+func checkDashboard(t *testing.T, ps *prometheusServer, body []byte) {
+	t.Helper()
+	root, err := testbin.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "docs", "grafana", "quantix-control-plane.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("docs/grafana/quantix-control-plane.json is not a dashboard: %v", err)
+	}
+	have := families(body)
+	// Grafana's variables as `quantixd dev` is scraped here.
+	vars := strings.NewReplacer("$__rate_interval", "1m", "$agent_job", "quantix", "$job", "quantix")
+	n, nonEmpty := 0, 0
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			n++
+			for _, name := range metricNameRE.FindAllString(tg.Expr, -1) {
+				base := name
+				for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+					if b, ok := strings.CutSuffix(name, suffix); ok && have[b] {
+						base = b
+					}
+				}
+				if !have[base] {
+					t.Errorf("panel %q: %s is not served on /metrics", p.Title, name)
+				}
+			}
+			r, err := ps.run(vars.Replace(tg.Expr))
+			if err != nil {
+				t.Errorf("panel %q: %v", p.Title, err)
+				continue
+			}
+			if len(r.Data.Result) > 0 {
+				nonEmpty++
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("the dashboard has no query")
+	}
+	t.Logf("the dashboard's %d queries evaluate; %d have series now", n, nonEmpty)
+}
+
+// checkMetricsDoc: docs/metrics.md names every Quantix series /metrics has.
+func checkMetricsDoc(t *testing.T, body []byte) {
+	t.Helper()
+	root, err := testbin.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range families(body) {
+		if strings.HasPrefix(name, "quantix_") && !bytes.Contains(doc, []byte("`"+name+"`")) {
+			t.Errorf("docs/metrics.md does not list %s", name)
+		}
+	}
+}
+
+// TestAgentMetricsListener: `quantixd agent` with agent.metrics_addr
+// serves its own metrics there (its backend plugin's launch and calls,
+// the process's), without credentials, and promtool finds nothing to lint;
+// without the key it listens on nothing more.
+func TestAgentMetricsListener(t *testing.T) {
+	if e2e.daemonErr != nil {
+		t.Fatalf("quantixd is needed: %v", e2e.daemonErr)
+	}
+	srv := startSimDev(t)
+	token := srv.must(t, http.StatusCreated, "POST", "/api/join-tokens", `{"uses":1}`).str("token")
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf(`log_level = "debug"
+data_dir  = %q
+agent {
+  backend            = "sim"
+  heartbeat_interval = "500ms"
+  sync_jitter        = "100ms"
+  metrics_addr       = %q
+}
+plugin "sim" {
+  path = %q
+  config {
+    log_dir = %q
+  }
+}
+`, dir, addr, simPlugin(t), filepath.Join(dir, "vmlogs"))
+	path := filepath.Join(dir, "quantix.hcl")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agent := spawn(t, "agent", "-config", path, "-servers", srv.rpc, "-node-name", "metrics-agent", "-join-token", token)
+	var body []byte
+	wait.UntilNil(t, 30*time.Second, "the agent to serve its metrics on "+addr, func() error {
+		select {
+		case <-agent.done:
+			b, _ := os.ReadFile(agent.log)
+			t.Fatalf("quantixd agent exited (%v):\n%s", agent.err, b)
+		default:
+		}
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if body, err = io.ReadAll(res.Body); err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /metrics: %s", res.Status)
+		}
+		if !bytes.Contains(body, []byte(`quantix_backend_call_duration_seconds_count{operation="HostInfo",plugin="sim",result="ok"}`)) {
+			return errors.New("no HostInfo call timed yet")
+		}
+		return nil
+	})
+	for _, want := range []string{
+		`quantix_plugin_launches_total{plugin="sim",result="ok",type="backend"} 1`,
+		`quantix_plugin_relaunches_total{plugin="sim",type="backend"} 0`,
+		"\n# TYPE process_resident_memory_bytes gauge",
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("the agent's /metrics lacks %s:\n%s", want, body)
+		}
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		lint := exec.Command(promtool, "check", "metrics")
+		lint.Stdin = bytes.NewReader(body)
+		if out, err := lint.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	}
+	agent.stop(t)
+	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		t.Error("the agent's metrics listener still answers after it stopped")
+	}
 }
