@@ -105,6 +105,8 @@ func (s *Server) requestMetrics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// observeRequest counts one answered request with its route's observer:
+// that of the route that matched, else the unmatched one of its method.
 func (s *Server) observeRequest(c echo.Context, d time.Duration) {
 	method := c.Request().Method
 	o, ok := s.observers[metricsRoute{method, c.Path()}]
@@ -117,12 +119,12 @@ func (s *Server) observeRequest(c echo.Context, d time.Duration) {
 	o.observe(c.Response().Status, d)
 }
 
-// prepareMetrics makes an observer for every registered route, and one
-// for unmatched requests of each method the API serves and of any other.
 func newRouteObserver(m *RequestMetrics, method, route string) *routeObserver {
 	return &routeObserver{m: m, method: method, route: route}
 }
 
+// prepareMetrics makes an observer for every registered route, and one
+// for unmatched requests of each method the API serves and of any other.
 func (s *Server) prepareMetrics(m *RequestMetrics) {
 	s.observers = map[metricsRoute]*routeObserver{}
 	methods := map[string]bool{}
