@@ -241,6 +241,14 @@ agent {
   # backend call for all VMs per interval. At least 1s.
   stats          = true
   stats_interval = "10s"
+
+  # Where `quantixd agent` serves its own Prometheus metrics on GET /metrics
+  # (the backend plugin's launches, relaunches and call durations by
+  # operation; Go runtime and process), in plain HTTP without
+  # authentication: bind it to loopback or a management network. Empty, the
+  # default, serves none. `quantixd dev` ignores it: its agent's metrics are
+  # on the server's /metrics. Environment: QUANTIX_AGENT_METRICS_ADDR.
+  # metrics_addr = "127.0.0.1:9464"
 }
 
 # A plugin is loaded only when the configuration names it (agent.backend,

@@ -5,7 +5,8 @@
 # `make proto` imports google/protobuf/timestamp.proto) and rsyslog (checked, not started: the
 # syslog sink tests run their own rsyslogd); Debian's kernel and a static
 # busybox with kmod and cpio (scripts/build-test-guest.sh builds the test
-# guest of them); the libvirt-qemu user in
+# guest of them); Prometheus (installed, never
+# started: the metrics test runs its own on a free loopback port); the libvirt-qemu user in
 # group kvm; /dev/kvm usable by that group; virtlogd and libvirtd running.
 # Idempotent: when everything is in place it takes a few seconds.
 set -euo pipefail
@@ -45,6 +46,29 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
 		die "apt-get install ${missing[*]} failed"
 fi
+
+# Debian's Prometheus for the metrics test (cmd/quantixd), which starts a
+# prometheus of its own on a free loopback port with a temporary config and
+# storage; promtool comes with it. Its own service is kept from starting at
+# install (policy-rc.d), so that nothing holds port 9090; the test does not
+# depend on that port either way.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q 'ok installed'; then
+	log "installing prometheus (its service is not started)"
+	export DEBIAN_FRONTEND=noninteractive
+	policy=/usr/sbin/policy-rc.d
+	own_policy=false
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=true
+	fi
+	apt-get update -q >/dev/null 2>&1 || die "apt-get update failed"
+	if ! apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; then
+		[ "$own_policy" = false ] || rm -f "$policy"
+		die "apt-get install prometheus failed"
+	fi
+	[ "$own_policy" = false ] || rm -f "$policy"
+fi
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 ||
+	die "prometheus or promtool not found after installing prometheus"
 
 # The console's build tools (Vite, ESLint) need Node.js 20.19 or later.
 node_min=20.19

@@ -20,6 +20,19 @@ func serveAgent(ctx context.Context, stop context.CancelFunc, _ mode, cfg *confi
 	d := &daemon{log: logger}
 	defer func() { err = errors.Join(err, d.close()) }()
 	logger.Info("starting", "version", version.String("quantixd"), "mode", modeAgent, "node", cfg.Agent.NodeName, "servers", cfg.Agent.Servers)
+	// The agent's own metrics (agent.metrics_addr, off by default): the
+	// backend plugin's launches and call durations, the process's.
+	reg, err := d.newRegistry()
+	if err != nil {
+		return err
+	}
+	stopMetrics, err := serveAgentMetrics(cfg, reg, d)
+	if err != nil {
+		return err
+	}
+	if stopMetrics != nil {
+		defer stopMetrics()
+	}
 	b, err := d.launchBackend(ctx, cfg)
 	if err != nil {
 		return err
@@ -41,7 +54,7 @@ func serveAgent(ctx context.Context, stop context.CancelFunc, _ mode, cfg *confi
 // it cannot connect).
 func (d *daemon) launchBackend(ctx context.Context, cfg *config.Config) (*pluginhost.SupervisedBackend, error) {
 	d.plugins = pluginhost.NewHost(cfg.PluginDir, d.log)
-	pc := pluginhost.Config{Name: cfg.Agent.Backend}
+	pc := pluginhost.Config{Name: cfg.Agent.Backend, Metrics: d.pluginMetrics}
 	if p := cfg.Plugin(cfg.Agent.Backend); p != nil {
 		pc.Path, pc.Checksum, pc.Settings = p.Path, p.Checksum, p.Config
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/quantixvm/quantix/core/admission"
 	"github.com/quantixvm/quantix/core/agent"
@@ -127,6 +126,9 @@ type daemon struct {
 	cluster     *cluster.Cluster
 	clusterStop context.CancelFunc
 	clusterDone chan struct{}
+	// pluginMetrics count the launches of the plugins the daemon starts
+	// and time a backend's calls (metrics.go); nil keeps none.
+	pluginMetrics *pluginhost.Metrics
 }
 
 // serve runs the control plane (and, for dev, an agent dialling it over
@@ -159,8 +161,10 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	if err := d.openAuth(ctx, cfg, logger); err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg, err := d.newRegistry()
+	if err != nil {
+		return err
+	}
 	if err := d.startLogs(ctx, cfg, reg); err != nil {
 		return err
 	}
@@ -209,6 +213,11 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 		}
 	}
 
+	requestMetrics, err := d.registerControlPlaneMetrics(reg, svc, d.agents)
+	if err != nil {
+		return err
+	}
+
 	var console http.Handler
 	if cfg.Server.UI.Enabled {
 		h, err := webui.New(webui.Assets())
@@ -220,7 +229,7 @@ func serve(ctx context.Context, stop context.CancelFunc, m mode, cfg *config.Con
 	handler := api.New(api.Options{
 		Console: console,
 		Service: svc, Logger: logger, Version: version.String("quantixd"),
-		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, Enroll: d.enroll, Auth: d.auth, Cluster: d.cluster,
+		Logs: d.logs.pipe, LogStore: d.store.Logs(), Metrics: reg, RequestMetrics: requestMetrics, Enroll: d.enroll, Auth: d.auth, Cluster: d.cluster,
 		Stats: d.stats, StatsHistory: d.store.Stats(),
 		UIRate: api.RateLimit{
 			PerSecond: float64(cfg.Server.Logs.UIRate), Burst: cfg.Server.Logs.UIBurst,

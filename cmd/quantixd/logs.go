@@ -39,7 +39,7 @@ func (d *daemon) startLogs(ctx context.Context, cfg *config.Config, reg promethe
 	d.logs = lp
 	var sinks []logs.Sink
 	for _, sc := range cfg.LogSinks {
-		pc := pluginhost.Config{Name: sc.Name, Dir: cfg.PluginDir, Settings: sc.Config, Logger: d.log}
+		pc := pluginhost.Config{Name: sc.Name, Dir: cfg.PluginDir, Settings: sc.Config, Logger: d.log, Metrics: d.pluginMetrics}
 		// The plugin block of the same name says where the binary is and
 		// what it must hash to, as it does for the backend.
 		if p := cfg.Plugin(sc.Name); p != nil {

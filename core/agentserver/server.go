@@ -148,6 +148,8 @@ type Server struct {
 	// agent attaches them (console.go).
 	consoleMu    sync.Mutex
 	consoleWaits map[string]*consoleWait
+	// metrics count sessions and reports (metrics.go).
+	metrics *metrics
 }
 
 // agentNode is the server's state of one node: its current session and the
@@ -211,6 +213,7 @@ func newServer(opts Options, creds credentials.TransportCredentials, identify fu
 		claimed:    make(map[string]*agentSession),
 		knownNode:  opts.KnownNode,
 		limiter:    newNewNodeLimiter(opts.NewNodes),
+		metrics:    newMetrics(),
 	}
 	s.identify = identify
 	s.grpc = grpc.NewServer(

@@ -167,6 +167,7 @@ func (s *agentSession) serve() error {
 	}
 	unregister := s.srv.dispatcher.Register(s.nodeID, s)
 	s.srv.log.Info("session attached", "node", s.name, "node_id", s.nodeID, "session", s.id)
+	s.srv.metrics.sessionOpened()
 
 	// streamWG are the goroutines using the stream, which must end before
 	// this handler returns; workWG those applying what the agent sent.
@@ -181,6 +182,7 @@ func (s *agentSession) serve() error {
 	<-ctx.Done()
 	cause := context.Cause(ctx)
 	s.end(cause)
+	s.srv.metrics.sessionClosed(cause)
 	unregister()
 	streamWG.Wait()
 	if errors.Is(cause, errLostDatabase) {
@@ -308,31 +310,38 @@ func (s *agentSession) apply(r *agentv1.Report) {
 	switch {
 	case n.cur != s:
 		log.Debug("report of a superseded session dropped", "node", s.name, "session", s.id, "seq", r.GetSeq())
+		s.srv.metrics.dropped.WithLabelValues("superseded").Inc()
 		return
 	case r.GetSessionId() != s.id:
 		log.Debug("report naming another session dropped", "node", s.name, "session", s.id, "report_session", r.GetSessionId(), "seq", r.GetSeq())
+		s.srv.metrics.dropped.WithLabelValues("superseded").Inc()
 		return
 	case r.GetSeq() <= n.lastSeq:
 		log.Debug("stale report dropped", "node", s.name, "session", s.id, "seq", r.GetSeq(), "last_applied", n.lastSeq)
+		s.srv.metrics.dropped.WithLabelValues("stale").Inc()
 		return
 	}
 	n.lastSeq = r.GetSeq()
 	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 	defer cancel()
 	h := s.srv.handler
+	start := time.Now()
 	switch body := r.GetBody().(type) {
 	case *agentv1.Report_FullSync:
 		vms := vmsFromProto(body.FullSync.GetVms())
 		err := h.FullSync(ctx, s.nodeID, vms)
+		s.srv.metrics.reportApplied(ReportFullSync, start, err)
 		s.noteApplied("full sync", err, true)
 		if err == nil {
 			log.Debug("full sync applied", "node", s.name, "session", s.id, "vms", len(vms))
 		}
 	case *agentv1.Report_Change:
 		err := h.Change(ctx, s.nodeID, changeFromProto(body.Change))
+		s.srv.metrics.reportApplied(ReportChange, start, err)
 		s.noteApplied("change", err, false)
 	case *agentv1.Report_Heartbeat:
 		full, err := h.Heartbeat(ctx, s.nodeID, heartbeatFromProto(body.Heartbeat))
+		s.srv.metrics.reportApplied(ReportHeartbeat, start, err)
 		s.noteApplied("heartbeat", err, false)
 		s.mu.Lock()
 		full = full || s.resync

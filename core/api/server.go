@@ -51,6 +51,9 @@ type Options struct {
 	// Metrics is served on GET /metrics in the Prometheus format; nil
 	// leaves the route out.
 	Metrics prometheus.Gatherer
+	// RequestMetrics, when set, counts and times every request
+	// (NewRequestMetrics); nil observes nothing.
+	RequestMetrics *RequestMetrics
 	// LogStreamBuffer is how many entries a GET /api/logs/stream client
 	// may fall behind by before entries are dropped for it and a gap is
 	// sent; zero is DefaultLogStreamBuffer.
@@ -101,6 +104,9 @@ type Server struct {
 	registered map[string]bool
 	// consoles are the open consoles (console.go).
 	consoles consoleSessions
+	// observers observe each route's requests (metrics.go); nil without
+	// Options.RequestMetrics.
+	observers map[metricsRoute]*routeObserver
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -126,6 +132,9 @@ func New(opts Options) *Server {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
+	if opts.RequestMetrics != nil {
+		e.Use(s.requestMetrics)
+	}
 	e.Use(withRequestID, accessLog(s.log), recoverPanics(s.log))
 	if s.cluster != nil {
 		e.Use(s.requireDatabase)
@@ -138,6 +147,9 @@ func New(opts Options) *Server {
 	}
 	s.routes()
 	s.noteRegistered()
+	if opts.RequestMetrics != nil {
+		s.prepareMetrics(opts.RequestMetrics)
+	}
 	return s
 }
 

@@ -89,12 +89,14 @@ type Cluster struct {
 	lastOK time.Time
 	// leading, epoch: the term this server leads, if any; term counts
 	// terms so that a stale deadline timer does not end a later one.
-	leading  bool
-	epoch    int64
-	term     uint64
-	cancel   context.CancelFunc
-	deadline *time.Timer
-	dutyWG   sync.WaitGroup
+	leading bool
+	epoch   int64
+	term    uint64
+	// stepDowns counts the terms that ended (metrics.go).
+	stepDowns uint64
+	cancel    context.CancelFunc
+	deadline  *time.Timer
+	dutyWG    sync.WaitGroup
 }
 
 // New checks opts and returns a Cluster; Run makes it take part.
@@ -340,6 +342,7 @@ func (c *Cluster) stepDown(reason, holder string) {
 func (c *Cluster) stopLocked(reason string) {
 	c.log.Warn("stopped leading the cluster", "epoch", c.epoch, "reason", reason)
 	c.leading = false
+	c.stepDowns++
 	c.cancel()
 	c.cancel = nil
 	if c.deadline != nil {
@@ -356,6 +359,7 @@ func (c *Cluster) shutdown() {
 	if leading {
 		c.log.Info("handing over the leader lease", "epoch", epoch)
 		c.leading = false
+		c.stepDowns++
 		c.cancel()
 		c.cancel = nil
 		if c.deadline != nil {

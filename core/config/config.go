@@ -211,6 +211,13 @@ type AgentConfig struct {
 	Stats bool
 	// StatsInterval is how often the agent samples them.
 	StatsInterval time.Duration
+	// MetricsAddr, when set, is where `quantixd agent` serves its own
+	// Prometheus metrics (the backend plugin's launches and call
+	// durations, the process's) on GET /metrics, in plain HTTP without
+	// authentication: bind it to loopback or a management network. Empty
+	// (the default) serves none. `quantixd dev` ignores it: its agent's
+	// metrics are on the server's /metrics.
+	MetricsAddr string
 }
 
 // StatsConfig is the `server { stats {} }` block: how the control plane

@@ -69,6 +69,7 @@ func (c *Config) bindings() map[string]attr {
 		{"server.stats.history_step", &c.Server.Stats.HistoryStep},
 		{"server.stats.retention", &c.Server.Stats.Retention},
 		{"server.stats.max_series_vms", &c.Server.Stats.MaxSeriesVMs},
+		{"agent.metrics_addr", &c.Agent.MetricsAddr},
 	}
 	m := make(map[string]attr, len(list))
 	for _, a := range list {

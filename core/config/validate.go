@@ -73,6 +73,9 @@ func (c *Config) Validate() error {
 	}
 	v.atLeast("server.stats.retention", c.Server.Stats.Retention, c.Server.Stats.HistoryStep)
 	v.atLeastInt("server.stats.max_series_vms", c.Server.Stats.MaxSeriesVMs, 0)
+	if c.Agent.MetricsAddr != "" {
+		v.addr("agent.metrics_addr", c.Agent.MetricsAddr)
+	}
 	for _, p := range c.Plugins {
 		if p.Checksum != "" {
 			if err := CheckChecksum(p.Checksum); err != nil {

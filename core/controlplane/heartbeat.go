@@ -23,7 +23,11 @@ func (r *Reconciler) Heartbeat(ctx context.Context, nodeID string, hb nodeapi.He
 	if err != nil {
 		return false, fmt.Errorf("heartbeat of node %s: %w", nodeID, err)
 	}
-	return revived || want != hb.StateHash, nil
+	mismatch := want != hb.StateHash
+	if mismatch {
+		r.hashMismatches.Add(1)
+	}
+	return revived || mismatch, nil
 }
 
 // NodeStateHash is vm.StateHash over what the database says node nodeID

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -73,6 +74,9 @@ type Reconciler struct {
 	busy   map[string]int
 
 	nodes *liveness
+	// hashMismatches counts heartbeats whose state hash differed from the
+	// database's (metrics.go).
+	hashMismatches atomic.Uint64
 	// restarts is the scheduler of restarts by restart policy: made at
 	// once without Elected, and for each term of leadership with it (nil
 	// while this server does not lead). restartMu guards the field.

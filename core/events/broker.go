@@ -138,6 +138,9 @@ type Broker struct {
 	subs    map[*subscription]struct{}
 	buffer  int
 	closed  bool
+	// drops counts the events dropped for subscribers that read too
+	// slowly (metrics.go).
+	drops uint64
 }
 
 // NewBroker returns a broker with no subscriber.
@@ -340,6 +343,7 @@ func (s *subscription) offer(ev StreamEvent) {
 			s.dropped = 0
 		default:
 			s.dropped++
+			s.b.drops++
 			return
 		}
 	}
@@ -349,6 +353,7 @@ func (s *subscription) offer(ev StreamEvent) {
 	default:
 		s.dropped = 1
 		s.gapFrom = s.lastQueued
+		s.b.drops++
 	}
 }
 

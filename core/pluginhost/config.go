@@ -33,6 +33,9 @@ type Config struct {
 	Logger hclog.Logger
 	// Supervision tunes relaunching; zero fields take the defaults.
 	Supervision Supervision
+	// Metrics counts the plugin's launches, exits and relaunches and times
+	// a backend's calls (NewMetrics); nil keeps no metrics.
+	Metrics *Metrics
 }
 
 // Supervision tunes how a plugin is watched and relaunched.

@@ -35,6 +35,8 @@ type processSpec struct {
 	checksum []byte
 	logger   hclog.Logger
 	timeout  time.Duration
+	// metrics, when set, time the calls of a backend (metrics.go).
+	metrics *Metrics
 }
 
 // startProcess verifies the binary's checksum, runs it with the Quantix
@@ -49,7 +51,7 @@ func startProcess(spec processSpec) (*process, error) {
 		SecureConfig:     secureConfig(spec.checksum),
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		GRPCDialOptions:  plugin.GRPCDialOptions(),
+		GRPCDialOptions:  spec.metrics.dialOptions(spec.kind, spec.name, plugin.GRPCDialOptions()),
 		Logger:           spec.logger,
 		SyncStdout:       lineWriter(spec.logger),
 		SyncStderr:       lineWriter(spec.logger),

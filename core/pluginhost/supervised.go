@@ -54,6 +54,7 @@ type supervised struct {
 	checksum []byte
 	sup      Supervision
 	logger   hclog.Logger
+	metrics  *Metrics
 
 	// ctx ends on Close; launches run under it.
 	ctx    context.Context
@@ -94,6 +95,7 @@ func startSupervised(ctx context.Context, cfg Config, kind pluginKind) (*supervi
 		settings:  settings,
 		sup:       cfg.Supervision.withDefaults(),
 		logger:    pluginLogger(cfg.Logger, cfg.Name),
+		metrics:   cfg.Metrics,
 		ctx:       runCtx,
 		cancel:    cancel,
 		listeners: make(map[int]RelaunchFunc),
@@ -101,6 +103,7 @@ func startSupervised(ctx context.Context, cfg Config, kind pluginKind) (*supervi
 		closing:   make(chan struct{}),
 		stopped:   make(chan struct{}),
 	}
+	s.metrics.started(kind, cfg.Name)
 	inst, err := s.launch(ctx)
 	if err != nil {
 		cancel()
@@ -124,19 +127,23 @@ func startSupervised(ctx context.Context, cfg Config, kind pluginKind) (*supervi
 func (s *supervised) launch(ctx context.Context) (*instance, error) {
 	path, err := Locate(s.kind.typ, s.name, s.dir, s.path)
 	if err != nil {
+		s.metrics.launched(s.kind, s.name, err)
 		return nil, err
 	}
 	s.mu.RLock()
 	settings := s.settings
 	s.mu.RUnlock()
-	return launchInstance(ctx, processSpec{
+	inst, err := launchInstance(ctx, processSpec{
 		name:     s.name,
 		kind:     s.kind,
 		path:     path,
 		checksum: s.checksum,
 		logger:   s.logger,
 		timeout:  s.sup.StartTimeout,
+		metrics:  s.metrics,
 	}, settings)
+	s.metrics.launched(s.kind, s.name, err)
+	return inst, err
 }
 
 // Name is the plugin's configured name.

@@ -126,6 +126,7 @@ func (s *supervised) markDown(inst *instance, uptime, backoff time.Duration) {
 	s.status.LastError = err
 	s.status.Since = time.Now()
 	s.mu.Unlock()
+	s.metrics.exited(s.kind, s.name)
 	s.logger.Error("plugin process exited; relaunching", "pid", inst.proc.pid, "uptime", uptime.Round(time.Millisecond), "relaunch_in", backoff)
 }
 
@@ -157,6 +158,7 @@ func (s *supervised) install(next *instance) bool {
 		listeners = append(listeners, fn)
 	}
 	s.mu.Unlock()
+	s.metrics.relaunched(s.kind, s.name)
 	s.logger.Info("plugin relaunched", "pid", next.proc.pid, "generation", generation)
 	for _, fn := range listeners {
 		go fn(generation)

@@ -100,6 +100,9 @@ type VMRepo interface {
 	// CountByNode returns, per node id, how many VMs that are not
 	// TERMINATED are placed on it.
 	CountByNode(ctx context.Context) (map[string]int, error)
+	// CountByNodeState counts the VM records of every state per node, in
+	// one grouped query (what the inventory metrics read).
+	CountByNodeState(ctx context.Context) ([]VMCount, error)
 	// ListTransitional returns up to limit VMs (1..1000) in a transitional
 	// state (vm.State.Transitional) that entered it before before, the
 	// longest waiting first.
