@@ -427,6 +427,7 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	n := s.node(nodeID)
 	sess := newAgentSession(s, n, nodeID, name, uuid.NewString(), hb)
 	sess.serial = id.serial
+	sess.remembers = req.GetRemembersRequests()
 	n.mu.Lock()
 	old := n.cur
 	n.cur = sess

@@ -29,6 +29,10 @@ type agentSession struct {
 	heartbeat time.Duration
 	// serial is the agent's client certificate's.
 	serial string
+	// remembers is set when the agent runs each request once
+	// (RegisterRequest.remembers_requests): a command whose earlier attempt
+	// may have reached it can be sent again.
+	remembers bool
 
 	// ctx ends with the session; its cause says why.
 	ctx    context.Context
