@@ -53,6 +53,10 @@ type agentSession struct {
 	// claimedAt is when the session was recorded as its node's in the
 	// cluster's records; zero on a single server or before.
 	claimedAt time.Time
+	// finished closes once the session has ended and released its claim
+	// and its place as its node's session (or never attached).
+	finished   chan struct{}
+	finishOnce sync.Once
 
 	out      chan *agentv1.ServerMessage
 	reports  chan *agentv1.Report
@@ -71,6 +75,8 @@ func newAgentSession(srv *Server, n *agentNode, nodeID, name, id string, heartbe
 		out:     make(chan *agentv1.ServerMessage, 64),
 		reports: make(chan *agentv1.Report, 64),
 		logs:    make(chan *agentv1.LogBatch, 16),
+
+		finished: make(chan struct{}),
 	}
 }
 
@@ -109,6 +115,7 @@ func (s *agentSession) expireUnattached() {
 		return
 	}
 	s.end(errNeverAttached)
+	defer s.markFinished()
 	if s.release() {
 		s.srv.log.Warn("session dropped: the agent never opened its stream", "node", s.name, "session", s.id)
 		s.disconnected()
@@ -157,6 +164,7 @@ func (s *agentSession) serve() error {
 			s.srv.log.Warn("session refused: it could not be recorded in the cluster's records", "node", s.name, "session", s.id, "error", err)
 			s.end(err)
 			s.release()
+			s.markFinished()
 			return status.Errorf(codes.Unavailable, "this server cannot record the session in the database (%v): connect to another server", err)
 		}
 	}
@@ -166,6 +174,7 @@ func (s *agentSession) serve() error {
 		if c != nil {
 			s.srv.unclaim(c, s)
 		}
+		s.markFinished()
 		return err
 	}
 	unregister := s.srv.dispatcher.Register(s.nodeID, s)
@@ -214,7 +223,11 @@ func (s *agentSession) finish(c *cluster, cause error) {
 		s.disconnected()
 	}
 	s.srv.log.Info("session ended", "node", s.name, "node_id", s.nodeID, "session", s.id, "cause", describeEnd(cause), "node_released", current)
+	s.markFinished()
 }
+
+// markFinished closes finished, once.
+func (s *agentSession) markFinished() { s.finishOnce.Do(func() { close(s.finished) }) }
 
 func (s *agentSession) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
 
