@@ -19,7 +19,9 @@ import (
 // agent moves to another server and A sends the command again there, with
 // the same request id: the agent answers it with the reply of the run
 // already going, so the start runs once on the host and the request
-// succeeds.
+// succeeds. Then the same with the next holder stopped with SIGTERM
+// while a forwarded stop runs: it hands the session over at once, and the
+// stop runs once and answers.
 func TestClusterForwardOnceAfterHolderKill(t *testing.T) {
 	c := startFwdCluster(t, 3)
 	token := c.Servers[0].must(t, http.StatusCreated, "POST", "/api/join-tokens", `{"uses":1}`).str("token")
@@ -50,35 +52,18 @@ func TestClusterForwardOnceAfterHolderKill(t *testing.T) {
 	started := func() int {
 		return strings.Count(grepLines(agentLog(t, agent), "running a request: "), "op=OP_START vm="+id)
 	}
+	stops := func() int {
+		return strings.Count(grepLines(agentLog(t, agent), "running a request: "), "op=OP_STOP vm="+id)
+	}
 	before := runs()
 
-	type answer struct {
-		status int
-		body   string
-		err    error
-	}
-	done := make(chan answer, 1)
-	go func() {
-		req, err := http.NewRequest("POST", via.url+"/api/vms/"+vm+"/start", nil)
-		if err != nil {
-			done <- answer{err: err}
-			return
-		}
-		res, err := via.send(req)
-		if err != nil {
-			done <- answer{err: err}
-			return
-		}
-		defer res.Body.Close()
-		b, err := io.ReadAll(res.Body)
-		done <- answer{status: res.StatusCode, body: string(b), err: err}
-	}()
+	done := sendAsync(via, "POST", "/api/vms/"+vm+"/start")
 	wait.Until(t, 10*time.Second, "the start forwarded through "+holder.Name+" to run on the agent", func() bool {
 		return runs() > before && started() > 0
 	})
 	killed := time.Now()
 	holder.Kill(t)
-	var a answer
+	var a asyncAnswer
 	select {
 	case a = <-done:
 	case <-time.After(60 * time.Second):
@@ -107,6 +92,78 @@ func TestClusterForwardOnceAfterHolderKill(t *testing.T) {
 			return nil
 		})
 	}
+
+	// SIGTERM of the holder while a forwarded stop runs on the agent: the
+	// holder hands the session over at once (the agent remembers
+	// requests), and the stop, sent again through the node's next
+	// session, runs once and answers.
+	holder, _ = c.holder(t, nodeID)
+	if holder == nil {
+		t.Fatal("no live server holds the node's session")
+	}
+	for _, s := range c.live() {
+		if s != holder {
+			via = s
+			break
+		}
+	}
+	before, stopsBefore, repeated := runs(), stops(), agent.count("command repeating a request answered")
+	done = sendAsync(via, "POST", "/api/vms/"+vm+"/stop?force=true")
+	wait.Until(t, 10*time.Second, "the stop forwarded through "+holder.Name+" to run on the agent", func() bool {
+		return runs() > before && stops() > stopsBefore
+	})
+	term := time.Now()
+	holder.stop(t)
+	exited := time.Since(term)
+	select {
+	case a = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the stop through " + via.Name + " did not answer within 60s of the holder's SIGTERM")
+	}
+	if a.err != nil || a.status != http.StatusOK || !strings.Contains(a.body, `"state":"STOPPED"`) {
+		t.Fatalf("the stop through %s during the holder's SIGTERM: %d %v: %s; want 200 and the vm STOPPED", via.Name, a.status, a.err, a.body)
+	}
+	handed := grepLines(agentLog(t, holder.proc), "agents handed over")
+	t.Logf("SIGTERM of %s with a command in flight: exited after %s; %s; the stop through %s answered %s after the SIGTERM",
+		holder.Name, exited.Round(time.Millisecond), strings.TrimSpace(handed), via.Name, time.Since(term).Round(time.Millisecond))
+	if handed == "" {
+		t.Errorf("the holder's log does not say it handed its agents over")
+	}
+	if n := stops() - stopsBefore; n != 1 {
+		t.Errorf("the agent ran the stop %d times, want once", n)
+	}
+	if n := agent.count("command repeating a request answered") - repeated; n != 1 {
+		t.Errorf("the agent answered %d commands repeating a request during the SIGTERM, want 1 (the stop sent again)", n)
+	}
+}
+
+// asyncAnswer is the outcome of a request sendAsync sent.
+type asyncAnswer struct {
+	status int
+	body   string
+	err    error
+}
+
+// sendAsync sends method path to server s with its admin token, and
+// gives the outcome on the channel returned.
+func sendAsync(s *clusterServer, method, path string) <-chan asyncAnswer {
+	ch := make(chan asyncAnswer, 1)
+	go func() {
+		req, err := http.NewRequest(method, s.url+path, nil)
+		if err != nil {
+			ch <- asyncAnswer{err: err}
+			return
+		}
+		res, err := s.send(req)
+		if err != nil {
+			ch <- asyncAnswer{err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		ch <- asyncAnswer{status: res.StatusCode, body: string(b), err: err}
+	}()
+	return ch
 }
 
 func serverNameOf(s *clusterServer) string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,39 +43,15 @@ func TestClusterDeleteAndLogsWaitForMovingAgent(t *testing.T) {
 		return nil
 	})
 
-	type answer struct {
-		status int
-		body   string
-		err    error
-	}
-	do := func(method, path string) <-chan answer {
-		ch := make(chan answer, 1)
-		go func() {
-			req, err := http.NewRequest(method, via.url+path, nil)
-			if err != nil {
-				ch <- answer{err: err}
-				return
-			}
-			res, err := via.send(req)
-			if err != nil {
-				ch <- answer{err: err}
-				return
-			}
-			defer res.Body.Close()
-			b, err := io.ReadAll(res.Body)
-			ch <- answer{status: res.StatusCode, body: string(b), err: err}
-		}()
-		return ch
-	}
 	began := time.Now()
-	logs := do("GET", "/api/vms/qx-wait-logs/logs?lines=10")
-	del := do("DELETE", "/api/vms/qx-wait-del")
+	logs := sendAsync(via, "GET", "/api/vms/qx-wait-logs/logs?lines=10")
+	del := sendAsync(via, "DELETE", "/api/vms/qx-wait-del")
 	wait.Stays(t, time.Second, "the log tail and the delete to wait for the node's next session", func() bool {
 		return len(logs) == 0 && len(del) == 0
 	})
 	relay.Restore()
-	for what, ch := range map[string]<-chan answer{"log tail": logs, "delete": del} {
-		var a answer
+	for what, ch := range map[string]<-chan asyncAnswer{"log tail": logs, "delete": del} {
+		var a asyncAnswer
 		select {
 		case a = <-ch:
 		case <-time.After(30 * time.Second):
