@@ -133,6 +133,7 @@ func BenchmarkClusterForward(b *testing.B) {
 	b.Logf("start/stop (%d direct, %d forwarded, %d refused actions not counted): direct p50 %s p99 %s; forwarded p50 %s p99 %s; ratio p50 %.2f p99 %.2f (target at most 1.3)",
 		len(dir.power), len(fw.power), skipped, d50, d99, f50, f99, msOf(f50)/msOf(d50), msOf(f99)/msOf(d99))
 	b.Logf("log tail (%d each): direct p50 %s, forwarded p50 %s, ratio %.2f", len(dir.logs), dl50, fl50, msOf(fl50)/msOf(dl50))
+	b.Logf("forwarded commands that read the node's holder from the database (not the view read every second): %d", fwd.count("reading the node's holder from the database"))
 }
 
 // BenchmarkClusterAgentFailover measures how long an agent takes to be on

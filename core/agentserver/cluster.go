@@ -424,6 +424,7 @@ func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd
 	for {
 		var err error
 		if !cached {
+			c.log.Debug("reading the node's holder from the database", "node", nodeID)
 			h, err = c.holder(ctx, nodeID)
 		}
 		cached = false
