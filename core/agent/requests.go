@@ -92,8 +92,9 @@ func (r *requests) len() int {
 // request runs on the backend, within its own timeout and until the agent
 // stops (not until its session ends, so that its reply is there for the
 // next attempt); a command repeating the request waits for that run. ctx
-// bounds the wait, not the run.
-func (a *Agent) runRequest(ctx, agentCtx context.Context, cmd *agentv1.Command) (*agentv1.CommandReply, bool) {
+// bounds the wait, not the run. repeated says whether the reply is an
+// earlier run's.
+func (a *Agent) runRequest(ctx, agentCtx context.Context, cmd *agentv1.Command) (reply *agentv1.CommandReply, repeated bool) {
 	id := cmd.GetRequestId()
 	run, first := a.requests.begin(id, cmd, time.Now())
 	if first {
@@ -110,7 +111,8 @@ func (a *Agent) runRequest(ctx, agentCtx context.Context, cmd *agentv1.Command) 
 	select {
 	case <-run.done:
 	case <-ctx.Done():
-		return &agentv1.CommandReply{Error: wire.ErrorToProto(ctx.Err())}, !first
+		// This attempt gave up waiting; the run goes on, for the next.
+		return &agentv1.CommandReply{Error: wire.ErrorToProto(ctx.Err())}, false
 	}
 	return run.reply, !first
 }
