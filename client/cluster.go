@@ -9,7 +9,10 @@ import (
 )
 
 // ClusterStatus is the reply of GET /api/cluster: the servers sharing the
-// database, the leader and the nodes whose agent each server holds.
+// database, the leader and the nodes whose agent each server holds. Like
+// every type of this package it mirrors the API's reply rather than
+// importing core/api, so that the client depends on the standard library
+// only; core/api's TestClusterReplyMatchesClient fails when the two differ.
 type ClusterStatus struct {
 	// Server is the id of the server that answered.
 	Server string `json:"server"`

@@ -44,6 +44,13 @@ func startFwdCluster(t testing.TB, n int) *fwdCluster {
 // backend whose data_dir is dir.
 func writeAgentConfig(t testing.TB, dir, pluginDir string) string {
 	t.Helper()
+	return writeAgentConfigSim(t, dir, pluginDir, "")
+}
+
+// writeAgentConfigSim is writeAgentConfig with more attributes (HCL) in
+// the simulated backend's config block.
+func writeAgentConfigSim(t testing.TB, dir, pluginDir, simExtra string) string {
+	t.Helper()
 	cfg := fmt.Sprintf(`log_level  = "debug"
 data_dir   = %q
 plugin_dir = %q
@@ -55,9 +62,10 @@ agent {
 plugin "sim" {
   config {
     log_dir = %q
+%s
   }
 }
-`, dir, pluginDir, filepath.Join(dir, "vmlogs"))
+`, dir, pluginDir, filepath.Join(dir, "vmlogs"), simExtra)
 	path := filepath.Join(dir, "quantix.hcl")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

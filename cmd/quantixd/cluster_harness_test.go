@@ -282,11 +282,17 @@ type pgRelay struct {
 
 func newPGRelay(t testing.TB) *pgRelay {
 	t.Helper()
+	return newRelay(t, pgTarget(t))
+}
+
+// newRelay is a relay (a pgRelay) to target, host:port.
+func newRelay(t testing.TB, target string) *pgRelay {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &pgRelay{ln: ln, target: pgTarget(t), conns: map[net.Conn]bool{}}
+	r := &pgRelay{ln: ln, target: target, conns: map[net.Conn]bool{}}
 	go r.serve()
 	t.Cleanup(func() {
 		_ = ln.Close()

@@ -34,6 +34,9 @@ type Agent struct {
 	// trust is how the server is known before enrollment.
 	trust trust
 
+	// requests remembers the requests run, so that each runs once.
+	requests *requests
+
 	// resyncReq asks the lister for a listing followed by a full sync.
 	resyncReq chan struct{}
 
@@ -80,6 +83,7 @@ func New(cfg Config) (*Agent, error) {
 		log:       cfg.Logger.Named("agent"),
 		view:      newView(),
 		resyncReq: make(chan struct{}, 1),
+		requests:  newRequests(),
 	}
 	if err := a.loadIdentity(); err != nil {
 		return nil, fmt.Errorf("agent of node %q: %w", cfg.NodeName, err)

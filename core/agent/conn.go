@@ -173,6 +173,7 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 		Backend:             wire.BackendToProto(info),
 		HeartbeatIntervalMs: a.cfg.HeartbeatInterval.Milliseconds(),
 		AgentVersion:        a.cfg.Version,
+		RemembersRequests:   true,
 	})
 	cancel()
 	if err != nil {
@@ -198,6 +199,7 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 	s := newSession(a, server, reg.GetNodeId(), reg.GetSessionId(), stream, stop)
 	s.client = client
 	s.consoleClient = agentv1.NewAgentConsoleClient(conn)
+	s.agentCtx = ctx
 	s.shipLogs = a.logs != nil && first.GetWelcome().GetAcceptsLogs()
 	if a.logs != nil && !s.shipLogs {
 		a.mu.Lock()

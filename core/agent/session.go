@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/quantixvm/quantix/core/agent/wire"
@@ -33,6 +34,9 @@ type session struct {
 	// end cancels the stream's context: a Recv or Send blocked on it
 	// returns.
 	end context.CancelFunc
+	// agentCtx ends when the agent stops: it bounds the runs of requests,
+	// which outlive their session.
+	agentCtx context.Context
 	// shipLogs is set when the session sends VM log lines (the agent
 	// ships them and the server takes them); logToken is then the
 	// session's token with the shipper.
@@ -293,19 +297,34 @@ func (s *session) sendLocked(m *agentv1.AgentMessage) error {
 	return nil
 }
 
-// execute runs one command and sends its reply.
+// execute runs one command and sends its reply. A command naming a
+// request runs once per request (runRequest): a repeated one is answered
+// with the first run's reply.
 func (s *session) execute(ctx context.Context, cmd *agentv1.Command) {
-	if t := cmd.GetTimeoutMs(); t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(t)*time.Millisecond)
-		defer cancel()
-	}
 	began := time.Now()
-	reply := s.a.execute(ctx, cmd)
-	if e := reply.GetError(); e != nil {
-		s.a.log.Debug("command failed", "id", cmd.GetId(), "op", cmd.GetOp(), "vm", cmd.GetVmId(), "error", e.GetMessage(), "took", time.Since(began))
+	var (
+		reply    *agentv1.CommandReply
+		repeated bool
+	)
+	if cmd.GetRequestId() != "" {
+		wctx, cancel := commandContext(ctx, cmd)
+		reply, repeated = s.a.runRequest(wctx, s.agentCtx, cmd)
+		cancel()
+		reply = proto.CloneOf(reply)
+		reply.CommandId = cmd.GetId()
 	} else {
-		s.a.log.Debug("command done", "id", cmd.GetId(), "op", cmd.GetOp(), "vm", cmd.GetVmId(), "took", time.Since(began))
+		rctx, cancel := commandContext(ctx, cmd)
+		reply = s.a.execute(rctx, cmd)
+		cancel()
+	}
+	log := []any{"id", cmd.GetId(), "request", cmd.GetRequestId(), "op", cmd.GetOp(), "vm", cmd.GetVmId(), "took", time.Since(began)}
+	switch e := reply.GetError(); {
+	case repeated:
+		s.a.log.Info("command repeating a request answered with the reply of its run", log...)
+	case e != nil:
+		s.a.log.Debug("command failed", append(log, "error", e.GetMessage())...)
+	default:
+		s.a.log.Debug("command done", log...)
 	}
 	if err := s.sendReply(reply); err != nil && !errors.Is(ctx.Err(), context.Canceled) {
 		s.a.log.Warn("the reply to a command could not be sent", "id", cmd.GetId(), "op", cmd.GetOp(), "error", err)

@@ -389,16 +389,20 @@ func (c *cluster) holder(ctx context.Context, nodeID string) (store.NodeSession,
 // forward runs cmd on the server holding node nodeID's session, within
 // cmd.Timeout(). The holder is taken from the view read every refresh,
 // which spares the database a query per command, then from the database.
-// A command that certainly did not reach an agent — no server holds the
-// node, the holder is gone, it answered that it does not hold the node —
+// A command that did not get its reply because it did not reach an agent
+// — no server holds the node, the holder is gone, it answered that it
+// does not hold the node — or because the way to the agent was lost — the
+// holder could not be reached or its session ended before the reply —
 // waits up to the move wait for a new session of the node, here or on
 // another server, reading the claim again with a short backoff; a server
 // that could not be reached is not sent the command again, only another
-// holder is. Any other failure is returned at once: the command may have
-// reached the agent, and is never sent twice.
+// holder is. Once an attempt may have reached the agent, every later one
+// goes "again": only to a session whose agent runs each request once, which
+// answers with the first run's reply, so that the command never runs
+// twice. Any other failure is returned at once.
 //
 // triedLocal, when not nil, is this server's session that refused the
-// command unsent with last.
+// command unsent, or lost it, with last.
 func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd nodeapi.Command, triedLocal nodeapi.Executor, last error) (*nodeapi.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cmd.Timeout())
 	defer cancel()
@@ -414,10 +418,13 @@ func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd
 	if last != nil {
 		deadline = time.Now().Add(c.waitFor())
 	}
+	// again is set once an attempt may have reached the agent.
+	again := errors.Is(last, errMaybeSent)
 	h, cached := c.cachedHolder(nodeID)
 	for {
 		var err error
 		if !cached {
+			c.log.Debug("reading the node's holder from the database", "node", nodeID)
 			h, err = c.holder(ctx, nodeID)
 		}
 		cached = false
@@ -425,10 +432,11 @@ func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd
 			err = last
 		}
 		if err == nil {
-			res, ferr := c.forwardTo(ctx, h, cmd)
+			res, ferr := c.forwardTo(ctx, h, cmd, again)
 			if ferr == nil || !notDelivered(ferr) {
 				return res, ferr
 			}
+			again = again || errors.Is(ferr, errMaybeSent)
 			if errors.Is(ferr, errUnreachable) {
 				tried[h.ServerID] = true
 			} else {
@@ -447,20 +455,31 @@ func (d *Dispatcher) forward(ctx context.Context, c *cluster, nodeID string, cmd
 			return nil, last
 		}
 		if e := d.local(nodeID); e != nil && e != triedLocal {
-			res, err := e.Execute(ctx, nodeID, cmd)
-			if !errors.Is(err, errNotSent) {
+			var (
+				res *nodeapi.Result
+				err error
+			)
+			if again {
+				res, err = executeAgain(ctx, e, nodeID, cmd)
+			} else {
+				res, err = e.Execute(ctx, nodeID, cmd)
+			}
+			if !notDelivered(err) {
 				return res, err
 			}
+			again = again || errors.Is(err, errMaybeSent)
 			triedLocal, last = e, err
 		}
 	}
 }
 
-// notDelivered says whether err is a failure of a command that did not
-// reach an agent through the server it was meant for, so it may go to the
-// node's next holder.
+// notDelivered says whether err is a failure of a command whose reply did
+// not come through the server or session it was meant for, because it did
+// not reach an agent or the way back was lost (errMaybeSent), so it may go
+// to the node's next holder (again, in the latter case).
 func notDelivered(err error) bool {
-	return errors.Is(err, errNoHolder) || errors.Is(err, errHolderMoved) || errors.Is(err, errUnreachable) || errors.Is(err, errNotSent)
+	return errors.Is(err, errNoHolder) || errors.Is(err, errHolderMoved) || errors.Is(err, errUnreachable) ||
+		errors.Is(err, errNotSent) || errors.Is(err, errMaybeSent)
 }
 
 // waitMove pauses a command waiting for its node's session to be held
@@ -527,8 +546,9 @@ var (
 	errNoHolder    = errors.New("no live server holds the node")
 )
 
-// forwardTo runs cmd on server holder.ServerID.
-func (c *cluster) forwardTo(ctx context.Context, holder store.NodeSession, cmd nodeapi.Command) (*nodeapi.Result, error) {
+// forwardTo runs cmd on server holder.ServerID; again when an earlier
+// attempt may have reached the agent.
+func (c *cluster) forwardTo(ctx context.Context, holder store.NodeSession, cmd nodeapi.Command, again bool) (*nodeapi.Result, error) {
 	nodeID, op := holder.NodeID, wire.OpName(cmd.Op)
 	s, live, err := c.server(ctx, holder.ServerID)
 	if err != nil {
@@ -545,7 +565,7 @@ func (c *cluster) forwardTo(ctx context.Context, holder store.NodeSession, cmd n
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	resp, err := p.client.Execute(ctx, &clusterv1.ExecuteRequest{NodeId: nodeID, Command: commandToProto(0, cmd, timeout)})
+	resp, err := p.client.Execute(ctx, &clusterv1.ExecuteRequest{NodeId: nodeID, Command: commandToProto(0, cmd, timeout), Again: again})
 	if err != nil {
 		return nil, forwardError(nodeID, op, serverName(s, holder.ServerID), err)
 	}
@@ -563,10 +583,12 @@ func forwardError(nodeID, op, server string, err error) error {
 		if isNotHeld(st) {
 			return fmt.Errorf("node %s: server %s: %s: %w", nodeID, server, st.Message(), errors.Join(errHolderMoved, nodeapi.ErrNodeUnavailable))
 		}
+		// The call or the holder's session was lost: the command may have
+		// reached the agent.
 		if !isRemote(st) {
-			return fmt.Errorf("node %s: %s through server %s: %s: %w", nodeID, op, server, st.Message(), errors.Join(errUnreachable, nodeapi.ErrNodeUnavailable))
+			return fmt.Errorf("node %s: %s through server %s: %s: %w", nodeID, op, server, st.Message(), errors.Join(errUnreachable, errMaybeSent, nodeapi.ErrNodeUnavailable))
 		}
-		return fmt.Errorf("node %s: %s through server %s: %s: %w", nodeID, op, server, st.Message(), nodeapi.ErrNodeUnavailable)
+		return fmt.Errorf("node %s: %s through server %s: %s: %w", nodeID, op, server, st.Message(), errors.Join(errMaybeSent, nodeapi.ErrNodeUnavailable))
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("node %s: no reply to %s through server %s: %s: %w", nodeID, op, server, st.Message(), context.DeadlineExceeded)
 	case codes.Canceled:

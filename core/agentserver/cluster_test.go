@@ -663,3 +663,112 @@ func TestClusterHandOverLetsCommandsFinish(t *testing.T) {
 		}
 	})
 }
+
+// handOverInFlight runs a start through server A on a node whose session
+// B holds, its agent remembering requests and not answering; B hands over
+// while the start is in flight. It returns when HandOver did, how long it
+// took, the command the agent got, and the start's outcome channel; the
+// node's next session is up to the caller.
+func handOverInFlight(t *testing.T, c *clusterEnv, a, b *agentServerEnv) (time.Duration, *agentv1.Command, <-chan error) {
+	t.Helper()
+	agent := dialScripted(t, b)
+	agent.remembers = true
+	agent.mustConnect("n1")
+	got := make(chan *agentv1.Command, 1)
+	stream := agent.stream
+	go func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			if cmd := m.GetCommand(); cmd != nil {
+				got <- cmd // never answered on this session
+			}
+		}
+	}()
+	wait.Until(t, 5*time.Second, "server A to count the node connected", func() bool { return connectedTo(a.disp, agent.node) })
+	wait.Until(t, 5*time.Second, "server B to see server A live", func() bool { return b.disp.clusterOf().othersLive() })
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.disp.Execute(context.Background(), agent.node, nodeapi.Command{Op: agentv1.Op_OP_START, VMID: "aaaaaaaa-0000-4000-8000-000000000002"})
+		done <- err
+	}()
+	first := <-got
+	began := time.Now()
+	b.srv.HandOver()
+	took := time.Since(began)
+	if h := holder(t, c.records, agent.node).ServerID; h != "" {
+		t.Errorf("after the hand-over the node's claim is %q's, want released", h)
+	}
+	return took, first, done
+}
+
+// TestClusterHandOverResendsToRememberingAgent: a server handing over a
+// session whose agent remembers requests does not wait for the command in
+// flight on it: HandOver ends the session at once, and the command, sent
+// again with its request id, reaches the agent's next session (which
+// answers it from the agent's memory of the run).
+func TestClusterHandOverResendsToRememberingAgent(t *testing.T) {
+	c := newClusterEnv(t)
+	a, b, cc := c.start("srv-a"), c.start("srv-b"), c.start("srv-c")
+	took, first, done := handOverInFlight(t, c, a, b)
+	t.Logf("HandOver with a command in flight took %s", took)
+	if took > time.Second {
+		t.Errorf("HandOver took %s with a command in flight on a session whose agent remembers requests; want it not to wait for it", took)
+	}
+	if first.GetRequestId() == "" {
+		t.Fatal("the command carries no request id")
+	}
+	next := dialScripted(t, cc)
+	next.remembers = true
+	next.mustConnect("n1")
+	got := make(chan *agentv1.Command, 10)
+	answer(next, got)
+	if err := wait.Value(t, 10*time.Second, "the start sent again", func() (error, bool) {
+		select {
+		case err := <-done:
+			return err, true
+		default:
+			return nil, false
+		}
+	}); err != nil {
+		t.Fatalf("the start in flight during the hand-over: %v; want the reply of the next session", err)
+	}
+	again := <-got
+	if again.GetRequestId() != first.GetRequestId() || again.GetOp() != first.GetOp() {
+		t.Errorf("the next session got %v (request %q), want the start of request %q again", again.GetOp(), again.GetRequestId(), first.GetRequestId())
+	}
+}
+
+// TestClusterHandOverNeverResendsToForgetfulAgent: when the node's next
+// session is of an agent that does not remember requests, a command whose
+// attempt may have reached the agent is not sent to it: it fails as
+// unavailable after the move wait, and the agent never gets it twice.
+func TestClusterHandOverNeverResendsToForgetfulAgent(t *testing.T) {
+	c := newClusterEnv(t)
+	const moveWait = time.Second
+	a := c.startWith("srv-a", func(o *ClusterOptions) { o.MoveWait = moveWait })
+	b, cc := c.start("srv-b"), c.start("srv-c")
+	_, _, done := handOverInFlight(t, c, a, b)
+	next := dialScripted(t, cc)
+	next.mustConnect("n1")
+	got := make(chan *agentv1.Command, 10)
+	answer(next, got)
+	err := wait.Value(t, 10*time.Second, "the start to fail", func() (error, bool) {
+		select {
+		case err := <-done:
+			return err, true
+		default:
+			return nil, false
+		}
+	})
+	if !errors.Is(err, nodeapi.ErrNodeUnavailable) {
+		t.Errorf("the start in flight during the hand-over, next agent forgetful: %v; want unavailable", err)
+	}
+	select {
+	case cmd := <-got:
+		t.Errorf("the forgetful agent's next session got %v of request %q: sent twice", cmd.GetOp(), cmd.GetRequestId())
+	default:
+	}
+}

@@ -57,7 +57,15 @@ func (c *clusterService) Execute(ctx context.Context, req *clusterv1.ExecuteRequ
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
 		defer cancel()
 	}
-	res, err := e.Execute(ctx, nodeID, cmd)
+	var (
+		res *nodeapi.Result
+		err error
+	)
+	if req.GetAgain() {
+		res, err = executeAgain(ctx, e, nodeID, cmd)
+	} else {
+		res, err = e.Execute(ctx, nodeID, cmd)
+	}
 	switch {
 	case errors.Is(err, errNotSent):
 		// The session refused it unsent (over, or moving away): the
@@ -95,6 +103,8 @@ func commandFromProto(p *agentv1.Command) nodeapi.Command {
 		Delete: backend.DeleteOptions{DeleteDisks: p.GetDeleteDisks(), Force: p.GetDeleteForce()},
 		Lines:  int(p.GetLines()),
 		Name:   p.GetVmName(),
+
+		RequestID: p.GetRequestId(),
 	}
 	if p.GetSpec() != nil {
 		spec := backend.SpecFromProto(p.GetSpec())

@@ -24,6 +24,7 @@ func commandToProto(id uint64, cmd nodeapi.Command, timeout time.Duration) *agen
 		DeleteForce:   cmd.Delete.Force,
 		Lines:         int32(cmd.Lines),
 		VmName:        cmd.Name,
+		RequestId:     cmd.RequestID,
 		TimeoutMs:     max(timeout.Milliseconds(), 1),
 	}
 	if cmd.Spec != nil {

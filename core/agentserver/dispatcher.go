@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/quantixvm/quantix/core/nodeapi"
 )
 
@@ -61,17 +63,28 @@ func (d *Dispatcher) Register(nodeID string, e nodeapi.Executor) (unregister fun
 // Execute runs cmd on the executor registered for nodeID, else, on a
 // server of a cluster, through the server holding the node's session,
 // within cmd.Timeout(); the backend's error kinds survive the forwarding.
+//
+// A command is delivered at most once: it names its request
+// (cmd.RequestID, a new id when empty), and after an attempt that may have
+// reached the agent (its session or the server it went through was lost
+// before the reply) it is sent again, to the node's next session, only when
+// that session's agent runs each request once, which then answers with the
+// earlier run's reply.
 func (d *Dispatcher) Execute(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
+	if cmd.RequestID == "" {
+		cmd.RequestID = uuid.NewString()
+	}
 	d.mu.RLock()
 	r, c := d.nodes[nodeID], d.cluster
 	d.mu.RUnlock()
 	if r != nil {
 		res, err := r.exec.Execute(ctx, nodeID, cmd)
-		if c == nil || !errors.Is(err, errNotSent) {
+		if c == nil || !(errors.Is(err, errNotSent) || errors.Is(err, errMaybeSent)) {
 			return res, err
 		}
-		// The session here is over or moving away and did not send it:
-		// the node's next session, here or on another server, gets it.
+		// The session here is over or moving away: the node's next
+		// session, here or on another server, gets the command (again only
+		// if its agent runs each request once).
 		return d.forward(ctx, c, nodeID, cmd, r.exec, err)
 	}
 	if c != nil {

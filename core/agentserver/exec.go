@@ -60,14 +60,46 @@ func (s *agentSession) Execute(ctx context.Context, nodeID string, cmd nodeapi.C
 	case r := <-reply:
 		return resultFromProto(r)
 	case <-s.ctx.Done():
-		return nil, s.unavailable(cmd, "disconnected before replying")
+		return nil, s.maybeSent(cmd, "disconnected before replying")
 	case <-ctx.Done():
 		return nil, fmt.Errorf("node %s: no reply to %s within %s: %w", s.nodeID, wire.OpName(cmd.Op), timeout.Round(time.Millisecond), ctx.Err())
 	}
 }
 
-func (s *agentSession) unavailable(cmd nodeapi.Command, what string) error {
-	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, wire.OpName(cmd.Op), nodeapi.ErrNodeUnavailable)
+// errMaybeSent marks a command that may have reached the agent but whose
+// reply did not come back (the session or the server it went through was
+// lost): it is sent again, with its request id, only to an agent that runs
+// each request once.
+var errMaybeSent = errors.New("the command may have reached the agent")
+
+func (s *agentSession) maybeSent(cmd nodeapi.Command, what string) error {
+	return fmt.Errorf("node %s: the agent %s (%s): %w", s.nodeID, what, wire.OpName(cmd.Op), errors.Join(errMaybeSent, nodeapi.ErrNodeUnavailable))
+}
+
+// executeAgain runs cmd, an attempt of a request whose earlier attempt
+// may have reached the agent: only when the agent runs each request once
+// and cmd names its request, so that the agent answers with the earlier
+// run's reply rather than running it twice. Else it is refused unsent.
+func (s *agentSession) executeAgain(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
+	if !s.remembers || cmd.RequestID == "" {
+		return nil, s.notSent(cmd, "does not remember the requests it ran, and an earlier attempt may have reached it")
+	}
+	return s.Execute(ctx, nodeID, cmd)
+}
+
+// againExecutor is an executor that takes a command again after an attempt
+// that may have reached the agent, when that cannot run it twice.
+type againExecutor interface {
+	executeAgain(ctx context.Context, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error)
+}
+
+// executeAgain runs cmd on e after an attempt that may have reached the
+// agent: refused unsent unless e is an againExecutor.
+func executeAgain(ctx context.Context, e nodeapi.Executor, nodeID string, cmd nodeapi.Command) (*nodeapi.Result, error) {
+	if a, ok := e.(againExecutor); ok {
+		return a.executeAgain(ctx, nodeID, cmd)
+	}
+	return nil, fmt.Errorf("node %s: an earlier attempt of %s may have reached the agent, and this executor cannot tell: %w", nodeID, wire.OpName(cmd.Op), errors.Join(errNotSent, nodeapi.ErrNodeUnavailable))
 }
 
 // errNotSent marks a command refused before it was handed to the session's

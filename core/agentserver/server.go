@@ -263,21 +263,30 @@ func (s *Server) Serve(ln net.Listener) error {
 	return nil
 }
 
-// handOverWait bounds how long HandOver waits for the commands in
-// flight on the sessions it hands over.
-const handOverWait = 5 * time.Second
+// HandOver bounds: handOverWait is how long it waits for the commands in
+// flight on sessions whose agent does not remember requests, and
+// handOverRelease how long for the ended sessions to release their claims.
+const (
+	handOverWait    = 2 * time.Second
+	handOverRelease = 2 * time.Second
+)
 
 // HandOver, on a server of a cluster, makes a stopping server give its
 // agents to the others at once: no new registration is accepted, the
 // sessions take no new command (refused unsent, such a command waits for
-// the node's next session, here or forwarded), the commands in flight get
-// up to handOverWait to finish, then every session ends (its agent told
-// the server is shutting down, so it connects to another server) and
-// releases its claim in the cluster's records. The agent port keeps
-// serving: forwarded commands for a node no longer held here are answered
-// as such, so their senders look the holder up again. On a single server,
-// or while no other live server is known, it does nothing, since no other
-// server could take the agents. Close still has to be called.
+// the node's next session, here or forwarded), then every session ends
+// (its agent told the server is shutting down, so it connects to another
+// server) and releases its claim in the cluster's records; HandOver
+// returns once they have, or after handOverRelease. A command in flight
+// on a session whose agent remembers requests is not waited for: its
+// sender gets it answered through the node's next session, by the
+// agent's memory of its run (Dispatcher.Execute); on a session whose agent
+// does not, the commands in flight get up to handOverWait to finish
+// first. The agent port keeps serving: forwarded commands for a node no
+// longer held here are answered as such, so their senders look the holder
+// up again. On a single server, or while no other live server is known, it
+// does nothing, since no other server could take the agents. Close still
+// has to be called.
 func (s *Server) HandOver() {
 	c := s.dispatcher.clusterOf()
 	if c == nil || !c.othersLive() {
@@ -301,22 +310,51 @@ func (s *Server) HandOver() {
 	if len(sessions) == 0 {
 		return
 	}
+	began := time.Now()
 	s.log.Info("handing the agents over to the other servers of the cluster", "sessions", len(sessions))
 	idle := make([]<-chan struct{}, len(sessions))
 	for i, sess := range sessions {
 		idle[i] = sess.drain()
 	}
+	// Sessions whose agents remember requests end at once, the others once
+	// their commands in flight are done or handOverWait has passed.
+	var waiting []int
+	for i, sess := range sessions {
+		if sess.remembers {
+			sess.end(errServerClosing)
+		} else {
+			waiting = append(waiting, i)
+		}
+	}
 	deadline := time.NewTimer(handOverWait)
 	defer deadline.Stop()
-	for i, sess := range sessions {
+	for _, i := range waiting {
 		select {
 		case <-idle[i]:
 		case <-deadline.C:
-			s.log.Warn("commands still in flight on a session handed over: they fail", "node", sess.name, "waited", handOverWait)
+			s.log.Warn("commands still in flight on a session handed over, whose agent does not remember requests: they fail", "node", sessions[i].name, "waited", handOverWait)
 			deadline.Reset(0)
 		}
-		sess.end(errServerClosing)
+		sessions[i].end(errServerClosing)
 	}
+	released := time.NewTimer(handOverRelease)
+	defer released.Stop()
+	left := 0
+	for _, sess := range sessions {
+		sess.mu.Lock()
+		attached := sess.attached
+		sess.mu.Unlock()
+		if !attached {
+			continue // it ends unattached: it holds no claim
+		}
+		select {
+		case <-sess.finished:
+		case <-released.C:
+			released.Reset(0)
+			left++
+		}
+	}
+	s.log.Info("agents handed over", "sessions", len(sessions), "not_released_yet", left, "took", time.Since(began).Round(time.Millisecond))
 }
 
 // Close ends every session (their agents reconnect to another server or
@@ -446,6 +484,7 @@ func (s *Server) Register(ctx context.Context, req *agentv1.RegisterRequest) (*a
 	n := s.node(nodeID)
 	sess := newAgentSession(s, n, nodeID, name, uuid.NewString(), hb)
 	sess.serial = id.serial
+	sess.remembers = req.GetRemembersRequests()
 	n.mu.Lock()
 	old := n.cur
 	n.cur = sess

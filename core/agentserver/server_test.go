@@ -174,16 +174,18 @@ func startAgentServer(t *testing.T, ln net.Listener, opts ...func(*Options)) *ag
 // name it registers as with the server's join token, and calls as that
 // node with its certificate.
 type scripted struct {
-	t       *testing.T
-	env     *agentServerEnv
-	conns   map[string]*grpc.ClientConn
-	conn    *grpc.ClientConn // of the last node registered
-	client  agentv1.AgentServiceClient
-	node    string
-	session string
-	stream  grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage]
-	cancel  context.CancelFunc
-	welcome *agentv1.Welcome
+	// remembers is what it registers as RemembersRequests.
+	remembers bool
+	t         *testing.T
+	env       *agentServerEnv
+	conns     map[string]*grpc.ClientConn
+	conn      *grpc.ClientConn // of the last node registered
+	client    agentv1.AgentServiceClient
+	node      string
+	session   string
+	stream    grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage]
+	cancel    context.CancelFunc
+	welcome   *agentv1.Welcome
 }
 
 func dialScripted(t *testing.T, e *agentServerEnv) *scripted {
@@ -255,6 +257,7 @@ func (a *scripted) register(name string, heartbeat time.Duration) error {
 		Host:                &backendv1.HostInfo{Hostname: "h", Cpus: 2},
 		Backend:             &agentv1.BackendInfo{Name: "libvirt", Healthy: true},
 		HeartbeatIntervalMs: heartbeat.Milliseconds(),
+		RemembersRequests:   a.remembers,
 	})
 	if err != nil {
 		return err

@@ -30,6 +30,10 @@ type agentSession struct {
 	heartbeat time.Duration
 	// serial is the agent's client certificate's.
 	serial string
+	// remembers is set when the agent runs each request once
+	// (RegisterRequest.remembers_requests): a command whose earlier attempt
+	// may have reached it can be sent again.
+	remembers bool
 
 	// ctx ends with the session; its cause says why.
 	ctx    context.Context
@@ -50,6 +54,10 @@ type agentSession struct {
 	// claimedAt is when the session was recorded as its node's in the
 	// cluster's records; zero on a single server or before.
 	claimedAt time.Time
+	// finished closes once the session has ended and released its claim
+	// and its place as its node's session (or never attached).
+	finished   chan struct{}
+	finishOnce sync.Once
 
 	out      chan *agentv1.ServerMessage
 	reports  chan *agentv1.Report
@@ -68,6 +76,8 @@ func newAgentSession(srv *Server, n *agentNode, nodeID, name, id string, heartbe
 		out:     make(chan *agentv1.ServerMessage, 64),
 		reports: make(chan *agentv1.Report, 64),
 		logs:    make(chan *agentv1.LogBatch, 16),
+
+		finished: make(chan struct{}),
 	}
 }
 
@@ -106,6 +116,7 @@ func (s *agentSession) expireUnattached() {
 		return
 	}
 	s.end(errNeverAttached)
+	defer s.markFinished()
 	if s.release() {
 		s.srv.log.Warn("session dropped: the agent never opened its stream", "node", s.name, "session", s.id)
 		s.disconnected()
@@ -154,6 +165,7 @@ func (s *agentSession) serve() error {
 			s.srv.log.Warn("session refused: it could not be recorded in the cluster's records", "node", s.name, "session", s.id, "error", err)
 			s.end(err)
 			s.release()
+			s.markFinished()
 			return status.Errorf(codes.Unavailable, "this server cannot record the session in the database (%v): connect to another server", err)
 		}
 	}
@@ -163,6 +175,7 @@ func (s *agentSession) serve() error {
 		if c != nil {
 			s.srv.unclaim(c, s)
 		}
+		s.markFinished()
 		return err
 	}
 	unregister := s.srv.dispatcher.Register(s.nodeID, s)
@@ -213,7 +226,11 @@ func (s *agentSession) finish(c *cluster, cause error) {
 		s.disconnected()
 	}
 	s.srv.log.Info("session ended", "node", s.name, "node_id", s.nodeID, "session", s.id, "cause", describeEnd(cause), "node_released", current)
+	s.markFinished()
 }
+
+// markFinished closes finished, once.
+func (s *agentSession) markFinished() { s.finishOnce.Do(func() { close(s.finished) }) }
 
 func (s *agentSession) seen() { s.lastSeen.Store(time.Now().UnixNano()) }
 

@@ -22,7 +22,8 @@
 // Log entries. Each server spools and delivers what it receives itself; the
 // store announces the rows it inserts with the store handle's origin, and
 // the other servers read them back and offer them to their live
-// subscribers.
+// subscribers. After its connection was lost, a server reads back the
+// entries stored meanwhile (up to logCatchUp of them) and offers them too.
 package clusterbus
 
 import (
@@ -30,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,17 @@ const (
 
 // readPage is how many VM events one read of the store takes.
 const readPage = 1000
+
+// Reading back the log entries stored while the connection was lost: from
+// logMargin seqs below the highest one announced before (log entries are
+// not stored in seq order, so one with a lower seq may have committed
+// unheard), at most logCatchUp entries. Entries a live stream carried
+// already are left out by its memory of the last 16384 ids it carried,
+// which covers both.
+const (
+	logMargin  = 1024
+	logCatchUp = 8192
+)
 
 // LogHub is where entries other servers stored reach this server's live
 // log subscribers (logs.Pipeline.PublishStored).
@@ -88,6 +101,10 @@ type Bus struct {
 	// lastVM is the id of the last VM event published on broker; only the
 	// listener (Run) touches it.
 	lastVM int64
+	// lastLog is the highest log_entries.seq announced (by any server) or
+	// read back, logFloor the highest stored when the bus first listened
+	// (entries up to it are never offered); only the listener touches them.
+	lastLog, logFloor int64
 }
 
 // Enabled reports whether s is on PostgreSQL, where a Bus is needed.
@@ -137,18 +154,58 @@ func (b *Bus) connected(ctx context.Context, first bool) error {
 		}
 		b.broker.Seed(id)
 		b.lastVM = id
+		if b.logs != nil {
+			if b.lastLog, err = b.stream.LastLogSeq(ctx); err != nil {
+				return err
+			}
+			b.logFloor = b.lastLog
+		}
 		b.readyOnce.Do(func() { close(b.ready) })
 		b.log.Debug("listening for changes of every server", "channel", b.stream.Channel(), "last_event", id)
 		return nil
 	}
 	from := b.lastVM
 	b.broker.Lost("this server lost its connection to the database for a while: the VM events made meanwhile follow, " +
-		"node events and removals of unmanaged VMs made meanwhile may be missing, and log entries other servers received meanwhile are in GET /api/logs")
+		"node events and removals of unmanaged VMs made meanwhile may be missing (GET /api/nodes has the nodes as they are now); " +
+		"log entries other servers received meanwhile follow on the live log stream, and are all in GET /api/logs")
 	if err := b.readVM(ctx, 0); err != nil {
 		return err
 	}
-	b.log.Info("listening for changes again", "caught_up_from", from, "to", b.lastVM)
+	logs, err := b.readLogs(ctx)
+	if err != nil {
+		return err
+	}
+	b.log.Info("listening for changes again", "caught_up_from", from, "to", b.lastVM, "log_entries_read_back", logs)
 	return nil
+}
+
+// readLogs offers the live log subscribers the entries stored while the
+// connection was lost, up to logCatchUp of them, and returns how many it
+// read. More are left to GET /api/logs, with a warning.
+func (b *Bus) readLogs(ctx context.Context) (int, error) {
+	if b.logs == nil {
+		return 0, nil
+	}
+	entries, last, err := b.stream.LogsAfter(ctx, max(b.lastLog-logMargin, b.logFloor), logMargin+logCatchUp)
+	if err != nil {
+		return 0, err
+	}
+	if len(entries) > 0 {
+		b.logs.PublishStored(entries)
+	}
+	if len(entries) == logMargin+logCatchUp {
+		newest, err := b.stream.LastLogSeq(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if newest > last {
+			b.log.Warn("more log entries were stored while this server could not hear the others than its live log streams take back: those between are only in GET /api/logs",
+				"from_seq", last, "to_seq", newest)
+			last = newest
+		}
+	}
+	b.lastLog = max(b.lastLog, last)
+	return len(entries), nil
 }
 
 // handleTimeout bounds the handling of one notification: PostgreSQL keeps
@@ -225,6 +282,9 @@ func (b *Bus) readVM(ctx context.Context, max int64) error {
 // subscribers.
 func (b *Bus) logEntries(ctx context.Context, payload string) error {
 	origin, seqs, ok := store.ParseLogNote(payload)
+	if ok && len(seqs) > 0 {
+		b.lastLog = max(b.lastLog, slices.Max(seqs))
+	}
 	switch {
 	case !ok:
 		return fmt.Errorf("malformed notification %q", truncate(payload, 80))

@@ -129,3 +129,54 @@ func TestLogEntriesReachEveryServer(t *testing.T) {
 		l.mu.Unlock()
 	}
 }
+
+// TestLogListenerReconnect: the listener of server 1 terminated again and
+// again while server 0 stores log entries: server 1 reads back the entries
+// stored while it could not hear, so every entry is on its live stream
+// exactly once, and none stored before it listened is.
+func TestLogListenerReconnect(t *testing.T) {
+	srv := cluster(t, 2, true)
+	ctx := context.Background()
+	live := follow(t, srv[1].pipe)
+	stop := killListener(t, srv[1])
+	var ids []string
+	for batch := range 60 {
+		entries := make([]logsink.Entry, 10)
+		for j := range entries {
+			entries[j] = logsink.Entry{Level: logsink.LevelInfo, Source: logsink.SourceUI, Message: fmt.Sprintf("batch %d line %d", batch, j)}
+		}
+		if err := srv[0].pipe.Append(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			ids = append(ids, e.ID)
+		}
+		// Let each batch be stored (and announced) before the next one.
+		wait.UntilNil(t, 10*time.Second, "the batch stored", func() error {
+			n, err := srv[0].st.Logs().Count(ctx)
+			if err != nil {
+				return err
+			}
+			if n < int64(len(ids)) {
+				return fmt.Errorf("%d of %d stored", n, len(ids))
+			}
+			return nil
+		})
+	}
+	n := stop()
+	if n == 0 {
+		t.Fatal("the listener was never terminated")
+	}
+	wait.Until(t, 20*time.Second, "every entry on server 1's live stream", func() bool { return live.total() >= len(ids) })
+	live.mu.Lock()
+	defer live.mu.Unlock()
+	for _, id := range ids {
+		if c := live.seen[id]; c != 1 {
+			t.Errorf("entry %s on server 1's live stream %d times, want once", id, c)
+		}
+	}
+	if len(live.seen) != len(ids) {
+		t.Errorf("%d entries on server 1's live stream, want %d", len(live.seen), len(ids))
+	}
+	t.Logf("%d entries, listener terminated %d times", len(ids), n)
+}

@@ -243,19 +243,16 @@ func TestEventIDsInCommitOrder(t *testing.T) {
 	}
 }
 
-// TestListenerReconnect: the listener's backend terminated again and again
-// while events are committed: it reconnects and reads what it missed, so
-// its stream still carries every event once, in order, and its subscribers
-// are told node events may be missing.
-func TestListenerReconnect(t *testing.T) {
-	srv := cluster(t, 2, false)
-	c := collect(t, srv[1], nil)
+// killListener terminates s's listening connection again and again (each
+// time once it is back) until the returned func is called; that returns
+// how many times.
+func killListener(t *testing.T, s *server) (stop func() int) {
+	t.Helper()
 	admin, err := sql.Open("pgx", pgtest.AdminDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	app := store.ListenerApplicationName(srv[1].bus.stream.Origin())
+	app := store.ListenerApplicationName(s.bus.stream.Origin())
 	listener := func() int {
 		var pid int
 		err := admin.QueryRow(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, app).Scan(&pid)
@@ -264,7 +261,7 @@ func TestListenerReconnect(t *testing.T) {
 		}
 		return pid
 	}
-	stop := make(chan struct{})
+	done := make(chan struct{})
 	kills := make(chan int, 1)
 	go func() {
 		n := 0
@@ -275,7 +272,7 @@ func TestListenerReconnect(t *testing.T) {
 				return p, p != 0
 			})
 			select {
-			case <-stop:
+			case <-done:
 				return
 			default:
 			}
@@ -287,9 +284,24 @@ func TestListenerReconnect(t *testing.T) {
 			wait.Until(t, 20*time.Second, "the terminated listener gone", func() bool { return listener() != pid })
 		}
 	}()
+	return func() int {
+		close(done)
+		n := <-kills
+		_ = admin.Close()
+		return n
+	}
+}
+
+// TestListenerReconnect: the listener's backend terminated again and again
+// while events are committed: it reconnects and reads what it missed, so
+// its stream still carries every event once, in order, and its subscribers
+// are told node events may be missing.
+func TestListenerReconnect(t *testing.T) {
+	srv := cluster(t, 2, false)
+	c := collect(t, srv[1], nil)
+	stop := killListener(t, srv[1])
 	ids := writeConcurrently(t, srv[:1], 3, 40)
-	close(stop)
-	n := <-kills
+	n := stop()
 	if n == 0 {
 		t.Fatal("the listener was never terminated")
 	}

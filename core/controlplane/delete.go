@@ -31,7 +31,7 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*ActionRe
 	if err := s.refuseCreating(v, "delete"); err != nil {
 		return nil, err
 	}
-	if !s.connected(v.NodeID) {
+	if !s.connectedSoon(ctx, v.NodeID) {
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot delete the vm from it now", v.Name, nodeName(v))}
 	}

@@ -51,7 +51,7 @@ func (s *Service) Logs(ctx context.Context, ref string, lines int) (*LogTail, er
 	if err != nil {
 		return nil, err
 	}
-	if !s.connected(v.NodeID) {
+	if !s.connectedSoon(ctx, v.NodeID) {
 		return nil, &Error{Kind: KindUnavailable, VM: v, Err: nodeapi.ErrNodeUnavailable,
 			Message: fmt.Sprintf("vm %q: node %s is not connected, cannot read the vm's log now", v.Name, nodeName(v))}
 	}

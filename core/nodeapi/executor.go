@@ -59,6 +59,11 @@ type Command struct {
 	Lines int `json:"lines,omitempty"`
 	// Name is the VM find_by_name looks for.
 	Name string `json:"name,omitempty"`
+	// RequestID names the request the command carries out, the same in
+	// every attempt to deliver it; empty lets the executor name it. An
+	// agent runs a request once: an attempt after one that may have
+	// reached the agent gets the first run's reply.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Result is what the host reports after a command.

@@ -91,11 +91,7 @@ func (ca *CA) IssueServer(dir string, hosts []string) (tls.Certificate, error) {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: generating server key: %w", err)
-	}
-	der, err := ca.sign(tmpl, &key.PublicKey, ServerValidity)
+	leaf, key, err := ca.issueKeyed(tmpl, ServerValidity, "server")
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -110,13 +106,9 @@ func (ca *CA) IssueServer(dir string, hosts []string) (tls.Certificate, error) {
 	if err := fsutil.WriteFileAtomicMode(keyPath, keyPEM, 0o600); err != nil {
 		return tls.Certificate{}, fmt.Errorf("pki: %w", err)
 	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})
 	if err := fsutil.WriteFileAtomicMode(certPath, certPEM, 0o644); err != nil {
 		return tls.Certificate{}, fmt.Errorf("pki: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: parsing the new server certificate: %w", err)
 	}
 	return ca.tlsCert(leaf, key), nil
 }
@@ -226,6 +218,25 @@ func (ca *CA) sign(tmpl *x509.Certificate, pub any, ttl time.Duration) ([]byte, 
 		return nil, fmt.Errorf("pki: signing certificate for %q: %w", tmpl.Subject.CommonName, err)
 	}
 	return der, nil
+}
+
+// issueKeyed issues the certificate tmpl describes, valid for ttl, for
+// a new P-256 key, and returns it parsed with the key; what names the
+// certificate in errors ("server", "server peer").
+func (ca *CA) issueKeyed(tmpl *x509.Certificate, ttl time.Duration, what string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: generating %s key: %w", what, err)
+	}
+	der, err := ca.sign(tmpl, &key.PublicKey, ttl)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pki: parsing the new %s certificate: %w", what, err)
+	}
+	return leaf, key, nil
 }
 
 func (ca *CA) tlsCert(leaf *x509.Certificate, key *ecdsa.PrivateKey) tls.Certificate {

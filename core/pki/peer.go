@@ -1,9 +1,6 @@
 package pki
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -58,17 +55,9 @@ func (ca *CA) IssueServerPeer(id string, ttl time.Duration) (tls.Certificate, er
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		URIs:        []*url.URL{u},
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: generating server peer key: %w", err)
-	}
-	der, err := ca.sign(tmpl, &key.PublicKey, ttl)
+	leaf, key, err := ca.issueKeyed(tmpl, ttl, "server peer")
 	if err != nil {
 		return tls.Certificate{}, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("pki: parsing the new server peer certificate: %w", err)
 	}
 	return ca.tlsCert(leaf, key), nil
 }

@@ -106,6 +106,12 @@ type Stream interface {
 	// LogsBySeq returns the stored log entries with the given seqs (from a
 	// log notification), in seq order; entries pruned meanwhile are left out.
 	LogsBySeq(ctx context.Context, seqs []int64) ([]logsink.Entry, error)
+	// LogsAfter returns, in seq order, up to limit stored log entries
+	// whose log_entries.seq is above after, and the seq of the last one
+	// returned (after when none is).
+	LogsAfter(ctx context.Context, after int64, limit int) ([]logsink.Entry, int64, error)
+	// LastLogSeq returns the highest log_entries.seq stored; 0 when none.
+	LastLogSeq(ctx context.Context) (int64, error)
 }
 
 // ListenHandler receives what Listen hears.
@@ -177,6 +183,31 @@ func (p pgStreamStore) LogsBySeq(ctx context.Context, seqs []int64) ([]logsink.E
 		}
 	}
 	return out, nil
+}
+
+func (p pgStreamStore) LogsAfter(ctx context.Context, after int64, limit int) ([]logsink.Entry, int64, error) {
+	if limit < 1 {
+		return nil, after, fmt.Errorf("reading the log entries after seq %d: %w: limit %d", after, ErrInvalid, limit)
+	}
+	var rows []logRow
+	if err := p.s.read(ctx).Where("seq > ?", after).Order("seq").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, after, fmt.Errorf("reading the log entries after seq %d: %w", after, err)
+	}
+	out := make([]logsink.Entry, len(rows))
+	last := after
+	for i := range rows {
+		out[i] = rows[i].toEntry()
+		last = rows[i].Seq
+	}
+	return out, last, nil
+}
+
+func (p pgStreamStore) LastLogSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := p.s.read(ctx).Raw("SELECT COALESCE(MAX(seq), 0) FROM log_entries").Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("reading the last log entry's seq: %w", err)
+	}
+	return n, nil
 }
 
 // Listen: see Stream.

@@ -420,9 +420,14 @@ type RegisterRequest struct {
 	// How often the agent sends heartbeats (agent.heartbeat_interval).
 	HeartbeatIntervalMs int64 `protobuf:"varint,6,opt,name=heartbeat_interval_ms,json=heartbeatIntervalMs,proto3" json:"heartbeat_interval_ms,omitempty"`
 	// The agent's build, e.g. "quantixd 0.1.0 (abc123)".
-	AgentVersion  string `protobuf:"bytes,7,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AgentVersion string `protobuf:"bytes,7,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
+	// The agent runs each request once (Command.request_id): a command
+	// repeating a request it remembers gets that request's reply. A server
+	// sends a command again after an attempt that may have reached the agent
+	// only when this is set.
+	RemembersRequests bool `protobuf:"varint,8,opt,name=remembers_requests,json=remembersRequests,proto3" json:"remembers_requests,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *RegisterRequest) Reset() {
@@ -502,6 +507,13 @@ func (x *RegisterRequest) GetAgentVersion() string {
 		return x.AgentVersion
 	}
 	return ""
+}
+
+func (x *RegisterRequest) GetRemembersRequests() bool {
+	if x != nil {
+		return x.RemembersRequests
+	}
+	return false
 }
 
 type RegisterResponse struct {
@@ -1642,7 +1654,14 @@ type Command struct {
 	// How long the server waits for the reply; the agent gives up then too.
 	TimeoutMs int64 `protobuf:"varint,10,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
 	// find_by_name: the VM's name.
-	VmName        string `protobuf:"bytes,11,opt,name=vm_name,json=vmName,proto3" json:"vm_name,omitempty"`
+	VmName string `protobuf:"bytes,11,opt,name=vm_name,json=vmName,proto3" json:"vm_name,omitempty"`
+	// Names the request the command carries out, the same in every attempt to
+	// deliver it (through another server, or the node's next session). An
+	// agent that remembers requests (RegisterRequest.remembers_requests) runs
+	// a request once: a command repeating a request it runs or ran within the
+	// last ten minutes waits for that run and gets its reply, whatever
+	// session it came through. Empty: the command runs each time it comes.
+	RequestId     string `protobuf:"bytes,12,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1750,6 +1769,13 @@ func (x *Command) GetTimeoutMs() int64 {
 func (x *Command) GetVmName() string {
 	if x != nil {
 		return x.VmName
+	}
+	return ""
+}
+
+func (x *Command) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -1912,7 +1938,7 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\vrenew_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"renewAfter\" \n" +
 	"\fRenewRequest\x12\x10\n" +
-	"\x03csr\x18\x01 \x01(\fR\x03csr\"\xda\x02\n" +
+	"\x03csr\x18\x01 \x01(\fR\x03csr\"\x89\x03\n" +
 	"\x0fRegisterRequest\x12L\n" +
 	"\x10protocol_version\x18\x01 \x01(\x0e2!.quantix.agent.v1.ProtocolVersionR\x0fprotocolVersion\x12\x1b\n" +
 	"\tnode_name\x18\x02 \x01(\tR\bnodeName\x12\x18\n" +
@@ -1920,7 +1946,8 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x04host\x18\x04 \x01(\v2\x1c.quantix.backend.v1.HostInfoR\x04host\x127\n" +
 	"\abackend\x18\x05 \x01(\v2\x1d.quantix.agent.v1.BackendInfoR\abackend\x122\n" +
 	"\x15heartbeat_interval_ms\x18\x06 \x01(\x03R\x13heartbeatIntervalMs\x12#\n" +
-	"\ragent_version\x18\a \x01(\tR\fagentVersion\"J\n" +
+	"\ragent_version\x18\a \x01(\tR\fagentVersion\x12-\n" +
+	"\x12remembers_requests\x18\b \x01(\bR\x11remembersRequests\"J\n" +
 	"\x10RegisterResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
@@ -1998,7 +2025,7 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\tR\x05error\"N\n" +
 	"\x0eHeartbeatReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12*\n" +
-	"\x11request_full_sync\x18\x02 \x01(\bR\x0frequestFullSync\"\xdf\x02\n" +
+	"\x11request_full_sync\x18\x02 \x01(\bR\x0frequestFullSync\"\xfe\x02\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12$\n" +
 	"\x02op\x18\x02 \x01(\x0e2\x14.quantix.agent.v1.OpR\x02op\x12\x13\n" +
@@ -2013,7 +2040,9 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"timeout_ms\x18\n" +
 	" \x01(\x03R\ttimeoutMs\x12\x17\n" +
-	"\avm_name\x18\v \x01(\tR\x06vmName\"\xf0\x01\n" +
+	"\avm_name\x18\v \x01(\tR\x06vmName\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\f \x01(\tR\trequestId\"\xf0\x01\n" +
 	"\fCommandReply\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\x04R\tcommandId\x12&\n" +

@@ -49,7 +49,12 @@ type ExecuteRequest struct {
 	// The command; its id is ignored (the holding server numbers the
 	// commands of its session) and timeout_ms bounds the wait, with the
 	// call's deadline.
-	Command       *v1.Command `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
+	Command *v1.Command `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
+	// Set when an earlier attempt of the command (same request_id) may have
+	// reached the agent: the server runs it only on a session whose agent
+	// remembers requests, and answers UNAVAILABLE as for a node it does not
+	// hold otherwise, so that the command is never run twice.
+	Again         bool `protobuf:"varint,3,opt,name=again,proto3" json:"again,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -96,6 +101,13 @@ func (x *ExecuteRequest) GetCommand() *v1.Command {
 		return x.Command
 	}
 	return nil
+}
+
+func (x *ExecuteRequest) GetAgain() bool {
+	if x != nil {
+		return x.Again
+	}
+	return false
 }
 
 type ExecuteResponse struct {
@@ -265,10 +277,11 @@ var File_quantix_cluster_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_quantix_cluster_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	" quantix/cluster/v1/cluster.proto\x12\x12quantix.cluster.v1\x1a\x1cquantix/agent/v1/agent.proto\x1a\x1equantix/agent/v1/console.proto\"^\n" +
+	" quantix/cluster/v1/cluster.proto\x12\x12quantix.cluster.v1\x1a\x1cquantix/agent/v1/agent.proto\x1a\x1equantix/agent/v1/console.proto\"t\n" +
 	"\x0eExecuteRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x123\n" +
-	"\acommand\x18\x02 \x01(\v2\x19.quantix.agent.v1.CommandR\acommand\"G\n" +
+	"\acommand\x18\x02 \x01(\v2\x19.quantix.agent.v1.CommandR\acommand\x12\x14\n" +
+	"\x05again\x18\x03 \x01(\bR\x05again\"G\n" +
 	"\x0fExecuteResponse\x124\n" +
 	"\x05reply\x18\x01 \x01(\v2\x1e.quantix.agent.v1.CommandReplyR\x05reply\"\x7f\n" +
 	"\x10SupersedeRequest\x12\x17\n" +
