@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/node"
+	"github.com/quantixvm/quantix/core/nodeapi"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/internal/testlog"
