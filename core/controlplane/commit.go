@@ -30,6 +30,25 @@ type outbox struct {
 	events   []*vm.Event
 	removed  []*vm.Event
 	restarts []string
+	// discovered counts the VMs inserted per node, to log.
+	discovered []discovered
+}
+
+type discovered struct {
+	nodeID string
+	count  int
+}
+
+// discover counts n VMs of node nodeID inserted.
+func (o *outbox) discover(nodeID string, n int) {
+	if n == 0 {
+		return
+	}
+	if k := len(o.discovered); k > 0 && o.discovered[k-1].nodeID == nodeID {
+		o.discovered[k-1].count += n
+		return
+	}
+	o.discovered = append(o.discovered, discovered{nodeID: nodeID, count: n})
 }
 
 // flush publishes the committed changes and starts the restarts they call
@@ -49,11 +68,19 @@ func (r *Reconciler) flush(ctx context.Context, out *outbox) {
 	}
 }
 
-// commit writes the verdicts of items and inserts the VMs of discover (all
-// reported by node nodeID) in one transaction, then publishes. Items whose
-// verdict is empty cost nothing; when nothing at all is to be written no
-// transaction is opened.
-func (r *Reconciler) commit(ctx context.Context, items []item, discover []*backend.VM, nodeID string, now time.Time) error {
+// report is the work of one report for commitReports: the records to
+// write (their verdicts are not empty) and the VMs to insert, all reported
+// by node nodeID at now.
+type report struct {
+	nodeID   string
+	now      time.Time
+	writes   []item
+	discover []*backend.VM
+}
+
+// newReport keeps the items of items whose verdict is not empty; nil when
+// there is nothing at all to write.
+func newReport(items []item, discover []*backend.VM, nodeID string, now time.Time) *report {
 	writes := items[:0:0]
 	for _, it := range items {
 		if !it.vd.Empty() {
@@ -63,32 +90,106 @@ func (r *Reconciler) commit(ctx context.Context, items []item, discover []*backe
 	if len(writes) == 0 && len(discover) == 0 {
 		return nil
 	}
-	if len(discover) > 0 {
+	return &report{nodeID: nodeID, now: now, writes: writes, discover: discover}
+}
+
+// rows is how many records rep writes or inserts.
+func (rep *report) rows() int { return len(rep.writes) + len(rep.discover) }
+
+// commit writes the verdicts of items and inserts the VMs of discover (all
+// reported by node nodeID) in one transaction, then publishes. Items whose
+// verdict is empty cost nothing; when nothing at all is to be written no
+// transaction is opened.
+func (r *Reconciler) commit(ctx context.Context, items []item, discover []*backend.VM, nodeID string, now time.Time) error {
+	rep := newReport(items, discover, nodeID, now)
+	if rep == nil {
+		return nil
+	}
+	return r.commitReports(ctx, []*report{rep})
+}
+
+// txRetries is how often a transaction of reports that PostgreSQL aborted
+// as a deadlock or a serialization failure (store.Retryable) is run again
+// as a whole.
+const txRetries = 3
+
+// commitReports applies reps in one transaction, then publishes. Locks are
+// taken in one order: every record is written (updates, then inserts)
+// before the events of the transaction are appended, all at once at the
+// end, so that the event order lock (store.EventRepo) is taken last and
+// held only for the append and the commit: a transaction holding it never
+// waits for a record another one holds. A transaction PostgreSQL aborts
+// anyway (store.Retryable: a deadlock with a writer that does not follow
+// that order) is run again as a whole, up to txRetries times.
+func (r *Reconciler) commitReports(ctx context.Context, reps []*report) error {
+	inserts := false
+	for _, rep := range reps {
+		inserts = inserts || len(rep.discover) > 0
+	}
+	if inserts {
 		r.insertMu.Lock()
 		defer r.insertMu.Unlock()
 	}
 	var out outbox
-	err := r.store.Tx(ctx, func(tx store.Store) error {
-		out = outbox{}
-		if err := r.writeItems(ctx, tx, writes, &out); err != nil {
-			return err
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = r.store.Tx(ctx, func(tx store.Store) error {
+			out = outbox{}
+			var events []*vm.Event
+			for _, rep := range reps {
+				evs, err := r.writeRows(ctx, tx, rep.writes, &out)
+				if err != nil {
+					return err
+				}
+				events = append(events, evs...)
+			}
+			evs, err := r.discoverTx(ctx, tx, reps, &out)
+			if err != nil {
+				return err
+			}
+			events = append(events, evs...)
+			if err := tx.Events().AppendMany(ctx, events); err != nil {
+				return err
+			}
+			out.events = append(out.events, events...)
+			return nil
+		})
+		if err == nil || !store.Retryable(err) || attempt >= txRetries || ctx.Err() != nil {
+			break
 		}
-		return r.discoverTx(ctx, tx, nodeID, discover, now, &out)
-	})
+		r.log.Debug("running a transaction of reports again: the database aborted it", "attempt", attempt+1, "error", err)
+	}
 	if err != nil {
 		return err
+	}
+	for _, d := range out.discovered {
+		r.log.Info("vms discovered", "node", d.nodeID, "count", d.count)
 	}
 	r.flush(ctx, &out)
 	return nil
 }
 
 // writeItems writes the verdict of each item in tx, and their events in
-// one batch at the end. A record that changed since it was read is read
-// again and judged anew; one whose write would break a unique constraint (a
-// TERMINATED VM coming back under a name that is taken now) is left as it
-// is, with a warning, so that one VM cannot block the report of a whole
-// node.
+// one batch at the end (see writeRows).
 func (r *Reconciler) writeItems(ctx context.Context, tx store.Store, items []item, out *outbox) error {
+	events, err := r.writeRows(ctx, tx, items, out)
+	if err != nil {
+		return err
+	}
+	if err := tx.Events().AppendMany(ctx, events); err != nil {
+		return err
+	}
+	out.events = append(out.events, events...)
+	return nil
+}
+
+// writeRows writes the verdict of each item in tx and returns the events
+// to append with them, which it does not append. A record that changed
+// since it was read is read again and judged anew; one whose write would
+// break a unique constraint (a TERMINATED VM coming back under a name that
+// is taken now) is left as it is, with a warning, so that one VM cannot
+// block the report of a whole node.
+func (r *Reconciler) writeRows(ctx context.Context, tx store.Store, items []item, out *outbox) ([]*vm.Event, error) {
 	var events []*vm.Event
 	for _, it := range items {
 		cur, vd := it.cur, it.vd
@@ -105,21 +206,17 @@ func (r *Reconciler) writeItems(ctx context.Context, tx store.Store, items []ite
 				break
 			}
 			if !errors.Is(err, store.ErrStale) || attempt >= staleRetries {
-				return err
+				return nil, err
 			}
 			if cur, err = tx.VMs().Get(ctx, cur.ID); errors.Is(err, store.ErrNotFound) {
 				break
 			} else if err != nil {
-				return err
+				return nil, err
 			}
 			vd = it.rule(cur)
 		}
 	}
-	if err := tx.Events().AppendMany(ctx, events); err != nil {
-		return err
-	}
-	out.events = append(out.events, events...)
-	return nil
+	return events, nil
 }
 
 // writeVerdict writes vd on cur's record and returns the event to store
@@ -145,7 +242,11 @@ func (r *Reconciler) writeVerdict(ctx context.Context, tx store.Store, cur *vm.V
 			out.removed = append(out.removed, vd.Event)
 		}
 	case vd.Next != nil:
-		if err := tx.VMs().UpdateStatus(ctx, vd.Next); err != nil {
+		// A verdict is written once per transaction: a transaction run
+		// again writes a copy, since a successful write bumps the version
+		// of the record it is given.
+		next := *vd.Next
+		if err := tx.VMs().UpdateStatus(ctx, &next); err != nil {
 			return nil, err
 		}
 		ev = vd.Event
@@ -156,51 +257,61 @@ func (r *Reconciler) writeVerdict(ctx context.Context, tx store.Store, cur *vm.V
 	return ev, nil
 }
 
-// discoverTx inserts the VMs node nodeID reports and the inventory did not
-// have when the report was read, in one batch. If a record appeared
-// meanwhile (a create completed, another server inserted it), the batch
-// fails as a whole and each VM is taken on its own: inserted, or the report
-// applied to the record that is there now.
-func (r *Reconciler) discoverTx(ctx context.Context, tx store.Store, nodeID string, observed []*backend.VM, now time.Time, out *outbox) error {
-	if len(observed) == 0 {
-		return nil
+// discoverTx inserts, in tx, the VMs the reports of reps found and the
+// inventory did not have when they were read, in one batch, and returns
+// their events, which it does not append. If a record appeared meanwhile (a
+// create completed, another server inserted it, two nodes of reps report
+// one VM), the batch fails as a whole and each VM is taken on its own:
+// inserted, or its report applied to the record that is there now.
+func (r *Reconciler) discoverTx(ctx context.Context, tx store.Store, reps []*report, out *outbox) ([]*vm.Event, error) {
+	var vms []*vm.VM
+	var evs []*vm.Event
+	for _, rep := range reps {
+		for _, o := range rep.discover {
+			v, ev := r.discovered(rep.nodeID, o, vm.CauseHost, rep.now)
+			vms, evs = append(vms, v), append(evs, ev)
+		}
 	}
-	vms := make([]*vm.VM, len(observed))
-	evs := make([]*vm.Event, len(observed))
-	for i, o := range observed {
-		vms[i], evs[i] = r.discovered(nodeID, o, vm.CauseHost, now)
+	if len(vms) == 0 {
+		return nil, nil
 	}
 	err := tx.VMs().CreateMany(ctx, vms)
 	if err == nil {
-		if err := tx.Events().AppendMany(ctx, evs); err != nil {
-			return err
+		for _, rep := range reps {
+			out.discover(rep.nodeID, len(rep.discover))
 		}
-		out.events = append(out.events, evs...)
-		r.log.Info("vms discovered", "node", nodeID, "count", len(vms))
-		return nil
+		return evs, nil
 	}
 	if !errors.Is(err, store.ErrConflict) {
-		return err
+		return nil, err
 	}
-	for _, o := range observed {
-		_, ev, err := r.createDiscovered(ctx, tx, nodeID, o, vm.CauseHost, now)
-		if err == nil {
-			out.events = append(out.events, ev)
-			continue
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-		cur, gerr := tx.VMs().Get(ctx, o.ID)
-		if gerr != nil {
-			return errors.Join(err, gerr)
-		}
-		rl := r.reportRule(reconcile.HostReport{NodeID: nodeID, Observed: o, Now: now})
-		if err := r.writeItems(ctx, tx, []item{newItem(cur, rl)}, out); err != nil {
-			return err
+	evs = evs[:0]
+	for _, rep := range reps {
+		for _, o := range rep.discover {
+			v, ev := r.discovered(rep.nodeID, o, vm.CauseHost, rep.now)
+			err := tx.VMs().Create(ctx, v)
+			if err == nil {
+				evs = append(evs, ev)
+				out.discover(rep.nodeID, 1)
+				r.log.Info("vm discovered", "vm", v.Name, "id", v.ID, "node", rep.nodeID, "state", v.State)
+				continue
+			}
+			if !errors.Is(err, store.ErrConflict) {
+				return nil, err
+			}
+			cur, gerr := tx.VMs().Get(ctx, o.ID)
+			if gerr != nil {
+				return nil, errors.Join(err, gerr)
+			}
+			rl := r.reportRule(reconcile.HostReport{NodeID: rep.nodeID, Observed: o, Now: rep.now})
+			more, err := r.writeRows(ctx, tx, []item{newItem(cur, rl)}, out)
+			if err != nil {
+				return nil, err
+			}
+			evs = append(evs, more...)
 		}
 	}
-	return nil
+	return evs, nil
 }
 
 func (r *Reconciler) reportRule(rep reconcile.HostReport) rule {

@@ -28,7 +28,9 @@ import (
 // refreshed at most every LastSeenRefresh). The decisions are made on a
 // read outside the transaction; a record written meanwhile is read again
 // inside it and judged anew, so the common case, nothing changed, opens no
-// transaction at all.
+// transaction at all. Full syncs that arrive while another's transaction
+// runs are committed together, in one transaction (reportGroups); each
+// still succeeds or fails on its own.
 func (r *Reconciler) FullSync(ctx context.Context, nodeID string, list []*backend.VM) error {
 	if _, err := r.nodes.beat(ctx, nodeID, nil); err != nil {
 		return fmt.Errorf("applying the full sync of node %s: %w", nodeID, err)
@@ -87,7 +89,11 @@ func (r *Reconciler) FullSync(ctx context.Context, nodeID string, list []*backen
 			}
 		}
 	}
-	if err := r.commit(ctx, items, discover, nodeID, now); err != nil {
+	rep := newReport(items, discover, nodeID, now)
+	if rep == nil {
+		return nil
+	}
+	if err := r.commitGrouped(ctx, rep); err != nil {
 		return fmt.Errorf("applying the full sync of node %s: %w", nodeID, err)
 	}
 	return nil

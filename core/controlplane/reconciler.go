@@ -68,6 +68,8 @@ type Reconciler struct {
 	// (finishing a create, inserting a VM a host reports), so that one VM
 	// never gets two records.
 	insertMu sync.Mutex
+	// groups commits the writes of full syncs in groups (group.go).
+	groups reportGroups
 	// busy counts, per VM id, the actions this process runs on it now; the
 	// stuck-state scan leaves those VMs alone.
 	busyMu sync.Mutex

@@ -49,6 +49,26 @@ const (
 	pgForeignKeyViolation = "23503"
 )
 
+// PostgreSQL SQLSTATE codes of transactions aborted for the sake of
+// others: run again, they may succeed.
+const (
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+)
+
+// Retryable reports whether err is PostgreSQL aborting a transaction for
+// the sake of another (a deadlock it broke, a serialization failure): the
+// transaction wrote nothing and may succeed when run again as a whole from
+// its start. A statement of a transaction that failed so cannot be retried
+// alone.
+func Retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == pgDeadlockDetected || pgErr.Code == pgSerializationFailure
+}
+
 // constraintNames says, per unique constraint, what a conflict on it means.
 // SQLite names the columns ("vms.name"), PostgreSQL the constraint or index.
 var constraintNames = map[string]string{
