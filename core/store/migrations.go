@@ -509,6 +509,22 @@ var migrations = []migration{
 	},
 	{
 		Version: 11,
+		Name:    "vm_events action and cause indexes",
+		// The newest events of one action or one cause (Latest, the
+		// console's Events page) are read backwards from these indexes in
+		// id order: without them a rare action or cause reads the whole
+		// table backwards through its primary key to fill a page.
+		SQLite: []string{
+			`CREATE INDEX vm_events_action_id_idx ON vm_events (action, id)`,
+			`CREATE INDEX vm_events_cause_id_idx ON vm_events (cause, id)`,
+		},
+		Postgres: []string{
+			`CREATE INDEX vm_events_action_id_idx ON vm_events (action, id)`,
+			`CREATE INDEX vm_events_cause_id_idx ON vm_events (cause, id)`,
+		},
+	},
+	{
+		Version: 12,
 		Name:    "vm stats history",
 		// One averaged point per VM per server.stats.history_step, t its
 		// start in Unix seconds; rates per second, cpu_cores the cores the

@@ -156,6 +156,29 @@ export interface RecentEvents {
   error: Error | null;
   /** The history is being read. */
   pending: boolean;
+  /** Older stored events that match the filters may be left (the server named where to read on). */
+  hasOlder: boolean;
+  /**
+   * Reads the page of stored events before the oldest read so far (before=,
+   * same filters, latest of them) and adds it at the end of events, which
+   * then keeps keep plus every page read. Does nothing while a page is
+   * being read or when none is left.
+   */
+  loadOlder: () => void;
+  /** An older page is being read. */
+  loadingOlder: boolean;
+  /** The last older page could not be read (loadOlder tries again). */
+  olderError: Error | null;
+}
+
+/** The older pages read for one query (one set of filters). */
+interface OlderPages {
+  key: string;
+  events: InventoryEvent[];
+  /** before= of the next page; '' when none is left. */
+  before: string;
+  loading: boolean;
+  error: Error | null;
 }
 
 const noEvents: InventoryEvent[] = [];
@@ -171,7 +194,9 @@ const noEvents: InventoryEvent[] = [];
  */
 export function useRecentEvents(opts: RecentEventsOptions): RecentEvents {
   const { vm_id, node_id, action, cause } = opts.filters ?? {};
-  const query = { latest: opts.latest, vm_id, node_id, action, cause };
+  const latest = opts.latest;
+  const query = useMemo(() => ({ latest, vm_id, node_id, action, cause }), [latest, vm_id, node_id, action, cause]);
+  const queryKey = JSON.stringify(query);
   const history = useQuery({
     queryKey: ['events', 'latest', query],
     queryFn: ({ signal }) => api.get<LatestEvents>(withQuery('/api/events', query), { signal }),
@@ -195,10 +220,45 @@ export function useRecentEvents(opts: RecentEventsOptions): RecentEvents {
   });
   const liveEvents = live.base === base ? live.events : noEvents;
   const stored = history.data?.events;
+
+  // Older pages, read on demand; new filters (a new first list) drop them.
+  const [olderPages, setOlderPages] = useState<OlderPages | undefined>(undefined);
+  const older = olderPages?.key === queryKey && history.data ? olderPages : undefined;
+  const nextBefore = older ? older.before : (history.data?.next_before ?? '');
+  const olderEvents = older?.events ?? noEvents;
+  const loadingOlder = older?.loading ?? false;
+  const loadOlder = useCallback(() => {
+    if (nextBefore === '' || loadingOlder) return;
+    const start: OlderPages = older ?? { key: queryKey, events: [], before: nextBefore, loading: false, error: null };
+    setOlderPages({ ...start, loading: true, error: null });
+    api.get<LatestEvents>(withQuery('/api/events', { ...query, before: nextBefore })).then(
+      (page) =>
+        setOlderPages((p) =>
+          p?.key === queryKey ? { ...p, events: [...p.events, ...page.events], before: page.next_before, loading: false } : p,
+        ),
+      (err: unknown) =>
+        setOlderPages((p) =>
+          p?.key === queryKey ? { ...p, loading: false, error: err instanceof Error ? err : new Error(String(err)) } : p,
+        ),
+    );
+  }, [query, queryKey, older, nextBefore, loadingOlder]);
+
   const events = useMemo(() => {
-    const past = (stored ?? noEvents).filter((e) => accept?.(e) ?? true);
+    const past = [...(stored ?? noEvents), ...olderEvents].filter((e) => accept?.(e) ?? true);
+    // Once older pages are read, every page read is kept on top of keep:
+    // they were asked for.
+    const max = olderEvents.length ? opts.keep + (stored?.length ?? 0) + olderEvents.length : opts.keep;
     // pushEvents takes its new events oldest first.
-    return pushEvents(pushEvents([], [...past].reverse(), opts.keep), liveEvents, opts.keep);
-  }, [stored, liveEvents, accept, opts.keep]);
-  return { events, status, error: history.error, pending: history.isPending };
+    return pushEvents(pushEvents([], past.reverse(), max), liveEvents, max);
+  }, [stored, olderEvents, liveEvents, accept, opts.keep]);
+  return {
+    events,
+    status,
+    error: history.error,
+    pending: history.isPending,
+    hasOlder: !history.isPending && !history.error && nextBefore !== '',
+    loadOlder,
+    loadingOlder,
+    olderError: older?.error ?? null,
+  };
 }

@@ -47,7 +47,7 @@ export default function EventsPage() {
   const log = useActionLogger('vm');
   // The server filters the stored history; the page filters what the
   // stream brings (eventMatches).
-  const { events, status, error } = useRecentEvents({
+  const { events, status, error, pending, hasOlder, loadOlder, loadingOlder, olderError } = useRecentEvents({
     latest,
     keep,
     filters: { vm_id: filters.vm, node_id: filters.node, action: filters.action, cause: filters.cause },
@@ -79,6 +79,7 @@ export default function EventsPage() {
   );
   const actions = filters.kind === 'node' ? NODE_ACTIONS : filters.kind === 'vm' ? VM_ACTIONS : [...VM_ACTIONS, ...NODE_ACTIONS];
   const anyFilter = eventFiltersToQuery(filters) !== '';
+  const anyServerFilter = !!(filters.vm || filters.node || filters.action || filters.cause);
   const columns = useMemo(() => {
     const c = eventColumns(vmNames);
     return [c.time, c.subject, c.action, c.state, c.cause, c.message];
@@ -192,6 +193,26 @@ export default function EventsPage() {
           rowKey={eventKey}
           empty={events.length === 0 ? 'No events yet.' : 'No event matches the filters.'}
         />
+        <div className="quantix-events-older">
+          {filters.kind === 'node' ? (
+            <p>Node events are kept in memory only: older ones are not stored.</p>
+          ) : hasOlder ? (
+            <Button
+              variant="secondary"
+              isLoading={loadingOlder}
+              isDisabled={loadingOlder}
+              onClick={() => {
+                log.logClick('Load older events');
+                loadOlder();
+              }}
+            >
+              Load older events
+            </Button>
+          ) : (
+            !pending && !error && <p>{anyServerFilter ? 'No older events match these filters.' : 'No older events are stored.'}</p>
+          )}
+          {olderError && <Alert variant="warning" isInline title={`Older events cannot be read: ${olderError.message}`} />}
+        </div>
       </PageSection>
     </>
   );
