@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/quantixvm/quantix/core/nodeapi"
+	"github.com/quantixvm/quantix/core/store"
+	"github.com/quantixvm/quantix/core/vm"
 )
 
 // Heartbeat records that node nodeID is alive (in memory; see beat for
@@ -25,9 +27,35 @@ func (r *Reconciler) Heartbeat(ctx context.Context, nodeID string, hb nodeapi.He
 }
 
 // NodeStateHash is vm.StateHash over what the database says node nodeID
-// runs, as its agent would see it (vm.HostView). On PostgreSQL the database
-// computes it (store.VMRepo.StateHashByNode): a heartbeat reads one value,
-// not the node's every VM.
+// runs, as its agent would see it: VMs the host does not have (TERMINATED,
+// LOST, MIGRATING away, placeholders of creates, ignored UUIDs) are left
+// out, and a VM in a transitional state of the control plane's own counts
+// with the state it had when the action began (last_known_state), which
+// the host still shows while the action runs.
 func (r *Reconciler) NodeStateHash(ctx context.Context, nodeID string) (string, error) {
-	return r.store.VMs().StateHashByNode(ctx, nodeID)
+	rows, err := r.store.VMs().StatesByNode(ctx, nodeID)
+	if err != nil {
+		return "", err
+	}
+	states := make(map[string]vm.State, len(rows))
+	for _, row := range rows {
+		if s, ok := hostView(row); ok {
+			states[row.ID] = s
+		}
+	}
+	return vm.StateHash(states), nil
+}
+
+// hostView is the state a node's agent sees for a VM the database places on
+// the node, and whether the agent sees it at all.
+func hostView(row store.VMState) (vm.State, bool) {
+	switch {
+	case vm.IgnoredUUID(row.ID):
+		return "", false
+	case row.State == vm.StateTerminated, row.State == vm.StateLost, row.State == vm.StateCreating, row.State == vm.StateMigrating:
+		return "", false
+	case row.State.Transitional() && row.LastKnownState != "":
+		return row.LastKnownState, true
+	}
+	return row.State, true
 }

@@ -95,10 +95,6 @@ type VMRepo interface {
 	// StatesByNode returns the id, state and last known state of every VM
 	// placed on node, in id order: the little a heartbeat compares.
 	StatesByNode(ctx context.Context, nodeID string) ([]VMState, error)
-	// StateHashByNode is vm.StateHash over vm.HostView of every VM placed
-	// on node: the hash the node's agent reports when both agree. On
-	// PostgreSQL the database computes it and only the hash is read.
-	StateHashByNode(ctx context.Context, nodeID string) (string, error)
 	// CountByNode returns, per node id, how many VMs that are not
 	// TERMINATED are placed on it.
 	CountByNode(ctx context.Context) (map[string]int, error)

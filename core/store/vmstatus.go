@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -113,51 +112,6 @@ func (r vmRepo) StatesByNode(ctx context.Context, nodeID string) ([]VMState, err
 		return nil, fmt.Errorf("listing vm states of node %s: %w", nodeID, err)
 	}
 	return out, nil
-}
-
-// StateHashByNode: see VMRepo. On SQLite it reads StatesByNode and hashes
-// here.
-func (r vmRepo) StateHashByNode(ctx context.Context, nodeID string) (string, error) {
-	if r.s.dialect != dialectPostgres {
-		rows, err := r.StatesByNode(ctx, nodeID)
-		if err != nil {
-			return "", err
-		}
-		states := make(map[string]vm.State, len(rows))
-		for _, row := range rows {
-			if s, ok := vm.HostView(row.ID, row.State, row.LastKnownState); ok {
-				states[row.ID] = s
-			}
-		}
-		return vm.StateHash(states), nil
-	}
-	var hash string
-	if err := r.s.read(ctx).Raw(pgStateHashQuery, nodeID).Scan(&hash).Error; err != nil {
-		return "", fmt.Errorf("hashing the vm states of node %s: %w", nodeID, err)
-	}
-	return hash, nil
-}
-
-// pgStateHashQuery is vm.StateHash over vm.HostView, in PostgreSQL: the
-// lines "<id>:<state>\n" sorted by id byte by byte (COLLATE "C", as Go
-// sorts strings), SHA-256, hex. Ignored UUIDs (vm.IgnoredUUID): empty once
-// blanks are trimmed and dashes removed, or 32 zeros, or 32 f's.
-var pgStateHashQuery = fmt.Sprintf(`SELECT encode(sha256(convert_to(COALESCE(
-	string_agg(id || ':' || (CASE WHEN state IN (%s) AND last_known_state <> '' THEN last_known_state ELSE state END) || E'\n',
-		'' ORDER BY id COLLATE "C"), ''), 'UTF8')), 'hex')
-	FROM vms
-	WHERE node_id = ? AND state NOT IN (%s)
-	AND replace(btrim(id, E' \t\n\r\f' || chr(11)), '-', '') !~ '^(|0{32}|[fF]{32})$'`,
-	sqlStates(vm.TransitionalStates()), sqlStates(vm.HiddenFromHostStates()))
-
-// sqlStates is states as a list of SQL string literals (state names are
-// upper-case letters).
-func sqlStates(states []vm.State) string {
-	quoted := make([]string, len(states))
-	for i, s := range states {
-		quoted[i] = "'" + string(s) + "'"
-	}
-	return strings.Join(quoted, ", ")
 }
 
 // CountByNode counts the VMs that are not TERMINATED per node id.
