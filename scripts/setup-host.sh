@@ -3,7 +3,9 @@
 # Node.js and npm (the web console's build) when missing, Debian's Chromium
 # and its driver (the console's browser tests), libvirt with QEMU, PostgreSQL, protoc with the well-known types (libprotobuf-dev:
 # `make proto` imports google/protobuf/timestamp.proto) and rsyslog (checked, not started: the
-# syslog sink tests run their own rsyslogd); the libvirt-qemu user in
+# syslog sink tests run their own rsyslogd); Debian's kernel and a static
+# busybox with kmod and cpio (scripts/build-test-guest.sh builds the test
+# guest of them); the libvirt-qemu user in
 # group kvm; /dev/kvm usable by that group; virtlogd and libvirtd running.
 # Idempotent: when everything is in place it takes a few seconds.
 set -euo pipefail
@@ -22,6 +24,9 @@ PACKAGES=(
 	# The console's browser tests (ui/e2e) drive Debian's Chromium; the
 	# fonts make its screenshots readable.
 	chromium chromium-driver fonts-liberation
+	# The test guest (scripts/build-test-guest.sh): Debian's kernel with its
+	# modules, a static busybox, and the tools that pack them.
+	linux-image-amd64 busybox-static kmod cpio
 )
 # Node.js and npm: any installation on the PATH will do (Debian's packages,
 # NodeSource's, a tarball) as long as it is recent enough for ui/package.json;
@@ -49,6 +54,13 @@ if ! printf '%s\n%s\n' "$node_min" "$node_ver" | sort -V -C; then
 fi
 command -v npm >/dev/null 2>&1 || die "npm not found after installing it"
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium not found after installing chromium; the console's browser tests need it"
+
+# The test guest boots Debian's kernel directly; its package's install
+# hooks (initramfs-tools) are not needed for that, only the kernel image
+# and its modules tree.
+ls /boot/vmlinuz-* >/dev/null 2>&1 || die "no kernel in /boot after installing linux-image-amd64; the test guest needs one"
+ls -d /lib/modules/*/kernel >/dev/null 2>&1 || die "no kernel modules in /lib/modules after installing linux-image-amd64; the test guest needs them"
+/bin/busybox --list 2>/dev/null | grep -x acpid >/dev/null || die "/bin/busybox has no acpid; install busybox-static, which the test guest needs"
 
 # rsyslog for the syslog sink tests: each test starts an rsyslogd of its own
 # (its config, loopback ports, unix socket, pid file and output in a temporary

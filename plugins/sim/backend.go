@@ -138,7 +138,7 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 		Type:         plugin.TypeBackend,
 		Version:      Version,
 		APIVersions:  backend.APIVersions,
-		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapStats},
+		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapKernelBoot, backend.CapStats},
 	}, nil
 }
 
