@@ -17,6 +17,7 @@ import (
 	"github.com/quantixvm/quantix/core/auth"
 	"github.com/quantixvm/quantix/core/controlplane"
 	"github.com/quantixvm/quantix/core/identity"
+	"github.com/quantixvm/quantix/core/stats"
 	"github.com/quantixvm/quantix/core/store"
 	"github.com/quantixvm/quantix/internal/testlog"
 	"github.com/quantixvm/quantix/internal/testnode"
@@ -94,6 +95,7 @@ func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.R
 		e.b, e.node = e.host.Sim, e.host.ID
 	}
 	opts := Options{Service: svc, Logger: logger, Version: "quantixd test", KeepAlive: keepAlive}
+	opts.Stats, opts.StatsHistory = stats.New(stats.Options{History: e.store.Stats()}), e.store.Stats()
 	for _, fn := range more {
 		fn(e, &opts)
 	}

@@ -96,7 +96,7 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 // Run runs the whole conformance suite against the backend h describes, one
 // subtest per area: Relaunch, Info, HostInfo, Config, Create, InvalidSpec,
 // KernelBoot (when the backend announces backend.CapKernelBoot), NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog,
-// StreamLog, StreamLogFrom, StreamLogDeleted Console and Stats. Relaunch runs first and alone (it
+// StreamLog, StreamLogFrom, StreamLogDeleted, Console (when it announces backend.CapConsole) and Stats (when it announces backend.CapStats). Relaunch runs first and alone (it
 // replaces the backend the others use); the others run in parallel unless
 // h.Sequential. A missing
 // required Harness field fails the run; a capability the backend does not
