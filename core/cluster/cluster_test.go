@@ -199,8 +199,12 @@ func TestFailover(t *testing.T) {
 	})
 	t.Logf("handover after a clean stop took %s", time.Since(stopped))
 	e2, _ := second.c.Leading()
-	if e2 != e1+1 || second.runs()[0] != e2 {
-		t.Fatalf("new leader at epoch %d (duty fenced at %v), want %d", e2, second.runs(), e1+1)
+	runs := wait.Value(t, ttl, "the new leader's duty running", func() ([]int64, bool) {
+		r := second.runs()
+		return r, len(r) > 0
+	})
+	if e2 != e1+1 || runs[0] != e2 {
+		t.Fatalf("new leader at epoch %d (duty fenced at %v), want %d", e2, runs, e1+1)
 	}
 
 	// The leader loses the database.

@@ -27,7 +27,8 @@ func TestConformanceThroughHost(t *testing.T) {
 			}
 			// libvirt's test driver has no console (virDomainOpenConsole is
 			// unsupported there): the suite checks it on QEMU.
-			return noConsole{launch(t, cfg)}
+			sb := launch(t, cfg)
+			return noConsole{Backend: sb, StatsCollector: sb}
 		},
 		Spec:    func(name string) backend.VMSpec { return backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64} },
 		LogPath: func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
@@ -36,8 +37,11 @@ func TestConformanceThroughHost(t *testing.T) {
 	})
 }
 
-// noConsole is a backend without its console.
-type noConsole struct{ backend.Backend }
+// noConsole is a backend without its console, keeping its stats.
+type noConsole struct {
+	backend.Backend
+	backend.StatsCollector
+}
 
 func (b noConsole) Info(ctx context.Context) (plugin.Info, error) {
 	info, err := b.Backend.Info(ctx)
