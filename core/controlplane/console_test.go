@@ -44,7 +44,7 @@ type pluginEnv struct {
 	control string
 }
 
-func newPluginEnv(t *testing.T, name, pkg string) *pluginEnv {
+func newPluginEnv(t testing.TB, name, pkg string) *pluginEnv {
 	t.Helper()
 	path, err := testbin.PackagePlugin(name, pkg)
 	if err != nil {
@@ -63,6 +63,13 @@ func newPluginEnv(t *testing.T, name, pkg string) *pluginEnv {
 		t.Fatalf("launching %s: %v", path, err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	return newHostEnv(t, b, control)
+}
+
+// newHostEnv is a service whose node's agent drives b, a backend plugin
+// process; control is the sim's control socket, if b is the sim.
+func newHostEnv(t testing.TB, b *pluginhost.SupervisedBackend, control string) *pluginEnv {
+	t.Helper()
 	writes := new(atomic.Int64)
 	e := &env{store: countingStore{Store: teststore.Open(t, "sqlite"), writes: writes}, disp: agentserver.NewDispatcher(), writes: writes}
 	logger := testlog.New(t, hclog.Warn)
@@ -79,7 +86,7 @@ func newPluginEnv(t *testing.T, name, pkg string) *pluginEnv {
 
 // runningVM creates and starts a VM on the host and waits for its record
 // to say RUNNING.
-func (e *pluginEnv) runningVM(t *testing.T, name string) *vm.VM {
+func (e *pluginEnv) runningVM(t testing.TB, name string) *vm.VM {
 	t.Helper()
 	ctx := context.Background()
 	b, err := e.b.CreateVM(ctx, backend.VMSpec{Name: name, VCPUs: 1, MemoryMiB: 64})
@@ -92,7 +99,7 @@ func (e *pluginEnv) runningVM(t *testing.T, name string) *vm.VM {
 	return e.waitState(t, name, vm.StateRunning)
 }
 
-func (e *pluginEnv) waitState(t *testing.T, name string, s vm.State) *vm.VM {
+func (e *pluginEnv) waitState(t testing.TB, name string, s vm.State) *vm.VM {
 	t.Helper()
 	return wait.Value(t, consoleWithin, fmt.Sprintf("vm %s to be %s", name, s), func() (*vm.VM, bool) {
 		v, err := e.svc.Get(context.Background(), name)
@@ -100,9 +107,13 @@ func (e *pluginEnv) waitState(t *testing.T, name string, s vm.State) *vm.VM {
 	})
 }
 
-// simConsoles asks the plugin process how many consoles it has open.
+// simConsoles asks the plugin process how many consoles it has open
+// (0 for a host other than the sim).
 func (e *pluginEnv) simConsoles(t *testing.T) int {
 	t.Helper()
+	if e.control == "" {
+		return 0
+	}
 	conn, err := net.Dial("unix", e.control)
 	if err != nil {
 		t.Fatalf("the sim's control socket: %v", err)

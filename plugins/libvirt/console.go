@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"libvirt.org/go/libvirt"
 
@@ -22,6 +23,9 @@ const (
 	consoleChunk = 32 << 10
 	consoleQueue = 16
 )
+
+// openStreams counts the console streams not freed yet.
+var openStreams atomic.Int64
 
 // streamEvents are the stream events a console always listens to.
 const streamEvents = libvirt.STREAM_EVENT_ERROR | libvirt.STREAM_EVENT_HANGUP
@@ -100,6 +104,7 @@ func (b *Backend) openConsole(conn *libvirt.Connect, id string, release func(), 
 		_ = stream.Free()
 		return nil, classify(err, "opening the console of vm %s: watching the stream", id)
 	}
+	openStreams.Add(1)
 	return c, nil
 }
 
@@ -217,6 +222,7 @@ func (c *console) freeLocked() {
 	_ = c.stream.EventRemoveCallback()
 	_ = c.stream.Abort()
 	_ = c.stream.Free()
+	openStreams.Add(-1)
 	if c.release != nil {
 		go c.release()
 	}

@@ -205,6 +205,9 @@ func TestQEMUConsoleOfBootingGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n := openStreams.Load(); n != 1 {
+		t.Errorf("%d console streams open, want 1", n)
+	}
 	g1 := readGuest(c1)
 	g1.prompt(t)
 	g1.run(t, "echo qx-$((6*7))", "qx-42")
@@ -235,4 +238,7 @@ func TestQEMUConsoleOfBootingGuest(t *testing.T) {
 		return err == nil && vm.State == backend.StateStopped
 	})
 	wait.Until(t, 10*time.Second, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= base })
+	if n := openStreams.Load(); n != 0 {
+		t.Errorf("%d console streams are not freed", n)
+	}
 }
