@@ -128,6 +128,10 @@ run: deps build
 	@echo "  export QUANTIX_ADDR=http://$(HTTP_ADDR) QUANTIX_TOKEN=\$$(cat quantix-data/admin-token)"
 	@echo "  bin/quantix vm create first-vm -vcpus 1 -memory 64    # 64 MiB, no disk: boots into the firmware"
 	@echo "  bin/quantix vm start first-vm"
+	@echo "  # a Linux guest that boots in seconds (README, 'A real guest'):"
+	@echo "  #   scripts/build-test-guest.sh /var/lib/quantix/guest"
+	@echo "  #   bin/quantix vm create guest-1 -memory 256 -kernel /var/lib/quantix/guest/vmlinuz \\"
+	@echo "  #     -initrd /var/lib/quantix/guest/initrd.img -cmdline 'console=ttyS0 quiet'"
 	@echo "  curl -s -H \"Authorization: Bearer \$$QUANTIX_TOKEN\" 'http://$(HTTP_ADDR)/api/vms/first-vm/logs?lines=20'"
 	@echo ""
 	$(BIN)/quantixd dev -http-addr $(HTTP_ADDR)

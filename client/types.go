@@ -52,6 +52,11 @@ type Spec struct {
 	Disks     []Disk   `json:"disks"`
 	NICs      []NIC    `json:"nics"`
 	Boot      []string `json:"boot"`
+	// Kernel, Initrd and Cmdline are a direct kernel boot: paths on the
+	// VM's host and the kernel command line; empty otherwise.
+	Kernel  string `json:"kernel,omitempty"`
+	Initrd  string `json:"initrd,omitempty"`
+	Cmdline string `json:"cmdline,omitempty"`
 }
 
 // Disk is a disk of a VM. In a create request, the host decides Path.
@@ -84,16 +89,21 @@ type VMPage struct {
 
 // CreateVMRequest is the body of POST /api/vms.
 type CreateVMRequest struct {
-	Name          string            `json:"name"`
-	Description   string            `json:"description,omitempty"`
-	Labels        map[string]string `json:"labels,omitempty"`
-	VCPUs         int64             `json:"vcpus"`
-	MemoryMiB     int64             `json:"memory_mib"`
-	Disks         []DiskRequest     `json:"disks,omitempty"`
-	NICs          []NIC             `json:"nics,omitempty"`
-	Boot          []string          `json:"boot,omitempty"`
-	RestartPolicy string            `json:"restart_policy,omitempty"`
-	NodeID        string            `json:"node_id,omitempty"`
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	VCPUs       int64             `json:"vcpus"`
+	MemoryMiB   int64             `json:"memory_mib"`
+	Disks       []DiskRequest     `json:"disks,omitempty"`
+	NICs        []NIC             `json:"nics,omitempty"`
+	Boot        []string          `json:"boot,omitempty"`
+	// Kernel boots the VM directly from a kernel on its host (an absolute
+	// path) with an optional Initrd and kernel command line Cmdline.
+	Kernel        string `json:"kernel,omitempty"`
+	Initrd        string `json:"initrd,omitempty"`
+	Cmdline       string `json:"cmdline,omitempty"`
+	RestartPolicy string `json:"restart_policy,omitempty"`
+	NodeID        string `json:"node_id,omitempty"`
 }
 
 // DiskRequest is a disk of a create request.

@@ -31,7 +31,7 @@ READY='quantix-test-guest ready'
 
 busybox=/bin/busybox
 [ -x "$busybox" ] || die "$busybox not found: install busybox-static (make deps)"
-"$busybox" --list | grep -qx acpid || die "$busybox has no acpid applet: install busybox-static (make deps)"
+"$busybox" --list | grep -x acpid >/dev/null || die "$busybox has no acpid applet: install busybox-static (make deps)"
 command -v cpio >/dev/null || die "cpio not found: install cpio (make deps)"
 command -v modprobe >/dev/null || die "modprobe not found: install kmod (make deps)"
 
@@ -50,7 +50,7 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root,etc/acpi/PWRF,lib/modules}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root,etc/acpi/PWRF,lib/modules,var/log,var/run}
 chmod 1777 "$root/tmp"
 
 cp "$busybox" "$root/bin/busybox"
@@ -105,6 +105,7 @@ while read -r m; do
 done </etc/modules
 hostname quantix-test-guest
 ip link set lo up 2>/dev/null
+# acpid logs to /var/log/acpid.log and keeps its pid in /var/run.
 acpid -c /etc/acpi
 echo '$READY' >/dev/console
 EOF

@@ -60,7 +60,7 @@ command -v npm >/dev/null 2>&1 || die "npm not found after installing it"
 # and its modules tree.
 ls /boot/vmlinuz-* >/dev/null 2>&1 || die "no kernel in /boot after installing linux-image-amd64; the test guest needs one"
 ls -d /lib/modules/*/kernel >/dev/null 2>&1 || die "no kernel modules in /lib/modules after installing linux-image-amd64; the test guest needs them"
-/bin/busybox --list 2>/dev/null | grep -qx acpid || die "/bin/busybox has no acpid; install busybox-static, which the test guest needs"
+/bin/busybox --list 2>/dev/null | grep -x acpid >/dev/null || die "/bin/busybox has no acpid; install busybox-static, which the test guest needs"
 
 # rsyslog for the syslog sink tests: each test starts an rsyslogd of its own
 # (its config, loopback ports, unix socket, pid file and output in a temporary

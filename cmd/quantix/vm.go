@@ -295,6 +295,15 @@ func (a *app) showVM(ctx context.Context, v *client.VM) error {
 	if len(v.Spec.Boot) > 0 {
 		kv("Boot", strings.Join(v.Spec.Boot, ", "))
 	}
+	if v.Spec.Kernel != "" {
+		kv("Kernel", v.Spec.Kernel)
+		if v.Spec.Initrd != "" {
+			kv("Initrd", v.Spec.Initrd)
+		}
+		if v.Spec.Cmdline != "" {
+			kv("Cmdline", v.Spec.Cmdline)
+		}
+	}
 	if len(v.Labels) > 0 {
 		keys := make([]string, 0, len(v.Labels))
 		for k := range v.Labels {
@@ -326,11 +335,16 @@ func vmCreateCommand() *command {
 		summary: "create a VM",
 		help: `Creates a VM (POST /api/vms); it is STOPPED once created: start it with
 'quantix vm start NAME'. Without -disk the VM has no disk (it boots into its
-firmware); without -nic it has no network interface.
+firmware); without -nic it has no network interface. With -kernel the VM
+boots that Linux kernel directly (direct kernel boot), with -initrd as its
+initial ramdisk and -cmdline as its command line: both paths are absolute
+paths on the VM's node, readable by the hypervisor.
 
 examples:
   quantix vm create web-1 -vcpus 2 -memory 2048 -disk 20 -nic default
-  quantix vm create db-1 -disk 40 -disk 100 -nic bridge:br0 -restart-policy always`,
+  quantix vm create db-1 -disk 40 -disk 100 -nic bridge:br0 -restart-policy always
+  quantix vm create guest-1 -memory 256 -kernel /srv/guest/vmlinuz \
+      -initrd /srv/guest/initrd.img -cmdline 'console=ttyS0 quiet'`,
 		setup: func(a *app, fs *flag.FlagSet) runner {
 			vcpus := fs.Int64("vcpus", 1, "`N` virtual CPUs")
 			memory := fs.Int64("memory", 512, "memory in `MiB`")
@@ -345,6 +359,9 @@ examples:
 			var boot listFlag
 			fs.Var(&boot, "boot", "boot `device`: hd, cdrom or network (repeatable, in order)")
 			node := fs.String("node", "", "create the VM on `node` (name or id); default: the server picks")
+			kernel := fs.String("kernel", "", "boot the Linux kernel at `PATH` on the node directly (absolute path)")
+			initrd := fs.String("initrd", "", "initial ramdisk at `PATH` on the node for -kernel (absolute path)")
+			cmdline := fs.String("cmdline", "", "kernel command `line` for -kernel, e.g. 'console=ttyS0 quiet'")
 			return func(ctx context.Context, args []string) error {
 				if err := exactArgs(args, "NAME"); err != nil {
 					return err
@@ -352,6 +369,7 @@ examples:
 				req := client.CreateVMRequest{
 					Name: args[0], Description: *desc, VCPUs: *vcpus, MemoryMiB: *memory,
 					Disks: disks, NICs: nics, Boot: boot, RestartPolicy: *policy,
+					Kernel: *kernel, Initrd: *initrd, Cmdline: *cmdline,
 				}
 				if len(labels) > 0 {
 					req.Labels = labels

@@ -37,6 +37,9 @@ type specReply struct {
 	Disks     []vm.Disk `json:"disks"`
 	NICs      []vm.NIC  `json:"nics"`
 	Boot      []string  `json:"boot"`
+	Kernel    string    `json:"kernel"`
+	Initrd    string    `json:"initrd"`
+	Cmdline   string    `json:"cmdline"`
 }
 
 func toVMReply(v *vm.VM) *vmReply {
@@ -50,6 +53,7 @@ func toVMReply(v *vm.VM) *vmReply {
 		Spec: specReply{
 			VCPUs: v.Spec.VCPUs, MemoryMiB: v.Spec.MemoryMiB,
 			Disks: v.Spec.Disks, NICs: v.Spec.NICs, Boot: v.Spec.Boot,
+			Kernel: v.Spec.Kernel, Initrd: v.Spec.Initrd, Cmdline: v.Spec.Cmdline,
 		},
 		LastSeen: v.LastSeen, LostReason: v.LostReason, LostAt: v.LostAt, Message: v.Message,
 		CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt,
@@ -125,6 +129,9 @@ type createRequest struct {
 	Disks         []diskRequest     `json:"disks"`
 	NICs          []nicRequest      `json:"nics"`
 	Boot          []string          `json:"boot"`
+	Kernel        string            `json:"kernel"`
+	Initrd        string            `json:"initrd"`
+	Cmdline       string            `json:"cmdline"`
 	RestartPolicy string            `json:"restart_policy"`
 	NodeID        string            `json:"node_id"`
 }
@@ -134,6 +141,7 @@ func (r createRequest) toService() controlplane.CreateRequest {
 		Name: r.Name, Description: r.Description, Labels: r.Labels,
 		VCPUs: r.VCPUs, MemoryMiB: r.MemoryMiB,
 		Disks: toDisks(r.Disks), NICs: toNICs(r.NICs), Boot: r.Boot,
+		Kernel: r.Kernel, Initrd: r.Initrd, Cmdline: r.Cmdline,
 		RestartPolicy: r.RestartPolicy, NodeID: r.NodeID,
 	}
 }

@@ -21,14 +21,18 @@ import (
 // CreateRequest is a VM to create. VCPUs and MemoryMiB are signed so that a
 // negative value gets its own message rather than a wrap-around.
 type CreateRequest struct {
-	Name          string
-	Description   string
-	Labels        map[string]string
-	VCPUs         int64
-	MemoryMiB     int64
-	Disks         []vm.Disk
-	NICs          []vm.NIC
-	Boot          []string
+	Name        string
+	Description string
+	Labels      map[string]string
+	VCPUs       int64
+	MemoryMiB   int64
+	Disks       []vm.Disk
+	NICs        []vm.NIC
+	Boot        []string
+	// Kernel, Initrd and Cmdline ask for a direct kernel boot (vm.Spec).
+	Kernel        string
+	Initrd        string
+	Cmdline       string
 	RestartPolicy string
 	// NodeID places the VM (a node id or name); empty picks the only
 	// connected node.
@@ -55,6 +59,9 @@ func (r CreateRequest) validate() (vm.Spec, vm.RestartPolicy, error) {
 		Disks:     disks,
 		NICs:      slices.Clone(r.NICs),
 		Boot:      slices.Clone(r.Boot),
+		Kernel:    r.Kernel,
+		Initrd:    r.Initrd,
+		Cmdline:   r.Cmdline,
 	}
 	if err := checkSpec(r.Name, spec); err != nil {
 		return vm.Spec{}, "", err

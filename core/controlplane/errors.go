@@ -141,6 +141,7 @@ func hostError(v *vm.VM, nodeID string, op agentv1.Op, err error, hint string) *
 			e.Message = err.Error()
 		case plugin.KindUnsupported:
 			e.Kind = KindUnsupported
+			e.Field = plugin.FieldOf(err)
 			e.Message = fmt.Sprintf("%s: the backend of node %s cannot %s: %v", subject, nodeID, name, err)
 		default:
 			e.Kind = KindBackend

@@ -48,7 +48,30 @@ func (s *Service) Stop(ctx context.Context, ref string, opts StopOptions) (*Acti
 	if opts.Force {
 		done = "VM stopped (forced)"
 	}
-	return s.power(ctx, ref, powerAction{action: vm.ActionStop, cmd: cmd, desired: vm.DesiredStopped, done: done})
+	return s.power(ctx, ref, powerAction{action: vm.ActionStop, cmd: cmd, desired: vm.DesiredStopped, done: done,
+		outcome: func(host *backend.VM) string { return stopOutcome(opts, host) }})
+}
+
+// stopOutcome says how a graceful stop went, by the state reason the host
+// reports (backend.ReasonShutdown, backend.ReasonDestroyed): the guest shut
+// down, or it did not within the timeout and was stopped hard. A forced
+// stop, a VM that was not running (stopped hard, as it could not act on the
+// request), or a reason the backend does not give say nothing more.
+func stopOutcome(opts StopOptions, host *backend.VM) string {
+	if opts.Force || host == nil || host.State != backend.StateStopped {
+		return ""
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = backend.DefaultStopTimeout
+	}
+	switch host.StateReason {
+	case backend.ReasonShutdown:
+		return "VM stopped: the guest shut down"
+	case backend.ReasonDestroyed:
+		return fmt.Sprintf("VM stopped hard: the guest did not shut down within %s", timeout)
+	}
+	return ""
 }
 
 // Reboot restarts a running VM.
@@ -74,6 +97,10 @@ type powerAction struct {
 	// ("" leaves it).
 	desired vm.DesiredState
 	done    string
+	// outcome, when set, says how the action went from the VM the host
+	// reports afterwards, instead of done ("" keeps done); the message is
+	// also the VM's message and that of the action's event.
+	outcome func(host *backend.VM) string
 }
 
 // power runs a power action: check the transition, move the VM to the
@@ -119,7 +146,13 @@ func (s *Service) power(ctx context.Context, ref string, a powerAction) (*Action
 	if err != nil {
 		return nil, s.fail(wctx, v, a.action, prev, hostError(v, v.NodeID, cmd.Op, err, ""))
 	}
-	v, err = s.rec.Apply(wctx, v.NodeID, res.VM, Note{Cause: vm.CauseAPI, Action: string(a.action), ObservedAt: res.ObservedAt})
+	done, note := a.done, ""
+	if a.outcome != nil {
+		if o := a.outcome(res.VM); o != "" {
+			done, note = o, o
+		}
+	}
+	v, err = s.rec.Apply(wctx, v.NodeID, res.VM, Note{Cause: vm.CauseAPI, Action: string(a.action), Message: note, ObservedAt: res.ObservedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +162,7 @@ func (s *Service) power(ctx context.Context, ref string, a powerAction) (*Action
 		}
 	}
 	s.log.Info("vm "+string(a.action), "vm", v.Name, "id", v.ID, "state", v.State)
-	return &ActionResult{VM: v, Message: a.done}, nil
+	return &ActionResult{VM: v, Message: done}, nil
 }
 
 // fail reverts a VM whose action failed and returns herr carrying the VM

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,19 @@ func TestLifecycle(t *testing.T) {
 		step("start from paused", vm.StateRunning, res, err)
 		res, err = e.svc.Reboot(ctx, v.ID)
 		step("reboot", vm.StateRunning, res, err)
+		// A graceful stop says the guest shut down (the simulated guest
+		// always does), in the reply and the VM's history.
+		res, err = e.svc.Stop(ctx, v.ID, StopOptions{})
+		v = step("graceful stop", vm.StateStopped, res, err)
+		if want := "VM stopped: the guest shut down"; res.Message != want || v.Message != want {
+			t.Errorf("after a graceful stop: reply %q, vm message %q; want %q", res.Message, v.Message, want)
+		}
+		evs = e.events(t, v.ID)
+		if last := evs[len(evs)-1]; last.Action != "stop" || last.Message != "VM stopped: the guest shut down" {
+			t.Errorf("the graceful stop's event = %+v", last)
+		}
+		res, err = e.svc.Start(ctx, v.ID)
+		step("start again", vm.StateRunning, res, err)
 		res, err = e.svc.Stop(ctx, v.ID, StopOptions{Force: true})
 		v = step("stop", vm.StateStopped, res, err)
 		if v.DesiredState != vm.DesiredStopped || res.Message != "VM stopped (forced)" {
@@ -253,4 +267,66 @@ func TestNodes(t *testing.T) {
 	wantKind(t, err, KindUnavailable, e.node)
 	_, err = e.svc.Create(ctx, CreateRequest{Name: "nowhere", VCPUs: 1, MemoryMiB: 64})
 	wantKind(t, err, KindUnavailable)
+}
+
+// A direct kernel boot is checked, sent to the host, stored with the spec
+// and read back (the simulated host keeps the paths; the libvirt plugin's
+// tests check the files).
+func TestCreateKernelBoot(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver, true)
+		ctx := context.Background()
+		dir := t.TempDir()
+		kernel, initrd := filepath.Join(dir, "vmlinuz"), filepath.Join(dir, "initrd.img")
+		for _, f := range []string{kernel, initrd} {
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		req := CreateRequest{Name: "kboot", VCPUs: 1, MemoryMiB: 64, Kernel: kernel, Initrd: initrd, Cmdline: "console=ttyS0 quiet"}
+		v, err := e.svc.Create(ctx, req)
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		check := func(what string, s vm.Spec) {
+			t.Helper()
+			if s.Kernel != kernel || s.Initrd != initrd || s.Cmdline != "console=ttyS0 quiet" {
+				t.Errorf("%s: kernel %q, initrd %q, cmdline %q", what, s.Kernel, s.Initrd, s.Cmdline)
+			}
+		}
+		check("created", v.Spec)
+		got, err := e.svc.Get(ctx, "kboot")
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("stored", got.Spec)
+		host, err := e.b.GetVM(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host.Spec.Kernel != kernel || host.Spec.Initrd != initrd || host.Spec.Cmdline != req.Cmdline {
+			t.Errorf("the host's spec = %+v", host.Spec)
+		}
+
+		for _, tc := range []struct {
+			name  string
+			edit  func(r *CreateRequest)
+			field string
+		}{
+			{"relative kernel", func(r *CreateRequest) { r.Kernel = "vmlinuz" }, "kernel"},
+			{"initrd without kernel", func(r *CreateRequest) { r.Kernel = "" }, "initrd"},
+		} {
+			bad := req
+			bad.Name = "kboot-bad"
+			tc.edit(&bad)
+			_, err := e.svc.Create(ctx, bad)
+			var se *Error
+			if KindOf(err) != KindInvalid || !errors.As(err, &se) || se.Field != tc.field {
+				t.Errorf("%s: create = %v; want invalid naming %s", tc.name, err, tc.field)
+			}
+			if _, err := e.svc.Get(ctx, "kboot-bad"); KindOf(err) != KindNotFound {
+				t.Errorf("%s: the refused vm is in the inventory: %v", tc.name, err)
+			}
+		}
+	})
 }

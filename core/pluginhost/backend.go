@@ -110,7 +110,17 @@ func (s *SupervisedBackend) GetVM(ctx context.Context, id string) (*backend.VM, 
 	})
 }
 
+// CreateVM refuses a spec using what the running plugin does not offer
+// (backend.CheckSpecSupported: direct kernel boot with an API version 1
+// plugin) instead of letting it drop the field.
 func (s *SupervisedBackend) CreateVM(ctx context.Context, spec backend.VMSpec) (*backend.VM, error) {
+	inst, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	if err := backend.CheckSpecSupported(spec, inst.apiVersion, inst.info.Capabilities); err != nil {
+		return nil, err
+	}
 	return call(s, ctx, func(ctx context.Context, c *backend.GRPCClient) (*backend.VM, error) {
 		return c.CreateVM(ctx, spec)
 	})

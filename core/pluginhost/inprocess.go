@@ -66,6 +66,16 @@ func InProcess(ctx context.Context, name string, b backend.Backend, settings map
 	}, nil
 }
 
+// CreateVM refuses a spec using what the backend does not offer
+// (backend.CheckSpecSupported), as for a plugin process.
+func (p *InProcessBackend) CreateVM(ctx context.Context, spec backend.VMSpec) (*backend.VM, error) {
+	st := p.Status()
+	if err := backend.CheckSpecSupported(spec, st.APIVersion, st.Info.Capabilities); err != nil {
+		return nil, err
+	}
+	return p.Backend.CreateVM(ctx, spec)
+}
+
 // StreamLogFrom resumes by file when the backend can (backend.LogResumer),
 // by offset alone otherwise.
 func (p *InProcessBackend) StreamLogFrom(ctx context.Context, id string, from backend.LogPosition, fn func(backend.LogLine) error) error {

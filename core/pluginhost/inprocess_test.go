@@ -116,3 +116,54 @@ func TestInProcessRefusals(t *testing.T) {
 		t.Error("InProcess without a name succeeded")
 	}
 }
+
+// A backend that speaks API version 1, or 2 without the kernel-boot
+// capability, gets no direct kernel boot: CreateVM refuses it, naming the
+// field, instead of the backend dropping a field it does not know.
+func TestKernelBootNeedsTheCapability(t *testing.T) {
+	real := launch(t, testConfig(t)).cur.backend
+	ctx := t.Context()
+	good, err := real.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := good
+	v1.APIVersions = []int{1}
+	noCap := good
+	noCap.Capabilities = nil
+	spec := backend.VMSpec{Name: "pluginhost-kernel", VCPUs: 1, MemoryMiB: 64, Kernel: "/boot/vmlinuz", Cmdline: "console=ttyS0"}
+	for _, tt := range []struct {
+		name string
+		info plugin.Info
+		want string
+	}{
+		{"api version 1", v1, "needs backend API version 2"},
+		{"no kernel-boot capability", noCap, `capability "kernel-boot"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := InProcess(ctx, "x", withInfo{real, tt.info}, testSettings())
+			if err != nil {
+				t.Fatal(err)
+			}
+			vm, err := p.CreateVM(ctx, spec)
+			if plugin.KindOf(err) != plugin.KindUnsupported || plugin.FieldOf(err) != "kernel" || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CreateVM with a kernel = %v, %v; want an unsupported error naming kernel and saying %q", vm, err, tt.want)
+			}
+			if vms, err := real.ListVMs(ctx); err != nil {
+				t.Fatal(err)
+			} else {
+				for _, v := range vms {
+					if v.Name == spec.Name {
+						t.Errorf("the refused VM %s was created", v.Name)
+					}
+				}
+			}
+			// Without kernel boot fields the same backend creates VMs.
+			plain := spec
+			plain.Name, plain.Kernel, plain.Cmdline = spec.Name+"-"+strings.ReplaceAll(tt.name, " ", "-"), "", ""
+			if _, err := p.CreateVM(ctx, plain); err != nil {
+				t.Errorf("CreateVM without kernel boot: %v", err)
+			}
+		})
+	}
+}

@@ -18,6 +18,9 @@ func SpecOf(b *backend.VM) Spec {
 		VCPUs:     b.Spec.VCPUs,
 		MemoryMiB: b.Spec.MemoryMiB,
 		Boot:      append([]string{}, b.Spec.Boot...),
+		Kernel:    b.Spec.Kernel,
+		Initrd:    b.Spec.Initrd,
+		Cmdline:   b.Spec.Cmdline,
 	}
 	for _, d := range b.Disks {
 		s.Disks = append(s.Disks, Disk{Name: d.Name, SizeGiB: d.SizeBytes / gib, BaseImage: d.BaseImage, Path: d.Path})
@@ -36,6 +39,9 @@ func BackendSpec(name, description string, s Spec) backend.VMSpec {
 		MemoryMiB:   s.MemoryMiB,
 		Boot:        s.Boot,
 		Description: description,
+		Kernel:      s.Kernel,
+		Initrd:      s.Initrd,
+		Cmdline:     s.Cmdline,
 	}
 	for _, d := range s.Disks {
 		out.Disks = append(out.Disks, backend.DiskSpec{Name: d.Name, SizeGiB: d.SizeGiB, BaseImage: d.BaseImage, Bus: d.Bus})

@@ -48,6 +48,11 @@ type Spec struct {
 	Disks     []Disk   `json:"disks"`
 	NICs      []NIC    `json:"nics"`
 	Boot      []string `json:"boot"`
+	// Kernel, Initrd and Cmdline are a direct kernel boot (backend.VMSpec):
+	// paths on the VM's host and the kernel command line.
+	Kernel  string `json:"kernel,omitempty"`
+	Initrd  string `json:"initrd,omitempty"`
+	Cmdline string `json:"cmdline,omitempty"`
 }
 
 // Disk is one disk of a spec.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -50,6 +52,9 @@ func (b *Backend) create(ctx context.Context, s *session, c *libvirt.Connect, sp
 	if err := checkNameFree(c, spec.Name); err != nil {
 		return nil, err
 	}
+	if err := checkBootFiles(s.cfg.URI, spec); err != nil {
+		return nil, err
+	}
 	disks, err := planDisks(c, s.pool, spec)
 	if err != nil {
 		return nil, err
@@ -79,6 +84,29 @@ func (b *Backend) create(ctx context.Context, s *session, c *libvirt.Connect, sp
 	}
 	b.log.Info("vm created", "vm", spec.Name, "id", vm.ID, "disks", len(disks))
 	return vm, nil
+}
+
+// checkBootFiles checks that the kernel and initrd of a direct kernel boot
+// are regular files, when libvirt runs on this machine (a remote
+// connection's files are on its host, and QEMU says at start when one is
+// missing there).
+func checkBootFiles(uri string, spec backend.VMSpec) error {
+	if u, err := url.Parse(uri); err != nil || u.Host != "" {
+		return nil
+	}
+	for _, f := range []struct{ field, path string }{{"kernel", spec.Kernel}, {"initrd", spec.Initrd}} {
+		if f.path == "" {
+			continue
+		}
+		fi, err := os.Stat(f.path)
+		switch {
+		case err != nil:
+			return plugin.InvalidArgument(f.field, "%s: %s", f.field, describe(err))
+		case !fi.Mode().IsRegular():
+			return plugin.InvalidArgument(f.field, "%s: %s is not a regular file", f.field, f.path)
+		}
+	}
+	return nil
 }
 
 // checkNameFree fails with a conflict when a domain is called name.

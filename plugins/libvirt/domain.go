@@ -39,7 +39,7 @@ func buildDomain(p domainPlan) *libvirtxml.Domain {
 		Metadata:    &libvirtxml.DomainMetadata{XML: p.Metadata},
 		Memory:      &libvirtxml.DomainMemory{Value: uint(p.Spec.MemoryMiB), Unit: "MiB"},
 		VCPU:        &libvirtxml.DomainVCPU{Value: uint(p.Spec.VCPUs)},
-		OS:          buildOS(p.Spec.Boot),
+		OS:          buildOS(p.Spec),
 		Features: &libvirtxml.DomainFeatureList{
 			ACPI: &libvirtxml.DomainFeature{},
 			APIC: &libvirtxml.DomainFeatureAPIC{},
@@ -64,9 +64,17 @@ func buildDomain(p domainPlan) *libvirtxml.Domain {
 	}
 }
 
-func buildOS(boot []string) *libvirtxml.DomainOS {
-	os := &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Type: "hvm"}}
-	for _, dev := range boot {
+// buildOS renders the boot order and, for direct kernel boot, the kernel,
+// initrd and command line, which QEMU loads itself (libvirt's DAC driver
+// gives the QEMU user read access to them while the VM runs).
+func buildOS(spec backend.VMSpec) *libvirtxml.DomainOS {
+	os := &libvirtxml.DomainOS{
+		Type:    &libvirtxml.DomainOSType{Type: "hvm"},
+		Kernel:  spec.Kernel,
+		Initrd:  spec.Initrd,
+		Cmdline: spec.Cmdline,
+	}
+	for _, dev := range spec.Boot {
 		os.BootDevices = append(os.BootDevices, libvirtxml.DomainBootDevice{Dev: dev})
 	}
 	return os

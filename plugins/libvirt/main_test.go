@@ -18,6 +18,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	"github.com/quantixvm/quantix/internal/hostlock"
+	"github.com/quantixvm/quantix/internal/testguest"
 	"github.com/quantixvm/quantix/internal/wait"
 	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
@@ -26,6 +27,11 @@ import (
 // Test resources carry this prefix, so a run can sweep what an earlier,
 // failed run left behind.
 const testPrefix = "qx-test-"
+
+// guestPrefix names the VMs of the tests booting the test guest.
+// Each package that boots it has its own, as each sweeps its own leftovers
+// while the other may be running.
+const guestPrefix = "qx-g-lv-"
 
 const (
 	testURI = "test:///default"
@@ -49,6 +55,7 @@ func runTests(m *testing.M) int {
 	}
 	qemuEnv.err = setupQEMU()
 	code := m.Run()
+	testguest.Cleanup()
 	if qemuEnv.err == nil {
 		if err := teardownQEMU(); err != nil {
 			fmt.Fprintln(os.Stderr, "cleaning up qemu test resources:", err)
@@ -96,7 +103,8 @@ func sweep() error {
 		_ = doms[i].Free()
 	}
 	logs, _ := filepath.Glob(filepath.Join(DefaultQEMULogDir, testPrefix+"*.log"))
-	for _, l := range logs {
+	guestLogs, _ := filepath.Glob(filepath.Join(DefaultQEMULogDir, guestPrefix+"*.log"))
+	for _, l := range append(logs, guestLogs...) {
 		_ = os.Remove(l)
 	}
 	return sweepPools(conn)
@@ -104,7 +112,7 @@ func sweep() error {
 
 func sweepDomain(d *libvirt.Domain) {
 	name, err := d.GetName()
-	if err != nil || !strings.HasPrefix(name, testPrefix) {
+	if err != nil || !(strings.HasPrefix(name, testPrefix) || strings.HasPrefix(name, guestPrefix)) {
 		return
 	}
 	_ = d.Destroy()

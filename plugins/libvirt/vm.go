@@ -172,6 +172,9 @@ type domainView struct {
 
 type osView struct {
 	BootDevices []libvirtxml.DomainBootDevice `xml:"boot"`
+	Kernel      string                        `xml:"kernel"`
+	Initrd      string                        `xml:"initrd"`
+	Cmdline     string                        `xml:"cmdline"`
 }
 
 type devicesView struct {
@@ -226,6 +229,9 @@ func buildVM(p *parsedDomain, state libvirt.DomainState, reason int, size sizeFu
 			Boot:        bootDevices(def),
 			Description: def.Description,
 		},
+	}
+	if def.OS != nil {
+		vm.Spec.Kernel, vm.Spec.Initrd, vm.Spec.Cmdline = def.OS.Kernel, def.OS.Initrd, def.OS.Cmdline
 	}
 	if p.managed {
 		vm.Spec.Description = p.meta.Description

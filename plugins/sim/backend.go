@@ -136,7 +136,7 @@ func (b *Backend) Info(context.Context) (plugin.Info, error) {
 		Type:         plugin.TypeBackend,
 		Version:      Version,
 		APIVersions:  backend.APIVersions,
-		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapConsole},
+		Capabilities: []string{backend.CapEvents, backend.CapLogs, backend.CapPause, backend.CapDisks, backend.CapConsole, backend.CapKernelBoot},
 	}, nil
 }
 

@@ -17,8 +17,8 @@ const (
 	ReasonAdded     = "added"
 	ReasonRemoved   = "removed"
 	ReasonBooted    = "booted"
-	ReasonShutdown  = "shutdown"
-	ReasonDestroyed = "destroyed"
+	ReasonShutdown  = backend.ReasonShutdown
+	ReasonDestroyed = backend.ReasonDestroyed
 	ReasonPaused    = "paused"
 	ReasonUnpaused  = "unpaused"
 	ReasonCrashed   = "crashed"

@@ -18,9 +18,10 @@ import (
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
-// APIVersion is the backend API version this SDK speaks. Version 2 adds
-// the optional services a plugin announces as capabilities (CapConsole); a
-// plugin that negotiates 1 still works, without them.
+// APIVersion is the backend API version this SDK speaks.
+// Version 2 adds direct kernel boot (VMSpec.Kernel, Initrd, Cmdline), the
+// Console service and the Stats service; a plugin that negotiates 1 still
+// works, without them.
 const APIVersion = 2
 
 // APIVersions lists every backend API version this SDK can serve.
@@ -42,6 +43,9 @@ const (
 	// CapConsole: the backend is a ConsoleOpener (API version 2). Serve
 	// announces it on its own when the implementation has the interface.
 	CapConsole = "console"
+	// CapKernelBoot: CreateVM honours VMSpec.Kernel, Initrd and Cmdline
+	// (direct kernel boot; API version 2 and later).
+	CapKernelBoot = "kernel-boot"
 )
 
 // Backend drives one hypervisor host. Every method is safe for concurrent use.

@@ -83,6 +83,9 @@ func SpecToProto(s VMSpec) *backendv1.VMSpec {
 		MemoryMib:   s.MemoryMiB,
 		Boot:        s.Boot,
 		Description: s.Description,
+		Kernel:      s.Kernel,
+		Initrd:      s.Initrd,
+		Cmdline:     s.Cmdline,
 	}
 	for _, d := range s.Disks {
 		p.Disks = append(p.Disks, &backendv1.DiskSpec{Name: d.Name, SizeGib: d.SizeGiB, BaseImage: d.BaseImage, Bus: d.Bus})
@@ -104,6 +107,9 @@ func SpecFromProto(p *backendv1.VMSpec) VMSpec {
 		MemoryMiB:   p.GetMemoryMib(),
 		Boot:        p.GetBoot(),
 		Description: p.GetDescription(),
+		Kernel:      p.GetKernel(),
+		Initrd:      p.GetInitrd(),
+		Cmdline:     p.GetCmdline(),
 	}
 	for _, d := range p.GetDisks() {
 		s.Disks = append(s.Disks, DiskSpec{Name: d.GetName(), SizeGiB: d.GetSizeGib(), BaseImage: d.GetBaseImage(), Bus: d.GetBus()})

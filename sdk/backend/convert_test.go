@@ -11,6 +11,7 @@ func TestVMRoundTrip(t *testing.T) {
 		ID: "aaaaaaaa-0000-4000-8000-000000000001", Name: "web", State: StateCrashed, StateReason: "crashed", Managed: true,
 		Spec: VMSpec{
 			Name: "web", VCPUs: 2, MemoryMiB: 512, Boot: []string{"hd", "network"}, Description: "d",
+			Kernel: "/k/vmlinuz", Initrd: "/k/initrd.img", Cmdline: "console=ttyS0 quiet",
 			Disks: []DiskSpec{{Name: "disk0", SizeGiB: 4, BaseImage: "/b.qcow2", Bus: "sata"}},
 			NICs:  []NICSpec{{Type: "bridge", Source: "br0", MAC: "52:54:00:00:00:01", Model: "e1000"}},
 		},

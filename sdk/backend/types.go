@@ -36,6 +36,17 @@ type VMSpec struct {
 	Boot []string `json:"boot,omitempty"`
 	// Description is free text kept with the VM.
 	Description string `json:"description,omitempty"`
+	// Kernel is the absolute path, on the VM's host, of a kernel the VM
+	// boots directly instead of through its firmware and Boot devices
+	// (direct kernel boot; API version 2, offered by backends announcing
+	// CapKernelBoot). The file must be readable by the hypervisor.
+	Kernel string `json:"kernel,omitempty"`
+	// Initrd is the absolute path of an initial ramdisk for Kernel; only
+	// with Kernel.
+	Initrd string `json:"initrd,omitempty"`
+	// Cmdline is the kernel command line, at most MaxCmdlineLength bytes;
+	// only with Kernel.
+	Cmdline string `json:"cmdline,omitempty"`
 }
 
 // DiskSpec describes one disk.
@@ -98,6 +109,16 @@ type VM struct {
 	Disks      []Disk `json:"disks,omitempty"`
 	ConsolePTY string `json:"console_pty,omitempty"`
 }
+
+// State reasons of a VM that StopVM stopped (VM.StateReason of its reply),
+// which say how it went: ReasonShutdown, the guest shut down (as asked, or
+// on its own); ReasonDestroyed, the VM was stopped hard (Force, a guest
+// that did not shut down within the timeout, or one that could not). A
+// backend that cannot tell leaves the reason empty or gives its own.
+const (
+	ReasonShutdown  = "shutdown"
+	ReasonDestroyed = "destroyed"
+)
 
 // StopOptions tune StopVM.
 type StopOptions struct {

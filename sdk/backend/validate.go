@@ -3,8 +3,12 @@ package backend
 import (
 	"fmt"
 	"net"
+	"path"
 	"regexp"
 	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
@@ -14,6 +18,10 @@ const (
 	MaxNameLength = 64
 	MinMemoryMiB  = 16
 	MaxVCPUs      = 4096
+	// MaxPathLength bounds Kernel and Initrd (Linux's PATH_MAX).
+	MaxPathLength = 4096
+	// MaxCmdlineLength bounds Cmdline (x86 Linux's COMMAND_LINE_SIZE).
+	MaxCmdlineLength = 2048
 )
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -89,6 +97,75 @@ func ValidateSpec(s VMSpec) error {
 		if !slices.Contains(BootDevices, b) {
 			return plugin.InvalidArgument(fmt.Sprintf("boot[%d]", i), "boot[%d]: %q is not one of hd, cdrom, network", i, b)
 		}
+	}
+	return validateKernelBoot(s)
+}
+
+// validateKernelBoot checks the direct kernel boot fields: absolute paths
+// and a bounded command line, without NUL or other control characters;
+// initrd and cmdline only with a kernel.
+func validateKernelBoot(s VMSpec) error {
+	if s.Kernel == "" {
+		switch {
+		case s.Initrd != "":
+			return plugin.InvalidArgument("initrd", "initrd: only allowed with kernel (direct kernel boot); set kernel too or leave initrd empty")
+		case s.Cmdline != "":
+			return plugin.InvalidArgument("cmdline", "cmdline: only allowed with kernel (direct kernel boot); set kernel too or leave cmdline empty")
+		}
+		return nil
+	}
+	if err := validateHostPath("kernel", s.Kernel); err != nil {
+		return err
+	}
+	if s.Initrd != "" {
+		if err := validateHostPath("initrd", s.Initrd); err != nil {
+			return err
+		}
+	}
+	if len(s.Cmdline) > MaxCmdlineLength {
+		return plugin.InvalidArgument("cmdline", "cmdline: %d bytes, at most %d allowed", len(s.Cmdline), MaxCmdlineLength)
+	}
+	if i := strings.IndexFunc(s.Cmdline, unicode.IsControl); i >= 0 {
+		return plugin.InvalidArgument("cmdline", "cmdline: control character %q at byte %d; the kernel command line is one line of printable text", s.Cmdline[i], i)
+	}
+	if !utf8.ValidString(s.Cmdline) {
+		return plugin.InvalidArgument("cmdline", "cmdline: not valid UTF-8")
+	}
+	return nil
+}
+
+// validateHostPath checks a path on the VM's host: absolute, bounded, no
+// NUL or other control characters.
+func validateHostPath(field, p string) error {
+	switch {
+	case len(p) > MaxPathLength:
+		return plugin.InvalidArgument(field, "%s: %d bytes, at most %d allowed", field, len(p), MaxPathLength)
+	case strings.IndexFunc(p, unicode.IsControl) >= 0:
+		return plugin.InvalidArgument(field, "%s: %q contains a NUL or control character", field, p)
+	case !utf8.ValidString(p):
+		return plugin.InvalidArgument(field, "%s: %q is not valid UTF-8", field, p)
+	case !path.IsAbs(p):
+		return plugin.InvalidArgument(field, "%s: %q is not an absolute path; give the file's full path on the VM's host", field, p)
+	}
+	return nil
+}
+
+// CheckSpecSupported refuses a spec using what a backend that negotiated
+// apiVersion and announces caps does not offer, with an unsupported error
+// naming the field, so that no field is silently ignored: direct kernel
+// boot needs API version 2 and CapKernelBoot. The host calls it before
+// CreateVM.
+func CheckSpecSupported(s VMSpec, apiVersion int, caps []string) error {
+	if s.Kernel == "" && s.Initrd == "" && s.Cmdline == "" {
+		return nil
+	}
+	if apiVersion < 2 {
+		return &plugin.Error{Kind: plugin.KindUnsupported, Field: "kernel",
+			Message: fmt.Sprintf("kernel: direct kernel boot needs backend API version 2, the backend speaks version %d; upgrade the backend plugin or leave kernel, initrd and cmdline empty", apiVersion)}
+	}
+	if !slices.Contains(caps, CapKernelBoot) {
+		return &plugin.Error{Kind: plugin.KindUnsupported, Field: "kernel",
+			Message: fmt.Sprintf("kernel: the backend does not offer direct kernel boot (capability %q); leave kernel, initrd and cmdline empty", CapKernelBoot)}
 	}
 	return nil
 }

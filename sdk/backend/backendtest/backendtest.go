@@ -76,6 +76,7 @@ var subtests = []subtest{
 	{"Config", testConfig, false},
 	{"Create", testCreate, false},
 	{"InvalidSpec", testInvalidSpec, false},
+	{"KernelBoot", testKernelBoot, false},
 	{"NotFound", testNotFound, false},
 	{"Transitions", testTransitions, false},
 	{"Events", testEvents, false},
@@ -93,7 +94,7 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,20}$`)
 
 // Run runs the whole conformance suite against the backend h describes, one
 // subtest per area: Relaunch, Info, HostInfo, Config, Create, InvalidSpec,
-// NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog,
+// KernelBoot (when the backend announces backend.CapKernelBoot), NotFound, Transitions, Events, Crash, Concurrency, Disks, TailLog,
 // StreamLog, StreamLogFrom, StreamLogDeleted and Console. Relaunch runs first and alone (it
 // replaces the backend the others use); the others run in parallel unless
 // h.Sequential. A missing

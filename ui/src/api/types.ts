@@ -46,6 +46,10 @@ export interface VMSpec {
   disks: Disk[];
   nics: NIC[];
   boot: string[];
+  /** Direct kernel boot: paths on the VM's node and the kernel command line; empty otherwise. */
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
 }
 
 export interface VM {
@@ -84,6 +88,9 @@ export interface CreateVMRequest {
   disks?: Disk[];
   nics?: NIC[];
   boot?: string[];
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
   restart_policy?: RestartPolicy;
   node_id?: string;
 }

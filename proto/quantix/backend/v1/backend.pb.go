@@ -525,14 +525,20 @@ func (x *NICSpec) GetModel() string {
 }
 
 type VMSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Vcpus         uint32                 `protobuf:"varint,2,opt,name=vcpus,proto3" json:"vcpus,omitempty"`
-	MemoryMib     uint64                 `protobuf:"varint,3,opt,name=memory_mib,json=memoryMib,proto3" json:"memory_mib,omitempty"`
-	Disks         []*DiskSpec            `protobuf:"bytes,4,rep,name=disks,proto3" json:"disks,omitempty"`
-	Nics          []*NICSpec             `protobuf:"bytes,5,rep,name=nics,proto3" json:"nics,omitempty"`
-	Boot          []string               `protobuf:"bytes,6,rep,name=boot,proto3" json:"boot,omitempty"`
-	Description   string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Vcpus       uint32                 `protobuf:"varint,2,opt,name=vcpus,proto3" json:"vcpus,omitempty"`
+	MemoryMib   uint64                 `protobuf:"varint,3,opt,name=memory_mib,json=memoryMib,proto3" json:"memory_mib,omitempty"`
+	Disks       []*DiskSpec            `protobuf:"bytes,4,rep,name=disks,proto3" json:"disks,omitempty"`
+	Nics        []*NICSpec             `protobuf:"bytes,5,rep,name=nics,proto3" json:"nics,omitempty"`
+	Boot        []string               `protobuf:"bytes,6,rep,name=boot,proto3" json:"boot,omitempty"`
+	Description string                 `protobuf:"bytes,7,opt,name=description,proto3" json:"description,omitempty"`
+	// Direct kernel boot (API version 2, capability "kernel-boot"): the
+	// absolute path on the host of a kernel to boot instead of the firmware's
+	// boot devices, an optional initrd, and the kernel command line.
+	Kernel        string `protobuf:"bytes,8,opt,name=kernel,proto3" json:"kernel,omitempty"`
+	Initrd        string `protobuf:"bytes,9,opt,name=initrd,proto3" json:"initrd,omitempty"`
+	Cmdline       string `protobuf:"bytes,10,opt,name=cmdline,proto3" json:"cmdline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -612,6 +618,27 @@ func (x *VMSpec) GetBoot() []string {
 func (x *VMSpec) GetDescription() string {
 	if x != nil {
 		return x.Description
+	}
+	return ""
+}
+
+func (x *VMSpec) GetKernel() string {
+	if x != nil {
+		return x.Kernel
+	}
+	return ""
+}
+
+func (x *VMSpec) GetInitrd() string {
+	if x != nil {
+		return x.Initrd
+	}
+	return ""
+}
+
+func (x *VMSpec) GetCmdline() string {
+	if x != nil {
+		return x.Cmdline
 	}
 	return ""
 }
@@ -1742,7 +1769,7 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06source\x18\x02 \x01(\tR\x06source\x12\x10\n" +
 	"\x03mac\x18\x03 \x01(\tR\x03mac\x12\x14\n" +
-	"\x05model\x18\x04 \x01(\tR\x05model\"\xec\x01\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\"\xb6\x02\n" +
 	"\x06VMSpec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05vcpus\x18\x02 \x01(\rR\x05vcpus\x12\x1d\n" +
@@ -1751,7 +1778,11 @@ const file_quantix_backend_v1_backend_proto_rawDesc = "" +
 	"\x05disks\x18\x04 \x03(\v2\x1c.quantix.backend.v1.DiskSpecR\x05disks\x12/\n" +
 	"\x04nics\x18\x05 \x03(\v2\x1b.quantix.backend.v1.NICSpecR\x04nics\x12\x12\n" +
 	"\x04boot\x18\x06 \x03(\tR\x04boot\x12 \n" +
-	"\vdescription\x18\a \x01(\tR\vdescription\"\x9a\x01\n" +
+	"\vdescription\x18\a \x01(\tR\vdescription\x12\x16\n" +
+	"\x06kernel\x18\b \x01(\tR\x06kernel\x12\x16\n" +
+	"\x06initrd\x18\t \x01(\tR\x06initrd\x12\x18\n" +
+	"\acmdline\x18\n" +
+	" \x01(\tR\acmdline\"\x9a\x01\n" +
 	"\x04Disk\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x1d\n" +

@@ -123,6 +123,13 @@ function Overview({ vm, nodeName }: { vm: VM; nodeName: string }) {
               ))}
         </Item>
         <Item term="Boot order">{(vm.spec.boot ?? []).join(', ') || '—'}</Item>
+        {vm.spec.kernel ? (
+          <Item term="Direct kernel boot">
+            <div>kernel {vm.spec.kernel}</div>
+            {vm.spec.initrd ? <div>initrd {vm.spec.initrd}</div> : null}
+            {vm.spec.cmdline ? <div>command line {vm.spec.cmdline}</div> : null}
+          </Item>
+        ) : null}
         <Item term="Labels">
           {labels.length === 0 ? (
             'none'

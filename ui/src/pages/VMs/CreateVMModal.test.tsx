@@ -124,4 +124,54 @@ describe('CreateVMModal', { timeout: 30_000 }, () => {
       node_id: 'n1',
     });
   });
+
+  it('sends a direct kernel boot with its three fields', async () => {
+    const calls = serve({ status: 201, body: { id: 'u-2', name: 'guest-1', state: 'STOPPED' } });
+    const { onCreated } = renderModal();
+    const user = userEvent.setup();
+    await user.type(screen.getByRole('textbox', { name: /^Name/ }), 'guest-1');
+    expect(screen.queryByRole('textbox', { name: /^Kernel(?! command)/ })).not.toBeInTheDocument();
+    await user.click(screen.getByRole('checkbox', { name: /Boot a Linux kernel directly/ }));
+    await user.type(screen.getByRole('textbox', { name: /^Kernel(?! command)/ }), '/srv/guest/vmlinuz');
+    await user.type(screen.getByRole('textbox', { name: /^Initrd/ }), '/srv/guest/initrd.img');
+    const cmdline = screen.getByRole('textbox', { name: /^Kernel command line/ });
+    await user.clear(cmdline);
+    await user.type(cmdline, 'console=ttyS0 quiet');
+    await user.click(screen.getByRole('button', { name: 'Create' }));
+    await waitFor(() => expect(onCreated).toHaveBeenCalled());
+    expect(calls.find((c) => c.method === 'POST' && c.url === '/api/vms')?.body).toMatchObject({
+      name: 'guest-1',
+      kernel: '/srv/guest/vmlinuz',
+      initrd: '/srv/guest/initrd.img',
+      cmdline: 'console=ttyS0 quiet',
+    });
+  });
+
+  it('refuses a relative kernel path at the Kernel field without asking the API', async () => {
+    const calls = serve({ status: 201, body: { id: 'u-3', name: 'guest-2', state: 'STOPPED' } });
+    renderModal();
+    const user = userEvent.setup();
+    await user.type(screen.getByRole('textbox', { name: /^Name/ }), 'guest-2');
+    await user.click(screen.getByRole('checkbox', { name: /Boot a Linux kernel directly/ }));
+    const kernel = screen.getByRole('textbox', { name: /^Kernel(?! command)/ });
+    await user.type(kernel, 'vmlinuz');
+    await user.click(screen.getByRole('button', { name: 'Create' }));
+    await waitFor(() => expect(kernel).toHaveAttribute('aria-invalid', 'true'));
+    expect(kernel).toHaveAccessibleDescription(/^kernel: "vmlinuz" is not an absolute path/);
+    expect(calls.find((c) => c.method === 'POST' && c.url === '/api/vms')).toBeUndefined();
+  });
+
+  it('shows a 422 naming initrd at the Initrd field', async () => {
+    serve({ status: 422, body: { code: 'invalid_argument', message: 'initrd: stat /srv/x: no such file or directory' } });
+    renderModal();
+    const user = userEvent.setup();
+    await user.type(screen.getByRole('textbox', { name: /^Name/ }), 'guest-3');
+    await user.click(screen.getByRole('checkbox', { name: /Boot a Linux kernel directly/ }));
+    await user.type(screen.getByRole('textbox', { name: /^Kernel(?! command)/ }), '/srv/vmlinuz');
+    const initrd = screen.getByRole('textbox', { name: /^Initrd/ });
+    await user.type(initrd, '/srv/x');
+    await user.click(screen.getByRole('button', { name: 'Create' }));
+    await waitFor(() => expect(initrd).toHaveAttribute('aria-invalid', 'true'));
+    expect(initrd).toHaveAccessibleDescription(/^initrd: stat \/srv\/x/);
+  });
 });

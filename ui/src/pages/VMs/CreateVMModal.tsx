@@ -2,6 +2,7 @@ import {
   ActionGroup,
   Alert,
   Button,
+  Checkbox,
   Form,
   FormFieldGroup,
   FormFieldGroupHeader,
@@ -25,7 +26,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ActionButton } from './ActionButton';
 import { createVM, vmKeys, type VM } from './api';
-import { emptyForm, buildRequest, newDisk, newNIC, type CreateForm, type DiskRow, type NICRow } from './createForm';
+import { emptyForm, buildRequest, checkKernelBoot, newDisk, newNIC, type CreateForm, type DiskRow, type NICRow } from './createForm';
 import { errorStatus, errorText } from './errors';
 import { parseFieldError } from './fieldErrors';
 import { useNodes } from './useNodeNames';
@@ -105,6 +106,11 @@ export function CreateVMModal({ isOpen, onClose, onCreated }: CreateVMModalProps
     e?.preventDefault();
     setFieldErrors({});
     setFormError('');
+    const kernelErrs = checkKernelBoot(form);
+    if (Object.keys(kernelErrs).length > 0) {
+      setFieldErrors(kernelErrs);
+      return;
+    }
     let body;
     try {
       body = buildRequest(form);
@@ -365,6 +371,58 @@ export function CreateVMModal({ isOpen, onClose, onCreated }: CreateVMModalProps
               </GridItem>
             ))}
           </Grid>
+
+          <FormFieldGroup
+            header={<FormFieldGroupHeader titleText={{ text: 'Direct kernel boot', id: 'vm-kernel-boot-title' }} />}
+          >
+            <Checkbox
+              id="vm-kernel-boot"
+              label="Boot a Linux kernel directly"
+              description="QEMU loads the kernel and initrd from files on the VM's node instead of booting through the firmware and the boot devices."
+              isChecked={form.kernel_boot}
+              onChange={(_e, checked) => set('kernel_boot', checked)}
+            />
+            {form.kernel_boot && (
+              <>
+                <FormGroup label="Kernel" isRequired fieldId="vm-kernel">
+                  <TextInput
+                    id="vm-kernel"
+                    isRequired
+                    value={form.kernel}
+                    placeholder="/var/lib/quantix/guest/vmlinuz"
+                    {...v('kernel')}
+                    onChange={(_e, val) => set('kernel', val)}
+                  />
+                  <ErrorText id={hid('kernel')} error={err('kernel')}>
+                    Absolute path of the kernel image on the VM's node.
+                  </ErrorText>
+                </FormGroup>
+                <FormGroup label="Initrd" fieldId="vm-initrd">
+                  <TextInput
+                    id="vm-initrd"
+                    value={form.initrd}
+                    placeholder="none"
+                    {...v('initrd')}
+                    onChange={(_e, val) => set('initrd', val)}
+                  />
+                  <ErrorText id={hid('initrd')} error={err('initrd')}>
+                    Absolute path of an initial ramdisk on the node; optional.
+                  </ErrorText>
+                </FormGroup>
+                <FormGroup label="Kernel command line" fieldId="vm-cmdline">
+                  <TextInput
+                    id="vm-cmdline"
+                    value={form.cmdline}
+                    {...v('cmdline')}
+                    onChange={(_e, val) => set('cmdline', val)}
+                  />
+                  <ErrorText id={hid('cmdline')} error={err('cmdline')}>
+                    console=ttyS0 shows the kernel and the guest's shell on the serial console.
+                  </ErrorText>
+                </FormGroup>
+              </>
+            )}
+          </FormFieldGroup>
 
           <Grid hasGutter md={6}>
             <GridItem>

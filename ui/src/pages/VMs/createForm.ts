@@ -24,6 +24,11 @@ export interface CreateForm {
   disks: DiskRow[];
   nics: NICRow[];
   boot: string[];
+  /** Direct kernel boot: on when kernel_boot, with the three fields below. */
+  kernel_boot: boolean;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
   restart_policy: string;
   labels: string;
   node_id: string;
@@ -40,6 +45,10 @@ export const emptyForm = (): CreateForm => ({
   disks: [newDisk()],
   nics: [newNIC()],
   boot: ['hd'],
+  kernel_boot: false,
+  kernel: '',
+  initrd: '',
+  cmdline: 'console=ttyS0',
   restart_policy: 'never',
   labels: '',
   node_id: '',
@@ -78,7 +87,36 @@ export function buildRequest(f: CreateForm): CreateVMRequest {
     boot: f.boot.filter((b) => b !== ''),
     restart_policy: f.restart_policy as RestartPolicy,
   };
+  if (f.kernel_boot) {
+    req.kernel = f.kernel.trim();
+    if (f.initrd.trim()) req.initrd = f.initrd.trim();
+    if (f.cmdline.trim()) req.cmdline = f.cmdline.trim();
+  }
   if (f.description.trim()) req.description = f.description.trim();
   if (f.node_id) req.node_id = f.node_id;
   return req;
+}
+
+/** The kernel command line's length limit (the API's, x86 Linux's). */
+export const maxCmdlineLength = 2048;
+
+/**
+ * checkKernelBoot checks the direct kernel boot fields as the API will, so
+ * the form says what to fix before sending: a kernel path, absolute paths
+ * on the VM's node, a bounded command line. It returns messages by field.
+ */
+export function checkKernelBoot(f: CreateForm): Record<string, string> {
+  const errs: Record<string, string> = {};
+  if (!f.kernel_boot) return errs;
+  const kernel = f.kernel.trim();
+  const initrd = f.initrd.trim();
+  const cmdline = f.cmdline.trim();
+  if (kernel === '') errs.kernel = 'kernel: the path of the kernel on the node is needed for a direct kernel boot';
+  else if (!kernel.startsWith('/')) errs.kernel = `kernel: "${kernel}" is not an absolute path; give the file's full path on the VM's node`;
+  if (initrd !== '' && !initrd.startsWith('/'))
+    errs.initrd = `initrd: "${initrd}" is not an absolute path; give the file's full path on the VM's node`;
+  if (cmdline.length > maxCmdlineLength)
+    errs.cmdline = `cmdline: ${cmdline.length} characters, at most ${maxCmdlineLength} allowed`;
+  else if ([...cmdline].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) errs.cmdline = 'cmdline: control characters are not allowed; the command line is one line of text';
+  return errs;
 }

@@ -22,6 +22,9 @@ const topLevel = new Set([
   'boot',
   'disks',
   'nics',
+  'kernel',
+  'initrd',
+  'cmdline',
 ]);
 
 // What a row-level message without a sub-field ("disks[0]: ...") is shown under.
