@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/quantixvm/quantix/internal/testbin"
+	"github.com/quantixvm/quantix/internal/testguest"
 	"github.com/quantixvm/quantix/internal/testlibvirt"
 	"github.com/quantixvm/quantix/internal/teststore"
 )
@@ -30,9 +31,10 @@ func TestMain(m *testing.M) {
 func runTests(m *testing.M) int {
 	defer teststore.Cleanup()
 	defer testbin.Cleanup()
+	defer testguest.Cleanup()
 	e2e.libvirtErr = testlibvirt.CheckLibvirt()
 	if e2e.libvirtErr == nil {
-		for _, prefix := range []string{vmPrefix, recPrefix, consolePrefix} {
+		for _, prefix := range []string{vmPrefix, recPrefix, consolePrefix, guestPrefix} {
 			if err := testlibvirt.Sweep(prefix); err != nil {
 				fmt.Fprintln(os.Stderr, "sweeping leftovers of earlier runs:", err)
 			}
@@ -50,7 +52,7 @@ func runTests(m *testing.M) int {
 	e2e.imageDir = dir
 	code := m.Run()
 	if e2e.libvirtErr == nil {
-		for _, prefix := range []string{vmPrefix, recPrefix, consolePrefix} {
+		for _, prefix := range []string{vmPrefix, recPrefix, consolePrefix, guestPrefix} {
 			if err := testlibvirt.Sweep(prefix); err != nil {
 				fmt.Fprintln(os.Stderr, "sweeping what the tests left:", err)
 				code = 1

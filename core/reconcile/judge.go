@@ -208,6 +208,12 @@ func restartPolicy(cur, next *vm.VM) (note string, restart bool) {
 	if before == vm.StateUnknown || before == vm.StateMigrating {
 		before = cur.LastKnownState
 	}
+	if before == vm.StateStopping && cur.LastKnownState == vm.StateStopping {
+		// The host itself reported the VM shutting down (a guest powering
+		// off is STOPPING for a moment before STOPPED); a stop of the
+		// control plane keeps the last known state it started from.
+		before = vm.StateRunning
+	}
 	if before != vm.StateRunning && before != vm.StatePaused && before != vm.StateSuspended {
 		return "", false
 	}

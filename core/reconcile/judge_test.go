@@ -95,3 +95,39 @@ func TestReportOlderThanRecord(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestGuestShutdownThroughStopping: a guest powering off is reported
+// STOPPING (shutting down) and then STOPPED; the restart policy applies as
+// for a VM seen stopping at once, while a stop of the control plane (its
+// STOPPING keeps the last known RUNNING) restarts nothing.
+func TestGuestShutdownThroughStopping(t *testing.T) {
+	j := Judge{LastSeenRefresh: time.Minute}
+	now := time.Now()
+	seen := now.Add(-time.Second)
+	report := func(s backend.PowerState, reason string) HostReport {
+		return HostReport{NodeID: "n1", Observed: &backend.VM{ID: "v1", Name: "a", State: s}, Reason: reason, Now: now}
+	}
+	running := vm.VM{ID: "v1", NodeID: "n1", IsManaged: true, State: vm.StateRunning, LastKnownState: vm.StateRunning,
+		DesiredState: vm.DesiredRunning, RestartPolicy: vm.RestartAlways, LastSeen: &seen}
+	vd := j.Report(&running, report(backend.StateStopping, "guest"))
+	if vd.Next == nil || vd.Next.State != vm.StateStopping || vd.Restart {
+		t.Fatalf("host reports STOPPING: %+v, restart %v; want STOPPING, no restart yet", vd.Next, vd.Restart)
+	}
+	stopping := *vd.Next
+	vd = j.Report(&stopping, report(backend.StateStopped, "shutdown"))
+	if vd.Next == nil || vd.Next.State != vm.StateStopped || !vd.Restart || vd.Next.DesiredState != vm.DesiredRunning {
+		t.Errorf("then STOPPED: %+v, restart %v; want STOPPED and a restart by the policy always", vd.Next, vd.Restart)
+	}
+
+	never := stopping
+	never.RestartPolicy = vm.RestartNever
+	if vd = j.Report(&never, report(backend.StateStopped, "shutdown")); vd.Next == nil || vd.Restart || vd.Next.DesiredState != vm.DesiredStopped {
+		t.Errorf("policy never, STOPPED after STOPPING: %+v, restart %v; want desired_state stopped", vd.Next, vd.Restart)
+	}
+
+	apiStop := running
+	apiStop.State = vm.StateStopping // the action's state; last known stays RUNNING
+	if vd = j.Report(&apiStop, report(backend.StateStopped, "shutdown")); vd.Restart {
+		t.Errorf("a stop of the control plane ending: restart %v, want none", vd.Restart)
+	}
+}
