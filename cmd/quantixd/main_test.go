@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/quantixvm/quantix/internal/testbin"
@@ -59,5 +60,8 @@ func runTests(m *testing.M) int {
 		}
 	}
 	_ = os.RemoveAll(dir)
+	if cliBuild.path != "" {
+		_ = os.RemoveAll(filepath.Dir(cliBuild.path))
+	}
 	return code
 }

@@ -33,7 +33,13 @@ export function ConsolePanel({ vm }: { vm: Pick<VM, 'id' | 'name' | 'state'> }) 
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const t = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, convertEol: false });
+    const t = new Terminal({
+      cursorBlink: true,
+      fontSize: 14,
+      scrollback: 5000,
+      convertEol: false,
+      theme: { background: '#000000', foreground: '#e0e0e0', cursor: '#e0e0e0' },
+    });
     const fit = new FitAddon();
     t.loadAddon(fit);
     t.open(el);
@@ -185,7 +191,7 @@ export function ConsolePanel({ vm }: { vm: Pick<VM, 'id' | 'name' | 'state'> }) 
         ref={box}
         role="region"
         aria-label={`Serial console of ${vm.name}`}
-        style={{ height: 440, padding: 4, background: '#000', opacity: live || phase === 'closed' ? 1 : 0.6 }}
+        style={{ height: 440, padding: 4, background: '#000', color: '#e0e0e0' }}
       />
     </Flex>
   );
