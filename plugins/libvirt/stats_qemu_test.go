@@ -21,17 +21,17 @@ import (
 // statsPrefix names what the stats tests leave on the host.
 const statsPrefix = "qx-m-"
 
-// guestConsole is the serial console of a running domain, opened with
+// statsConsole is the serial console of a running domain, opened with
 // libvirt directly: what the guest wrote so far, and a way to type.
-type guestConsole struct {
+type statsConsole struct {
 	st  *libvirt.Stream
 	mu  sync.Mutex
 	out strings.Builder
 }
 
-func openGuestConsole(t *testing.T, b *Backend, id string) *guestConsole {
+func openStatsConsole(t *testing.T, b *Backend, id string) *statsConsole {
 	t.Helper()
-	gc := &guestConsole{}
+	gc := &statsConsole{}
 	libvirtConn(t, b, func(_ *session, c *libvirt.Connect) {
 		dom, err := c.LookupDomainByUUIDString(id)
 		if err != nil {
@@ -71,7 +71,7 @@ func openGuestConsole(t *testing.T, b *Backend, id string) *guestConsole {
 	return gc
 }
 
-func (g *guestConsole) text() string {
+func (g *statsConsole) text() string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.out.String()
@@ -79,7 +79,7 @@ func (g *guestConsole) text() string {
 
 // run types a command line and waits until the guest printed mark (a
 // command echoes it when done).
-func (g *guestConsole) run(t *testing.T, line, mark string, within time.Duration) {
+func (g *statsConsole) run(t *testing.T, line, mark string, within time.Duration) {
 	t.Helper()
 	before := len(g.text())
 	if _, err := g.st.Send([]byte(line + "\n")); err != nil {
@@ -154,7 +154,7 @@ func TestQEMUStatsOfABusyGuest(t *testing.T) {
 	if _, err := b.StartVM(context.Background(), vm.ID); err != nil {
 		t.Fatal(err)
 	}
-	con := openGuestConsole(t, b, vm.ID)
+	con := openStatsConsole(t, b, vm.ID)
 	wait.Until(t, 90*time.Second, "the guest's ready line", func() bool { return strings.Contains(con.text(), testguest.Ready) })
 	con.run(t, "", testguest.Prompt, 10*time.Second)
 
