@@ -576,10 +576,7 @@ type BackendInfo struct {
 	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	Healthy bool                   `protobuf:"varint,3,opt,name=healthy,proto3" json:"healthy,omitempty"`
 	// Why the backend is unhealthy, when it is.
-	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
-	// capabilities the backend offers (backend.Cap*), and the backend API version negotiated.
-	Capabilities  []string `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	ApiVersion    int32    `protobuf:"varint,6,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Error         string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -640,20 +637,6 @@ func (x *BackendInfo) GetError() string {
 		return x.Error
 	}
 	return ""
-}
-
-func (x *BackendInfo) GetCapabilities() []string {
-	if x != nil {
-		return x.Capabilities
-	}
-	return nil
-}
-
-func (x *BackendInfo) GetApiVersion() int32 {
-	if x != nil {
-		return x.ApiVersion
-	}
-	return 0
 }
 
 // AgentMessage is what the agent sends on a Session stream.
@@ -1951,15 +1934,12 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\x10RegisterResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x02 \x01(\tR\tsessionId\"\xb0\x01\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\"k\n" +
 	"\vBackendInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x18\n" +
 	"\ahealthy\x18\x03 \x01(\bR\ahealthy\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\x12\"\n" +
-	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12\x1f\n" +
-	"\vapi_version\x18\x06 \x01(\x05R\n" +
-	"apiVersion\"\x9a\x02\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\x9a\x02\n" +
 	"\fAgentMessage\x12/\n" +
 	"\x05hello\x18\x01 \x01(\v2\x17.quantix.agent.v1.HelloH\x00R\x05hello\x122\n" +
 	"\x06report\x18\x02 \x01(\v2\x18.quantix.agent.v1.ReportH\x00R\x06report\x126\n" +
