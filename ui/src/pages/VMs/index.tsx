@@ -506,8 +506,15 @@ function RowActions({ vm, denied, onAction }: { vm: VM; denied: string; onAction
       ref={ref}
       variant="plain"
       onClick={() => {
+        if (mounted) {
+          setOpen((o) => !o);
+          return;
+        }
+        // The first click mounts the Dropdown (a new toggle element); it
+        // opens once that click is over, or the Dropdown's document click
+        // listener would take it for a click outside and close at once.
         setMounted(true);
-        setOpen((o) => !o);
+        setTimeout(() => setOpen(true), 0);
       }}
       isExpanded={isOpen}
       aria-label={`Actions for ${vm.name}`}
