@@ -9,6 +9,9 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     css: false,
+    // PatternFly's class-name modules import their CSS: through Vite (which
+    // css: false empties), not Node's loader.
+    server: { deps: { inline: [/@patternfly\/react-styles/] } },
     restoreMocks: true,
     testTimeout: 20_000,
   },

@@ -9,10 +9,14 @@ test('the Events page loads older events with its filters, and says when none is
   await api(sim, 'POST', `/api/vms/${vm.id}/start`);
   // More state changes than the page's first list (200): the host pauses
   // and resumes the VM behind Quantix's back.
+  // Each change is waited for: changes made faster than the host reports
+  // them are seen as one.
+  test.setTimeout(300_000);
   for (let i = 0; i < 110; i++) {
     for (const state of ['PAUSED', 'RUNNING']) {
       const r = await simControl(sim, { op: 'set_state', vm: name, state });
       expect(r.ok, r.error).toBe(true);
+      await expect.poll(async () => (await api<{ state: string }>(sim, 'GET', `/api/vms/${vm.id}`)).state).toBe(state);
     }
   }
   const stored = async () => (await api<{ events: unknown[] }>(sim, 'GET', `/api/events?latest=1000&vm_id=${vm.id}`)).events.length;

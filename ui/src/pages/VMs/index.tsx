@@ -1,5 +1,9 @@
 import {
   Checkbox,
+  Divider,
+  Dropdown,
+  DropdownItem,
+  DropdownList,
   EmptyState,
   EmptyStateBody,
   EmptyStateFooter,
@@ -8,6 +12,7 @@ import {
   Label,
   LabelGroup,
   MenuToggle,
+  type MenuToggleElement,
   PageSection,
   Pagination,
   SearchInput,
@@ -21,13 +26,13 @@ import {
   Tooltip,
 } from '@patternfly/react-core';
 import EllipsisVIcon from '@patternfly/react-icons/dist/esm/icons/ellipsis-v-icon';
-import { ActionsColumn, Table, Tbody, Td, Th, Thead, Tr, type IAction } from '@patternfly/react-table';
+import { Table, Tbody, Td, Th, Thead, Tr } from '@patternfly/react-table';
 import { useQueryClient } from '@tanstack/react-query';
-import { memo, useCallback, useEffect, useRef, useState, type KeyboardEvent, type ReactElement } from 'react';
+import { memo, useCallback, useEffect, useRef, useState, type KeyboardEvent, type ReactElement, type Ref } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useEventStream } from '../../api/sse';
 import { useActionLogger } from '../../logging';
-import { StateLabel } from '../../components/StateLabel';
+import { StateLabel, StaticLabel } from '../../components/StateLabel';
 import { ActionButton } from './ActionButton';
 import { ActionConfirm, type ActionOptions } from './ActionConfirm';
 import { whyNot, type VMActionName } from './actions';
@@ -460,31 +465,91 @@ interface VMRowProps {
   onAction: (vm: VM, action: VMActionName) => void;
 }
 
-/** VMRow is one row; memoised so a live state change renders only its own row. */
-const VMRow = memo(function VMRow({ vm, index, nodeName, isSelected, denied, onSelect, onAction }: VMRowProps) {
-  const items: IAction[] = [];
-  const reasonFor = (a: VMActionName) => denied || whyNot(vm, a, false);
+/** One entry of a row's actions menu; undefined is a separator. */
+interface RowAction {
+  action: VMActionName;
+  title: string;
+  /** Why the action cannot be taken ('' when it can), else what it does. */
+  description?: string;
+  isDisabled: boolean;
+  isDanger?: boolean;
+}
+
+/** rowMenu lists the actions a row's menu offers for vm, and why each is disabled. */
+function rowMenu(vm: VM, denied: string): (RowAction | undefined)[] {
+  const items: (RowAction | undefined)[] = [];
   if (vm.origin === 'host-discovered') {
     const why = denied || whyNot(vm, 'adopt');
-    items.push({
-      title: 'Adopt',
-      description: why || 'Manage this VM with Quantix',
-      isAriaDisabled: !!why,
-      onClick: () => onAction(vm, 'adopt'),
-    });
+    items.push({ action: 'adopt', title: 'Adopt', description: why || 'Manage this VM with Quantix', isDisabled: !!why });
   }
   for (const a of rowActions) {
     // A delete is offered in any state it can be forced in; its dialog offers force.
-    const why = a === 'delete' ? denied || whyNot(vm, 'delete', true) : reasonFor(a);
-    if (a === 'delete') items.push({ isSeparator: true });
-    items.push({
-      title: actionTitles[a],
-      description: why || undefined,
-      isAriaDisabled: !!why,
-      isDanger: a === 'delete',
-      onClick: () => onAction(vm, a),
-    });
+    const why = denied || whyNot(vm, a, a === 'delete');
+    if (a === 'delete') items.push(undefined);
+    items.push({ action: a, title: actionTitles[a], description: why || undefined, isDisabled: !!why, isDanger: a === 'delete' });
   }
+  return items;
+}
+
+/**
+ * RowActions is a row's kebab: the toggle alone until it is first opened,
+ * then PatternFly's Dropdown (as the table's ActionsColumn draws it). A
+ * Dropdown mounted per row, closed, costs a Popper each, which reads the
+ * computed style while rendering: a hundred of them forced as many style
+ * recalculations on the page's first render.
+ */
+function RowActions({ vm, denied, onAction }: { vm: VM; denied: string; onAction: (vm: VM, action: VMActionName) => void }) {
+  const [isOpen, setOpen] = useState(false);
+  const [mounted, setMounted] = useState(false);
+  const toggle = (ref?: Ref<MenuToggleElement>) => (
+    <MenuToggle
+      ref={ref}
+      variant="plain"
+      onClick={() => {
+        if (mounted) {
+          setOpen((o) => !o);
+          return;
+        }
+        // The first click mounts the Dropdown (a new toggle element); it
+        // opens once that click is over, or the Dropdown's document click
+        // listener would take it for a click outside and close at once.
+        setMounted(true);
+        setTimeout(() => setOpen(true), 0);
+      }}
+      isExpanded={isOpen}
+      aria-label={`Actions for ${vm.name}`}
+      icon={<EllipsisVIcon />}
+    />
+  );
+  if (!mounted) return toggle();
+  return (
+    <Dropdown isOpen={isOpen} onOpenChange={setOpen} toggle={toggle} popperProps={{ position: 'end', direction: 'down' }}>
+      <DropdownList>
+        {rowMenu(vm, denied).map((item, i) =>
+          item ? (
+            <DropdownItem
+              key={item.action}
+              description={item.description}
+              isAriaDisabled={item.isDisabled}
+              isDanger={item.isDanger}
+              onClick={() => {
+                setOpen(false);
+                onAction(vm, item.action);
+              }}
+            >
+              {item.title}
+            </DropdownItem>
+          ) : (
+            <Divider key={`separator-${i}`} />
+          ),
+        )}
+      </DropdownList>
+    </Dropdown>
+  );
+}
+
+/** VMRow is one row; memoised so a live state change renders only its own row. */
+const VMRow = memo(function VMRow({ vm, index, nodeName, isSelected, denied, onSelect, onAction }: VMRowProps) {
   return (
     <Tr isRowSelected={isSelected}>
       <Td className="pf-v6-c-table__check">
@@ -511,28 +576,15 @@ const VMRow = memo(function VMRow({ vm, index, nodeName, isSelected, denied, onS
         {!vm.is_managed && (
           <>
             {' '}
-            <Label isCompact color="orange">
+            <StaticLabel isCompact color="orange">
               not managed
-            </Label>
+            </StaticLabel>
           </>
         )}
       </Td>
       <Td dataLabel="Age">{formatAge(vm.created_at)}</Td>
       <Td isActionCell>
-        <ActionsColumn
-          items={items}
-          actionsToggle={({ onToggle, isOpen, isDisabled, toggleRef }) => (
-            <MenuToggle
-              ref={toggleRef}
-              variant="plain"
-              onClick={onToggle}
-              isExpanded={isOpen}
-              isDisabled={isDisabled}
-              aria-label={`Actions for ${vm.name}`}
-              icon={<EllipsisVIcon />}
-            />
-          )}
-        />
+        <RowActions vm={vm} denied={denied} onAction={onAction} />
       </Td>
     </Tr>
   );
