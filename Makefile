@@ -24,7 +24,7 @@ UI_DEPS   := $(UI)/node_modules/.package-lock.json
 UI_E2E    := ui/e2e
 CHROMIUM  ?= /usr/bin/chromium
 
-.PHONY: all deps build ui proto test test-ui test-ui-run screenshots bench bench-ui bench-ui-run ui-e2e-deps lint run clean
+.PHONY: all deps build ui proto test test-ui test-ui-unit test-ui-run screenshots bench bench-ui bench-ui-run ui-e2e-deps lint run clean
 
 all: build
 
@@ -76,7 +76,12 @@ lint: $(UI_DEPS)
 
 test: deps build
 	QUANTIX_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) --no-print-directory test-ui-unit
 	@$(MAKE) --no-print-directory test-ui-run
+
+# The console's unit tests (vitest, in Node with a simulated DOM).
+test-ui-unit: $(UI_DEPS)
+	cd $(UI) && $(NPM) test
 
 # `make test-ui` runs the browser tests alone; UI_E2E_ARGS passes arguments to
 # Playwright (`make test-ui UI_E2E_ARGS="--project=sim -g viewer"`).
