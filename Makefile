@@ -9,7 +9,7 @@ TOOLS     := .bin
 # in go.mod (tool directives), so `make proto` output is byte for byte stable.
 PROTOC_VERSION := 3.21.12
 PROTOS    := $(shell find proto -name '*.proto' | sort)
-TEST_TIMEOUT ?= 15m
+TEST_TIMEOUT ?= 25m
 # The web console: an npm project in ui/ whose build (npm run build) goes to
 # core/webui/dist, which quantixd embeds when built with -tags webui.
 UI        := ui

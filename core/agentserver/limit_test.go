@@ -25,6 +25,7 @@ func TestAgentServerBoundsNewNodes(t *testing.T) {
 	e := startAgentServer(t, nil)
 	a := dialScripted(t, e)
 	refused := 0
+	began := time.Now()
 	for i := range 200 {
 		err := a.register(fmt.Sprintf("junk-%03d", i), time.Minute)
 		switch {
@@ -36,8 +37,11 @@ func TestAgentServerBoundsNewNodes(t *testing.T) {
 			t.Fatalf("registration %d: %v", i, err)
 		}
 	}
-	if got := e.rec.registrations(); got != DefaultPeerNewNodeBurst || refused != 200-DefaultPeerNewNodeBurst {
-		t.Errorf("%d registrations reached the handler and %d were refused; want %d and %d", got, refused, DefaultPeerNewNodeBurst, 200-DefaultPeerNewNodeBurst)
+	// The bucket refills at DefaultPeerNewNodePerSecond while the loop
+	// runs: on a slow host a few more than the burst may pass.
+	most := DefaultPeerNewNodeBurst + int(time.Since(began).Seconds()*DefaultPeerNewNodePerSecond) + 1
+	if got := e.rec.registrations(); got < DefaultPeerNewNodeBurst || got > most || got+refused != 200 {
+		t.Errorf("%d registrations reached the handler and %d were refused; want %d to %d, the rest refused", got, refused, DefaultPeerNewNodeBurst, most)
 	}
 	for range 5 {
 		if err := a.register("junk-000", time.Minute); err != nil {

@@ -68,7 +68,7 @@ func TestLeadershipMetrics(t *testing.T) {
 	if got := clusterMetrics(t, first); got["quantix_cluster_is_leader"] != 0 || got["quantix_cluster_leadership_changes_total{lost}"] != 1 {
 		t.Errorf("the stopped leader's metrics: %v", got)
 	}
-	wait.Until(t, ttl, "the other server leads", func() bool { return clusterMetrics(t, second)["quantix_cluster_is_leader"] == 1 })
+	wait.Until(t, 10*time.Second, "the other server leads", func() bool { return clusterMetrics(t, second)["quantix_cluster_is_leader"] == 1 })
 	if got := clusterMetrics(t, second); got["quantix_cluster_leader_epoch"] != float64(e1+1) || got["quantix_cluster_leadership_changes_total{acquired}"] != 1 {
 		t.Errorf("the new leader's metrics: %v, want epoch %d", got, e1+1)
 	}
