@@ -28,6 +28,10 @@ type access struct {
 	// its token or session is revoked or expires, its user is deleted or
 	// its role changes.
 	stream bool
+	// refused, when set, audits a request refused for the caller's role
+	// (403 before the handler runs) on a GET route whose handler audits
+	// its own requests (the console's); err is the refusal answered.
+	refused func(s *Server, c echo.Context, err *apiError)
 }
 
 // The accesses of the routes (AUTH-SPEC's roles: every GET, HEAD and
@@ -40,8 +44,9 @@ var (
 	read       = access{action: identity.ActionRead}
 	readStream = access{action: identity.ActionRead, stream: true}
 	operate    = access{action: identity.ActionOperate}
-	// operateStream is the console: operate, ending with the credential.
-	operateStream = access{action: identity.ActionOperate, stream: true}
+	// operateStream is the console: operate, ending with the credential,
+	// and a refusal audited as the console's handler audits its own.
+	operateStream = access{action: identity.ActionOperate, stream: true, refused: (*Server).auditConsoleRefused}
 	administer    = access{action: identity.ActionAdminister}
 )
 
@@ -105,6 +110,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			if req.Method != http.MethodGet && req.Method != http.MethodHead {
 				// A refused change is audited like an allowed one.
 				return s.audited(func(echo.Context) error { return err })(c)
+			}
+			if acc.refused != nil {
+				acc.refused(s, c, err)
 			}
 			return err
 		}

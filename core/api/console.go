@@ -123,24 +123,24 @@ func (s *Server) CloseConsoles() {
 // refused handshake's reply, learns why as well.
 func (s *Server) vmConsole(c echo.Context) error {
 	req := c.Request()
+	start := time.Now()
 	force, err := boolParam(c, "force")
 	if err != nil {
+		s.auditConsoleRefused(c, classify(c, err))
 		return err
 	}
 	if !isWebSocketRequest(req) {
-		return &apiError{status: http.StatusUpgradeRequired, code: "upgrade_required",
+		err := &apiError{status: http.StatusUpgradeRequired, code: "upgrade_required",
 			message: "GET /api/vms/{id}/console is a WebSocket: send the WebSocket handshake (Connection: Upgrade, Upgrade: websocket)"}
-	}
-	if err := checkOrigin(req); err != nil {
+		s.auditConsoleRefused(c, err)
 		return err
 	}
-	p, _ := principalOf(c)
-	who := p.User
-	if who == "" {
-		who = "an unnamed caller"
+	if err := checkOrigin(req); err != nil {
+		s.auditConsoleRefused(c, classify(c, err))
+		return err
 	}
+	who := consoleUser(c)
 	ref := c.Param("id")
-	start := time.Now()
 	ws, err := websocket.Accept(c.Response(), req, &websocket.AcceptOptions{
 		// checkOrigin above has let through only the server's own origin
 		// or none (a client that is not a browser).
@@ -342,6 +342,35 @@ func consoleEnd(con nodeapi.Console, err error) (websocket.StatusCode, string) {
 		return CloseEnded, "the console ended: " + err.Error()
 	}
 	return CloseEnded, "the console ended on the node: " + end.Reason
+}
+
+// consoleUser names the caller of c for the console's messages.
+func consoleUser(c echo.Context) string {
+	if p, _ := principalOf(c); p.User != "" {
+		return p.User
+	}
+	return "an unnamed caller"
+}
+
+// auditConsoleRefused audits a console open refused before the upgrade (the
+// caller's role, the origin, the request itself) as vm.console.open with
+// the refusal's status, as a refusal after the upgrade is: every refused
+// open is audited, whatever the caller's role.
+func (s *Server) auditConsoleRefused(c echo.Context, refusal *apiError) {
+	if s.logs == nil {
+		return
+	}
+	ref := c.Param("id")
+	vmName := ref
+	if v, _ := s.svc.Get(c.Request().Context(), ref); v != nil {
+		vmName = v.Name
+		setAuditVM(c, v.ID)
+		setAuditNode(c, v.NodeID)
+	}
+	force, _ := boolParam(c, "force")
+	s.auditConsole(c, "open", refusal.status, 0,
+		fmt.Sprintf("%s was refused the console of vm %q: %s", consoleUser(c), vmName, refusal.message),
+		map[string]any{"force": force})
 }
 
 // auditConsole appends an audit entry of a console event (open, close,

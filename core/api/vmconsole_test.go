@@ -195,6 +195,43 @@ func TestConsoleAccess(t *testing.T) {
 		t.Errorf("a GET without the handshake: %d, want 426", resp.StatusCode)
 	}
 
+	// Every refusal of a caller with a role is audited as a refused open,
+	// the viewer's (refused for its role before the handler) as an
+	// operator's: user, VM and status.
+	refused := map[string]int{}
+	wait.UntilNil(t, 30*time.Second, "the refused opens' audit entries", func() error {
+		page, err := ce.store.Logs().Query(context.Background(), store.LogQuery{LogFilter: store.LogFilter{Sources: []logsink.Source{logsink.SourceAudit}}, Ascending: true})
+		if err != nil {
+			return err
+		}
+		clear(refused)
+		for _, e := range page.Entries {
+			if e.Action != "vm.console.open" {
+				continue
+			}
+			var f map[string]any
+			if err := json.Unmarshal(e.Fields, &f); err != nil {
+				return err
+			}
+			if e.VMID != ce.vmID || e.Level != logsink.LevelWarn || !strings.Contains(e.Message, "was refused the console of vm \"tty\"") {
+				t.Errorf("refused open entry %q: vm %q level %v; want vm %q, warn, and the refusal said", e.Message, e.VMID, e.Level, ce.vmID)
+			}
+			refused[fmt.Sprintf("%v %v", f["user"], f["status"])]++
+		}
+		n := 0
+		for _, k := range refused {
+			n += k
+		}
+		if n < 5 {
+			return fmt.Errorf("refused opens audited: %v", refused)
+		}
+		return nil
+	})
+	want := map[string]int{"vera 403": 1, "otto 403": 2, "otto 400": 1, "otto 426": 1}
+	if fmt.Sprint(refused) != fmt.Sprint(want) {
+		t.Errorf("refused opens audited (user status: count) %v; want %v", refused, want)
+	}
+
 	// The server's own origin, with a session cookie (as the web console
 	// opens it): served.
 	sess, r, _ := ce.login(t, "admin", adminPassword)

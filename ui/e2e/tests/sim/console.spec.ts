@@ -7,10 +7,10 @@ test.describe.configure({ mode: 'serial' });
 const name = uniqueName('e2e-console');
 
 test('the Console tab connects, echoes what is typed, and says why it ended', async ({ page, browser, sim }) => {
-  const { id } = await api<{ id: string }>(sim, 'POST', '/api/vms', { name, vcpus: 1, memory_mib: 64 });
+  await api(sim, 'POST', '/api/vms', { name, vcpus: 1, memory_mib: 64 });
   await api(sim, 'POST', `/api/vms/${name}/start`);
   await login(page, sim);
-  await page.goto(`${sim.url}/vms/${id}`);
+  await page.goto(`${sim.url}/vms/${name}`);
   await page.getByRole('tab', { name: 'Console' }).click();
   const status = page.getByRole('status', { name: 'Console status' });
   await expect(status).toContainText(/^Connected/);
@@ -23,7 +23,7 @@ test('the Console tab connects, echoes what is typed, and says why it ended', as
   const other = await browser.newContext();
   const page2 = await other.newPage();
   await login(page2, sim);
-  await page2.goto(`${sim.url}/vms/${id}`);
+  await page2.goto(`${sim.url}/vms/${name}`);
   await page2.getByRole('tab', { name: 'Console' }).click();
   const status2 = page2.getByRole('status', { name: 'Console status' });
   await expect(status2).toContainText(/in use by "admin"/);

@@ -158,9 +158,11 @@ export function applyVMEvent(qc: QueryClient, ev: VMStreamEvent) {
       });
       return changed ? { ...page, vms } : page;
     });
-    qc.setQueryData<VM>(vmKeys.detail(ev.vm_id), (v) =>
-      v && v.state !== newState ? { ...v, state: newState, updated_at: ev.time } : v,
-    );
+    for (const key of detailKeys(qc, ev.vm_id)) {
+      qc.setQueryData<VM>(key, (v) =>
+        v && v.state !== newState ? { ...v, state: newState, updated_at: ev.time } : v,
+      );
+    }
   }
   qc.setQueryData<VMEvent[]>(vmKeys.events(ev.vm_id), (list) =>
     list && !list.some((e) => e.id === ev.event_id)
@@ -183,5 +185,21 @@ export function applyVMEvent(qc: QueryClient, ev: VMStreamEvent) {
     void qc.invalidateQueries({ queryKey: vmKeys.lists() });
   }
   // desired_state, message, node and the like come with the VM, not the event.
-  void qc.invalidateQueries({ queryKey: vmKeys.detail(ev.vm_id), refetchType: 'active' });
+  for (const key of detailKeys(qc, ev.vm_id)) {
+    void qc.invalidateQueries({ queryKey: key, exact: true, refetchType: 'active' });
+  }
+}
+
+/**
+ * detailKeys returns the query keys under which the VM with this id is cached
+ * in detail: the key by id, and the key by name of a page opened as
+ * /vms/NAME once its VM has been read (an event names the VM by id only).
+ */
+function detailKeys(qc: QueryClient, vmId: string): (readonly unknown[])[] {
+  const keys: (readonly unknown[])[] = [vmKeys.detail(vmId)];
+  for (const q of qc.getQueryCache().findAll({ queryKey: ['vms', 'detail'] })) {
+    const v = q.state.data as VM | undefined;
+    if (v?.id === vmId && q.queryKey[2] !== vmId) keys.push(q.queryKey);
+  }
+  return keys;
 }
