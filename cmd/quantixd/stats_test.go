@@ -1,17 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quantixvm/quantix/internal/testbin"
 	"github.com/quantixvm/quantix/internal/wait"
+	"github.com/quantixvm/quantix/plugins/sim"
+	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
 // statsReply is GET /api/vms/{id}/stats and /api/nodes/{id}/stats.
@@ -126,4 +132,127 @@ plugin "sim" {
 		}
 	}
 	d.must(t, http.StatusNotFound, "GET", "/api/vms/no-such-vm/stats", "")
+}
+
+// simV1PluginDir returns a plugin directory whose "sim" backend is the
+// simulated backend built for API version 1
+// (internal/testbin/quantix-backend-simv1).
+func simV1PluginDir(t *testing.T) string {
+	t.Helper()
+	root, err := testbin.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, plugin.BinaryName(plugin.TypeBackend, sim.Name))
+	cmd := exec.Command("go", "build", "-o", out, "./internal/testbin/quantix-backend-simv1")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the API version 1 sim plugin: %v\n%s", err, b)
+	}
+	if err := os.Chmod(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// simStatsCalls asks the sim plugin how many times its CollectStats was
+// called.
+func simStatsCalls(t *testing.T, socket string) int64 {
+	t.Helper()
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		t.Fatalf("the sim's control socket: %v", err)
+	}
+	defer conn.Close()
+	if err := json.NewEncoder(conn).Encode(sim.ControlRequest{Op: "stats_calls"}); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r sim.ControlReply
+	if err := json.Unmarshal(line, &r); err != nil || !r.OK {
+		t.Fatalf("control reply %s: %v", line, err)
+	}
+	return r.StatsCalls
+}
+
+// TestStatsAPIVersion1Plugin: `quantixd dev` whose agent drives a backend
+// plugin of API version 1, sampling every second. The agent finds the
+// backend offers no statistics and sends none, never calling the plugin's
+// CollectStats; the VM runs and stops as usual; the stats routes answer
+// 200 with no points from the history, /metrics has no series of the VM.
+func TestStatsAPIVersion1Plugin(t *testing.T) {
+	if e2e.daemonErr != nil {
+		t.Fatalf("quantixd is needed: %v", e2e.daemonErr)
+	}
+	dir := t.TempDir()
+	control := filepath.Join(dir, "sim.sock")
+	cfg := fmt.Sprintf(`log_level = "debug"
+plugin_dir = %q
+agent {
+  backend        = "sim"
+  stats_interval = "1s"
+}
+plugin "sim" {
+  config {
+    log_dir        = %q
+    control_socket = %q
+  }
+}
+`, simV1PluginDir(t), filepath.Join(dir, "vmlogs"), control)
+	path := filepath.Join(dir, "quantix.hcl")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "dev", "-config", path, "-data-dir", dir)
+	r := d.must(t, http.StatusCreated, "POST", "/api/vms", `{"name":"qx-m-simv1","vcpus":2,"memory_mib":128}`)
+	id := r.str("id")
+	d.must(t, http.StatusOK, "POST", "/api/vms/"+id+"/start", "")
+	d.waitVM(t, id, 30*time.Second, "the VM to run", func(r resp) bool { return r.str("state") == "RUNNING" })
+
+	const unsupported = "the backend offers no VM statistics; none are sent"
+	wait.Until(t, 30*time.Second, "the agent to find the backend offers no statistics", func() bool { return d.count(unsupported) > 0 })
+	noPoints := func(path string) bool {
+		s := d.stats(t, path)
+		return s.Source == "history" && s.Points != nil && len(s.Points) == 0
+	}
+	// Three sampling intervals with the VM running: a sample sent would
+	// give the VM points from memory at once.
+	wait.Stays(t, 3*time.Second, "no points for the VM of an API version 1 plugin", func() bool {
+		return noPoints("/api/vms/" + id + "/stats?since=1m")
+	})
+	if n := simStatsCalls(t, control); n != 0 {
+		t.Errorf("the API version 1 plugin's CollectStats was called %d times, want 0", n)
+	}
+	if n := d.count(unsupported); n != 1 {
+		t.Errorf("the agent logged %q %d times, want once", unsupported, n)
+	}
+	nodeID := d.must(t, http.StatusOK, "GET", "/api/vms/"+id, "").str("node_id")
+	if !noPoints("/api/nodes/" + nodeID + "/stats?since=1m") {
+		t.Errorf("the node of an API version 1 plugin has points: %+v", d.stats(t, "/api/nodes/"+nodeID+"/stats?since=1m"))
+	}
+	top := d.must(t, http.StatusOK, "GET", "/api/stats/top?limit=5", "")
+	if strings.Contains(top.raw, id) {
+		t.Errorf("GET /api/stats/top lists a VM with no statistics: %s", top.raw)
+	}
+	res, err := d.get("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if strings.Contains(string(body), `vm_id="`+id+`"`) {
+		t.Errorf("/metrics has series of a VM with no statistics")
+	}
+	if !strings.Contains(string(body), "quantix_vm_stats_series_vms 0") {
+		t.Errorf("/metrics does not export quantix_vm_stats_series_vms 0")
+	}
+
+	// The VM still obeys.
+	d.must(t, http.StatusOK, "POST", "/api/vms/"+id+"/stop", "")
+	d.waitVM(t, id, 30*time.Second, "the VM to stop", func(r resp) bool { return r.str("state") == "STOPPED" })
 }

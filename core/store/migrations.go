@@ -574,6 +574,23 @@ var migrations = []migration{
 			`CREATE INDEX vm_stats_t ON vm_stats (t)`,
 		},
 	},
+	{
+		Version: 13,
+		Name:    "vms node and state index",
+		// The counts of VMs per node and state (the inventory metrics,
+		// CountByNodeState) and per node (CountByNode) are read from
+		// this index alone, in its order, instead of scanning the VM table
+		// and sorting. It replaces vms_node_id_idx, whose lookups it
+		// serves as well.
+		SQLite: []string{
+			`CREATE INDEX vms_node_id_state_idx ON vms (node_id, state)`,
+			`DROP INDEX vms_node_id_idx`,
+		},
+		Postgres: []string{
+			`CREATE INDEX vms_node_id_state_idx ON vms (node_id, state)`,
+			`DROP INDEX vms_node_id_idx`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

@@ -172,7 +172,7 @@ func TestMigrations(t *testing.T) {
 				}
 			}
 			for table, indexes := range map[string][]string{
-				"vms":        {"vms_managed_name_key", "vms_created_at_id_idx", "vms_node_id_idx", "vms_state_idx"},
+				"vms":        {"vms_managed_name_key", "vms_created_at_id_idx", "vms_node_id_state_idx", "vms_state_idx"},
 				"vm_labels":  {"vm_labels_key_value_idx"},
 				"vm_events":  {"vm_events_vm_id_id_idx"},
 				"nodes":      {"nodes_name_key"},

@@ -90,6 +90,8 @@ type Backend struct {
 	// taken after mu.
 	statsMu sync.Mutex
 	stats   map[string]*simCounters
+	// statsCalls counts the calls of CollectStats, for StatsCalls.
+	statsCalls atomic.Int64
 }
 
 // Option tunes New.

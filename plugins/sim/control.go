@@ -25,6 +25,8 @@ import (
 //	{"op": "crash" | "guest_shutdown" | "remove", "vm": "<uuid or name>"}
 //	{"op": "disconnect"} | {"op": "reconnect"} | {"op": "resync"}
 //	{"op": "consoles"}  (how many consoles are open, in the reply's consoles)
+//	{"op": "stats_calls"}  (how many times CollectStats was called, in the
+//	                        reply's stats_calls)
 //
 //	-> {"ok": true, "vm": {...the VM after the change...}}
 //	-> {"ok": false, "error": "crashing vm ...: vm is STOPPED ..."}
@@ -46,6 +48,9 @@ type ControlReply struct {
 	VM    *backend.VM `json:"vm,omitempty"`
 	// Consoles answers op "consoles": how many consoles are open.
 	Consoles int `json:"consoles,omitempty"`
+	// StatsCalls answers op "stats_calls": how many times CollectStats
+	// was called.
+	StatsCalls int64 `json:"stats_calls,omitempty"`
 }
 
 // controlLine bounds a request line.
@@ -112,6 +117,8 @@ func (b *Backend) controlConn(conn net.Conn) {
 			reply.Error = fmt.Sprintf("control request: %v; want {\"op\": ..., \"vm\": ..., \"state\": ...}", err)
 		} else if req.Op == "consoles" {
 			reply.OK, reply.Consoles = true, b.OpenConsoles()
+		} else if req.Op == "stats_calls" {
+			reply.OK, reply.StatsCalls = true, b.StatsCalls()
 		} else if vm, err := b.Control(req); err != nil {
 			reply.Error = err.Error()
 		} else {

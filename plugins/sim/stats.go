@@ -59,10 +59,16 @@ func (c *simCounters) advance(now time.Time, vcpus uint32, running bool) {
 	c.txPk += n * 0.3 / 600
 }
 
+// StatsCalls says how many times CollectStats was called, so tests of a
+// host that must not call it (a plugin of API version 1) can see that it
+// did not.
+func (b *Backend) StatsCalls() int64 { return b.statsCalls.Load() }
+
 // CollectStats samples every simulated VM at once: CPU time grows with the
 // VM's vCPUs while it runs, disks and NICs (one each at least) count bytes,
 // operations and packets, all monotonic while the VM exists.
 func (b *Backend) CollectStats(ctx context.Context) (*backend.HostStats, error) {
+	b.statsCalls.Add(1)
 	if _, err := b.enter(ctx, "collecting stats"); err != nil {
 		return nil, err
 	}
