@@ -137,7 +137,9 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 
 // Enroll issues a client certificate for the node named in the request.
 // Enrollments are serialised, so that two hosts claiming one name never
-// both get a certificate.
+// both get a certificate. A retry of an enrollment whose reply was lost
+// (same token, a request for the same key) gets the certificate issued
+// again and counts no use of the token.
 func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
 	from := peerAddr(ctx)
 	name := req.GetNodeName()
