@@ -122,7 +122,13 @@ func (a *Agent) enroll(ctx context.Context, server string) (*nodecert.Identity, 
 		return nil, fmt.Errorf("server %s: %w; agent.servers takes host:port addresses", server, err)
 	}
 	defer conn.Close()
-	key, csr, err := nodecert.NewRequest(a.cfg.NodeName)
+	// The key is kept before it is sent, so that a retry after a lost
+	// reply presents the same key and gets the certificate issued for it.
+	key, err := nodecert.EnrollKey(a.cfg.CertDir)
+	if err != nil {
+		return nil, fmt.Errorf("the key to enroll with: %w", err)
+	}
+	csr, err := nodecert.RequestFor(key, a.cfg.NodeName)
 	if err != nil {
 		return nil, err
 	}

@@ -32,8 +32,19 @@ type Enrollment interface {
 	// refused (wrong, expired, used up, revoked) says what to do.
 	Redeem(ctx context.Context, token string) error
 	// RecordCert records the certificate serial as node's current one,
-	// valid until notAfter.
+	// valid until notAfter (a renewal's).
 	RecordCert(ctx context.Context, node, serial string, notAfter time.Time) error
+	// RecordEnrollment records cert as node's current one, issued because
+	// node enrolled with join token (which Redeem took), keeping what
+	// Reenrollment checks a retry against.
+	RecordEnrollment(ctx context.Context, node string, cert *x509.Certificate, token string) error
+	// Reenrollment returns node's current certificate (DER) when a retry
+	// of its enrollment, whose reply was lost, may have it again: it was
+	// issued by an enrollment with token for the public key pubKey (DER
+	// SubjectPublicKeyInfo of a request whose signature was checked), and
+	// token is neither revoked nor expired (used up is fine: no use is
+	// counted). ok is false for anything else.
+	Reenrollment(ctx context.Context, node, token string, pubKey []byte) (der []byte, ok bool, err error)
 	// ActiveCert returns the serial of node's current certificate when it
 	// has one that is neither revoked nor expired.
 	ActiveCert(ctx context.Context, node string) (serial string, ok bool, err error)
@@ -126,7 +137,9 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 
 // Enroll issues a client certificate for the node named in the request.
 // Enrollments are serialised, so that two hosts claiming one name never
-// both get a certificate.
+// both get a certificate. A retry of an enrollment whose reply was lost
+// (same token, a request for the same key) gets the certificate issued
+// again and counts no use of the token.
 func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
 	from := peerAddr(ctx)
 	name := req.GetNodeName()
@@ -153,6 +166,16 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		return nil, status.Errorf(codes.Unavailable, "looking up the certificate of node %q: %v", name, err)
 	}
 	if ok {
+		// A retry of the enrollment that issued it (its reply lost) gets it
+		// again: the request proves possession of the certificate's key, so
+		// it gives the caller nothing it does not hold. Any other claim is
+		// refused.
+		if resp, err := s.reenroll(ctx, name, req); err != nil || resp != nil {
+			if err == nil {
+				s.log.Info("node enrollment retried: its certificate was sent again", "peer", from, "node", name, "serial", serial)
+			}
+			return resp, err
+		}
 		s.log.Warn("enrollment refused: the node already has a certificate", "peer", from, "node", name, "serial", serial)
 		return nil, status.Errorf(codes.AlreadyExists, "node %s already has a certificate; remove it with quantix node remove %s", name, name)
 	}
@@ -160,12 +183,36 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		s.log.Warn("enrollment refused: join token not accepted", "peer", from, "node", name, "error", err)
 		return nil, status.Errorf(codes.Unauthenticated, "join token refused: %v", err)
 	}
-	resp, err := s.issue(ctx, name, req.GetCsr())
+	resp, err := s.issue(ctx, name, req.GetCsr(), func(cert *x509.Certificate) error {
+		return s.enroll.RecordEnrollment(ctx, name, cert, req.GetJoinToken())
+	})
 	if err != nil {
 		return nil, err
 	}
 	s.log.Info("node enrolled", "peer", from, "node", name)
 	return resp, nil
+}
+
+// reenroll answers a retry of node's enrollment with the certificate that
+// enrollment issued, or returns nil when req is not such a retry.
+func (s *Server) reenroll(ctx context.Context, node string, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
+	csr, err := x509.ParseCertificateRequest(req.GetCsr())
+	if err != nil || csr.CheckSignature() != nil {
+		return nil, nil
+	}
+	der, ok, err := s.enroll.Reenrollment(ctx, node, req.GetJoinToken(), csr.RawSubjectPublicKeyInfo)
+	if err != nil {
+		s.log.Error("looking up a node's enrollment failed", "node", node, "error", err)
+		return nil, status.Errorf(codes.Unavailable, "looking up the enrollment of node %q: %v", node, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "parsing the certificate of node %q as recorded: %v", node, err)
+	}
+	return s.response(cert), nil
 }
 
 // Renew issues a new certificate for the calling node's new key.
@@ -174,7 +221,9 @@ func (s *Server) Renew(ctx context.Context, req *agentv1.RenewRequest) (*agentv1
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "no client certificate")
 	}
-	resp, err := s.issue(ctx, id.node, req.GetCsr())
+	resp, err := s.issue(ctx, id.node, req.GetCsr(), func(cert *x509.Certificate) error {
+		return s.enroll.RecordCert(ctx, id.node, SerialHex(cert), cert.NotAfter)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -182,8 +231,8 @@ func (s *Server) Renew(ctx context.Context, req *agentv1.RenewRequest) (*agentv1
 	return resp, nil
 }
 
-// issue signs csr for node and records the certificate.
-func (s *Server) issue(ctx context.Context, node string, csr []byte) (*agentv1.EnrollResponse, error) {
+// issue signs csr for node and records the certificate with record.
+func (s *Server) issue(ctx context.Context, node string, csr []byte, record func(*x509.Certificate) error) (*agentv1.EnrollResponse, error) {
 	der, err := s.ca.SignClientCSR(csr, node, s.certTTL)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "certificate request: %v", err)
@@ -192,16 +241,22 @@ func (s *Server) issue(ctx context.Context, node string, csr []byte) (*agentv1.E
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "parsing the certificate issued: %v", err)
 	}
-	if err := s.enroll.RecordCert(ctx, node, SerialHex(cert), cert.NotAfter); err != nil {
+	if err := record(cert); err != nil {
 		s.log.Error("recording a node certificate failed", "node", node, "error", err)
 		return nil, status.Errorf(codes.Unavailable, "recording the certificate of node %q: %v", node, err)
 	}
-	issued := time.Now()
+	return s.response(cert), nil
+}
+
+// response hands out cert, to be renewed once two thirds of the time it
+// has left have passed.
+func (s *Server) response(cert *x509.Certificate) *agentv1.EnrollResponse {
+	now := time.Now()
 	return &agentv1.EnrollResponse{
-		Certificate:   der,
+		Certificate:   cert.Raw,
 		CaCertificate: s.ca.Certificate().Raw,
-		RenewAfter:    timestamppb.New(issued.Add(cert.NotAfter.Sub(issued) * 2 / 3)),
-	}, nil
+		RenewAfter:    timestamppb.New(now.Add(cert.NotAfter.Sub(now) * 2 / 3)),
+	}
 }
 
 // EndNode ends the session of the node named name, telling its agent

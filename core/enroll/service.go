@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -268,12 +269,9 @@ func notFound(id string) *Error {
 // then one use is counted, atomically, so that of agents racing for a
 // token's last use exactly one gets it.
 func (s *Service) Redeem(ctx context.Context, text string) error {
-	if s.static != nil {
-		h := sha256.Sum256([]byte(text))
-		if subtle.ConstantTimeCompare(h[:], s.static) == 1 {
-			s.log.Info("static join token redeemed")
-			return nil
-		}
+	if s.isStatic(text) {
+		s.log.Info("static join token redeemed")
+		return nil
 	}
 	err := s.redeem(ctx, text)
 	if err != nil {
@@ -284,49 +282,85 @@ func (s *Service) Redeem(ctx context.Context, text string) error {
 }
 
 func (s *Service) redeem(ctx context.Context, text string) error {
-	p, err := Parse(text)
+	t, err := s.lookup(ctx, text)
 	if err != nil {
-		if s.static != nil && !strings.HasPrefix(text, tokenScheme) {
-			return &Error{Kind: KindMalformed, Err: err, Message: "join token rejected: it does not match the server's server.join_token and is not a token made by " +
-				createCmd + ": set the agent's join token to one of them"}
-		}
-		return &Error{Kind: KindMalformed, Err: err, Message: fmt.Sprintf("%v: use the whole token %s printed", err, createCmd)}
+		return err
 	}
-	t, err := s.tokens.Get(ctx, p.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(KindUnknown, "join token %s is not known to this server: create one on this server with %s", p.ID, createCmd)
-	}
-	if err != nil {
-		return internal("looking up join token "+p.ID, err)
-	}
-	h := sha256.Sum256([]byte(p.Secret))
-	if subtle.ConstantTimeCompare(h[:], t.SecretHash) != 1 {
-		return errorf(KindWrongSecret, "join token %s has the wrong secret: use the whole token as %s printed it, or create a new one", p.ID, createCmd)
-	}
-	if p.CAFingerprint != s.fp {
-		return errorf(KindWrongCA, "join token %s pins agent CA sha256:%s, but this server's agent CA is sha256:%s: the token was made for another server or before its CA was replaced; create a new one with %s",
-			p.ID, p.CAFingerprint, s.fp, createCmd)
-	}
-	now := s.now()
+	id, now := t.ID, s.now()
 	if err := s.unusable(t, now); err != nil {
 		return err
 	}
-	ok, err := s.tokens.Use(ctx, p.ID, now)
+	ok, err := s.tokens.Use(ctx, id, now)
 	if err != nil {
-		return internal("counting a use of join token "+p.ID, err)
+		return internal("counting a use of join token "+id, err)
 	}
 	if !ok {
 		// Revoked, expired or used up since it was read: say which.
-		if t, err = s.tokens.Get(ctx, p.ID); err != nil {
-			return internal("looking up join token "+p.ID, err)
+		if t, err = s.tokens.Get(ctx, id); err != nil {
+			return internal("looking up join token "+id, err)
 		}
 		if err := s.unusable(t, now); err != nil {
 			return err
 		}
-		return errorf(KindUsedUp, "join token %s is used up: create a new one with %s", p.ID, createCmd)
+		return errorf(KindUsedUp, "join token %s is used up: create a new one with %s", id, createCmd)
 	}
-	s.log.Info("join token redeemed", "id", p.ID, "used", t.Used+1, "uses", t.MaxUses)
+	s.log.Info("join token redeemed", "id", id, "used", t.Used+1, "uses", t.MaxUses)
 	return nil
+}
+
+// lookup returns the stored token whose text is text, once its secret and
+// the CA it pins are checked; whether it can be used is not.
+func (s *Service) lookup(ctx context.Context, text string) (*store.JoinToken, error) {
+	p, err := Parse(text)
+	if err != nil {
+		if s.static != nil && !strings.HasPrefix(text, tokenScheme) {
+			return nil, &Error{Kind: KindMalformed, Err: err, Message: "join token rejected: it does not match the server's server.join_token and is not a token made by " +
+				createCmd + ": set the agent's join token to one of them"}
+		}
+		return nil, &Error{Kind: KindMalformed, Err: err, Message: fmt.Sprintf("%v: use the whole token %s printed", err, createCmd)}
+	}
+	t, err := s.tokens.Get(ctx, p.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(KindUnknown, "join token %s is not known to this server: create one on this server with %s", p.ID, createCmd)
+	}
+	if err != nil {
+		return nil, internal("looking up join token "+p.ID, err)
+	}
+	h := sha256.Sum256([]byte(p.Secret))
+	if subtle.ConstantTimeCompare(h[:], t.SecretHash) != 1 {
+		return nil, errorf(KindWrongSecret, "join token %s has the wrong secret: use the whole token as %s printed it, or create a new one", p.ID, createCmd)
+	}
+	if p.CAFingerprint != s.fp {
+		return nil, errorf(KindWrongCA, "join token %s pins agent CA sha256:%s, but this server's agent CA is sha256:%s: the token was made for another server or before its CA was replaced; create a new one with %s",
+			p.ID, p.CAFingerprint, s.fp, createCmd)
+	}
+	return t, nil
+}
+
+// staticRef is how a certificate record names server.join_token; a token
+// id has TokenIDLen characters, so no id is this.
+const staticRef = "static"
+
+// isStatic reports whether text is the static token, compared in constant
+// time.
+func (s *Service) isStatic(text string) bool {
+	if s.static == nil {
+		return false
+	}
+	h := sha256.Sum256([]byte(text))
+	return subtle.ConstantTimeCompare(h[:], s.static) == 1
+}
+
+// tokenRef is how a certificate record names the join token of text: its
+// id, or staticRef; empty for a text that is neither.
+func (s *Service) tokenRef(text string) string {
+	if s.isStatic(text) {
+		return staticRef
+	}
+	if p, err := Parse(text); err == nil {
+		return p.ID
+	}
+	return ""
 }
 
 // unusable says why t cannot be redeemed at now, or nil when it can.
@@ -351,16 +385,22 @@ func Serial(cert *x509.Certificate) string { return cert.SerialNumber.Text(16) }
 // records every certificate it issues before handing it out: Revoked
 // counts a serial never recorded as revoked.
 func (s *Service) RecordCert(ctx context.Context, node, serial string, notAfter time.Time) error {
+	return s.record(ctx, &store.NodeCert{Serial: serial, NodeName: node, NotAfter: notAfter})
+}
+
+// record checks and stores c, issued now, and caches it as not revoked.
+func (s *Service) record(ctx context.Context, c *store.NodeCert) error {
+	node, serial := c.NodeName, c.Serial
 	if node == "" || len(node) > maxNodeNameLen {
 		return invalidf("node", "node name must be 1..%d characters", maxNodeNameLen)
 	}
 	if serial == "" || len(serial) > maxSerialLen || !isLowerHex(serial) {
 		return invalidf("serial", "certificate serial must be 1..%d lower-case hex digits (enroll.Serial)", maxSerialLen)
 	}
-	if notAfter.IsZero() {
+	if c.NotAfter.IsZero() {
 		return invalidf("not_after", "certificate expiry is required")
 	}
-	c := &store.NodeCert{Serial: serial, NodeName: node, IssuedAt: s.now(), NotAfter: notAfter}
+	c.IssuedAt = s.now()
 	s.mu.Lock()
 	gen := s.gen
 	s.mu.Unlock()
@@ -376,21 +416,101 @@ func (s *Service) RecordCert(ctx context.Context, node, serial string, notAfter 
 	return nil
 }
 
+// RecordEnrollment records cert, just issued to node because it enrolled
+// with the join token text (which Redeem took), as RecordCert does, and
+// with what Reenrollment checks a retry of that enrollment against: the
+// token (by id, never its secret), the certificate's public key and the
+// certificate itself.
+func (s *Service) RecordEnrollment(ctx context.Context, node string, cert *x509.Certificate, text string) error {
+	if cert == nil {
+		return invalidf("certificate", "the certificate is required")
+	}
+	ref := s.tokenRef(text)
+	if ref == "" {
+		return invalidf("join_token", "the join token is neither server.join_token nor a token made by %s", createCmd)
+	}
+	key := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return s.record(ctx, &store.NodeCert{Serial: Serial(cert), NodeName: node, NotAfter: cert.NotAfter,
+		JoinToken: ref, PublicKeySHA256: hex.EncodeToString(key[:]), DER: cert.Raw})
+}
+
+// Reenrollment decides a retry of node's enrollment, whose reply may have
+// been lost: it returns node's current certificate (DER) when that
+// certificate was issued by an enrollment with the join token text for the
+// public key pubKey (a DER SubjectPublicKeyInfo, from a certificate request
+// the caller checked the signature of), and the token is still valid:
+// neither revoked nor expired (it may be used up; no use is counted). ok is
+// false for anything else: no current certificate, a renewed one, another
+// key, another token, or a token no longer valid; why is logged. A retry
+// thus gives nothing its caller did not have: it holds the certificate's
+// key.
+func (s *Service) Reenrollment(ctx context.Context, node, text string, pubKey []byte) (der []byte, ok bool, err error) {
+	c, found, err := s.activeCert(ctx, node)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	refuse := func(why string) ([]byte, bool, error) {
+		s.log.Warn("enrollment retry refused", "node", node, "serial", c.Serial, "reason", why)
+		return nil, false, nil
+	}
+	key := sha256.Sum256(pubKey)
+	switch {
+	case c.JoinToken == "" || len(c.DER) == 0:
+		return refuse("the node's current certificate was not issued by an enrollment")
+	case c.PublicKeySHA256 != hex.EncodeToString(key[:]):
+		return refuse("the request is for another key than the node's certificate")
+	}
+	if c.JoinToken == staticRef {
+		if !s.isStatic(text) {
+			return refuse("the node enrolled with server.join_token, the retry presents another token")
+		}
+	} else {
+		t, err := s.lookup(ctx, text)
+		if err != nil {
+			if KindOf(err) == KindInternal {
+				return nil, false, err
+			}
+			return refuse(err.Error())
+		}
+		if t.ID != c.JoinToken {
+			return refuse("the node enrolled with join token " + c.JoinToken + ", the retry presents " + t.ID)
+		}
+		switch now := s.now(); {
+		case t.RevokedAt != nil:
+			return refuse("join token " + t.ID + " was revoked")
+		case !now.Before(t.ExpiresAt):
+			return refuse("join token " + t.ID + " expired")
+		}
+	}
+	s.log.Info("enrollment retried: the node's certificate is sent again", "node", node, "serial", c.Serial, "token", c.JoinToken)
+	return c.DER, true, nil
+}
+
 // ActiveCert returns the serial of node's newest certificate that is
 // neither revoked nor expired; ok is false when it has none, and another
 // agent may then enroll under the node's name.
 func (s *Service) ActiveCert(ctx context.Context, node string) (serial string, ok bool, err error) {
+	c, ok, err := s.activeCert(ctx, node)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	return c.Serial, true, nil
+}
+
+// activeCert returns node's newest certificate that is neither revoked nor
+// expired.
+func (s *Service) activeCert(ctx context.Context, node string) (*store.NodeCert, bool, error) {
 	list, err := s.certs.ListByNode(ctx, node)
 	if err != nil {
-		return "", false, internal(fmt.Sprintf("reading the certificates of node %q", node), err)
+		return nil, false, internal(fmt.Sprintf("reading the certificates of node %q", node), err)
 	}
 	now := s.now()
 	for _, c := range list {
 		if c.RevokedAt == nil && now.Before(c.NotAfter) {
-			return c.Serial, true, nil
+			return c, true, nil
 		}
 	}
-	return "", false, nil
+	return nil, false, nil
 }
 
 // Revoked reports whether the certificate with serial is revoked; a serial

@@ -3,8 +3,9 @@
 // expiry, a number of uses and revocation) and the client certificates
 // issued to nodes (recorded by serial, revocable per node). The agent
 // server redeems a token before it signs a new agent's CSR, records the
-// certificate it signed, and asks whether a presented certificate is
-// revoked; the API creates, lists and revokes tokens; removing a node
+// certificate it signed (for an enrollment, with what lets a retry whose
+// reply was lost get it again), and asks whether a presented certificate
+// is revoked; the API creates, lists and revokes tokens; removing a node
 // revokes its certificates.
 package enroll
 

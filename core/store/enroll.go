@@ -41,6 +41,17 @@ type NodeCert struct {
 	NotAfter time.Time
 	// RevokedAt is when the certificate was revoked; nil while it is not.
 	RevokedAt *time.Time
+	// JoinToken names the join token the node enrolled with when the
+	// certificate was: the token's id, or "static" for server.join_token;
+	// empty for a renewal. With PublicKeySHA256 and DER it lets a retry of
+	// that enrollment, whose reply was lost, get the certificate again.
+	JoinToken string
+	// PublicKeySHA256 is the SHA-256 of the certificate's public key
+	// (its DER SubjectPublicKeyInfo) as lowercase hex; empty when not
+	// recorded.
+	PublicKeySHA256 string
+	// DER is the certificate itself; nil when not recorded.
+	DER []byte
 }
 
 // JoinTokenRepo stores join tokens. Times are kept in UTC with microsecond
@@ -118,6 +129,9 @@ type nodeCertRow struct {
 	IssuedAt  dbTime  `gorm:"column:issued_at"`
 	NotAfter  dbTime  `gorm:"column:not_after"`
 	RevokedAt *dbTime `gorm:"column:revoked_at"`
+	JoinToken string  `gorm:"column:join_token"`
+	KeySHA256 string  `gorm:"column:public_key_sha256"`
+	DER       []byte  `gorm:"column:cert_der"`
 }
 
 // TableName is the table of nodeCertRow.
@@ -127,6 +141,7 @@ func (r *nodeCertRow) toNodeCert() *NodeCert {
 	return &NodeCert{
 		Serial: r.Serial, NodeName: r.NodeName, IssuedAt: time.Time(r.IssuedAt),
 		NotAfter: time.Time(r.NotAfter), RevokedAt: fromDBTimePtr(r.RevokedAt),
+		JoinToken: r.JoinToken, PublicKeySHA256: r.KeySHA256, DER: r.DER,
 	}
 }
 
@@ -233,6 +248,7 @@ func (r nodeCertRepo) Record(ctx context.Context, c *NodeCert) error {
 	row := nodeCertRow{
 		Serial: c.Serial, NodeName: c.NodeName, IssuedAt: dbTime(c.IssuedAt),
 		NotAfter: dbTime(c.NotAfter), RevokedAt: toDBTimePtr(c.RevokedAt),
+		JoinToken: c.JoinToken, KeySHA256: c.PublicKeySHA256, DER: c.DER,
 	}
 	err := r.s.write(ctx, false, func(tx *gorm.DB) error { return tx.Create(&row).Error })
 	if err != nil {

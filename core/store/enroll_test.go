@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,6 +218,23 @@ func TestNodeCerts(t *testing.T) {
 		}
 		if serials := certSerials(list); !slices.Equal(serials, []string{"b2", "a1"}) {
 			t.Errorf("certificates of n1 %v, want newest first", serials)
+		}
+		if got.JoinToken != "" || got.PublicKeySHA256 != "" || got.DER != nil {
+			t.Errorf("a certificate recorded without its enrollment reads back with one: %+v", got)
+		}
+		// A certificate issued by enrollment keeps its token, key hash and
+		// bytes.
+		der := []byte{0x30, 0x82, 0x00, 0xff, 0x00}
+		enrolled := &NodeCert{Serial: "d4", NodeName: "n4", IssuedAt: t0, NotAfter: t0.Add(time.Hour),
+			JoinToken: "abcdefgh", PublicKeySHA256: strings.Repeat("ab", 32), DER: der}
+		if err := repo.Record(ctx, enrolled); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := repo.Get(ctx, "d4"); err != nil || got.JoinToken != "abcdefgh" || got.PublicKeySHA256 != strings.Repeat("ab", 32) || !bytes.Equal(got.DER, der) {
+			t.Errorf("enrolled certificate read back as %+v, %v", got, err)
+		}
+		if l, err := repo.ListByNode(ctx, "n4"); err != nil || len(l) != 1 || !bytes.Equal(l[0].DER, der) || l[0].JoinToken != "abcdefgh" {
+			t.Errorf("enrolled certificate listed as %+v, %v", l, err)
 		}
 		if _, err := repo.Get(ctx, "zz"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("get unknown: %v", err)

@@ -591,6 +591,24 @@ var migrations = []migration{
 			`DROP INDEX vms_node_id_idx`,
 		},
 	},
+	{
+		Version: 14,
+		Name:    "node_certs enrollment",
+		// What a retry of an enrollment whose reply was lost is checked
+		// against: the join token the certificate was issued for (its id,
+		// "static" for server.join_token, '' for a renewal), the SHA-256
+		// of its public key, and the certificate to send again.
+		SQLite: []string{
+			`ALTER TABLE node_certs ADD COLUMN join_token TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE node_certs ADD COLUMN public_key_sha256 TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE node_certs ADD COLUMN cert_der BLOB`,
+		},
+		Postgres: []string{
+			`ALTER TABLE node_certs ADD COLUMN join_token TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+			`ALTER TABLE node_certs ADD COLUMN public_key_sha256 TEXT COLLATE "C" NOT NULL DEFAULT ''`,
+			`ALTER TABLE node_certs ADD COLUMN cert_der BYTEA`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

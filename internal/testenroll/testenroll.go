@@ -6,8 +6,10 @@
 package testenroll
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"sync"
@@ -30,6 +32,11 @@ type Records struct {
 type cert struct {
 	serial   string
 	notAfter time.Time
+	// token, key and der are set for a certificate issued by enrollment:
+	// the join token, the public key (DER SubjectPublicKeyInfo), the
+	// certificate.
+	token    string
+	key, der []byte
 }
 
 // New returns records holding token, good for uses enrollments.
@@ -69,6 +76,31 @@ func (r *Records) RecordCert(_ context.Context, node, serial string, notAfter ti
 	r.issued[node] = append(r.issued[node], serial)
 	r.known[serial] = true
 	return nil
+}
+
+// RecordEnrollment makes cert node's current certificate, issued because
+// node enrolled with token.
+func (r *Records) RecordEnrollment(_ context.Context, node string, c *x509.Certificate, token string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	serial := c.SerialNumber.Text(16)
+	r.current[node] = cert{serial: serial, notAfter: c.NotAfter, token: token, key: c.RawSubjectPublicKeyInfo, der: c.Raw}
+	r.issued[node] = append(r.issued[node], serial)
+	r.known[serial] = true
+	return nil
+}
+
+// Reenrollment returns node's current certificate when an enrollment with
+// token for pubKey issued it and token is still known (used up or not).
+func (r *Records) Reenrollment(_ context.Context, node, token string, pubKey []byte) ([]byte, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.current[node]
+	_, known := r.tokens[token]
+	if !ok || r.revoked[c.serial] || time.Now().After(c.notAfter) || c.der == nil || c.token != token || !known || !bytes.Equal(c.key, pubKey) {
+		return nil, false, nil
+	}
+	return c.der, true, nil
 }
 
 // ActiveCert returns node's current certificate unless revoked or expired.

@@ -168,11 +168,77 @@ func NewRequest(node string) (*ecdsa.PrivateKey, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("generating the node key: %w", err)
 	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: node}}, key)
+	csr, err := RequestFor(key, node)
 	if err != nil {
-		return nil, nil, fmt.Errorf("making the certificate request: %w", err)
+		return nil, nil, err
 	}
 	return key, csr, nil
+}
+
+// RequestFor makes a certificate request for node signed by key (DER).
+func RequestFor(key *ecdsa.PrivateKey, node string) ([]byte, error) {
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: node}}, key)
+	if err != nil {
+		return nil, fmt.Errorf("making the certificate request: %w", err)
+	}
+	return csr, nil
+}
+
+// EnrollKey returns the key a node without a certificate enrolls with: the
+// one kept in dir's KeyFile, or a new P-256 key written there (mode 0600,
+// dir created with mode 0700) before it is returned. Every attempt to
+// enroll thus presents the same key, across restarts too, so that a retry
+// of an enrollment whose reply was lost gets the certificate the server
+// issued for it. A key file readable by group or others, or that does not
+// parse, is an error naming the file.
+func EnrollKey(dir string) (*ecdsa.PrivateKey, error) {
+	path := filepath.Join(dir, KeyFile)
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil:
+		if fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("node key %s has mode %04o, readable by group or others: run chmod 600 %s", path, fi.Mode().Perm(), path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading the node key: %w", err)
+		}
+		return parseKey(path, data)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("reading the node key: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generating the node key: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the node key: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the certificate directory: %w", err)
+	}
+	if err := fsutil.WriteFileAtomicMode(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return nil, fmt.Errorf("keeping the node key: %w", err)
+	}
+	return key, nil
+}
+
+// parseKey reads the PEM P-256 key of file path.
+func parseKey(path string, data []byte) (*ecdsa.PrivateKey, error) {
+	b, _ := pem.Decode(data)
+	if b == nil || b.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("node key %s is not a PEM private key: remove it to enroll with a new key", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("node key %s: %w; remove it to enroll with a new key", path, err)
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("node key %s is a %T, not an ECDSA key: remove it to enroll with a new key", path, k)
+	}
+	return key, nil
 }
 
 // PinFromToken returns the CA fingerprint a join token made by the server

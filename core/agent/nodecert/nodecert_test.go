@@ -1,6 +1,7 @@
 package nodecert_test
 
 import (
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -132,5 +133,59 @@ func TestPinnedTLS(t *testing.T) {
 	}
 	if err := dial(nodecert.ServerTLS(ca.Certificate(), nil)); err != nil {
 		t.Errorf("a server of the CA: %v", err)
+	}
+}
+
+// TestEnrollKey: the key to enroll with is written (0600) before it is
+// used and read back by every later attempt, so that retries present one
+// key; Save keeps it beside the certificate; a key file open to others or
+// that does not parse is refused naming the file.
+func TestEnrollKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "agent")
+	key, err := nodecert.EnrollKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, nodecert.KeyFile)
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v; want mode 0600", fi, err)
+	}
+	again, err := nodecert.EnrollKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Equal(key) {
+		t.Error("a second attempt got another key")
+	}
+	csr, err := nodecert.RequestFor(again, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := testenroll.TLS(t)
+	der, err := ca.SignClientCSR(csr, "n1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodecert.Save(dir, key, der, ca.Certificate().Raw); err != nil {
+		t.Fatalf("saving the certificate for the kept key: %v", err)
+	}
+	if id, err := nodecert.Load(dir); err != nil || !id.Cert.PrivateKey.(interface{ Equal(crypto.PrivateKey) bool }).Equal(key) {
+		t.Errorf("load after enrolling: %v", err)
+	}
+
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodecert.EnrollKey(dir); err == nil || !strings.Contains(err.Error(), "chmod 600 "+path) {
+		t.Errorf("a key readable by others: %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodecert.EnrollKey(dir); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "remove it") {
+		t.Errorf("a key that does not parse: %v", err)
 	}
 }
