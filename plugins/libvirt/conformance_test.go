@@ -115,7 +115,10 @@ func TestConformanceTestDriver(t *testing.T) {
 		"domain_type":  "auto",
 	}
 	backendtest.Run(t, backendtest.Harness{
-		Backend:        func(t *testing.T) backend.Backend { return noConsole{configured(t, cfg, "")} },
+		Backend: func(t *testing.T) backend.Backend {
+			b := configured(t, cfg, "")
+			return noConsole{Backend: b, StatsCollector: b}
+		},
 		Spec:           minimalSpec,
 		LogPath:        func(vm *backend.VM) string { return filepath.Join(logDir, vm.Name+".log") },
 		Config:         configCheck(cfg, "kvm"),
@@ -297,9 +300,12 @@ func staleImageDir(dir string) bool {
 	return errors.Is(err, os.ErrNotExist)
 }
 
-// noConsole is the backend without its console, which libvirt's test
+// noConsole is the backend without its console (keeping its stats), which libvirt's test
 // driver does not implement (virDomainOpenConsole is unsupported there).
-type noConsole struct{ backend.Backend }
+type noConsole struct {
+	backend.Backend
+	backend.StatsCollector
+}
 
 func (b noConsole) Info(ctx context.Context) (plugin.Info, error) {
 	info, err := b.Backend.Info(ctx)
