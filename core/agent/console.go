@@ -52,6 +52,15 @@ func (s *session) console(ctx context.Context, open *agentv1.ConsoleOpen) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if c != nil {
+		// However the console ends here (the server closed it, the
+		// session ended), the backend's console is closed at once: a
+		// read or write on it blocked by a backend that stopped taking
+		// input returns.
+		defer context.AfterFunc(cctx, func() { c.Close() })()
+		s.trackConsole(open.GetToken(), cancel)
+		defer s.untrackConsole(open.GetToken())
+	}
 	stream, serr := s.consoleClient.Attach(cctx)
 	first := &agentv1.ConsoleFrame{Token: open.GetToken(), Opened: err == nil}
 	if err != nil {
@@ -133,6 +142,34 @@ func (s *session) console(ctx context.Context, open *agentv1.ConsoleOpen) {
 	cancel()
 	wg.Wait()
 	log.Debug("console ended", "cause", end.Cause, "reason", end.Reason)
+}
+
+// trackConsole registers the console attached with token, so that the
+// server's console_close ends it (cancel).
+func (s *session) trackConsole(token string, cancel context.CancelFunc) {
+	s.consoleMu.Lock()
+	defer s.consoleMu.Unlock()
+	if s.consoleEnds == nil {
+		s.consoleEnds = map[string]context.CancelFunc{}
+	}
+	s.consoleEnds[token] = cancel
+}
+
+func (s *session) untrackConsole(token string) {
+	s.consoleMu.Lock()
+	defer s.consoleMu.Unlock()
+	delete(s.consoleEnds, token)
+}
+
+// endConsole ends the console attached with token: the server closed it.
+// A token no longer known (the console ended here first) is ignored.
+func (s *session) endConsole(token string) {
+	s.consoleMu.Lock()
+	cancel := s.consoleEnds[token]
+	s.consoleMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // waitEnd waits for the server to end the call, at most d.

@@ -52,8 +52,12 @@ type session struct {
 	listed    chan struct{}
 	syncAsked chan struct{}
 	commands  sync.WaitGroup
-	// consoles are the goroutines carrying consoles (console.go).
-	consoles sync.WaitGroup
+	// consoles are the goroutines carrying consoles (console.go);
+	// consoleEnds ends each attached console, by its token, when the
+	// server says it closed it.
+	consoles    sync.WaitGroup
+	consoleMu   sync.Mutex
+	consoleEnds map[string]context.CancelFunc
 }
 
 func newSession(a *Agent, server, nodeID, id string, stream grpc.BidiStreamingClient[agentv1.AgentMessage, agentv1.ServerMessage], end context.CancelFunc) *session {
@@ -123,6 +127,8 @@ func (s *session) read(ctx context.Context) error {
 			}
 		case *agentv1.ServerMessage_ConsoleOpen:
 			s.consoles.Go(func() { s.console(ctx, m.ConsoleOpen) })
+		case *agentv1.ServerMessage_ConsoleClose:
+			s.endConsole(m.ConsoleClose.GetToken())
 		case *agentv1.ServerMessage_LogAck:
 			if s.shipLogs {
 				s.a.logs.ack(s.logToken, m.LogAck)

@@ -200,7 +200,22 @@ func (cs *consoleService) Attach(stream agentv1.AgentConsole_AttachServer) error
 		c.Finish(streamEnd(stream.Context().Err()))
 	}
 	s.log.Debug("console ended", "node", sess.name, "vm_id", w.vmID, "cause", c.End().Cause, "reason", c.End().Reason)
+	sess.closeConsole(first.GetToken())
 	return nil
+}
+
+// closeConsole tells the agent that the console attached with token is
+// over here. Returning from Attach ends the call, but HTTP/2 sends the
+// call's end only after the data queued before it, which an agent whose
+// backend stopped taking input never reads: the session, a call of its
+// own, carries the word instead. Nothing is sent once the session ended
+// (the agent's consoles end with it).
+func (s *agentSession) closeConsole(token string) {
+	msg := &agentv1.ServerMessage{Msg: &agentv1.ServerMessage_ConsoleClose{ConsoleClose: &agentv1.ConsoleClose{Token: token}}}
+	select {
+	case s.out <- msg:
+	case <-s.ctx.Done():
+	}
 }
 
 // sessionEnd is the end of a console whose session ended.

@@ -1164,6 +1164,7 @@ type ServerMessage struct {
 	//	*ServerMessage_HeartbeatReply
 	//	*ServerMessage_LogAck
 	//	*ServerMessage_ConsoleOpen
+	//	*ServerMessage_ConsoleClose
 	Msg           isServerMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1251,6 +1252,15 @@ func (x *ServerMessage) GetConsoleOpen() *ConsoleOpen {
 	return nil
 }
 
+func (x *ServerMessage) GetConsoleClose() *ConsoleClose {
+	if x != nil {
+		if x, ok := x.Msg.(*ServerMessage_ConsoleClose); ok {
+			return x.ConsoleClose
+		}
+	}
+	return nil
+}
+
 type isServerMessage_Msg interface {
 	isServerMessage_Msg()
 }
@@ -1276,6 +1286,12 @@ type ServerMessage_ConsoleOpen struct {
 	ConsoleOpen *ConsoleOpen `protobuf:"bytes,10,opt,name=console_open,json=consoleOpen,proto3,oneof"`
 }
 
+type ServerMessage_ConsoleClose struct {
+	// console_close tells the agent that the server ended a console
+	// (console.proto).
+	ConsoleClose *ConsoleClose `protobuf:"bytes,11,opt,name=console_close,json=consoleClose,proto3,oneof"`
+}
+
 func (*ServerMessage_Welcome) isServerMessage_Msg() {}
 
 func (*ServerMessage_Command) isServerMessage_Msg() {}
@@ -1285,6 +1301,8 @@ func (*ServerMessage_HeartbeatReply) isServerMessage_Msg() {}
 func (*ServerMessage_LogAck) isServerMessage_Msg() {}
 
 func (*ServerMessage_ConsoleOpen) isServerMessage_Msg() {}
+
+func (*ServerMessage_ConsoleClose) isServerMessage_Msg() {}
 
 // Welcome acknowledges the Hello: the session is attached, commands may
 // follow and reports are applied.
@@ -1974,14 +1992,15 @@ const file_quantix_agent_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"state_hash\x18\x01 \x01(\tR\tstateHash\x12\x19\n" +
 	"\bvm_count\x18\x02 \x01(\x05R\avmCount\x127\n" +
-	"\abackend\x18\x03 \x01(\v2\x1d.quantix.agent.v1.BackendInfoR\abackend\"\xca\x02\n" +
+	"\abackend\x18\x03 \x01(\v2\x1d.quantix.agent.v1.BackendInfoR\abackend\"\x91\x03\n" +
 	"\rServerMessage\x125\n" +
 	"\awelcome\x18\x01 \x01(\v2\x19.quantix.agent.v1.WelcomeH\x00R\awelcome\x125\n" +
 	"\acommand\x18\x02 \x01(\v2\x19.quantix.agent.v1.CommandH\x00R\acommand\x12K\n" +
 	"\x0fheartbeat_reply\x18\x03 \x01(\v2 .quantix.agent.v1.HeartbeatReplyH\x00R\x0eheartbeatReply\x123\n" +
 	"\alog_ack\x18\x04 \x01(\v2\x18.quantix.agent.v1.LogAckH\x00R\x06logAck\x12B\n" +
 	"\fconsole_open\x18\n" +
-	" \x01(\v2\x1d.quantix.agent.v1.ConsoleOpenH\x00R\vconsoleOpenB\x05\n" +
+	" \x01(\v2\x1d.quantix.agent.v1.ConsoleOpenH\x00R\vconsoleOpen\x12E\n" +
+	"\rconsole_close\x18\v \x01(\v2\x1e.quantix.agent.v1.ConsoleCloseH\x00R\fconsoleCloseB\x05\n" +
 	"\x03msg\"d\n" +
 	"\aWelcome\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
@@ -2112,8 +2131,9 @@ var file_quantix_agent_v1_agent_proto_goTypes = []any{
 	(*StatsBatch)(nil),            // 26: quantix.agent.v1.StatsBatch
 	(*v1.VM)(nil),                 // 27: quantix.backend.v1.VM
 	(*ConsoleOpen)(nil),           // 28: quantix.agent.v1.ConsoleOpen
-	(*v1.VMSpec)(nil),             // 29: quantix.backend.v1.VMSpec
-	(*v1.LogTail)(nil),            // 30: quantix.backend.v1.LogTail
+	(*ConsoleClose)(nil),          // 29: quantix.agent.v1.ConsoleClose
+	(*v1.VMSpec)(nil),             // 30: quantix.backend.v1.VMSpec
+	(*v1.LogTail)(nil),            // 31: quantix.backend.v1.LogTail
 }
 var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	24, // 0: quantix.agent.v1.EnrollResponse.renew_after:type_name -> google.protobuf.Timestamp
@@ -2139,28 +2159,29 @@ var file_quantix_agent_v1_agent_proto_depIdxs = []int32{
 	20, // 20: quantix.agent.v1.ServerMessage.heartbeat_reply:type_name -> quantix.agent.v1.HeartbeatReply
 	19, // 21: quantix.agent.v1.ServerMessage.log_ack:type_name -> quantix.agent.v1.LogAck
 	28, // 22: quantix.agent.v1.ServerMessage.console_open:type_name -> quantix.agent.v1.ConsoleOpen
-	18, // 23: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
-	24, // 24: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
-	1,  // 25: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
-	29, // 26: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
-	27, // 27: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
-	30, // 28: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
-	23, // 29: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
-	24, // 30: quantix.agent.v1.CommandReply.observed_at:type_name -> google.protobuf.Timestamp
-	2,  // 31: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
-	6,  // 32: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
-	9,  // 33: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
-	3,  // 34: quantix.agent.v1.AgentService.Enroll:input_type -> quantix.agent.v1.EnrollRequest
-	5,  // 35: quantix.agent.v1.AgentService.Renew:input_type -> quantix.agent.v1.RenewRequest
-	7,  // 36: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
-	15, // 37: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
-	4,  // 38: quantix.agent.v1.AgentService.Enroll:output_type -> quantix.agent.v1.EnrollResponse
-	4,  // 39: quantix.agent.v1.AgentService.Renew:output_type -> quantix.agent.v1.EnrollResponse
-	36, // [36:40] is the sub-list for method output_type
-	32, // [32:36] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	29, // 23: quantix.agent.v1.ServerMessage.console_close:type_name -> quantix.agent.v1.ConsoleClose
+	18, // 24: quantix.agent.v1.LogBatch.lines:type_name -> quantix.agent.v1.LogLine
+	24, // 25: quantix.agent.v1.LogLine.time:type_name -> google.protobuf.Timestamp
+	1,  // 26: quantix.agent.v1.Command.op:type_name -> quantix.agent.v1.Op
+	30, // 27: quantix.agent.v1.Command.spec:type_name -> quantix.backend.v1.VMSpec
+	27, // 28: quantix.agent.v1.CommandReply.vm:type_name -> quantix.backend.v1.VM
+	31, // 29: quantix.agent.v1.CommandReply.log:type_name -> quantix.backend.v1.LogTail
+	23, // 30: quantix.agent.v1.CommandReply.error:type_name -> quantix.agent.v1.Error
+	24, // 31: quantix.agent.v1.CommandReply.observed_at:type_name -> google.protobuf.Timestamp
+	2,  // 32: quantix.agent.v1.Error.kind:type_name -> quantix.agent.v1.ErrorKind
+	6,  // 33: quantix.agent.v1.AgentService.Register:input_type -> quantix.agent.v1.RegisterRequest
+	9,  // 34: quantix.agent.v1.AgentService.Session:input_type -> quantix.agent.v1.AgentMessage
+	3,  // 35: quantix.agent.v1.AgentService.Enroll:input_type -> quantix.agent.v1.EnrollRequest
+	5,  // 36: quantix.agent.v1.AgentService.Renew:input_type -> quantix.agent.v1.RenewRequest
+	7,  // 37: quantix.agent.v1.AgentService.Register:output_type -> quantix.agent.v1.RegisterResponse
+	15, // 38: quantix.agent.v1.AgentService.Session:output_type -> quantix.agent.v1.ServerMessage
+	4,  // 39: quantix.agent.v1.AgentService.Enroll:output_type -> quantix.agent.v1.EnrollResponse
+	4,  // 40: quantix.agent.v1.AgentService.Renew:output_type -> quantix.agent.v1.EnrollResponse
+	37, // [37:41] is the sub-list for method output_type
+	33, // [33:37] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_quantix_agent_v1_agent_proto_init() }
@@ -2188,6 +2209,7 @@ func file_quantix_agent_v1_agent_proto_init() {
 		(*ServerMessage_HeartbeatReply)(nil),
 		(*ServerMessage_LogAck)(nil),
 		(*ServerMessage_ConsoleOpen)(nil),
+		(*ServerMessage_ConsoleClose)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -84,6 +84,53 @@ func (x *ConsoleOpen) GetSessionId() string {
 	return ""
 }
 
+// ConsoleClose tells the agent that the server ended the console it
+// attached with token; the agent cancels that call and closes the
+// backend's console. A token the agent no longer knows is ignored.
+type ConsoleClose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsoleClose) Reset() {
+	*x = ConsoleClose{}
+	mi := &file_quantix_agent_v1_console_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsoleClose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsoleClose) ProtoMessage() {}
+
+func (x *ConsoleClose) ProtoReflect() protoreflect.Message {
+	mi := &file_quantix_agent_v1_console_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsoleClose.ProtoReflect.Descriptor instead.
+func (*ConsoleClose) Descriptor() ([]byte, []int) {
+	return file_quantix_agent_v1_console_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ConsoleClose) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
 // ConsoleFrame is one message of a console call (AgentConsole.Attach or
 // the cluster's forwarded console).
 type ConsoleFrame struct {
@@ -108,7 +155,7 @@ type ConsoleFrame struct {
 
 func (x *ConsoleFrame) Reset() {
 	*x = ConsoleFrame{}
-	mi := &file_quantix_agent_v1_console_proto_msgTypes[1]
+	mi := &file_quantix_agent_v1_console_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -120,7 +167,7 @@ func (x *ConsoleFrame) String() string {
 func (*ConsoleFrame) ProtoMessage() {}
 
 func (x *ConsoleFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_console_proto_msgTypes[1]
+	mi := &file_quantix_agent_v1_console_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -133,7 +180,7 @@ func (x *ConsoleFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsoleFrame.ProtoReflect.Descriptor instead.
 func (*ConsoleFrame) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_console_proto_rawDescGZIP(), []int{1}
+	return file_quantix_agent_v1_console_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ConsoleFrame) GetToken() string {
@@ -198,7 +245,7 @@ type ConsoleEnd struct {
 
 func (x *ConsoleEnd) Reset() {
 	*x = ConsoleEnd{}
-	mi := &file_quantix_agent_v1_console_proto_msgTypes[2]
+	mi := &file_quantix_agent_v1_console_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +257,7 @@ func (x *ConsoleEnd) String() string {
 func (*ConsoleEnd) ProtoMessage() {}
 
 func (x *ConsoleEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_console_proto_msgTypes[2]
+	mi := &file_quantix_agent_v1_console_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +270,7 @@ func (x *ConsoleEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsoleEnd.ProtoReflect.Descriptor instead.
 func (*ConsoleEnd) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_console_proto_rawDescGZIP(), []int{2}
+	return file_quantix_agent_v1_console_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ConsoleEnd) GetCause() string {
@@ -253,7 +300,7 @@ type ConsoleError struct {
 
 func (x *ConsoleError) Reset() {
 	*x = ConsoleError{}
-	mi := &file_quantix_agent_v1_console_proto_msgTypes[3]
+	mi := &file_quantix_agent_v1_console_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -265,7 +312,7 @@ func (x *ConsoleError) String() string {
 func (*ConsoleError) ProtoMessage() {}
 
 func (x *ConsoleError) ProtoReflect() protoreflect.Message {
-	mi := &file_quantix_agent_v1_console_proto_msgTypes[3]
+	mi := &file_quantix_agent_v1_console_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -278,7 +325,7 @@ func (x *ConsoleError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsoleError.ProtoReflect.Descriptor instead.
 func (*ConsoleError) Descriptor() ([]byte, []int) {
-	return file_quantix_agent_v1_console_proto_rawDescGZIP(), []int{3}
+	return file_quantix_agent_v1_console_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ConsoleError) GetKind() string {
@@ -304,7 +351,9 @@ const file_quantix_agent_v1_console_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x13\n" +
 	"\x05vm_id\x18\x02 \x01(\tR\x04vmId\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x03 \x01(\tR\tsessionId\"\xe4\x01\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\"$\n" +
+	"\fConsoleClose\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\xe4\x01\n" +
 	"\fConsoleFrame\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x16\n" +
 	"\x06opened\x18\x02 \x01(\bR\x06opened\x124\n" +
@@ -335,18 +384,19 @@ func file_quantix_agent_v1_console_proto_rawDescGZIP() []byte {
 	return file_quantix_agent_v1_console_proto_rawDescData
 }
 
-var file_quantix_agent_v1_console_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_quantix_agent_v1_console_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_quantix_agent_v1_console_proto_goTypes = []any{
 	(*ConsoleOpen)(nil),  // 0: quantix.agent.v1.ConsoleOpen
-	(*ConsoleFrame)(nil), // 1: quantix.agent.v1.ConsoleFrame
-	(*ConsoleEnd)(nil),   // 2: quantix.agent.v1.ConsoleEnd
-	(*ConsoleError)(nil), // 3: quantix.agent.v1.ConsoleError
+	(*ConsoleClose)(nil), // 1: quantix.agent.v1.ConsoleClose
+	(*ConsoleFrame)(nil), // 2: quantix.agent.v1.ConsoleFrame
+	(*ConsoleEnd)(nil),   // 3: quantix.agent.v1.ConsoleEnd
+	(*ConsoleError)(nil), // 4: quantix.agent.v1.ConsoleError
 }
 var file_quantix_agent_v1_console_proto_depIdxs = []int32{
-	3, // 0: quantix.agent.v1.ConsoleFrame.error:type_name -> quantix.agent.v1.ConsoleError
-	2, // 1: quantix.agent.v1.ConsoleFrame.end:type_name -> quantix.agent.v1.ConsoleEnd
-	1, // 2: quantix.agent.v1.AgentConsole.Attach:input_type -> quantix.agent.v1.ConsoleFrame
-	1, // 3: quantix.agent.v1.AgentConsole.Attach:output_type -> quantix.agent.v1.ConsoleFrame
+	4, // 0: quantix.agent.v1.ConsoleFrame.error:type_name -> quantix.agent.v1.ConsoleError
+	3, // 1: quantix.agent.v1.ConsoleFrame.end:type_name -> quantix.agent.v1.ConsoleEnd
+	2, // 2: quantix.agent.v1.AgentConsole.Attach:input_type -> quantix.agent.v1.ConsoleFrame
+	2, // 3: quantix.agent.v1.AgentConsole.Attach:output_type -> quantix.agent.v1.ConsoleFrame
 	3, // [3:4] is the sub-list for method output_type
 	2, // [2:3] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
@@ -365,7 +415,7 @@ func file_quantix_agent_v1_console_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_quantix_agent_v1_console_proto_rawDesc), len(file_quantix_agent_v1_console_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

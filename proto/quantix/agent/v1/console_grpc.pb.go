@@ -38,8 +38,12 @@ const (
 // ConsoleFrame carries the token and either opened or error. Afterwards
 // frames carry data both ways. The agent's last frame may carry end (why
 // the console ended on its side, e.g. the VM stopped) before it closes its
-// side; the server ends a console by returning from the call. A console
-// ends with the session it was opened on.
+// side; the server ends a console by returning from the call and then
+// sends a ServerMessage.console_close with the token on the session, so
+// that the agent ends its side even when the call's end cannot reach it
+// (HTTP/2 puts the call's end behind data the agent has not read yet,
+// which a backend that stopped taking input holds up). A console ends
+// with the session it was opened on.
 type AgentConsoleClient interface {
 	Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConsoleFrame, ConsoleFrame], error)
 }
@@ -81,8 +85,12 @@ type AgentConsole_AttachClient = grpc.BidiStreamingClient[ConsoleFrame, ConsoleF
 // ConsoleFrame carries the token and either opened or error. Afterwards
 // frames carry data both ways. The agent's last frame may carry end (why
 // the console ended on its side, e.g. the VM stopped) before it closes its
-// side; the server ends a console by returning from the call. A console
-// ends with the session it was opened on.
+// side; the server ends a console by returning from the call and then
+// sends a ServerMessage.console_close with the token on the session, so
+// that the agent ends its side even when the call's end cannot reach it
+// (HTTP/2 puts the call's end behind data the agent has not read yet,
+// which a backend that stopped taking input holds up). A console ends
+// with the session it was opened on.
 type AgentConsoleServer interface {
 	Attach(grpc.BidiStreamingServer[ConsoleFrame, ConsoleFrame]) error
 	mustEmbedUnimplementedAgentConsoleServer()
