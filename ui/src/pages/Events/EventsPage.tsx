@@ -98,7 +98,7 @@ export default function EventsPage() {
     () => events.filter((e) => eventMatches(e, { ...filters, vm: vmFilterId }, vmsOnNode)),
     [events, filters, vmFilterId, vmsOnNode],
   );
-  const actions = filters.kind === 'node' ? NODE_ACTIONS : filters.kind === 'vm' ? VM_ACTIONS : [...VM_ACTIONS, ...NODE_ACTIONS];
+  const actions = filters.kind === 'node' ? NODE_ACTIONS : filters.kind === 'vm' ? VM_ACTIONS : [...new Set([...VM_ACTIONS, ...NODE_ACTIONS])];
   const anyFilter = eventFiltersToQuery(filters) !== '';
   const anyServerFilter = !!(filters.vm || filters.node || filters.action || filters.cause);
   const columns = useMemo(() => {
