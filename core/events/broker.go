@@ -19,8 +19,9 @@ import (
 type Publisher interface {
 	// PublishVM publishes stored VM events, in the order given.
 	PublishVM(evs ...*vm.Event)
-	// PublishMemory publishes an event the store does not keep: a node
-	// change or a VM event of a removed record.
+	// PublishMemory publishes an event that is not a stored VM event: a
+	// node change or a VM event of a removed record. The stream never
+	// reads these back from the store.
 	PublishMemory(ev StreamEvent)
 	// Rehome makes the VM events of from that subscribers may still be
 	// sent events of to (Broker.Rehome).
