@@ -195,6 +195,7 @@ func (s *Server) routes() {
 	s.get(g, "/nodes", read, s.listNodes)
 	s.get(g, "/nodes/:id", read, s.getNode)
 	s.get(g, "/nodes/:id/stats", read, s.nodeStats)
+	s.get(g, "/nodes/:id/events", read, s.nodeEvents)
 	s.add(g, http.MethodDelete, "/nodes/:id", administer, s.deleteNode, s.audited)
 	s.get(g, "/logs", read, s.queryLogs)
 	s.add(g, http.MethodPost, "/logs/ui", operate, s.ingestUILogs)

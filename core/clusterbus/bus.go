@@ -343,17 +343,27 @@ const memoryBudget = store.MaxNotifyPayload - 64
 // cannot be reached the event is lost, with a warning: so are the changes
 // of the other servers, and every stream is told when the connection is
 // back.
-func (b *Bus) PublishMemory(ev events.StreamEvent) {
+func (b *Bus) PublishMemory(ev events.StreamEvent) { b.PublishMemoryPos(ev) }
+
+// PublishMemoryPos sends ev as PublishMemory does and returns the position
+// every server gives it: the notification is sent under the VM event order
+// lock, so the last VM event committed before it is the last one each
+// server has published when the notification reaches it. ok is false when
+// the event could not be sent.
+func (b *Bus) PublishMemoryPos(ev events.StreamEvent) (events.Position, bool) {
 	n := memoryNote{Kind: ev.Kind, Node: ev.Node, VM: ev.VM}
 	body, err := encodeMemory(n)
+	var pos events.Position
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
-		_, err = b.stream.NotifyNumbered(ctx, noteMemory, body)
+		pos.Seq, pos.VMEvent, err = b.stream.NotifyPositioned(ctx, noteMemory, body)
 		cancel()
 	}
 	if err != nil {
 		b.log.Warn("could not send a change to the other servers' event streams; it is lost", "kind", ev.Kind, "error", err)
+		return events.Position{}, false
 	}
+	return pos, true
 }
 
 // Rehome tells every server's broker that the events of VM from are VM
@@ -366,7 +376,10 @@ func (b *Bus) Rehome(from, to string) {
 	}
 }
 
-var _ events.Publisher = (*Bus)(nil)
+var (
+	_ events.Publisher         = (*Bus)(nil)
+	_ events.PositionPublisher = (*Bus)(nil)
+)
 
 // encodeMemory encodes n within memoryBudget, cutting its message if need
 // be.

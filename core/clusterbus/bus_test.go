@@ -204,7 +204,10 @@ func TestVMEventsReachEveryServer(t *testing.T) {
 	streams := []*collector{collect(t, srv[0], nil), collect(t, srv[1], nil), collect(t, srv[2], nil)}
 
 	ev1 := addVM(t, srv[0], "vm-a")
-	srv[1].bus.PublishMemory(events.StreamEvent{Kind: events.StreamNode, Node: &events.NodeEvent{NodeID: "n1", NodeName: "host-1", Action: "register"}})
+	sent, ok := srv[1].bus.PublishMemoryPos(events.StreamEvent{Kind: events.StreamNode, Node: &events.NodeEvent{NodeID: "n1", NodeName: "host-1", Action: "register"}})
+	if !ok {
+		t.Fatal("PublishMemoryPos did not send the node event")
+	}
 	ev2 := addVM(t, srv[2], "vm-c")
 	for _, c := range streams {
 		c.waitVM(t, ev2.ID)
@@ -233,6 +236,10 @@ func TestVMEventsReachEveryServer(t *testing.T) {
 				t.Errorf("server %d event %d = %s, want %s", i, j, name, want[j])
 			}
 		}
+	}
+	// The sender knew the position every server gave the event.
+	if node != sent {
+		t.Errorf("PublishMemoryPos returned %s, the servers published the node event at %s", sent, node)
 	}
 	// Resuming on server 2 from the node event's position seen on server 0
 	// gives exactly what followed it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/quantixvm/quantix/core/events"
 	"github.com/quantixvm/quantix/core/store"
@@ -172,7 +173,14 @@ func (r *Reconciler) seedBroker(ctx context.Context) error {
 	return nil
 }
 
-// publishNode publishes a node change on the stream (memory only).
+// nodeEventStoreTimeout bounds the storing of one node event, which goes on
+// even when the change's own context ends (an agent's session closing).
+const nodeEventStoreTimeout = 5 * time.Second
+
+// publishNode publishes a node change on the stream, then stores it with
+// its position (one row per change in the cluster: the server that makes a
+// change publishes it). A change that cannot be stored is still published,
+// with a warning.
 func (r *Reconciler) publishNode(ctx context.Context, ev events.NodeEvent) {
 	if err := r.seedBroker(ctx); err != nil {
 		r.log.Warn("reading the last event id for the event stream", "error", err)
@@ -180,7 +188,21 @@ func (r *Reconciler) publishNode(ctx context.Context, ev events.NodeEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = r.now()
 	}
-	r.pub.PublishMemory(events.StreamEvent{Kind: events.StreamNode, Node: &ev})
+	se := events.StreamEvent{Kind: events.StreamNode, Node: &ev}
+	var pos events.Position
+	if pp, ok := r.pub.(events.PositionPublisher); ok {
+		pos, _ = pp.PublishMemoryPos(se)
+	} else {
+		r.pub.PublishMemory(se)
+	}
+	rec := &store.NodeEvent{NodeID: ev.NodeID, NodeName: ev.NodeName, Time: ev.Time, Action: ev.Action,
+		OldState: ev.OldState, NewState: ev.NewState, Healthy: ev.Healthy, Message: ev.Message,
+		StreamVMEvent: pos.VMEvent, StreamSeq: pos.Seq}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), nodeEventStoreTimeout)
+	defer cancel()
+	if err := r.store.NodeEvents().Append(sctx, rec); err != nil {
+		r.log.Warn("storing a node event; it was published on the event stream but will not be listed", "node", ev.NodeName, "action", ev.Action, "error", err)
+	}
 }
 
 // publishRemoved publishes the last event of a VM whose record is removed:
@@ -214,4 +236,81 @@ func (s *Service) Subscribe(ctx context.Context, since string) (*events.Stream, 
 		return nil, &Error{Kind: KindUnavailable, Message: "the event stream is closed: the server is shutting down", Err: err}
 	}
 	return es, nil
+}
+
+// NodeEventQuery selects the newest stored node events (LatestNodeEvents).
+type NodeEventQuery struct {
+	// Node is a node's id or name; its events only. The events of a
+	// removed node stay listed under its id.
+	Node string
+	// Before continues back from the oldest event of a page (its
+	// NextBefore); "" starts at the newest.
+	Before string
+	// Limit is 1..MaxEventPage; 0 means DefaultEventPage.
+	Limit int
+}
+
+// NodeEventPage is the newest stored node events, newest first.
+type NodeEventPage struct {
+	Events []*store.NodeEvent
+	// ResumeSince is the position of the event stream read before the
+	// page: the stream from there carries the changes after the page,
+	// and may carry again the newest node events of the page (same ids).
+	ResumeSince string
+	// NextBefore continues with older events; "" when none are left.
+	NextBefore string
+}
+
+// LatestNodeEvents returns the newest stored node events that match q,
+// newest first.
+func (s *Service) LatestNodeEvents(ctx context.Context, q NodeEventQuery) (*NodeEventPage, error) {
+	switch {
+	case q.Limit == 0:
+		q.Limit = DefaultEventPage
+	case q.Limit < 1 || q.Limit > MaxEventPage:
+		return nil, errorf(KindBadRequest, "limit: %d is outside 1..%d", q.Limit, MaxEventPage)
+	}
+	sq := store.NodeEventQuery{Limit: min(q.Limit+1, MaxEventPage)}
+	if q.Before != "" {
+		n, err := strconv.ParseInt(q.Before, 10, 64)
+		if err != nil || n < 1 {
+			return nil, errorf(KindBadRequest, "before: %q is not a node event id (the next_before of a page)", q.Before)
+		}
+		sq.Before = n
+	}
+	if q.Node != "" {
+		n, err := s.node(ctx, q.Node)
+		switch {
+		case err == nil:
+			sq.NodeID = n.ID
+		case KindOf(err) == KindNotFound:
+			// A removed node: its history stays under its id.
+			old, lerr := s.store.NodeEvents().Latest(ctx, store.NodeEventQuery{NodeID: q.Node, Limit: 1})
+			if lerr != nil {
+				return nil, storeError("listing node events", lerr)
+			}
+			if len(old) == 0 {
+				return nil, err
+			}
+			sq.NodeID = q.Node
+		default:
+			return nil, err
+		}
+	}
+	last, err := s.store.Events().LastID(ctx)
+	if err != nil {
+		return nil, storeError("reading the last event id", err)
+	}
+	list, err := s.store.NodeEvents().Latest(ctx, sq)
+	if err != nil {
+		return nil, storeError("listing node events", err)
+	}
+	page := &NodeEventPage{Events: list, ResumeSince: strconv.FormatInt(last, 10)}
+	if len(list) > q.Limit {
+		page.Events = list[:q.Limit]
+	}
+	if len(list) > q.Limit || len(list) == MaxEventPage {
+		page.NextBefore = strconv.FormatInt(page.Events[len(page.Events)-1].ID, 10)
+	}
+	return page, nil
 }

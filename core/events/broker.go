@@ -19,8 +19,9 @@ import (
 type Publisher interface {
 	// PublishVM publishes stored VM events, in the order given.
 	PublishVM(evs ...*vm.Event)
-	// PublishMemory publishes an event the store does not keep: a node
-	// change or a VM event of a removed record.
+	// PublishMemory publishes an event that is not a stored VM event: a
+	// node change or a VM event of a removed record. The stream never
+	// reads these back from the store.
 	PublishMemory(ev StreamEvent)
 	// Rehome makes the VM events of from that subscribers may still be
 	// sent events of to (Broker.Rehome).
@@ -28,6 +29,17 @@ type Publisher interface {
 }
 
 var _ Publisher = (*Broker)(nil)
+
+// PositionPublisher is a Publisher that tells where a memory-only event
+// stands on the stream, so that whoever keeps the event (the node events
+// of the store) can keep its position.
+type PositionPublisher interface {
+	// PublishMemoryPos publishes ev as PublishMemory does and returns its
+	// position on the stream; ok is false when it was not published.
+	PublishMemoryPos(ev StreamEvent) (pos Position, ok bool)
+}
+
+var _ PositionPublisher = (*Broker)(nil)
 
 // Default sizes of a Broker.
 const (
@@ -189,12 +201,20 @@ func (b *Broker) PublishVM(evs ...*vm.Event) {
 
 // PublishMemory publishes an event the store does not keep: a node change
 // or a VM event of a removed record.
-func (b *Broker) PublishMemory(ev StreamEvent) {
+func (b *Broker) PublishMemory(ev StreamEvent) { b.PublishMemoryPos(ev) }
+
+// PublishMemoryPos publishes as PublishMemory does and returns the event's
+// position; ok is false once the broker is closed.
+func (b *Broker) PublishMemoryPos(ev StreamEvent) (Position, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return Position{}, false
+	}
 	b.seq++
 	ev.Pos = Position{VMEvent: b.lastVM, Seq: b.seq}
 	b.add(ev)
+	return ev.Pos, true
 }
 
 // PublishMemoryAt publishes an event the store does not keep under a

@@ -1,8 +1,9 @@
 // Package events is the stream of VM and node changes that GET /api/events
 // serves. The control plane publishes every VM event on a Broker once its
 // transaction has committed, together with the node changes and the
-// removals of unmanaged records, which the store does not keep (they live
-// in memory only).
+// removals of unmanaged records, which are not VM events (memory-only
+// events: the control plane stores node changes apart, with their
+// position, but the stream does not read them back).
 //
 // Subscribers resume from a Position: exactly from the broker's ring while
 // it holds that position, otherwise VM events are read back from the store

@@ -28,6 +28,8 @@ type Store interface {
 	VMs() VMRepo
 	Nodes() NodeRepo
 	Events() EventRepo
+	// NodeEvents returns the node changes published on the event stream.
+	NodeEvents() NodeEventRepo
 	// Logs returns the built-in log store.
 	Logs() LogRepo
 	// Auth returns the users, API tokens and sessions.

@@ -100,6 +100,11 @@ type Stream interface {
 	// number drawn from the VM event id counter: unique in the database,
 	// greater than every event id handed out before it, never an event's id.
 	NotifyNumbered(ctx context.Context, prefix, payload string) (int64, error)
+	// NotifyPositioned is NotifyNumbered under the VM event order lock: it
+	// also returns the highest VM event id committed before the
+	// notification, the last VM event every listener has read when the
+	// notification reaches it (VM events deleted meanwhile aside).
+	NotifyPositioned(ctx context.Context, prefix, payload string) (n, lastVMEvent int64, err error)
 	// Listen holds a connection of its own listening on the channel until
 	// ctx ends, reconnecting with backoff when it is lost; see ListenHandler.
 	Listen(ctx context.Context, h ListenHandler) error
@@ -168,6 +173,32 @@ func (p pgStreamStore) NotifyNumbered(ctx context.Context, prefix, payload strin
 		return 0, fmt.Errorf("notifying on %s: %w", p.s.pg.channel, err)
 	}
 	return n, nil
+}
+
+func (p pgStreamStore) NotifyPositioned(ctx context.Context, prefix, payload string) (n, lastVMEvent int64, err error) {
+	if len(prefix)+len(payload)+22 > MaxNotifyPayload {
+		return 0, 0, fmt.Errorf("notifying: %w: payload of %d bytes is over %d", ErrInvalid, len(prefix)+len(payload)+22, MaxNotifyPayload)
+	}
+	err = p.s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := p.s.lockEvents(tx); err != nil {
+			return err
+		}
+		var row struct {
+			N    int64
+			Last int64
+		}
+		err := tx.Raw(`SELECT d.n AS n, COALESCE((SELECT MAX(id) FROM vm_events), 0) AS last
+			FROM (SELECT nextval(pg_get_serial_sequence('vm_events', 'id')) AS n) d`).Scan(&row).Error
+		if err != nil {
+			return err
+		}
+		n, lastVMEvent = row.N, row.Last
+		return tx.Exec("SELECT pg_notify(?, ?)", p.s.pg.channel, prefix+" "+strconv.FormatInt(n, 10)+" "+payload).Error
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("notifying on %s: %w", p.s.pg.channel, err)
+	}
+	return n, lastVMEvent, nil
 }
 
 func (p pgStreamStore) LogsBySeq(ctx context.Context, seqs []int64) ([]logsink.Entry, error) {

@@ -128,6 +128,8 @@ export function pushEvents(list: readonly InventoryEvent[], incoming: readonly I
 
 /** The server-side filters of GET /api/events?latest=N. */
 export interface LatestFilters {
+  /** vm (the default) lists VM events; node the stored node events (node_id filters them). */
+  kind?: 'vm' | 'node';
   /** A VM's id or name. */
   vm_id?: string;
   /** A node's id or name: the events of the VMs on it. */
@@ -137,6 +139,11 @@ export interface LatestFilters {
 }
 
 export interface RecentEventsOptions {
+  /**
+   * Where the stored events are listed: GET /api/events (the default) or
+   * a node's, GET /api/nodes/{id}/events (same reply and paging).
+   */
+  path?: string;
   /** How many stored events to start from (1..1000). */
   latest: number;
   /** Filters of that first list (the stream is filtered by accept). */
@@ -184,8 +191,8 @@ interface OlderPages {
 const noEvents: InventoryEvent[] = [];
 
 /**
- * The newest stored VM events (GET /api/events?latest=N, filtered by the
- * server), then the live stream from the position that list ends at
+ * The newest stored events (GET /api/events?latest=N, filtered by the
+ * server; VM events, or node events with kind=node or a node's path), then the live stream from the position that list ends at
  * (resume_since): what happened recently, and what happens from then on,
  * without replaying the whole history. New filters read a new list and
  * start the stream again from its position. The list is read on each
@@ -193,13 +200,14 @@ const noEvents: InventoryEvent[] = [];
  * stream.
  */
 export function useRecentEvents(opts: RecentEventsOptions): RecentEvents {
-  const { vm_id, node_id, action, cause } = opts.filters ?? {};
+  const { kind, vm_id, node_id, action, cause } = opts.filters ?? {};
   const latest = opts.latest;
-  const query = useMemo(() => ({ latest, vm_id, node_id, action, cause }), [latest, vm_id, node_id, action, cause]);
-  const queryKey = JSON.stringify(query);
+  const path = opts.path ?? '/api/events';
+  const query = useMemo(() => ({ latest, kind, vm_id, node_id, action, cause }), [latest, kind, vm_id, node_id, action, cause]);
+  const queryKey = JSON.stringify([path, query]);
   const history = useQuery({
-    queryKey: ['events', 'latest', query],
-    queryFn: ({ signal }) => api.get<LatestEvents>(withQuery('/api/events', query), { signal }),
+    queryKey: ['events', 'latest', path, query],
+    queryFn: ({ signal }) => api.get<LatestEvents>(withQuery(path, query), { signal }),
     staleTime: Infinity,
     gcTime: 0,
     retry: false,
@@ -231,7 +239,7 @@ export function useRecentEvents(opts: RecentEventsOptions): RecentEvents {
     if (nextBefore === '' || loadingOlder) return;
     const start: OlderPages = older ?? { key: queryKey, events: [], before: nextBefore, loading: false, error: null };
     setOlderPages({ ...start, loading: true, error: null });
-    api.get<LatestEvents>(withQuery('/api/events', { ...query, before: nextBefore })).then(
+    api.get<LatestEvents>(withQuery(path, { ...query, before: nextBefore })).then(
       (page) =>
         setOlderPages((p) =>
           p?.key === queryKey ? { ...p, events: [...p.events, ...page.events], before: page.next_before, loading: false } : p,
@@ -241,7 +249,7 @@ export function useRecentEvents(opts: RecentEventsOptions): RecentEvents {
           p?.key === queryKey ? { ...p, loading: false, error: err instanceof Error ? err : new Error(String(err)) } : p,
         ),
     );
-  }, [query, queryKey, older, nextBefore, loadingOlder]);
+  }, [path, query, queryKey, older, nextBefore, loadingOlder]);
 
   const events = useMemo(() => {
     const past = [...(stored ?? noEvents), ...olderEvents].filter((e) => accept?.(e) ?? true);

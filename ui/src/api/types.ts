@@ -176,7 +176,8 @@ export interface VMStreamEvent {
 
 /** GET /api/events?latest=N: the newest stored VM events, newest first. */
 export interface LatestEvents {
-  events: VMStreamEvent[];
+  /** VM events (kind=vm, the default), or stored node events (kind=node, GET /api/nodes/{id}/events). */
+  events: (VMStreamEvent | StoredNodeEvent)[];
   /** GET /api/events?since=<it> carries on right after these. */
   resume_since: string;
   /** before=<it> pages back; '' when no older event is left. */
@@ -338,4 +339,10 @@ export interface NewToken extends Token {
 export interface Health {
   status: string;
   version: string;
+}
+
+/** A stored node event (GET /api/nodes/{id}/events, GET /api/events?latest=N&kind=node). */
+export interface StoredNodeEvent extends NodeStreamEvent {
+  /** The stored event's id (before= pages back from it). */
+  event_id: number;
 }

@@ -16,10 +16,10 @@ import {
   ToolbarGroup,
   ToolbarItem,
 } from '@patternfly/react-core';
-import { api } from '../../api/client';
+import { api, withQuery } from '../../api/client';
 import { indexNames, useNodes, useNodeVMs, useVMIndex } from '../../api/inventory';
-import { useRecentEvents } from '../../api/liveEvents';
-import type { GapEvent, VM } from '../../api/types';
+import { pushEvents, useRecentEvents } from '../../api/liveEvents';
+import type { GapEvent, LatestEvents, VM } from '../../api/types';
 import { DataTable } from '../../components/DataTable';
 import { eventColumns, eventKey } from '../../components/eventColumns';
 import { LiveStatus } from '../../components/LiveStatus';
@@ -47,12 +47,33 @@ export default function EventsPage() {
   const log = useActionLogger('vm');
   // The server filters the stored history; the page filters what the
   // stream brings (eventMatches).
-  const { events, status, error, pending, hasOlder, loadOlder, loadingOlder, olderError } = useRecentEvents({
+  // Node events only: the stored node events, filtered by node (the page
+  // filters actions). Otherwise the stored VM events; without a VM or cause
+  // filter the stored node events are merged in (nodeHistory).
+  const nodeKind = filters.kind === 'node';
+  const { events: listed, status, error, pending, hasOlder, loadOlder, loadingOlder, olderError } = useRecentEvents({
     latest,
     keep,
-    filters: { vm_id: filters.vm, node_id: filters.node, action: filters.action, cause: filters.cause },
+    filters: nodeKind
+      ? { kind: 'node', node_id: filters.node }
+      : { vm_id: filters.vm, node_id: filters.node, action: filters.action, cause: filters.cause },
     onGap: setGap,
   });
+  const mergeNodes = filters.kind === '' && !filters.vm && !filters.cause;
+  const nodeHistory = useQuery({
+    queryKey: ['events', 'latest', 'nodes', filters.node],
+    enabled: mergeNodes,
+    queryFn: ({ signal }) =>
+      api.get<LatestEvents>(withQuery('/api/events', { latest, kind: 'node', node_id: filters.node }), { signal }),
+    staleTime: Infinity,
+    gcTime: 0,
+    retry: false,
+    refetchOnWindowFocus: false,
+  });
+  const events = useMemo(
+    () => (mergeNodes && nodeHistory.data ? pushEvents(listed, [...nodeHistory.data.events].reverse(), listed.length + nodeHistory.data.events.length) : listed),
+    [listed, mergeNodes, nodeHistory.data],
+  );
   const nodes = useNodes();
   const vmIndex = useVMIndex();
   const vmNames = useMemo(() => (vmIndex.data ? indexNames(vmIndex.data) : undefined), [vmIndex.data]);
@@ -77,7 +98,7 @@ export default function EventsPage() {
     () => events.filter((e) => eventMatches(e, { ...filters, vm: vmFilterId }, vmsOnNode)),
     [events, filters, vmFilterId, vmsOnNode],
   );
-  const actions = filters.kind === 'node' ? NODE_ACTIONS : filters.kind === 'vm' ? VM_ACTIONS : [...VM_ACTIONS, ...NODE_ACTIONS];
+  const actions = filters.kind === 'node' ? NODE_ACTIONS : filters.kind === 'vm' ? VM_ACTIONS : [...new Set([...VM_ACTIONS, ...NODE_ACTIONS])];
   const anyFilter = eventFiltersToQuery(filters) !== '';
   const anyServerFilter = !!(filters.vm || filters.node || filters.action || filters.cause);
   const columns = useMemo(() => {
@@ -194,9 +215,7 @@ export default function EventsPage() {
           empty={events.length === 0 ? 'No events yet.' : 'No event matches the filters.'}
         />
         <div className="quantix-events-older">
-          {filters.kind === 'node' ? (
-            <p>Node events are kept in memory only: older ones are not stored.</p>
-          ) : hasOlder ? (
+          {hasOlder ? (
             <Button
               variant="secondary"
               isLoading={loadingOlder}

@@ -12,7 +12,7 @@ export const VM_ACTIONS = [
   'discard', 'discover', 'observe', 'move', 'found', 'lost', 'terminate', 'remove', 'migrate',
   'node_unreachable', 'stuck', 'restart', 'restart_give_up',
 ] as const;
-export const NODE_ACTIONS = ['register', 'heartbeat', 'disconnect', 'unreachable'] as const;
+export const NODE_ACTIONS = ['register', 'heartbeat', 'disconnect', 'unreachable', 'remove'] as const;
 export const CAUSES = ['api', 'host', 'reconciler'] as const;
 
 export interface EventFilters {

@@ -32,6 +32,7 @@ import { DataTable, type Column } from '../../components/DataTable';
 import type { VM } from '../../api/types';
 import { formatMiB } from '../Nodes/format';
 import { MonitoringPanel } from '../Monitoring/MonitoringPanel';
+import { NodeEventsTab } from './NodeEventsTab';
 
 function Item({ term, children }: { term: string; children: React.ReactNode }) {
   return (
@@ -164,6 +165,9 @@ export default function NodeDetailPage() {
             <div style={{ paddingTop: 16 }}>
               <MonitoringPanel kind="nodes" id={n.id} />
             </div>
+          </Tab>
+          <Tab eventKey="events" title={<TabTitleText>Events</TabTitleText>}>
+            <NodeEventsTab nodeId={n.id} />
           </Tab>
           </Tabs>
         )}
