@@ -46,6 +46,9 @@ type statsReply struct {
 	// "history" (the store's averaged points, the same on every server).
 	Source string      `json:"source"`
 	Points []statPoint `json:"points"`
+	// Note says, in plain words, why there are no points; absent when
+	// there are some.
+	Note string `json:"note,omitempty"`
 }
 
 // statsQuery reads since and step and checks them against what the
@@ -161,6 +164,9 @@ func (s *Server) vmStats(c echo.Context) error {
 		}
 		out.Points[i] = statPoint{StatPoint: p, CPUPercent: percent(p.CPUCores, vcpus)}
 	}
+	if len(out.Points) == 0 {
+		out.Note = s.vmStatsNote(c, v, since, src)
+	}
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -191,6 +197,9 @@ func (s *Server) nodeStats(c echo.Context) error {
 	out := statsReply{NodeID: n.ID, Since: since.UTC(), StepSeconds: res.Seconds(), Source: src, Points: make([]statPoint, len(pts))}
 	for i, p := range pts {
 		out.Points[i] = statPoint{StatPoint: p, CPUPercent: percent(p.CPUCores, n.Host.CPUs)}
+	}
+	if len(out.Points) == 0 {
+		out.Note = s.nodeStatsNote(n, since, src)
 	}
 	return c.JSON(http.StatusOK, out)
 }
