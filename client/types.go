@@ -106,6 +106,14 @@ type CreateVMRequest struct {
 	NodeID        string `json:"node_id,omitempty"`
 }
 
+// PatchVMRequest is a PATCH of a VM's direct kernel boot: a nil field
+// stays as it is, an empty string clears it.
+type PatchVMRequest struct {
+	Kernel  *string `json:"kernel,omitempty"`
+	Initrd  *string `json:"initrd,omitempty"`
+	Cmdline *string `json:"cmdline,omitempty"`
+}
+
 // DiskRequest is a disk of a create request.
 type DiskRequest struct {
 	Name      string `json:"name,omitempty"`

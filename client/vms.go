@@ -108,6 +108,20 @@ func (c *Client) CreateVM(ctx context.Context, req CreateVMRequest) (*VM, error)
 	return &v, nil
 }
 
+// PatchVM changes the fields req sets (PATCH /api/vms/{id}) and returns
+// the VM as changed.
+func (c *Client) PatchVM(ctx context.Context, ref string, req PatchVMRequest) (*VM, error) {
+	p, err := vmPath(ref, "")
+	if err != nil {
+		return nil, err
+	}
+	var v VM
+	if err := c.do(ctx, request{method: http.MethodPatch, path: p, body: req}, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // action posts a VM action and returns its reply.
 func (c *Client) action(ctx context.Context, method, ref, suffix string, q url.Values) (*ActionResult, error) {
 	p, err := vmPath(ref, suffix)

@@ -405,7 +405,7 @@ t quantix vm show a ""
 	}
 	want := []string{
 		"vm node cluster logs login logout user token config version completion help",
-		"list show create start stop reboot pause resume delete reset-state adopt logs events console",
+		"list show create edit start stop reboot pause resume delete reset-state adopt logs events console",
 		"table json",
 		"-component -correlation-id -f -level -n -node -search -session-id -since -source -until -user-action -vm -address -token -ca-cert -output -h",
 		"<files>",

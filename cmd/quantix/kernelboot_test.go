@@ -10,8 +10,9 @@ import (
 )
 
 // TestCLIKernelBoot: vm create -kernel -initrd -cmdline defines a direct
-// kernel boot that vm show reads back; bad paths are refused naming the
-// field. The VM is not started (its kernel is an empty file).
+// kernel boot that vm show reads back, and vm edit changes and clears it;
+// bad paths are refused naming the field. The VM is not started (its
+// kernel is an empty file).
 func TestCLIKernelBoot(t *testing.T) {
 	requireE2E(t)
 	d := startDaemon(t)
@@ -35,6 +36,13 @@ func TestCLIKernelBoot(t *testing.T) {
 		{args: []string{"vm", "create", name + "-x", "-memory", "64", "-kernel", "vmlinuz"}, code: 1, stderr: []string{"kernel", "not an absolute path"}},
 		{args: []string{"vm", "create", name + "-x", "-memory", "64", "-initrd", initrd}, code: 1, stderr: []string{"initrd", "only allowed with kernel"}},
 		{args: []string{"vm", "create", name + "-x", "-memory", "64", "-kernel", filepath.Join(dir, "nope")}, code: 1, stderr: []string{"kernel", "no such file"}},
+		{args: []string{"vm", "edit", name, "-cmdline", "console=ttyS0 loglevel=7"}, stdout: []string{"vm " + name + " updated (cmdline)"}},
+		{args: []string{"vm", "show", name}, stdout: []string{"Kernel:          " + kernel, "Initrd:          " + initrd, "Cmdline:         console=ttyS0 loglevel=7"}},
+		{args: []string{"vm", "edit", name, "-kernel", ""}, code: 1, stderr: []string{"initrd", "needs a kernel"}},
+		{args: []string{"vm", "edit", name, "-kernel", "vmlinuz"}, code: 1, stderr: []string{"kernel", "not an absolute path"}},
+		{args: []string{"vm", "edit", name}, code: 2, stderr: []string{"nothing to change"}},
+		{args: []string{"vm", "edit", name, "-kernel", "", "-initrd", "", "-cmdline", ""}, stdout: []string{"vm " + name + " updated (cmdline, initrd, kernel)"}},
+		{args: []string{"-output", "json", "vm", "show", name}, stdout: []string{`"kernel": ""`, `"initrd": ""`, `"cmdline": ""`}},
 		{args: []string{"vm", "delete", name}, stdout: []string{"VM deleted"}},
 	})
 }

@@ -24,6 +24,7 @@ func vmCommand() *command {
 			vmListCommand(),
 			vmShowCommand(),
 			vmCreateCommand(),
+			vmEditCommand(),
 			vmActionCommand("start", "start a stopped or crashed VM",
 				"Starts the VM (POST /api/vms/{id}/start) and waits until the host has started it.", nil),
 			vmStopCommand(),
@@ -389,6 +390,60 @@ examples:
 					return printJSON(a.stdout, v.Raw)
 				}
 				fmt.Fprintf(a.stdout, "created vm %s (%s) on node %s: %s\n", v.Name, v.ID, nodeLabel(a.nodeNames(ctx), v.NodeID), stateLabel(v))
+				return nil
+			}
+		},
+	}
+}
+
+func vmEditCommand() *command {
+	return &command{
+		name:    "edit",
+		args:    "NAME",
+		summary: "change a VM's direct kernel boot",
+		help: `Changes the VM's -kernel, -initrd and -cmdline (PATCH /api/vms/{id}), checked
+as at create; flags not given stay as they are, an empty value clears the
+field. The VM must be stopped (STOPPED, CRASHED or ERROR). Clearing -kernel
+while the VM keeps an initrd or a command line is refused: clear them too.
+
+examples:
+  quantix vm edit guest-1 -cmdline 'console=ttyS0 quiet loglevel=7'
+  quantix vm edit guest-1 -kernel /srv/guest/vmlinuz-6.1 -initrd /srv/guest/initrd-6.1.img
+  quantix vm edit guest-1 -kernel '' -initrd '' -cmdline ''`,
+		setup: func(a *app, fs *flag.FlagSet) runner {
+			kernel := fs.String("kernel", "", "boot the Linux kernel at `PATH` on the node directly (absolute path; empty clears)")
+			initrd := fs.String("initrd", "", "initial ramdisk at `PATH` on the node for the kernel (absolute path; empty clears)")
+			cmdline := fs.String("cmdline", "", "kernel command `line` (empty clears)")
+			return func(ctx context.Context, args []string) error {
+				if err := exactArgs(args, "NAME"); err != nil {
+					return err
+				}
+				var req client.PatchVMRequest
+				var changed []string
+				fs.Visit(func(f *flag.Flag) {
+					switch f.Name {
+					case "kernel":
+						req.Kernel = kernel
+					case "initrd":
+						req.Initrd = initrd
+					case "cmdline":
+						req.Cmdline = cmdline
+					default:
+						return
+					}
+					changed = append(changed, f.Name)
+				})
+				if len(changed) == 0 {
+					return usagef("nothing to change: give -kernel, -initrd or -cmdline")
+				}
+				v, err := a.api.PatchVM(ctx, args[0], req)
+				if err != nil {
+					return err
+				}
+				if a.jsonOutput() {
+					return printJSON(a.stdout, v.Raw)
+				}
+				fmt.Fprintf(a.stdout, "vm %s updated (%s)\n", v.Name, strings.Join(changed, ", "))
 				return nil
 			}
 		},

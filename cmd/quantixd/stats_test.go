@@ -25,6 +25,7 @@ type statsReplyJSON struct {
 	NodeID      string  `json:"node_id"`
 	Source      string  `json:"source"`
 	StepSeconds float64 `json:"step_seconds"`
+	Note        string  `json:"note"`
 	Points      []struct {
 		T          time.Time `json:"t"`
 		CPUPercent float64   `json:"cpu_percent"`
@@ -91,6 +92,9 @@ plugin "sim" {
 		last := vm.Points[len(vm.Points)-1]
 		return last.CPUPercent > 0 && last.CPUPercent <= 100 && last.Memory == 128<<20 && last.DiskRead > 0 && last.NetRx > 0
 	})
+	if vm.Note != "" {
+		t.Errorf("an answer with points has the note %q", vm.Note)
+	}
 	if vm.StepSeconds <= 0 || vm.StepSeconds > 2 {
 		t.Errorf("step_seconds = %g from memory, want the agent's interval, 1s", vm.StepSeconds)
 	}
@@ -184,7 +188,8 @@ func simStatsCalls(t *testing.T, socket string) int64 {
 // plugin of API version 1, sampling every second. The agent finds the
 // backend offers no statistics and sends none, never calling the plugin's
 // CollectStats; the VM runs and stops as usual; the stats routes answer
-// 200 with no points from the history, /metrics has no series of the VM.
+// 200 with no points from the history and a note saying why, /metrics has
+// no series of the VM.
 func TestStatsAPIVersion1Plugin(t *testing.T) {
 	if e2e.daemonErr != nil {
 		t.Fatalf("quantixd is needed: %v", e2e.daemonErr)
@@ -225,6 +230,14 @@ plugin "sim" {
 	wait.Stays(t, 3*time.Second, "no points for the VM of an API version 1 plugin", func() bool {
 		return noPoints("/api/vms/" + id + "/stats?since=1m")
 	})
+	for _, path := range []string{"/api/vms/" + id + "/stats?since=1m", "/api/nodes/" + d.must(t, http.StatusOK, "GET", "/api/vms/"+id, "").str("node_id") + "/stats"} {
+		note := d.stats(t, path).Note
+		for _, want := range []string{"no statistics have come from node", "backend API version 1", "agent.stats = false", "agent.stats_interval"} {
+			if !strings.Contains(note, want) {
+				t.Errorf("GET %s: note %q does not say %q", path, note, want)
+			}
+		}
+	}
 	if n := simStatsCalls(t, control); n != 0 {
 		t.Errorf("the API version 1 plugin's CollectStats was called %d times, want 0", n)
 	}

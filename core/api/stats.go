@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -46,6 +47,9 @@ type statsReply struct {
 	// "history" (the store's averaged points, the same on every server).
 	Source string      `json:"source"`
 	Points []statPoint `json:"points"`
+	// Note says, in plain words, why there are no points; absent when
+	// there are some.
+	Note string `json:"note,omitempty"`
 }
 
 // statsQuery reads since and step and checks them against what the
@@ -130,38 +134,72 @@ func unavailable(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, message: fmt.Sprintf(format, args...)}
 }
 
-// vmStats: GET /api/vms/{id}/stats?since=&step=.
-func (s *Server) vmStats(c echo.Context) error {
-	if s.stats == nil {
-		return unavailable("statistics are not kept by this server")
-	}
+// statsSubject is what a stats answer is about: a VM or a node.
+type statsSubject struct {
+	// vmID is empty for a node; nodeID is the VM's node or the node.
+	vmID, nodeID string
+	// window reads the subject's points in this server's memory from
+	// since, and whether this server holds its samples (stats.Collector's
+	// VM or Node).
+	window func(since time.Time) ([]store.StatPoint, bool)
+	// history reads the subject's points in the store (store.StatsRepo's
+	// VM or Node).
+	history func(ctx context.Context, since, until time.Time) ([]store.StatPoint, error)
+	// cpus is the CPU base of a point's cpu_percent.
+	cpus func(p store.StatPoint) int
+	// note says why an answer from since, out of source, has no points.
+	note func(since time.Time, source string) string
+}
+
+// serveStats answers GET .../stats?since=&step= about subj.
+func (s *Server) serveStats(c echo.Context, subj statsSubject) error {
 	ctx := c.Request().Context()
-	v, err := s.svc.Get(ctx, c.Param("id"))
-	if err != nil {
-		return err
-	}
 	now := time.Now()
 	since, step, err := s.statsQuery(c, now)
 	if err != nil {
 		return err
 	}
-	pts, src, res, err := s.points(c, since, now, step,
-		func(from time.Time) ([]store.StatPoint, bool) { return s.stats.VM(v.ID, from) },
+	pts, src, res, err := s.points(c, since, now, step, subj.window,
 		func() ([]store.StatPoint, error) {
-			return s.statsHistory.VM(ctx, v.ID, since.Truncate(s.stats.HistoryStep()), now)
+			return subj.history(ctx, since.Truncate(s.stats.HistoryStep()), now)
 		})
 	if err != nil {
 		return err
 	}
-	out := statsReply{VMID: v.ID, NodeID: v.NodeID, Since: since.UTC(), StepSeconds: res.Seconds(), Source: src, Points: make([]statPoint, len(pts))}
+	out := statsReply{VMID: subj.vmID, NodeID: subj.nodeID, Since: since.UTC(), StepSeconds: res.Seconds(), Source: src, Points: make([]statPoint, len(pts))}
 	for i, p := range pts {
-		vcpus := p.VCPUs
-		if vcpus <= 0 {
-			vcpus = int(v.Spec.VCPUs)
-		}
-		out.Points[i] = statPoint{StatPoint: p, CPUPercent: percent(p.CPUCores, vcpus)}
+		out.Points[i] = statPoint{StatPoint: p, CPUPercent: percent(p.CPUCores, subj.cpus(p))}
+	}
+	if len(out.Points) == 0 {
+		out.Note = subj.note(since, src)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// vmStats: GET /api/vms/{id}/stats?since=&step=; cpu_percent is of the
+// VM's vCPUs.
+func (s *Server) vmStats(c echo.Context) error {
+	if s.stats == nil {
+		return unavailable("statistics are not kept by this server")
+	}
+	v, err := s.svc.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.serveStats(c, statsSubject{
+		vmID: v.ID, nodeID: v.NodeID,
+		window: func(since time.Time) ([]store.StatPoint, bool) { return s.stats.VM(v.ID, since) },
+		history: func(ctx context.Context, since, until time.Time) ([]store.StatPoint, error) {
+			return s.statsHistory.VM(ctx, v.ID, since, until)
+		},
+		cpus: func(p store.StatPoint) int {
+			if p.VCPUs > 0 {
+				return p.VCPUs
+			}
+			return int(v.Spec.VCPUs)
+		},
+		note: func(since time.Time, src string) string { return s.vmStatsNote(c, v, since, src) },
+	})
 }
 
 // nodeStats: GET /api/nodes/{id}/stats?since=&step=, the sums of the
@@ -170,29 +208,19 @@ func (s *Server) nodeStats(c echo.Context) error {
 	if s.stats == nil {
 		return unavailable("statistics are not kept by this server")
 	}
-	ctx := c.Request().Context()
-	n, err := s.svc.Node(ctx, c.Param("id"))
+	n, err := s.svc.Node(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	since, step, err := s.statsQuery(c, now)
-	if err != nil {
-		return err
-	}
-	pts, src, res, err := s.points(c, since, now, step,
-		func(from time.Time) ([]store.StatPoint, bool) { return s.stats.Node(n.ID, from) },
-		func() ([]store.StatPoint, error) {
-			return s.statsHistory.Node(ctx, n.ID, since.Truncate(s.stats.HistoryStep()), now)
-		})
-	if err != nil {
-		return err
-	}
-	out := statsReply{NodeID: n.ID, Since: since.UTC(), StepSeconds: res.Seconds(), Source: src, Points: make([]statPoint, len(pts))}
-	for i, p := range pts {
-		out.Points[i] = statPoint{StatPoint: p, CPUPercent: percent(p.CPUCores, n.Host.CPUs)}
-	}
-	return c.JSON(http.StatusOK, out)
+	return s.serveStats(c, statsSubject{
+		nodeID: n.ID,
+		window: func(since time.Time) ([]store.StatPoint, bool) { return s.stats.Node(n.ID, since) },
+		history: func(ctx context.Context, since, until time.Time) ([]store.StatPoint, error) {
+			return s.statsHistory.Node(ctx, n.ID, since, until)
+		},
+		cpus: func(store.StatPoint) int { return n.Host.CPUs },
+		note: func(since time.Time, src string) string { return s.nodeStatsNote(n, since, src) },
+	})
 }
 
 func percent(cores float64, cpus int) float64 {

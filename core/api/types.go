@@ -158,6 +158,9 @@ type patchRequest struct {
 	Disks         *[]diskRequest     `json:"disks"`
 	NICs          *[]nicRequest      `json:"nics"`
 	Boot          *[]string          `json:"boot"`
+	Kernel        *string            `json:"kernel"`
+	Initrd        *string            `json:"initrd"`
+	Cmdline       *string            `json:"cmdline"`
 }
 
 func (r patchRequest) toService() controlplane.PatchRequest {
@@ -165,6 +168,7 @@ func (r patchRequest) toService() controlplane.PatchRequest {
 		Name: r.Name, Description: r.Description, Labels: r.Labels,
 		RestartPolicy: r.RestartPolicy, DesiredState: r.DesiredState,
 		VCPUs: r.VCPUs, MemoryMiB: r.MemoryMiB, Boot: r.Boot,
+		Kernel: r.Kernel, Initrd: r.Initrd, Cmdline: r.Cmdline,
 	}
 	if r.Disks != nil {
 		d := toDisks(*r.Disks)

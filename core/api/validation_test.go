@@ -167,3 +167,41 @@ func TestPatchValidation(t *testing.T) {
 	e.do(t, "PATCH", "/api/vms/p1", `{"memory_mib":128}`).want(t, http.StatusConflict, "conflict", "cannot edit", "RUNNING", "stop it first")
 	e.do(t, "PATCH", "/api/vms/p1", `{"labels":{"env":"prod"},"restart_policy":"always","desired_state":"stopped"}`).want(t, http.StatusOK, "")
 }
+
+// TestPatchKernelBoot: PATCH sets, checks and clears kernel, initrd and
+// cmdline as create checks them (422 naming the field), only on a VM that
+// may be edited, and the VM reads them back.
+func TestPatchKernelBoot(t *testing.T) {
+	e := newEnv(t, "sqlite", true)
+	e.create(t, "pk1")
+	for _, c := range []struct {
+		body  string
+		parts []string
+	}{
+		{`{"kernel":"vmlinuz"}`, []string{"kernel:", "absolute"}},
+		{`{"kernel":"/srv/vm\u0000linuz"}`, []string{"kernel:"}},
+		{`{"initrd":"/srv/guest/initrd.img"}`, []string{"initrd: only allowed with kernel"}},
+		{`{"cmdline":"console=ttyS0"}`, []string{"cmdline: only allowed with kernel"}},
+		{`{"kernel":"/srv/guest/vmlinuz","cmdline":"console=ttyS0\nquiet"}`, []string{"cmdline: control character"}},
+		{`{"kernel":"/srv/guest/vmlinuz","initrd":"initrd.img"}`, []string{"initrd:", "absolute"}},
+	} {
+		e.do(t, "PATCH", "/api/vms/pk1", c.body).want(t, http.StatusUnprocessableEntity, "invalid_argument", c.parts...)
+	}
+	r := e.do(t, "PATCH", "/api/vms/pk1", `{"kernel":"/srv/guest/vmlinuz","initrd":"/srv/guest/initrd.img","cmdline":"console=ttyS0 quiet"}`)
+	r.want(t, http.StatusOK, "")
+	if r.str("spec.kernel") != "/srv/guest/vmlinuz" || r.str("spec.initrd") != "/srv/guest/initrd.img" || r.str("spec.cmdline") != "console=ttyS0 quiet" {
+		t.Fatalf("patched vm = %s", r.raw)
+	}
+	if got := e.do(t, "GET", "/api/vms/pk1", ""); got.str("spec.kernel") != "/srv/guest/vmlinuz" || got.str("spec.cmdline") != "console=ttyS0 quiet" {
+		t.Errorf("vm read back = %s", got.raw)
+	}
+	e.do(t, "PATCH", "/api/vms/pk1", `{"kernel":""}`).want(t, http.StatusUnprocessableEntity, "invalid_argument", "initrd:", "needs a kernel")
+	e.do(t, "PATCH", "/api/vms/pk1", `{"kernel":"","initrd":""}`).want(t, http.StatusUnprocessableEntity, "invalid_argument", "cmdline:", "needs a kernel")
+	r = e.do(t, "PATCH", "/api/vms/pk1", `{"kernel":"","initrd":"","cmdline":""}`)
+	r.want(t, http.StatusOK, "")
+	if r.str("spec.kernel") != "" || r.str("spec.initrd") != "" || r.str("spec.cmdline") != "" {
+		t.Fatalf("cleared vm = %s", r.raw)
+	}
+	e.do(t, "POST", "/api/vms/pk1/start", "").want(t, http.StatusOK, "")
+	e.do(t, "PATCH", "/api/vms/pk1", `{"cmdline":"quiet"}`).want(t, http.StatusConflict, "conflict", "cannot edit", "RUNNING", "stop it first")
+}

@@ -48,19 +48,7 @@ func startGuest(t *testing.T) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := libvirtPrefix + hex.EncodeToString(b)
-	typ := "qemu"
-	if _, err := os.Stat("/dev/kvm"); err == nil {
-		typ = "kvm"
-	}
-	doc := fmt.Sprintf(`<domain type=%q>
-  <name>%s</name>
-  <memory unit='MiB'>%d</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64'>hvm</type><kernel>%s</kernel><initrd>%s</initrd><cmdline>%s</cmdline></os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <devices><serial type='pty'><target port='0'/></serial><console type='pty'><target type='serial' port='0'/></console><memballoon model='none'/></devices>
-</domain>`, typ, name, testguest.MemoryMiB, g.Kernel, g.Initrd, testguest.Cmdline)
+	doc := g.DomainXML(name, testguest.MemoryMiB)
 	path := filepath.Join(t.TempDir(), name+".xml")
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)

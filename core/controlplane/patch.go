@@ -16,8 +16,11 @@ import (
 
 // PatchRequest changes some fields of a VM; nil fields stay as they are.
 // Name, description, labels, restart_policy and desired_state may change in
-// any state; the spec fields (vcpus, memory_mib, disks, nics, boot) only
-// where vm.Check allows ActionEdit. Labels replace the whole set.
+// any state; the spec fields (vcpus, memory_mib, disks, nics, boot, kernel,
+// initrd, cmdline) only where vm.Check allows ActionEdit. Labels replace the
+// whole set. An empty kernel, initrd or cmdline clears it; the spec the
+// patch leaves must pass the same checks as at create (initrd and cmdline
+// only with a kernel).
 type PatchRequest struct {
 	Name          *string
 	Description   *string
@@ -29,6 +32,9 @@ type PatchRequest struct {
 	Disks         *[]vm.Disk
 	NICs          *[]vm.NIC
 	Boot          *[]string
+	Kernel        *string
+	Initrd        *string
+	Cmdline       *string
 }
 
 // fields lists the fields the patch sets, in reply order.
@@ -49,12 +55,16 @@ func (p PatchRequest) fields() []string {
 	add(p.Disks != nil, "disks")
 	add(p.NICs != nil, "nics")
 	add(p.Boot != nil, "boot")
+	add(p.Kernel != nil, "kernel")
+	add(p.Initrd != nil, "initrd")
+	add(p.Cmdline != nil, "cmdline")
 	return out
 }
 
 // touchesSpec reports whether the patch changes the VM's shape.
 func (p PatchRequest) touchesSpec() bool {
-	return p.VCPUs != nil || p.MemoryMiB != nil || p.Disks != nil || p.NICs != nil || p.Boot != nil
+	return p.VCPUs != nil || p.MemoryMiB != nil || p.Disks != nil || p.NICs != nil || p.Boot != nil ||
+		p.Kernel != nil || p.Initrd != nil || p.Cmdline != nil
 }
 
 // check validates what can be checked without the VM.
@@ -92,6 +102,21 @@ func (p PatchRequest) check() error {
 	if p.MemoryMiB != nil {
 		if err := admit(admission.Size("memory_mib", *p.MemoryMiB, backend.MinMemoryMiB, admission.MaxMemoryMiB), nil); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkKernelKept refuses a patch that clears the kernel of spec s (as
+// applied) while initrd or cmdline stay, naming the field left behind:
+// both only make sense with a kernel.
+func (p PatchRequest) checkKernelKept(s vm.Spec) error {
+	if p.Kernel == nil || *p.Kernel != "" {
+		return nil
+	}
+	for _, f := range []struct{ name, value string }{{"initrd", s.Initrd}, {"cmdline", s.Cmdline}} {
+		if f.value != "" {
+			return invalid(f.name, "%s: the vm keeps %s %q, which needs a kernel; clear %s too (\"%s\": \"\") or keep the kernel", f.name, f.name, f.value, f.name, f.name)
 		}
 	}
 	return nil
@@ -137,6 +162,15 @@ func (p PatchRequest) apply(v *vm.VM) {
 	}
 	if p.Boot != nil {
 		v.Spec.Boot = slices.Clone(*p.Boot)
+	}
+	if p.Kernel != nil {
+		v.Spec.Kernel = *p.Kernel
+	}
+	if p.Initrd != nil {
+		v.Spec.Initrd = *p.Initrd
+	}
+	if p.Cmdline != nil {
+		v.Spec.Cmdline = *p.Cmdline
 	}
 }
 
@@ -185,6 +219,9 @@ func (s *Service) Patch(ctx context.Context, ref string, p PatchRequest) (*vm.VM
 			}
 		}
 		p.apply(cur)
+		if err := p.checkKernelKept(cur.Spec); err != nil {
+			return err
+		}
 		if p.touchesSpec() || p.Name != nil {
 			return checkSpec(cur.Name, cur.Spec)
 		}

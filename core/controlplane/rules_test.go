@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ func TestPatchRules(t *testing.T) {
 		{"vcpus", true, PatchRequest{VCPUs: n(2)}},
 		{"memory_mib", true, PatchRequest{MemoryMiB: n(128)}},
 		{"boot", true, PatchRequest{Boot: &[]string{"network"}}},
+		{"kernel", true, PatchRequest{Kernel: str("/srv/guest/vmlinuz")}},
 		{"description", false, PatchRequest{Description: str("changed")}},
 		{"labels", false, PatchRequest{Labels: &map[string]string{"env": "test"}}},
 		{"restart_policy", false, PatchRequest{RestartPolicy: str("on-crash")}},
@@ -302,5 +304,80 @@ func TestBeingCreated(t *testing.T) {
 	e.svc.creating.Delete(v.ID)
 	if res, err := e.svc.ResetState(ctx, v.ID, true); err != nil || res.VM != nil {
 		t.Errorf("reset_state of a placeholder left by a crash = %+v, %v; want it removed", res, err)
+	}
+}
+
+// TestPatchKernelBoot: kernel, initrd and cmdline change by PATCH under the
+// rules of create, each refusal naming its field and writing nothing; an
+// empty value clears a field, and clearing the kernel while initrd or
+// cmdline stay is refused naming the one left.
+func TestPatchKernelBoot(t *testing.T) {
+	e := newEnv(t, "sqlite", false)
+	ctx := context.Background()
+	v := e.seed(t, "pk", vm.StateStopped, "")
+	str := func(s string) *string { return &s }
+	const kernel, initrd, cmdline = "/srv/guest/vmlinuz", "/srv/guest/initrd.img", "console=ttyS0 quiet"
+
+	refused := []struct {
+		p     PatchRequest
+		field string
+		parts []string
+	}{
+		{PatchRequest{Kernel: str("vmlinuz")}, "kernel", []string{"kernel:", "absolute"}},
+		{PatchRequest{Kernel: str("/srv/vm\x01linuz")}, "kernel", []string{"kernel:", "control"}},
+		{PatchRequest{Kernel: str("/" + strings.Repeat("k", 5000))}, "kernel", []string{"kernel:"}},
+		{PatchRequest{Initrd: str(initrd)}, "initrd", []string{"initrd: only allowed with kernel"}},
+		{PatchRequest{Cmdline: str(cmdline)}, "cmdline", []string{"cmdline: only allowed with kernel"}},
+		{PatchRequest{Kernel: str(kernel), Initrd: str("initrd.img")}, "initrd", []string{"initrd:", "absolute"}},
+		{PatchRequest{Kernel: str(kernel), Cmdline: str("console=ttyS0\nquiet")}, "cmdline", []string{"cmdline: control character"}},
+		{PatchRequest{Kernel: str(kernel), Cmdline: str(strings.Repeat("x", 2049))}, "cmdline", []string{"cmdline: 2049 bytes"}},
+	}
+	for _, c := range refused {
+		_, err := e.svc.Patch(ctx, v.ID, c.p)
+		wantKind(t, err, KindInvalid, c.parts...)
+		if ce := (*Error)(nil); errors.As(err, &ce) && ce.Field != c.field {
+			t.Errorf("patch %+v: error names field %q, want %q", c.p, ce.Field, c.field)
+		}
+	}
+	if cur, _ := e.store.VMs().Get(ctx, v.ID); cur.Version != v.Version {
+		t.Fatalf("refused patches wrote the vm: version %d, was %d", cur.Version, v.Version)
+	}
+
+	got, err := e.svc.Patch(ctx, v.ID, PatchRequest{Kernel: str(kernel), Initrd: str(initrd), Cmdline: str(cmdline)})
+	if err != nil {
+		t.Fatalf("setting the kernel boot: %v", err)
+	}
+	if got.Spec.Kernel != kernel || got.Spec.Initrd != initrd || got.Spec.Cmdline != cmdline {
+		t.Fatalf("spec after patch = %+v", got.Spec)
+	}
+	if evs := e.events(t, v.ID); len(evs) != 1 || evs[0].Message != "changed kernel, initrd, cmdline" {
+		t.Errorf("events %+v, want one edit event naming kernel, initrd, cmdline", evs)
+	}
+
+	// Clearing the kernel alone leaves initrd and cmdline without one.
+	for _, c := range []struct {
+		p     PatchRequest
+		field string
+	}{
+		{PatchRequest{Kernel: str("")}, "initrd"},
+		{PatchRequest{Kernel: str(""), Initrd: str("")}, "cmdline"},
+	} {
+		_, err := e.svc.Patch(ctx, v.ID, c.p)
+		wantKind(t, err, KindInvalid, c.field+":", "needs a kernel")
+		if ce := (*Error)(nil); errors.As(err, &ce) && ce.Field != c.field {
+			t.Errorf("clearing the kernel: error names field %q, want %q", ce.Field, c.field)
+		}
+	}
+	got, err = e.svc.Patch(ctx, v.ID, PatchRequest{Cmdline: str("")})
+	if err != nil || got.Spec.Cmdline != "" || got.Spec.Kernel != kernel || got.Spec.Initrd != initrd {
+		t.Fatalf("clearing cmdline = %+v, %v", got, err)
+	}
+	got, err = e.svc.Patch(ctx, v.ID, PatchRequest{Kernel: str(""), Initrd: str("")})
+	if err != nil || got.Spec.Kernel != "" || got.Spec.Initrd != "" || got.Spec.Cmdline != "" {
+		t.Fatalf("clearing kernel and initrd = %+v, %v", got, err)
+	}
+	stored, err := e.store.VMs().Get(ctx, v.ID)
+	if err != nil || stored.Spec.Kernel != "" || stored.Spec.Initrd != "" {
+		t.Errorf("stored spec after clearing = %+v, %v", stored.Spec, err)
 	}
 }

@@ -9,10 +9,12 @@
 package testguest
 
 import (
+	"encoding/xml"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -97,4 +99,39 @@ func Cleanup() {
 	if built.dir != "" {
 		_ = os.RemoveAll(built.dir)
 	}
+}
+
+// DomainXML is the libvirt definition of a domain named name that boots
+// the guest g directly with Cmdline, one vCPU and memoryMiB MiB, its
+// serial port and console a pty, no balloon; it is destroyed on poweroff
+// and restarted on reboot. Its type is kvm where /dev/kvm exists, qemu
+// (TCG) elsewhere. Tests define it with virsh, as someone outside Quantix
+// would.
+func (g Guest) DomainXML(name string, memoryMiB int) string {
+	typ := "qemu"
+	if _, err := os.Stat("/dev/kvm"); err == nil {
+		typ = "kvm"
+	}
+	return fmt.Sprintf(`<domain type='%s'>
+  <name>%s</name>
+  <memory unit='MiB'>%d</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type><kernel>%s</kernel><initrd>%s</initrd><cmdline>%s</cmdline></os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <devices>
+    <serial type='pty'><target port='0'/></serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+`, typ, xmlText(name), memoryMiB, xmlText(g.Kernel), xmlText(g.Initrd), xmlText(Cmdline))
+}
+
+// xmlText is s escaped as XML character data.
+func xmlText(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
 }

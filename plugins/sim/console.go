@@ -45,7 +45,7 @@ func (b *Backend) OpenConsole(ctx context.Context, id string) (io.ReadWriteClose
 	if state != backend.StateRunning && state != backend.StatePaused {
 		return nil, plugin.Conflict("opening console: vm %s is %s; it has a console only while it runs", vm.Name, strings.ToLower(string(state)))
 	}
-	c := &simConsole{queue: make(chan []byte, consoleQueue), done: make(chan struct{})}
+	c := newSimConsole()
 	b.consoles.mu.Lock()
 	if b.consoles.byVM == nil {
 		b.consoles.byVM = map[string]*simConsole{}
@@ -117,9 +117,15 @@ type simConsole struct {
 	done    chan struct{}
 	once    sync.Once
 	release func()
-	// pending is what Read did not take of the last write; only the
-	// reading goroutine touches it.
-	pending []byte
+	// reader reads the echo from queue; what was echoed before the end is
+	// handed on first.
+	reader *backend.ChanReader
+}
+
+func newSimConsole() *simConsole {
+	c := &simConsole{queue: make(chan []byte, consoleQueue), done: make(chan struct{})}
+	c.reader = backend.NewChanReader(c.queue, c.done)
+	return c
 }
 
 var errSimConsoleClosed = errors.New("console closed")
@@ -143,25 +149,7 @@ func (c *simConsole) Write(p []byte) (int, error) {
 	}
 }
 
-func (c *simConsole) Read(p []byte) (int, error) {
-	for len(c.pending) == 0 {
-		select {
-		case b := <-c.queue:
-			c.pending = b
-		case <-c.done:
-			// What was echoed before the end is handed on first.
-			select {
-			case b := <-c.queue:
-				c.pending = b
-			default:
-				return 0, io.EOF
-			}
-		}
-	}
-	n := copy(p, c.pending)
-	c.pending = c.pending[n:]
-	return n, nil
-}
+func (c *simConsole) Read(p []byte) (int, error) { return c.reader.Read(p) }
 
 // Close ends the console; it holds no goroutine.
 func (c *simConsole) Close() error {

@@ -1,12 +1,12 @@
 package wire
 
 import (
-	"io"
 	"slices"
 	"sync"
 
 	"github.com/quantixvm/quantix/core/nodeapi"
 	agentv1 "github.com/quantixvm/quantix/proto/quantix/agent/v1"
+	"github.com/quantixvm/quantix/sdk/backend"
 	"github.com/quantixvm/quantix/sdk/plugin"
 )
 
@@ -65,9 +65,8 @@ type FrameConsole struct {
 	// onClose runs once, when the console ends.
 	onClose func()
 
-	// pending is what Read did not take of the last frame; only the
-	// reading goroutine touches it.
-	pending []byte
+	// reader reads out until done, draining it first.
+	reader *backend.ChanReader
 }
 
 var (
@@ -78,12 +77,14 @@ var (
 // NewFrameConsole returns a console whose frames Pump carries; onClose,
 // when set, runs once when the console ends, however it ends.
 func NewFrameConsole(onClose func()) *FrameConsole {
-	return &FrameConsole{
+	c := &FrameConsole{
 		in:      make(chan []byte, ConsoleQueue),
 		out:     make(chan []byte, ConsoleQueue),
 		done:    make(chan struct{}),
 		onClose: onClose,
 	}
+	c.reader = backend.NewChanReader(c.out, c.done)
+	return c
 }
 
 // Finish ends the console for why, unless it ended already; the first end
@@ -114,24 +115,7 @@ func (c *FrameConsole) End() nodeapi.ConsoleEnd {
 
 // Read returns console bytes; io.EOF once the console ended and what came
 // before was read.
-func (c *FrameConsole) Read(p []byte) (int, error) {
-	for len(c.pending) == 0 {
-		select {
-		case b := <-c.out:
-			c.pending = b
-		case <-c.done:
-			select {
-			case b := <-c.out:
-				c.pending = b
-			default:
-				return 0, io.EOF
-			}
-		}
-	}
-	n := copy(p, c.pending)
-	c.pending = c.pending[n:]
-	return n, nil
-}
+func (c *FrameConsole) Read(p []byte) (int, error) { return c.reader.Read(p) }
 
 // Write queues p for the stream, in frames of at most ConsoleChunk bytes;
 // it waits while the queue is full, and fails once the console ended.
