@@ -136,8 +136,10 @@ func (s *Server) authenticate(ctx context.Context, method string) (context.Conte
 }
 
 // Enroll issues a client certificate for the node named in the request.
-// Enrollments are serialised, so that two hosts claiming one name never
-// both get a certificate. A retry of an enrollment whose reply was lost
+// The enrollments of one node name are serialised, so that two hosts
+// claiming one name never both get a certificate; those of different names
+// run at once (a fleet enrolling together waits for no one's database round
+// trips but its own). A retry of an enrollment whose reply was lost
 // (same token, a request for the same key) gets the certificate issued
 // again and counts no use of the token.
 func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agentv1.EnrollResponse, error) {
@@ -153,8 +155,7 @@ func (s *Server) Enroll(ctx context.Context, req *agentv1.EnrollRequest) (*agent
 		s.log.Warn("enrollment refused: no join token", "peer", from, "node", name)
 		return nil, status.Error(codes.Unauthenticated, "no join token: set agent.join_token to a token from `quantix node token create` (or to the server's server.join_token)")
 	}
-	s.enrollMu.Lock()
-	defer s.enrollMu.Unlock()
+	defer s.enrolling.lock(name)()
 	// The name is checked before the token is redeemed, so that a host
 	// claiming a taken name (a copy of another host's configuration, say)
 	// uses up none of the token's uses, however often it retries. That

@@ -116,8 +116,9 @@ type Server struct {
 	ca         *pki.CA
 	enroll     Enrollment
 	certTTL    time.Duration
-	// enrollMu serialises enrollments.
-	enrollMu sync.Mutex
+	// enrolling serialises the enrollments of each node name; those of
+	// different names run at once.
+	enrolling nameLocks
 	// identify says which agent a call is from.
 	identify func(context.Context) (identity, bool)
 	logs     LogAppender

@@ -72,6 +72,15 @@ type LogHub interface {
 	PublishStored(entries []logsink.Entry)
 }
 
+// LiveHub is the optional capability of a LogHub that tells whether anyone
+// follows its entries now (logs.Pipeline.HasLiveSubscribers). The entries
+// another server announces are read back only while it does: without a
+// live subscriber they would reach nobody, and reading them back would cost
+// every server a query for each batch of entries any server stores.
+type LiveHub interface {
+	HasLiveSubscribers() bool
+}
+
 // Options configure a Bus.
 type Options struct {
 	// Store is the inventory; New fails unless it is on PostgreSQL.
@@ -290,6 +299,11 @@ func (b *Bus) logEntries(ctx context.Context, payload string) error {
 		return fmt.Errorf("malformed notification %q", truncate(payload, 80))
 	case origin == b.stream.Origin() || b.logs == nil:
 		// This server offered its own entries when they were appended.
+		return nil
+	}
+	if h, ok := b.logs.(LiveHub); ok && !h.HasLiveSubscribers() {
+		// A subscription made from now on hears of the entries stored
+		// after it by the notifications to come.
 		return nil
 	}
 	entries, err := b.stream.LogsBySeq(ctx, seqs)

@@ -180,3 +180,43 @@ func TestLogListenerReconnect(t *testing.T) {
 	}
 	t.Logf("%d entries, listener terminated %d times", len(ids), n)
 }
+
+// TestLogEntriesReachLateSubscriber: a server with no live subscriber
+// reads nothing back; a subscription made on it later gets every entry
+// another server stores from then on.
+func TestLogEntriesReachLateSubscriber(t *testing.T) {
+	srv := cluster(t, 2, true)
+	ctx := context.Background()
+	appendLines := func(what string) []string {
+		entries := make([]logsink.Entry, 20)
+		for j := range entries {
+			entries[j] = logsink.Entry{Level: logsink.LevelInfo, Source: logsink.SourceUI, Message: fmt.Sprintf("%s line %d", what, j)}
+		}
+		if err := srv[0].pipe.Append(ctx, entries); err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]string, len(entries))
+		for j, e := range entries {
+			ids[j] = e.ID
+		}
+		return ids
+	}
+	appendLines("before any subscriber")
+	wait.UntilNil(t, 20*time.Second, "the first entries stored", func() error {
+		if n, err := srv[0].st.Logs().Count(ctx); err != nil || n != 20 {
+			return fmt.Errorf("%d entries stored (%v), want 20", n, err)
+		}
+		return nil
+	})
+	if srv[1].pipe.HasLiveSubscribers() {
+		t.Fatal("server 1 has a live subscriber before any subscription was made")
+	}
+	live := follow(t, srv[1].pipe)
+	if !srv[1].pipe.HasLiveSubscribers() {
+		t.Fatal("server 1 has no live subscriber after Subscribe")
+	}
+	later := appendLines("after the subscription")
+	for _, id := range later {
+		wait.Until(t, 20*time.Second, "an entry stored after the subscription on server 1's live stream", func() bool { return live.count(id) == 1 })
+	}
+}

@@ -144,6 +144,15 @@ func (h *hub) fresh(entries []logsink.Entry) []logsink.Entry {
 	return out
 }
 
+// HasLiveSubscribers reports whether any live subscription is open now.
+// Entries offered while none is open reach nobody: a subscription gets the
+// entries appended or published from when it was made.
+func (p *Pipeline) HasLiveSubscribers() bool {
+	p.hub.mu.RLock()
+	defer p.hub.mu.RUnlock()
+	return len(p.hub.subs) > 0
+}
+
 // PublishStored offers entries another server received and stored to the
 // live subscriptions (GET /api/logs/stream of this server) only: they are
 // neither spooled nor delivered to a sink here, the server that received
