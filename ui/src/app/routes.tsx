@@ -6,6 +6,7 @@ import { lazyPage, type LazyPage } from './lazyPage';
 import { RouteChangeLogger } from '../logging/RouteChangeLogger';
 import type { QueryClient } from '@tanstack/react-query';
 import { prefetchFirstVMPage } from '../pages/VMs/api';
+import { prefetchNodes } from '../pages/VMs/useNodeNames';
 
 // Each page is its own chunk, loaded when its route is first visited (or
 // at start for the page the console opens on: preloadRoute). Once loaded, a
@@ -35,9 +36,10 @@ const { Page: NotFound } = pages.notFound;
 
 /**
  * preloadRoute starts the session check, the chunk of the page at
- * pathname, and for the VMs list its first page, at once: the shell renders a page only once
- * the session check (GET /api/auth/whoami) has answered, and would load
- * the chunk, then ask for the VMs, only after it.
+ * pathname, and for the VMs list its first page and the nodes, at once:
+ * the shell renders a page only once the session check (GET
+ * /api/auth/whoami) has answered, and would load the chunk, then ask for
+ * the VMs and the nodes, only after it.
  */
 export function preloadRoute(pathname: string, qc: QueryClient): void {
   const [first = '', second] = pathname.split('/').filter(Boolean);
@@ -54,7 +56,10 @@ export function preloadRoute(pathname: string, qc: QueryClient): void {
   // The session check too, before React has rendered (it would ask only
   // once the first render's effects run).
   if (first !== 'login') void qc.prefetchQuery(whoamiQuery);
-  if (first === 'vms' && !second) void prefetchFirstVMPage(qc);
+  if (first === 'vms' && !second) {
+    void prefetchFirstVMPage(qc);
+    void prefetchNodes(qc);
+  }
 }
 
 /** The root: the auth context (which needs the router) around every route. */
