@@ -1,58 +1,65 @@
-import { lazy, Suspense } from 'react';
+import { Suspense } from 'react';
 import { createBrowserRouter, Outlet, type RouteObject } from 'react-router';
 import { AuthProvider, whoamiQuery } from './auth';
 import { AppShell, PageLoading } from './AppShell';
+import { lazyPage, type LazyPage } from './lazyPage';
 import { RouteChangeLogger } from '../logging/RouteChangeLogger';
 import type { QueryClient } from '@tanstack/react-query';
 import { prefetchFirstVMPage } from '../pages/VMs/api';
+import { prefetchNodes } from '../pages/VMs/useNodeNames';
 
 // Each page is its own chunk, loaded when its route is first visited (or
-// at start for the page the console opens on: preloadRoute).
-const chunks = {
-  login: () => import('../pages/Login'),
-  dashboard: () => import('../pages/Dashboard'),
-  vms: () => import('../pages/VMs'),
-  vmDetail: () => import('../pages/VMDetail'),
-  nodes: () => import('../pages/Nodes'),
-  nodeDetail: () => import('../pages/NodeDetail'),
-  events: () => import('../pages/Events'),
-  logs: () => import('../pages/Logs'),
-  users: () => import('../pages/Users'),
+// at start for the page the console opens on: preloadRoute). Once loaded, a
+// page renders without suspending (lazyPage).
+const pages = {
+  login: lazyPage(() => import('../pages/Login')),
+  dashboard: lazyPage(() => import('../pages/Dashboard')),
+  vms: lazyPage(() => import('../pages/VMs')),
+  vmDetail: lazyPage(() => import('../pages/VMDetail')),
+  nodes: lazyPage(() => import('../pages/Nodes')),
+  nodeDetail: lazyPage(() => import('../pages/NodeDetail')),
+  events: lazyPage(() => import('../pages/Events')),
+  logs: lazyPage(() => import('../pages/Logs')),
+  users: lazyPage(() => import('../pages/Users')),
+  notFound: lazyPage(() => import('../pages/NotFound')),
 };
-const Login = lazy(chunks.login);
-const Dashboard = lazy(chunks.dashboard);
-const VMs = lazy(chunks.vms);
-const VMDetail = lazy(chunks.vmDetail);
-const Nodes = lazy(chunks.nodes);
-const NodeDetail = lazy(chunks.nodeDetail);
-const Events = lazy(chunks.events);
-const Logs = lazy(chunks.logs);
-const Users = lazy(chunks.users);
-const NotFound = lazy(() => import('../pages/NotFound'));
+const { Page: Login } = pages.login;
+const { Page: Dashboard } = pages.dashboard;
+const { Page: VMs } = pages.vms;
+const { Page: VMDetail } = pages.vmDetail;
+const { Page: Nodes } = pages.nodes;
+const { Page: NodeDetail } = pages.nodeDetail;
+const { Page: Events } = pages.events;
+const { Page: Logs } = pages.logs;
+const { Page: Users } = pages.users;
+const { Page: NotFound } = pages.notFound;
 
 /**
  * preloadRoute starts the session check, the chunk of the page at
- * pathname, and for the VMs list its first page, at once: the shell renders a page only once
- * the session check (GET /api/auth/whoami) has answered, and would load
- * the chunk, then ask for the VMs, only after it. A second import() of a
- * chunk gets the module already loaded.
+ * pathname, and for the VMs list its first page and the nodes, at once:
+ * the shell renders a page only once the session check (GET
+ * /api/auth/whoami) has answered, and would load the chunk, then ask for
+ * the VMs and the nodes, only after it.
  */
 export function preloadRoute(pathname: string, qc: QueryClient): void {
   const [first = '', second] = pathname.split('/').filter(Boolean);
-  const chunk = new Map<string, () => Promise<unknown>>([
-    ['', chunks.dashboard],
-    ['login', chunks.login],
-    ['vms', second ? chunks.vmDetail : chunks.vms],
-    ['nodes', second ? chunks.nodeDetail : chunks.nodes],
-    ['events', chunks.events],
-    ['logs', chunks.logs],
-    ['users', chunks.users],
+  const page = new Map<string, LazyPage>([
+    ['', pages.dashboard],
+    ['login', pages.login],
+    ['vms', second ? pages.vmDetail : pages.vms],
+    ['nodes', second ? pages.nodeDetail : pages.nodes],
+    ['events', pages.events],
+    ['logs', pages.logs],
+    ['users', pages.users],
   ]).get(first);
-  void chunk?.().catch(() => undefined); // lazy() reports a failed load when it renders
+  void page?.preload().catch(() => undefined); // the page reports a failed load when it renders
   // The session check too, before React has rendered (it would ask only
   // once the first render's effects run).
   if (first !== 'login') void qc.prefetchQuery(whoamiQuery);
-  if (first === 'vms' && !second) void prefetchFirstVMPage(qc);
+  if (first === 'vms' && !second) {
+    void prefetchFirstVMPage(qc);
+    void prefetchNodes(qc);
+  }
 }
 
 /** The root: the auth context (which needs the router) around every route. */

@@ -45,6 +45,7 @@ import { formatAge, formatMemory } from './format';
 import { useOperate } from './role';
 import { Toasts, useToasts } from './toasts';
 import { useNodeNames, useNodes } from './useNodeNames';
+import { useRowsShown } from './useRowsShown';
 import { actionTitles, callAction, storeVM, useVMAction } from './useVMAction';
 
 const perPageOptions = [20, 50, 100, 200, 500].map((n) => ({ title: String(n), value: n }));
@@ -109,6 +110,8 @@ export function VMsPage() {
     }, delay);
   };
   const shown = list.data?.vms ?? [];
+  // The rows that fill the window first, the rest of the page right after.
+  const rendered = useRowsShown(shown.length);
 
   // Selection, kept across pages by id.
   const [selected, setSelected] = useState<Map<string, BulkTarget>>(new Map());
@@ -410,7 +413,7 @@ export function VMsPage() {
                   </Td>
                 </Tr>
               ) : (
-                shown.map((vm, i) => (
+                shown.slice(0, rendered).map((vm, i) => (
                   <VMRow
                     key={vm.id}
                     vm={vm}
