@@ -134,3 +134,29 @@ func TestSlowQueryLogged(t *testing.T) {
 		}
 	})
 }
+
+// TestLoggedSQLKeepsValuesOut runs a query with a value through a store
+// logging every query and looks for the value in the log: the SQL is
+// logged with its placeholders only.
+func TestLoggedSQLKeepsValuesOut(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		driver, dsn := b.fresh(t)
+		var buf syncBuffer
+		st, err := Open(ctx, driver, dsn, hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: &buf}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		const secret = "s3cret-value-never-logged"
+		if _, err := st.VMs().Get(ctx, secret); !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		if !strings.Contains(out, "store: query") || !strings.Contains(out, "FROM") {
+			t.Fatalf("no query logged at trace: %q", out)
+		}
+		if strings.Contains(out, secret) {
+			t.Errorf("a query's value is in the log: %q", out)
+		}
+	})
+}
