@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -165,21 +163,9 @@ func simV1PluginDir(t *testing.T) string {
 // called.
 func simStatsCalls(t *testing.T, socket string) int64 {
 	t.Helper()
-	conn, err := net.Dial("unix", socket)
-	if err != nil {
-		t.Fatalf("the sim's control socket: %v", err)
-	}
-	defer conn.Close()
-	if err := json.NewEncoder(conn).Encode(sim.ControlRequest{Op: "stats_calls"}); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	r, err := sim.AskControl(socket, sim.ControlRequest{Op: "stats_calls"})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var r sim.ControlReply
-	if err := json.Unmarshal(line, &r); err != nil || !r.OK {
-		t.Fatalf("control reply %s: %v", line, err)
 	}
 	return r.StatsCalls
 }

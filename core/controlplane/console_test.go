@@ -1,13 +1,10 @@
 package controlplane
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -114,21 +111,9 @@ func (e *pluginEnv) simConsoles(t *testing.T) int {
 	if e.control == "" {
 		return 0
 	}
-	conn, err := net.Dial("unix", e.control)
-	if err != nil {
-		t.Fatalf("the sim's control socket: %v", err)
-	}
-	defer conn.Close()
-	if err := json.NewEncoder(conn).Encode(sim.ControlRequest{Op: "consoles"}); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	r, err := sim.AskControl(e.control, sim.ControlRequest{Op: "consoles"})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var r sim.ControlReply
-	if err := json.Unmarshal(line, &r); err != nil || !r.OK {
-		t.Fatalf("control reply %s: %v", line, err)
 	}
 	return r.Consoles
 }

@@ -1,11 +1,8 @@
 package pluginhost
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,21 +38,9 @@ func launchSim(t *testing.T, name, pkg string) (*SupervisedBackend, string) {
 // CollectStats was called.
 func simStatsCalls(t *testing.T, control string) int64 {
 	t.Helper()
-	conn, err := net.Dial("unix", control)
-	if err != nil {
-		t.Fatalf("the sim's control socket: %v", err)
-	}
-	defer conn.Close()
-	if err := json.NewEncoder(conn).Encode(sim.ControlRequest{Op: "stats_calls"}); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	r, err := sim.AskControl(control, sim.ControlRequest{Op: "stats_calls"})
 	if err != nil {
 		t.Fatal(err)
-	}
-	var r sim.ControlReply
-	if err := json.Unmarshal(line, &r); err != nil || !r.OK {
-		t.Fatalf("control reply %s: %v", line, err)
 	}
 	return r.StatsCalls
 }

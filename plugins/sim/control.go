@@ -56,6 +56,32 @@ type ControlReply struct {
 // controlLine bounds a request line.
 const controlLine = 64 << 10
 
+// AskControl sends req on the control socket at path, on a connection of
+// its own, and returns the reply; a reply that is not OK is an error
+// carrying the plugin's message.
+func AskControl(path string, req ControlRequest) (*ControlReply, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("the sim's control socket: %w", err)
+	}
+	defer conn.Close()
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return nil, fmt.Errorf("control request %q: %w", req.Op, err)
+	}
+	line, err := bufio.NewReader(conn).ReadBytes('\n')
+	if err != nil {
+		return nil, fmt.Errorf("control request %q: reading the reply: %w", req.Op, err)
+	}
+	var r ControlReply
+	if err := json.Unmarshal(line, &r); err != nil {
+		return nil, fmt.Errorf("control request %q: reply %s: %w", req.Op, line, err)
+	}
+	if !r.OK {
+		return nil, fmt.Errorf("control request %q: %s", req.Op, r.Error)
+	}
+	return &r, nil
+}
+
 // listenControl opens the control socket at path (a stale socket file left
 // by a killed process is replaced) and serves it until Close.
 func (b *Backend) listenControl(path string) error {
