@@ -95,11 +95,9 @@ type LatestPage struct {
 // and where the event stream continues from. The store reads them from an
 // index backwards, so the cost follows the limit, not the history's size.
 func (s *Service) LatestEvents(ctx context.Context, q LatestQuery) (*LatestPage, error) {
-	switch {
-	case q.Limit == 0:
-		q.Limit = DefaultEventPage
-	case q.Limit < 1 || q.Limit > MaxEventPage:
-		return nil, errorf(KindBadRequest, "limit: %d is outside 1..%d", q.Limit, MaxEventPage)
+	var err error
+	if q.Limit, err = pageLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	// One more than asked tells whether older events are left (at the
 	// largest page, a full page is taken to have more).
@@ -109,12 +107,8 @@ func (s *Service) LatestEvents(ctx context.Context, q LatestQuery) (*LatestPage,
 	default:
 		return nil, errorf(KindBadRequest, "cause: %q is not one of %s, %s, %s", q.Cause, vm.CauseAPI, vm.CauseHost, vm.CauseReconciler)
 	}
-	if q.Before != "" {
-		n, err := strconv.ParseInt(q.Before, 10, 64)
-		if err != nil || n < 1 {
-			return nil, errorf(KindBadRequest, "before: %q is not an event id (the next_before of a page)", q.Before)
-		}
-		sq.Before = n
+	if sq.Before, err = parseBefore(q.Before, "an event id"); err != nil {
+		return nil, err
 	}
 	if q.VM != "" {
 		v, err := s.Get(ctx, q.VM)
@@ -149,14 +143,49 @@ func (s *Service) LatestEvents(ctx context.Context, q LatestQuery) (*LatestPage,
 	if err != nil {
 		return nil, storeError("listing the latest events", err)
 	}
-	page := &LatestPage{Events: list, ResumeSince: strconv.FormatInt(last, 10)}
-	if len(list) > q.Limit {
-		page.Events = list[:q.Limit]
-	}
-	if len(list) > q.Limit || len(list) == MaxEventPage {
-		page.NextBefore = strconv.FormatInt(page.Events[len(page.Events)-1].ID, 10)
-	}
+	page := &LatestPage{ResumeSince: strconv.FormatInt(last, 10)}
+	page.Events, page.NextBefore = trimPage(list, q.Limit, func(e *vm.Event) int64 { return e.ID })
 	return page, nil
+}
+
+// pageLimit is the number of events a page asks for: 1..MaxEventPage, 0
+// meaning DefaultEventPage.
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return DefaultEventPage, nil
+	case limit < 1 || limit > MaxEventPage:
+		return 0, errorf(KindBadRequest, "limit: %d is outside 1..%d", limit, MaxEventPage)
+	}
+	return limit, nil
+}
+
+// parseBefore reads a page's before, the next_before of the page before
+// it (what names the kind of id); 0 when empty.
+func parseBefore(before, what string) (int64, error) {
+	if before == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(before, 10, 64)
+	if err != nil || n < 1 {
+		return 0, errorf(KindBadRequest, "before: %q is not %s (the next_before of a page)", before, what)
+	}
+	return n, nil
+}
+
+// trimPage cuts list, read with one more than limit (at most
+// MaxEventPage), to limit, and says where the next page continues: the id
+// of its oldest event when older ones are left (a page of MaxEventPage is
+// taken to have more), "" otherwise.
+func trimPage[E any](list []E, limit int, id func(E) int64) ([]E, string) {
+	more := len(list) > limit || len(list) == MaxEventPage
+	if len(list) > limit {
+		list = list[:limit]
+	}
+	if !more {
+		return list, ""
+	}
+	return list, strconv.FormatInt(id(list[len(list)-1]), 10)
 }
 
 // seedBroker tells the broker the last stored VM event id once, so that the
@@ -264,19 +293,13 @@ type NodeEventPage struct {
 // LatestNodeEvents returns the newest stored node events that match q,
 // newest first.
 func (s *Service) LatestNodeEvents(ctx context.Context, q NodeEventQuery) (*NodeEventPage, error) {
-	switch {
-	case q.Limit == 0:
-		q.Limit = DefaultEventPage
-	case q.Limit < 1 || q.Limit > MaxEventPage:
-		return nil, errorf(KindBadRequest, "limit: %d is outside 1..%d", q.Limit, MaxEventPage)
+	var err error
+	if q.Limit, err = pageLimit(q.Limit); err != nil {
+		return nil, err
 	}
 	sq := store.NodeEventQuery{Limit: min(q.Limit+1, MaxEventPage)}
-	if q.Before != "" {
-		n, err := strconv.ParseInt(q.Before, 10, 64)
-		if err != nil || n < 1 {
-			return nil, errorf(KindBadRequest, "before: %q is not a node event id (the next_before of a page)", q.Before)
-		}
-		sq.Before = n
+	if sq.Before, err = parseBefore(q.Before, "a node event id"); err != nil {
+		return nil, err
 	}
 	if q.Node != "" {
 		n, err := s.node(ctx, q.Node)
@@ -305,12 +328,7 @@ func (s *Service) LatestNodeEvents(ctx context.Context, q NodeEventQuery) (*Node
 	if err != nil {
 		return nil, storeError("listing node events", err)
 	}
-	page := &NodeEventPage{Events: list, ResumeSince: strconv.FormatInt(last, 10)}
-	if len(list) > q.Limit {
-		page.Events = list[:q.Limit]
-	}
-	if len(list) > q.Limit || len(list) == MaxEventPage {
-		page.NextBefore = strconv.FormatInt(page.Events[len(page.Events)-1].ID, 10)
-	}
+	page := &NodeEventPage{ResumeSince: strconv.FormatInt(last, 10)}
+	page.Events, page.NextBefore = trimPage(list, q.Limit, func(e *store.NodeEvent) int64 { return e.ID })
 	return page, nil
 }
