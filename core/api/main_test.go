@@ -100,6 +100,9 @@ func newEnvWith(t testing.TB, driver string, withBackend bool, ro controlplane.R
 		fn(e, &opts)
 	}
 	e.auth = auth.New(e.store.Auth(), auth.Options{Logger: opts.Logger})
+	// A token's last use is written behind the requests: it ends before
+	// the store closes (cleanups run last first).
+	t.Cleanup(func() { _ = e.auth.Close() })
 	opts.Auth = e.auth
 	ctx := context.Background()
 	admin, err := e.auth.CreateUser(ctx, "admin", adminPassword, identity.RoleAdmin)
