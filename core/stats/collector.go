@@ -106,9 +106,8 @@ type vmSeries struct {
 	last    totals
 	hasLast bool
 	// acc sums the points of the history step starting at accT.
-	acc  store.StatPoint
+	acc  stepSum
 	accT time.Time
-	accN int
 }
 
 // New returns a Collector; run its flushing with Run.
@@ -200,49 +199,22 @@ func (c *Collector) record(nodeID string, h *backend.HostStats) {
 // when p starts a new one.
 func (c *Collector) accumulate(id string, s *vmSeries, p store.StatPoint) {
 	b := p.T.Truncate(c.opts.HistoryStep)
-	if s.accN > 0 && !b.Equal(s.accT) {
+	if s.acc.n > 0 && !b.Equal(s.accT) {
 		c.closeStep(id, s)
 	}
 	s.accT = b
-	s.acc.VCPUs += p.VCPUs
-	s.acc.CPUCores += p.CPUCores
-	s.acc.MemoryBytes += p.MemoryBytes
-	s.acc.MemoryRSSBytes += p.MemoryRSSBytes
-	s.acc.DiskReadBps += p.DiskReadBps
-	s.acc.DiskWriteBps += p.DiskWriteBps
-	s.acc.DiskReadOps += p.DiskReadOps
-	s.acc.DiskWriteOps += p.DiskWriteOps
-	s.acc.NetRxBps += p.NetRxBps
-	s.acc.NetTxBps += p.NetTxBps
-	s.acc.NetRxPps += p.NetRxPps
-	s.acc.NetTxPps += p.NetTxPps
-	s.accN++
+	s.acc.add(p)
 }
 
 // closeStep queues the VM's averaged step for the store.
 func (c *Collector) closeStep(id string, s *vmSeries) {
-	if s.accN == 0 {
+	if s.acc.n == 0 {
 		return
 	}
-	avg := s.acc
-	n := float64(s.accN)
-	avg.T = s.accT
-	avg.VCPUs = int(float64(avg.VCPUs)/n + 0.5)
-	avg.CPUCores /= n
-	avg.MemoryBytes /= uint64(s.accN)
-	avg.MemoryRSSBytes /= uint64(s.accN)
-	avg.DiskReadBps /= n
-	avg.DiskWriteBps /= n
-	avg.DiskReadOps /= n
-	avg.DiskWriteOps /= n
-	avg.NetRxBps /= n
-	avg.NetTxBps /= n
-	avg.NetRxPps /= n
-	avg.NetTxPps /= n
+	avg := s.acc.take(s.accT)
 	if c.opts.History != nil {
 		c.pending = append(c.pending, store.VMStatPoint{VMID: id, NodeID: s.node, StatPoint: avg})
 	}
-	s.acc, s.accN = store.StatPoint{}, 0
 }
 
 // Run writes complete history steps to the store every few seconds,
@@ -279,7 +251,7 @@ func (c *Collector) Flush(ctx context.Context, now time.Time) {
 	closeBefore := now.Add(-bucketGrace)
 	forget := now.Add(-c.opts.Window)
 	for id, s := range c.vms {
-		if s.accN > 0 && !s.accT.Add(c.opts.HistoryStep).After(closeBefore) {
+		if s.acc.n > 0 && !s.accT.Add(c.opts.HistoryStep).After(closeBefore) {
 			c.closeStep(id, s)
 		}
 		if s.seen.Before(forget) {

@@ -114,14 +114,14 @@ func TestFlushClosesStepsOnlyWhenDone(t *testing.T) {
 	c.Record("n", []*backend.HostStats{sample(t0, 0, 0, "a"), sample(t0.Add(10*time.Second), time.Second, 0, "a")})
 	c.Flush(context.Background(), t0.Add(30*time.Second))
 	c.mu.Lock()
-	open := c.vms["a"].accN
+	open := c.vms["a"].acc.n
 	c.mu.Unlock()
 	if open != 1 {
 		t.Fatalf("the running step was closed early: %d points in it, want 1", open)
 	}
 	c.Flush(context.Background(), t0.Add(time.Minute+bucketGrace))
 	c.mu.Lock()
-	open = c.vms["a"].accN
+	open = c.vms["a"].acc.n
 	c.mu.Unlock()
 	if open != 0 {
 		t.Errorf("the step that ended is still open: %d points", open)

@@ -115,48 +115,61 @@ func Downsample(pts []store.StatPoint, step time.Duration) []store.StatPoint {
 		return pts
 	}
 	var out []store.StatPoint
-	var acc store.StatPoint
-	var n int
-	flush := func() {
-		if n == 0 {
-			return
-		}
-		f := float64(n)
-		acc.CPUCores /= f
-		acc.MemoryBytes /= uint64(n)
-		acc.MemoryRSSBytes /= uint64(n)
-		acc.VCPUs = int(float64(acc.VCPUs)/f + 0.5)
-		acc.DiskReadBps /= f
-		acc.DiskWriteBps /= f
-		acc.DiskReadOps /= f
-		acc.DiskWriteOps /= f
-		acc.NetRxBps /= f
-		acc.NetTxBps /= f
-		acc.NetRxPps /= f
-		acc.NetTxPps /= f
-		out = append(out, acc)
-		acc, n = store.StatPoint{}, 0
-	}
+	var acc stepSum
+	var at time.Time
 	for _, p := range pts {
 		b := p.T.Truncate(step)
-		if n > 0 && !b.Equal(acc.T) {
-			flush()
+		if acc.n > 0 && !b.Equal(at) {
+			out = append(out, acc.take(at))
 		}
-		acc.T = b
-		acc.VCPUs += p.VCPUs
-		acc.CPUCores += p.CPUCores
-		acc.MemoryBytes += p.MemoryBytes
-		acc.MemoryRSSBytes += p.MemoryRSSBytes
-		acc.DiskReadBps += p.DiskReadBps
-		acc.DiskWriteBps += p.DiskWriteBps
-		acc.DiskReadOps += p.DiskReadOps
-		acc.DiskWriteOps += p.DiskWriteOps
-		acc.NetRxBps += p.NetRxBps
-		acc.NetTxBps += p.NetTxBps
-		acc.NetRxPps += p.NetRxPps
-		acc.NetTxPps += p.NetTxPps
-		n++
+		at = b
+		acc.add(p)
 	}
-	flush()
+	if acc.n > 0 {
+		out = append(out, acc.take(at))
+	}
 	return out
+}
+
+// stepSum sums the points of one step, to average them.
+type stepSum struct {
+	sum store.StatPoint
+	n   int
+}
+
+func (s *stepSum) add(p store.StatPoint) {
+	s.sum.VCPUs += p.VCPUs
+	s.sum.CPUCores += p.CPUCores
+	s.sum.MemoryBytes += p.MemoryBytes
+	s.sum.MemoryRSSBytes += p.MemoryRSSBytes
+	s.sum.DiskReadBps += p.DiskReadBps
+	s.sum.DiskWriteBps += p.DiskWriteBps
+	s.sum.DiskReadOps += p.DiskReadOps
+	s.sum.DiskWriteOps += p.DiskWriteOps
+	s.sum.NetRxBps += p.NetRxBps
+	s.sum.NetTxBps += p.NetTxBps
+	s.sum.NetRxPps += p.NetRxPps
+	s.sum.NetTxPps += p.NetTxPps
+	s.n++
+}
+
+// take returns the mean of the points added, at t (vCPUs rounded), and
+// empties the sum. It must not be called on an empty sum.
+func (s *stepSum) take(t time.Time) store.StatPoint {
+	avg, f := s.sum, float64(s.n)
+	avg.T = t
+	avg.VCPUs = int(float64(avg.VCPUs)/f + 0.5)
+	avg.CPUCores /= f
+	avg.MemoryBytes /= uint64(s.n)
+	avg.MemoryRSSBytes /= uint64(s.n)
+	avg.DiskReadBps /= f
+	avg.DiskWriteBps /= f
+	avg.DiskReadOps /= f
+	avg.DiskWriteOps /= f
+	avg.NetRxBps /= f
+	avg.NetTxBps /= f
+	avg.NetRxPps /= f
+	avg.NetTxPps /= f
+	*s = stepSum{}
+	return avg
 }
