@@ -10,6 +10,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quantixvm/quantix/internal/promreg"
 )
 
 // RouteUnmatched is the route label of a request that matched no route
@@ -47,11 +49,7 @@ func NewRequestMetrics(reg prometheus.Registerer) (*RequestMetrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	if err := reg.Register(m.requests); err != nil {
-		return nil, fmt.Errorf("registering API request metrics: %w", err)
-	}
-	if err := reg.Register(m.duration); err != nil {
-		reg.Unregister(m.requests)
+	if err := promreg.RegisterAll(reg, m.requests, m.duration); err != nil {
 		return nil, fmt.Errorf("registering API request metrics: %w", err)
 	}
 	return m, nil

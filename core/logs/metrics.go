@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quantixvm/quantix/internal/promreg"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -91,13 +92,8 @@ func newMetrics(reg prometheus.Registerer, sinks []string, stats func() SpoolSta
 	if stats != nil {
 		collectors = append(collectors, spoolCollector{stats: stats})
 	}
-	for i, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range collectors[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("registering log pipeline metrics: %w", err)
-		}
+	if err := promreg.RegisterAll(reg, collectors...); err != nil {
+		return nil, fmt.Errorf("registering log pipeline metrics: %w", err)
 	}
 	m.unregister = func() {
 		for _, c := range collectors {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+
+	"github.com/quantixvm/quantix/internal/promreg"
 )
 
 // Metrics are the plugin host's Prometheus metrics: plugin process
@@ -49,14 +51,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	collectors := []prometheus.Collector{m.launches, m.exits, m.relaunches, m.calls}
-	for i, c := range collectors {
-		if err := reg.Register(c); err != nil {
-			for _, done := range collectors[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("registering plugin host metrics: %w", err)
-		}
+	if err := promreg.RegisterAll(reg, m.launches, m.exits, m.relaunches, m.calls); err != nil {
+		return nil, fmt.Errorf("registering plugin host metrics: %w", err)
 	}
 	return m, nil
 }
