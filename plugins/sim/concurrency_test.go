@@ -75,6 +75,22 @@ func TestConcurrentChurn(t *testing.T) {
 		t.Errorf("unexpected error: %s", u)
 	}
 
+	// A last VM made on each host marks the end of its events: they are
+	// delivered in order, so once the marker's creation has arrived every
+	// event published before it has too. Without it, a replay could match
+	// the listing while a create, start and delete of one VM, which cancel
+	// out, were still on their way.
+	for i, h := range hosts {
+		marker, err := h.CreateVM(ctx, minimalSpec(fmt.Sprintf("churn-end-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wait.Until(t, 10*time.Second, fmt.Sprintf("host %d's marker VM to be announced", i), func() bool {
+			evs := watchers[i].snapshot()
+			return len(evs) > 0 && evs[len(evs)-1].VMID == marker.ID && evs[len(evs)-1].Type == backend.EventCreated
+		})
+	}
+
 	seen := map[string]int{}
 	for i, h := range hosts {
 		vms, err := h.ListVMs(ctx)
