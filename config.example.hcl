@@ -222,7 +222,8 @@ agent {
   # How often the agent lists every VM as a safety net besides events.
   resync_interval = "30s"
 
-  # Random delay in [0, sync_jitter) before the full sync after connecting.
+  # Random delay in [0, sync_jitter) before the full sync after connecting,
+  # counted from the start of the connection attempt.
   sync_jitter = "5s"
 
   # Follow the QEMU log of every running VM and send its lines to the control

@@ -65,7 +65,9 @@ type Config struct {
 	// means DefaultResyncInterval.
 	ResyncInterval time.Duration
 	// SyncJitter bounds the random delay, in [0, SyncJitter), before the full
-	// sync that follows each (re)connect; zero syncs at once.
+	// sync that follows each (re)connect, counted from the start of the
+	// connection attempt (enrollment and registration included); zero syncs
+	// at once.
 	SyncJitter time.Duration
 	// MaxBackoff caps the delay between connection attempts; zero means
 	// DefaultMaxBackoff.

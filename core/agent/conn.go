@@ -135,6 +135,7 @@ func (l *localAddr) get() string {
 // attached reports whether the server accepted the session; err says why it
 // ended.
 func (a *Agent) connect(ctx context.Context, server string) (attached bool, err error) {
+	began := time.Now()
 	id := a.identity()
 	if id == nil {
 		if id, err = a.enroll(ctx, server); err != nil {
@@ -197,6 +198,7 @@ func (a *Agent) connect(ctx context.Context, server string) (attached bool, err 
 		return false, fmt.Errorf("server %s: attaching the session: the server answered the hello with %T instead of a welcome; agent and server speak different protocols", server, first.GetMsg())
 	}
 	s := newSession(a, server, reg.GetNodeId(), reg.GetSessionId(), stream, stop)
+	s.began = began
 	s.client = client
 	s.consoleClient = agentv1.NewAgentConsoleClient(conn)
 	s.agentCtx = ctx

@@ -51,7 +51,10 @@ type session struct {
 	// sync; syncAsked when the server asked for one.
 	listed    chan struct{}
 	syncAsked chan struct{}
-	commands  sync.WaitGroup
+	// began is when the attempt that made the session started: the sync
+	// jitter counts from there.
+	began    time.Time
+	commands sync.WaitGroup
 	// consoles are the goroutines carrying consoles (console.go);
 	// consoleEnds ends each attached console, by its token, when the
 	// server says it closed it.
@@ -143,6 +146,11 @@ func (s *session) read(ctx context.Context) error {
 // come, a full sync once the jitter passed (and whenever a fresh listing
 // calls for one), heartbeats every interval.
 //
+// The jitter counts from the start of the connection attempt, not from the
+// session: agents that reconnect together spread their full syncs over
+// agent.sync_jitter whatever their enrollment and registration took, and
+// an agent whose registration took longer than its share syncs at once.
+//
 // The first heartbeat goes out at once, the second after a random part of
 // the interval, the others every interval: agents that (re)connect
 // together, as after a server restart, do not heartbeat in step for ever
@@ -150,7 +158,7 @@ func (s *session) read(ctx context.Context) error {
 // rather than in one burst.
 func (s *session) report(ctx context.Context) error {
 	a := s.a
-	delay := jitter(a.cfg.SyncJitter)
+	delay := max(0, time.Until(s.began.Add(jitter(a.cfg.SyncJitter))))
 	a.log.Debug("full sync scheduled", "in", delay)
 	initial := time.NewTimer(delay)
 	defer initial.Stop()

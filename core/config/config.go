@@ -197,7 +197,8 @@ type AgentConfig struct {
 	HeartbeatInterval time.Duration
 	// ResyncInterval is how often the agent lists all VMs as a safety net.
 	ResyncInterval time.Duration
-	// SyncJitter bounds the random delay before a full sync after connecting.
+	// SyncJitter bounds the random delay before a full sync after connecting,
+	// counted from the start of the connection attempt.
 	SyncJitter time.Duration
 	// QEMULogs has the agent follow the QEMU log of every running VM and
 	// send its lines to the control plane's log pipeline (source qemu).
