@@ -32,20 +32,38 @@ var proc struct {
 // stops libvirtd meanwhile.
 func Libvirtd(t testing.TB) {
 	t.Helper()
+	release, err := Hold()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := release(); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// Hold holds the lock shared until release is called, outside a test as
+// well (a TestMain sweeping what its tests left): no other package's test
+// stops libvirtd meanwhile.
+func Hold() (release func() error, err error) {
 	proc.mu.Lock()
 	defer proc.mu.Unlock()
 	if proc.shared == 0 && !proc.exclusive {
-		lock(t, syscall.LOCK_SH)
+		if err := lock(syscall.LOCK_SH); err != nil {
+			return nil, err
+		}
 	}
 	proc.shared++
-	t.Cleanup(func() {
+	return sync.OnceValue(func() error {
 		proc.mu.Lock()
 		defer proc.mu.Unlock()
 		proc.shared--
 		if proc.shared == 0 && !proc.exclusive {
-			lock(t, syscall.LOCK_UN)
+			return lock(syscall.LOCK_UN)
 		}
-	})
+		return nil
+	}), nil
 }
 
 // LibvirtdRestart holds the lock exclusively until t ends, waiting for the
@@ -58,29 +76,32 @@ func LibvirtdRestart(t testing.TB) {
 	if proc.exclusive {
 		t.Fatal("hostlock: libvirtd is held exclusively already: tests that restart it cannot nest")
 	}
-	lock(t, syscall.LOCK_EX)
+	if err := lock(syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	proc.exclusive = true
 	t.Cleanup(func() {
 		proc.mu.Lock()
 		defer proc.mu.Unlock()
 		proc.exclusive = false
+		how := syscall.LOCK_UN
 		if proc.shared > 0 {
-			lock(t, syscall.LOCK_SH)
-		} else {
-			lock(t, syscall.LOCK_UN)
+			how = syscall.LOCK_SH
+		}
+		if err := lock(how); err != nil {
+			t.Error(err)
 		}
 	})
 }
 
 // lock applies how (LOCK_SH, LOCK_EX or LOCK_UN) to the lock file, opening
 // it first; proc.mu is held.
-func lock(t testing.TB, how int) {
-	t.Helper()
+func lock(how int) error {
 	if proc.f == nil {
 		path := filepath.Join(os.TempDir(), lockName)
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 		if err != nil {
-			t.Fatalf("hostlock: opening %s: %v", path, err)
+			return fmt.Errorf("hostlock: opening %s: %w", path, err)
 		}
 		proc.f = f
 	}
@@ -90,8 +111,8 @@ func lock(t testing.TB, how int) {
 			continue
 		}
 		if err != nil {
-			t.Fatal(fmt.Errorf("hostlock: flock %s: %w", proc.f.Name(), err))
+			return fmt.Errorf("hostlock: flock %s: %w", proc.f.Name(), err)
 		}
-		return
+		return nil
 	}
 }

@@ -39,6 +39,12 @@ func CheckLibvirt() error {
 	if _, err := exec.LookPath("virsh"); err != nil {
 		return fmt.Errorf("virsh not found: %w", err)
 	}
+	// Not while another package's test restarts libvirtd.
+	release, err := hostlock.Hold()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = release() }()
 	if out, err := virsh("version"); err != nil {
 		return fmt.Errorf("virsh -c %s version: %v: %s", QEMUURI, err, out)
 	}
@@ -134,7 +140,15 @@ func RemoveDomain(name string) error {
 // Sweep removes the domains whose name starts with prefix, their QEMU logs
 // and the storage pools whose directory's name starts with prefix: what a
 // run, or an earlier failed one, left.
+//
+// It holds the host's libvirtd (hostlock.Hold) meanwhile: a sweep that runs
+// while another package's test restarts libvirtd waits for it.
 func Sweep(prefix string) error {
+	release, err := hostlock.Hold()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = release() }()
 	names, err := DomainNames()
 	if err != nil {
 		return err
