@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -515,9 +517,16 @@ func walkVMPages(b *testing.B, s *clusterServer, want int) []string {
 
 // listThrough asks for the pages of cursors in turn, n each through a and
 // b alternating, clusterListRate requests a second, and returns each
-// one's latency. A failed or short page fails the benchmark.
+// one's latency. A failed or short page fails the benchmark. The slowest
+// requests are logged with when they were made, to tell what they met.
 func listThrough(tb *testing.B, a, b *clusterServer, cursors []string, n int) (la, lb []time.Duration) {
 	tb.Helper()
+	type sample struct {
+		at   time.Time
+		took time.Duration
+		s    *clusterServer
+	}
+	var all []sample
 	tick := time.NewTicker(time.Second / clusterListRate)
 	defer tick.Stop()
 	for i := range 2 * n {
@@ -536,7 +545,14 @@ func listThrough(tb *testing.B, a, b *clusterServer, cursors []string, n int) (l
 			tb.Fatal(err)
 		}
 		*into = append(*into, took)
+		all = append(all, sample{t0, took, s})
 	}
+	slices.SortFunc(all, func(x, y sample) int { return cmp.Compare(y.took, x.took) })
+	var slow []string
+	for _, x := range all[:min(8, len(all))] {
+		slow = append(slow, fmt.Sprintf("%s at %s through %s", x.took.Round(100*time.Microsecond), x.at.Format("15:04:05.000"), x.s.Name))
+	}
+	tb.Logf("slowest list requests: %s", strings.Join(slow, "; "))
 	return la, lb
 }
 
