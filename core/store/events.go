@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -178,7 +179,11 @@ func (r eventRepo) AppendMany(ctx context.Context, evs []*vm.Event) error {
 		if err := r.s.lockEvents(tx); err != nil {
 			return err
 		}
-		if err := tx.CreateInBatches(&rows, batch).Error; err != nil {
+		if r.s.pg != nil {
+			if err := insertEventsPG(ctx, tx, rows); err != nil {
+				return err
+			}
+		} else if err := tx.CreateInBatches(&rows, batch).Error; err != nil {
 			return err
 		}
 		return r.s.notifyVMEvents(tx, rows[len(rows)-1].ID)
@@ -188,6 +193,54 @@ func (r eventRepo) AppendMany(ctx context.Context, evs []*vm.Event) error {
 	}
 	for i, e := range evs {
 		*e = *rows[i].toEvent()
+	}
+	return nil
+}
+
+// insertEventsPG inserts rows in one statement, their columns as arrays,
+// and sets their ids in order. It runs under the event order lock, which
+// every appending transaction waits for: one statement whose parameters
+// are seven arrays costs the database and this process far less than
+// multi-row INSERTs with seven parameters a row.
+//
+// The ids are the identity's next values taken row by row in the order of
+// ord, so the ith smallest id returned is the ith row's, whatever order
+// RETURNING gives them in.
+func insertEventsPG(ctx context.Context, tx *gorm.DB, rows []eventRow) error {
+	n := len(rows)
+	vmIDs, actions, olds, news, causes, messages := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times := make([]time.Time, n)
+	for i, r := range rows {
+		vmIDs[i], times[i], actions[i], olds[i], news[i], causes[i], messages[i] = r.VMID, normTime(time.Time(r.Time)), r.Action, r.OldState, r.NewState, r.Cause, r.Message
+	}
+	const q = `INSERT INTO vm_events (vm_id, time, action, old_state, new_state, cause, message)
+		SELECT vm_id, time, action, old_state, new_state, cause, message
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+			WITH ORDINALITY AS u(vm_id, time, action, old_state, new_state, cause, message, ord)
+		ORDER BY ord
+		RETURNING id`
+	res, err := tx.Statement.ConnPool.QueryContext(ctx, q, vmIDs, times, actions, olds, news, causes, messages)
+	if err != nil {
+		return err
+	}
+	defer res.Close()
+	ids := make([]int64, 0, n)
+	for res.Next() {
+		var id int64
+		if err := res.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	if len(ids) != n {
+		return fmt.Errorf("inserting %d vm events: the database returned %d ids", n, len(ids))
+	}
+	slices.Sort(ids)
+	for i := range rows {
+		rows[i].ID = ids[i]
 	}
 	return nil
 }
