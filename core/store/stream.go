@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,6 +84,8 @@ type pgStream struct {
 	// origin names this store handle in the log notifications it sends, so
 	// that its own listener can skip them.
 	origin string
+	// positioned groups NotifyPositioned calls.
+	positioned positionedBatches
 }
 
 // Stream is what a Store on PostgreSQL offers to carry changes across the
@@ -179,26 +182,111 @@ func (p pgStreamStore) NotifyPositioned(ctx context.Context, prefix, payload str
 	if len(prefix)+len(payload)+22 > MaxNotifyPayload {
 		return 0, 0, fmt.Errorf("notifying: %w: payload of %d bytes is over %d", ErrInvalid, len(prefix)+len(payload)+22, MaxNotifyPayload)
 	}
-	err = p.s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	req := &positionedNote{prefix: prefix, payload: payload, done: make(chan struct{})}
+	g := &p.s.pg.positioned
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if !g.running {
+		g.running = true
+		go p.sendPositioned()
+	}
+	g.mu.Unlock()
+	select {
+	case <-req.done:
+	case <-ctx.Done():
+		return 0, 0, fmt.Errorf("notifying on %s: %w", p.s.pg.channel, ctx.Err())
+	}
+	if req.err != nil {
+		return 0, 0, fmt.Errorf("notifying on %s: %w", p.s.pg.channel, req.err)
+	}
+	return req.n, req.last, nil
+}
+
+// positionedNote is one NotifyPositioned call waiting for its batch.
+type positionedNote struct {
+	prefix, payload string
+	n, last         int64
+	err             error
+	done            chan struct{}
+}
+
+// positionedBatches groups the NotifyPositioned calls of a store handle:
+// those made while a batch's transaction runs go out together in the next
+// one. Each takes the VM event order lock, which every server's event
+// appends wait for, and commits: one lock and one commit for many
+// notifications keep the appends of the whole cluster from queueing behind
+// them (some 200 node events when as many agents connect at once).
+type positionedBatches struct {
+	mu      sync.Mutex
+	queue   []*positionedNote
+	running bool
+}
+
+// maxPositionedBatch bounds the notifications of one transaction.
+const maxPositionedBatch = 256
+
+// positionedTimeout bounds one batch's transaction.
+const positionedTimeout = 10 * time.Second
+
+// sendPositioned sends the queued notifications, a batch a transaction,
+// until none is left.
+func (p pgStreamStore) sendPositioned() {
+	g := &p.s.pg.positioned
+	for {
+		g.mu.Lock()
+		batch := g.queue[:min(len(g.queue), maxPositionedBatch)]
+		g.queue = g.queue[len(batch):]
+		if len(batch) == 0 {
+			g.running = false
+			g.queue = nil
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), positionedTimeout)
+		err := p.notifyPositioned(ctx, batch)
+		cancel()
+		for _, req := range batch {
+			req.err = err
+			close(req.done)
+		}
+	}
+}
+
+// notifyPositioned sends batch in one transaction under the VM event order
+// lock: numbers drawn in batch order, the last VM event id committed
+// (the same for all: no append commits while the lock is held), one
+// notification each, in the order of their numbers.
+func (p pgStreamStore) notifyPositioned(ctx context.Context, batch []*positionedNote) error {
+	return p.s.w.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := p.s.lockEvents(tx); err != nil {
 			return err
 		}
-		var row struct {
+		var rows []struct {
 			N    int64
 			Last int64
 		}
-		err := tx.Raw(`SELECT d.n AS n, COALESCE((SELECT MAX(id) FROM vm_events), 0) AS last
-			FROM (SELECT nextval(pg_get_serial_sequence('vm_events', 'id')) AS n) d`).Scan(&row).Error
+		err := tx.Raw(`SELECT d.n AS n, m.last AS last
+			FROM (SELECT nextval(pg_get_serial_sequence('vm_events', 'id')) AS n FROM generate_series(1, ?)) d,
+				(SELECT COALESCE(MAX(id), 0) AS last FROM vm_events) m
+			ORDER BY d.n`, len(batch)).Scan(&rows).Error
 		if err != nil {
 			return err
 		}
-		n, lastVMEvent = row.N, row.Last
-		return tx.Exec("SELECT pg_notify(?, ?)", p.s.pg.channel, prefix+" "+strconv.FormatInt(n, 10)+" "+payload).Error
+		if len(rows) != len(batch) {
+			return fmt.Errorf("drew %d numbers for %d notifications", len(rows), len(batch))
+		}
+		payloads := make([]string, len(batch))
+		for i, req := range batch {
+			req.n, req.last = rows[i].N, rows[i].Last
+			payloads[i] = req.prefix + " " + strconv.FormatInt(req.n, 10) + " " + req.payload
+		}
+		// One statement for them all, sent in the order of the array.
+		_, err = tx.Statement.ConnPool.ExecContext(ctx,
+			`SELECT pg_notify($1, u.p) FROM unnest($2::text[]) WITH ORDINALITY AS u(p, o) ORDER BY u.o`,
+			p.s.pg.channel, payloads)
+		return err
 	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("notifying on %s: %w", p.s.pg.channel, err)
-	}
-	return n, lastVMEvent, nil
 }
 
 func (p pgStreamStore) LogsBySeq(ctx context.Context, seqs []int64) ([]logsink.Entry, error) {

@@ -1,9 +1,18 @@
 package store
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/quantixvm/quantix/core/vm"
+	"github.com/quantixvm/quantix/internal/wait"
 )
 
 // TestLogNotes: the seqs of stored log entries travel in ranges, split into
@@ -51,5 +60,129 @@ func TestLogNotes(t *testing.T) {
 		if _, ok := ParseVMNote(bad); ok {
 			t.Errorf("ParseVMNote(%q) accepted", bad)
 		}
+	}
+}
+
+// TestNotifyPositioned: notifications sent together from many goroutines,
+// while VM events are appended, each get their own number; listeners get
+// them in the order of their numbers, each after the VM event notification
+// of exactly the last event id it was given.
+func TestNotifyPositioned(t *testing.T) {
+	s, _ := openFresh(t, backend{name: dialectPostgres, fresh: freshPostgres})
+	st, ok := StreamOf(s)
+	if !ok {
+		t.Fatal("no stream on PostgreSQL")
+	}
+	mustCreate(t, s, discoveredVM("np1", "np1", "node-a"))
+	appendEvents := func(n int) int64 {
+		evs := make([]*vm.Event, n)
+		for i := range evs {
+			evs[i] = &vm.Event{VMID: "np1", Action: "start", Cause: vm.CauseHost}
+		}
+		if err := s.Events().AppendMany(ctx, evs); err != nil {
+			t.Error(err)
+			return 0
+		}
+		return evs[n-1].ID
+	}
+	before := appendEvents(5)
+
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var mu sync.Mutex
+	var got []string
+	connected := make(chan struct{})
+	listened := make(chan error, 1)
+	go func() {
+		listened <- st.Listen(lctx, ListenHandler{
+			Connected: func(context.Context, bool) error {
+				close(connected)
+				return nil
+			},
+			Notified: func(_ context.Context, payload string) error {
+				mu.Lock()
+				got = append(got, payload)
+				mu.Unlock()
+				return nil
+			},
+		})
+	}()
+	<-connected
+
+	const calls = 40
+	type result struct{ n, last int64 }
+	results := make([]result, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			n, last, err := st.NotifyPositioned(ctx, "m", strconv.Itoa(i))
+			if err != nil {
+				t.Errorf("NotifyPositioned %d: %v", i, err)
+			}
+			results[i] = result{n, last}
+		})
+	}
+	for range 20 {
+		wg.Go(func() { appendEvents(3) })
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	seen := map[int64]bool{}
+	for i, r := range results {
+		if seen[r.n] {
+			t.Errorf("call %d drew number %d, drawn before", i, r.n)
+		}
+		seen[r.n] = true
+		if r.last < before || r.last >= r.n {
+			t.Errorf("call %d: number %d, last vm event %d; want at least %d (appended before), below the number", i, r.n, r.last, before)
+		}
+	}
+
+	var notes []string
+	wait.UntilNil(t, 10*time.Second, fmt.Sprintf("%d positioned notifications", calls), func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		notes = notes[:0]
+		for _, p := range got {
+			if strings.HasPrefix(p, "m ") {
+				notes = append(notes, p)
+			}
+		}
+		if len(notes) < calls {
+			return fmt.Errorf("%d of them", len(notes))
+		}
+		return nil
+	})
+	mu.Lock()
+	all := slices.Clone(got)
+	mu.Unlock()
+	lastV, lastN := before, int64(0)
+	for _, p := range all {
+		if max, ok := ParseVMNote(p); ok {
+			lastV = max
+			continue
+		}
+		f := strings.Fields(p)
+		if len(f) != 3 || f[0] != "m" {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[1], 10, 64)
+		i, _ := strconv.Atoi(f[2])
+		if n <= lastN {
+			t.Errorf("notification %q after number %d", p, lastN)
+		}
+		lastN = n
+		if results[i].n != n {
+			t.Errorf("notification %q: call %d was given number %d", p, i, results[i].n)
+		}
+		if results[i].last != lastV {
+			t.Errorf("notification %q came after the notification of vm event %d, call %d was given %d", p, lastV, i, results[i].last)
+		}
+	}
+	stop()
+	if err := <-listened; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("Listen: %v", err)
 	}
 }
