@@ -32,6 +32,11 @@ type clusterOptions struct {
 	LeaseTTL, RenewInterval time.Duration
 	// Extra is more HCL for every server's config file (top level).
 	Extra string
+	// DirectDB has the servers dial PostgreSQL themselves, through no
+	// relay (their relay is nil and cannot be cut): for benchmarks, where
+	// relaying every byte in the test's process would weigh on what they
+	// measure.
+	DirectDB bool
 }
 
 // testCluster is a set of servers on one database.
@@ -52,7 +57,8 @@ type clusterServer struct {
 	*proc
 	// Name is its server.name, Dir its data_dir.
 	Name, Dir string
-	// relay carries its connections to PostgreSQL.
+	// relay carries its connections to PostgreSQL (nil with
+	// clusterOptions.DirectDB).
 	relay *pgRelay
 	args  []string
 }
@@ -96,8 +102,12 @@ func (c *testCluster) newServer(i int) *clusterServer {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	relay := newPGRelay(t)
-	dsn := pgtest.WithParam(pgtest.WithParam(c.dsn, "host", "127.0.0.1"), "port", relay.port())
+	dsn := c.dsn
+	var relay *pgRelay
+	if !c.opts.DirectDB {
+		relay = newPGRelay(t)
+		dsn = pgtest.WithParam(pgtest.WithParam(c.dsn, "host", "127.0.0.1"), "port", relay.port())
+	}
 	lease := ""
 	if c.opts.LeaseTTL > 0 {
 		lease += fmt.Sprintf("    lease_ttl = %q\n", c.opts.LeaseTTL.String())

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -113,7 +114,7 @@ func BenchmarkClusterScale(b *testing.B) {
 	total := agents * perHost
 	ctx := context.Background()
 
-	c := startCluster(b, clusterScaleServers, clusterOptions{Extra: `log_format = "json"`})
+	c := startCluster(b, clusterScaleServers, clusterOptions{Extra: `log_format = "json"`, DirectDB: true})
 	db := teststore.OpenAt(b, "postgres", c.dsn)
 	token := c.Servers[0].must(b, http.StatusCreated, "POST", "/api/join-tokens", fmt.Sprintf(`{"uses":%d}`, agents)).str("token")
 	if token == "" {
@@ -140,8 +141,9 @@ func BenchmarkClusterScale(b *testing.B) {
 		h.start(b, servers, token)
 	}
 	var applied map[string]time.Time
+	syncs := newSyncLog(perHost, began)
 	wait.UntilNil(b, 2*time.Minute, fmt.Sprintf("the full syncs of %d agents applied", agents), func() error {
-		applied = fullSyncsApplied(b, c, perHost, began)
+		applied = syncs.read(b, c)
 		if len(applied) < agents {
 			return fmt.Errorf("%d of %d nodes had a full sync of %d vms applied", len(applied), agents, perHost)
 		}
@@ -380,45 +382,73 @@ func (h *scaleHost) start(b *testing.B, servers []string, token string) {
 	b.Cleanup(h.stop)
 }
 
-// fullSyncsApplied reads the servers' logs (JSON): for each node, when a
-// server first applied a full sync of perHost VMs after since.
-func fullSyncsApplied(b *testing.B, c *testCluster, perHost int, since time.Time) map[string]time.Time {
+// syncLog follows the servers' logs (JSON) for "full sync applied" lines
+// of perHost VMs after since, reading each log only past where it stopped
+// the time before: the wait polls it, and reading every log from its start
+// on every poll would load the machine it measures.
+type syncLog struct {
+	perHost int
+	since   time.Time
+	// offset is how far each server's log has been read (whole lines).
+	offset map[string]int64
+	// applied is, for each node, when a server first applied its full
+	// sync.
+	applied map[string]time.Time
+}
+
+func newSyncLog(perHost int, since time.Time) *syncLog {
+	return &syncLog{perHost: perHost, since: since, offset: map[string]int64{}, applied: map[string]time.Time{}}
+}
+
+// read takes in what the servers of c logged since the last read and
+// returns, for each node, when a server first applied its full sync.
+func (l *syncLog) read(b *testing.B, c *testCluster) map[string]time.Time {
 	b.Helper()
-	out := map[string]time.Time{}
 	for _, s := range c.Servers {
 		f, err := os.Open(s.log)
 		if err != nil {
 			b.Fatal(err)
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			line := sc.Bytes()
-			if !bytes.Contains(line, []byte(`"full sync applied"`)) {
-				continue
-			}
-			var e struct {
-				At   string `json:"@timestamp"`
-				Node string `json:"node"`
-				VMs  int    `json:"vms"`
-			}
-			if err := json.Unmarshal(line, &e); err != nil || e.VMs != perHost {
-				continue
-			}
-			at, err := time.Parse("2006-01-02T15:04:05.000000Z07:00", e.At)
+		if _, err := f.Seek(l.offset[s.log], io.SeekStart); err != nil {
+			b.Fatal(err)
+		}
+		r := bufio.NewReaderSize(f, 1<<20)
+		for {
+			line, err := r.ReadBytes('\n')
 			if err != nil {
-				b.Fatalf("server %s: log time %q: %v", s.Name, e.At, err)
+				break // a last line without its newline is read next time
 			}
-			if at.Before(since) {
-				continue
-			}
-			if prev, ok := out[e.Node]; !ok || at.Before(prev) {
-				out[e.Node] = at
-			}
+			l.offset[s.log] += int64(len(line))
+			l.take(b, s, line)
 		}
 		_ = f.Close()
 	}
-	return out
+	return l.applied
+}
+
+// take records one log line of server s if it is a full sync applied.
+func (l *syncLog) take(b *testing.B, s *clusterServer, line []byte) {
+	if !bytes.Contains(line, []byte(`"full sync applied"`)) {
+		return
+	}
+	var e struct {
+		At   string `json:"@timestamp"`
+		Node string `json:"node"`
+		VMs  int    `json:"vms"`
+	}
+	if err := json.Unmarshal(line, &e); err != nil || e.VMs != l.perHost {
+		return
+	}
+	at, err := time.Parse("2006-01-02T15:04:05.000000Z07:00", e.At)
+	if err != nil {
+		b.Fatalf("server %s: log time %q: %v", s.Name, e.At, err)
+	}
+	if at.Before(l.since) {
+		return
+	}
+	if prev, ok := l.applied[e.Node]; !ok || at.Before(prev) {
+		l.applied[e.Node] = at
+	}
 }
 
 // vmsCounted is the sum of vm_count over every page of GET /api/nodes
