@@ -234,6 +234,11 @@ func TestBatches(t *testing.T) {
 			if i == 7 {
 				v = fullVM("b-0007", "labelled")
 			}
+			if i == 1199 {
+				// Every time that may be NULL is set on one row.
+				lost, observed := time.Now().Add(-time.Minute), time.Now().Add(-2*time.Minute)
+				v.State, v.LostReason, v.LostAt, v.ObservedAt = vm.StateLost, "the host lost it", &lost, &observed
+			}
 			vms = append(vms, v)
 		}
 		if err := s.VMs().CreateMany(ctx, vms); err != nil {

@@ -96,6 +96,10 @@ func utcTimes(v vm.VM) vm.VM {
 		t := v.LostAt.UTC()
 		v.LostAt = &t
 	}
+	if v.ObservedAt != nil {
+		t := v.ObservedAt.UTC()
+		v.ObservedAt = &t
+	}
 	return v
 }
 

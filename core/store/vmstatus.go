@@ -211,7 +211,11 @@ func (r vmRepo) CreateMany(ctx context.Context, vms []*vm.VM) error {
 	}
 	batch := r.s.insertBatch()
 	err := r.s.write(ctx, true, func(tx *gorm.DB) error {
-		if err := tx.CreateInBatches(&rows, batch).Error; err != nil {
+		if r.s.pg != nil {
+			if err := insertVMsPG(ctx, tx, rows); err != nil {
+				return err
+			}
+		} else if err := tx.CreateInBatches(&rows, batch).Error; err != nil {
 			return err
 		}
 		if len(labels) > 0 {
@@ -226,6 +230,49 @@ func (r vmRepo) CreateMany(ctx context.Context, vms []*vm.VM) error {
 		*vms[i] = norm[i]
 	}
 	return nil
+}
+
+// insertVMsPG inserts rows in one statement, their columns as arrays: a
+// node's first full sync brings hundreds of VMs at once, and a multi-row
+// INSERT of them binds twenty parameters a row that gorm builds and
+// PostgreSQL parses one by one.
+func insertVMsPG(ctx context.Context, tx *gorm.DB, rows []vmRow) error {
+	n := len(rows)
+	var (
+		ids, names, descs, origins, nodes, states, lastKnown = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		desired, policies, specs, lostReasons, messages      = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		managed                                              = make([]bool, n)
+		changed, created, updated                            = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		lastSeen, observed, lostAt                           = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+		versions                                             = make([]int64, n)
+	)
+	for i, r := range rows {
+		spec, err := r.Spec.Value()
+		if err != nil {
+			return fmt.Errorf("vm %s: %w", r.ID, err)
+		}
+		ids[i], names[i], descs[i], origins[i], nodes[i], states[i], lastKnown[i] = r.ID, r.Name, r.Description, r.Origin, r.NodeID, r.State, r.LastKnownState
+		desired[i], policies[i], specs[i], lostReasons[i], messages[i] = r.DesiredState, r.RestartPolicy, spec.(string), r.LostReason, r.Message
+		managed[i] = r.IsManaged
+		changed[i], created[i], updated[i] = normTime(time.Time(r.StateChangedAt)), normTime(time.Time(r.CreatedAt)), normTime(time.Time(r.UpdatedAt))
+		lastSeen[i], observed[i], lostAt[i] = fromDBTimePtr(r.LastSeen), fromDBTimePtr(r.ObservedAt), fromDBTimePtr(r.LostAt)
+		versions[i] = r.Version
+	}
+	const q = `INSERT INTO vms (id, name, description, origin, is_managed, node_id, state, last_known_state,
+			state_changed_at, desired_state, restart_policy, spec, last_seen, observed_at, lost_reason, lost_at,
+			message, created_at, updated_at, version)
+		SELECT id, name, description, origin, is_managed, node_id, state, last_known_state,
+			state_changed_at, desired_state, restart_policy, spec::jsonb, last_seen, observed_at, lost_reason, lost_at,
+			message, created_at, updated_at, version
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::text[],
+			$9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[], $15::text[], $16::timestamptz[],
+			$17::text[], $18::timestamptz[], $19::timestamptz[], $20::int8[])
+			AS u(id, name, description, origin, is_managed, node_id, state, last_known_state,
+			state_changed_at, desired_state, restart_policy, spec, last_seen, observed_at, lost_reason, lost_at,
+			message, created_at, updated_at, version)`
+	_, err := tx.Statement.ConnPool.ExecContext(ctx, q, ids, names, descs, origins, managed, nodes, states, lastKnown,
+		changed, desired, policies, specs, lastSeen, observed, lostReasons, lostAt, messages, created, updated, versions)
+	return err
 }
 
 // ListRestartable returns managed VMs down with desired_state running and
