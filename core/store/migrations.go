@@ -655,6 +655,36 @@ var migrations = []migration{
 			`CREATE INDEX node_events_time_idx ON node_events (time)`,
 		},
 	},
+	{
+		Version: 16,
+		Name:    "stream notes",
+		// The positioned notifications of a cluster's event stream (node
+		// changes, removals of unmanaged VMs' records): each stored in the
+		// transaction that sends it, with its number and the last VM
+		// event committed before it, so that a server that missed some,
+		// or a client resuming from a position older than a server's
+		// memory, reads them back in order among the VM events. Written on
+		// PostgreSQL only; the table exists on SQLite so that both
+		// schemas are one.
+		SQLite: []string{
+			`CREATE TABLE stream_notes (
+				n             INTEGER NOT NULL PRIMARY KEY,
+				last_vm_event INTEGER NOT NULL,
+				prefix        TEXT NOT NULL,
+				payload       TEXT NOT NULL
+			)`,
+			`CREATE INDEX stream_notes_last_vm_event_n_idx ON stream_notes (last_vm_event, n)`,
+		},
+		Postgres: []string{
+			`CREATE TABLE stream_notes (
+				n             BIGINT NOT NULL PRIMARY KEY,
+				last_vm_event BIGINT NOT NULL,
+				prefix        TEXT COLLATE "C" NOT NULL,
+				payload       TEXT NOT NULL
+			)`,
+			`CREATE INDEX stream_notes_last_vm_event_n_idx ON stream_notes (last_vm_event, n)`,
+		},
+	},
 }
 
 // schemaMigrationsDDL creates the table that records applied migrations.

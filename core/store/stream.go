@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
+	"github.com/quantixvm/quantix/core/vm"
 	"github.com/quantixvm/quantix/sdk/logsink"
 )
 
@@ -106,8 +108,21 @@ type Stream interface {
 	// NotifyPositioned is NotifyNumbered under the VM event order lock: it
 	// also returns the highest VM event id committed before the
 	// notification, the last VM event every listener has read when the
-	// notification reaches it (VM events deleted meanwhile aside).
+	// notification reaches it (VM events deleted meanwhile aside). The
+	// notification is stored as well, in its own transaction
+	// (StreamSince reads it back): it is stored if and only if it is sent.
 	NotifyPositioned(ctx context.Context, prefix, payload string) (n, lastVMEvent int64, err error)
+	// StreamSince reads back, from one snapshot, what followed a position
+	// of the stream: the VM events with an id above afterVM and the stored
+	// positioned notifications with a number above afterNote placed at or
+	// after afterVM, each oldest first and at most limit (1..1000) of
+	// each. Both are whole prefixes of what was committed after that
+	// position: no VM event or notification committed later can come
+	// before any of them.
+	StreamSince(ctx context.Context, afterVM, afterNote int64, limit int) ([]*vm.Event, []StoredNote, error)
+	// LastPositioned returns the highest number of a stored positioned
+	// notification; 0 when none is.
+	LastPositioned(ctx context.Context) (int64, error)
 	// Listen holds a connection of its own listening on the channel until
 	// ctx ends, reconnecting with backoff when it is lost; see ListenHandler.
 	Listen(ctx context.Context, h ListenHandler) error
@@ -202,6 +217,14 @@ func (p pgStreamStore) NotifyPositioned(ctx context.Context, prefix, payload str
 	return req.n, req.last, nil
 }
 
+// StoredNote is a notification NotifyPositioned sent, as stored: its
+// number, the last VM event committed before it, and what followed the
+// number ("prefix n payload").
+type StoredNote struct {
+	N, LastVMEvent  int64
+	Prefix, Payload string
+}
+
 // positionedNote is one NotifyPositioned call waiting for its batch.
 type positionedNote struct {
 	prefix, payload string
@@ -277,9 +300,21 @@ func (p pgStreamStore) notifyPositioned(ctx context.Context, batch []*positioned
 			return fmt.Errorf("drew %d numbers for %d notifications", len(rows), len(batch))
 		}
 		payloads := make([]string, len(batch))
+		ns, lasts := make([]int64, len(batch)), make([]int64, len(batch))
+		prefixes, bodies := make([]string, len(batch)), make([]string, len(batch))
 		for i, req := range batch {
 			req.n, req.last = rows[i].N, rows[i].Last
 			payloads[i] = req.prefix + " " + strconv.FormatInt(req.n, 10) + " " + req.payload
+			ns[i], lasts[i], prefixes[i], bodies[i] = req.n, req.last, req.prefix, req.payload
+		}
+		// Stored in the transaction that sends them: a listener that missed
+		// some reads back exactly those that were sent.
+		_, err = tx.Statement.ConnPool.ExecContext(ctx,
+			`INSERT INTO stream_notes (n, last_vm_event, prefix, payload)
+			 SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[])`,
+			ns, lasts, prefixes, bodies)
+		if err != nil {
+			return err
 		}
 		// One statement for them all, sent in the order of the array.
 		_, err = tx.Statement.ConnPool.ExecContext(ctx,
@@ -287,6 +322,61 @@ func (p pgStreamStore) notifyPositioned(ctx context.Context, batch []*positioned
 			p.s.pg.channel, payloads)
 		return err
 	})
+}
+
+// storedNoteRow is a row of stream_notes.
+type storedNoteRow struct {
+	N           int64  `gorm:"column:n;primaryKey"`
+	LastVMEvent int64  `gorm:"column:last_vm_event"`
+	Prefix      string `gorm:"column:prefix"`
+	Payload     string `gorm:"column:payload"`
+}
+
+// TableName is the table of storedNoteRow.
+func (storedNoteRow) TableName() string { return "stream_notes" }
+
+func (r *storedNoteRow) toNote() StoredNote {
+	return StoredNote{N: r.N, LastVMEvent: r.LastVMEvent, Prefix: r.Prefix, Payload: r.Payload}
+}
+
+// StreamSince: see Stream.
+func (p pgStreamStore) StreamSince(ctx context.Context, afterVM, afterNote int64, limit int) ([]*vm.Event, []StoredNote, error) {
+	if limit < 1 || limit > maxPageSize {
+		return nil, nil, fmt.Errorf("reading the stream back: %w: limit %d is outside 1..%d", ErrInvalid, limit, maxPageSize)
+	}
+	var evs []*vm.Event
+	var notes []StoredNote
+	err := p.s.r.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		evs, err = allRows(tx.Where("id > ?", afterVM).Order("id").Limit(limit), (*eventRow).toEvent)
+		if err != nil {
+			return err
+		}
+		// Numbers and positions grow together: in position order.
+		var rows []storedNoteRow
+		err = tx.Where("last_vm_event >= ? AND n > ?", afterVM, afterNote).
+			Order("last_vm_event, n").Limit(limit).Find(&rows).Error
+		for _, r := range rows {
+			notes = append(notes, r.toNote())
+		}
+		return err
+	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the stream back after %d.%d: %w", afterVM, afterNote, err)
+	}
+	return evs, notes, nil
+}
+
+// LastPositioned: see Stream.
+func (p pgStreamStore) LastPositioned(ctx context.Context) (int64, error) {
+	var n *int64
+	if err := p.s.r.WithContext(ctx).Model(&storedNoteRow{}).Select("MAX(n)").Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("reading the last stored notification: %w", err)
+	}
+	if n == nil {
+		return 0, nil
+	}
+	return *n, nil
 }
 
 func (p pgStreamStore) LogsBySeq(ctx context.Context, seqs []int64) ([]logsink.Entry, error) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -184,5 +185,44 @@ func TestNotifyPositioned(t *testing.T) {
 	stop()
 	if err := <-listened; err != nil && !errors.Is(err, context.Canceled) {
 		t.Errorf("Listen: %v", err)
+	}
+
+	// Every notification is stored as it was sent; read back after a
+	// position, the VM events and the notifications that followed it.
+	lastNote, err := st.LastPositioned(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lastNote != lastN {
+		t.Errorf("LastPositioned = %d, the last notification heard has %d", lastNote, lastN)
+	}
+	mid := results[calls/2]
+	evs, stored, err := st.StreamSince(ctx, mid.last, mid.n, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantNotes []int64
+	for _, r := range results {
+		if r.n > mid.n {
+			wantNotes = append(wantNotes, r.n)
+		}
+	}
+	slices.Sort(wantNotes)
+	var gotNotes []int64
+	for _, nt := range stored {
+		gotNotes = append(gotNotes, nt.N)
+		i, _ := strconv.Atoi(nt.Payload)
+		if nt.Prefix != "m" || results[i].n != nt.N || results[i].last != nt.LastVMEvent {
+			t.Errorf("stored %+v; call %d was given number %d after vm event %d", nt, i, results[i].n, results[i].last)
+		}
+	}
+	if !slices.Equal(gotNotes, wantNotes) {
+		t.Errorf("notifications after %d.%d: %v, want %v", mid.last, mid.n, gotNotes, wantNotes)
+	}
+	if len(evs) == 0 || evs[0].ID <= mid.last || !slices.IsSortedFunc(evs, func(a, b *vm.Event) int { return cmp.Compare(a.ID, b.ID) }) {
+		t.Errorf("vm events after %d: %d of them, first %v", mid.last, len(evs), evs)
+	}
+	if _, _, err := st.StreamSince(ctx, 0, 0, 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("StreamSince with limit 0 = %v, want ErrInvalid", err)
 	}
 }
