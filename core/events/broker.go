@@ -64,6 +64,11 @@ func (p Position) String() string {
 	return strconv.FormatInt(p.VMEvent, 10) + "." + strconv.FormatInt(p.Seq, 10)
 }
 
+// Before tells whether p comes before q in the stream.
+func (p Position) Before(q Position) bool {
+	return p.VMEvent < q.VMEvent || (p.VMEvent == q.VMEvent && p.Seq < q.Seq)
+}
+
 // ParsePosition parses what Position.String writes.
 func ParsePosition(s string) (Position, error) {
 	a, b, dotted := strings.Cut(strings.TrimSpace(s), ".")
