@@ -107,9 +107,10 @@ type Bus struct {
 	ready     chan struct{}
 	readyOnce sync.Once
 
-	// lastVM is the id of the last VM event published on broker; only the
-	// listener (Run) touches it.
-	lastVM int64
+	// lastVM is the id of the last VM event published on broker, lastNote
+	// the number of the last positioned notification (a memory-only
+	// event); only the listener (Run) touches them.
+	lastVM, lastNote int64
 	// lastLog is the highest log_entries.seq announced (by any server) or
 	// read back, logFloor the highest stored when the bus first listened
 	// (entries up to it are never offered); only the listener touches them.
@@ -163,6 +164,9 @@ func (b *Bus) connected(ctx context.Context, first bool) error {
 		}
 		b.broker.Seed(id)
 		b.lastVM = id
+		if b.lastNote, err = b.stream.LastPositioned(ctx); err != nil {
+			return err
+		}
 		if b.logs != nil {
 			if b.lastLog, err = b.stream.LastLogSeq(ctx); err != nil {
 				return err
@@ -173,19 +177,103 @@ func (b *Bus) connected(ctx context.Context, first bool) error {
 		b.log.Debug("listening for changes of every server", "channel", b.stream.Channel(), "last_event", id)
 		return nil
 	}
-	from := b.lastVM
-	b.broker.Lost("this server lost its connection to the database for a while: the VM events made meanwhile follow, " +
-		"node events and removals of unmanaged VMs made meanwhile may be missing (GET /api/nodes has the nodes as they are now); " +
-		"log entries other servers received meanwhile follow on the live log stream, and are all in GET /api/logs")
-	if err := b.readVM(ctx, 0); err != nil {
+	from := events.Position{VMEvent: b.lastVM, Seq: b.lastNote}
+	n, err := b.readBack(ctx)
+	if err != nil {
 		return err
 	}
 	logs, err := b.readLogs(ctx)
 	if err != nil {
 		return err
 	}
-	b.log.Info("listening for changes again", "caught_up_from", from, "to", b.lastVM, "log_entries_read_back", logs)
+	b.log.Info("listening for changes again", "caught_up_from", from.String(),
+		"to", events.Position{VMEvent: b.lastVM, Seq: b.lastNote}.String(), "events_read_back", n, "log_entries_read_back", logs)
 	return nil
+}
+
+// readBack publishes, in stream order, the VM events and the memory-only
+// events (stored positioned notifications) committed after the last ones
+// published: what the listener missed while it was away. It returns how
+// many it published.
+func (b *Bus) readBack(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		page, err := b.ReadSince(ctx, events.Position{VMEvent: b.lastVM, Seq: b.lastNote}, readPage)
+		if err != nil {
+			return n, err
+		}
+		if len(page) == 0 {
+			return n, nil
+		}
+		for _, ev := range page {
+			if ev.Pos.Seq == 0 {
+				b.broker.PublishVM(ev.VM)
+				b.lastVM = ev.VM.ID
+			} else {
+				b.broker.PublishMemoryAt(ev.Pos.Seq, ev)
+				b.lastNote = ev.Pos.Seq
+			}
+		}
+		n += len(page)
+	}
+}
+
+// Since reads stored VM events (events.History).
+func (b *Bus) Since(ctx context.Context, afterID int64, limit int) ([]*vm.Event, error) {
+	return b.st.Events().Since(ctx, afterID, limit)
+}
+
+// ReadSince returns what followed position after in the stream of the
+// whole cluster, as stored: VM events at their ids and the memory-only
+// events every server sent (node changes, removals of unmanaged VMs'
+// records) at their positions, in stream order, at most limit of each
+// kind (events.Replayer).
+func (b *Bus) ReadSince(ctx context.Context, after events.Position, limit int) ([]events.StreamEvent, error) {
+	evs, notes, err := b.stream.StreamSince(ctx, after.VMEvent, after.Seq, limit)
+	if err != nil {
+		return nil, err
+	}
+	mem := make([]events.StreamEvent, 0, len(notes))
+	for _, nt := range notes {
+		if nt.Prefix != noteMemory {
+			continue
+		}
+		ev, err := decodeMemory(nt.Payload)
+		if err != nil {
+			b.log.Warn("reading back a change a server sent", "number", nt.N, "error", err)
+			continue
+		}
+		ev.Pos = events.Position{VMEvent: nt.LastVMEvent, Seq: nt.N}
+		mem = append(mem, ev)
+	}
+	return mergeStream(evs, mem, len(evs) == limit, len(notes) == limit), nil
+}
+
+// mergeStream puts VM events (oldest first) and memory-only events (in
+// position order) into stream order: a memory-only event after the VM
+// event its position names, before the next. Each list is a prefix of what
+// follows in its kind; a full one (moreVM, moreMem) may have more after
+// it, so the merge stops where the other list's next event could come
+// after one not read yet.
+func mergeStream(evs []*vm.Event, mem []events.StreamEvent, moreVM, moreMem bool) []events.StreamEvent {
+	out := make([]events.StreamEvent, 0, len(evs)+len(mem))
+	i, j := 0, 0
+	for i < len(evs) || j < len(mem) {
+		if j < len(mem) && (i == len(evs) || mem[j].Pos.VMEvent < evs[i].ID) {
+			if i == len(evs) && moreVM {
+				break // a VM event not read yet may come first
+			}
+			out = append(out, mem[j])
+			j++
+			continue
+		}
+		if j == len(mem) && moreMem {
+			break // a memory-only event not read yet may come first
+		}
+		out = append(out, events.StreamEvent{Pos: events.Position{VMEvent: evs[i].ID}, Kind: events.StreamVM, VM: evs[i]})
+		i++
+	}
+	return out
 }
 
 // readLogs offers the live log subscribers the entries stored while the
@@ -321,7 +409,8 @@ type memoryNote struct {
 	VM   *vm.Event         `json:"v,omitempty"`
 }
 
-// memory publishes a memory-only event another server (or this one) sent.
+// memory publishes a memory-only event another server (or this one) sent,
+// unless the listener read it back already.
 func (b *Bus) memory(payload string) error {
 	f := strings.SplitN(payload, " ", 3)
 	if len(f) != 3 {
@@ -331,17 +420,29 @@ func (b *Bus) memory(payload string) error {
 	if err != nil || seq < 1 {
 		return fmt.Errorf("malformed notification %q", truncate(payload, 80))
 	}
-	var n memoryNote
-	if err := json.Unmarshal([]byte(f[2]), &n); err != nil {
+	ev, err := decodeMemory(f[2])
+	if err != nil {
 		return fmt.Errorf("malformed notification %q: %w", truncate(payload, 80), err)
 	}
-	ev := events.StreamEvent{Kind: n.Kind, Node: n.Node, VM: n.VM}
-	if (n.Kind == events.StreamNode) == (n.Node == nil) || (n.Kind == events.StreamVM) == (n.VM == nil) ||
-		(n.Kind != events.StreamNode && n.Kind != events.StreamVM) {
-		return fmt.Errorf("malformed notification %q", truncate(payload, 80))
+	if seq <= b.lastNote {
+		return nil // read back after the listener reconnected
 	}
+	b.lastNote = seq
 	b.broker.PublishMemoryAt(seq, ev)
 	return nil
+}
+
+// decodeMemory decodes the body of a memory-only event's notification.
+func decodeMemory(body string) (events.StreamEvent, error) {
+	var n memoryNote
+	if err := json.Unmarshal([]byte(body), &n); err != nil {
+		return events.StreamEvent{}, err
+	}
+	if (n.Kind == events.StreamNode) == (n.Node == nil) || (n.Kind == events.StreamVM) == (n.VM == nil) ||
+		(n.Kind != events.StreamNode && n.Kind != events.StreamVM) {
+		return events.StreamEvent{}, fmt.Errorf("kind %q with node %t and vm %t", n.Kind, n.Node != nil, n.VM != nil)
+	}
+	return events.StreamEvent{Kind: n.Kind, Node: n.Node, VM: n.VM}, nil
 }
 
 // PublishVM does nothing: the store announces VM events in the transaction
@@ -393,6 +494,7 @@ func (b *Bus) Rehome(from, to string) {
 var (
 	_ events.Publisher         = (*Bus)(nil)
 	_ events.PositionPublisher = (*Bus)(nil)
+	_ events.Replayer          = (*Bus)(nil)
 )
 
 // encodeMemory encodes n within memoryBudget, cutting its message if need

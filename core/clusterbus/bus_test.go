@@ -38,6 +38,12 @@ type server struct {
 // the test ends.
 func cluster(t testing.TB, n int, withLogs bool) []*server {
 	t.Helper()
+	return clusterWith(t, n, withLogs, events.BrokerOptions{})
+}
+
+// clusterWith is cluster with every server's broker made with bopts.
+func clusterWith(t testing.TB, n int, withLogs bool, bopts events.BrokerOptions) []*server {
+	t.Helper()
 	dsn := teststore.PostgresDSN(t)
 	out := make([]*server, n)
 	for i := range out {
@@ -45,7 +51,7 @@ func cluster(t testing.TB, n int, withLogs bool) []*server {
 		if err != nil {
 			t.Fatalf("opening store %d: %v", i, err)
 		}
-		s := &server{st: st, broker: events.NewBroker(events.BrokerOptions{})}
+		s := &server{st: st, broker: events.NewBroker(bopts)}
 		opts := Options{Store: st, Broker: s.broker}
 		if withLogs {
 			s.sink = &countingSink{seen: map[string]int{}}
@@ -127,7 +133,8 @@ func addVM(t testing.TB, s *server, id string) *vm.Event {
 	return ev
 }
 
-// collector reads a stream in the background.
+// collector reads a stream in the background, resumed (since) through
+// the bus as a server's streams are: every kind of event is read back.
 type collector struct {
 	mu  sync.Mutex
 	got []events.StreamEvent
@@ -136,7 +143,7 @@ type collector struct {
 
 func collect(t testing.TB, s *server, since *events.Position) *collector {
 	t.Helper()
-	es, err := s.broker.Subscribe(since, s.st.Events())
+	es, err := s.broker.Subscribe(since, s.bus)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +176,17 @@ func (c *collector) events() []events.StreamEvent {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]events.StreamEvent(nil), c.got...)
+}
+
+// kind returns the events of one kind received.
+func (c *collector) kind(k string) []events.StreamEvent {
+	var out []events.StreamEvent
+	for _, ev := range c.events() {
+		if ev.Kind == k {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // vmIDs are the ids of the VM events received.

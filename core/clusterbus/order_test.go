@@ -125,7 +125,7 @@ func TestConcurrentWritersResume(t *testing.T) {
 		pos := events.Position{VMEvent: base}
 		for hop := 0; ; hop++ {
 			s := srv[hop%2]
-			es, err := s.broker.Subscribe(&pos, s.st.Events())
+			es, err := s.broker.Subscribe(&pos, s.bus)
 			if err != nil {
 				hopDone <- got
 				return
@@ -293,31 +293,84 @@ func killListener(t *testing.T, s *server) (stop func() int) {
 }
 
 // TestListenerReconnect: the listener's backend terminated again and again
-// while events are committed: it reconnects and reads what it missed, so
-// its stream still carries every event once, in order, and its subscribers
-// are told node events may be missing.
+// while VM events are committed and node events sent: it reconnects and
+// reads back what it missed, so its stream carries every event once, in
+// the order and at the positions of a server whose listener stayed, with
+// no gap marker.
 func TestListenerReconnect(t *testing.T) {
 	srv := cluster(t, 2, false)
-	c := collect(t, srv[1], nil)
+	steady, c := collect(t, srv[0], nil), collect(t, srv[1], nil)
 	stop := killListener(t, srv[1])
+	nodeDone := make(chan struct{})
+	const nodeEvents = 60
+	go func() {
+		defer close(nodeDone)
+		for i := range nodeEvents {
+			srv[i%2].bus.PublishMemory(events.StreamEvent{Kind: events.StreamNode,
+				Node: &events.NodeEvent{NodeID: "n1", NodeName: "host-1", Action: "heartbeat", Message: fmt.Sprint("node-", i)}})
+		}
+	}()
 	ids := writeConcurrently(t, srv[:1], 3, 40)
+	<-nodeDone
 	n := stop()
 	if n == 0 {
 		t.Fatal("the listener was never terminated")
 	}
-	c.waitVM(t, ids[len(ids)-1])
+	for _, col := range []*collector{steady, c} {
+		col.waitVM(t, ids[len(ids)-1])
+		wait.Until(t, 10*time.Second, fmt.Sprintf("%d node events on the stream", nodeEvents), func() bool {
+			return len(col.kind(events.StreamNode)) == nodeEvents
+		})
+	}
 	if got := c.vmIDs(); !slices.Equal(got, ids) {
 		t.Errorf("after %d reconnects: %d events, want %d; missing %v; in order %v", n, len(got), len(ids), missing(ids, got), slices.IsSorted(got))
 	}
-	gaps := func() int {
-		n := 0
-		for _, ev := range c.events() {
-			if ev.Kind == events.StreamGap {
-				n++
+	want, got := steady.events(), c.events()
+	if len(got) != len(want) {
+		t.Fatalf("after %d reconnects: %d events on the stream, %d on the steady server's", n, len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Kind == events.StreamGap {
+			t.Fatalf("event %d is a gap marker: %s", i, got[i].Gap.Message)
+		}
+		if got[i].Pos != want[i].Pos || got[i].Kind != want[i].Kind {
+			t.Fatalf("event %d: %s %s, on the steady server %s %s", i, got[i].Kind, got[i].Pos, want[i].Kind, want[i].Pos)
+		}
+		if i > 0 && !got[i-1].Pos.Before(got[i].Pos) {
+			t.Fatalf("event %d at %s after %s", i, got[i].Pos, got[i-1].Pos)
+		}
+	}
+	t.Logf("%d vm events and %d node events, listener terminated %d times", len(ids), nodeEvents, n)
+}
+
+// TestResumeReplaysNodeEvents: a client resuming on a server whose memory
+// no longer holds its position gets the VM events and the node events
+// that followed it, in order and at their positions, with no gap marker.
+func TestResumeReplaysNodeEvents(t *testing.T) {
+	srv := clusterWith(t, 2, false, events.BrokerOptions{RingSize: 8})
+	all := collect(t, srv[0], nil)
+	var last *vm.Event
+	for i := range 20 {
+		last = addVM(t, srv[i%2], fmt.Sprint("vm-", i))
+		srv[(i+1)%2].bus.PublishMemory(events.StreamEvent{Kind: events.StreamNode,
+			Node: &events.NodeEvent{NodeID: "n1", NodeName: "host-1", Action: "heartbeat", Message: fmt.Sprint("node-", i)}})
+	}
+	all.waitVM(t, last.ID)
+	wait.Until(t, 10*time.Second, "20 node events on the stream", func() bool { return len(all.kind(events.StreamNode)) == 20 })
+	want := all.events()
+	for _, from := range []int{0, 5, 6} { // after a VM event, after a node event, ...
+		since := want[from].Pos
+		c := collect(t, srv[1], &since)
+		wait.Until(t, 10*time.Second, fmt.Sprintf("the events after %s", since), func() bool { return len(c.events()) >= len(want)-from-1 })
+		got := c.events()
+		if len(got) != len(want)-from-1 {
+			t.Fatalf("resumed after %s: %d events, want %d", since, len(got), len(want)-from-1)
+		}
+		for i, ev := range got {
+			w := want[from+1+i]
+			if ev.Kind != w.Kind || ev.Pos != w.Pos {
+				t.Fatalf("resumed after %s: event %d is %s %s, want %s %s", since, i, ev.Kind, ev.Pos, w.Kind, w.Pos)
 			}
 		}
-		return n
 	}
-	wait.Until(t, 10*time.Second, "a gap marker on the stream", func() bool { return gaps() > 0 })
-	t.Logf("%d events, listener terminated %d times, %d gap markers", len(ids), n, gaps())
 }

@@ -260,7 +260,13 @@ func (s *Service) Subscribe(ctx context.Context, since string) (*events.Stream, 
 	if err := r.seedBroker(ctx); err != nil {
 		return nil, storeError("opening the event stream", err)
 	}
-	es, err := r.broker.Subscribe(pos, s.store.Events())
+	// In a cluster the publisher keeps every server's node changes too,
+	// and a resumed stream replays them with the VM events.
+	var history events.History = s.store.Events()
+	if rp, ok := r.pub.(events.Replayer); ok {
+		history = rp
+	}
+	es, err := r.broker.Subscribe(pos, history)
 	if err != nil {
 		return nil, &Error{Kind: KindUnavailable, Message: "the event stream is closed: the server is shutting down", Err: err}
 	}

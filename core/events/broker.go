@@ -234,31 +234,6 @@ func (b *Broker) PublishMemoryAt(seq int64, ev StreamEvent) {
 	b.add(ev)
 }
 
-// Lost tells every subscriber, with a gap marker saying message, that
-// memory-only events may have been missed (this server's connection to
-// the other servers was lost), and makes later resumes from positions
-// before now say so too. VM events are not lost: they are read back from
-// the store.
-func (b *Broker) Lost(message string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return
-	}
-	b.evicted = true
-	for s := range b.subs {
-		if s.dropped > 0 {
-			continue // a gap marker is pending already
-		}
-		select {
-		case s.ch <- StreamEvent{Kind: StreamGap, Gap: &Gap{Resume: s.lastQueued, Message: message}}:
-		default:
-			s.dropped = 1
-			s.gapFrom = s.lastQueued
-		}
-	}
-}
-
 // Rehome makes the VM events of from that the ring holds events of to, as
 // the store moved them when a VM's record took a new id: streams resumed
 // from the ring then tell the VM's history as a replay from the store does.

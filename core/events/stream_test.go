@@ -57,30 +57,3 @@ func TestResumeAheadOfBroker(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
-
-// TestLost: Lost sends every subscriber a gap marker, and later resumes
-// from positions the ring no longer vouches for say node events may be
-// missing.
-func TestLost(t *testing.T) {
-	b := NewBroker(BrokerOptions{SubscriberBuffer: 2})
-	b.Seed(5)
-	s, _, _, _, _ := b.subscribe(nil)
-	b.Lost("lost the database")
-	if ev := next(t, s); ev.Kind != StreamGap || ev.Gap.Message != "lost the database" || ev.Gap.Resume != (Position{5, 0}) {
-		t.Errorf("got %+v", ev)
-	}
-	// A full queue gets the marker once it drains.
-	b.PublishVM(vmEv(6), vmEv(7))
-	b.Lost("again")
-	for _, id := range []int64{6, 7} {
-		if ev := next(t, s); ev.Kind != StreamVM || ev.VM.ID != id {
-			t.Fatalf("got %+v, want vm %d", ev, id)
-		}
-	}
-	if ev := next(t, s); ev.Kind != StreamGap || ev.Gap.Resume != (Position{7, 0}) {
-		t.Errorf("got %+v", ev)
-	}
-	if _, _, _, evicted, _ := b.subscribe(&Position{6, 0}); !evicted {
-		t.Error("after Lost, a resume is not told that node events may be missing")
-	}
-}
