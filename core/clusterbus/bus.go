@@ -206,10 +206,13 @@ func (b *Bus) readBack(ctx context.Context) (int, error) {
 			return n, nil
 		}
 		for _, ev := range page {
-			if ev.Pos.Seq == 0 {
+			switch {
+			case ev.Pos.Seq == 0:
 				b.broker.PublishVM(ev.VM)
 				b.lastVM = ev.VM.ID
-			} else {
+			case ev.Kind == events.StreamGap:
+				b.lastNote = ev.Pos.Seq // logged by ReadSince; skipped as the live path does
+			default:
 				b.broker.PublishMemoryAt(ev.Pos.Seq, ev)
 				b.lastNote = ev.Pos.Seq
 			}
@@ -227,7 +230,8 @@ func (b *Bus) Since(ctx context.Context, afterID int64, limit int) ([]*vm.Event,
 // whole cluster, as stored: VM events at their ids and the memory-only
 // events every server sent (node changes, removals of unmanaged VMs'
 // records) at their positions, in stream order, at most limit of each
-// kind (events.Replayer).
+// kind (events.Replayer). A stored change this server cannot read stands
+// at its position as a gap marker.
 func (b *Bus) ReadSince(ctx context.Context, after events.Position, limit int) ([]events.StreamEvent, error) {
 	evs, notes, err := b.stream.StreamSince(ctx, after.VMEvent, after.Seq, limit)
 	if err != nil {
@@ -235,15 +239,19 @@ func (b *Bus) ReadSince(ctx context.Context, after events.Position, limit int) (
 	}
 	mem := make([]events.StreamEvent, 0, len(notes))
 	for _, nt := range notes {
-		if nt.Prefix != noteMemory {
-			continue
-		}
+		pos := events.Position{VMEvent: nt.LastVMEvent, Seq: nt.N}
 		ev, err := decodeMemory(nt.Payload)
-		if err != nil {
-			b.log.Warn("reading back a change a server sent", "number", nt.N, "error", err)
-			continue
+		if err == nil && nt.Prefix != noteMemory {
+			err = fmt.Errorf("unknown kind %q", nt.Prefix)
 		}
-		ev.Pos = events.Position{VMEvent: nt.LastVMEvent, Seq: nt.N}
+		if err != nil {
+			// A change this server cannot read (one of a newer version):
+			// it keeps its place, as a gap, so that reading goes on past it.
+			b.log.Warn("reading back a change a server sent", "number", nt.N, "error", err)
+			ev = events.StreamEvent{Kind: events.StreamGap, Gap: &events.Gap{Resume: pos,
+				Message: fmt.Sprintf("a change another server sent at %s could not be read (%v): GET /api/nodes has the nodes as they are now", pos, err)}}
+		}
+		ev.Pos = pos
 		mem = append(mem, ev)
 	}
 	return mergeStream(evs, mem, len(evs) == limit, len(notes) == limit), nil

@@ -374,3 +374,50 @@ func TestResumeReplaysNodeEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreadableChangeKeepsItsPlace: a stored change this server cannot
+// read (a newer server's) comes back on a resumed stream as a gap marker at
+// its position, and the replay goes on past it.
+func TestUnreadableChangeKeepsItsPlace(t *testing.T) {
+	srv := clusterWith(t, 2, false, events.BrokerOptions{RingSize: 4})
+	ctx := context.Background()
+	all := collect(t, srv[0], nil)
+	first := addVM(t, srv[0], "vm-first")
+	all.waitVM(t, first.ID)
+	srv[0].bus.PublishMemory(events.StreamEvent{Kind: events.StreamNode, Node: &events.NodeEvent{NodeID: "n1", Action: "heartbeat", Message: "before"}})
+	st, _ := store.StreamOf(srv[0].st)
+	bad, _, err := st.NotifyPositioned(ctx, noteMemory, `{"k":"future-kind"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv[1].bus.PublishMemory(events.StreamEvent{Kind: events.StreamNode, Node: &events.NodeEvent{NodeID: "n1", Action: "heartbeat", Message: "after"}})
+	var last *vm.Event
+	for i := range 6 {
+		last = addVM(t, srv[1], fmt.Sprint("vm-", i))
+	}
+	all.waitVM(t, last.ID)
+
+	c := collect(t, srv[1], &events.Position{VMEvent: first.ID})
+	wait.Until(t, 10*time.Second, "the vm events after the unreadable change", func() bool {
+		ids := c.vmIDs()
+		return len(ids) > 0 && ids[len(ids)-1] == last.ID
+	})
+	var got []string
+	for _, ev := range c.events() {
+		switch ev.Kind {
+		case events.StreamNode:
+			got = append(got, "node "+ev.Node.Message)
+		case events.StreamGap:
+			got = append(got, "gap")
+			if ev.Pos.Seq != bad || ev.Gap.Resume.Seq != bad {
+				t.Errorf("gap at %s resuming at %s, want the unreadable change's number %d", ev.Pos, ev.Gap.Resume, bad)
+			}
+		}
+	}
+	if want := []string{"node before", "gap", "node after"}; !slices.Equal(got, want) {
+		t.Errorf("replayed %q, want %q", got, want)
+	}
+	if n := len(c.vmIDs()); n != 6 {
+		t.Errorf("%d vm events after the unreadable change, want 6", n)
+	}
+}
