@@ -348,15 +348,19 @@ func TestListenerReconnect(t *testing.T) {
 // that followed it, in order and at their positions, with no gap marker.
 func TestResumeReplaysNodeEvents(t *testing.T) {
 	srv := clusterWith(t, 2, false, events.BrokerOptions{RingSize: 8})
-	all := collect(t, srv[0], nil)
+	// The resuming server must have published everything first: a server
+	// still behind would hold the position in its memory and not replay.
+	all, behind := collect(t, srv[0], nil), collect(t, srv[1], nil)
 	var last *vm.Event
 	for i := range 20 {
 		last = addVM(t, srv[i%2], fmt.Sprint("vm-", i))
 		srv[(i+1)%2].bus.PublishMemory(events.StreamEvent{Kind: events.StreamNode,
 			Node: &events.NodeEvent{NodeID: "n1", NodeName: "host-1", Action: "heartbeat", Message: fmt.Sprint("node-", i)}})
 	}
-	all.waitVM(t, last.ID)
-	wait.Until(t, 10*time.Second, "20 node events on the stream", func() bool { return len(all.kind(events.StreamNode)) == 20 })
+	for _, c := range []*collector{all, behind} {
+		c.waitVM(t, last.ID)
+		wait.Until(t, 10*time.Second, "20 node events on the stream", func() bool { return len(c.kind(events.StreamNode)) == 20 })
+	}
 	want := all.events()
 	for _, from := range []int{0, 5, 6} { // after a VM event, after a node event, ...
 		since := want[from].Pos
@@ -381,7 +385,9 @@ func TestResumeReplaysNodeEvents(t *testing.T) {
 func TestUnreadableChangeKeepsItsPlace(t *testing.T) {
 	srv := clusterWith(t, 2, false, events.BrokerOptions{RingSize: 4})
 	ctx := context.Background()
-	all := collect(t, srv[0], nil)
+	// all follows the server that resumes below, which must have published
+	// everything first (else its memory would still hold the position).
+	all := collect(t, srv[1], nil)
 	first := addVM(t, srv[0], "vm-first")
 	all.waitVM(t, first.ID)
 	srv[0].bus.PublishMemory(events.StreamEvent{Kind: events.StreamNode, Node: &events.NodeEvent{NodeID: "n1", Action: "heartbeat", Message: "before"}})
