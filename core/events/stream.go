@@ -106,35 +106,13 @@ func (es *Stream) Next(ctx context.Context) (StreamEvent, error) {
 			es.pending = es.pending[1:]
 			return ev, nil
 		}
-		if es.replay && es.full {
-			page, err := es.history.(Replayer).ReadSince(ctx, es.last, replayPage)
-			if err != nil {
-				return StreamEvent{}, fmt.Errorf("replaying events: %w", err)
-			}
-			if len(page) == 0 {
-				es.endReplay()
-				continue
-			}
-			for _, ev := range page {
-				if es.last.Before(ev.Pos) {
-					es.last = ev.Pos
-					es.pending = append(es.pending, ev)
-				}
-			}
-			continue
-		}
 		if es.replay {
-			page, err := es.history.Since(ctx, es.after, replayPage)
+			more, err := es.replayNext(ctx)
 			if err != nil {
 				return StreamEvent{}, fmt.Errorf("replaying events: %w", err)
 			}
-			if len(page) == 0 {
+			if !more {
 				es.endReplay()
-				continue
-			}
-			for _, e := range page {
-				es.after = e.ID
-				es.pending = append(es.pending, StreamEvent{Pos: Position{VMEvent: e.ID}, Kind: StreamVM, VM: e})
 			}
 			continue
 		}
@@ -150,6 +128,33 @@ func (es *Stream) Next(ctx context.Context) (StreamEvent, error) {
 		}
 		return ev, nil
 	}
+}
+
+// replayNext reads the next page of the replay into pending and moves the
+// stream past it; more is false when the history had nothing left.
+func (es *Stream) replayNext(ctx context.Context) (more bool, err error) {
+	if es.full {
+		page, err := es.history.(Replayer).ReadSince(ctx, es.last, replayPage)
+		if err != nil {
+			return false, err
+		}
+		for _, ev := range page {
+			if es.last.Before(ev.Pos) {
+				es.last = ev.Pos
+				es.pending = append(es.pending, ev)
+			}
+		}
+		return len(page) > 0, nil
+	}
+	page, err := es.history.Since(ctx, es.after, replayPage)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range page {
+		es.after = e.ID
+		es.pending = append(es.pending, StreamEvent{Pos: Position{VMEvent: e.ID}, Kind: StreamVM, VM: e})
+	}
+	return len(page) > 0, nil
 }
 
 // endReplay ends the replay: what the ring holds that the client does not
