@@ -109,7 +109,7 @@ type Stream interface {
 	// also returns the highest VM event id committed before the
 	// notification, the last VM event every listener has read when the
 	// notification reaches it (VM events deleted meanwhile aside). The
-	// notification is stored as well, in its own transaction
+	// notification is stored as well, in the transaction that sends it
 	// (StreamSince reads it back): it is stored if and only if it is sent.
 	NotifyPositioned(ctx context.Context, prefix, payload string) (n, lastVMEvent int64, err error)
 	// StreamSince reads back, from one snapshot, what followed a position
@@ -299,27 +299,22 @@ func (p pgStreamStore) notifyPositioned(ctx context.Context, batch []*positioned
 		if len(rows) != len(batch) {
 			return fmt.Errorf("drew %d numbers for %d notifications", len(rows), len(batch))
 		}
-		payloads := make([]string, len(batch))
 		ns, lasts := make([]int64, len(batch)), make([]int64, len(batch))
 		prefixes, bodies := make([]string, len(batch)), make([]string, len(batch))
 		for i, req := range batch {
 			req.n, req.last = rows[i].N, rows[i].Last
-			payloads[i] = req.prefix + " " + strconv.FormatInt(req.n, 10) + " " + req.payload
 			ns[i], lasts[i], prefixes[i], bodies[i] = req.n, req.last, req.prefix, req.payload
 		}
-		// Stored in the transaction that sends them: a listener that missed
-		// some reads back exactly those that were sent.
+		// Stored by the statement that sends them, "prefix n payload" in
+		// the order of their numbers: a listener that missed some reads
+		// back exactly those that were sent.
 		_, err = tx.Statement.ConnPool.ExecContext(ctx,
-			`INSERT INTO stream_notes (n, last_vm_event, prefix, payload)
-			 SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[])`,
-			ns, lasts, prefixes, bodies)
-		if err != nil {
-			return err
-		}
-		// One statement for them all, sent in the order of the array.
-		_, err = tx.Statement.ConnPool.ExecContext(ctx,
-			`SELECT pg_notify($1, u.p) FROM unnest($2::text[]) WITH ORDINALITY AS u(p, o) ORDER BY u.o`,
-			p.s.pg.channel, payloads)
+			`WITH s AS (
+				INSERT INTO stream_notes (n, last_vm_event, prefix, payload)
+				SELECT * FROM unnest($2::int8[], $3::int8[], $4::text[], $5::text[])
+				RETURNING n, prefix, payload)
+			 SELECT pg_notify($1, s.prefix || ' ' || s.n || ' ' || s.payload) FROM s ORDER BY s.n`,
+			p.s.pg.channel, ns, lasts, prefixes, bodies)
 		return err
 	})
 }
